@@ -1,0 +1,84 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { isSecretKey } from './redact.ts';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function integerVariable(min: number, max: number, fallback: number) {
+  return z.coerce
+    .number({ error: `must be a whole number from ${min} to ${max}` })
+    .int({ error: `must be a whole number from ${min} to ${max}` })
+    .min(min, { error: `must be a whole number from ${min} to ${max}` })
+    .max(max, { error: `must be a whole number from ${min} to ${max}` })
+    .default(fallback);
+}
+
+/**
+ * The worker's environment, validated once at start-up. This schema is the single source of the variable names,
+ * their defaults and their documentation (`.env.example` and the README table follow it).
+ */
+export const configSchema = z.object({
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, { error: 'must be a postgres:// or postgresql:// connection string' })
+    .optional()
+    .describe('PostgreSQL connection string. Unset: an embedded PGlite database in EMBEDDED_DATABASE_DIR.'),
+  EMBEDDED_DATABASE_DIR: z
+    .string()
+    .default('.data/pglite')
+    .describe('Data folder of the embedded database used when DATABASE_URL is unset.'),
+  BACKUP_ROOT: z
+    .string()
+    .refine((value) => path.isAbsolute(value), { error: 'must be an absolute path' })
+    .default('/backups')
+    .describe('Root folder of the backup volume; files go to {root}/{workspaceId}/{deploymentName}/.'),
+  WORKER_INTERVAL_SECONDS: integerVariable(5, 86_400, 60).describe('Seconds between two ops-agent cycles.'),
+  BACKUP_CONCURRENCY: integerVariable(1, 32, 2).describe('How many backups one worker runs at the same time.'),
+  BACKUP_TIMEOUT_SECONDS: integerVariable(10, 7 * 86_400, 6 * 3_600).describe('A backup running longer is aborted.'),
+  BACKUP_CLAIM_TTL_SECONDS: integerVariable(30, 3_600, 300).describe(
+    'Lease length of a backup claim; a crashed worker’s claim expires after this.',
+  ),
+  LOG_LEVEL: z
+    .enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })
+    .default('info')
+    .describe('pino log level.'),
+  KUBECONFIG: z
+    .string()
+    .optional()
+    .describe('Kubeconfig file for the cluster; unset: in-cluster service account, else ~/.kube/config.'),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Thrown when the environment is invalid; the message names every bad variable and what is allowed. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(`config: invalid environment:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+/** Parses the environment (empty strings count as unset). Throws `ConfigError` naming each bad variable. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(configSchema.shape)) {
+    const value = env[key]?.trim();
+    if (value) input[key] = value;
+  }
+  const result = configSchema.safeParse(input);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    result.error.issues.map((issue) => {
+      const key = String(issue.path[0] ?? '?');
+      const shown = isSecretKey(key) ? '' : ` (got "${input[key] ?? ''}")`;
+      return `${key} ${issue.message}${shown}`;
+    }),
+  );
+}
+
+/** The configuration as it is safe to log: secrets replaced by whether they are set. */
+export function describeConfig(config: Config): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(config).map(([key, value]) => [key, isSecretKey(key) ? (value ? '(set)' : '(unset)') : value]),
+  );
+}

@@ -1,0 +1,91 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import pg from 'pg';
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaClient } from '../../generated/prisma/client.ts';
+import type { Logger } from '../logger.ts';
+import { applyMigrations, readMigrations, type MigrationConnection, type MigrationReport } from './migrations.ts';
+
+export { PrismaClient };
+
+/** An open, migrated database. `kind` says whether it is a PostgreSQL server or the embedded PGlite default. */
+export interface Database {
+  prisma: PrismaClient;
+  kind: 'postgres' | 'embedded';
+  /** Where the data lives, safe to log (no credentials). */
+  location: string;
+  migrations: MigrationReport;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** PostgreSQL connection string; unset selects the embedded database in `embeddedDir`. */
+  databaseUrl?: string | undefined;
+  embeddedDir: string;
+  logger: Logger;
+}
+
+/**
+ * Opens the platform database and applies pending migrations: PostgreSQL through `@prisma/adapter-pg` when a URL is
+ * given, else an embedded PGlite database on disk (announced in the log, so nobody mistakes it for production).
+ */
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  const log = options.logger.child({ module: 'db' });
+  const migrations = await readMigrations();
+  if (options.databaseUrl) {
+    const report = await withPgConnection(options.databaseUrl, (connection) => applyMigrations(connection, migrations, log));
+    const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: options.databaseUrl }) });
+    await prisma.$queryRaw`SELECT 1`;
+    return { prisma, kind: 'postgres', location: describePgLocation(options.databaseUrl), migrations: report, close: () => prisma.$disconnect() };
+  }
+  const dataDir = path.resolve(options.embeddedDir);
+  await mkdir(dataDir, { recursive: true });
+  log.warn({ dataDir }, 'DATABASE_URL is not set: using the embedded PGlite database (for local use, not production)');
+  const pglite = await PGlite.create(dataDir);
+  const report = await applyMigrations(pgliteConnection(pglite), migrations, log);
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  return {
+    prisma,
+    kind: 'embedded',
+    location: dataDir,
+    migrations: report,
+    async close() {
+      await prisma.$disconnect();
+      await pglite.close();
+    },
+  };
+}
+
+/** Runs `work` with a dedicated node-postgres connection that is always closed afterwards. */
+export async function withPgConnection<T>(databaseUrl: string, work: (connection: MigrationConnection) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    return await work({
+      query: async <Row>(sql: string, params?: unknown[]) => (await client.query(sql, params)).rows as Row[],
+      exec: async (sql: string) => {
+        await client.query(sql);
+      },
+    });
+  } finally {
+    await client.end();
+  }
+}
+
+/** The migration interface over a PGlite instance. */
+export function pgliteConnection(db: PGlite): MigrationConnection {
+  return {
+    query: async <Row>(sql: string, params?: unknown[]) => (await db.query<Row>(sql, params)).rows,
+    exec: async (sql: string) => {
+      await db.exec(sql);
+    },
+  };
+}
+
+/** host:port/database of a connection string, without user or password. */
+export function describePgLocation(databaseUrl: string): string {
+  const url = new URL(databaseUrl);
+  return `${url.hostname}:${url.port || '5432'}${url.pathname}`;
+}

@@ -1,0 +1,29 @@
+import { inject } from 'vitest';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaClient } from '../../src/generated/prisma/client.ts';
+import { createDatabase, databaseUrl, dropDatabase, uniqueDatabaseName } from './postgres.ts';
+
+/** A migrated database of one's own on the real local PostgreSQL, with a Prisma client connected to it. */
+export interface TestDatabase {
+  name: string;
+  url: string;
+  prisma: PrismaClient;
+  /** Disconnects and drops the database (kept when KEEP_TEST_DATABASES=1, to inspect after a failure). */
+  drop(): Promise<void>;
+}
+
+/** Clones the migrated template built by the global setup. Call in `beforeAll`, drop in `afterAll`. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const name = await createDatabase(uniqueDatabaseName('ops_test'), inject('templateDatabase'));
+  const url = databaseUrl(name);
+  const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: url }) });
+  return {
+    name,
+    url,
+    prisma,
+    async drop() {
+      await prisma.$disconnect();
+      if (process.env.KEEP_TEST_DATABASES !== '1') await dropDatabase(name);
+    },
+  };
+}
