@@ -1,11 +1,11 @@
-import { openRuntime, runMain } from './lib/runtime.ts';
+import { openRuntime, readEnvironment, runMain } from './lib/runtime.ts';
 
 /**
  * The worker process: opens the database (migrating it), then runs until SIGTERM/SIGINT, when it shuts down cleanly
  * and exits 0. The ops-agent loop runs inside it.
  */
 runMain(async () => {
-  const { logger, database } = await openRuntime(process.env, 'worker');
+  const { logger, database } = await openRuntime(readEnvironment(), 'worker');
   const stopped = new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));

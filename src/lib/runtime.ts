@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { ConfigError, describeConfig, loadConfig, type Config } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -19,6 +20,15 @@ export async function openRuntime(env: Record<string, string | undefined>, name:
     `${name} ready`,
   );
   return { config, logger, database };
+}
+
+/**
+ * The process environment, after loading `.env` from the working directory when there is one (variables already
+ * set in the environment win), as docker compose does for the worker container.
+ */
+export function readEnvironment(): NodeJS.ProcessEnv {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  return process.env;
 }
 
 /**

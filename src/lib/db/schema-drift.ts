@@ -40,6 +40,7 @@ export async function renderSchemaSql(schemaPath: string, scratchDatabaseUrl: st
         PRISMA_SCHEMA_ENGINE_BINARY: ENGINE_STUB,
         PRISMA_QUERY_ENGINE_LIBRARY: ENGINE_STUB,
         PRISMA_HIDE_UPDATE_MESSAGE: '1',
+        CHECKPOINT_DISABLE: '1',
       },
     );
     // Prisma exits 0 with empty output when an engine fails silently: treat "no SQL" as a failure too.
