@@ -13,6 +13,8 @@ export const BACKUP_FAILURE_KINDS = [
   'EmptyOutput',
   'Interrupted',
   'ClusterUnreachable',
+  'ClaimLost',
+  'Unexpected',
 ] as const;
 
 export type BackupFailureKind = (typeof BACKUP_FAILURE_KINDS)[number];

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { pino } from 'pino';
 import { ConfigError, describeConfig, loadConfig, type Config } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -11,9 +12,15 @@ export interface Runtime {
 }
 
 /** Builds the runtime from the environment. Throws `ConfigError` for bad configuration. */
-export async function openRuntime(env: Record<string, string | undefined>, name: string): Promise<Runtime> {
+export async function openRuntime(
+  env: Record<string, string | undefined>,
+  name: string,
+  options: { logToStderr?: boolean } = {},
+): Promise<Runtime> {
   const config = loadConfig(env);
-  const logger = createLogger({ level: config.LOG_LEVEL }).child({ process: name });
+  // Commands whose stdout is their answer (the CLI) log to stderr.
+  const destination = options.logToStderr ? pino.destination(2) : undefined;
+  const logger = createLogger({ level: config.LOG_LEVEL, ...(destination ? { destination } : {}) }).child({ process: name });
   const database = await openDatabase({ databaseUrl: config.DATABASE_URL, embeddedDir: config.EMBEDDED_DATABASE_DIR, logger });
   logger.info(
     { config: describeConfig(config), database: { kind: database.kind, location: database.location }, migrations: database.migrations },

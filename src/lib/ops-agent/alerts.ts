@@ -4,6 +4,9 @@ import type { AlertSeverity, PrismaClient } from '../../generated/prisma/client.
  * Alerts: what a person must see. One open alert per deployment and kind: a repeated failure bumps `occurrences`
  * and `lastSeenAt` of the open alert instead of adding a new one; the next success resolves it.
  */
+/** The alert kind a failed backup raises and a successful one resolves. */
+export const BACKUP_FAILED_ALERT = 'backup_failed';
+
 export interface AlertInput {
   workspaceId: string;
   deploymentId: string;

@@ -1,0 +1,135 @@
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { assertBackupRootUsable, createBackupDependencies } from '../lib/ops-agent/backup-dependencies.ts';
+import { executeBackup, pruneBackups } from '../lib/ops-agent/backup.ts';
+import { BackupInterruptedError } from '../lib/ops-agent/backup-outcome.ts';
+import { auditBackupFiles, recoverInterruptedBackups } from '../lib/ops-agent/recovery.ts';
+import { openRuntime, readEnvironment, runMain } from '../lib/runtime.ts';
+import { verifyBackupFile } from '../lib/storage/verify-backup.ts';
+import { formatBytes, formatProgress } from './format.ts';
+
+const USAGE = `usage: npm run backup -- <command>
+  run <deploymentId>                   back up now (trigger MANUAL), printing progress
+  list <deploymentId> [--limit N]      newest backups first (default 10)
+  prune <deploymentId> [--keep N] [--dry-run]
+                                       apply retention (default: the deployment's backupRetention)
+  verify <backupId>                    re-check a backup file's sha256 against its record and sidecar
+  recover                              mark interrupted backups FAILED and remove their temporary files
+  audit <deploymentId>                 report files without records and records without files
+Exit codes: 0 done, 1 failed, 2 bad usage or configuration, 3 skipped.`;
+
+const idSchema = z.string().regex(/^[a-z0-9]{1,64}$/, { error: 'must be a record id (lowercase letters and digits)' });
+const limitSchema = z.coerce.number().int().min(1).max(1_000, { error: 'must be from 1 to 1000' });
+const keepSchema = z.coerce.number({ error: 'must be a whole number >= 1' }).int({ error: 'must be a whole number >= 1' }).min(1, { error: 'must be a whole number >= 1 (the newest successful backup is never deleted)' });
+
+class UsageError extends Error {}
+
+function parse<T>(schema: z.ZodType<T>, value: string | undefined, name: string): T {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new UsageError(`${name} ${result.error.issues[0]?.message ?? 'is invalid'} (got ${JSON.stringify(value ?? '')})`);
+  return result.data;
+}
+
+/** `npm run backup -- …`: the operator's commands. Output for people on stdout; logs (JSON) on stderr. */
+runMain(async () => {
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: { keep: { type: 'string' }, limit: { type: 'string' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean' } },
+  });
+  const [command, argument] = positionals;
+  if (values.help || !command) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exitCode = command || values.help ? 0 : 2;
+    return;
+  }
+  try {
+    process.exitCode = await runCommand(command, argument, values);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`backup: ${error.message}\n${USAGE}\n`);
+    process.exitCode = 2;
+  }
+});
+
+async function runCommand(command: string, argument: string | undefined, values: { keep?: string; limit?: string; 'dry-run'?: boolean }): Promise<number> {
+  if (!['run', 'list', 'prune', 'verify', 'recover', 'audit'].includes(command)) throw new UsageError(`unknown command "${command}"`);
+  const id = command === 'recover' ? '' : parse(idSchema, argument, command === 'verify' ? 'backupId' : 'deploymentId');
+  const keepCount = values.keep === undefined ? undefined : parse(keepSchema, values.keep, '--keep');
+  const limit = values.limit === undefined ? 10 : parse(limitSchema, values.limit, '--limit');
+  const runtime = await openRuntime(readEnvironment(), 'backup-cli', { logToStderr: true });
+  const deps = createBackupDependencies(runtime);
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  try {
+    switch (command) {
+      case 'run': {
+        await assertBackupRootUsable(runtime.config.BACKUP_ROOT);
+        const interrupt = new AbortController();
+        const onSignal = () => interrupt.abort(new BackupInterruptedError('Interrupted', 'interrupted: the operator stopped the backup'));
+        process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+        const started = Date.now();
+        let lastReport = 0;
+        const outcome = await executeBackup(deps, id, {
+          trigger: 'MANUAL',
+          signal: interrupt.signal,
+          onProgress: (bytes) => {
+            if (Date.now() - lastReport < 1_000) return;
+            lastReport = Date.now();
+            process.stderr.write(`${formatProgress(bytes, Date.now() - started)}\n`);
+          },
+        });
+        if (outcome.status === 'SKIPPED') {
+          out(`skipped (${outcome.code}): ${outcome.reason}${outcome.runningRecord ? ` — running backup ${outcome.runningRecord.id}` : ''}`);
+          return 3;
+        }
+        const r = outcome.record;
+        if (outcome.status === 'SUCCEEDED') {
+          out(`SUCCEEDED ${r.id}\n  file    ${r.path}\n  size    ${formatBytes(r.sizeBytes)}\n  sha256  ${r.sha256}\n  took    ${r.durationMs} ms`);
+          return 0;
+        }
+        out(`FAILED ${r.id} (${r.errorKind}): ${r.error}${r.stderrTail ? `\n  stderr: ${r.stderrTail}` : ''}`);
+        return 1;
+      }
+      case 'list': {
+        const records = await deps.db.backupRecord.findMany({ where: { deploymentId: id }, orderBy: { startedAt: 'desc' }, take: limit });
+        if (records.length === 0) out('no backups recorded for this deployment');
+        for (const r of records) {
+          out(`${r.startedAt.toISOString()}  ${r.status.padEnd(9)}  ${r.trigger.padEnd(8)}  ${formatBytes(r.sizeBytes).padStart(10)}  ${r.id}  ${r.status === 'FAILED' ? `${r.errorKind}: ${r.error}` : (r.path ?? '')}`);
+        }
+        return 0;
+      }
+      case 'prune': {
+        const report = await pruneBackups(deps, id, { ...(keepCount ? { keepCount } : {}), dryRun: values['dry-run'] ?? false });
+        out(`${report.dryRun ? 'would prune' : 'pruned'} ${report.pruned.length} backup(s) and ${report.prunedFailedRecords} failed record(s), keeping ${report.keepCount} newest successful`);
+        for (const p of report.pruned) out(`  ${p.startedAt}  ${p.path}${p.fileWasMissing ? '  (file was already missing)' : ''}`);
+        for (const p of report.problems) out(`  NOT DELETED ${p.path}: ${p.reason}`);
+        return report.problems.length > 0 ? 1 : 0;
+      }
+      case 'verify': {
+        const record = await deps.db.backupRecord.findUnique({ where: { id } });
+        if (!record) throw new UsageError(`backup "${id}" does not exist`);
+        if (record.status !== 'SUCCEEDED' || !record.path || !record.sha256) {
+          out(`backup ${id} is ${record.status}: there is no file to verify`);
+          return 1;
+        }
+        const result = await verifyBackupFile(record.path, record.sha256);
+        out(result.ok ? `OK ${record.path} (${formatBytes(result.sizeBytes)}, sha256 ${record.sha256})` : `BAD ${record.path}: ${result.reason}: ${result.detail}`);
+        return result.ok ? 0 : 1;
+      }
+      case 'recover': {
+        const report = await recoverInterruptedBackups(deps);
+        out(`${report.interrupted.length} interrupted backup(s) marked FAILED, ${report.removedTempFiles.length} temporary file(s) removed`);
+        for (const problem of report.tempFileProblems) out(`  could not remove ${problem.path}: ${problem.reason}`);
+        return report.tempFileProblems.length > 0 ? 1 : 0;
+      }
+      default: {
+        const audit = await auditBackupFiles(deps, id);
+        for (const file of audit.filesWithoutRecord) out(`file without record: ${file}`);
+        for (const record of audit.recordsWithoutFile) out(`record without file: ${record.id} ${record.path ?? ''}`);
+        if (audit.filesWithoutRecord.length + audit.recordsWithoutFile.length === 0) out('files and records agree');
+        return audit.filesWithoutRecord.length + audit.recordsWithoutFile.length > 0 ? 1 : 0;
+      }
+    }
+  } finally {
+    await runtime.database.close();
+  }
+}

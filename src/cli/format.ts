@@ -1,0 +1,19 @@
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+
+/** Human size in binary units: `1.5 MiB`. Accepts the BigInt sizes records store; `—` for none. */
+export function formatBytes(bytes: bigint | number | null | undefined): string {
+  if (bytes === null || bytes === undefined) return '—';
+  let value = Number(bytes);
+  let unit = 0;
+  while (value >= 1024 && unit < UNITS.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${UNITS[unit]}`;
+}
+
+/** A progress line for a running backup: bytes so far and the average rate. */
+export function formatProgress(bytes: number, elapsedMs: number): string {
+  const rate = elapsedMs > 0 ? (bytes / elapsedMs) * 1_000 : 0;
+  return `received ${formatBytes(bytes)} (${formatBytes(Math.round(rate))}/s)`;
+}
