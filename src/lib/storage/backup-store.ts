@@ -1,0 +1,293 @@
+/**
+ * Writing one backup file, crash-safe: the export's bytes stream (gzipped unless already compressed) into a hidden
+ * temporary file `.{name}.partial` in the deployment's folder while their sha256 and size are computed; `commit()`
+ * fsyncs it, writes the `{name}.sha256` sidecar the same way, renames both into place and fsyncs the folder. Until
+ * then no file has the final name, and on any failure the temporary files go.
+ *
+ * Names never collide within a deployment: the temporary file is created exclusively (`wx`), and only then is the
+ * final name checked to be free; the next name of the same millisecond (`_2`, `_3`, …) is tried otherwise. A writer
+ * holds its temporary file until it renames it to the final name, so two writers can never both pass both checks.
+ *
+ * Memory stays flat whatever the size: every stage is a stream with a small buffer, and the caller respects
+ * `stream.write()`'s return value and 'drain'.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { lstat, open, rename, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, Writable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import type { Logger } from '../logger.ts';
+import {
+  MAX_FILES_PER_MILLISECOND,
+  backupFileName,
+  formatSidecar,
+  sidecarPathFor,
+  storedExtension,
+  tempPathFor,
+} from './backup-path.ts';
+import { locateDeploymentFolder } from './deployment-folder.ts';
+import { BACKUP_FILE_MODE, ignoreCode, removeFileIfPresent, syncDirectory, writeFileDurably } from './file-system.ts';
+import { StorageFailedError, errorCode } from './storage-errors.ts';
+
+/** What is being backed up, as the orchestrator knows it from the deployment, its recipe and its record. */
+export interface BackupTarget {
+  workspaceId: string;
+  deploymentName: string;
+  /** The recipe's `dataExport.extension` (of the raw output). */
+  extension: string;
+  /** The recipe's `dataExport.compressed`: true stores the bytes as they are, false gzips them. */
+  compressed: boolean;
+  /** The record's start time; it names the file. */
+  startedAt: Date;
+}
+
+/** A finished backup file, as the BackupRecord stores it. Size and sha256 are of the stored (gzipped) bytes. */
+export interface StoredBackup {
+  path: string;
+  fileName: string;
+  sizeBytes: bigint;
+  sha256: string;
+  /** Extension of the stored file without the dot, e.g. `sql.gz`, `dump`. */
+  extension: string;
+}
+
+/** One backup being written. Exactly one of `commit()` or `abort()` decides its fate. */
+export interface BackupWriter {
+  /**
+   * Where the caller writes the raw export bytes, respecting `write()`'s return value and 'drain'. It emits 'error'
+   * when any stage fails (gzip, disk full, …); the caller then calls `abort()` (the temporary file is already being
+   * removed).
+   */
+  readonly stream: Writable;
+  /** The path the file will have once committed. */
+  readonly path: string;
+  /** The hidden temporary file the bytes go to until then. */
+  readonly tempPath: string;
+  /** Raw bytes accepted so far (before compression), for progress. */
+  bytesWritten(): number;
+  /**
+   * Ends the stream, waits for every byte to reach the file, fsyncs it, writes the sidecar and renames both into
+   * place. Rejects with `StorageFailedError` (and leaves no file behind) on any failure, also a stream error or an
+   * abort that came first. Calling it again returns the same promise.
+   */
+  commit(): Promise<StoredBackup>;
+  /**
+   * Stops the writer and removes its temporary files. Idempotent and never rejects (cleanup problems are logged).
+   * During a commit it waits for the commit: once the file is renamed into place, the backup stays.
+   */
+  abort(): Promise<void>;
+}
+
+/** The backup storage the orchestrator depends on. */
+export interface BackupStore {
+  /** Absolute root of the backup volume. */
+  readonly root: string;
+  /**
+   * Creates the deployment's folder if needed and reserves a file name. Rejects with `StorageFailedError` for bad
+   * names, a missing or unusable root (`code` ENOENT, ENOTDIR, EACCES, …) or a folder that escapes the root.
+   */
+  open(target: BackupTarget): Promise<BackupWriter>;
+}
+
+/** Makes the lowest stage of the chain, which writes to the open temporary file. Replaceable to simulate a full disk. */
+export type CreateFileSink = (file: FileHandle) => Writable;
+
+export interface FileBackupStoreOptions {
+  /** Absolute root of the backup volume (`BACKUP_ROOT`). It must exist: a missing root is never created. */
+  root: string;
+  logger: Logger;
+  /** Defaults to {@link createFileSink}. */
+  createSink?: CreateFileSink;
+}
+
+/** The backup store on a local filesystem (the `/backups` volume). */
+export function createFileBackupStore(options: FileBackupStoreOptions): BackupStore {
+  const { root } = options;
+  const logger = options.logger.child({ module: 'storage/backup-store' });
+  const createSink = options.createSink ?? createFileSink;
+  return {
+    root,
+    async open(target) {
+      let folder: string | null;
+      let extension: string;
+      try {
+        extension = storedExtension(target.extension, target.compressed);
+        folder = await locateDeploymentFolder(root, target.workspaceId, target.deploymentName, { create: true });
+        if (folder === null) throw new Error('the deployment folder vanished while it was created');
+      } catch (error) {
+        throw new StorageFailedError('open', root, error);
+      }
+      const reserved = await reserveFileName(folder, target.startedAt, extension).catch((error: unknown) => {
+        throw new StorageFailedError('open', folder, error);
+      });
+      try {
+        return new FileBackupWriter(reserved, extension, !target.compressed, createSink, logger);
+      } catch (error) {
+        await reserved.file.close();
+        await removeFileIfPresent(reserved.tempPath);
+        throw new StorageFailedError('open', reserved.tempPath, error);
+      }
+    },
+  };
+}
+
+/** The default sink: writes each chunk completely to the file handle (which stays open for fsync). */
+export function createFileSink(file: FileHandle): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      writeFully(file, chunk).then(() => callback(), callback);
+    },
+    writev(chunks, callback) {
+      writeFully(file, Buffer.concat(chunks.map(({ chunk }) => chunk as Buffer))).then(() => callback(), callback);
+    },
+  });
+}
+
+async function writeFully(file: FileHandle, buffer: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < buffer.length) {
+    const { bytesWritten } = await file.write(buffer, offset, buffer.length - offset);
+    if (bytesWritten === 0) throw Object.assign(new Error('the file accepted no bytes'), { code: 'EIO' });
+    offset += bytesWritten;
+  }
+}
+
+interface ReservedName {
+  folder: string;
+  finalPath: string;
+  tempPath: string;
+  file: FileHandle;
+}
+
+async function reserveFileName(folder: string, startedAt: Date, extension: string): Promise<ReservedName> {
+  for (let sequence = 1; sequence <= MAX_FILES_PER_MILLISECOND; sequence += 1) {
+    const finalPath = path.join(folder, backupFileName(startedAt, extension, sequence));
+    const tempPath = tempPathFor(finalPath);
+    const file = await open(tempPath, 'wx', BACKUP_FILE_MODE).catch(ignoreCode('EEXIST'));
+    if (!file) continue;
+    // Checked only now: a writer holding this name gives its temporary file up only by renaming it to the final name.
+    if (!(await lstat(finalPath).catch(ignoreCode('ENOENT')))) return { folder, finalPath, tempPath, file };
+    await file.close();
+    await removeFileIfPresent(tempPath);
+  }
+  throw Object.assign(new Error(`${MAX_FILES_PER_MILLISECOND} backups already started in this millisecond`), { code: 'EEXIST' });
+}
+
+/** Passes bytes through, counting them and, when asked, hashing them. */
+class MeasuringStream extends Transform {
+  bytes = 0;
+  private readonly hash: Hash | undefined;
+  constructor(hashing: boolean) {
+    super();
+    this.hash = hashing ? createHash('sha256') : undefined;
+  }
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    this.hash?.update(chunk);
+    callback(null, chunk);
+  }
+  digest(): string {
+    if (!this.hash) throw new Error('this stream does not hash');
+    return this.hash.digest('hex');
+  }
+}
+
+class FileBackupWriter implements BackupWriter {
+  readonly stream: Writable;
+  readonly path: string;
+  readonly tempPath: string;
+  private readonly sidecarTempPath: string;
+  private readonly raw = new MeasuringStream(false);
+  private readonly stored = new MeasuringStream(true);
+  /** Settles when the chain has flushed or failed; never rejects (holds the failure instead). */
+  private readonly flushed: Promise<Error | undefined>;
+  private committing: Promise<StoredBackup> | undefined;
+  private discarding: Promise<void> | undefined;
+  private aborted = false;
+  private renamed = false;
+
+  constructor(
+    private readonly reserved: ReservedName,
+    private readonly extension: string,
+    gzip: boolean,
+    createSink: CreateFileSink,
+    private readonly logger: Logger,
+  ) {
+    this.path = reserved.finalPath;
+    this.tempPath = reserved.tempPath;
+    this.sidecarTempPath = tempPathFor(sidecarPathFor(reserved.finalPath));
+    this.stream = this.raw;
+    const sink = createSink(reserved.file);
+    // An error in any stage destroys the whole chain, so it also reaches `stream`, the caller's end.
+    const chain = gzip ? pipeline(this.raw, createGzip(), this.stored, sink) : pipeline(this.raw, this.stored, sink);
+    this.flushed = chain.then(
+      () => undefined,
+      (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+    );
+    // A failed chain loses its temporary file at once, even if the caller never gets to abort().
+    void this.flushed.then((error) => (error ? this.discard() : undefined));
+  }
+
+  bytesWritten(): number {
+    return this.raw.bytes;
+  }
+
+  commit(): Promise<StoredBackup> {
+    this.committing ??= this.finish();
+    return this.committing;
+  }
+
+  async abort(): Promise<void> {
+    this.aborted = true;
+    this.stream.destroy();
+    if (this.committing) await this.committing.catch(() => undefined);
+    else await this.discard();
+  }
+
+  private async finish(): Promise<StoredBackup> {
+    if (!this.aborted) this.stream.end();
+    const streamError = await this.flushed;
+    if (streamError || this.aborted) {
+      await this.discard();
+      const abortedFirst = this.aborted && (!streamError || errorCode(streamError) === 'ERR_STREAM_PREMATURE_CLOSE');
+      throw new StorageFailedError('write', this.tempPath, abortedFirst ? new Error('the backup was aborted') : streamError);
+    }
+    const { file, folder, finalPath } = this.reserved;
+    try {
+      await file.sync();
+      await file.close();
+      const sha256 = this.stored.digest();
+      const fileName = path.basename(finalPath);
+      await writeFileDurably(this.sidecarTempPath, formatSidecar(sha256, fileName));
+      if (this.aborted) throw new Error('the backup was aborted');
+      await rename(this.tempPath, finalPath);
+      this.renamed = true;
+      await rename(this.sidecarTempPath, sidecarPathFor(finalPath));
+      await syncDirectory(folder);
+      return { path: finalPath, fileName, sizeBytes: BigInt(this.stored.bytes), sha256, extension: this.extension };
+    } catch (error) {
+      await this.discard();
+      throw new StorageFailedError('commit', finalPath, error);
+    }
+  }
+
+  /** Destroys the chain, closes the file and removes every file this writer made. Never rejects. */
+  private discard(): Promise<void> {
+    this.discarding ??= (async () => {
+      this.stream.destroy();
+      await this.flushed;
+      await this.reserved.file.close().catch((error: unknown) => this.logCleanupFailure(this.tempPath, error));
+      const leftovers = [this.tempPath, this.sidecarTempPath];
+      if (this.renamed) leftovers.push(this.path, sidecarPathFor(this.path));
+      for (const leftover of leftovers) {
+        await removeFileIfPresent(leftover).catch((error: unknown) => this.logCleanupFailure(leftover, error));
+      }
+    })();
+    return this.discarding;
+  }
+
+  private logCleanupFailure(filePath: string, error: unknown): void {
+    this.logger.warn({ err: error, path: filePath }, 'could not remove a file of a failed backup');
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Checking a stored backup against its record: the file's bytes are hashed again (streamed, so memory stays flat)
+ * and its `.sha256` sidecar must name the same checksum and file. The outcome is data, for the agent and reports.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { parseSidecar, sidecarPathFor } from './backup-path.ts';
+import { errorCode } from './storage-errors.ts';
+
+/** Why a backup did not verify. */
+export type VerifyFailureReason =
+  | 'file-missing'
+  | 'file-unreadable'
+  | 'checksum-mismatch'
+  | 'sidecar-missing'
+  | 'sidecar-invalid'
+  | 'sidecar-mismatch';
+
+/** Outcome of {@link verifyBackupFile}; `detail` is a sentence for a person. */
+export type BackupVerification =
+  | { ok: true; sizeBytes: bigint }
+  | { ok: false; reason: VerifyFailureReason; detail: string };
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/**
+ * Re-computes the sha256 of the file at `filePath` and compares it with `expectedSha256` (the record's) and with its
+ * sidecar. Never throws for a missing or unreadable file: that is an outcome too.
+ */
+export async function verifyBackupFile(filePath: string, expectedSha256: string): Promise<BackupVerification> {
+  const expected = expectedSha256.toLowerCase();
+  if (!SHA256_HEX.test(expected)) throw new RangeError(`verify: expected sha256 must be 64 hex digits (got ${JSON.stringify(expectedSha256)})`);
+  let actual: { sha256: string; sizeBytes: bigint };
+  try {
+    actual = await hashFile(filePath);
+  } catch (error) {
+    const missing = errorCode(error) === 'ENOENT';
+    return { ok: false, reason: missing ? 'file-missing' : 'file-unreadable', detail: `${filePath}: ${describe(error)}` };
+  }
+  if (actual.sha256 !== expected) {
+    return { ok: false, reason: 'checksum-mismatch', detail: `${filePath} has sha256 ${actual.sha256}, the record says ${expected}` };
+  }
+  const sidecarPath = sidecarPathFor(filePath);
+  let sidecarText: string;
+  try {
+    sidecarText = await readFile(sidecarPath, 'utf8');
+  } catch (error) {
+    const missing = errorCode(error) === 'ENOENT';
+    return { ok: false, reason: missing ? 'sidecar-missing' : 'sidecar-invalid', detail: `${sidecarPath}: ${describe(error)}` };
+  }
+  const sidecar = parseSidecar(sidecarText);
+  if (!sidecar) return { ok: false, reason: 'sidecar-invalid', detail: `${sidecarPath} is not one "<sha256>  <file name>" line` };
+  const fileName = path.basename(filePath);
+  if (sidecar.sha256 !== expected || sidecar.fileName !== fileName) {
+    return {
+      ok: false,
+      reason: 'sidecar-mismatch',
+      detail: `${sidecarPath} says ${sidecar.sha256} for ${JSON.stringify(sidecar.fileName)}, expected ${expected} for ${JSON.stringify(fileName)}`,
+    };
+  }
+  return { ok: true, sizeBytes: actual.sizeBytes };
+}
+
+/** sha256 (hex) and size of a file, read as a stream. */
+export async function hashFile(filePath: string): Promise<{ sha256: string; sizeBytes: bigint }> {
+  const hash = createHash('sha256');
+  let sizeBytes = 0n;
+  await pipeline(createReadStream(filePath), async (chunks: AsyncIterable<Buffer>) => {
+    for await (const chunk of chunks) {
+      hash.update(chunk);
+      sizeBytes += BigInt(chunk.length);
+    }
+  });
+  return { sha256: hash.digest('hex'), sizeBytes };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
