@@ -59,9 +59,17 @@ const BUILT_IN_RECIPES: Recipe[] = [
     name: 'Redis',
     dataExport: {
       container: 'redis',
-      // A full RDB snapshot streamed by the server itself (every key, every type); REDISCLI_AUTH keeps the
-      // password off the command line.
-      command: ['sh', '-c', 'REDISCLI_AUTH="${REDIS_PASSWORD:-}" exec redis-cli --no-auth-warning --rdb -'],
+      // A full RDB snapshot made by the server itself (every key, every type). REDISCLI_AUTH keeps the password off
+      // the command line; it is set only when there is one (an empty one still sends AUTH and fails). Not
+      // `--rdb -`: redis-cli 7.0 appends the 40-byte replication EOF marker to stdout, corrupting the snapshot, so
+      // it goes to a temporary file in the container first and is streamed from there.
+      command: [
+        'sh',
+        '-c',
+        'set -e; f=$(mktemp); trap \'rm -f "$f"\' EXIT; ' +
+          'if [ -n "${REDIS_PASSWORD:-}" ]; then export REDISCLI_AUTH="$REDIS_PASSWORD"; fi; ' +
+          'redis-cli --no-auth-warning --rdb "$f" >&2; cat "$f"',
+      ],
       format: 'redis-rdb',
       extension: 'rdb',
       compressed: false,
