@@ -10,7 +10,8 @@ import { recipeSchema, type Recipe } from './recipe.ts';
  */
 /**
  * MySQL and MariaDB differ only in binary and variable names. `--single-transaction` gives a consistent InnoDB
- * snapshot without locking; `--databases` names the app database so the dump recreates it (never "all databases").
+ * snapshot without locking; `--databases` names the app database so the dump recreates it (never "all databases");
+ * `--hex-blob` writes binary columns as hex, so the dump is plain text that survives any tool that treats it as such.
  */
 function mysqlFamilyRecipe(options: { slug: string; name: string; dumpBinary: string; envPrefix: string }): Recipe {
   const p = options.envPrefix;
@@ -22,7 +23,7 @@ function mysqlFamilyRecipe(options: { slug: string; name: string; dumpBinary: st
       command: [
         'sh',
         '-c',
-        `MYSQL_PWD="\${${p}_PASSWORD:-\${${p}_ROOT_PASSWORD:-}}" exec ${options.dumpBinary} --single-transaction --quick ` +
+        `MYSQL_PWD="\${${p}_PASSWORD:-\${${p}_ROOT_PASSWORD:-}}" exec ${options.dumpBinary} --single-transaction --quick --hex-blob ` +
           `--routines --triggers --events --user="\${${p}_USER:-root}" --databases "\${${p}_DATABASE:?${p}_DATABASE is not set}"`,
       ],
       format: 'mysql-sql',
