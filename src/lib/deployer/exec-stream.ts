@@ -1,0 +1,203 @@
+import { Writable } from 'node:stream';
+import type { Exec, V1Status } from '@kubernetes/client-node';
+import type { WebSocket } from 'ws';
+import {
+  AbortedError,
+  ClusterUnreachableError,
+  ConnectionLostError,
+  ContainerNotReadyError,
+  EmptyOutputError,
+  ExecFailedError,
+  PodNotFoundError,
+  TimeoutError,
+  describeLocation,
+  lastLine,
+  type ExportLocation,
+} from './export-errors.ts';
+import { createStderrTail } from './stderr-tail.ts';
+
+export interface ExecToStreamOptions {
+  namespace: string;
+  pod: string;
+  container: string;
+  /** The argv, sent as is (no shell added). */
+  command: string[];
+  /** Receives stdout in order. Never ended here: the storage layer ends and commits it. */
+  destination: Writable;
+  /** From the start of the call to the exit status; the exec is terminated when it runs out. */
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** Called each time another `PROGRESS_STEP_BYTES` have been handed to the destination. Must not throw. */
+  onProgress?: (bytes: number) => void;
+  /** Applied to every text taken from the command or the API (stderr, status messages) before it is kept. */
+  redact: (text: string) => string;
+}
+
+export interface ExecToStreamResult {
+  /** Bytes of stdout handed to `destination.write`. */
+  bytes: number;
+  /** The last lines of stderr, redacted (warnings of a successful dump, too). */
+  stderrTail: string;
+}
+
+export const PROGRESS_STEP_BYTES = 8 * 1024 * 1024;
+/** 1000 when the server closes first; 1005 (no code in the close frame) is also a clean close. */
+const CLEAN_CLOSE_CODES: ReadonlySet<number> = new Set([1000, 1005]);
+/** How client-node reports an HTTP answer instead of a WebSocket upgrade (a ws ErrorEvent, not an Error). */
+const UPGRADE_REJECTED = /^Unexpected server response: (\d{3})$/;
+
+/**
+ * Runs `command` in the container through Kubernetes exec and streams its stdout into `destination` with backpressure
+ * (the client library has none: it ignores `write()`'s return value, so the WebSocket itself is paused until the
+ * destination drains).
+ *
+ * Resolves only when an exit status of Success arrived, the socket then closed cleanly, and at least one byte was
+ * written. Otherwise rejects with `ExecFailedError` (Failure status), `ConnectionLostError` (closed without a status,
+ * or abnormally), `EmptyOutputError`, `TimeoutError`, `AbortedError`, `PodNotFoundError` / `ContainerNotReadyError` /
+ * `ClusterUnreachableError` (the upgrade was refused with 404 / 400 / anything else), or with the destination's own
+ * error, unchanged (the storage failed; the exec is terminated at once).
+ */
+export function execToStream(exec: Exec, options: ExecToStreamOptions): Promise<ExecToStreamResult> {
+  const { namespace, pod, container, command, destination, timeoutMs, signal, onProgress, redact } = options;
+  const location: ExportLocation = { namespace, pod, container };
+
+  return new Promise((resolve, reject) => {
+    const stderrTail = createStderrTail();
+    let socket: WebSocket | undefined;
+    let socketError = '';
+    let status: V1Status | undefined;
+    let settled = false;
+    let bytes = 0;
+    let nextProgressAt = PROGRESS_STEP_BYTES;
+    let waitingForDrain = false;
+
+    const onDrain = () => {
+      waitingForDrain = false;
+      if (!settled) socket?.resume();
+    };
+    const onDestinationError = (error: Error) => fail(error);
+    const onDestinationClose = () => fail(new Error(`the destination of the export from ${describeLocation(location)} closed before the export finished`));
+    const onAbort = () => fail(new AbortedError(location, bytes));
+    const timer = setTimeout(() => fail(new TimeoutError(location, timeoutMs, bytes)), timeoutMs);
+
+    function cleanUp(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      destination.off('error', onDestinationError);
+      destination.off('close', onDestinationClose);
+      destination.off('drain', onDrain);
+    }
+    function fail(error: unknown): void {
+      if (settled) return;
+      settled = true;
+      cleanUp();
+      // A paused or silent socket would otherwise stay open; the API server stops the process when we disconnect.
+      socket?.terminate();
+      reject(error);
+    }
+
+    /** Called synchronously for each stdout frame, possibly before `exec()` has resolved (then `socket` is unset). */
+    function forward(chunk: Buffer): void {
+      if (settled) return;
+      try {
+        bytes += chunk.length;
+        if (!destination.write(chunk) && !waitingForDrain) {
+          waitingForDrain = true;
+          socket?.pause();
+          destination.once('drain', onDrain);
+        }
+        if (onProgress && bytes >= nextProgressAt) {
+          nextProgressAt = (Math.floor(bytes / PROGRESS_STEP_BYTES) + 1) * PROGRESS_STEP_BYTES;
+          onProgress(bytes);
+        }
+      } catch (error) {
+        fail(error);
+      }
+    }
+
+    function onSocketClose(code: number): void {
+      if (settled) return;
+      const tail = stderrTail.read(redact);
+      if (status === undefined) return fail(new ConnectionLostError(location, code, false, bytes, tail, socketError));
+      if (status.status !== 'Success') return fail(toExecFailure(location, status, tail, redact));
+      if (!CLEAN_CLOSE_CODES.has(code)) return fail(new ConnectionLostError(location, code, true, bytes, tail, socketError));
+      if (bytes === 0) return fail(new EmptyOutputError(location, tail));
+      settled = true;
+      cleanUp();
+      resolve({ bytes, stderrTail: tail });
+    }
+
+    if (destination.errored) return fail(destination.errored);
+    if (destination.destroyed || destination.writableEnded) return onDestinationClose();
+    destination.on('error', onDestinationError);
+    destination.on('close', onDestinationClose);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) return onAbort();
+
+    // client-node ends these two itself when the status arrives, which is why the destination is not passed directly.
+    const stdout = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        forward(chunk);
+        done();
+      },
+    });
+    const stderr = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        stderrTail.push(chunk);
+        done();
+      },
+    });
+    const ignoreFrameAfterStatus = () => {
+      // Writing to these after client-node ended them (frames after the exit status) would throw an unhandled error.
+    };
+    stdout.on('error', ignoreFrameAfterStatus);
+    stderr.on('error', ignoreFrameAfterStatus);
+    const keepStatus = (value: V1Status) => {
+      status = value;
+    };
+
+    exec.exec(namespace, pod, container, command, stdout, stderr, null, false, keepStatus).then(
+      (opened) => {
+        // client-node ignores errors once the socket is open; each one is followed by 'close' (code 1006).
+        opened.on('error', (error) => {
+          socketError ||= redact(error.message);
+        });
+        if (settled) return opened.terminate();
+        socket = opened;
+        // 'close' cannot have fired yet: it needs further socket I/O, and we run in the microtasks after 'open'.
+        opened.on('close', onSocketClose);
+        if (waitingForDrain) opened.pause();
+      },
+      (error: unknown) => fail(toUpgradeFailure(location, error, redact)),
+    );
+  });
+}
+
+/** The exit code in a NonZeroExitCode status (`details.causes[{ reason: 'ExitCode', message: '2' }]`), else null. */
+export function exitCodeOf(status: V1Status): number | null {
+  const cause = status.details?.causes?.find((candidate) => candidate.reason === 'ExitCode');
+  const exitCode = Number.parseInt(cause?.message ?? '', 10);
+  return Number.isNaN(exitCode) ? null : exitCode;
+}
+
+function toExecFailure(location: ExportLocation, status: V1Status, stderrTail: string, redact: (text: string) => string): ExecFailedError {
+  const exitCode = exitCodeOf(status);
+  // Without an exit code the command never ran (e.g. executable not found): only the status says why.
+  const detail = exitCode === null ? redact(status.message ?? status.reason ?? 'no reason given') : lastLine(stderrTail);
+  return new ExecFailedError(location, exitCode, stderrTail, detail);
+}
+
+/** Classifies a rejected `exec()`: the upgrade was answered with an HTTP status, or the API was not reached at all. */
+function toUpgradeFailure(location: ExportLocation, error: unknown, redact: (text: string) => string): Error {
+  const message = typeof (error as { message?: unknown } | null)?.message === 'string' ? (error as { message: string }).message : String(error);
+  const code = Number(UPGRADE_REJECTED.exec(message)?.[1] ?? Number.NaN);
+  const where = describeLocation(location);
+  if (code === 404) {
+    return new PodNotFoundError(location, null, `${where} no longer exists (the exec was answered with 404)`);
+  }
+  if (code === 400) {
+    return new ContainerNotReadyError(location, [], `the Kubernetes API refused to exec into ${where} (400): the container is not running or does not exist`);
+  }
+  if (!Number.isNaN(code)) return new ClusterUnreachableError(code, `Kubernetes API answered ${code} to the exec into ${where}`);
+  return new ClusterUnreachableError(null, redact(`cannot reach the Kubernetes API to exec into ${where}: ${message}`));
+}
