@@ -6,7 +6,7 @@ import { BackupInterruptedError } from '../lib/ops-agent/backup-outcome.ts';
 import { auditBackupFiles, recoverInterruptedBackups } from '../lib/ops-agent/recovery.ts';
 import { openRuntime, readEnvironment, runMain } from '../lib/runtime.ts';
 import { verifyBackupFile } from '../lib/storage/verify-backup.ts';
-import { formatBytes, formatProgress } from './format.ts';
+import { formatBytes, formatProgress } from '../lib/format.ts';
 
 const USAGE = `usage: npm run backup -- <command>
   run <deploymentId>                   back up now (trigger MANUAL), printing progress

@@ -38,6 +38,32 @@ export const configSchema = z.object({
   BACKUP_CLAIM_TTL_SECONDS: integerVariable(30, 3_600, 300).describe(
     'Lease length of a backup claim; a crashed worker’s claim expires after this.',
   ),
+  BACKUP_RETRY_MINUTES: integerVariable(1, 24 * 60, 15).describe(
+    'After a failed scheduled backup, wait this long before the next attempt (until the next success).',
+  ),
+  BACKUP_OVERDUE_GRACE_MINUTES: integerVariable(1, 7 * 24 * 60, 60).describe(
+    'A scheduled backup not made this long after its fire time counts as overdue.',
+  ),
+  SHUTDOWN_GRACE_SECONDS: integerVariable(0, 3_600, 60).describe(
+    'On SIGTERM, running backups may finish for this long before they are aborted.',
+  ),
+  ALERT_WEBHOOK_URL: z
+    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+    .optional()
+    .describe('Alerts are POSTed here as JSON (in addition to the Alert table). Unset: no webhook.'),
+  AGENT_WORKSPACE_ID: z
+    .string()
+    .regex(/^[a-z0-9]{1,64}$/, { error: 'must be a workspace id' })
+    .optional()
+    .describe('Limits the LLM agent to one workspace. Unset: the agent sees every workspace.'),
+  LLM_BASE_URL: z
+    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+    .optional()
+    .describe('OpenAI-compatible chat-completions endpoint (e.g. http://localhost:11434/v1). Unset: no LLM agent.'),
+  LLM_MODEL: z.string().min(1).default('gpt-4o-mini').describe('Model name sent to the LLM endpoint.'),
+  LLM_API_KEY: z.string().min(1).optional().describe('Bearer token for the LLM endpoint (never logged).'),
+  LLM_MAX_STEPS: integerVariable(1, 50, 8).describe('Most model calls the agent makes in one cycle.'),
+  LLM_TIMEOUT_SECONDS: integerVariable(1, 600, 60).describe('Timeout of one model call.'),
   LOG_LEVEL: z
     .enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })
     .default('info')

@@ -1,4 +1,5 @@
 import type { AlertSeverity, PrismaClient } from '../../generated/prisma/client.ts';
+import type { Notifier } from './notifier.ts';
 
 /**
  * Alerts: what a person must see. One open alert per deployment and kind: a repeated failure bumps `occurrences`
@@ -6,6 +7,10 @@ import type { AlertSeverity, PrismaClient } from '../../generated/prisma/client.
  */
 /** The alert kind a failed backup raises and a successful one resolves. */
 export const BACKUP_FAILED_ALERT = 'backup_failed';
+/** Raised when a scheduled backup is overdue (no success since the schedule fired); resolved by the next success. */
+export const BACKUP_OVERDUE_ALERT = 'backup_overdue';
+/** Raised when backups are on but cannot run (deployment not RUNNING, invalid schedule); resolved when they can. */
+export const BACKUP_BLOCKED_ALERT = 'backup_blocked';
 
 export interface AlertInput {
   workspaceId: string;
@@ -52,4 +57,32 @@ export async function resolveAlerts(db: PrismaClient, deploymentId: string, kind
     data: { resolvedAt: now },
   });
   return count;
+}
+
+/**
+ * Raises an alert and, when it is a new one (not another occurrence of an open alert), hands it to the notifier.
+ * Repeated failures therefore page once, until a success resolves the alert.
+ */
+export async function raiseAndNotify(
+  db: PrismaClient,
+  notifier: Notifier | undefined,
+  alert: AlertInput & { deploymentName: string },
+  now: Date,
+): Promise<{ id: string; occurrences: number }> {
+  const { deploymentName, ...input } = alert;
+  const raised = await raiseAlert(db, input, now);
+  if (raised.occurrences === 1) {
+    notifier?.notify({
+      alertId: raised.id,
+      severity: input.severity,
+      kind: input.kind,
+      message: input.message,
+      workspaceId: input.workspaceId,
+      deploymentId: input.deploymentId,
+      deploymentName,
+      backupRecordId: input.backupRecordId ?? null,
+      occurredAt: now.toISOString(),
+    });
+  }
+  return raised;
 }

@@ -11,6 +11,7 @@ export type SkipCode =
   | 'UNKNOWN_RECIPE'
   | 'NO_DATA_EXPORT'
   | 'NOT_DUE'
+  | 'RETRY_LATER'
   | 'ALREADY_RUNNING';
 
 /** What the schedule decision looks at: a Deployment row's backup fields. */
@@ -31,8 +32,14 @@ export type BackupDecision =
  * Whether a backup is due for `deployment` at `now`. A backup is never taken of a deployment that is not RUNNING
  * (a FAILED one may produce corrupt data) or whose recipe has no `dataExport`; the reasons are returned so that
  * the agent and the dashboard can explain every skip. Reasons that hold for manual backups too are checked first.
+ * After a failed attempt (`retry.lastFailedAt`, newer than the last success) the next one waits `retryDelayMs`, so a
+ * broken deployment is retried steadily instead of every cycle.
  */
-export function shouldRunBackup(deployment: ScheduledDeployment, now: Date): BackupDecision {
+export function shouldRunBackup(
+  deployment: ScheduledDeployment,
+  now: Date,
+  retry: { lastFailedAt?: Date | null; retryDelayMs?: number } = {},
+): BackupDecision {
   const eligibility = checkBackupEligibility(deployment);
   if (eligibility) return eligibility;
   if (!deployment.backupEnabled) return { due: false, code: 'BACKUPS_DISABLED', reason: 'scheduled backups are turned off' };
@@ -41,6 +48,11 @@ export function shouldRunBackup(deployment: ScheduledDeployment, now: Date): Bac
   if (!parsed.ok) return { due: false, code: 'INVALID_SCHEDULE', reason: parsed.error.message };
   if (!shouldRunNow(parsed.value, deployment.lastBackupAt, now)) {
     return { due: false, code: 'NOT_DUE', reason: 'the schedule has not fired since the last successful backup' };
+  }
+  const { lastFailedAt, retryDelayMs = 0 } = retry;
+  if (lastFailedAt && lastFailedAt.getTime() + retryDelayMs > now.getTime() && (!deployment.lastBackupAt || lastFailedAt > deployment.lastBackupAt)) {
+    const retryAt = new Date(lastFailedAt.getTime() + retryDelayMs);
+    return { due: false, code: 'RETRY_LATER', reason: `the last attempt failed at ${lastFailedAt.toISOString()}; retrying at ${retryAt.toISOString()}` };
   }
   const scheduledAt = previousFireTime(parsed.value, now);
   return {
@@ -73,4 +85,26 @@ export function checkBackupEligibility(deployment: Pick<ScheduledDeployment, 'st
     return { due: false, code: 'NO_DATA_EXPORT', reason: `recipe "${recipe.slug}" has no dataExport: there is no data to back up` };
   }
   return null;
+}
+
+/** A scheduled backup that should exist and does not: since when, and how late it is at `now`. */
+export interface Overdue {
+  since: Date;
+  lateByMs: number;
+}
+
+/**
+ * Whether a deployment's scheduled backups are overdue at `now`: the schedule's previous fire time is more than
+ * `graceMs` ago and no successful backup started since then. Null for deployments without a valid schedule, with
+ * backups off, or up to date.
+ */
+export function findOverdue(deployment: ScheduledDeployment, now: Date, graceMs: number): Overdue | null {
+  if (!deployment.backupEnabled || !deployment.backupSchedule) return null;
+  const parsed = tryParseCron(deployment.backupSchedule, { timezone: deployment.backupTimezone });
+  if (!parsed.ok) return null;
+  const firedAt = previousFireTime(parsed.value, now);
+  if (!firedAt) return null;
+  if (deployment.lastBackupAt && deployment.lastBackupAt >= firedAt) return null;
+  const lateByMs = now.getTime() - firedAt.getTime();
+  return lateByMs > graceMs ? { since: firedAt, lateByMs } : null;
 }

@@ -6,10 +6,11 @@ import { runDataExport, type KubeClients } from '../deployer/data-export.ts';
 import type { Logger } from '../logger.ts';
 import { findRecipe } from '../recipes/registry.ts';
 import type { BackupStore, BackupWriter } from '../storage/backup-store.ts';
-import { BACKUP_FAILED_ALERT, raiseAlert, resolveAlerts } from './alerts.ts';
+import { BACKUP_FAILED_ALERT, BACKUP_OVERDUE_ALERT, raiseAndNotify, resolveAlerts } from './alerts.ts';
 import { checkBackupEligibility, type SkipCode } from './backup-due.ts';
 import { BackupInterruptedError, summarizeFailure } from './backup-outcome.ts';
 import { claimDeployment, releaseClaim, renewClaim } from './claims.ts';
+import type { Notifier } from './notifier.ts';
 
 export { shouldRunBackup, type BackupDecision, type SkipCode } from './backup-due.ts';
 export { pruneBackups, type PruneReport } from './prune.ts';
@@ -21,6 +22,8 @@ export interface BackupDependencies {
   store: BackupStore;
   clock: () => Date;
   logger: Logger;
+  /** Where new alerts go besides the Alert table (webhook); optional. */
+  notifier?: Notifier;
   settings: {
     /** A backup running longer is aborted. */
     timeoutMs: number;
@@ -68,12 +71,26 @@ export async function executeBackup(deps: BackupDependencies, deploymentId: stri
   const token = randomUUID();
   const startedAt = deps.clock();
   const claim = { deploymentId, token, ttlMs: deps.settings.claimTtlMs };
-  if (!(await claimDeployment(deps.db, { ...claim, now: startedAt }))) {
+  // The claim and the RUNNING record commit together, so whoever finds the claim taken also finds the running record.
+  const record = await deps.db.$transaction(async (tx) => {
+    if (!(await claimDeployment(tx, { ...claim, now: startedAt }))) return null;
+    return tx.backupRecord.create({
+      data: {
+        deploymentId,
+        workspaceId: deployment.workspaceId,
+        trigger: options.trigger,
+        status: 'RUNNING',
+        startedAt,
+        format: dataExport.format,
+        claimToken: token,
+      },
+    });
+  });
+  if (!record) {
     const runningRecord = await deps.db.backupRecord.findFirst({ where: { deploymentId, status: 'RUNNING' }, orderBy: { startedAt: 'desc' } });
     return { status: 'SKIPPED', code: 'ALREADY_RUNNING', reason: 'another backup of this deployment is running', runningRecord };
   }
 
-  let record: BackupRecord | undefined;
   let writer: BackupWriter | undefined;
   const stop = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
@@ -88,17 +105,6 @@ export async function executeBackup(deps: BackupDependencies, deploymentId: stri
   }, Math.max(1_000, Math.floor(deps.settings.claimTtlMs / 3)));
 
   try {
-    record = await deps.db.backupRecord.create({
-      data: {
-        deploymentId,
-        workspaceId: deployment.workspaceId,
-        trigger: options.trigger,
-        status: 'RUNNING',
-        startedAt,
-        format: dataExport.format,
-        claimToken: token,
-      },
-    });
     log.info({ backupId: record.id }, 'backup started');
     writer = await deps.store.open({
       workspaceId: deployment.workspaceId,
@@ -141,7 +147,7 @@ export async function executeBackup(deps: BackupDependencies, deploymentId: stri
       }),
       deps.db.deployment.update({ where: { id: deploymentId }, data: { lastBackupAt: startedAt } }),
     ]);
-    await resolveAlerts(deps.db, deploymentId, [BACKUP_FAILED_ALERT], finishedAt);
+    await resolveAlerts(deps.db, deploymentId, [BACKUP_FAILED_ALERT, BACKUP_OVERDUE_ALERT], finishedAt);
     log.info(
       { backupId: record.id, path: stored.path, sizeBytes: Number(stored.sizeBytes), sha256: stored.sha256, pod: exported.pod },
       'backup succeeded',
@@ -152,8 +158,7 @@ export async function executeBackup(deps: BackupDependencies, deploymentId: stri
     const error = signal.aborted && signal.reason instanceof BackupFailure ? signal.reason : caught;
     const failure = summarizeFailure(error);
     const finishedAt = deps.clock();
-    log.error({ backupId: record?.id, kind: failure.kind, exitCode: failure.exitCode }, `backup failed: ${failure.message}`);
-    if (!record) throw caught;
+    log.error({ backupId: record.id, kind: failure.kind, exitCode: failure.exitCode }, `backup failed: ${failure.message}`);
     const failed = await deps.db.backupRecord.update({
       where: { id: record.id },
       data: {
@@ -166,11 +171,13 @@ export async function executeBackup(deps: BackupDependencies, deploymentId: stri
         stderrTail: failure.stderrTail,
       },
     });
-    await raiseAlert(
+    await raiseAndNotify(
       deps.db,
+      deps.notifier,
       {
         workspaceId: deployment.workspaceId,
         deploymentId,
+        deploymentName: deployment.name,
         backupRecordId: record.id,
         severity: 'CRITICAL',
         kind: BACKUP_FAILED_ALERT,

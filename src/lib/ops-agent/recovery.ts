@@ -1,7 +1,8 @@
 import type { PrismaClient } from '../../generated/prisma/client.ts';
 import type { Logger } from '../logger.ts';
 import { listBackupFiles, removeStaleTempFiles } from '../storage/backup-files.ts';
-import { BACKUP_FAILED_ALERT, raiseAlert } from './alerts.ts';
+import { BACKUP_FAILED_ALERT, raiseAndNotify } from './alerts.ts';
+import type { Notifier } from './notifier.ts';
 
 /** What a crash-recovery pass found and did. */
 export interface RecoveryReport {
@@ -18,6 +19,7 @@ export interface RecoveryDependencies {
   store: { root: string };
   clock: () => Date;
   logger: Logger;
+  notifier?: Notifier;
   settings: { claimTtlMs: number };
 }
 
@@ -57,11 +59,13 @@ export async function recoverInterruptedBackups(deps: RecoveryDependencies): Pro
     if (count === 0) continue;
     report.interrupted.push({ id: record.id, deploymentId: record.deploymentId, startedAt: record.startedAt.toISOString() });
     log.error({ backupId: record.id, deploymentId: record.deploymentId }, `backup ${message}`);
-    await raiseAlert(
+    await raiseAndNotify(
       deps.db,
+      deps.notifier,
       {
         workspaceId: record.workspaceId,
         deploymentId: record.deploymentId,
+        deploymentName: deployment.name,
         backupRecordId: record.id,
         severity: 'CRITICAL',
         kind: BACKUP_FAILED_ALERT,
