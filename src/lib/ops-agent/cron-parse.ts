@@ -6,7 +6,7 @@
  * `@hourly @daily @midnight @weekly @monthly @yearly @annually`. Anything else is rejected with a
  * {@link CronParseError} naming the field, the bad token and what is allowed; nothing is guessed.
  */
-import { normalizeTimeZoneName } from './cron-zone.ts';
+import { CronTimeZoneError, normalizeTimeZoneName } from './cron-zone.ts';
 
 /** The five fields of a cron expression, in order. */
 export type CronField = 'minute' | 'hour' | 'day-of-month' | 'month' | 'day-of-week';
@@ -67,7 +67,7 @@ export class CronParseError extends Error {
 }
 
 /** Result of {@link tryParseCron}: expected failures are data, not exceptions. */
-export type CronParseResult = { ok: true; value: CronSchedule } | { ok: false; error: Error };
+export type CronParseResult = { ok: true; value: CronSchedule } | { ok: false; error: CronParseError | CronTimeZoneError };
 
 interface FieldSpec {
   readonly field: CronField;
@@ -129,7 +129,7 @@ export function parseCron(expression: string, options: CronOptions = {}): CronSc
       `cron: expected 5 fields (minute hour day-of-month month day-of-week) but got ${fieldTexts.length} in "${expression}"`,
     );
   }
-  const [minuteText, hourText, dayOfMonthText, monthText, dayOfWeekText] = fieldTexts as [string, string, string, string, string];
+  const [minuteText, hourText, dayOfMonthText, , dayOfWeekText] = fieldTexts as [string, string, string, string, string];
   const [minutes, hours, daysOfMonth, months, daysOfWeek] = FIELD_SPECS.map((spec, index) =>
     parseField(spec, fieldTexts[index] ?? '', expression),
   ) as [number[], number[], number[], number[], number[]];
@@ -161,7 +161,7 @@ export function tryParseCron(expression: string, options: CronOptions = {}): Cro
   try {
     return { ok: true, value: parseCron(expression, options) };
   } catch (error) {
-    if (error instanceof Error) return { ok: false, error };
+    if (error instanceof CronParseError || error instanceof CronTimeZoneError) return { ok: false, error };
     throw error;
   }
 }

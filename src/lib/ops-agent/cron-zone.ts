@@ -6,8 +6,8 @@
  *
  * Offsets are cached per UTC day: the offsets at both ends of the day, and if they differ, the
  * instant of the transition between them (found to the second by bisection, once). This assumes a
- * zone changes its offset at most once per UTC day, which holds for every zone in the tz database
- * since 1900 (no two offset changes are less than two days apart).
+ * zone changes its offset at most once per UTC day: in the tz database no two offset changes since
+ * 1900 are less than two days apart, in any zone.
  */
 import { DAY_MS, FIRST_SUPPORTED_YEAR, daysFromCivil } from './cron-calendar.ts';
 
