@@ -39,12 +39,12 @@ export function readEnvironment(): NodeJS.ProcessEnv {
 }
 
 /**
- * Runs an entry point's main function: a `ConfigError` prints its message (no stack) and exits 2; any other
- * failure is printed and exits 1.
+ * Runs an entry point's main function: a configuration problem (bad environment, unusable backup root) prints its
+ * message (no stack) and exits 2; any other failure is printed and exits 1.
  */
 export function runMain(main: () => Promise<void>): void {
   main().catch((error: unknown) => {
-    if (error instanceof ConfigError) {
+    if (error instanceof ConfigError || (error instanceof Error && error.name === 'BackupRootUnusableError')) {
       process.stderr.write(`${error.message}\n`);
       process.exit(2);
     }

@@ -1,0 +1,254 @@
+import type { Logger } from '../logger.ts';
+import { BACKUP_BLOCKED_ALERT, BACKUP_OVERDUE_ALERT, raiseAndNotify, resolveAlerts } from './alerts.ts';
+import { executeBackup, pruneBackups, type BackupDependencies } from './backup.ts';
+import type { SkipCode } from './backup-due.ts';
+import { BackupInterruptedError } from './backup-outcome.ts';
+import { gatherBackupState, type BackupState, type DeploymentBackupState } from './backup-state.ts';
+import { runAgentTurn, type AgentTurnReport, type LlmSettings } from './llm-agent.ts';
+import { recoverInterruptedBackups } from './recovery.ts';
+import { formatDuration } from './state-render.ts';
+import { buildSystemPrompt } from './system-prompt.ts';
+import { backupTools, type ToolContext } from './tools.ts';
+
+export { gatherBackupState, type BackupState } from './backup-state.ts';
+
+/** Everything the ops-agent loop needs; built by the worker. */
+export interface LoopDependencies {
+  backup: BackupDependencies;
+  logger: Logger;
+  settings: {
+    concurrency: number;
+    overdueGraceMs: number;
+    retryDelayMs: number;
+  };
+  /** The optional LLM agent; null: the loop runs without a model. */
+  agent: { llm: LlmSettings; workspaceId: string | null } | null;
+}
+
+/** What one cycle did; logged as its summary. */
+export interface CycleSummary {
+  startedAt: string;
+  due: number;
+  run: number;
+  succeeded: number;
+  failed: number;
+  skipped: number;
+  overdue: number;
+  interrupted: number;
+  pruned: number;
+  pruneSuggestions: number;
+  agent: Pick<AgentTurnReport, 'stoppedBecause' | 'steps'> & { toolCalls: number } | null;
+  ms: number;
+}
+
+/** Skip reasons already logged per deployment, so a lasting reason is logged once, not every cycle. */
+export type SkipMemory = Map<string, SkipCode>;
+
+export interface CycleOptions {
+  /** Once aborted, no new backup starts (running ones go on). */
+  stopTakingWork?: AbortSignal;
+  /** Aborts running backups (their records end FAILED with the signal's reason). */
+  abortRunning?: AbortSignal;
+  skipMemory?: SkipMemory;
+}
+
+/** Codes that mean "backups are on but cannot run": a person must act, so they raise a warning alert. */
+const BLOCKED_CODES: ReadonlySet<SkipCode> = new Set(['DEPLOYMENT_NOT_RUNNING', 'INVALID_SCHEDULE', 'UNKNOWN_RECIPE']);
+/** Codes that are the normal state of things and not worth a log line. */
+const QUIET_CODES: ReadonlySet<SkipCode> = new Set(['NOT_DUE']);
+
+/**
+ * One cycle of the ops agent: recover interrupted backups, gather the backup state, alert on overdue and blocked
+ * deployments, run every due backup (at most `concurrency` at once) without waiting for any model, prune after each
+ * success, then — when configured — let the LLM agent review the state with its tools. Errors of one deployment
+ * never stop the others; the summary is logged and returned.
+ */
+export async function runCycle(deps: LoopDependencies, options: CycleOptions = {}): Promise<CycleSummary> {
+  const log = deps.logger.child({ module: 'ops-agent/loop' });
+  const started = deps.backup.clock();
+  const summary: CycleSummary = {
+    startedAt: started.toISOString(),
+    due: 0, run: 0, succeeded: 0, failed: 0, skipped: 0, overdue: 0, interrupted: 0, pruned: 0, pruneSuggestions: 0,
+    agent: null,
+    ms: 0,
+  };
+  const recovery = await recoverInterruptedBackups(deps.backup);
+  summary.interrupted = recovery.interrupted.length;
+
+  const stateOptions = { overdueGraceMs: deps.settings.overdueGraceMs, retryDelayMs: deps.settings.retryDelayMs };
+  const state = await gatherBackupState(deps.backup.db, { now: started, ...stateOptions, backupRoot: deps.backup.store.root });
+  summary.overdue = state.totals.overdue;
+  summary.pruneSuggestions = state.pruneSuggestions.length;
+  const due: DeploymentBackupState[] = [];
+  for (const deployment of state.deployments) {
+    if (deployment.decision.due) {
+      if (!deployment.running) due.push(deployment);
+    } else {
+      summary.skipped += 1;
+      noteSkip(deps, deployment, options.skipMemory, log);
+    }
+    await reviewAlerts(deps, deployment, started).catch((error: unknown) =>
+      log.error({ err: error, deploymentId: deployment.id }, 'could not update the alerts of a deployment'),
+    );
+  }
+  summary.due = due.length;
+  for (const suggestion of state.pruneSuggestions) {
+    log.warn(suggestion, `deployment ${suggestion.name} keeps ${suggestion.storedBackups} backups (more than 20): consider pruning`);
+  }
+
+  await runWithConcurrency(due, deps.settings.concurrency, options.stopTakingWork, async (deployment) => {
+    summary.run += 1;
+    try {
+      const outcome = await executeBackup(deps.backup, deployment.id, {
+        trigger: 'SCHEDULE',
+        ...(options.abortRunning ? { signal: options.abortRunning } : {}),
+      });
+      if (outcome.status === 'SKIPPED') {
+        summary.skipped += 1;
+        log.info({ deploymentId: deployment.id, code: outcome.code }, `scheduled backup skipped: ${outcome.reason}`);
+        return;
+      }
+      if (outcome.status === 'FAILED') {
+        summary.failed += 1;
+        return;
+      }
+      summary.succeeded += 1;
+      const report = await pruneBackups(deps.backup, deployment.id, { keepCount: deployment.retention });
+      summary.pruned += report.pruned.length;
+    } catch (error) {
+      summary.failed += 1;
+      log.error({ err: error, deploymentId: deployment.id }, 'scheduled backup crashed');
+    }
+  });
+
+  if (deps.agent && !options.stopTakingWork?.aborted) {
+    summary.agent = await runAgent(deps, deps.agent, stateOptions, options, log);
+  }
+  summary.ms = deps.backup.clock().getTime() - started.getTime();
+  log.info(summary, `cycle: ${summary.due} due, ${summary.run} run, ${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.skipped} skipped, ${summary.overdue} overdue (${summary.ms} ms)`);
+  return summary;
+}
+
+function noteSkip(deps: LoopDependencies, deployment: DeploymentBackupState, memory: SkipMemory | undefined, log: Logger): void {
+  if (deployment.decision.due) return;
+  const { code, reason } = deployment.decision;
+  if (memory?.get(deployment.id) === code) return;
+  memory?.set(deployment.id, code);
+  if (QUIET_CODES.has(code)) return;
+  log.info({ deploymentId: deployment.id, deployment: deployment.name, code }, `backup skipped: ${reason}`);
+}
+
+/** Opens or resolves the overdue and blocked alerts of a deployment according to its state. */
+async function reviewAlerts(deps: LoopDependencies, deployment: DeploymentBackupState, now: Date): Promise<void> {
+  const { db, notifier } = deps.backup;
+  const base = { workspaceId: deployment.workspaceId, deploymentId: deployment.id, deploymentName: deployment.name };
+  if (deployment.overdue) {
+    await raiseAndNotify(db, notifier, {
+      ...base,
+      severity: 'CRITICAL',
+      kind: BACKUP_OVERDUE_ALERT,
+      message:
+        `Backup of ${deployment.workspaceSlug}/${deployment.name} is overdue by ${formatDuration(deployment.overdue.lateByMs)}: ` +
+        `the schedule (${deployment.scheduleDescription}) fired at ${deployment.overdue.since.toISOString()} and no backup succeeded since. ` +
+        `Last successful backup: ${deployment.lastBackupAt?.toISOString() ?? 'never'}.`,
+    }, now);
+  }
+  const blocked = !deployment.decision.due && BLOCKED_CODES.has(deployment.decision.code);
+  if (blocked) {
+    await raiseAndNotify(db, notifier, {
+      ...base,
+      severity: 'WARNING',
+      kind: BACKUP_BLOCKED_ALERT,
+      message: `Backups of ${deployment.workspaceSlug}/${deployment.name} cannot run: ${deployment.decision.reason}.`,
+    }, now);
+  } else {
+    await resolveAlerts(db, deployment.id, [BACKUP_BLOCKED_ALERT], now);
+  }
+}
+
+/** Runs `work` over `items`, at most `limit` at a time, starting nothing new once `stop` is aborted. */
+export async function runWithConcurrency<T>(items: readonly T[], limit: number, stop: AbortSignal | undefined, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length && !stop?.aborted) {
+      const item = items[next];
+      next += 1;
+      if (item !== undefined) await work(item);
+    }
+  });
+  await Promise.allSettled(lanes);
+}
+
+async function runAgent(
+  deps: LoopDependencies,
+  agent: NonNullable<LoopDependencies['agent']>,
+  stateOptions: ToolContext['stateOptions'],
+  options: CycleOptions,
+  log: Logger,
+): Promise<CycleSummary['agent']> {
+  try {
+    const state: BackupState = await gatherBackupState(deps.backup.db, {
+      now: deps.backup.clock(),
+      ...stateOptions,
+      workspaceId: agent.workspaceId,
+      backupRoot: deps.backup.store.root,
+    });
+    const report = await runAgentTurn<ToolContext>({
+      settings: agent.llm,
+      systemPrompt: buildSystemPrompt(state),
+      userMessage: 'Review the backup state above, act with your tools where needed, and report.',
+      tools: backupTools,
+      context: {
+        backup: deps.backup,
+        workspaceId: agent.workspaceId,
+        stateOptions,
+        ...(options.stopTakingWork ? { signal: options.stopTakingWork } : {}),
+      },
+      logger: deps.logger,
+      ...(options.stopTakingWork ? { signal: options.stopTakingWork } : {}),
+    });
+    return { stoppedBecause: report.stoppedBecause, steps: report.steps, toolCalls: report.toolCalls.length };
+  } catch (error) {
+    log.error({ err: error }, 'the LLM agent turn crashed; the cycle goes on');
+    return { stoppedBecause: 'error', steps: 0, toolCalls: 0 };
+  }
+}
+
+/**
+ * Runs cycles every `intervalMs` until `stopTakingWork` aborts; a cycle that throws is logged and the loop goes on.
+ * Returns when the current cycle has finished after the stop.
+ */
+export async function runLoop(
+  deps: LoopDependencies,
+  options: { intervalMs: number; stopTakingWork: AbortSignal; abortRunning: AbortSignal; once?: boolean },
+): Promise<void> {
+  const log = deps.logger.child({ module: 'ops-agent/loop' });
+  const skipMemory: SkipMemory = new Map();
+  while (!options.stopTakingWork.aborted) {
+    try {
+      await runCycle(deps, { stopTakingWork: options.stopTakingWork, abortRunning: options.abortRunning, skipMemory });
+    } catch (error) {
+      log.error({ err: error }, 'cycle failed; the loop goes on');
+    }
+    if (options.once) return;
+    await sleep(options.intervalMs, options.stopTakingWork);
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** The reason running backups are aborted with when the worker shuts down. */
+export function shutdownInterruption(): BackupInterruptedError {
+  return new BackupInterruptedError('Interrupted', 'interrupted: the worker shut down before the backup finished (no file was kept)');
+}
