@@ -22,6 +22,8 @@ export interface ScheduledDeployment {
   backupSchedule: string | null;
   backupTimezone: string;
   lastBackupAt: Date | null;
+  /** When the deployment was created: a fire time before it owes no backup. */
+  createdAt?: Date;
 }
 
 export type BackupDecision =
@@ -96,15 +98,18 @@ export interface Overdue {
 /**
  * Whether a deployment's scheduled backups are overdue at `now`: the schedule's previous fire time is more than
  * `graceMs` ago and no successful backup started since then. Null for deployments without a valid schedule, with
- * backups off, or up to date.
+ * backups off, whose recipe has nothing to back up, created after that fire time, or up to date. (A FAILED
+ * deployment can be overdue: it is not being backed up, which is exactly the risk.)
  */
 export function findOverdue(deployment: ScheduledDeployment, now: Date, graceMs: number): Overdue | null {
   if (!deployment.backupEnabled || !deployment.backupSchedule) return null;
+  if (!findRecipe(deployment.recipeSlug)?.dataExport) return null;
   const parsed = tryParseCron(deployment.backupSchedule, { timezone: deployment.backupTimezone });
   if (!parsed.ok) return null;
   const firedAt = previousFireTime(parsed.value, now);
   if (!firedAt) return null;
   if (deployment.lastBackupAt && deployment.lastBackupAt >= firedAt) return null;
+  if (deployment.createdAt && deployment.createdAt > firedAt) return null;
   const lateByMs = now.getTime() - firedAt.getTime();
   return lateByMs > graceMs ? { since: firedAt, lateByMs } : null;
 }

@@ -77,6 +77,7 @@ export interface DeploymentRow {
   backupTimezone: string;
   backupRetention: number;
   lastBackupAt: Date | null;
+  createdAt: Date;
 }
 
 export interface StatsRow {
@@ -107,7 +108,8 @@ export async function gatherBackupState(db: PrismaClient, options: StateOptions)
   const [deployments, stats, records] = await Promise.all([
     db.$queryRaw<DeploymentRow[]>`
       SELECT d.id, d."workspaceId", w.slug AS "workspaceSlug", d.name, d.status::text AS status, d."recipeSlug",
-             d."backupEnabled", d."backupSchedule", d."backupTimezone", d."backupRetention", d."lastBackupAt"
+             d."backupEnabled", d."backupSchedule", d."backupTimezone", d."backupRetention", d."lastBackupAt",
+             d."createdAt"
         FROM "Deployment" d JOIN "Workspace" w ON w.id = d."workspaceId"
        WHERE d."backupEnabled" AND (${scope}::text IS NULL OR d."workspaceId" = ${scope})
        ORDER BY w.slug, d.name`,
