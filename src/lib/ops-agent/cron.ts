@@ -4,7 +4,7 @@
  * Resolution is one minute: a schedule fires at whole wall-clock minutes, seconds and milliseconds
  * of the reference times are ignored except that "after" means strictly after.
  *
- * Daylight saving time, as Vixie cron and croner (`fixedTimeRule: 'no-wildcard'`) do it:
+ * Daylight saving time, as Vixie cron does it and croner with `fixedTimeRule: 'no-wildcard'`:
  * - A fixed-time job (minute and hour fields without `*` or step, e.g. `30 2 * * *`, `0 2,14 * * *`)
  *   runs once per wall-clock time: a time repeated when the clock goes back fires at its first
  *   occurrence only; a time skipped when the clock goes forward fires once at the first valid
@@ -12,11 +12,13 @@
  *   that is still the same local day. Several skipped times fire once together.
  * - An interval job (`*` or a step in the minute or hour field, e.g. `*\/15 * * * *`, `0 * * * *`)
  *   follows real time: a repeated time fires in both passes, a skipped time does not fire.
+ * Vixie cron calls a job an interval job only when its minute or hour field starts with `*`, so it
+ * would treat `0 1-23/2 * * *` as fixed-time; here, as in croner, any step makes an interval job.
  */
 import { FIRST_SUPPORTED_YEAR, LAST_SUPPORTED_YEAR, MINUTE_MS, daysFromCivil, DAY_MS } from './cron-calendar.ts';
 import { parseCron, type CronOptions, type CronSchedule } from './cron-parse.ts';
 import { findNextWallMinute, findPreviousWallMinute } from './cron-search.ts';
-import { zoneClock, type ZoneClock } from './cron-zone.ts';
+import { zoneClock, type OffsetTransition, type ZoneClock } from './cron-zone.ts';
 
 export { CronParseError, parseCron, tryParseCron } from './cron-parse.ts';
 export type { CronField, CronOptions, CronParseResult, CronSchedule } from './cron-parse.ts';
@@ -114,14 +116,12 @@ function nextFireInstant(schedule: CronSchedule, after: number): number | null {
     from = minute + 1;
   }
   // When `after` is in the first pass of a repeated hour, the second pass replays wall times at or
-  // below `wallAfter`, which the walk did not visit.
-  if (!schedule.fixedTime) {
-    const back = zone.transitionIn(after, after + LONGEST_REPEAT_MS);
-    if (back !== null && back.offsetAfter < back.offsetBefore && back.at + back.offsetAfter <= wallAfter) {
-      const minute = findNextWallMinute(schedule, Math.ceil((back.at + back.offsetAfter) / MINUTE_MS));
-      if (minute !== null && minute * MINUTE_MS < back.at + back.offsetBefore) {
-        best = Math.min(best, minute * MINUTE_MS - back.offsetAfter);
-      }
+  // below `wallAfter`, which the walk did not visit; interval jobs fire there too.
+  const setBack = schedule.fixedTime ? null : clockSetBackIn(zone, after, after + LONGEST_REPEAT_MS);
+  if (setBack !== null && setBack.at + setBack.offsetAfter <= wallAfter) {
+    const minute = findNextWallMinute(schedule, Math.ceil((setBack.at + setBack.offsetAfter) / MINUTE_MS));
+    if (minute !== null && minute * MINUTE_MS < setBack.at + setBack.offsetBefore) {
+      best = Math.min(best, minute * MINUTE_MS - setBack.offsetAfter);
     }
   }
   return best === Infinity ? null : best;
@@ -148,14 +148,20 @@ function previousFireInstant(schedule: CronSchedule, atOrBefore: number): number
   }
   // When `atOrBefore` is in the second pass of a repeated hour, the first pass already showed wall
   // times above `wallAt`, which the walk did not visit.
-  const back = zone.transitionIn(atOrBefore - LONGEST_REPEAT_MS, atOrBefore);
-  if (back !== null && back.offsetAfter < back.offsetBefore && atOrBefore < back.at + back.offsetBefore - back.offsetAfter) {
-    const minute = findPreviousWallMinute(schedule, Math.ceil((back.at + back.offsetBefore) / MINUTE_MS) - 1);
+  const setBack = clockSetBackIn(zone, atOrBefore - LONGEST_REPEAT_MS, atOrBefore);
+  if (setBack !== null && atOrBefore < setBack.at + setBack.offsetBefore - setBack.offsetAfter) {
+    const minute = findPreviousWallMinute(schedule, Math.ceil((setBack.at + setBack.offsetBefore) / MINUTE_MS) - 1);
     if (minute !== null && minute * MINUTE_MS > wallAt) {
-      best = Math.max(best, minute * MINUTE_MS - back.offsetBefore);
+      best = Math.max(best, minute * MINUTE_MS - setBack.offsetBefore);
     }
   }
   return best === -Infinity ? null : best;
+}
+
+/** The first change in (`fromExclusive`, `toInclusive`] that sets the clock back, or null. */
+function clockSetBackIn(zone: ZoneClock, fromExclusive: number, toInclusive: number): OffsetTransition | null {
+  const transition = zone.transitionIn(fromExclusive, toInclusive);
+  return transition !== null && transition.offsetAfter < transition.offsetBefore ? transition : null;
 }
 
 /** The earliest instant after `after` at which wall time `wall` makes the job fire, or null. */
