@@ -1,5 +1,5 @@
 import { findRecipe } from '../recipes/registry.ts';
-import { previousFireTime, shouldRunNow, tryParseCron } from './cron.ts';
+import { describeCron, previousFireTime, shouldRunNow, tryParseCron } from './cron.ts';
 
 /** Why a deployment is not backed up now. Stable codes for the agent and the dashboard, with a sentence each. */
 export type SkipCode =
@@ -48,6 +48,10 @@ export function shouldRunBackup(
   if (!deployment.backupSchedule) return { due: false, code: 'NO_SCHEDULE', reason: 'backups are on but no schedule is set' };
   const parsed = tryParseCron(deployment.backupSchedule, { timezone: deployment.backupTimezone });
   if (!parsed.ok) return { due: false, code: 'INVALID_SCHEDULE', reason: parsed.error.message };
+  if (!parsed.value.canEverFire) {
+    // It parses, but would fire never (e.g. February 30): a schedule that silently never runs is the worst failure.
+    return { due: false, code: 'INVALID_SCHEDULE', reason: `schedule "${deployment.backupSchedule}" can never fire: ${describeCron(parsed.value)}` };
+  }
   if (!shouldRunNow(parsed.value, deployment.lastBackupAt, now)) {
     return { due: false, code: 'NOT_DUE', reason: 'the schedule has not fired since the last successful backup' };
   }
