@@ -1,6 +1,6 @@
 import type { Logger } from '../logger.ts';
 import { BACKUP_BLOCKED_ALERT, BACKUP_OVERDUE_ALERT, raiseAndNotify, resolveAlerts } from './alerts.ts';
-import { executeBackup, pruneBackups, type BackupDependencies } from './backup.ts';
+import { executeBackup, pruneBackups, shouldRunBackup, type BackupDecision, type BackupDependencies } from './backup.ts';
 import type { SkipCode } from './backup-due.ts';
 import { BackupInterruptedError } from './backup-outcome.ts';
 import { gatherBackupState, type BackupState, type DeploymentBackupState } from './backup-state.ts';
@@ -99,6 +99,12 @@ export async function runCycle(deps: LoopDependencies, options: CycleOptions = {
   await runWithConcurrency(due, deps.settings.concurrency, options.stopTakingWork, async (deployment) => {
     summary.run += 1;
     try {
+      const current = await decideAgain(deps, deployment);
+      if (!current.due) {
+        summary.skipped += 1;
+        log.info({ deploymentId: deployment.id, code: current.code }, `scheduled backup skipped: ${current.reason}`);
+        return;
+      }
       const outcome = await executeBackup(deps.backup, deployment.id, {
         trigger: 'SCHEDULE',
         ...(options.abortRunning ? { signal: options.abortRunning } : {}),
@@ -127,6 +133,19 @@ export async function runCycle(deps: LoopDependencies, options: CycleOptions = {
   summary.ms = deps.backup.clock().getTime() - started.getTime();
   log.info(summary, `cycle: ${summary.due} due, ${summary.run} run, ${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.skipped} skipped, ${summary.overdue} overdue (${summary.ms} ms)`);
   return summary;
+}
+
+/**
+ * Takes the due decision again on the deployment as it is now: the state was gathered before the earlier backups of
+ * this cycle ran, and meanwhile another worker may have backed this deployment up and released its claim.
+ */
+async function decideAgain(deps: LoopDependencies, deployment: DeploymentBackupState): Promise<BackupDecision> {
+  const current = await deps.backup.db.deployment.findUnique({ where: { id: deployment.id } });
+  if (!current) return { due: false, code: 'NOT_FOUND', reason: `deployment "${deployment.id}" does not exist` };
+  return shouldRunBackup(current, deps.backup.clock(), {
+    lastFailedAt: deployment.recentFailures[0]?.startedAt ?? null,
+    retryDelayMs: deps.settings.retryDelayMs,
+  });
 }
 
 function noteSkip(deps: LoopDependencies, deployment: DeploymentBackupState, memory: SkipMemory | undefined, log: Logger): void {
