@@ -59,6 +59,12 @@ describe('shouldRunBackup: why a backup is not taken', () => {
       reason: expect.stringContaining('expected 5 fields'),
     },
     {
+      case: 'a schedule that parses but can never fire (February 30)',
+      deployment: { ...DAILY, backupSchedule: '0 3 30 2 *', lastBackupAt: null },
+      code: 'INVALID_SCHEDULE',
+      reason: expect.stringMatching(/^schedule "0 3 30 2 \*" can never fire/),
+    },
+    {
       case: 'an unknown time zone',
       deployment: { ...DAILY, backupTimezone: 'Mars/Olympus_Mons' },
       code: 'INVALID_SCHEDULE',
@@ -206,6 +212,7 @@ describe('findOverdue', () => {
     { case: 'backups are off', deployment: { ...DAILY, backupEnabled: false } },
     { case: 'there is no schedule', deployment: { ...DAILY, backupSchedule: null } },
     { case: 'the schedule is invalid', deployment: { ...DAILY, backupSchedule: '0 3 * * fooday' } },
+    { case: 'the schedule never fires (February 30)', deployment: { ...DAILY, backupSchedule: '0 3 30 2 *', lastBackupAt: null } },
     { case: 'the time zone is unknown', deployment: { ...DAILY, backupTimezone: 'Mars/Olympus_Mons' } },
     { case: 'the recipe has nothing to back up (nginx)', deployment: { ...DAILY, recipeSlug: 'nginx' } },
     { case: 'the deployment was created after the fire time', deployment: { ...DAILY, lastBackupAt: null, createdAt: at(MINUTE) } },
