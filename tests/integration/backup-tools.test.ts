@@ -29,7 +29,7 @@ let theirs: { id: string; slug: string };
 /** Deployment ids by name. */
 const ids: Record<string, string> = {};
 /** A successful backup in the other workspace. */
-let theirBackup: { id: string; path: string; sha256: string };
+let theirBackupId: string;
 let context: ToolContext;
 
 beforeAll(async () => {
@@ -66,7 +66,7 @@ beforeAll(async () => {
   }
   const outcome = await executeBackup(harness.deps, ids['their-db']!, { trigger: 'MANUAL' });
   if (outcome.status !== 'SUCCEEDED') throw new Error(`setup backup ${outcome.status}`);
-  theirBackup = { id: outcome.record.id, path: outcome.record.path!, sha256: outcome.record.sha256! };
+  theirBackupId = outcome.record.id;
   context = { backup: harness.deps, workspaceId: mine.id, stateOptions: STATE_OPTIONS };
 });
 afterAll(async () => {
@@ -213,7 +213,7 @@ describe('scope: unknown deployments and other workspaces are NOT_FOUND, alike',
   });
 
   it('verifyBackup: a backup of another workspace, or one that does not exist', async () => {
-    expect(await call('verifyBackup', { backupId: theirBackup.id })).toEqual({ ok: false, error: { code: 'NOT_FOUND', message: `no backup "${theirBackup.id}" in your scope` } });
+    expect(await call('verifyBackup', { backupId: theirBackupId })).toEqual({ ok: false, error: { code: 'NOT_FOUND', message: `no backup "${theirBackupId}" in your scope` } });
     expect(await call('verifyBackup', { backupId: 'nosuchbackup0' })).toEqual({ ok: false, error: { code: 'NOT_FOUND', message: 'no backup "nosuchbackup0" in your scope' } });
   });
 
