@@ -30,6 +30,7 @@ export interface DeploymentBackupState {
   timezone: string;
   /** "every day at 03:00 (UTC)", or why the schedule is unusable. */
   scheduleDescription: string;
+  /** The schedule parses and can fire at least once. */
   scheduleValid: boolean;
   retention: number;
   lastBackupAt: Date | null;
@@ -165,7 +166,7 @@ export function assembleBackupState(
       schedule: row.backupSchedule,
       timezone: row.backupTimezone,
       scheduleDescription: !parsed ? 'no schedule' : parsed.ok ? describeCron(parsed.value) : `invalid schedule: ${parsed.error.message}`,
-      scheduleValid: parsed?.ok ?? false,
+      scheduleValid: parsed?.ok === true && parsed.value.canEverFire,
       retention: row.backupRetention,
       lastBackupAt: row.lastBackupAt,
       nextRunAt: parsed?.ok ? nextFireTime(parsed.value, options.now) : null,

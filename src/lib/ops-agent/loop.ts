@@ -231,7 +231,8 @@ async function runAgent(
         backup: deps.backup,
         workspaceId: agent.workspaceId,
         stateOptions,
-        ...(options.stopTakingWork ? { signal: options.stopTakingWork } : {}),
+        // A backup the agent started gets the same shutdown grace as a scheduled one.
+        ...(options.abortRunning ? { signal: options.abortRunning } : {}),
       },
       logger: deps.logger,
       ...(options.stopTakingWork ? { signal: options.stopTakingWork } : {}),

@@ -1,5 +1,5 @@
 import { formatBytes } from '../format.ts';
-import type { BackupState, DeploymentBackupState } from './backup-state.ts';
+import { PRUNE_SUGGESTION_THRESHOLD, type BackupState, type DeploymentBackupState } from './backup-state.ts';
 
 /** Human duration for lateness: `3h 20m`, `2d 4h`, `45m`. */
 export function formatDuration(ms: number): string {
@@ -43,8 +43,8 @@ export function renderStateForModel(state: BackupState): string {
       ? `Backup volume: ${formatBytes(state.volume.usedBytes)} used, ${formatBytes(state.volume.freeBytes)} free of ${formatBytes(state.volume.totalBytes)}.`
       : 'Backup volume: usage unknown.',
     state.pruneSuggestions.length > 0
-      ? `More than 20 stored backups (suggest pruning): ${state.pruneSuggestions.map((p) => `${p.name} (${p.storedBackups}, id=${p.deploymentId})`).join(', ')}.`
-      : 'No deployment has more than 20 stored backups.',
+      ? `More than ${PRUNE_SUGGESTION_THRESHOLD} stored backups (suggest pruning): ${state.pruneSuggestions.map((p) => `${p.name} (${p.storedBackups}, id=${p.deploymentId})`).join(', ')}.`
+      : `No deployment has more than ${PRUNE_SUGGESTION_THRESHOLD} stored backups.`,
     ...ordered.map(statusLine),
   ];
   return lines.join('\n');

@@ -55,7 +55,7 @@ export async function callTool<Context>(
   const parsed = tool.inputSchema.safeParse(input ?? {});
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'input'}: ${issue.message}`).join('; ');
-    return { ok: false, error: { code: 'INVALID_INPUT', message: `${name}: invalid input ${JSON.stringify(input)}: ${problems}` } };
+    return { ok: false, error: { code: 'INVALID_INPUT', message: `${name}: invalid input ${JSON.stringify(input)?.slice(0, 300)}: ${problems}` } };
   }
   try {
     return await tool.execute(parsed.data, context);
