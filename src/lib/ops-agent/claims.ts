@@ -1,4 +1,4 @@
-import type { PrismaClient } from '../../generated/prisma/client.ts';
+import type { Prisma, PrismaClient } from '../../generated/prisma/client.ts';
 
 /**
  * Backup claims: a lease on a deployment row that makes sure only one backup of a deployment runs at a time, across
@@ -6,9 +6,9 @@ import type { PrismaClient } from '../../generated/prisma/client.ts';
  * runs, and released at the end; a crashed worker's claim simply expires.
  */
 
-/** Takes the claim if it is free or expired. True when this token now holds it. */
+/** Takes the claim if it is free or expired. True when this token now holds it. Works inside a transaction. */
 export async function claimDeployment(
-  db: PrismaClient,
+  db: Prisma.TransactionClient,
   claim: { deploymentId: string; token: string; now: Date; ttlMs: number },
 ): Promise<boolean> {
   const { count } = await db.deployment.updateMany({
