@@ -41,7 +41,7 @@ describe('Dockerfile.worker', () => {
     expect(final).toContain('npm ci --omit=dev');
     expect(final).toMatch(/^USER node$/m);
     expect(final).toMatch(/^VOLUME \["\/backups"\]$/m);
-    expect(final).toContain('src/worker.ts');
+    expect(final).toContain('CMD ["node", "dist/worker.js"]');
   });
 });
 
