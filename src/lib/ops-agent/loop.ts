@@ -72,8 +72,12 @@ export async function runCycle(deps: LoopDependencies, options: CycleOptions = {
     agent: null,
     ms: 0,
   };
-  const recovery = await recoverInterruptedBackups(deps.backup);
-  summary.interrupted = recovery.interrupted.length;
+  // A recovery failure (one record it cannot update, say) must not stop every deployment's backups.
+  const recovery = await recoverInterruptedBackups(deps.backup).catch((error: unknown) => {
+    log.error({ err: error }, 'crash recovery failed; the cycle goes on without it');
+    return null;
+  });
+  summary.interrupted = recovery?.interrupted.length ?? 0;
 
   const stateOptions = { overdueGraceMs: deps.settings.overdueGraceMs, retryDelayMs: deps.settings.retryDelayMs };
   const state = await gatherBackupState(deps.backup.db, { now: started, ...stateOptions, backupRoot: deps.backup.store.root });
