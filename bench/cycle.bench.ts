@@ -1,0 +1,300 @@
+/**
+ * Benchmark of one ops-agent cycle's state gathering at scale (`npm run bench:cycle`). On the local PostgreSQL it
+ * creates a migrated database of its own, seeds it with SQL (100 workspaces, 10,000 deployments with a mix of recipes,
+ * statuses, cron forms and time zones, 200,000 backup records: skewed per deployment, 20 on average, mostly SUCCEEDED,
+ * some FAILED, a few RUNNING), ANALYZEs it, and times `gatherBackupState` (2 warm-up passes, 5 timed) while counting
+ * the SQL statements sent to the server (every `query` on every pooled pg connection, BEGIN/COMMIT included). The
+ * same with 1,000 deployments and 20,000 records shows whether the count depends on the deployment count. Then it
+ * times the decision part of `runCycle` twice (recovery, state, overdue/blocked alert review; no backup is started
+ * because the cycle is told to take no work) and counts its statements, grouped by kind. Timings are split into
+ * "SQL" (first statement sent to last answer received, driver decoding included) and the rest (assembly in memory).
+ * Both databases are dropped at the end.
+ *
+ * Target: one gathering pass under 250 ms at 10,000 deployments, with a constant number of statements. Exits 0
+ * whatever the targets say (a missed target prints MISS); 1 when the benchmark itself fails.
+ * TEST_DATABASE_ADMIN_URL overrides the admin connection (default postgresql://postgres@127.0.0.1:5432/postgres).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
+import { PrismaClient } from '../src/generated/prisma/client.ts';
+import { withPgConnection } from '../src/lib/db/database.ts';
+import { applyMigrations, readMigrations } from '../src/lib/db/migrations.ts';
+import { createKubeClients } from '../src/lib/deployer/data-export.ts';
+import { loadKubeConfig } from '../src/lib/deployer/kube-config.ts';
+import { createLogger } from '../src/lib/logger.ts';
+import { gatherBackupState, runCycle, type LoopDependencies, type SkipMemory } from '../src/lib/ops-agent/loop.ts';
+import { noopNotifier } from '../src/lib/ops-agent/notifier.ts';
+import { createFileBackupStore } from '../src/lib/storage/backup-store.ts';
+import { createDatabase, databaseUrl, dropDatabase, uniqueDatabaseName } from '../tests/support/postgres.ts';
+
+interface Scale {
+  deployments: number;
+  records: number;
+}
+
+const LARGE: Scale = { deployments: 10_000, records: 200_000 };
+const SMALL: Scale = { deployments: 1_000, records: 20_000 };
+const WORKSPACES = 100;
+const WARM_UP_PASSES = 2;
+const TIMED_PASSES = 5;
+const CYCLE_PASSES = 2;
+const TARGET_MS = 250;
+const MINUTE_MS = 60_000;
+const OVERDUE_GRACE_MS = 60 * MINUTE_MS;
+const RETRY_DELAY_MS = 15 * MINUTE_MS;
+/** A fixed seed, so every run measures the same data. */
+const SEED = 0.42;
+/** Characters of a statement that name its kind in the per-kind counts. */
+const STATEMENT_KEY_LENGTH = 60;
+
+/** A Prisma client on a pg pool whose every connection counts (and times) the statements it sends. */
+interface CountingClient {
+  prisma: PrismaClient;
+  statements: string[];
+  /** Milliseconds from the first statement sent to the last answer received since the last reset. */
+  sqlWallMs(): number;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+function countingClient(url: string): CountingClient {
+  const statements: string[] = [];
+  let firstSent = Infinity;
+  let lastAnswered = -Infinity;
+  const pool = new pg.Pool({ connectionString: url });
+  pool.on('connect', (client) => {
+    const send = client.query.bind(client) as (...args: unknown[]) => unknown;
+    const answered = () => {
+      lastAnswered = Math.max(lastAnswered, performance.now());
+    };
+    // pg.Pool#query calls client.query with a callback; Prisma's transactions call it for a promise.
+    const counted = (...args: unknown[]): unknown => {
+      const [config] = args;
+      statements.push(typeof config === 'string' ? config : String((config as { text?: unknown }).text ?? '?'));
+      firstSent = Math.min(firstSent, performance.now());
+      const callback = args.at(-1);
+      if (typeof callback === 'function') {
+        return send(...args.slice(0, -1), (...results: unknown[]) => {
+          answered();
+          return callback(...results);
+        });
+      }
+      const result = send(...args);
+      return result instanceof Promise ? result.finally(answered) : result;
+    };
+    client.query = counted as typeof client.query;
+  });
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  return {
+    prisma,
+    statements,
+    sqlWallMs: () => lastAnswered - firstSent,
+    reset() {
+      statements.length = 0;
+      firstSent = Infinity;
+      lastAnswered = -Infinity;
+    },
+    async close() {
+      await prisma.$disconnect();
+      await pool.end().catch(() => undefined);
+    },
+  };
+}
+
+/** Seeds workspaces, deployments and records with set-based SQL, then ANALYZEs. */
+async function seed(url: string, scale: Scale): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('SELECT setseed($1)', [SEED]);
+    await client.query(
+      `INSERT INTO "Workspace" (id, name, slug, "updatedAt")
+       SELECT 'w' || g, 'Workspace ' || g, 'ws-' || lpad(g::text, 3, '0'), now() FROM generate_series(0, $1 - 1) g`,
+      [WORKSPACES],
+    );
+    // Recipes cycle with g, schedules with g / 7, zones with g / 63: every combination occurs. Most deployments are
+    // RUNNING with backups on, created 90 days ago, last backed up within 3 days; 1 in 13 was never backed up; 1 in
+    // 40 has a schedule that does not parse.
+    await client.query(
+      `INSERT INTO "Deployment" (id, "workspaceId", name, "recipeSlug", status, namespace, "backupEnabled", "backupSchedule",
+                                 "backupTimezone", "backupRetention", "lastBackupAt", "createdAt", "updatedAt")
+       SELECT 'd' || g, 'w' || (g % $2), 'db-' || g,
+              (ARRAY['postgresql', 'postgresql', 'mariadb', 'mysql', 'redis', 'mongodb', 'nginx'])[1 + g % 7],
+              (CASE WHEN g % 50 = 0 THEN 'FAILED' WHEN g % 71 = 0 THEN 'STOPPED' WHEN g % 89 = 0 THEN 'DEPLOYING' ELSE 'RUNNING' END)::"DeploymentStatus",
+              'apps', g % 10 <> 3,
+              CASE WHEN g % 40 = 0 THEN 'not a schedule'
+                   ELSE (ARRAY['0 3 * * *', '*/15 * * * *', '0 */6 * * *', '30 2 * * 1-5', '@daily', '@weekly', '0 0 1 * *',
+                               '15 4 * * 0', '*/7 */5 */3 * 1-5'])[1 + (g / 7) % 9] END,
+              (ARRAY['UTC', 'Europe/Berlin', 'America/New_York', 'Asia/Kolkata', 'Australia/Lord_Howe', 'America/Sao_Paulo'])[1 + (g / 63) % 6],
+              5 + g % 26,
+              CASE WHEN g % 13 = 0 THEN NULL ELSE now() - make_interval(mins => (g * 37) % (3 * 24 * 60)) END,
+              now() - interval '90 days', now()
+         FROM generate_series(0, $1 - 1) g`,
+      [scale.deployments, WORKSPACES],
+    );
+    // random()^2 skews records towards low-numbered deployments (long-lived ones with hundreds of backups, others
+    // with a handful); 20 per deployment on average. Every 20,000th record is RUNNING (a crashed worker's, within the hour).
+    await client.query(
+      `INSERT INTO "BackupRecord" (id, "deploymentId", "workspaceId", status, trigger, path, "sizeBytes", sha256, format,
+                                   extension, "startedAt", "finishedAt", "durationMs", "exitCode", "errorKind", error, "updatedAt")
+       SELECT 'r' || g, 'd' || d, 'w' || (d % $3), state::"BackupStatus", 'SCHEDULE',
+              CASE WHEN state = 'SUCCEEDED' THEN '/backups/w' || (d % $3) || '/db-' || d || '/' || g || '.dump' END,
+              CASE WHEN state = 'SUCCEEDED' THEN (random() * 1e9)::bigint END,
+              CASE WHEN state = 'SUCCEEDED' THEN md5(g::text) || md5(d::text) END,
+              'postgres-custom', 'dump', started, CASE WHEN state <> 'RUNNING' THEN started + interval '2 minutes' END,
+              CASE WHEN state <> 'RUNNING' THEN 120000 END, CASE WHEN state = 'SUCCEEDED' THEN 0 WHEN state = 'FAILED' THEN 1 END,
+              CASE WHEN state = 'FAILED' THEN 'ExecFailed' END,
+              CASE WHEN state = 'FAILED' THEN 'pg_dump exited with code 1: connection to server failed' END,
+              now()
+         FROM (SELECT g, floor(power(random(), 2) * $2)::int AS d,
+                      CASE WHEN g % 20000 = 0 THEN 'RUNNING' WHEN random() < 0.85 THEN 'SUCCEEDED' ELSE 'FAILED' END AS state,
+                      now() - random() * CASE WHEN g % 20000 = 0 THEN interval '1 hour' ELSE interval '60 days' END AS started
+                 FROM generate_series(1, $1) g) seeded`,
+      [scale.records, scale.deployments, WORKSPACES],
+    );
+    await client.query('ANALYZE');
+  } finally {
+    await client.end();
+  }
+}
+
+async function createBenchDatabase(scale: Scale): Promise<{ name: string; url: string; seedMs: number }> {
+  const name = await createDatabase(uniqueDatabaseName('ops_bench_cycle'));
+  const url = databaseUrl(name);
+  const started = performance.now();
+  await withPgConnection(url, async (connection) => applyMigrations(connection, await readMigrations()));
+  await seed(url, scale);
+  return { name, url, seedMs: performance.now() - started };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+function statementKinds(statements: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const statement of statements) {
+    const key = statement.replace(/\s+/g, ' ').trim().slice(0, STATEMENT_KEY_LENGTH);
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .map(([key, count]) => `      ${String(count).padStart(7)}  ${key}`)
+    .join('\n');
+}
+
+interface GatherResult {
+  medianMs: number;
+  bestMs: number;
+  sqlMs: number;
+  statements: number;
+  enabled: number;
+}
+
+async function benchGather(client: CountingClient, scale: Scale): Promise<GatherResult> {
+  const passes: Array<{ ms: number; sqlMs: number; statements: number; enabled: number }> = [];
+  for (let pass = 0; pass < WARM_UP_PASSES + TIMED_PASSES; pass += 1) {
+    client.reset();
+    const started = performance.now();
+    const state = await gatherBackupState(client.prisma, { now: new Date(), overdueGraceMs: OVERDUE_GRACE_MS, retryDelayMs: RETRY_DELAY_MS });
+    const ms = performance.now() - started;
+    if (pass >= WARM_UP_PASSES) passes.push({ ms, sqlMs: client.sqlWallMs(), statements: client.statements.length, enabled: state.totals.enabled });
+  }
+  const counts = new Set(passes.map((pass) => pass.statements));
+  if (counts.size !== 1) throw new Error(`the statement count varied between passes: ${[...counts].join(', ')}`);
+  const result: GatherResult = {
+    medianMs: median(passes.map((pass) => pass.ms)),
+    bestMs: Math.min(...passes.map((pass) => pass.ms)),
+    sqlMs: median(passes.map((pass) => pass.sqlMs)),
+    statements: passes[0]!.statements,
+    enabled: passes[0]!.enabled,
+  };
+  console.log(
+    `  gatherBackupState, ${scale.deployments} deployments (${result.enabled} backup-enabled), ${scale.records} records: ` +
+      `median ${result.medianMs.toFixed(1)} ms, best ${result.bestMs.toFixed(1)} ms ` +
+      `(SQL ${result.sqlMs.toFixed(1)} ms, in memory ${(result.medianMs - result.sqlMs).toFixed(1)} ms), ${result.statements} SQL statements`,
+  );
+  return result;
+}
+
+/** Times runCycle with no work taken: crash recovery, state, overdue/blocked alert review, prune suggestions. */
+async function benchCycleDecisions(client: CountingClient, scale: Scale): Promise<void> {
+  const root = await mkdtemp(path.join(tmpdir(), 'bench-cycle-'));
+  const logger = createLogger({ level: 'silent' });
+  const deps: LoopDependencies = {
+    backup: {
+      db: client.prisma,
+      kube: createKubeClients(loadKubeConfig()),
+      store: createFileBackupStore({ root, logger }),
+      clock: () => new Date(),
+      logger,
+      notifier: noopNotifier,
+      settings: { timeoutMs: 60 * MINUTE_MS, claimTtlMs: 5 * MINUTE_MS },
+    },
+    logger,
+    settings: { concurrency: 2, overdueGraceMs: OVERDUE_GRACE_MS, retryDelayMs: RETRY_DELAY_MS },
+    agent: null,
+  };
+  const skipMemory: SkipMemory = new Map();
+  try {
+    for (let pass = 1; pass <= CYCLE_PASSES; pass += 1) {
+      client.reset();
+      const started = performance.now();
+      const summary = await runCycle(deps, { stopTakingWork: AbortSignal.abort(), skipMemory });
+      const ms = performance.now() - started;
+      console.log(
+        `  runCycle without backups, ${scale.deployments} deployments, pass ${pass}${pass === 1 ? ' (opens the alerts)' : ''}: ` +
+          `${ms.toFixed(0)} ms, ${client.statements.length} SQL statements ` +
+          `(due ${summary.due}, skipped ${summary.skipped}, overdue ${summary.overdue}, interrupted ${summary.interrupted})`,
+      );
+      if (pass === CYCLE_PASSES) console.log(`    statements of the last pass by kind:\n${statementKinds(client.statements)}`);
+    }
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(`${cpus().length} CPUs, load average ${loadavg().map((load) => load.toFixed(1)).join(' ')} (timings stretch with load)`);
+  const databases: string[] = [];
+  const results = new Map<number, GatherResult>();
+  try {
+    for (const scale of [LARGE, SMALL]) {
+      const database = await createBenchDatabase(scale);
+      databases.push(database.name);
+      console.log(`${scale.deployments} deployments, ${scale.records} records: seeded in ${(database.seedMs / 1000).toFixed(1)} s (${database.name})`);
+      const client = countingClient(database.url);
+      try {
+        results.set(scale.deployments, await benchGather(client, scale));
+        await benchCycleDecisions(client, scale);
+      } finally {
+        await client.close();
+      }
+    }
+  } finally {
+    for (const name of databases) await dropDatabase(name);
+  }
+
+  const large = results.get(LARGE.deployments)!;
+  const small = results.get(SMALL.deployments)!;
+  console.log('\nTargets');
+  console.log(
+    `  ${large.medianMs < TARGET_MS ? 'PASS' : 'MISS'}  one state-gathering pass at ${LARGE.deployments} deployments under ${TARGET_MS} ms ` +
+      `(median ${large.medianMs.toFixed(1)} ms)`,
+  );
+  console.log(
+    `  ${large.statements === small.statements ? 'PASS' : 'MISS'}  same number of SQL statements at ${SMALL.deployments} and ` +
+      `${LARGE.deployments} deployments (${small.statements} and ${large.statements})`,
+  );
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
