@@ -64,6 +64,11 @@ export const configSchema = z.object({
   LLM_API_KEY: z.string().min(1).optional().describe('Bearer token for the LLM endpoint (never logged).'),
   LLM_MAX_STEPS: integerVariable(1, 50, 8).describe('Most model calls the agent makes in one cycle.'),
   LLM_TIMEOUT_SECONDS: integerVariable(1, 600, 60).describe('Timeout of one model call.'),
+  METRICS_TOKEN: z
+    .string()
+    .min(16, { error: 'must be at least 16 characters' })
+    .optional()
+    .describe('Bearer token for GET /api/metrics (Prometheus). Unset: the metrics endpoint answers 401 to everyone.'),
   LOG_LEVEL: z
     .enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })
     .default('info')

@@ -38,6 +38,8 @@ export interface BackupOptions {
   signal?: AbortSignal;
   /** Raw bytes received so far, for progress reports. */
   onProgress?: (bytes: number) => void;
+  /** Called once the RUNNING record exists (an API answers 202 with its id while the backup goes on). */
+  onStarted?: (record: BackupRecord) => void;
 }
 
 /** A backup that ran (its record says how it ended), or one that did not run and why. */
@@ -106,6 +108,7 @@ export async function executeBackup(deps: BackupDependencies, deploymentId: stri
 
   try {
     log.info({ backupId: record.id }, 'backup started');
+    options.onStarted?.(record);
     writer = await deps.store.open({
       workspaceId: deployment.workspaceId,
       deploymentName: deployment.name,

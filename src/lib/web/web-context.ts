@@ -1,0 +1,25 @@
+import { createBackupDependencies } from '../ops-agent/backup-dependencies.ts';
+import type { BackupDependencies } from '../ops-agent/backup.ts';
+import { createWebhookNotifier, noopNotifier } from '../ops-agent/notifier.ts';
+import { openRuntime, readEnvironment, type Runtime } from '../runtime.ts';
+
+/** What the web server's pages and route handlers use: the runtime and the backup service, built once per process. */
+export interface WebContext {
+  runtime: Runtime;
+  backup: BackupDependencies;
+}
+
+const globalForWeb = globalThis as typeof globalThis & { opsWebContext?: Promise<WebContext> };
+
+/**
+ * The web process's context, opened on first use (config validated, database migrated) and shared afterwards, also
+ * across Next.js module reloads in development.
+ */
+export function getWebContext(): Promise<WebContext> {
+  globalForWeb.opsWebContext ??= openRuntime(readEnvironment(), 'web').then((runtime) => {
+    const { config, logger } = runtime;
+    const notifier = config.ALERT_WEBHOOK_URL ? createWebhookNotifier({ url: config.ALERT_WEBHOOK_URL, logger }) : noopNotifier;
+    return { runtime, backup: { ...createBackupDependencies(runtime), notifier } };
+  });
+  return globalForWeb.opsWebContext;
+}
