@@ -1,0 +1,223 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BackupRecord, BackupStatus, Deployment } from '../../src/generated/prisma/client.ts';
+import { pruneBackups } from '../../src/lib/ops-agent/prune.ts';
+import { InvalidRetentionError } from '../../src/lib/ops-agent/retention.ts';
+import { startBackupHarness, type BackupHarness } from '../support/backup-harness.ts';
+import { filesUnder, folderOf } from '../support/backup-checks.ts';
+import { createDeployment, createWorkspace } from '../support/factories.ts';
+
+// Retention on real files: backups are written through the store itself (temp file, fsync, rename, sidecar) and
+// recorded as SUCCEEDED, then pruned. Retention deletes only what it should, only inside the deployment's own folder,
+// and a second run deletes nothing more.
+
+const T0 = new Date('2026-03-01T02:00:00Z');
+const HOUR_MS = 3_600_000;
+const BACKUP_BYTES = 4 * 1024;
+const DEFAULT_RETENTION = 10;
+
+let harness: BackupHarness;
+let workspaceId: string;
+let scratch: string;
+
+beforeAll(async () => {
+  harness = await startBackupHarness();
+  workspaceId = (await createWorkspace(harness.db.prisma)).id;
+  scratch = await mkdtemp(path.join(os.tmpdir(), 'prune-outside-'));
+});
+
+afterAll(async () => {
+  await harness?.close();
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+
+function hoursAfterT0(hours: number): Date {
+  return new Date(T0.getTime() + hours * HOUR_MS);
+}
+
+function newDeployment(): Promise<Deployment> {
+  return createDeployment(harness.db.prisma, workspaceId, { name: `db-${randomBytes(4).toString('hex')}`, recipeSlug: 'postgresql' });
+}
+
+/** A finished backup file written by the store, and its SUCCEEDED record, started `hours` after T0. */
+async function seedBackup(deployment: Deployment, hours: number): Promise<BackupRecord> {
+  const startedAt = hoursAfterT0(hours);
+  const writer = await harness.deps.store.open({ workspaceId, deploymentName: deployment.name, extension: 'dump', compressed: true, startedAt });
+  writer.stream.write(randomBytes(BACKUP_BYTES));
+  const stored = await writer.commit();
+  return harness.db.prisma.backupRecord.create({
+    data: {
+      deploymentId: deployment.id,
+      workspaceId,
+      trigger: 'SCHEDULE',
+      status: 'SUCCEEDED',
+      startedAt,
+      finishedAt: startedAt,
+      format: 'postgres-custom',
+      path: stored.path,
+      sizeBytes: stored.sizeBytes,
+      sha256: stored.sha256,
+      extension: stored.extension,
+    },
+  });
+}
+
+/** A record alone (no file written), started `hours` after T0. */
+function seedRecord(deployment: Deployment, hours: number, status: BackupStatus, fields: { path?: string } = {}): Promise<BackupRecord> {
+  return harness.db.prisma.backupRecord.create({
+    data: {
+      deploymentId: deployment.id,
+      workspaceId,
+      trigger: 'SCHEDULE',
+      status,
+      startedAt: hoursAfterT0(hours),
+      ...(status === 'FAILED' ? { errorKind: 'ExecFailed', error: 'pg_dump exited with code 1' } : {}),
+      ...fields,
+    },
+  });
+}
+
+async function recordIds(deployment: Deployment): Promise<string[]> {
+  const records = await harness.db.prisma.backupRecord.findMany({ where: { deploymentId: deployment.id }, select: { id: true } });
+  return records.map((record) => record.id).sort();
+}
+
+/** The backup file and its sidecar, as `filesUnder` lists them. */
+function filesOf(...records: BackupRecord[]): string[] {
+  return records.flatMap((record) => [path.basename(record.path!), `${path.basename(record.path!)}.sha256`]).sort();
+}
+
+function idsOf(...records: BackupRecord[]): string[] {
+  return records.map((record) => record.id).sort();
+}
+
+describe('retention', () => {
+  it("keeps the newest 10 of 12 backups by default, deleting the 2 oldest files, sidecars and records; a second run deletes nothing", async () => {
+    const deployment = await newDeployment();
+    const backups: BackupRecord[] = [];
+    for (let hour = 0; hour < 12; hour += 1) backups.push(await seedBackup(deployment, hour));
+    const [oldest, secondOldest, ...newest] = backups;
+
+    const report = await pruneBackups(harness.deps, deployment.id);
+
+    expect(report).toMatchObject({ keepCount: DEFAULT_RETENTION, dryRun: false, kept: 10, prunedFailedRecords: 0, problems: [] });
+    expect(report.pruned.map((pruned) => pruned.id).sort()).toEqual(idsOf(oldest!, secondOldest!));
+    expect(report.pruned.every((pruned) => !pruned.fileWasMissing)).toBe(true);
+    expect(await filesUnder(folderOf(harness.root, deployment))).toEqual(filesOf(...newest));
+    expect(await recordIds(deployment)).toEqual(idsOf(...newest));
+
+    const again = await pruneBackups(harness.deps, deployment.id);
+
+    expect(again).toMatchObject({ kept: 10, pruned: [], prunedFailedRecords: 0, problems: [] });
+    expect(await filesUnder(folderOf(harness.root, deployment))).toEqual(filesOf(...newest));
+  });
+
+  it('never prunes the newest successful backup, even behind newer failures', async () => {
+    const deployment = await newDeployment();
+    const successes = [await seedBackup(deployment, 0), await seedBackup(deployment, 1), await seedBackup(deployment, 2)];
+    const failures = [await seedRecord(deployment, 3, 'FAILED'), await seedRecord(deployment, 4, 'FAILED'), await seedRecord(deployment, 5, 'FAILED')];
+
+    const report = await pruneBackups(harness.deps, deployment.id, { keepCount: 1 });
+
+    expect(report.pruned.map((pruned) => pruned.id).sort()).toEqual(idsOf(successes[0]!, successes[1]!));
+    expect(report.prunedFailedRecords).toBe(0);
+    expect(await filesUnder(folderOf(harness.root, deployment))).toEqual(filesOf(successes[2]!));
+    expect(await recordIds(deployment)).toEqual(idsOf(successes[2]!, ...failures));
+  });
+
+  it('deletes failed records older than the kept window, keeps newer ones, and never touches a running record', async () => {
+    const deployment = await newDeployment();
+    const oldSuccess = await seedBackup(deployment, 0);
+    const oldFailure = await seedRecord(deployment, 1, 'FAILED');
+    const staleRunning = await seedRecord(deployment, 1.5, 'RUNNING');
+    const keptSuccess = await seedBackup(deployment, 2);
+    const failureInWindow = await seedRecord(deployment, 3, 'FAILED');
+    const newestSuccess = await seedBackup(deployment, 4);
+    const newestFailure = await seedRecord(deployment, 5, 'FAILED');
+
+    const report = await pruneBackups(harness.deps, deployment.id, { keepCount: 2 });
+
+    expect(report.pruned.map((pruned) => pruned.id)).toEqual([oldSuccess.id]);
+    expect(report.prunedFailedRecords).toBe(1);
+    expect(await recordIds(deployment)).toEqual(idsOf(staleRunning, keptSuccess, failureInWindow, newestSuccess, newestFailure));
+    expect(await recordIds(deployment)).not.toContain(oldFailure.id);
+    expect(await filesUnder(folderOf(harness.root, deployment))).toEqual(filesOf(keptSuccess, newestSuccess));
+  });
+
+  it('removes the record of a file that is already gone and says so', async () => {
+    const deployment = await newDeployment();
+    const vanished = await seedBackup(deployment, 0);
+    const newest = await seedBackup(deployment, 1);
+    await unlink(vanished.path!);
+
+    const report = await pruneBackups(harness.deps, deployment.id, { keepCount: 1 });
+
+    expect(report.pruned).toEqual([
+      { id: vanished.id, startedAt: vanished.startedAt.toISOString(), path: vanished.path, sizeBytes: String(BACKUP_BYTES), fileWasMissing: true },
+    ]);
+    expect(report.problems).toEqual([]);
+    expect(await recordIds(deployment)).toEqual([newest.id]);
+    expect(await filesUnder(folderOf(harness.root, deployment))).toEqual(filesOf(newest));
+  });
+
+  it('only reports in a dry run', async () => {
+    const deployment = await newDeployment();
+    const backups = [await seedBackup(deployment, 0), await seedBackup(deployment, 1), await seedBackup(deployment, 2)];
+    await seedRecord(deployment, -1, 'FAILED');
+    const before = { files: await filesUnder(folderOf(harness.root, deployment)), records: await recordIds(deployment) };
+
+    const report = await pruneBackups(harness.deps, deployment.id, { keepCount: 1, dryRun: true });
+
+    expect(report).toMatchObject({ dryRun: true, prunedFailedRecords: 1, problems: [] });
+    expect(report.pruned.map((pruned) => pruned.id).sort()).toEqual(idsOf(backups[0]!, backups[1]!));
+    expect({ files: await filesUnder(folderOf(harness.root, deployment)), records: await recordIds(deployment) }).toEqual(before);
+  });
+
+  it.each([0, -1, 1.5])('refuses keepCount %s with InvalidRetentionError and deletes nothing', async (keepCount) => {
+    const deployment = await newDeployment();
+    await seedBackup(deployment, 0);
+    await seedBackup(deployment, 1);
+    const before = { files: await filesUnder(folderOf(harness.root, deployment)), records: await recordIds(deployment) };
+
+    await expect(pruneBackups(harness.deps, deployment.id, { keepCount })).rejects.toBeInstanceOf(InvalidRetentionError);
+
+    expect({ files: await filesUnder(folderOf(harness.root, deployment)), records: await recordIds(deployment) }).toEqual(before);
+  });
+});
+
+describe('retention outside the deployment folder', () => {
+  it('refuses records whose path leaves the folder: the file stays, the record stays, the problem is reported', async () => {
+    const deployment = await newDeployment();
+    const neighbour = await newDeployment();
+    const neighbourBackups = [await seedBackup(neighbour, 0), await seedBackup(neighbour, 1)];
+    const systemFile = path.join(scratch, 'passwd');
+    await writeFile(systemFile, 'root:x:0:0:root:/root:/bin/bash\n');
+    const link = path.join(folderOf(harness.root, deployment), '20260301T000000.000Z.dump');
+    const newest = await seedBackup(deployment, 10);
+    await symlink(systemFile, link);
+    const outside = {
+      neighbourFile: neighbourBackups[0]!.path!,
+      systemFile,
+      dotDot: path.join(folderOf(harness.root, deployment), '..', neighbour.name, path.basename(neighbourBackups[1]!.path!)),
+      link,
+    };
+    const refused = await Promise.all(Object.values(outside).map((filePath, hour) => seedRecord(deployment, hour, 'SUCCEEDED', { path: filePath })));
+    const contentsBefore = await Promise.all([...Object.values(outside).slice(0, 3), systemFile].map((file) => readFile(file)));
+
+    const report = await pruneBackups(harness.deps, deployment.id, { keepCount: 1 });
+
+    expect(report.pruned).toEqual([]);
+    expect(report.problems.map((problem) => problem.path).sort()).toEqual(Object.values(outside).sort());
+    for (const problem of report.problems) {
+      expect(problem.reason).toMatch(/^storage: refused .*(not directly inside the deployment folder|symbolic link)/);
+    }
+    expect(await recordIds(deployment)).toEqual(idsOf(newest, ...refused));
+    expect(await Promise.all([...Object.values(outside).slice(0, 3), systemFile].map((file) => readFile(file)))).toEqual(contentsBefore);
+    expect(await filesUnder(folderOf(harness.root, neighbour))).toEqual(filesOf(...neighbourBackups));
+    expect(await filesUnder(folderOf(harness.root, deployment))).toEqual([path.basename(link), ...filesOf(newest)].sort());
+    expect(harness.logs()).toContain('prune kept a backup it could not delete');
+  });
+});
