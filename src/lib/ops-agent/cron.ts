@@ -16,11 +16,11 @@
  * would treat `0 1-23/2 * * *` as fixed-time; here, as in croner, any step makes an interval job.
  */
 import { FIRST_SUPPORTED_YEAR, LAST_SUPPORTED_YEAR, MINUTE_MS, daysFromCivil, DAY_MS } from './cron-calendar.ts';
-import { parseCron, type CronOptions, type CronSchedule } from './cron-parse.ts';
+import { parseCron, tryParseCron as tryParseCronUncached, type CronOptions, type CronParseResult, type CronSchedule } from './cron-parse.ts';
 import { findNextWallMinute, findPreviousWallMinute } from './cron-search.ts';
 import { zoneClock, type OffsetTransition, type ZoneClock } from './cron-zone.ts';
 
-export { CronParseError, parseCron, tryParseCron } from './cron-parse.ts';
+export { CronParseError, parseCron } from './cron-parse.ts';
 export type { CronField, CronOptions, CronParseResult, CronSchedule } from './cron-parse.ts';
 export { CronTimeZoneError } from './cron-zone.ts';
 export { describeCron } from './cron-describe.ts';
@@ -77,14 +77,36 @@ export function shouldRunNow(input: CronInput, lastRunAt: Date | null, now: Date
   return next !== null && next <= nowInstant;
 }
 
+/**
+ * {@link parseCron} without exceptions, for validating user input. Successful parses are cached by zone and
+ * expression (schedules are frozen, so sharing them is safe): a cycle over thousands of deployments with a few
+ * distinct schedules parses each once, and the search tables built for a schedule are reused too.
+ */
+export function tryParseCron(expression: string, options: CronOptions = {}): CronParseResult {
+  const key = cacheKey(expression, options);
+  const cached = parsed.get(key);
+  if (cached) return { ok: true, value: cached };
+  const result = tryParseCronUncached(expression, options);
+  if (result.ok) remember(key, result.value);
+  return result;
+}
+
+function cacheKey(expression: string, options: CronOptions | undefined): string {
+  return `${options?.timezone ?? 'UTC'}\n${expression}`;
+}
+
+function remember(key: string, schedule: CronSchedule): void {
+  if (parsed.size >= PARSE_CACHE_SIZE) parsed.delete(parsed.keys().next().value ?? key);
+  parsed.set(key, schedule);
+}
+
 function scheduleFrom(input: CronInput, options: CronOptions | undefined): CronSchedule {
   if (typeof input !== 'string') return input;
-  const key = `${options?.timezone ?? 'UTC'}\n${input}`;
+  const key = cacheKey(input, options);
   let schedule = parsed.get(key);
   if (schedule === undefined) {
     schedule = parseCron(input, options);
-    if (parsed.size >= PARSE_CACHE_SIZE) parsed.delete(parsed.keys().next().value ?? key);
-    parsed.set(key, schedule);
+    remember(key, schedule);
   }
   return schedule;
 }
