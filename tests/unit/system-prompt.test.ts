@@ -34,12 +34,12 @@ const DEPLOYMENTS: DeploymentRow[] = [
   deploymentRow({ id: 'dlegacy1', name: 'legacy-db', status: 'FAILED' }),
 ];
 const STATS: StatsRow[] = [
-  { deploymentId: 'dshop01', storedBackups: 4, storedBytes: '4096', failuresSinceLastSuccess: 2, lastFailedAt: at(-HOUR) },
-  { deploymentId: 'dlogs01', storedBackups: 25, storedBytes: '26214400', failuresSinceLastSuccess: 0, lastFailedAt: null },
+  { deploymentId: 'dshop01', storedBackups: 4, storedBytes: '4096', lastFailedAt: at(-HOUR) },
+  { deploymentId: 'dlogs01', storedBackups: 25, storedBytes: '26214400', lastFailedAt: null },
 ];
 const RECORDS: RecordRow[] = [
-  { id: 'bfail1', deploymentId: 'dshop01', status: 'FAILED', trigger: 'SCHEDULE', startedAt: at(-2 * HOUR), errorKind: 'ExecFailed', error: 'pg_dump exited with 1' },
-  { id: 'bfail2', deploymentId: 'dshop01', status: 'FAILED', trigger: 'SCHEDULE', startedAt: at(-HOUR), errorKind: 'Timeout', error: 'no output for 60 s' },
+  { id: 'bfail1', deploymentId: 'dshop01', status: 'FAILED', trigger: 'SCHEDULE', startedAt: at(-2 * HOUR), errorKind: 'ExecFailed', error: 'pg_dump exited with 1', sameStatusCount: 2 },
+  { id: 'bfail2', deploymentId: 'dshop01', status: 'FAILED', trigger: 'SCHEDULE', startedAt: at(-HOUR), errorKind: 'Timeout', error: 'no output for 60 s', sameStatusCount: 2 },
 ];
 
 describe('BACKUP_GUIDANCE', () => {

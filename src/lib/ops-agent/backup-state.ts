@@ -85,7 +85,6 @@ export interface StatsRow {
   deploymentId: string;
   storedBackups: number;
   storedBytes: string | null;
-  failuresSinceLastSuccess: number;
   lastFailedAt: Date | null;
 }
 
@@ -97,6 +96,8 @@ export interface RecordRow {
   startedAt: Date;
   errorKind: string | null;
   error: string | null;
+  /** How many listed-kind records (FAILED since the last success, or RUNNING) the deployment has in all. */
+  sameStatusCount: number;
 }
 
 /**
@@ -114,20 +115,21 @@ export async function gatherBackupState(db: PrismaClient, options: StateOptions)
         FROM "Deployment" d JOIN "Workspace" w ON w.id = d."workspaceId"
        WHERE d."backupEnabled" AND (${scope}::text IS NULL OR d."workspaceId" = ${scope})
        ORDER BY w.slug, d.name`,
+    // Aggregated before any join: one pass over the records, grouped by deployment (the scope filter uses the
+    // record's own workspaceId). Failures since the last success are counted in the third query.
     db.$queryRaw<StatsRow[]>`
       SELECT r."deploymentId",
              (count(*) FILTER (WHERE r.status = 'SUCCEEDED'))::int AS "storedBackups",
              (sum(r."sizeBytes") FILTER (WHERE r.status = 'SUCCEEDED'))::text AS "storedBytes",
-             (count(*) FILTER (WHERE r.status = 'FAILED' AND (d."lastBackupAt" IS NULL OR r."startedAt" > d."lastBackupAt")))::int
-               AS "failuresSinceLastSuccess",
              max(r."startedAt") FILTER (WHERE r.status = 'FAILED') AS "lastFailedAt"
-        FROM "BackupRecord" r JOIN "Deployment" d ON d.id = r."deploymentId"
-       WHERE d."backupEnabled" AND (${scope}::text IS NULL OR d."workspaceId" = ${scope})
+        FROM "BackupRecord" r
+       WHERE (${scope}::text IS NULL OR r."workspaceId" = ${scope})
        GROUP BY r."deploymentId"`,
     db.$queryRaw<RecordRow[]>`
-      SELECT id, "deploymentId", status, trigger, "startedAt", "errorKind", error FROM (
+      SELECT id, "deploymentId", status, trigger, "startedAt", "errorKind", error, "sameStatusCount" FROM (
         SELECT r.id, r."deploymentId", r.status::text AS status, r.trigger::text AS trigger, r."startedAt", r."errorKind", r.error,
-               row_number() OVER (PARTITION BY r."deploymentId", r.status ORDER BY r."startedAt" DESC) AS position
+               row_number() OVER (PARTITION BY r."deploymentId", r.status ORDER BY r."startedAt" DESC) AS position,
+               (count(*) OVER (PARTITION BY r."deploymentId", r.status))::int AS "sameStatusCount"
           FROM "BackupRecord" r JOIN "Deployment" d ON d.id = r."deploymentId"
          WHERE d."backupEnabled" AND (${scope}::text IS NULL OR d."workspaceId" = ${scope})
            AND (r.status = 'RUNNING'
@@ -178,7 +180,7 @@ export function assembleBackupState(
         .filter((record) => record.status === 'FAILED')
         .sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime())
         .map(({ id, startedAt, errorKind, error }) => ({ id, startedAt, errorKind, error })),
-      failuresSinceLastSuccess: stat?.failuresSinceLastSuccess ?? 0,
+      failuresSinceLastSuccess: listed.find((record) => record.status === 'FAILED')?.sameStatusCount ?? 0,
       running: running ? { id: running.id, startedAt: running.startedAt, trigger: running.trigger } : null,
     };
   });
