@@ -83,6 +83,7 @@ export async function runCycle(deps: LoopDependencies, options: CycleOptions = {
   const state = await gatherBackupState(deps.backup.db, { now: started, ...stateOptions, backupRoot: deps.backup.store.root });
   summary.overdue = state.totals.overdue;
   summary.pruneSuggestions = state.pruneSuggestions.length;
+  const openAlerts = await loadOpenStateAlerts(deps);
   const due: DeploymentBackupState[] = [];
   for (const deployment of state.deployments) {
     if (deployment.decision.due) {
@@ -91,7 +92,7 @@ export async function runCycle(deps: LoopDependencies, options: CycleOptions = {
       summary.skipped += 1;
       noteSkip(deps, deployment, options.skipMemory, log);
     }
-    await reviewAlerts(deps, deployment, started).catch((error: unknown) =>
+    await reviewAlerts(deps, deployment, openAlerts, started).catch((error: unknown) =>
       log.error({ err: error, deploymentId: deployment.id }, 'could not update the alerts of a deployment'),
     );
   }
@@ -161,11 +162,24 @@ function noteSkip(deps: LoopDependencies, deployment: DeploymentBackupState, mem
   log.info({ deploymentId: deployment.id, deployment: deployment.name, code }, `backup skipped: ${reason}`);
 }
 
-/** Opens or resolves the overdue and blocked alerts of a deployment according to its state. */
-async function reviewAlerts(deps: LoopDependencies, deployment: DeploymentBackupState, now: Date): Promise<void> {
+/** `deploymentId:kind` of every open overdue or blocked alert, read in one query per cycle. */
+async function loadOpenStateAlerts(deps: LoopDependencies): Promise<Set<string>> {
+  const open = await deps.backup.db.alert.findMany({
+    where: { resolvedAt: null, kind: { in: [BACKUP_OVERDUE_ALERT, BACKUP_BLOCKED_ALERT] } },
+    select: { deploymentId: true, kind: true },
+  });
+  return new Set(open.map((alert) => `${alert.deploymentId}:${alert.kind}`));
+}
+
+/**
+ * Opens or resolves the overdue and blocked alerts of a deployment according to its state. Only changes touch the
+ * database (`open` holds the alerts already open), so a steady state costs no statement per deployment.
+ */
+async function reviewAlerts(deps: LoopDependencies, deployment: DeploymentBackupState, open: Set<string>, now: Date): Promise<void> {
   const { db, notifier } = deps.backup;
   const base = { workspaceId: deployment.workspaceId, deploymentId: deployment.id, deploymentName: deployment.name };
-  if (deployment.overdue) {
+  const isOpen = (kind: string) => open.has(`${deployment.id}:${kind}`);
+  if (deployment.overdue && !isOpen(BACKUP_OVERDUE_ALERT)) {
     await raiseAndNotify(db, notifier, {
       ...base,
       severity: 'CRITICAL',
@@ -175,16 +189,18 @@ async function reviewAlerts(deps: LoopDependencies, deployment: DeploymentBackup
         `the schedule (${deployment.scheduleDescription}) fired at ${deployment.overdue.since.toISOString()} and no backup succeeded since. ` +
         `Last successful backup: ${deployment.lastBackupAt?.toISOString() ?? 'never'}.`,
     }, now);
+  } else if (!deployment.overdue && isOpen(BACKUP_OVERDUE_ALERT)) {
+    await resolveAlerts(db, deployment.id, [BACKUP_OVERDUE_ALERT], now);
   }
   const blocked = !deployment.decision.due && BLOCKED_CODES.has(deployment.decision.code);
-  if (blocked) {
+  if (blocked && !isOpen(BACKUP_BLOCKED_ALERT)) {
     await raiseAndNotify(db, notifier, {
       ...base,
       severity: 'WARNING',
       kind: BACKUP_BLOCKED_ALERT,
       message: `Backups of ${deployment.workspaceSlug}/${deployment.name} cannot run: ${deployment.decision.reason}.`,
     }, now);
-  } else {
+  } else if (!blocked && isOpen(BACKUP_BLOCKED_ALERT)) {
     await resolveAlerts(db, deployment.id, [BACKUP_BLOCKED_ALERT], now);
   }
 }
