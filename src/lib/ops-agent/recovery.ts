@@ -4,6 +4,9 @@ import { listBackupFiles, removeStaleTempFiles } from '../storage/backup-files.t
 import { BACKUP_FAILED_ALERT, raiseAndNotify } from './alerts.ts';
 import type { Notifier } from './notifier.ts';
 
+/** Largest value of a PostgreSQL `integer` column. */
+const MAX_INT32 = 2_147_483_647;
+
 /** What a crash-recovery pass found and did. */
 export interface RecoveryReport {
   /** RUNNING records whose worker is gone, now FAILED "Interrupted". */
@@ -53,7 +56,8 @@ export async function recoverInterruptedBackups(deps: RecoveryDependencies): Pro
         errorKind: 'Interrupted',
         error: message,
         finishedAt: now,
-        durationMs: now.getTime() - record.startedAt.getTime(),
+        // The column is a 32-bit integer: a record interrupted weeks ago must still be recoverable.
+        durationMs: Math.min(now.getTime() - record.startedAt.getTime(), MAX_INT32),
       },
     });
     if (count === 0) continue;
