@@ -119,7 +119,7 @@ export function runExecSession(ws: ExecWebSocket, socket: Duplex, spec: ExecSess
   // Its own process group, so that killing it also kills pipelines such as `sh -c 'pg_dump | gzip'`.
   const child = spawn(spec.argv[0]!, spec.argv.slice(1), {
     cwd: spec.cwd,
-    env: spec.env,
+    env: spec.env as NodeJS.ProcessEnv,
     detached: true,
     stdio: [spec.stdin ? 'pipe' : 'ignore', spec.stdout ? 'pipe' : 'ignore', spec.stderr ? 'pipe' : 'ignore'],
   });
