@@ -38,6 +38,11 @@ export interface BackupOptions {
   signal?: AbortSignal;
   /** Raw bytes received so far, for progress reports. */
   onProgress?: (bytes: number) => void;
+  /**
+   * For scheduled backups: the `lastBackupAt` the due decision was based on. Checked again under the claim, so a
+   * backup another worker finished in the meantime is not repeated.
+   */
+  expectedLastBackupAt?: Date | null;
   /** Called once the RUNNING record exists (an API answers 202 with its id while the backup goes on). */
   onStarted?: (record: BackupRecord) => void;
 }
@@ -76,6 +81,14 @@ export async function executeBackup(deps: BackupDependencies, deploymentId: stri
   // The claim and the RUNNING record commit together, so whoever finds the claim taken also finds the running record.
   const record = await deps.db.$transaction(async (tx) => {
     if (!(await claimDeployment(tx, { ...claim, now: startedAt }))) return null;
+    if (options.expectedLastBackupAt !== undefined) {
+      // The claim's UPDATE holds the row lock: this read sees any backup that finished before it.
+      const { lastBackupAt } = await tx.deployment.findUniqueOrThrow({ where: { id: deploymentId }, select: { lastBackupAt: true } });
+      if ((lastBackupAt?.getTime() ?? null) !== (options.expectedLastBackupAt?.getTime() ?? null)) {
+        await releaseClaim(tx, claim);
+        return 'BACKED_UP_MEANWHILE' as const;
+      }
+    }
     return tx.backupRecord.create({
       data: {
         deploymentId,
@@ -88,6 +101,9 @@ export async function executeBackup(deps: BackupDependencies, deploymentId: stri
       },
     });
   });
+  if (record === 'BACKED_UP_MEANWHILE') {
+    return { status: 'SKIPPED', code: 'NOT_DUE', reason: 'another backup of this deployment finished after the schedule was checked' };
+  }
   if (!record) {
     const runningRecord = await deps.db.backupRecord.findFirst({ where: { deploymentId, status: 'RUNNING' }, orderBy: { startedAt: 'desc' } });
     return { status: 'SKIPPED', code: 'ALREADY_RUNNING', reason: 'another backup of this deployment is running', runningRecord };

@@ -104,7 +104,7 @@ export async function runCycle(deps: LoopDependencies, options: CycleOptions = {
   await runWithConcurrency(due, deps.settings.concurrency, options.stopTakingWork, async (deployment) => {
     summary.run += 1;
     try {
-      const current = await decideAgain(deps, deployment);
+      const { decision: current, lastBackupAt } = await decideAgain(deps, deployment);
       if (!current.due) {
         summary.skipped += 1;
         log.info({ deploymentId: deployment.id, code: current.code }, `scheduled backup skipped: ${current.reason}`);
@@ -112,6 +112,7 @@ export async function runCycle(deps: LoopDependencies, options: CycleOptions = {
       }
       const outcome = await executeBackup(deps.backup, deployment.id, {
         trigger: 'SCHEDULE',
+        expectedLastBackupAt: lastBackupAt,
         ...(options.abortRunning ? { signal: options.abortRunning } : {}),
       });
       if (outcome.status === 'SKIPPED') {
@@ -144,13 +145,17 @@ export async function runCycle(deps: LoopDependencies, options: CycleOptions = {
  * Takes the due decision again on the deployment as it is now: the state was gathered before the earlier backups of
  * this cycle ran, and meanwhile another worker may have backed this deployment up and released its claim.
  */
-async function decideAgain(deps: LoopDependencies, deployment: DeploymentBackupState): Promise<BackupDecision> {
+async function decideAgain(
+  deps: LoopDependencies,
+  deployment: DeploymentBackupState,
+): Promise<{ decision: BackupDecision; lastBackupAt: Date | null }> {
   const current = await deps.backup.db.deployment.findUnique({ where: { id: deployment.id } });
-  if (!current) return { due: false, code: 'NOT_FOUND', reason: `deployment "${deployment.id}" does not exist` };
-  return shouldRunBackup(current, deps.backup.clock(), {
+  if (!current) return { decision: { due: false, code: 'NOT_FOUND', reason: `deployment "${deployment.id}" does not exist` }, lastBackupAt: null };
+  const decision = shouldRunBackup(current, deps.backup.clock(), {
     lastFailedAt: deployment.recentFailures[0]?.startedAt ?? null,
     retryDelayMs: deps.settings.retryDelayMs,
   });
+  return { decision, lastBackupAt: current.lastBackupAt };
 }
 
 function noteSkip(deps: LoopDependencies, deployment: DeploymentBackupState, memory: SkipMemory | undefined, log: Logger): void {
