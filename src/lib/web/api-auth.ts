@@ -1,0 +1,47 @@
+import type { BackupRecord, Deployment, PrismaClient } from '../../generated/prisma/client.ts';
+import { authenticate, type Principal } from './auth.ts';
+import { problem, quoteInput } from './http.ts';
+
+/** Shape of our record ids (cuid): anything else cannot exist, so it is "not found" without a query. */
+const RECORD_ID = /^[a-z0-9]{1,64}$/;
+
+/**
+ * The workspace a request speaks for, or the 401 answer to send: no token, a malformed, unknown or revoked token all
+ * get the same answer, which holds no data.
+ */
+export async function requirePrincipal(db: PrismaClient, request: Request, now: Date): Promise<Principal | Response> {
+  const principal = await authenticate(db, request.headers, now);
+  if (principal) return principal;
+  return problem(401, 'authentication required: send "Authorization: Bearer <workspace API token>" or sign in', {
+    'www-authenticate': 'Bearer realm="ops"',
+  });
+}
+
+/**
+ * The deployment `id` if it belongs to the principal's workspace, else null. A deployment of another workspace is
+ * treated exactly like one that does not exist (same single query, same answer), so ids of others cannot be probed.
+ */
+export async function findDeploymentForPrincipal(db: PrismaClient, principal: Principal, id: string): Promise<Deployment | null> {
+  if (!RECORD_ID.test(id)) return null;
+  return db.deployment.findFirst({ where: { id, workspaceId: principal.workspaceId } });
+}
+
+/** The backup record `id` with its deployment if it belongs to the principal's workspace, else null (as above). */
+export async function findBackupForPrincipal(
+  db: PrismaClient,
+  principal: Principal,
+  id: string,
+): Promise<(BackupRecord & { deployment: Deployment }) | null> {
+  if (!RECORD_ID.test(id)) return null;
+  return db.backupRecord.findFirst({ where: { id, workspaceId: principal.workspaceId }, include: { deployment: true } });
+}
+
+/** The 404 for a deployment that is missing or not the principal's (indistinguishable on purpose). */
+export function deploymentNotFound(id: string): Response {
+  return problem(404, `deployment ${quoteInput(id)} not found`);
+}
+
+/** The 404 for a backup that is missing or not the principal's (indistinguishable on purpose). */
+export function backupNotFound(id: string): Response {
+  return problem(404, `backup ${quoteInput(id)} not found`);
+}

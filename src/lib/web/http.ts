@@ -1,0 +1,56 @@
+import type { z } from 'zod';
+
+/** Longest piece of a bad input echoed back in an error message. */
+const ECHO_LIMIT = 40;
+
+/** Every API answer is per-user data: never stored by a shared cache. */
+const NO_STORE = { 'cache-control': 'no-store' };
+
+/** JSON.stringify that writes BigInt values (backup sizes) as exact decimal strings instead of throwing. */
+export function stringifyJson(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) => (typeof item === 'bigint' ? item.toString() : item));
+}
+
+/** A JSON response (BigInt-safe), not cacheable. */
+export function json(body: unknown, init: { status?: number; headers?: Record<string, string> } = {}): Response {
+  return new Response(stringifyJson(body), {
+    status: init.status ?? 200,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...NO_STORE, ...init.headers },
+  });
+}
+
+/** An error response: `{ "error": message }` with the status; the message says what was wrong and what is allowed. */
+export function problem(status: number, message: string, headers: Record<string, string> = {}): Response {
+  return json({ error: message }, { status, headers });
+}
+
+/** A value as it is quoted in an error message: JSON-quoted and cut to a readable length. */
+export function quoteInput(value: string): string {
+  return JSON.stringify(value.length > ECHO_LIMIT ? `${value.slice(0, ECHO_LIMIT)}…` : value);
+}
+
+/**
+ * Validates query parameters with a zod object schema. Empty parameters (`?cursor=`) count as absent; a repeated
+ * parameter counts once (its first value). The failure is one sentence per bad parameter, naming it and the value:
+ * `limit must be a whole number from 1 to 100 (got "0")`.
+ */
+export function parseSearchParams<Schema extends z.ZodType>(
+  schema: Schema,
+  params: URLSearchParams,
+): { ok: true; value: z.infer<Schema> } | { ok: false; message: string } {
+  const input: Record<string, string> = {};
+  for (const key of new Set(params.keys())) {
+    const value = params.get(key);
+    if (value) input[key] = value;
+  }
+  const result = schema.safeParse(input);
+  if (result.success) return { ok: true, value: result.data };
+  const message = result.error.issues
+    .map((issue) => {
+      const name = issue.path.map(String).join('.') || 'query';
+      const given = input[name];
+      return `${name} ${issue.message}${given === undefined ? '' : ` (got ${quoteInput(given)})`}`;
+    })
+    .join('; ');
+  return { ok: false, message };
+}
