@@ -1,0 +1,122 @@
+/**
+ * Downloading a stored backup over HTTP: the record's file is opened only if it is a regular file directly inside
+ * `{BACKUP_ROOT}/{workspaceId}/{deploymentName}/` (no symbolic link on the way, nothing outside the root), and its
+ * bytes are streamed from the open file, never buffered, with the record's sha256 in the headers. One byte range
+ * (`Range: bytes=a-b`) is honoured.
+ */
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import type { BackupRecord, Deployment } from '../../generated/prisma/client.ts';
+import { deploymentFolder, isBackupFileName } from '../storage/backup-path.ts';
+import { locateDeploymentFolder } from '../storage/deployment-folder.ts';
+import { OutsideDeploymentFolderError, errorCode } from '../storage/storage-errors.ts';
+import { decideByteRange } from './byte-range.ts';
+import { problem, quoteInput } from './http.ts';
+
+/** Why a backup's file cannot be served. */
+export type BackupFileRefusal =
+  /** The record is RUNNING or FAILED: there is no file. */
+  | 'not-succeeded'
+  /** The file (or its deployment folder) is gone: pruned or deleted by hand. */
+  | 'file-missing'
+  /** BACKUP_ROOT itself is missing or unusable: the volume is probably not mounted in this process. */
+  | 'volume-unavailable'
+  /** The recorded path is not a regular file directly inside the deployment's folder under BACKUP_ROOT. */
+  | 'outside-root'
+  /** The file's size differs from the record's: it was changed after the backup. */
+  | 'size-mismatch';
+
+export type BackupFileOpening =
+  | { ok: true; file: FileHandle; sizeBytes: number; fileName: string; sha256: string }
+  | { ok: false; reason: BackupFileRefusal; detail: string };
+
+/** Opens the file of a SUCCEEDED backup for reading, or says why it cannot be served. The caller closes `file`. */
+export async function openBackupFile(root: string, record: BackupRecord & { deployment: Deployment }): Promise<BackupFileOpening> {
+  const label = `backup "${record.id}"`;
+  if (record.status !== 'SUCCEEDED') {
+    const state = record.status === 'RUNNING' ? 'is still running' : `is ${record.status}`;
+    return { ok: false, reason: 'not-succeeded', detail: `${label} ${state}: only a SUCCEEDED backup has a file to download` };
+  }
+  if (!record.path || !record.sha256 || record.sizeBytes === null) {
+    return { ok: false, reason: 'file-missing', detail: `${label} has no file recorded` };
+  }
+  const fileName = path.basename(record.path);
+  const outside = (why: string) => ({ ok: false as const, reason: 'outside-root' as const, detail: `${label}: refusing to serve ${fileName}: ${why}` });
+  let folder: string;
+  try {
+    folder = deploymentFolder(root, record.workspaceId, record.deployment.name);
+  } catch (error) {
+    return outside(error instanceof Error ? error.message : String(error));
+  }
+  if (!path.isAbsolute(record.path) || path.dirname(path.resolve(record.path)) !== folder || !isBackupFileName(fileName)) {
+    return outside(`its recorded path is not directly inside this deployment's folder under BACKUP_ROOT`);
+  }
+  const gone = { ok: false as const, reason: 'file-missing' as const, detail: `${label}: its file ${fileName} is gone (pruned or deleted)` };
+  try {
+    if (!(await locateDeploymentFolder(root, record.workspaceId, record.deployment.name, { create: false }))) return gone;
+  } catch (error) {
+    if (error instanceof OutsideDeploymentFolderError) return outside(error.reason);
+    return { ok: false, reason: 'volume-unavailable', detail: `${label}: the backup volume (BACKUP_ROOT) is not available: ${errorCode(error) ?? String(error)}` };
+  }
+  let file: FileHandle;
+  try {
+    file = await open(path.join(folder, fileName), constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return gone;
+    if (errorCode(error) === 'ELOOP') return outside('it is a symbolic link');
+    throw error;
+  }
+  const stats = await file.stat();
+  if (stats.isFile() && BigInt(stats.size) === record.sizeBytes) return { ok: true, file, sizeBytes: stats.size, fileName, sha256: record.sha256 };
+  await file.close();
+  if (!stats.isFile()) return outside('it is not a regular file');
+  return {
+    ok: false,
+    reason: 'size-mismatch',
+    detail: `${label}: ${fileName} has ${stats.size} bytes, the record says ${record.sizeBytes}; it was changed after the backup`,
+  };
+}
+
+/**
+ * The download response of an opened backup file for `request` (its method and `Range` header): 200 with every byte,
+ * 206 with the requested range, or 416 when the range holds no byte of the file. The body streams from the file
+ * handle, which closes when the stream ends or the client goes away; a HEAD request gets the headers only.
+ */
+export async function backupFileResponse(opened: Extract<BackupFileOpening, { ok: true }>, request: Request): Promise<Response> {
+  const { file, sizeBytes, fileName, sha256 } = opened;
+  const rangeHeader = request.headers.get('range');
+  const range = decideByteRange(rangeHeader, sizeBytes);
+  const common = {
+    'accept-ranges': 'bytes',
+    'cache-control': 'no-store',
+    etag: `"${sha256}"`,
+    'x-backup-sha256': sha256,
+    // The digest of the whole file (the representation), also on a partial answer (RFC 9530).
+    'repr-digest': `sha-256=:${Buffer.from(sha256, 'hex').toString('base64')}:`,
+  };
+  if (range.kind === 'unsatisfiable') {
+    await file.close();
+    return problem(416, `Range ${quoteInput(rangeHeader ?? '')} holds no byte of this ${sizeBytes}-byte file`, {
+      ...common,
+      'content-range': `bytes */${sizeBytes}`,
+    });
+  }
+  const [start, end] = range.kind === 'partial' ? [range.start, range.end] : [0, sizeBytes - 1];
+  let body: ReadableStream<Uint8Array> | null = null;
+  // A body nobody reads (HEAD) would keep the file open until garbage collection.
+  if (request.method === 'HEAD') await file.close();
+  else body = Readable.toWeb(file.createReadStream(sizeBytes === 0 ? {} : { start, end })) as NodeReadableStream<Uint8Array> as unknown as ReadableStream<Uint8Array>;
+  return new Response(body, {
+    status: range.kind === 'partial' ? 206 : 200,
+    headers: {
+      ...common,
+      'content-type': 'application/octet-stream',
+      'content-disposition': `attachment; filename="${fileName.replace(/[^\w.-]/g, '_')}"`,
+      'content-length': String(sizeBytes === 0 ? 0 : end - start + 1),
+      ...(range.kind === 'partial' ? { 'content-range': `bytes ${start}-${end}/${sizeBytes}` } : {}),
+    },
+  });
+}
