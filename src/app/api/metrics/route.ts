@@ -1,0 +1,26 @@
+import { isMetricsRequestAuthorized } from '../../../lib/web/auth.ts';
+import { problem } from '../../../lib/web/http.ts';
+import { buildMetricsRegistry } from '../../../lib/web/metrics.ts';
+import { gatherMetricsSnapshot } from '../../../lib/web/metrics-snapshot.ts';
+import { getWebContext } from '../../../lib/web/web-context.ts';
+
+export const dynamic = 'force-dynamic';
+export const runtime = 'nodejs';
+
+/** Prometheus metrics of every backup-enabled deployment and the backup volume; needs `Bearer <METRICS_TOKEN>`. */
+export async function GET(request: Request): Promise<Response> {
+  const { config, database } = (await getWebContext()).runtime;
+  if (!isMetricsRequestAuthorized(request.headers, config.METRICS_TOKEN)) {
+    return problem(401, 'metrics require "Authorization: Bearer <METRICS_TOKEN>" (workspace API tokens are not accepted here)', {
+      'www-authenticate': 'Bearer realm="ops-metrics"',
+    });
+  }
+  const snapshot = await gatherMetricsSnapshot(database.prisma, {
+    now: new Date(),
+    overdueGraceMs: config.BACKUP_OVERDUE_GRACE_MINUTES * 60_000,
+    retryDelayMs: config.BACKUP_RETRY_MINUTES * 60_000,
+    backupRoot: config.BACKUP_ROOT,
+  });
+  const registry = buildMetricsRegistry(snapshot);
+  return new Response(await registry.metrics(), { headers: { 'content-type': registry.contentType, 'cache-control': 'no-store' } });
+}
