@@ -1,0 +1,69 @@
+/**
+ * The dashboard's sign-in: what a sign-in request carries (JSON or a login form) and the session cookie that holds
+ * the API token afterwards (httpOnly, so page scripts never see it; SameSite=Lax, so other sites cannot post with it).
+ */
+import { z } from 'zod';
+import { SESSION_COOKIE } from './auth.ts';
+
+/** How long the browser keeps the session cookie. */
+export const SESSION_MAX_AGE_SECONDS = 12 * 60 * 60;
+
+/** Where a failed form sign-in is sent back to (the dashboard's login page). */
+export const LOGIN_PATH = '/login';
+
+const signInSchema = z.object({
+  token: z.string({ error: 'is required' }).trim().min(1, { error: 'is required' }).max(200, { error: 'is too long to be an API token' }),
+  next: z.string().optional(),
+});
+
+export type SignIn =
+  | { ok: true; token: string; form: boolean; next: string }
+  | { ok: false; status: 400 | 415; message: string };
+
+/** Reads `{ token, next? }` from a JSON body or a form (urlencoded or multipart). */
+export async function readSignIn(request: Request): Promise<SignIn> {
+  const type = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase() ?? '';
+  const form = type === 'application/x-www-form-urlencoded' || type === 'multipart/form-data';
+  if (!form && type !== 'application/json') {
+    return { ok: false, status: 415, message: `send {"token": "<API token>"} as application/json or a form (got content-type ${JSON.stringify(type)})` };
+  }
+  let body: unknown;
+  try {
+    body = form ? Object.fromEntries([...(await request.formData()).entries()].filter(([, value]) => typeof value === 'string')) : await request.json();
+  } catch {
+    return { ok: false, status: 400, message: form ? 'the form could not be read' : 'body must be JSON: {"token": "<API token>"}' };
+  }
+  const parsed = signInSchema.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { ok: false, status: 400, message: `${issue?.path.join('.') || 'body'} ${issue?.message ?? 'is invalid'}` };
+  }
+  return { ok: true, token: parsed.data.token, form, next: safeNextPath(parsed.data.next) };
+}
+
+/** `next` if it is a path on this site (`/…`, not `//host` or `/\host`), else `/`: no open redirect. */
+export function safeNextPath(next: string | undefined): string {
+  return next && /^\/(?![/\\])[^\s\\]*$/.test(next) ? next : '/';
+}
+
+/** The `Set-Cookie` value that stores `token` as the session, or clears it (null). Secure when served over https. */
+export function sessionCookie(request: Request, token: string | null): string {
+  const attributes = ['Path=/', 'HttpOnly', 'SameSite=Lax', `Max-Age=${token === null ? 0 : SESSION_MAX_AGE_SECONDS}`];
+  if (isHttps(request)) attributes.push('Secure');
+  return [`${SESSION_COOKIE}=${token === null ? '' : encodeURIComponent(token)}`, ...attributes].join('; ');
+}
+
+/** After a form sign-in: 303 to `next` with the cookie, or back to the login page (`?next=…&reason=invalid`). */
+export function signInRedirect(next: string, cookie: string | null): Response {
+  const failed = `${LOGIN_PATH}?${new URLSearchParams({ next, reason: 'invalid' })}`;
+  return new Response(null, {
+    status: 303,
+    headers: { location: cookie ? next : failed, 'cache-control': 'no-store', ...(cookie ? { 'set-cookie': cookie } : {}) },
+  });
+}
+
+/** True when the browser talks https to us (directly, or to the proxy in front, which says so in X-Forwarded-Proto). */
+function isHttps(request: Request): boolean {
+  const forwarded = request.headers.get('x-forwarded-proto')?.split(',')[0]?.trim().toLowerCase();
+  return forwarded === 'https' || new URL(request.url).protocol === 'https:';
+}
