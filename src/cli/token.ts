@@ -1,0 +1,108 @@
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import type { PrismaClient } from '../generated/prisma/client.ts';
+import { openRuntime, readEnvironment, runMain } from '../lib/runtime.ts';
+import { generateApiToken } from '../lib/web/tokens.ts';
+
+const USAGE = `usage: npm run token -- <command>
+  create <workspaceSlug> <name>    make a workspace API token (printed once; only its hash is stored)
+  list <workspaceSlug>             the workspace's tokens: id, prefix, name, created, last used, revoked
+  revoke <tokenId>                 stop a token from working, at once
+Exit codes: 0 done, 1 not found, 2 bad usage or configuration.`;
+
+const slugSchema = z.string().min(1, { error: 'is required' }).max(100, { error: 'is too long' });
+const nameSchema = z.string().trim().min(1, { error: 'is required' }).max(100, { error: 'must be at most 100 characters' });
+const idSchema = z.string().regex(/^[a-z0-9]{1,64}$/, { error: 'must be a token id from `list` (lowercase letters and digits)' });
+
+class UsageError extends Error {}
+
+function parse<T>(schema: z.ZodType<T>, value: string | undefined, name: string): T {
+  const result = schema.safeParse(value ?? '');
+  if (!result.success) throw new UsageError(`${name} ${result.error.issues[0]?.message ?? 'is invalid'} (got ${JSON.stringify(value ?? '')})`);
+  return result.data;
+}
+
+/** `npm run token -- …`: API tokens for the dashboard and the HTTP API. Output on stdout; logs (JSON) on stderr. */
+runMain(async () => {
+  const { positionals, values } = parseArgs({ allowPositionals: true, options: { help: { type: 'boolean' } } });
+  const [command, ...args] = positionals;
+  if (values.help || !command) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exitCode = command || values.help ? 0 : 2;
+    return;
+  }
+  try {
+    process.exitCode = await runCommand(command, args);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`token: ${error.message}\n${USAGE}\n`);
+    process.exitCode = 2;
+  }
+});
+
+async function runCommand(command: string, args: string[]): Promise<number> {
+  if (!['create', 'list', 'revoke'].includes(command)) throw new UsageError(`unknown command "${command}"`);
+  const expected = command === 'create' ? 2 : 1;
+  if (args.length !== expected) throw new UsageError(`${command} takes ${expected} argument(s), got ${args.length}`);
+  const [first, second] = args;
+  if (command === 'revoke') {
+    const tokenId = parse(idSchema, first, 'tokenId');
+    return withDatabase((db) => revokeToken(db, tokenId, new Date()));
+  }
+  const slug = parse(slugSchema, first, 'workspaceSlug');
+  const name = command === 'create' ? parse(nameSchema, second, 'name') : null;
+  return withDatabase(async (db) => {
+    const workspace = await db.workspace.findUnique({ where: { slug } });
+    if (!workspace) {
+      process.stderr.write(`token: workspace "${slug}" does not exist\n`);
+      return 1;
+    }
+    return name === null ? listTokens(db, workspace) : createToken(db, workspace, name);
+  });
+}
+
+async function withDatabase(run: (db: PrismaClient) => Promise<number>): Promise<number> {
+  const runtime = await openRuntime(readEnvironment(), 'token-cli', { logToStderr: true });
+  try {
+    return await run(runtime.database.prisma);
+  } finally {
+    await runtime.database.close();
+  }
+}
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+async function createToken(db: PrismaClient, workspace: { id: string; slug: string }, name: string): Promise<number> {
+  const { token, tokenHash, tokenPrefix } = generateApiToken();
+  const created = await db.apiToken.create({ data: { workspaceId: workspace.id, name, tokenHash, tokenPrefix } });
+  out(`Created API token "${name}" for workspace ${workspace.slug} (id ${created.id}):\n\n  ${token}\n`);
+  out('This is the only time the token is shown: only its hash is stored. Copy it now.');
+  out('Use it as "Authorization: Bearer <token>" or sign in to the dashboard with it.');
+  return 0;
+}
+
+async function listTokens(db: PrismaClient, workspace: { id: string; slug: string }): Promise<number> {
+  const tokens = await db.apiToken.findMany({ where: { workspaceId: workspace.id }, orderBy: { createdAt: 'asc' } });
+  if (tokens.length === 0) out(`no API tokens for workspace ${workspace.slug}`);
+  for (const t of tokens) {
+    const lastUsed = t.lastUsedAt ? `last used ${t.lastUsedAt.toISOString()}` : 'never used';
+    const revoked = t.revokedAt ? `REVOKED ${t.revokedAt.toISOString()}` : 'active';
+    out(`${t.id}  ${`${t.tokenPrefix}…`.padEnd(13)}  ${JSON.stringify(t.name)}  created ${t.createdAt.toISOString()}  ${lastUsed}  ${revoked}`);
+  }
+  return 0;
+}
+
+async function revokeToken(db: PrismaClient, tokenId: string, now: Date): Promise<number> {
+  const stored = await db.apiToken.findUnique({ where: { id: tokenId }, include: { workspace: true } });
+  if (!stored) {
+    process.stderr.write(`token: API token "${tokenId}" does not exist\n`);
+    return 1;
+  }
+  if (stored.revokedAt) {
+    out(`token ${tokenId} ("${stored.name}", workspace ${stored.workspace.slug}) was already revoked at ${stored.revokedAt.toISOString()}`);
+    return 0;
+  }
+  await db.apiToken.update({ where: { id: tokenId }, data: { revokedAt: now } });
+  out(`revoked token ${tokenId} ("${stored.name}", workspace ${stored.workspace.slug}): it no longer works`);
+  return 0;
+}
