@@ -1,5 +1,5 @@
 import type { BackupRecord, Deployment, PrismaClient } from '../../generated/prisma/client.ts';
-import { authenticate, type Principal } from './auth.ts';
+import { authenticate, bearerToken, type Principal } from './auth.ts';
 import { problem, quoteInput } from './http.ts';
 
 /** Shape of our record ids (cuid): anything else cannot exist, so it is "not found" without a query. */
@@ -11,7 +11,8 @@ const RECORD_ID = /^[a-z0-9]{1,64}$/;
  */
 export async function requirePrincipal(db: PrismaClient, request: Request, now: Date): Promise<Principal | Response> {
   const principal = await authenticate(db, request.headers, now);
-  if (principal) return principal;
+  if (principal && !isCrossSiteCookieWrite(request)) return principal;
+  if (principal) return problem(403, 'cross-site request refused: a signed-in browser may change things only from this dashboard');
   return problem(401, 'authentication required: send "Authorization: Bearer <workspace API token>" or sign in', {
     'www-authenticate': 'Bearer realm="ops"',
   });
@@ -44,4 +45,22 @@ export function deploymentNotFound(id: string): Response {
 /** The 404 for a backup that is missing or not the principal's (indistinguishable on purpose). */
 export function backupNotFound(id: string): Response {
   return problem(404, `backup ${quoteInput(id)} not found`);
+}
+
+/**
+ * True for a state-changing request authenticated by the session cookie (not a bearer token) whose Origin is not
+ * this site: the cookie would otherwise let any page a signed-in operator visits start backups (CSRF).
+ */
+export function isCrossSiteCookieWrite(request: Request): boolean {
+  if (request.method === 'GET' || request.method === 'HEAD' || bearerToken(request.headers)) return false;
+  const fetchSite = request.headers.get('sec-fetch-site');
+  if (fetchSite) return fetchSite !== 'same-origin';
+  const origin = request.headers.get('origin');
+  if (!origin) return true;
+  const host = request.headers.get('x-forwarded-host') ?? request.headers.get('host') ?? new URL(request.url).host;
+  try {
+    return new URL(origin).host !== host;
+  } catch {
+    return true;
+  }
 }
