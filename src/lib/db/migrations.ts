@@ -11,8 +11,11 @@ import type { Logger } from '../logger.ts';
  * real `prisma migrate deploy` takes over seamlessly.
  */
 
-/** Default location of the committed migrations. */
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../../../prisma/migrations', import.meta.url));
+/**
+ * Default location of the committed migrations. Computed from this module's path rather than written as
+ * `new URL('…', import.meta.url)`, which Next's bundler (Turbopack) takes for an asset import and fails on a folder.
+ */
+export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../prisma/migrations');
 
 /** The advisory lock key Prisma's own engine takes, so our runner and Prisma's exclude each other. */
 const PRISMA_ADVISORY_LOCK_KEY = 72707369;
@@ -63,7 +66,8 @@ export function checksumMigration(sql: string): string {
 
 /** Reads `<dir>/<timestamp>_<name>/migration.sql` in name order. Other entries (migration_lock.toml) are ignored. */
 export async function readMigrations(dir: string = MIGRATIONS_DIR): Promise<Migration[]> {
-  const entries = await readdir(dir, { withFileTypes: true });
+  // The ignore comment keeps Next's file tracing from including the whole project because of this folder read.
+  const entries = await readdir(/* turbopackIgnore: true */ dir, { withFileTypes: true });
   const names = entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
   const migrations: Migration[] = [];
   for (const name of names) {
