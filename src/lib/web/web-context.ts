@@ -13,13 +13,19 @@ const globalForWeb = globalThis as typeof globalThis & { opsWebContext?: Promise
 
 /**
  * The web process's context, opened on first use (config validated, database migrated) and shared afterwards, also
- * across Next.js module reloads in development.
+ * across Next.js module reloads in development. A failed opening (database unreachable) is not kept: the next
+ * request tries again, so the dashboard recovers without a restart.
  */
 export function getWebContext(): Promise<WebContext> {
-  globalForWeb.opsWebContext ??= openRuntime(readEnvironment(), 'web').then((runtime) => {
-    const { config, logger } = runtime;
-    const notifier = config.ALERT_WEBHOOK_URL ? createWebhookNotifier({ url: config.ALERT_WEBHOOK_URL, logger }) : noopNotifier;
-    return { runtime, backup: { ...createBackupDependencies(runtime), notifier } };
-  });
+  globalForWeb.opsWebContext ??= openRuntime(readEnvironment(), 'web')
+    .then((runtime) => {
+      const { config, logger } = runtime;
+      const notifier = config.ALERT_WEBHOOK_URL ? createWebhookNotifier({ url: config.ALERT_WEBHOOK_URL, logger }) : noopNotifier;
+      return { runtime, backup: { ...createBackupDependencies(runtime), notifier } };
+    })
+    .catch((error: unknown) => {
+      globalForWeb.opsWebContext = undefined;
+      throw error;
+    });
   return globalForWeb.opsWebContext;
 }
