@@ -1,0 +1,69 @@
+import { notFound } from 'next/navigation.js';
+import type { PrismaClient } from '../../generated/prisma/client.ts';
+import { checkBackupEligibility, findOverdue, type Overdue } from '../ops-agent/backup-due.ts';
+import { describeCron, nextFireTime, tryParseCron } from '../ops-agent/cron.ts';
+import type { Principal } from './auth.ts';
+
+/** Deployment ids are cuids; anything else cannot exist and is answered 404 without a query. */
+const DEPLOYMENT_ID = /^[a-z0-9]{1,64}$/;
+
+/** The top of a deployment's backups page: what is scheduled, what happened last, what is kept. */
+export interface DeploymentBackupSummary {
+  id: string;
+  name: string;
+  recipeSlug: string;
+  status: string;
+  namespace: string;
+  backupEnabled: boolean;
+  /** The schedule in words ("every day at 03:00 (UTC)"), or why there is none or it is unusable. */
+  scheduleDescription: string;
+  schedule: string | null;
+  /** When the schedule fires next (null: no usable schedule, or scheduled backups are off). */
+  nextRunAt: Date | null;
+  /** Start of the last successful backup. */
+  lastSuccessAt: Date | null;
+  overdue: Overdue | null;
+  retention: number;
+  storedBackups: number;
+  storedBytes: bigint;
+  /** Null when "Back up now" can run; else the reason it cannot (FAILED deployment, nothing to export, …). */
+  manualBackupBlockedBy: string | null;
+}
+
+/**
+ * Loads the summary of deployment `deploymentId` for `principal`. A deployment that does not exist or belongs to
+ * another workspace is a 404 (`notFound()`): the answer never tells which of the two it was.
+ */
+export async function loadDeploymentBackupSummary(
+  db: PrismaClient,
+  principal: Principal,
+  deploymentId: string,
+  options: { now: Date; overdueGraceMs: number },
+): Promise<DeploymentBackupSummary> {
+  if (!DEPLOYMENT_ID.test(deploymentId)) notFound();
+  const deployment = await db.deployment.findFirst({ where: { id: deploymentId, workspaceId: principal.workspaceId } });
+  if (!deployment) notFound();
+  const stored = await db.backupRecord.aggregate({
+    where: { deploymentId, status: 'SUCCEEDED' },
+    _count: { _all: true },
+    _sum: { sizeBytes: true },
+  });
+  const parsed = deployment.backupSchedule ? tryParseCron(deployment.backupSchedule, { timezone: deployment.backupTimezone }) : null;
+  return {
+    id: deployment.id,
+    name: deployment.name,
+    recipeSlug: deployment.recipeSlug,
+    status: deployment.status,
+    namespace: deployment.namespace,
+    backupEnabled: deployment.backupEnabled,
+    schedule: deployment.backupSchedule,
+    scheduleDescription: !parsed ? 'no schedule' : parsed.ok ? describeCron(parsed.value) : `invalid schedule: ${parsed.error.message}`,
+    nextRunAt: deployment.backupEnabled && parsed?.ok ? nextFireTime(parsed.value, options.now) : null,
+    lastSuccessAt: deployment.lastBackupAt,
+    overdue: findOverdue(deployment, options.now, options.overdueGraceMs),
+    retention: deployment.backupRetention,
+    storedBackups: stored._count._all,
+    storedBytes: stored._sum.sizeBytes ?? 0n,
+    manualBackupBlockedBy: checkBackupEligibility(deployment)?.reason ?? null,
+  };
+}

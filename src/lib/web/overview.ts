@@ -1,0 +1,118 @@
+import type { AlertSeverity, PrismaClient } from '../../generated/prisma/client.ts';
+import type { Overdue } from '../ops-agent/backup-due.ts';
+import { gatherBackupState, type BackupState, type DeploymentBackupState } from '../ops-agent/backup-state.ts';
+import type { Principal } from './auth.ts';
+
+/** Open alerts listed on the overview; more are counted, not listed. */
+const ALERTS_LISTED = 50;
+
+export type LastBackupStatus = 'RUNNING' | 'FAILED' | 'SUCCEEDED' | 'NONE';
+
+/** One backup-enabled deployment on the overview. */
+export interface OverviewDeployment {
+  id: string;
+  name: string;
+  recipeSlug: string;
+  deploymentStatus: string;
+  scheduleDescription: string;
+  scheduleValid: boolean;
+  /** The most recent backup's status: running now, failed since the last success, the last success, or none yet. */
+  lastBackup: { status: LastBackupStatus; at: Date | null; error: string | null };
+  overdue: Overdue | null;
+  failuresSinceLastSuccess: number;
+  storedBackups: number;
+  storedBytes: bigint;
+}
+
+export interface OverviewAlert {
+  id: string;
+  severity: AlertSeverity;
+  kind: string;
+  message: string;
+  occurrences: number;
+  lastSeenAt: Date;
+  deployment: { id: string; name: string } | null;
+}
+
+export interface Overview {
+  /** Deployments needing attention first (failing, overdue, blocked), then by name. */
+  deployments: OverviewDeployment[];
+  totals: BackupState['totals'];
+  volume: BackupState['volume'];
+  alerts: OverviewAlert[];
+  openAlerts: number;
+}
+
+/** The principal's workspace: every backup-enabled deployment with its last backup, the totals, the open alerts. */
+export async function loadOverview(
+  db: PrismaClient,
+  principal: Principal,
+  options: { now: Date; overdueGraceMs: number; retryDelayMs: number; backupRoot: string },
+): Promise<Overview> {
+  const where = { workspaceId: principal.workspaceId, resolvedAt: null };
+  const [state, alerts, openAlerts] = await Promise.all([
+    gatherBackupState(db, { ...options, workspaceId: principal.workspaceId }),
+    db.alert.findMany({
+      where,
+      // The enum sorts INFO < WARNING < CRITICAL.
+      orderBy: [{ severity: 'desc' }, { lastSeenAt: 'desc' }],
+      take: ALERTS_LISTED,
+      include: { deployment: { select: { id: true, name: true } } },
+    }),
+    db.alert.count({ where }),
+  ]);
+  return {
+    deployments: orderForAttention(state.deployments.map(toOverviewDeployment)),
+    totals: state.totals,
+    volume: state.volume,
+    alerts: alerts.map(({ id, severity, kind, message, occurrences, lastSeenAt, deployment }) => ({
+      id,
+      severity,
+      kind,
+      message,
+      occurrences,
+      lastSeenAt,
+      deployment,
+    })),
+    openAlerts,
+  };
+}
+
+function toOverviewDeployment(state: DeploymentBackupState): OverviewDeployment {
+  const lastFailure = state.recentFailures[0];
+  const lastBackup: OverviewDeployment['lastBackup'] = state.running
+    ? { status: 'RUNNING', at: state.running.startedAt, error: null }
+    : lastFailure
+      ? { status: 'FAILED', at: lastFailure.startedAt, error: lastFailure.error ?? lastFailure.errorKind }
+      : state.lastBackupAt
+        ? { status: 'SUCCEEDED', at: state.lastBackupAt, error: null }
+        : { status: 'NONE', at: null, error: null };
+  return {
+    id: state.id,
+    name: state.name,
+    recipeSlug: state.recipeSlug,
+    deploymentStatus: state.status,
+    scheduleDescription: state.scheduleDescription,
+    scheduleValid: state.scheduleValid,
+    lastBackup,
+    overdue: state.overdue,
+    failuresSinceLastSuccess: state.failuresSinceLastSuccess,
+    storedBackups: state.storedBackups,
+    storedBytes: state.storedBytes,
+  };
+}
+
+/** Failing and overdue deployments first, then those whose backups cannot run at all, then the healthy ones; by name within. */
+export function orderForAttention(deployments: OverviewDeployment[]): OverviewDeployment[] {
+  const rank = (deployment: OverviewDeployment) =>
+    deployment.failuresSinceLastSuccess > 0 && deployment.overdue
+      ? 0
+      : deployment.failuresSinceLastSuccess > 0
+        ? 1
+        : deployment.overdue
+          ? 2
+          : !deployment.scheduleValid || deployment.deploymentStatus !== 'RUNNING'
+            ? 3
+            : 4;
+  return [...deployments].sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
+}

@@ -1,0 +1,24 @@
+import { headers } from 'next/headers.js';
+import { redirect } from 'next/navigation.js';
+import { authenticate, bearerToken, sessionToken, type Principal } from './auth.ts';
+import { LOGIN_PATH } from './session.ts';
+import { getWebContext, type WebContext } from './web-context.ts';
+
+/**
+ * The workspace a page request acts for, from its bearer token or its session cookie, with the web context. Anyone
+ * else is redirected to the login page, which sends them back to `returnTo` afterwards: a page never renders data
+ * without a valid token. A request carrying no token at all is redirected without touching the database.
+ */
+export async function requirePrincipal(returnTo: string): Promise<{ principal: Principal; context: WebContext }> {
+  const requestHeaders = new Headers(await headers());
+  if (!bearerToken(requestHeaders) && !sessionToken(requestHeaders)) redirect(loginPath(returnTo));
+  const context = await getWebContext();
+  const principal = await authenticate(context.runtime.database.prisma, requestHeaders, new Date());
+  if (!principal) redirect(loginPath(returnTo, 'invalid'));
+  return { principal, context };
+}
+
+/** The login page's address, remembering where to go afterwards (and that a token was refused, when it was). */
+export function loginPath(returnTo: string, reason?: 'invalid'): string {
+  return `${LOGIN_PATH}?${new URLSearchParams({ next: returnTo, ...(reason ? { reason } : {}) }).toString()}`;
+}
