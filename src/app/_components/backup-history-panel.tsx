@@ -1,0 +1,54 @@
+'use client';
+
+import type { BackupRecordJson } from '../../lib/web/backup-history.ts';
+import { BackupHistoryTable } from './backup-history-table.tsx';
+import { BackupTrends } from './backup-trends.tsx';
+import { useBackupHistory } from './use-backup-history.ts';
+
+export interface BackupHistoryPanelProps {
+  deploymentId: string;
+  initialItems: BackupRecordJson[];
+  cursor: string | null;
+  nextCursor: string | null;
+  pageSize: number;
+  /** Why "Back up now" cannot run (shown instead of the button), or null. */
+  backupBlockedBy: string | null;
+  /** What an empty history means for this deployment, in words. */
+  emptyMessage: string;
+}
+
+/** The live part of a deployment's page: trends, "Back up now", and the history that follows a running backup. */
+export function BackupHistoryPanel(props: BackupHistoryPanelProps) {
+  const { deploymentId, cursor, nextCursor, backupBlockedBy, emptyMessage } = props;
+  const history = useBackupHistory(props);
+  const pagePath = `/deployments/${encodeURIComponent(deploymentId)}/backups`;
+  return (
+    <>
+      <BackupTrends items={history.items} />
+      <section className="card">
+        <div className="toolbar">
+          <h2>History</h2>
+          {backupBlockedBy ? (
+            <span className="muted">Back up now is unavailable: {backupBlockedBy}.</span>
+          ) : (
+            <button type="button" className="primary" onClick={() => void history.startBackup()} disabled={history.starting || history.running}>
+              {history.starting ? 'Starting…' : history.running ? 'Backup running…' : 'Back up now'}
+            </button>
+          )}
+        </div>
+        {history.problem ? (
+          <p className="notice bad" role="alert">
+            {history.problem}
+          </p>
+        ) : null}
+        {history.items.length === 0 ? <p className="empty">{emptyMessage}</p> : <BackupHistoryTable items={history.items} />}
+        {cursor || nextCursor ? (
+          <nav className="pager" aria-label="History pages">
+            {cursor ? <a href={pagePath}>Newest backups</a> : null}
+            {nextCursor ? <a href={`${pagePath}?cursor=${encodeURIComponent(nextCursor)}`}>Older backups →</a> : null}
+          </nav>
+        ) : null}
+      </section>
+    </>
+  );
+}

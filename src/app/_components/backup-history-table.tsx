@@ -1,0 +1,73 @@
+import type { BackupRecordJson } from '../../lib/web/backup-history.ts';
+import { formatBytes } from '../../lib/format.ts';
+import { formatDuration, formatInstant, shortSha256 } from '../../lib/web/display.ts';
+import { CopyButton } from './copy-button.tsx';
+import { StatusBadge } from './status-badge.tsx';
+
+const TRIGGER_WORDS: Record<string, string> = { SCHEDULE: 'schedule', AGENT: 'agent', MANUAL: 'manual', API: 'API' };
+
+/** A deployment's backups, newest first: one row per attempt, the failure's reason on failed ones. */
+export function BackupHistoryTable({ items }: { items: BackupRecordJson[] }) {
+  return (
+    <div className="table-scroll">
+      <table>
+        <thead>
+          <tr>
+            <th>Status</th>
+            <th>Trigger</th>
+            <th>Started</th>
+            <th>Duration</th>
+            <th className="number">Size</th>
+            <th>sha256</th>
+            <th>Details</th>
+          </tr>
+        </thead>
+        <tbody>
+          {items.map((item) => (
+            <tr key={item.id} data-backup-id={item.id} data-status={item.status}>
+              <td>
+                <StatusBadge status={item.status} />
+              </td>
+              <td>{TRIGGER_WORDS[item.trigger] ?? item.trigger}</td>
+              <td className="nowrap">{formatInstant(item.startedAt, { seconds: true })}</td>
+              <td className="nowrap">{item.status === 'RUNNING' ? 'running…' : formatDuration(item.durationMs)}</td>
+              <td className="number">{item.sizeBytes === null ? '—' : formatBytes(BigInt(item.sizeBytes))}</td>
+              <td className="nowrap">
+                {item.sha256 ? (
+                  <>
+                    <code title={item.sha256}>{shortSha256(item.sha256)}</code>
+                    <CopyButton value={item.sha256} label={`Copy the sha256 of the backup started ${formatInstant(item.startedAt, { seconds: true })}`} />
+                  </>
+                ) : (
+                  '—'
+                )}
+              </td>
+              <td>
+                <BackupDetails item={item} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function BackupDetails({ item }: { item: BackupRecordJson }) {
+  if (item.status === 'FAILED') {
+    return (
+      <span className="error-text">
+        {item.errorKind ? <strong>{item.errorKind}: </strong> : null}
+        {item.error ?? 'failed without a recorded reason'}
+      </span>
+    );
+  }
+  if (item.status === 'SUCCEEDED' && item.fileName) {
+    return (
+      <a href={`/api/backups/${item.id}/download`} download={item.fileName} title={item.fileName}>
+        Download
+      </a>
+    );
+  }
+  return <span className="muted">{item.status === 'RUNNING' ? 'dumping the database…' : '—'}</span>;
+}

@@ -1,0 +1,171 @@
+import { formatBytes } from '../../lib/format.ts';
+import { describeSpan, formatRelative } from '../../lib/web/display.ts';
+import { loadOverview, type Overview, type OverviewDeployment } from '../../lib/web/overview.ts';
+import { requirePrincipal } from '../../lib/web/page-auth.ts';
+import { StatusBadge } from '../_components/status-badge.tsx';
+
+export const dynamic = 'force-dynamic';
+
+const SEVERITY_TONE: Record<string, string> = { CRITICAL: 'bad', WARNING: 'warn', INFO: 'info' };
+
+/** The workspace at a glance: every deployment with backups on, the ones needing attention first, and open alerts. */
+export default async function BackupsOverviewPage() {
+  const { principal, context } = await requirePrincipal('/backups');
+  const { config, database } = context.runtime;
+  const now = new Date();
+  const overview = await loadOverview(database.prisma, principal, {
+    now,
+    overdueGraceMs: config.BACKUP_OVERDUE_GRACE_MINUTES * 60_000,
+    retryDelayMs: config.BACKUP_RETRY_MINUTES * 60_000,
+    backupRoot: config.BACKUP_ROOT,
+  });
+  return (
+    <>
+      <h1>Backups</h1>
+      <p className="subtitle">Every deployment with scheduled backups in this workspace; the ones that need you come first.</p>
+      <Totals overview={overview} />
+      <Alerts overview={overview} now={now} />
+      <section className="card">
+        <h2>Deployments</h2>
+        {overview.deployments.length === 0 ? (
+          <p className="empty">
+            No deployment in this workspace has scheduled backups turned on yet. Once a deployment has backups enabled with a
+            schedule, it appears here with its last backup.
+          </p>
+        ) : (
+          <DeploymentTable deployments={overview.deployments} now={now} />
+        )}
+      </section>
+    </>
+  );
+}
+
+function Totals({ overview }: { overview: Overview }) {
+  const { totals, volume } = overview;
+  return (
+    <div className="stats">
+      <div className="stat">
+        <strong>{totals.enabled}</strong>
+        <span>with backups on</span>
+      </div>
+      <div className={`stat${totals.failing > 0 ? ' bad' : ''}`}>
+        <strong>{totals.failing}</strong>
+        <span>failing</span>
+      </div>
+      <div className={`stat${totals.overdue > 0 ? ' warn' : ''}`}>
+        <strong>{totals.overdue}</strong>
+        <span>overdue</span>
+      </div>
+      <div className="stat">
+        <strong>{totals.running}</strong>
+        <span>running now</span>
+      </div>
+      <div className="stat">
+        <strong>{formatBytes(totals.storedBytes)}</strong>
+        <span>
+          stored in {totals.storedBackups} backup{totals.storedBackups === 1 ? '' : 's'}
+        </span>
+      </div>
+      {volume ? (
+        <div className="stat">
+          <strong>{formatBytes(volume.freeBytes)}</strong>
+          <span>free on the backup volume</span>
+        </div>
+      ) : null}
+    </div>
+  );
+}
+
+function Alerts({ overview, now }: { overview: Overview; now: Date }) {
+  if (overview.openAlerts === 0) return null;
+  return (
+    <section className="card" aria-label="Open alerts">
+      <h2>Open alerts ({overview.openAlerts})</h2>
+      <ul className="alerts">
+        {overview.alerts.map((alert) => (
+          <li key={alert.id}>
+            <span className={`badge ${SEVERITY_TONE[alert.severity] ?? 'neutral'}`}>{alert.severity}</span>
+            <span className="message">
+              {alert.deployment ? (
+                <>
+                  <a href={`/deployments/${alert.deployment.id}/backups`}>{alert.deployment.name}</a>:{' '}
+                </>
+              ) : null}
+              {alert.message}
+            </span>
+            <span className="muted nowrap">
+              {alert.occurrences > 1 ? `${alert.occurrences} times, last ` : ''}
+              {formatRelative(alert.lastSeenAt, now)}
+            </span>
+          </li>
+        ))}
+      </ul>
+      {overview.openAlerts > overview.alerts.length ? (
+        <p className="muted">and {overview.openAlerts - overview.alerts.length} more, less severe or older.</p>
+      ) : null}
+    </section>
+  );
+}
+
+function DeploymentTable({ deployments, now }: { deployments: OverviewDeployment[]; now: Date }) {
+  return (
+    <div className="table-scroll">
+      <table>
+        <thead>
+          <tr>
+            <th>Deployment</th>
+            <th>Last backup</th>
+            <th>Schedule</th>
+            <th className="number">Stored</th>
+            <th>Needs attention</th>
+          </tr>
+        </thead>
+        <tbody>
+          {deployments.map((deployment) => (
+            <tr key={deployment.id} data-deployment-id={deployment.id}>
+              <td>
+                <a href={`/deployments/${deployment.id}/backups`}>{deployment.name}</a>
+                <div className="muted">{deployment.recipeSlug}</div>
+              </td>
+              <td className="nowrap">
+                <StatusBadge status={deployment.lastBackup.status} />
+                {deployment.lastBackup.at ? <div className="muted">{formatRelative(deployment.lastBackup.at, now)}</div> : null}
+              </td>
+              <td>{deployment.scheduleDescription}</td>
+              <td className="number">
+                {formatBytes(deployment.storedBytes)}
+                <div className="muted">
+                  {deployment.storedBackups} backup{deployment.storedBackups === 1 ? '' : 's'}
+                </div>
+              </td>
+              <td>
+                <AttentionNotes deployment={deployment} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function AttentionNotes({ deployment }: { deployment: OverviewDeployment }) {
+  const notes: string[] = [];
+  if (deployment.failuresSinceLastSuccess > 0) {
+    const count = deployment.failuresSinceLastSuccess;
+    notes.push(`${count} failed attempt${count === 1 ? '' : 's'} since the last success${deployment.lastBackup.error ? `: ${deployment.lastBackup.error}` : ''}`);
+  }
+  if (deployment.overdue) notes.push(`overdue by ${describeSpan(deployment.overdue.lateByMs)}`);
+  if (deployment.deploymentStatus !== 'RUNNING') notes.push(`deployment is ${deployment.deploymentStatus}: backups cannot run`);
+  if (!deployment.scheduleValid) notes.push('the schedule cannot run');
+  if (notes.length === 0) return <span className="muted">—</span>;
+  return (
+    <ul className="notes">
+      {notes.map((note) => (
+        <li key={note} className={deployment.failuresSinceLastSuccess > 0 ? 'error-text' : ''}>
+          {note}
+        </li>
+      ))}
+    </ul>
+  );
+}

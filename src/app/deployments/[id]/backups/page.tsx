@@ -1,0 +1,113 @@
+import { formatBytes } from '../../../../lib/format.ts';
+import { listBackupHistory } from '../../../../lib/web/backup-history.ts';
+import { loadDeploymentBackupSummary, type DeploymentBackupSummary } from '../../../../lib/web/deployment-page.ts';
+import { describeSpan, formatInstant, formatRelative } from '../../../../lib/web/display.ts';
+import { requirePrincipal } from '../../../../lib/web/page-auth.ts';
+import { BackupHistoryPanel } from '../../../_components/backup-history-panel.tsx';
+import { StatusBadge } from '../../../_components/status-badge.tsx';
+
+export const dynamic = 'force-dynamic';
+
+/** Backups listed per history page. */
+const PAGE_SIZE = 20;
+const CURSOR = /^[a-z0-9]{1,64}$/;
+
+interface PageProps {
+  params: Promise<{ id: string }>;
+  searchParams: Promise<Record<string, string | string[] | undefined>>;
+}
+
+/** One deployment's backups: the schedule and where it stands, trends, "Back up now" and the history. */
+export default async function DeploymentBackupsPage({ params, searchParams }: PageProps) {
+  const { id } = await params;
+  const { cursor: cursorParam } = await searchParams;
+  const { principal, context } = await requirePrincipal(`/deployments/${encodeURIComponent(id)}/backups`);
+  const { prisma } = context.runtime.database;
+  const now = new Date();
+  const summary = await loadDeploymentBackupSummary(prisma, principal, id, {
+    now,
+    overdueGraceMs: context.runtime.config.BACKUP_OVERDUE_GRACE_MINUTES * 60_000,
+  });
+  const cursor = typeof cursorParam === 'string' && CURSOR.test(cursorParam) ? cursorParam : null;
+  const history = await listBackupHistory(prisma, summary.id, { limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) });
+  return (
+    <>
+      <a className="back" href="/backups">
+        ← All backed-up deployments
+      </a>
+      <h1>{summary.name}</h1>
+      <p className="subtitle">
+        {summary.recipeSlug} in namespace <code>{summary.namespace}</code> · deployment {summary.status}
+      </p>
+      {summary.overdue ? (
+        <p className="notice warn" role="status">
+          The scheduled backup of {formatInstant(summary.overdue.since)} has not been made: it is {describeSpan(summary.overdue.lateByMs)} late.
+        </p>
+      ) : null}
+      <ScheduleFacts summary={summary} now={now} />
+      <BackupHistoryPanel
+        deploymentId={summary.id}
+        initialItems={history.items}
+        cursor={cursor}
+        nextCursor={history.nextCursor}
+        pageSize={PAGE_SIZE}
+        backupBlockedBy={summary.manualBackupBlockedBy}
+        emptyMessage={emptyHistoryMessage(summary, now, cursor !== null)}
+      />
+    </>
+  );
+}
+
+function ScheduleFacts({ summary, now }: { summary: DeploymentBackupSummary; now: Date }) {
+  return (
+    <section className="card" aria-label="Schedule">
+      <dl className="facts">
+        <div>
+          <dt>Schedule</dt>
+          <dd>
+            {summary.backupEnabled ? summary.scheduleDescription : 'scheduled backups are off'}
+            {summary.schedule ? (
+              <small>
+                cron <code>{summary.schedule}</code>
+              </small>
+            ) : null}
+          </dd>
+        </div>
+        <div>
+          <dt>Next run</dt>
+          <dd>
+            {summary.nextRunAt ? formatInstant(summary.nextRunAt) : '—'}
+            {summary.nextRunAt ? <small>{formatRelative(summary.nextRunAt, now)}</small> : null}
+          </dd>
+        </div>
+        <div>
+          <dt>Last success</dt>
+          <dd>
+            {summary.lastSuccessAt ? formatInstant(summary.lastSuccessAt) : 'never'}
+            <small>
+              {summary.lastSuccessAt ? `${formatRelative(summary.lastSuccessAt, now)} · ` : ''}
+              {summary.overdue ? <StatusBadge status="OVERDUE" /> : summary.backupEnabled ? 'on schedule' : 'not scheduled'}
+            </small>
+          </dd>
+        </div>
+        <div>
+          <dt>Retention</dt>
+          <dd>
+            keeps the last {summary.retention} successful backup{summary.retention === 1 ? '' : 's'}
+            <small>
+              {summary.storedBackups} stored, {formatBytes(summary.storedBytes)}
+            </small>
+          </dd>
+        </div>
+      </dl>
+    </section>
+  );
+}
+
+function emptyHistoryMessage(summary: DeploymentBackupSummary, now: Date, olderPage: boolean): string {
+  if (olderPage) return 'There are no older backups.';
+  const scheduled = summary.nextRunAt
+    ? `The first scheduled backup runs ${formatRelative(summary.nextRunAt, now)} (${formatInstant(summary.nextRunAt)}).`
+    : 'No scheduled backup will run: turn scheduled backups on with a schedule to have them made for you.';
+  return `No backups yet. ${scheduled}${summary.manualBackupBlockedBy ? '' : ' Or make one now with "Back up now".'}`;
+}

@@ -1,0 +1,23 @@
+import { safeNextPath } from '../../lib/web/session.ts';
+import { LoginForm } from './login-form.tsx';
+
+export const dynamic = 'force-dynamic';
+
+interface PageProps {
+  searchParams: Promise<Record<string, string | string[] | undefined>>;
+}
+
+/** Sign in with a workspace API token; the session cookie then opens the dashboard and sends you back where you were. */
+export default async function LoginPage({ searchParams }: PageProps) {
+  const { next, reason } = await searchParams;
+  return (
+    <div className="card login">
+      <h1>Sign in</h1>
+      <p className="muted">Paste an API token of your workspace. It is kept in a session cookie of this browser only.</p>
+      <LoginForm
+        returnTo={safeNextPath(typeof next === 'string' ? next : undefined)}
+        initialProblem={reason === 'invalid' ? 'Your token is no longer accepted (revoked or mistyped): sign in with a valid one.' : null}
+      />
+    </div>
+  );
+}
