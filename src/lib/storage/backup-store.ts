@@ -8,8 +8,8 @@
  * final name checked to be free; the next name of the same millisecond (`_2`, `_3`, …) is tried otherwise. A writer
  * holds its temporary file until it renames it to the final name, so two writers can never both pass both checks.
  *
- * Memory stays flat whatever the size: every stage is a stream with a small buffer, and the caller respects
- * `stream.write()`'s return value and 'drain'.
+ * Memory stays flat whatever the size: every stage is a stream with a small buffer (the file sink's is a batch of
+ * {@link FILE_WRITE_BATCH_BYTES}), and the caller respects `stream.write()`'s return value and 'drain'.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { lstat, open, rename, type FileHandle } from 'node:fs/promises';
@@ -132,25 +132,66 @@ export function createFileBackupStore(options: FileBackupStoreOptions): BackupSt
   };
 }
 
-/** The default sink: writes each chunk completely to the file handle (which stays open for fsync). */
+/**
+ * How many bytes the default file sink collects before it writes them, in one `writev`. Exports arrive in small
+ * chunks (4 KiB from a pipe, one WebSocket frame each): a write per chunk costs a system call per 4 KiB (about 3 s of
+ * CPU per GiB here, against 1 s in 256 KiB batches; 1 MiB batches cost more again, and more memory).
+ */
+export const FILE_WRITE_BATCH_BYTES = 256 * 1024;
+
+/**
+ * The default sink: collects chunks into batches of {@link FILE_WRITE_BATCH_BYTES} and writes each batch to the file
+ * handle (which stays open for fsync) in one `writev`, the last one when the stream ends. While a batch is being
+ * written, up to as many bytes again wait in the stream's buffer; beyond that it refuses more (backpressure).
+ */
 export function createFileSink(file: FileHandle): Writable {
+  let batch: Buffer[] = [];
+  let batchBytes = 0;
+  const writeBatch = (): Promise<void> => {
+    const buffers = batch;
+    batch = [];
+    batchBytes = 0;
+    return writeFully(file, buffers);
+  };
   return new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      writeFully(file, chunk).then(() => callback(), callback);
-    },
+    highWaterMark: FILE_WRITE_BATCH_BYTES,
+    // Also called for a single chunk (Writable's default `_write` hands it over as a batch of one).
     writev(chunks, callback) {
-      writeFully(file, Buffer.concat(chunks.map(({ chunk }) => chunk as Buffer))).then(() => callback(), callback);
+      for (const { chunk } of chunks) {
+        batch.push(chunk as Buffer);
+        batchBytes += (chunk as Buffer).length;
+      }
+      if (batchBytes < FILE_WRITE_BATCH_BYTES) return callback();
+      writeBatch().then(() => callback(), callback);
+    },
+    final(callback) {
+      writeBatch().then(() => callback(), callback);
     },
   });
 }
 
-async function writeFully(file: FileHandle, buffer: Buffer): Promise<void> {
-  let offset = 0;
-  while (offset < buffer.length) {
-    const { bytesWritten } = await file.write(buffer, offset, buffer.length - offset);
+/** Writes every byte of `buffers`, in order, where the file's position is. */
+async function writeFully(file: FileHandle, buffers: Buffer[]): Promise<void> {
+  // An empty buffer would make `writev` report 0 bytes, which otherwise means that the file takes no more.
+  let pending = buffers.filter((buffer) => buffer.length > 0);
+  while (pending.length > 0) {
+    const { bytesWritten } = await file.writev(pending);
     if (bytesWritten === 0) throw Object.assign(new Error('the file accepted no bytes'), { code: 'EIO' });
-    offset += bytesWritten;
+    pending = dropWrittenBytes(pending, bytesWritten);
   }
+}
+
+/** What is left of `buffers` once their first `count` bytes are written (no copies: views of the same memory). */
+function dropWrittenBytes(buffers: Buffer[], count: number): Buffer[] {
+  let remaining = count;
+  let index = 0;
+  while (index < buffers.length && remaining >= buffers[index]!.length) {
+    remaining -= buffers[index]!.length;
+    index += 1;
+  }
+  const rest = buffers.slice(index);
+  if (remaining > 0) rest[0] = rest[0]!.subarray(remaining);
+  return rest;
 }
 
 interface ReservedName {
@@ -198,8 +239,9 @@ class FileBackupWriter implements BackupWriter {
   readonly path: string;
   readonly tempPath: string;
   private readonly sidecarTempPath: string;
-  private readonly raw = new MeasuringStream(false);
   private readonly stored = new MeasuringStream(true);
+  /** Counts the raw bytes; the same stage as `stored` when nothing is gzipped. */
+  private readonly raw: MeasuringStream;
   /** Settles when the chain has flushed or failed; never rejects (holds the failure instead). */
   private readonly flushed: Promise<Error | undefined>;
   private committing: Promise<StoredBackup> | undefined;
@@ -217,10 +259,11 @@ class FileBackupWriter implements BackupWriter {
     this.path = reserved.finalPath;
     this.tempPath = reserved.tempPath;
     this.sidecarTempPath = tempPathFor(sidecarPathFor(reserved.finalPath));
+    this.raw = gzip ? new MeasuringStream(false) : this.stored;
     this.stream = this.raw;
     const sink = createSink(reserved.file);
     // An error in any stage destroys the whole chain, so it also reaches `stream`, the caller's end.
-    const chain = gzip ? pipeline(this.raw, createGzip(), this.stored, sink) : pipeline(this.raw, this.stored, sink);
+    const chain = gzip ? pipeline(this.raw, createGzip(), this.stored, sink) : pipeline(this.stored, sink);
     this.flushed = chain.then(
       () => undefined,
       (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
