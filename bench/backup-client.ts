@@ -35,7 +35,8 @@ export interface ClientReport {
   loadedRssKiB: number;
 }
 
-const SAMPLE_INTERVAL_MS = 20;
+/** process.memoryUsage() took ~0.35 ms a call while streaming (1.6% of the run at 20 ms): sampled sparingly; VmHWM is exact. */
+const SAMPLE_INTERVAL_MS = 100;
 const EXPORT_TIMEOUT_MS = 10 * 60_000;
 const MIB = 1024 * 1024;
 /** Small, so that the throttle's buffer cannot hide a missing backpressure path. */

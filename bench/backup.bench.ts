@@ -2,8 +2,10 @@
  * Benchmark of a backup's speed and memory (`npm run bench:backup`). Against the fake Kubernetes API server on
  * loopback (HTTPS + the exec WebSocket protocol, hosted in this process), it streams `head -c N /dev/urandom` from a
  * pod into a file two ways, each in a child process of its own so that peak RSS is the client's alone:
- *   - ours: `bench/backup-client.ts` under tsx, as the worker runs (runDataExport into the file backup store: sha256,
- *     fsync, rename, sidecar); for comparison also the same client compiled to JS by tsc and run by plain node;
+ *   - ours: `bench/backup-client.ts` (runDataExport into the file backup store: sha256, fsync, rename, sidecar) in
+ *     the production form: compiled to JS with the project's build settings (tsconfig.build.json, as `npm run build`
+ *     compiles the worker) and run by plain node with the NODE_OPTIONS the worker image sets (Dockerfile.worker); for
+ *     information also the same JS with V8's defaults (no NODE_OPTIONS) and the TypeScript source under tsx;
  *   - the baseline: `kubectl exec … -- head -c N /dev/urandom > file` (no checksum, no fsync; a `sync FILE` afterwards
  *     is timed separately and shown as "+sync").
  * Peak RSS of each child is its ru_maxrss as reported by `/usr/bin/time -f %M` (python3's `resource` when absent).
@@ -11,8 +13,8 @@
  *
  * Sizes are binary, like `head -c 1G`: BENCH_SMALL_BYTES (default 100 MiB = 104857600), BENCH_LARGE_BYTES (1 GiB =
  * 1073741824), BENCH_SLOW_BYTES (250 MiB) written at BENCH_SLOW_RATE_MIB_PER_SECOND (25 MiB/s). BENCH_RUNS (3) rounds,
- * each running every case once (interleaved, so a noisy neighbour slows all clients alike). BENCH_COMPILED=0 skips the
- * compiled-JS case. KUBECTL overrides the kubectl binary.
+ * each running every case once (interleaved, so a noisy neighbour slows all clients alike). BENCH_TSX=0 skips the
+ * information case under tsx. KUBECTL overrides the kubectl binary.
  * Exits 0 when every run produced the right bytes, whatever the targets say (a missed target prints MISS); 1 otherwise.
  */
 import { spawn } from 'node:child_process';
@@ -41,6 +43,7 @@ const TARGET_PEAK_RSS_MIB = 200;
 const TARGET_FLAT_RSS_MIB = 16;
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+const WORKER_DOCKERFILE = path.join(REPO_ROOT, 'Dockerfile.worker');
 const CLIENT_SCRIPT = fileURLToPath(new URL('./backup-client.ts', import.meta.url));
 
 /** Writes "maxrss_kib user_s sys_s" of the command's process tree to argv[1], like `/usr/bin/time -f '%M %U %S' -o`. */
@@ -58,12 +61,15 @@ interface Settings {
   slowBytes: number;
   slowRateMiBPerSecond: number;
   runs: number;
-  compiled: boolean;
+  tsx: boolean;
   kubectl: string;
 }
 
-/** `ours` runs the TypeScript client under tsx; `ours-compiled` the same client compiled to JS, under plain node. */
-type ClientKind = 'kubectl' | 'ours' | 'ours-compiled';
+/**
+ * `ours` runs the client compiled to JS under plain node with the worker image's NODE_OPTIONS (as production runs);
+ * `ours-v8-defaults` the same JS without them; `ours-tsx` its TypeScript under tsx.
+ */
+type ClientKind = 'kubectl' | 'ours' | 'ours-v8-defaults' | 'ours-tsx';
 
 /** One finished run of one case. */
 interface Run {
@@ -104,7 +110,7 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
     slowBytes: positive('BENCH_SLOW_BYTES', 250 * MIB),
     slowRateMiBPerSecond: positive('BENCH_SLOW_RATE_MIB_PER_SECOND', 25),
     runs: positive('BENCH_RUNS', 3),
-    compiled: env.BENCH_COMPILED !== '0',
+    tsx: env.BENCH_TSX !== '0',
     kubectl: env.KUBECTL || 'kubectl',
   };
   if (settings.smallBytes >= settings.largeBytes) {
@@ -133,12 +139,15 @@ function stopRunningChildren(): void {
   }
 }
 
-/** Runs `argv` under the measuring wrapper; stdout goes to `stdoutPath` or is returned. Rejects on a non-zero exit. */
+/**
+ * Runs `argv` under the measuring wrapper, with `nodeOptions` as NODE_OPTIONS when given; stdout goes to `stdoutPath`
+ * or is returned. Rejects on a non-zero exit.
+ */
 async function runMeasured(
   wrap: MeasuringWrapper,
   argv: string[],
   reportPath: string,
-  stdoutPath?: string,
+  { stdoutPath, nodeOptions }: { stdoutPath?: string; nodeOptions?: string } = {},
 ): Promise<Omit<Run, 'syncMs' | 'report'> & { stdout: string }> {
   const output = stdoutPath === undefined ? undefined : await open(stdoutPath, 'w');
   const command = wrap(argv, reportPath);
@@ -147,6 +156,7 @@ async function runMeasured(
   const child = spawn(command[0]!, command.slice(1), {
     cwd: REPO_ROOT,
     detached: true,
+    env: nodeOptions === undefined ? process.env : { ...process.env, NODE_OPTIONS: nodeOptions },
     stdio: ['ignore', output ? output.fd : 'pipe', 'pipe'],
   });
   if (child.pid !== undefined) runningGroups.add(child.pid);
@@ -197,19 +207,32 @@ async function runPlain(argv: string[]): Promise<number> {
 }
 
 /**
- * Compiles the client and the modules it imports to JS with the project's tsc (into `directory`, which gets a
- * `package.json` of type module and a link to the project's node_modules). Returns the client's entry point.
+ * Compiles the client and the modules it imports to JS with the project's tsc and production build settings
+ * (tsconfig.build.json, pointed at the client instead of src/) into `directory`, which gets a `package.json` of type
+ * module and a link to the project's node_modules. Returns the client's entry point.
  */
 async function compileClient(directory: string): Promise<string> {
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  await runPlain([
-    process.execPath, tsc, CLIENT_SCRIPT, '--outDir', directory, '--rootDir', REPO_ROOT,
-    '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node', '--skipLibCheck',
-    '--strict', '--verbatimModuleSyntax', '--allowImportingTsExtensions', '--rewriteRelativeImportExtensions',
-  ]);
+  const tsconfigPath = path.join(directory, 'tsconfig.json');
+  await mkdir(directory, { recursive: true });
+  const tsconfig = {
+    extends: path.join(REPO_ROOT, 'tsconfig.build.json'),
+    compilerOptions: { rootDir: REPO_ROOT, outDir: directory },
+    files: [CLIENT_SCRIPT],
+    include: [],
+  };
+  await writeFile(tsconfigPath, JSON.stringify(tsconfig, null, 2));
   await writeFile(path.join(directory, 'package.json'), '{ "type": "module" }\n');
+  // Before compiling: tsc finds the `node` types through it too.
   await symlink(path.join(REPO_ROOT, 'node_modules'), path.join(directory, 'node_modules'), 'dir');
+  await runPlain([process.execPath, tsc, '-p', tsconfigPath]);
   return path.join(directory, path.relative(REPO_ROOT, CLIENT_SCRIPT).replace(/\.ts$/, '.js'));
+}
+
+/** The NODE_OPTIONS the worker image sets (`ENV … NODE_OPTIONS=…` in Dockerfile.worker); '' when it sets none. */
+async function readImageNodeOptions(): Promise<string> {
+  const match = /\bNODE_OPTIONS=(?:"([^"]*)"|(\S+))/.exec(await readFile(WORKER_DOCKERFILE, 'utf8'));
+  return match?.[1] ?? match?.[2] ?? '';
 }
 
 async function expectFileSize(filePath: string, bytes: number, who: string): Promise<void> {
@@ -219,7 +242,14 @@ async function expectFileSize(filePath: string, bytes: number, who: string): Pro
 
 type RunCase = (benchCase: Pick<Case, 'kind' | 'bytes' | 'rateMiBPerSecond'>) => Promise<Run>;
 
-function createRunner(api: FakeKubeApi, settings: Settings, wrap: MeasuringWrapper, workDirectory: string, compiledClient: string | null): RunCase {
+function createRunner(
+  api: FakeKubeApi,
+  settings: Settings,
+  wrap: MeasuringWrapper,
+  workDirectory: string,
+  compiledClient: string,
+  imageNodeOptions: string,
+): RunCase {
   const storeRoot = path.join(workDirectory, 'store');
   const kubectlDirectory = path.join(workDirectory, 'kubectl');
   let sequence = 0;
@@ -227,21 +257,21 @@ function createRunner(api: FakeKubeApi, settings: Settings, wrap: MeasuringWrapp
   async function runKubectl(bytes: number): Promise<Run> {
     const outputPath = path.join(kubectlDirectory, `dump-${sequence}.bin`);
     const argv = [settings.kubectl, '--kubeconfig', api.kubeconfigPath, 'exec', '-n', NAMESPACE, POD, '-c', CONTAINER, '--', 'head', '-c', String(bytes), '/dev/urandom'];
-    const { stdout: _none, ...measured } = await runMeasured(wrap, argv, path.join(workDirectory, `rusage-${sequence}`), outputPath);
+    const { stdout: _none, ...measured } = await runMeasured(wrap, argv, path.join(workDirectory, `rusage-${sequence}`), { stdoutPath: outputPath });
     const syncMs = await runPlain(['sync', outputPath]);
     await expectFileSize(outputPath, bytes, 'kubectl');
     await rm(outputPath);
     return { ...measured, syncMs };
   }
 
-  async function runOurs(entryPoint: string[], bytes: number, rateMiBPerSecond: number | undefined): Promise<Run> {
+  async function runOurs(entryPoint: string[], nodeOptions: string, bytes: number, rateMiBPerSecond: number | undefined): Promise<Run> {
     const argv = [
       process.execPath, ...entryPoint,
       '--kubeconfig', api.kubeconfigPath, '--namespace', NAMESPACE, '--deployment', DEPLOYMENT, '--container', CONTAINER,
       '--bytes', String(bytes), '--root', storeRoot,
       ...(rateMiBPerSecond === undefined ? [] : ['--rate-mib-per-second', String(rateMiBPerSecond)]),
     ];
-    const { stdout, ...measured } = await runMeasured(wrap, argv, path.join(workDirectory, `rusage-${sequence}`));
+    const { stdout, ...measured } = await runMeasured(wrap, argv, path.join(workDirectory, `rusage-${sequence}`), { nodeOptions });
     const report = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as ClientReport;
     await expectFileSize(report.path, bytes, 'our client');
     await rm(report.path);
@@ -256,9 +286,9 @@ function createRunner(api: FakeKubeApi, settings: Settings, wrap: MeasuringWrapp
     // Earlier runs' dirty pages are written back now, not during this measurement.
     await runPlain(['sync', '-f', workDirectory]);
     if (kind === 'kubectl') return runKubectl(bytes);
-    if (kind === 'ours') return runOurs(['--import', 'tsx', CLIENT_SCRIPT], bytes, rateMiBPerSecond);
-    if (compiledClient === null) throw new Error('backup bench: the client was not compiled');
-    return runOurs([compiledClient], bytes, rateMiBPerSecond);
+    if (kind === 'ours') return runOurs([compiledClient], imageNodeOptions, bytes, rateMiBPerSecond);
+    if (kind === 'ours-v8-defaults') return runOurs([compiledClient], '', bytes, rateMiBPerSecond);
+    return runOurs(['--import', 'tsx', CLIENT_SCRIPT], '', bytes, rateMiBPerSecond);
   };
 }
 
@@ -360,7 +390,9 @@ function printTables(cases: Case[]): void {
       'peak RSS = ru_maxrss of the client process: the highest of its runs, the median of its runs, each run.',
       '+sync: kubectl followed by `sync FILE` (its data made durable, as ours is). in-process: our client from store.open to',
       '  the end of commit, median (what a long-running worker pays per backup). commit: end(), fsync, sidecar, renames.',
-      'loaded at / RSS loaded: when our code started running, after Node, tsx and every import (@kubernetes/client-node',
+      'ours = compiled JS under plain node with the worker image\'s NODE_OPTIONS (as production runs); "V8 defaults" = the',
+      '  same without them; "under tsx" = the TypeScript source. Both for information.',
+      'loaded at / RSS loaded: when our code started running, after Node (and tsx) and every import (@kubernetes/client-node',
       '  included) had loaded. VmHWM, heap, arrayBuffers: our client\'s own peaks (highest of the runs).',
       'client CPU: user+sys of the client process (median). server CPU: this process meanwhile = the fake API server (TLS,',
       '  WebSocket framing, pipe reads), median; the `head` process itself is not counted.',
@@ -376,7 +408,8 @@ function printTargets(cases: Case[], settings: Settings): void {
   const kubectlLarge = find('kubectl', settings.largeBytes)!;
   const oursLarge = find('ours', settings.largeBytes)!;
   const oursSmall = find('ours', settings.smallBytes)!;
-  const compiledLarge = find('ours-compiled', settings.largeBytes);
+  const defaultsLarge = find('ours-v8-defaults', settings.largeBytes)!;
+  const tsxLarge = find('ours-tsx', settings.largeBytes);
   const slow = find('ours', settings.slowBytes, true)!;
   const verdict = (pass: boolean) => (pass ? 'PASS' : 'MISS');
   const ratioRow = (label: string, ratio: number) => [label, fixed(ratio, 2), `>= ${TARGET_THROUGHPUT_RATIO}`, verdict(ratio >= TARGET_THROUGHPUT_RATIO)];
@@ -386,9 +419,11 @@ function printTargets(cases: Case[], settings: Settings): void {
     ratioRow(`throughput ours/kubectl ${large}, medians`, medianThroughput(oursLarge) / medianThroughput(kubectlLarge)),
     ratioRow('  information: best runs', bestThroughput(oursLarge) / bestThroughput(kubectlLarge)),
     ratioRow('  information: ours in-process / kubectl', medianInProcessThroughput(oursLarge) / medianThroughput(kubectlLarge)),
-    ...(compiledLarge ? [ratioRow('  information: ours compiled JS / kubectl', medianThroughput(compiledLarge) / medianThroughput(kubectlLarge))] : []),
+    ratioRow('  information: ours with V8 defaults / kubectl', medianThroughput(defaultsLarge) / medianThroughput(kubectlLarge)),
+    ...(tsxLarge ? [ratioRow('  information: ours under tsx / kubectl', medianThroughput(tsxLarge) / medianThroughput(kubectlLarge))] : []),
     peakRow(`peak RSS ours ${large}, highest run`, maxPeakRssMib(oursLarge)),
-    ...(compiledLarge ? [peakRow('  information: ours compiled JS', maxPeakRssMib(compiledLarge))] : []),
+    peakRow('  information: ours with V8 defaults', maxPeakRssMib(defaultsLarge)),
+    ...(tsxLarge ? [peakRow('  information: ours under tsx', maxPeakRssMib(tsxLarge))] : []),
     flatRow(`|peak RSS ${large} - ${small}|, medians`, Math.abs(medianPeakRssMib(oursLarge) - medianPeakRssMib(oursSmall))),
     flatRow('  information: highest runs', Math.abs(maxPeakRssMib(oursLarge) - maxPeakRssMib(oursSmall))),
     flatRow(`|peak RSS slow destination - ${small}|, medians`, Math.abs(medianPeakRssMib(slow) - medianPeakRssMib(oursSmall))),
@@ -421,14 +456,9 @@ async function main(): Promise<void> {
         },
       ],
     });
-    let compiledClient: string | null = null;
-    if (settings.compiled) {
-      compiledClient = await compileClient(path.join(workDirectory, 'compiled')).catch((error: unknown) => {
-        console.log(`compiled-JS case skipped: ${error instanceof Error ? error.message : String(error)}`);
-        return null;
-      });
-    }
-    const runCase = createRunner(api, settings, measuring.wrap, workDirectory, compiledClient);
+    const compiledClient = await compileClient(path.join(workDirectory, 'compiled'));
+    const imageNodeOptions = await readImageNodeOptions();
+    const runCase = createRunner(api, settings, measuring.wrap, workDirectory, compiledClient, imageNodeOptions);
     const small = formatSize(settings.smallBytes);
     const large = formatSize(settings.largeBytes);
     const cases: Case[] = [
@@ -436,7 +466,8 @@ async function main(): Promise<void> {
       { label: `ours ${small}`, kind: 'ours', bytes: settings.smallBytes, runs: [] },
       { label: `kubectl ${large}`, kind: 'kubectl', bytes: settings.largeBytes, runs: [] },
       { label: `ours ${large}`, kind: 'ours', bytes: settings.largeBytes, runs: [] },
-      ...(compiledClient ? [{ label: `ours ${large}, compiled JS`, kind: 'ours-compiled' as const, bytes: settings.largeBytes, runs: [] }] : []),
+      { label: `ours ${large}, V8 defaults`, kind: 'ours-v8-defaults', bytes: settings.largeBytes, runs: [] },
+      ...(settings.tsx ? [{ label: `ours ${large} under tsx`, kind: 'ours-tsx' as const, bytes: settings.largeBytes, runs: [] }] : []),
       {
         label: `ours ${formatSize(settings.slowBytes)} @ ${settings.slowRateMiBPerSecond} MiB/s`,
         kind: 'ours',
@@ -446,6 +477,7 @@ async function main(): Promise<void> {
       },
     ];
     console.log(`backup bench: fake API ${api.url}, work dir ${workDirectory}, peak RSS by ${measuring.name}, ${settings.runs} round(s)`);
+    console.log(`ours: compiled JS, NODE_OPTIONS=${JSON.stringify(imageNodeOptions)} as in Dockerfile.worker`);
     const kinds = [...new Set(cases.map((benchCase) => benchCase.kind))];
     console.log(`warm-up (${formatSize(WARM_UP_BYTES)} each, not counted): ${kinds.join(', ')}`);
     for (const kind of kinds) await runCase({ kind, bytes: WARM_UP_BYTES });
