@@ -43,7 +43,7 @@ describe('migration runner on a real PostgreSQL', () => {
     const tables = await withPgConnection(url, (c) =>
       c.query<{ tablename: string }>(`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`),
     );
-    expect(tables.map((t) => t.tablename)).toEqual(['Alert', 'ApiToken', 'BackupRecord', 'Deployment', 'Workspace', '_prisma_migrations']);
+    expect(tables.map((t) => t.tablename)).toEqual(['Alert', 'ApiToken', 'BackupRecord', 'BackupUpload', 'Deployment', 'RestoreRecord', 'Workspace', '_prisma_migrations']);
   });
 
   it("keeps Prisma's bookkeeping: sha256 of the file bytes, finished_at, one applied step, uuid ids", async () => {
