@@ -4,6 +4,7 @@ import type { BackupRecord, BackupTrigger, PrismaClient } from '../../generated/
 import { BackupFailure } from '../backup-failure.ts';
 import { runDataExport, type KubeClients } from '../deployer/data-export.ts';
 import type { Logger } from '../logger.ts';
+import type { OffsiteDestination } from '../offsite/destination.ts';
 import { findRecipe } from '../recipes/registry.ts';
 import type { BackupStore, BackupWriter } from '../storage/backup-store.ts';
 import { BACKUP_FAILED_ALERT, BACKUP_OVERDUE_ALERT, raiseAndNotify, resolveAlerts } from './alerts.ts';
@@ -24,6 +25,8 @@ export interface BackupDependencies {
   logger: Logger;
   /** Where new alerts go besides the Alert table (webhook); optional. */
   notifier?: Notifier;
+  /** Off-site destinations that receive a copy of each successful backup (S3); empty or unset: local only. */
+  destinations?: readonly OffsiteDestination[];
   settings: {
     /** A backup running longer is aborted. */
     timeoutMs: number;
