@@ -11,6 +11,15 @@ export const BACKUP_FAILED_ALERT = 'backup_failed';
 export const BACKUP_OVERDUE_ALERT = 'backup_overdue';
 /** Raised when backups are on but cannot run (deployment not RUNNING, invalid schedule); resolved when they can. */
 export const BACKUP_BLOCKED_ALERT = 'backup_blocked';
+/**
+ * Raised (critical) when a backup's file fails its format check, or the check cannot run: the backup is probably not
+ * restorable. Resolved when a backup as new or newer passes it.
+ */
+export const BACKUP_UNVERIFIED_ALERT = 'backup_unverified';
+/** Raised (critical) when a scheduled test-restore fails; resolved by the next successful one. */
+export const TEST_RESTORE_FAILED_ALERT = 'test_restore_failed';
+/** Raised (warning) when a test-restore finds tables or keys shrunk against the previous one; resolved by a clean run. */
+export const DATA_SHRANK_ALERT = 'data_shrank';
 
 export interface AlertInput {
   workspaceId: string;
