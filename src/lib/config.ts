@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { readVariableFiles } from './config-files.ts';
+import { normaliseKeyPrefix } from './offsite/object-key.ts';
 import { isSecretKey } from './redact.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -77,6 +79,56 @@ export const configSchema = z.object({
     .string()
     .optional()
     .describe('Kubeconfig file for the cluster; unset: in-cluster service account, else ~/.kube/config.'),
+  S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: 'must be a bucket name (3-63 lowercase letters, digits, "." and "-")' })
+    .optional()
+    .describe('Bucket for off-site copies of every successful backup. Unset: off-site copies are off.'),
+  S3_ENDPOINT: z
+    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+    .optional()
+    .describe('S3-compatible endpoint (MinIO, Garage, Backblaze B2, …). Unset: AWS S3 in S3_REGION.'),
+  S3_PREFIX: z
+    .string()
+    .default('')
+    .transform((prefix, context) => {
+      try {
+        return normaliseKeyPrefix(prefix);
+      } catch {
+        context.addIssue({ code: 'custom', message: 'must be segments of letters, digits, ".", "_" and "-" separated by "/" (no "." or ".." segment)' });
+        return z.NEVER;
+      }
+    })
+    .describe('Key prefix inside the bucket; objects are {prefix}/{workspaceId}/{deploymentName}/{file}. Empty: none.'),
+  S3_REGION: z
+    .string()
+    .regex(/^[a-z0-9-]{1,64}$/, { error: 'must be a region name such as us-east-1' })
+    .default('us-east-1')
+    .describe('Region of the bucket (most S3-compatible servers accept any, e.g. us-east-1).'),
+  S3_ACCESS_KEY_ID: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Access key id (or S3_ACCESS_KEY_ID_FILE). Unset with the secret: the AWS default credential chain.'),
+  S3_SECRET_ACCESS_KEY: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Secret access key (or S3_SECRET_ACCESS_KEY_FILE); never logged.'),
+  S3_FORCE_PATH_STYLE: z
+    .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
+    .default('false')
+    .transform((value) => value === 'true' || value === '1')
+    .describe('Address the bucket as {endpoint}/{bucket} instead of {bucket}.{endpoint} (MinIO, Garage: true).'),
+}).superRefine((config, context) => {
+  if (Boolean(config.S3_ACCESS_KEY_ID) !== Boolean(config.S3_SECRET_ACCESS_KEY)) {
+    const missing = config.S3_ACCESS_KEY_ID ? 'S3_SECRET_ACCESS_KEY' : 'S3_ACCESS_KEY_ID';
+    context.addIssue({
+      code: 'custom',
+      path: [missing],
+      message: 'must be set together with the other S3 credential (or neither, for the AWS default credential chain)',
+    });
+  }
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -96,20 +148,26 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     const value = env[key]?.trim();
     if (value) input[key] = value;
   }
+  const files = readVariableFiles(env);
+  Object.assign(input, files.values);
   const result = configSchema.safeParse(input);
-  if (result.success) return result.data;
-  throw new ConfigError(
-    result.error.issues.map((issue) => {
+  if (result.success && files.problems.length === 0) return result.data;
+  throw new ConfigError([
+    ...files.problems,
+    ...(result.error?.issues ?? []).map((issue) => {
       const key = String(issue.path[0] ?? '?');
-      const shown = isSecretKey(key) ? '' : ` (got "${input[key] ?? ''}")`;
+      const shown = isSecretKey(key) || CREDENTIAL_VARIABLES.has(key) ? '' : ` (got "${input[key] ?? ''}")`;
       return `${key} ${issue.message}${shown}`;
     }),
-  );
+  ]);
 }
+
+/** Credentials whose names do not look secret but which are never shown either. */
+const CREDENTIAL_VARIABLES: ReadonlySet<string> = new Set(['S3_ACCESS_KEY_ID']);
 
 /** The configuration as it is safe to log: secrets replaced by whether they are set. */
 export function describeConfig(config: Config): Record<string, unknown> {
   return Object.fromEntries(
-    Object.entries(config).map(([key, value]) => [key, isSecretKey(key) ? (value ? '(set)' : '(unset)') : value]),
+    Object.entries(config).map(([key, value]) => [key, isSecretKey(key) || CREDENTIAL_VARIABLES.has(key) ? (value ? '(set)' : '(unset)') : value]),
   );
 }
