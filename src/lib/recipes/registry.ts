@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { mariadbImport, mongodbImport, mysqlImport, postgresImport, redisImport } from './import-scripts.ts';
 import { recipeSchema, type Recipe } from './recipe.ts';
 
 /**
@@ -6,14 +7,15 @@ import { recipeSchema, type Recipe } from './recipe.ts';
  * each engine is backed up; it is validated by `recipeSchema` when the module loads, so a malformed recipe fails
  * at start-up, not in the middle of the night.
  *
- * Each export command is a constant script; the values it needs come from the container's own environment.
+ * Each export command is a constant script; the values it needs come from the container's own environment. The
+ * `dataImport` counterparts (restores) live in import-scripts.ts.
  */
 /**
  * MySQL and MariaDB differ only in binary and variable names. `--single-transaction` gives a consistent InnoDB
  * snapshot without locking; `--databases` names the app database so the dump recreates it (never "all databases");
  * `--hex-blob` writes binary columns as hex, so the dump is plain text that survives any tool that treats it as such.
  */
-function mysqlFamilyRecipe(options: { slug: string; name: string; dumpBinary: string; envPrefix: string }): Recipe {
+function mysqlFamilyRecipe(options: { slug: string; name: string; dumpBinary: string; envPrefix: string; dataImport: Recipe['dataImport'] }): Recipe {
   const p = options.envPrefix;
   return {
     slug: options.slug,
@@ -31,6 +33,7 @@ function mysqlFamilyRecipe(options: { slug: string; name: string; dumpBinary: st
       compressed: false,
       environment: [`${p}_USER`, `${p}_PASSWORD`, `${p}_ROOT_PASSWORD`, `${p}_DATABASE`],
     },
+    dataImport: options.dataImport,
   };
 }
 
@@ -52,9 +55,10 @@ const BUILT_IN_RECIPES: Recipe[] = [
       compressed: true,
       environment: ['POSTGRES_USER', 'POSTGRES_DB', 'PGPASSWORD'],
     },
+    dataImport: postgresImport,
   },
-  mysqlFamilyRecipe({ slug: 'mariadb', name: 'MariaDB', dumpBinary: 'mariadb-dump', envPrefix: 'MARIADB' }),
-  mysqlFamilyRecipe({ slug: 'mysql', name: 'MySQL', dumpBinary: 'mysqldump', envPrefix: 'MYSQL' }),
+  mysqlFamilyRecipe({ slug: 'mariadb', name: 'MariaDB', dumpBinary: 'mariadb-dump', envPrefix: 'MARIADB', dataImport: mariadbImport }),
+  mysqlFamilyRecipe({ slug: 'mysql', name: 'MySQL', dumpBinary: 'mysqldump', envPrefix: 'MYSQL', dataImport: mysqlImport }),
   {
     slug: 'redis',
     name: 'Redis',
@@ -76,6 +80,7 @@ const BUILT_IN_RECIPES: Recipe[] = [
       compressed: false,
       environment: ['REDIS_PASSWORD'],
     },
+    dataImport: redisImport,
   },
   {
     slug: 'mongodb',
@@ -93,6 +98,7 @@ const BUILT_IN_RECIPES: Recipe[] = [
       compressed: true,
       environment: ['MONGO_INITDB_ROOT_USERNAME', 'MONGO_INITDB_ROOT_PASSWORD'],
     },
+    dataImport: mongodbImport,
   },
   { slug: 'nginx', name: 'Nginx static site' },
 ];
