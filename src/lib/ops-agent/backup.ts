@@ -7,6 +7,7 @@ import type { Logger } from '../logger.ts';
 import type { OffsiteDestination } from '../offsite/destination.ts';
 import { findRecipe } from '../recipes/registry.ts';
 import type { BackupStore, BackupWriter } from '../storage/backup-store.ts';
+import { recordFormatCheck, type CheckBackupFormat } from '../verification/record-format-check.ts';
 import { BACKUP_FAILED_ALERT, BACKUP_OVERDUE_ALERT, raiseAndNotify, resolveAlerts } from './alerts.ts';
 import { checkBackupEligibility, type SkipCode } from './backup-due.ts';
 import { BackupInterruptedError, summarizeFailure } from './backup-outcome.ts';
@@ -27,6 +28,8 @@ export interface BackupDependencies {
   notifier?: Notifier;
   /** Off-site destinations that receive a copy of each successful backup (S3); empty or unset: local only. */
   destinations?: readonly OffsiteDestination[];
+  /** The format check run after each successful backup; defaults to `checkBackupFormat` (replaced in tests). */
+  checkFormat?: CheckBackupFormat;
   settings: {
     /** A backup running longer is aborted. */
     timeoutMs: number;
@@ -61,9 +64,19 @@ export type BackupOutcome =
  * backup store, and records the result. SUCCEEDED is written only after the store has committed a complete,
  * fsynced, checksummed file, in the same transaction as `deployment.lastBackupAt`. Any failure leaves no file,
  * marks the record FAILED with its typed reason and raises a critical alert. Manual and agent backups run even when
- * scheduled backups are off.
+ * scheduled backups are off. A successful backup's file then gets its format check (`recordFormatCheck`).
  */
 export async function executeBackup(deps: BackupDependencies, deploymentId: string, options: BackupOptions): Promise<BackupOutcome> {
+  const outcome = await backUpAndRecord(deps, deploymentId, options);
+  if (outcome.status !== 'SUCCEEDED') return outcome;
+  // The format check runs once SUCCEEDED is recorded and the claim released: a slow check (a full read of a large
+  // dump) never holds the deployment's lease. Its result is recorded beside the status, never changing it.
+  const checked = await recordFormatCheck(deps, outcome.record, options.signal ? { signal: options.signal } : {});
+  return { status: 'SUCCEEDED', record: checked.record };
+}
+
+/** The backup itself, from the eligibility check to the recorded result and the released claim. */
+async function backUpAndRecord(deps: BackupDependencies, deploymentId: string, options: BackupOptions): Promise<BackupOutcome> {
   const log = deps.logger.child({ module: 'ops-agent/backup', deploymentId, trigger: options.trigger });
   const deployment = await deps.db.deployment.findUnique({ where: { id: deploymentId }, include: { workspace: true } });
   if (!deployment) return { status: 'SKIPPED', code: 'NOT_FOUND', reason: `deployment "${deploymentId}" does not exist` };

@@ -1,0 +1,136 @@
+/**
+ * Runs the format check of a finished backup and records what it found on the BackupRecord, next to its status:
+ * `verifiedAt` + `verifyMethod` when the file passed, `verifyError` + `verifyMethod` when it did not (or the check
+ * could not run), with a critical `backup_unverified` alert. The record stays SUCCEEDED either way: SUCCEEDED says
+ * the pod's export ended well and its bytes are stored intact (sha256); the format check is a separate fact about
+ * those bytes, shown beside it. Retention keeps relying on SUCCEEDED, and the alert makes sure a person looks.
+ *
+ * Never throws: an unexpected failure of the check is recorded as a `verifyError`; only a check interrupted by the
+ * caller's signal (worker shutdown) leaves the record as it was (not checked), because that says nothing about the file.
+ */
+import type { BackupRecord, PrismaClient } from '../../generated/prisma/client.ts';
+import type { Logger } from '../logger.ts';
+import { BACKUP_UNVERIFIED_ALERT, raiseAndNotify } from '../ops-agent/alerts.ts';
+import type { Notifier } from '../ops-agent/notifier.ts';
+import { redactSecrets } from '../redact.ts';
+import { checkBackupFormat, FormatCheckUnavailableError, type FormatCheck, type FormatCheckInput, type FormatCheckOptions } from '../storage/format-check.ts';
+
+/** The format check as a replaceable dependency (tests inject one that throws). */
+export type CheckBackupFormat = (file: FormatCheckInput, options: FormatCheckOptions) => Promise<FormatCheck | null>;
+
+export interface FormatCheckDependencies {
+  db: PrismaClient;
+  clock: () => Date;
+  logger: Logger;
+  notifier?: Notifier;
+  /** Defaults to {@link checkBackupFormat}. */
+  checkFormat?: CheckBackupFormat;
+  settings: {
+    /** A check running longer is stopped and recorded as failed to run. */
+    timeoutMs: number;
+  };
+}
+
+/** What happened to the record: checked (passed or failed), not checkable (no check for its format), or interrupted. */
+export type FormatCheckOutcome = 'verified' | 'failed' | 'no-check' | 'interrupted';
+
+const MAX_ERROR_CHARS = 1_000;
+
+/** Checks the file of a SUCCEEDED backup and records the result; returns the updated record and the outcome. */
+export async function recordFormatCheck(
+  deps: FormatCheckDependencies,
+  record: BackupRecord,
+  options: { signal?: AbortSignal } = {},
+): Promise<{ record: BackupRecord; outcome: FormatCheckOutcome }> {
+  const log = deps.logger.child({ module: 'verification/format-check', backupId: record.id, deploymentId: record.deploymentId });
+  if (record.status !== 'SUCCEEDED' || !record.path) return { record, outcome: 'no-check' };
+  const check = deps.checkFormat ?? checkBackupFormat;
+  const timeout = AbortSignal.timeout(deps.settings.timeoutMs);
+  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+  const startedAt = Date.now();
+  let result: FormatCheck | null;
+  try {
+    result = await check({ path: record.path, format: record.format, extension: record.extension }, { signal });
+  } catch (error) {
+    if (options.signal?.aborted) {
+      log.warn('format check interrupted; the backup stays unchecked');
+      return { record, outcome: 'interrupted' };
+    }
+    const method = error instanceof FormatCheckUnavailableError ? error.method : 'format-check';
+    const reason = timeout.aborted ? `it took longer than ${deps.settings.timeoutMs} ms` : error instanceof Error ? error.message : String(error);
+    result = { ok: false, method, error: `the format check could not run: ${reason}` };
+  }
+  if (result === null) {
+    log.debug({ format: record.format }, 'no format check for this format');
+    return { record, outcome: 'no-check' };
+  }
+  const ms = Date.now() - startedAt;
+  try {
+    if (result.ok) {
+      const verified = await deps.db.backupRecord.update({
+        where: { id: record.id },
+        data: { verifiedAt: deps.clock(), verifyMethod: result.method, verifyError: null },
+      });
+      await resolveUnverifiedUpTo(deps.db, verified, deps.clock());
+      log.info({ method: result.method, ms }, `format check passed: ${result.detail}`);
+      return { record: verified, outcome: 'verified' };
+    }
+    const verifyError = truncate(redactSecrets(result.error), MAX_ERROR_CHARS);
+    const failed = await deps.db.backupRecord.update({
+      where: { id: record.id },
+      data: { verifiedAt: null, verifyMethod: result.method, verifyError },
+    });
+    log.error({ method: result.method, ms }, `format check failed: ${verifyError}`);
+    await raiseUnverified(deps, failed, verifyError).catch((error: unknown) => log.error({ err: error }, 'could not record the alert for an unverified backup'));
+    return { record: failed, outcome: 'failed' };
+  } catch (error) {
+    log.error({ err: error }, 'could not record the format check');
+    return { record, outcome: result.ok ? 'verified' : 'failed' };
+  }
+}
+
+async function raiseUnverified(deps: FormatCheckDependencies, record: BackupRecord, verifyError: string): Promise<void> {
+  const deployment = await deps.db.deployment.findUniqueOrThrow({
+    where: { id: record.deploymentId },
+    select: { name: true, workspace: { select: { slug: true } } },
+  });
+  const lastVerified = await deps.db.backupRecord.findFirst({
+    where: { deploymentId: record.deploymentId, status: 'SUCCEEDED', verifiedAt: { not: null } },
+    orderBy: { startedAt: 'desc' },
+    select: { startedAt: true },
+  });
+  await raiseAndNotify(
+    deps.db,
+    deps.notifier,
+    {
+      workspaceId: record.workspaceId,
+      deploymentId: record.deploymentId,
+      deploymentName: deployment.name,
+      backupRecordId: record.id,
+      severity: 'CRITICAL',
+      kind: BACKUP_UNVERIFIED_ALERT,
+      message:
+        `Backup of ${deployment.workspace.slug}/${deployment.name} from ${record.startedAt.toISOString()} failed its format check ` +
+        `(${record.verifyMethod}): ${verifyError}. It is probably not restorable. ` +
+        `Newest backup that passed the check: ${lastVerified?.startedAt.toISOString() ?? 'none'}.`,
+    },
+    deps.clock(),
+  );
+}
+
+/** Resolves the deployment's open `backup_unverified` alert when it is about this backup or an older one. */
+async function resolveUnverifiedUpTo(db: PrismaClient, record: BackupRecord, now: Date): Promise<void> {
+  await db.alert.updateMany({
+    where: {
+      deploymentId: record.deploymentId,
+      kind: BACKUP_UNVERIFIED_ALERT,
+      resolvedAt: null,
+      OR: [{ backupRecordId: null }, { backupRecord: { startedAt: { lte: record.startedAt } } }],
+    },
+    data: { resolvedAt: now },
+  });
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
