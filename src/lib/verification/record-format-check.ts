@@ -34,6 +34,13 @@ export interface FormatCheckDependencies {
 /** What happened to the record: checked (passed or failed), not checkable (no check for its format), or interrupted. */
 export type FormatCheckOutcome = 'verified' | 'failed' | 'no-check' | 'interrupted';
 
+/** The record as it is now, what happened, and a sentence for a person (the check's finding or its error). */
+export interface FormatCheckReport {
+  record: BackupRecord;
+  outcome: FormatCheckOutcome;
+  detail: string;
+}
+
 const MAX_ERROR_CHARS = 1_000;
 
 /** Checks the file of a SUCCEEDED backup and records the result; returns the updated record and the outcome. */
@@ -41,9 +48,9 @@ export async function recordFormatCheck(
   deps: FormatCheckDependencies,
   record: BackupRecord,
   options: { signal?: AbortSignal } = {},
-): Promise<{ record: BackupRecord; outcome: FormatCheckOutcome }> {
+): Promise<FormatCheckReport> {
   const log = deps.logger.child({ module: 'verification/format-check', backupId: record.id, deploymentId: record.deploymentId });
-  if (record.status !== 'SUCCEEDED' || !record.path) return { record, outcome: 'no-check' };
+  if (record.status !== 'SUCCEEDED' || !record.path) return { record, outcome: 'no-check', detail: `the backup is ${record.status}: there is no file` };
   const check = deps.checkFormat ?? checkBackupFormat;
   const timeout = AbortSignal.timeout(deps.settings.timeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
@@ -54,7 +61,7 @@ export async function recordFormatCheck(
   } catch (error) {
     if (options.signal?.aborted) {
       log.warn('format check interrupted; the backup stays unchecked');
-      return { record, outcome: 'interrupted' };
+      return { record, outcome: 'interrupted', detail: 'the check was interrupted' };
     }
     const method = error instanceof FormatCheckUnavailableError ? error.method : 'format-check';
     const reason = timeout.aborted ? `it took longer than ${deps.settings.timeoutMs} ms` : error instanceof Error ? error.message : String(error);
@@ -62,7 +69,7 @@ export async function recordFormatCheck(
   }
   if (result === null) {
     log.debug({ format: record.format }, 'no format check for this format');
-    return { record, outcome: 'no-check' };
+    return { record, outcome: 'no-check', detail: `there is no format check for ${record.format ?? 'an unknown format'} files` };
   }
   const ms = Date.now() - startedAt;
   try {
@@ -73,7 +80,7 @@ export async function recordFormatCheck(
       });
       await resolveUnverifiedUpTo(deps.db, verified, deps.clock());
       log.info({ method: result.method, ms }, `format check passed: ${result.detail}`);
-      return { record: verified, outcome: 'verified' };
+      return { record: verified, outcome: 'verified', detail: result.detail };
     }
     const verifyError = truncate(redactSecrets(result.error), MAX_ERROR_CHARS);
     const failed = await deps.db.backupRecord.update({
@@ -82,10 +89,10 @@ export async function recordFormatCheck(
     });
     log.error({ method: result.method, ms }, `format check failed: ${verifyError}`);
     await raiseUnverified(deps, failed, verifyError).catch((error: unknown) => log.error({ err: error }, 'could not record the alert for an unverified backup'));
-    return { record: failed, outcome: 'failed' };
+    return { record: failed, outcome: 'failed', detail: verifyError };
   } catch (error) {
     log.error({ err: error }, 'could not record the format check');
-    return { record, outcome: result.ok ? 'verified' : 'failed' };
+    return { record, outcome: result.ok ? 'verified' : 'failed', detail: result.ok ? result.detail : result.error };
   }
 }
 
