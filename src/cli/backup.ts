@@ -6,6 +6,7 @@ import { BackupInterruptedError } from '../lib/ops-agent/backup-outcome.ts';
 import { auditBackupFiles, recoverInterruptedBackups } from '../lib/ops-agent/recovery.ts';
 import { openRuntime, readEnvironment, runMain } from '../lib/runtime.ts';
 import { verifyBackupFile } from '../lib/storage/verify-backup.ts';
+import { recordFormatCheck } from '../lib/verification/record-format-check.ts';
 import { formatBytes, formatProgress } from '../lib/format.ts';
 
 const USAGE = `usage: npm run backup -- <command>
@@ -13,7 +14,8 @@ const USAGE = `usage: npm run backup -- <command>
   list <deploymentId> [--limit N]      newest backups first (default 10)
   prune <deploymentId> [--keep N] [--dry-run]
                                        apply retention (default: the deployment's backupRetention)
-  verify <backupId>                    re-check a backup file's sha256 against its record and sidecar
+  verify <backupId>                    re-check a backup file's sha256 against its record and sidecar, then its
+                                       format (pg_restore, dump trailer, RDB checksum, gzip) and record the result
   recover                              mark interrupted backups FAILED and remove their temporary files
   audit <deploymentId>                 report files without records and records without files
 Exit codes: 0 done, 1 failed, 2 bad usage or configuration, 3 skipped.`;
@@ -113,7 +115,11 @@ async function runCommand(command: string, argument: string | undefined, values:
         }
         const result = await verifyBackupFile(record.path, record.sha256);
         out(result.ok ? `OK ${record.path} (${formatBytes(result.sizeBytes)}, sha256 ${record.sha256})` : `BAD ${record.path}: ${result.reason}: ${result.detail}`);
-        return result.ok ? 0 : 1;
+        if (!result.ok) return 1;
+        const format = await recordFormatCheck(deps, record);
+        const method = format.record.verifyMethod ?? record.format ?? 'format';
+        out(format.outcome === 'verified' ? `OK format (${method}): ${format.detail}` : format.outcome === 'failed' ? `BAD format (${method}): ${format.detail}` : `format not checked: ${format.detail}`);
+        return format.outcome === 'failed' ? 1 : 0;
       }
       case 'recover': {
         const report = await recoverInterruptedBackups(deps);
