@@ -11,6 +11,10 @@ export const BACKUP_FAILED_ALERT = 'backup_failed';
 export const BACKUP_OVERDUE_ALERT = 'backup_overdue';
 /** Raised when backups are on but cannot run (deployment not RUNNING, invalid schedule); resolved when they can. */
 export const BACKUP_BLOCKED_ALERT = 'backup_blocked';
+/** Raised when a restore fails (critical for a restore over live data); resolved by the next successful live restore. */
+export const RESTORE_FAILED_ALERT = 'restore_failed';
+/** Raised (INFO) when a destructive restore is proposed and waits for a person; resolved when confirmed or cancelled. */
+export const RESTORE_PROPOSED_ALERT = 'restore_proposed';
 /**
  * Raised (critical) when a backup's file fails its format check, or the check cannot run: the backup is probably not
  * restorable. Resolved when a backup as new or newer passes it.

@@ -1,0 +1,482 @@
+import { randomUUID } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { BackupRecord, BackupTrigger, Deployment, Prisma, PrismaClient, RestoreRecord, Workspace } from '../../generated/prisma/client.ts';
+import { runDataImport, type DataImportResult, type ImportSource } from '../deployer/data-import.ts';
+import type { KubeClients } from '../deployer/data-export.ts';
+import type { Logger } from '../logger.ts';
+import { RESTORE_FAILED_ALERT, RESTORE_PROPOSED_ALERT, raiseAndNotify, resolveAlerts } from '../ops-agent/alerts.ts';
+import { claimDeployment, releaseClaim, renewClaim } from '../ops-agent/claims.ts';
+import type { Notifier } from '../ops-agent/notifier.ts';
+import type { DataExport, DataImport, Recipe } from '../recipes/recipe.ts';
+import { findRecipe } from '../recipes/registry.ts';
+import { CONFIRM_TOKEN_TTL_MS, confirmTokenMatches, generateConfirmToken } from './confirm-token.ts';
+import { parseCountLines, type DataCounts } from './count-lines.ts';
+import { RestoreRefusedError } from './restore-errors.ts';
+import { summarizeRestoreFailure } from './restore-failure.ts';
+import { describeLivePlan } from './restore-plan.ts';
+import { buildStepCommand, newScratchTargetName } from './restore-target.ts';
+
+export { RestoreRefusedError, type RestoreRefusalCode } from './restore-errors.ts';
+
+/** Everything a restore needs from the outside world (a `BackupDependencies` is one); built by the entry points. */
+export interface RestoreDependencies {
+  db: PrismaClient;
+  kube: KubeClients;
+  /** Backup files are only read from below this root. */
+  store: { root: string };
+  clock: () => Date;
+  logger: Logger;
+  notifier?: Notifier;
+  settings: {
+    /** Bounds each step (pod lookup, then the exec) of a restore. */
+    timeoutMs: number;
+    /** Lease of the deployment claim a live restore holds; renewed every third of it. */
+    claimTtlMs: number;
+  };
+}
+
+export type RestoreRequest =
+  /** Into a new scratch database next to the live one: non-destructive, needs no confirmation. */
+  | {
+      mode: 'scratch';
+      kind?: 'SCRATCH' | 'TEST';
+      requestedBy: string;
+      trigger: BackupTrigger;
+      /** Keep the scratch database after counting (it is dropped by default, and always after a failure). */
+      keepScratch?: boolean;
+      signal?: AbortSignal;
+    }
+  /** Over the live data: the PROPOSED record of a dry-run and the token it issued. */
+  | { mode: 'live'; restoreId: string; confirmToken: string; confirmedBy: string; signal?: AbortSignal };
+
+/** What a dry-run returns: the PROPOSED record, its plan, and the token, which is shown once and stored only hashed. */
+export interface LiveRestorePlan {
+  restore: RestoreRecord;
+  confirmToken: string;
+  plan: string;
+  expiresAt: Date;
+}
+
+type BackupWithDeployment = BackupRecord & { deployment: Deployment & { workspace: Workspace } };
+
+/** A backup that may be restored, with what restoring it takes. */
+interface Restorable {
+  backup: BackupWithDeployment;
+  deployment: Deployment & { workspace: Workspace };
+  recipe: Recipe;
+  dataImport: DataImport;
+  source: ImportSource;
+}
+
+/**
+ * Restores a backup, as the request says. A scratch restore creates a new database next to the live one, streams
+ * the file into it, records its table/row (or key) counts and drops it (unless `keepScratch`). A live restore needs
+ * the PROPOSED record and the token of a dry-run (`planLiveRestore` / `approveRestore`): the token must match, be
+ * unexpired and unused; the deployment is claimed so no backup runs meanwhile.
+ *
+ * Refusals (deployment not RUNNING, backup not SUCCEEDED or its file gone, no import for the recipe, token wrong,
+ * expired or used, a backup running) throw `RestoreRefusedError` before anything is sent. Once started, the record
+ * ends SUCCEEDED or FAILED (with errorKind, error and stderrTail) and is returned; a failure raises a `restore_failed`
+ * alert. A file that does not match its sha256 fails before a byte is sent.
+ */
+export async function restoreBackup(deps: RestoreDependencies, backupId: string, request: RestoreRequest): Promise<RestoreRecord> {
+  return request.mode === 'scratch' ? restoreIntoScratch(deps, backupId, request) : restoreOverLive(deps, backupId, request);
+}
+
+async function restoreIntoScratch(deps: RestoreDependencies, backupId: string, request: Extract<RestoreRequest, { mode: 'scratch' }>): Promise<RestoreRecord> {
+  const restorable = await loadRestorable(deps, backupId);
+  const { backup, deployment, dataImport } = restorable;
+  const scratch = dataImport.scratch;
+  if (!scratch) {
+    throw new RestoreRefusedError('SCRATCH_UNSUPPORTED', `${restorable.recipe.name} backups cannot be restored into a scratch database; only over the live data`);
+  }
+  const target = newScratchTargetName();
+  const startedAt = deps.clock();
+  const record = await deps.db.restoreRecord.create({
+    data: {
+      ...snapshotOf(backup),
+      kind: request.kind ?? 'SCRATCH',
+      status: 'RUNNING',
+      trigger: request.trigger,
+      target,
+      requestedBy: request.requestedBy,
+      startedAt,
+    },
+  });
+  const log = deps.logger.child({ module: 'restore', restoreId: record.id, deploymentId: deployment.id, backupId, kind: record.kind });
+  log.info({ target }, 'scratch restore started');
+  let created = false;
+  let succeeded = false;
+  let bytesRestored: number | null = null;
+  try {
+    if (scratch.create) await runStep(deps, restorable, scratch.create, { target, signal: request.signal });
+    created = true;
+    const imported = await runStep(deps, restorable, scratch.import, { target, signal: request.signal, source: restorable.source });
+    bytesRestored = imported.bytesSent;
+    const countOutput = scratch.printsCounts ? imported.stdout : (await runStep(deps, restorable, dataImport.count, { target, signal: request.signal })).stdout;
+    const counted = parseCountLines(countOutput, dataImport.counts);
+    const finished = await finishSucceeded(deps, record, { bytesRestored, counts: counted.counts });
+    succeeded = true;
+    log.info({ target, bytesRestored, counts: counted.counts }, 'scratch restore succeeded');
+    return finished;
+  } catch (error) {
+    return await finishFailed(deps, record, restorable, error, bytesRestored, log);
+  } finally {
+    if (created && scratch.drop && !(succeeded && request.keepScratch)) {
+      await runStep(deps, restorable, scratch.drop, { target }).then(
+        () => log.info({ target }, 'scratch database dropped'),
+        (error: unknown) => log.error({ target, err: error }, `could not drop the scratch database "${target}"; drop it by hand`),
+      );
+    }
+  }
+}
+
+async function restoreOverLive(deps: RestoreDependencies, backupId: string, request: Extract<RestoreRequest, { mode: 'live' }>): Promise<RestoreRecord> {
+  const now = deps.clock();
+  const proposal = await deps.db.restoreRecord.findUnique({ where: { id: request.restoreId } });
+  if (!proposal || proposal.kind !== 'DESTRUCTIVE' || proposal.backupRecordId !== backupId) {
+    throw new RestoreRefusedError('NOT_FOUND', `no proposed live restore "${request.restoreId}" of backup "${backupId}"`);
+  }
+  assertConfirmable(proposal, now);
+  if (!confirmTokenMatches(request.confirmToken, proposal.confirmTokenHash)) {
+    throw new RestoreRefusedError('TOKEN_INVALID', `the confirmation token of restore ${proposal.id} is wrong`);
+  }
+  if (!proposal.confirmExpiresAt || proposal.confirmExpiresAt.getTime() <= now.getTime()) {
+    await deps.db.restoreRecord.updateMany({
+      where: { id: proposal.id, status: 'PROPOSED' },
+      data: { status: 'CANCELLED', finishedAt: now, errorKind: 'Expired', error: 'the confirmation token expired before it was used' },
+    });
+    throw new RestoreRefusedError('TOKEN_EXPIRED', `the confirmation token of restore ${proposal.id} expired at ${proposal.confirmExpiresAt?.toISOString()}; plan again`);
+  }
+  const restorable = await loadRestorable(deps, backupId);
+  const { deployment } = restorable;
+  const claim = { deploymentId: deployment.id, token: `restore-${randomUUID()}`, ttlMs: deps.settings.claimTtlMs };
+
+  // The claim and the token's single use commit together: a refused claim leaves the proposal usable.
+  const record = await deps.db.$transaction(async (tx) => {
+    if (!(await claimDeployment(tx, { ...claim, now }))) {
+      throw new RestoreRefusedError('BUSY', `a backup or another restore of ${deployment.name} is running; confirm again when it has finished`);
+    }
+    const { count } = await tx.restoreRecord.updateMany({
+      where: { id: proposal.id, status: 'PROPOSED', confirmTokenHash: proposal.confirmTokenHash, confirmExpiresAt: { gt: now } },
+      data: { status: 'RUNNING', confirmedBy: request.confirmedBy, startedAt: now },
+    });
+    if (count !== 1) throw new RestoreRefusedError('NOT_PROPOSED', `restore ${proposal.id} was confirmed or cancelled meanwhile`);
+    return tx.restoreRecord.findUniqueOrThrow({ where: { id: proposal.id } });
+  });
+  const log = deps.logger.child({ module: 'restore', restoreId: record.id, deploymentId: deployment.id, backupId, kind: record.kind });
+  log.warn({ target: record.target, confirmedBy: request.confirmedBy }, 'live restore started');
+  await resolveAlerts(deps.db, deployment.id, [RESTORE_PROPOSED_ALERT], now).catch(() => 0);
+
+  const stop = new AbortController();
+  const signal = request.signal ? AbortSignal.any([request.signal, stop.signal]) : stop.signal;
+  const heartbeat = setInterval(() => {
+    renewClaim(deps.db, { ...claim, now: deps.clock() }).then(
+      (held) => held || stop.abort(),
+      (error: unknown) => log.warn({ err: error }, 'could not renew the restore claim'),
+    );
+  }, Math.max(1_000, Math.floor(deps.settings.claimTtlMs / 3)));
+  let bytesRestored: number | null = null;
+  try {
+    const imported = await runStep(deps, restorable, restorable.dataImport.live, { signal, source: restorable.source });
+    bytesRestored = imported.bytesSent;
+    const counts = await countLive(deps, restorable).catch((error: unknown) => {
+      log.warn({ err: error }, 'the live restore succeeded but the restored data could not be counted');
+      return null;
+    });
+    const finished = await finishSucceeded(deps, record, { bytesRestored, counts: counts?.counts ?? null });
+    await resolveAlerts(deps.db, deployment.id, [RESTORE_FAILED_ALERT], deps.clock());
+    log.warn({ target: record.target, bytesRestored }, 'live restore succeeded');
+    return finished;
+  } catch (error) {
+    return await finishFailed(deps, record, restorable, error, bytesRestored, log);
+  } finally {
+    clearInterval(heartbeat);
+    await releaseClaim(deps.db, claim).catch((error: unknown) => log.warn({ err: error }, 'could not release the restore claim'));
+  }
+}
+
+/**
+ * The dry-run of a destructive restore: counts what the live database holds now, and records a PROPOSED restore whose
+ * `plan` says what will be overwritten with what. The confirmation token is returned once and stored hashed; it
+ * expires after `CONFIRM_TOKEN_TTL_MS` and works once. Throws `RestoreRefusedError` when the backup cannot be restored
+ * or the live database cannot be read (a plan that cannot say what it overwrites is no plan).
+ */
+export async function planLiveRestore(
+  deps: RestoreDependencies,
+  backupId: string,
+  options: { requestedBy: string; trigger: BackupTrigger; now: Date },
+): Promise<LiveRestorePlan> {
+  const restorable = await loadRestorable(deps, backupId);
+  const { token, tokenHash } = generateConfirmToken();
+  const expiresAt = new Date(options.now.getTime() + CONFIRM_TOKEN_TTL_MS);
+  const { plan, target } = await describeLive(deps, restorable, expiresAt);
+  const restore = await deps.db.restoreRecord.create({
+    data: {
+      ...snapshotOf(restorable.backup),
+      kind: 'DESTRUCTIVE',
+      status: 'PROPOSED',
+      trigger: options.trigger,
+      target,
+      requestedBy: options.requestedBy,
+      plan,
+      confirmTokenHash: tokenHash,
+      confirmExpiresAt: expiresAt,
+      createdAt: options.now,
+    },
+  });
+  deps.logger.child({ module: 'restore' }).info({ restoreId: restore.id, backupId, requestedBy: options.requestedBy }, 'live restore planned');
+  return { restore, confirmToken: token, plan, expiresAt };
+}
+
+/**
+ * What an agent may do: record a PROPOSED live restore with its plan and *no* token. Nothing can confirm it until a
+ * person approves it (`approveRestore`, from the CLI or the API), which re-plans and issues the token to that person.
+ * The proposal is logged and raised as an INFO alert (so the notifier, if any, tells a person).
+ */
+export async function proposeLiveRestore(
+  deps: RestoreDependencies,
+  backupId: string,
+  options: { requestedBy: string; trigger: BackupTrigger; now: Date },
+): Promise<{ restore: RestoreRecord; plan: string }> {
+  const restorable = await loadRestorable(deps, backupId);
+  const { plan, target } = await describeLive(deps, restorable, null);
+  const restore = await deps.db.restoreRecord.create({
+    data: {
+      ...snapshotOf(restorable.backup),
+      kind: 'DESTRUCTIVE',
+      status: 'PROPOSED',
+      trigger: options.trigger,
+      target,
+      requestedBy: options.requestedBy,
+      plan,
+      createdAt: options.now,
+    },
+  });
+  const { deployment } = restorable;
+  const message =
+    `Restore proposed by ${options.requestedBy}: backup ${backupId} over the live data of ${deployment.workspace.slug}/${deployment.name}. ` +
+    `A person must approve it (npm run restore -- approve ${restore.id}, or POST /api/restores/${restore.id}/approve), ` +
+    `then confirm with npm run restore -- confirm ${restore.id} --token <token>.`;
+  deps.logger.child({ module: 'restore' }).warn({ restoreId: restore.id, backupId }, `restore proposed; approve with npm run restore -- approve ${restore.id}, then confirm with npm run restore -- confirm ${restore.id} --token <token>`);
+  await raiseAndNotify(
+    deps.db,
+    deps.notifier,
+    { workspaceId: deployment.workspaceId, deploymentId: deployment.id, deploymentName: deployment.name, backupRecordId: backupId, severity: 'INFO', kind: RESTORE_PROPOSED_ALERT, message },
+    options.now,
+  );
+  return { restore, plan };
+}
+
+/**
+ * A person approves a PROPOSED live restore (the agent's, or their own whose token expired): the live database is
+ * counted again, the plan rewritten, and a new token issued (the old one stops working). Throws `RestoreRefusedError`.
+ */
+export async function approveRestore(deps: RestoreDependencies, restoreId: string, options: { approvedBy: string; now: Date }): Promise<LiveRestorePlan> {
+  const proposal = await deps.db.restoreRecord.findUnique({ where: { id: restoreId } });
+  if (!proposal || proposal.kind !== 'DESTRUCTIVE' || !proposal.backupRecordId) {
+    throw new RestoreRefusedError('NOT_FOUND', `no proposed live restore "${restoreId}"`);
+  }
+  if (proposal.status !== 'PROPOSED') throw new RestoreRefusedError('NOT_PROPOSED', `restore ${proposal.id} is ${proposal.status}, not PROPOSED`);
+  const restorable = await loadRestorable(deps, proposal.backupRecordId);
+  const { token, tokenHash } = generateConfirmToken();
+  const expiresAt = new Date(options.now.getTime() + CONFIRM_TOKEN_TTL_MS);
+  const { plan, target } = await describeLive(deps, restorable, expiresAt);
+  const { count } = await deps.db.restoreRecord.updateMany({
+    where: { id: proposal.id, status: 'PROPOSED' },
+    data: { plan, target, confirmTokenHash: tokenHash, confirmExpiresAt: expiresAt },
+  });
+  if (count !== 1) throw new RestoreRefusedError('NOT_PROPOSED', `restore ${proposal.id} was confirmed or cancelled meanwhile`);
+  deps.logger.child({ module: 'restore' }).info({ restoreId, approvedBy: options.approvedBy }, 'live restore approved; confirmation token issued');
+  return { restore: await deps.db.restoreRecord.findUniqueOrThrow({ where: { id: proposal.id } }), confirmToken: token, plan, expiresAt };
+}
+
+/** Cancels a PROPOSED restore (its token stops working). Throws `RestoreRefusedError` for anything else. */
+export async function cancelRestore(deps: RestoreDependencies, restoreId: string, options: { cancelledBy: string; now: Date }): Promise<RestoreRecord> {
+  const { count } = await deps.db.restoreRecord.updateMany({
+    where: { id: restoreId, status: 'PROPOSED' },
+    data: { status: 'CANCELLED', finishedAt: options.now, error: `cancelled by ${options.cancelledBy}` },
+  });
+  const record = await deps.db.restoreRecord.findUnique({ where: { id: restoreId } });
+  if (!record) throw new RestoreRefusedError('NOT_FOUND', `no restore "${restoreId}"`);
+  if (count !== 1) throw new RestoreRefusedError('NOT_PROPOSED', `restore ${restoreId} is ${record.status}, not PROPOSED`);
+  const open = await deps.db.restoreRecord.count({ where: { deploymentId: record.deploymentId, status: 'PROPOSED', kind: 'DESTRUCTIVE' } });
+  if (open === 0) await resolveAlerts(deps.db, record.deploymentId, [RESTORE_PROPOSED_ALERT], options.now);
+  return record;
+}
+
+/** The restores of a deployment, newest first. */
+export function listRestores(db: PrismaClient, deploymentId: string, limit = 20): Promise<RestoreRecord[]> {
+  return db.restoreRecord.findMany({ where: { deploymentId }, orderBy: { createdAt: 'desc' }, take: limit });
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+
+function assertConfirmable(proposal: RestoreRecord, now: Date): void {
+  if (proposal.status !== 'PROPOSED') {
+    throw new RestoreRefusedError('NOT_PROPOSED', `restore ${proposal.id} is ${proposal.status}: a confirmation token works once, for a PROPOSED restore`);
+  }
+  if (!proposal.confirmTokenHash) {
+    throw new RestoreRefusedError('NOT_APPROVED', `restore ${proposal.id} was proposed by ${proposal.requestedBy} and has no token yet: a person must approve it first (${now.toISOString()})`);
+  }
+}
+
+/** Loads the backup and checks it may be restored now; throws `RestoreRefusedError` naming what is wrong. */
+async function loadRestorable(deps: RestoreDependencies, backupId: string): Promise<Restorable> {
+  const backup = await deps.db.backupRecord.findUnique({ where: { id: backupId }, include: { deployment: { include: { workspace: true } } } });
+  if (!backup) throw new RestoreRefusedError('NOT_FOUND', `no backup "${backupId}"`);
+  const { deployment } = backup;
+  if (deployment.status !== 'RUNNING') {
+    throw new RestoreRefusedError('DEPLOYMENT_NOT_RUNNING', `deployment ${deployment.name} is ${deployment.status}; restores need a RUNNING deployment`);
+  }
+  if (backup.status !== 'SUCCEEDED' || !backup.path || !backup.sha256) {
+    throw new RestoreRefusedError('BACKUP_NOT_RESTORABLE', `backup ${backup.id} is ${backup.status}: only a SUCCEEDED backup with a file can be restored`);
+  }
+  const root = path.resolve(deps.store.root);
+  const filePath = path.resolve(backup.path);
+  if (!filePath.startsWith(`${root}${path.sep}`)) {
+    throw new RestoreRefusedError('BACKUP_NOT_RESTORABLE', `backup ${backup.id}'s file is outside the backup root ${root}`);
+  }
+  const info = await stat(filePath).catch(() => null);
+  if (!info?.isFile()) throw new RestoreRefusedError('BACKUP_NOT_RESTORABLE', `backup ${backup.id}'s file ${filePath} is missing`);
+  const recipe = findRecipe(deployment.recipeSlug);
+  const dataImport = recipe?.dataImport;
+  const dataExport: DataExport | undefined = recipe?.dataExport;
+  if (!recipe || !dataImport || !dataExport) {
+    throw new RestoreRefusedError('NO_IMPORT', `recipe "${deployment.recipeSlug}" of ${deployment.name} has no restore (dataImport)`);
+  }
+  if (backup.format && backup.format !== dataImport.format) {
+    throw new RestoreRefusedError('NO_IMPORT', `backup ${backup.id} has format ${backup.format}; recipe "${recipe.slug}" restores ${dataImport.format}`);
+  }
+  // The store gzips exports that are not compressed already (`.sql` → `.sql.gz`); those are un-gzipped while streaming.
+  const source: ImportSource = { path: filePath, sha256: backup.sha256, gunzip: !dataExport.compressed };
+  return { backup, deployment, recipe, dataImport, source };
+}
+
+/** The fields of a restore record that describe the backup (kept when the backup itself is pruned). */
+function snapshotOf(backup: BackupWithDeployment): Pick<Prisma.RestoreRecordUncheckedCreateInput, 'workspaceId' | 'deploymentId' | 'backupRecordId' | 'backupSha256' | 'backupStartedAt'> {
+  return {
+    workspaceId: backup.workspaceId,
+    deploymentId: backup.deploymentId,
+    backupRecordId: backup.id,
+    backupSha256: backup.sha256 ?? '',
+    backupStartedAt: backup.startedAt,
+  };
+}
+
+function runStep(
+  deps: RestoreDependencies,
+  restorable: Restorable,
+  command: readonly string[],
+  options: { target?: string; signal?: AbortSignal | undefined; source?: ImportSource },
+): Promise<DataImportResult> {
+  const { deployment, dataImport } = restorable;
+  return runDataImport(
+    deps.kube,
+    {
+      namespace: deployment.namespace,
+      podSelector: deployment.podSelector,
+      deploymentName: deployment.name,
+      container: dataImport.container,
+      command: buildStepCommand(command, options.target),
+      ...(options.source ? { source: options.source } : {}),
+      timeoutMs: deps.settings.timeoutMs,
+      ...(options.signal ? { signal: options.signal } : {}),
+    },
+    deps.logger,
+  );
+}
+
+async function countLive(deps: RestoreDependencies, restorable: Restorable): Promise<DataCounts> {
+  const counted = await runStep(deps, restorable, restorable.dataImport.count, {});
+  return parseCountLines(counted.stdout, restorable.dataImport.counts);
+}
+
+/** Counts the live database and writes the plan; refuses when the live data cannot be read. */
+async function describeLive(deps: RestoreDependencies, restorable: Restorable, expiresAt: Date | null): Promise<{ plan: string; target: string }> {
+  let live: DataCounts;
+  try {
+    live = await countLive(deps, restorable);
+  } catch (error) {
+    const failure = summarizeRestoreFailure(error);
+    throw new RestoreRefusedError('LIVE_UNREADABLE', `cannot read the live database to plan the restore (${failure.kind}): ${failure.message}`);
+  }
+  const { backup, deployment, recipe } = restorable;
+  const plan = describeLivePlan({
+    workspaceSlug: deployment.workspace.slug,
+    deploymentName: deployment.name,
+    namespace: deployment.namespace,
+    recipeName: recipe.name,
+    live,
+    backup: { id: backup.id, startedAt: backup.startedAt, sizeBytes: backup.sizeBytes, sha256: backup.sha256 ?? '', format: backup.format },
+    expiresAt,
+  });
+  return { plan, target: live.database ?? 'live' };
+}
+
+async function finishSucceeded(
+  deps: RestoreDependencies,
+  record: RestoreRecord,
+  result: { bytesRestored: number; counts: DataCounts['counts'] | null },
+): Promise<RestoreRecord> {
+  const finishedAt = deps.clock();
+  return deps.db.restoreRecord.update({
+    where: { id: record.id },
+    data: {
+      status: 'SUCCEEDED',
+      finishedAt,
+      durationMs: finishedAt.getTime() - (record.startedAt ?? finishedAt).getTime(),
+      bytesRestored: BigInt(result.bytesRestored),
+      ...(result.counts ? { counts: result.counts } : {}),
+    },
+  });
+}
+
+async function finishFailed(
+  deps: RestoreDependencies,
+  record: RestoreRecord,
+  restorable: Restorable,
+  error: unknown,
+  bytesRestored: number | null,
+  log: Logger,
+): Promise<RestoreRecord> {
+  const failure = summarizeRestoreFailure(error);
+  const finishedAt = deps.clock();
+  log.error({ kind: failure.kind, target: record.target }, `restore failed: ${failure.message}`);
+  const failed = await deps.db.restoreRecord.update({
+    where: { id: record.id },
+    data: {
+      status: 'FAILED',
+      finishedAt,
+      durationMs: finishedAt.getTime() - (record.startedAt ?? finishedAt).getTime(),
+      ...(bytesRestored === null ? {} : { bytesRestored: BigInt(bytesRestored) }),
+      errorKind: failure.kind,
+      error: failure.message,
+      stderrTail: failure.stderrTail,
+    },
+  });
+  const { deployment, backup } = restorable;
+  const what = record.kind === 'DESTRUCTIVE' ? `Live restore into "${record.target}"` : `${record.kind === 'TEST' ? 'Test' : 'Scratch'} restore`;
+  const consequence =
+    record.kind !== 'DESTRUCTIVE'
+      ? 'The live data was not touched; this backup may not be restorable.'
+      : backup.format === 'postgres-custom'
+        ? 'pg_restore ran in one transaction: the live data should be unchanged; check it.'
+        : 'The live data may be partly restored: check it and restore again.';
+  await raiseAndNotify(
+    deps.db,
+    deps.notifier,
+    {
+      workspaceId: deployment.workspaceId,
+      deploymentId: deployment.id,
+      deploymentName: deployment.name,
+      backupRecordId: backup.id,
+      severity: record.kind === 'SCRATCH' ? 'WARNING' : 'CRITICAL',
+      kind: RESTORE_FAILED_ALERT,
+      message: `${what} of ${deployment.workspace.slug}/${deployment.name} from backup ${backup.id} failed (${failure.kind}): ${failure.message}. ${consequence}`,
+    },
+    finishedAt,
+  ).catch((alertError: unknown) => log.error({ err: alertError }, 'could not record the alert for a failed restore'));
+  return failed;
+}

@@ -1,0 +1,30 @@
+import { BackupFailure } from '../backup-failure.ts';
+import { ImportFailure } from '../deployer/import-errors.ts';
+import { redactSecrets } from '../redact.ts';
+
+const MAX_ERROR_LENGTH = 1_000;
+const MAX_STDERR_LENGTH = 4_000;
+
+/** What a failed restore's record says: the typed kind, a short redacted message and the stderr tail. */
+export interface RestoreFailureSummary {
+  kind: string;
+  message: string;
+  stderrTail: string | null;
+}
+
+/**
+ * Turns whatever a restore threw into what its record stores. Typed failures (the import's and the pod lookup's) keep
+ * their kind; anything else is `Unexpected`. Redacted once more and truncated: it is stored and shown as is.
+ */
+export function summarizeRestoreFailure(error: unknown): RestoreFailureSummary {
+  const typed = error instanceof ImportFailure || error instanceof BackupFailure;
+  const fields = error as { stderrTail?: unknown } | null;
+  const message = error instanceof Error ? error.message : String(error);
+  const stderrTail = typeof fields?.stderrTail === 'string' && fields.stderrTail ? truncate(redactSecrets(fields.stderrTail), MAX_STDERR_LENGTH) : null;
+  return { kind: typed ? error.kind : 'Unexpected', message: truncate(redactSecrets(message), MAX_ERROR_LENGTH), stderrTail };
+}
+
+/** Keeps the end of long text (the end of stderr is where the cause is). */
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `…${text.slice(text.length - max + 1)}`;
+}
