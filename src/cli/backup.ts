@@ -2,6 +2,9 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { assertBackupRootUsable, createBackupDependencies } from '../lib/ops-agent/backup-dependencies.ts';
 import { executeBackup, pruneBackups } from '../lib/ops-agent/backup.ts';
+import { printPrunePlan } from '../lib/ops-agent/retention-print.ts';
+import { setBackupPinned } from '../lib/ops-agent/retention-pin.ts';
+import { InvalidRetentionError, parseRetentionPolicy, type RetentionOverrides } from '../lib/ops-agent/retention-policy.ts';
 import { BackupInterruptedError } from '../lib/ops-agent/backup-outcome.ts';
 import { auditBackupFiles, recoverInterruptedBackups } from '../lib/ops-agent/recovery.ts';
 import { openRuntime, readEnvironment, runMain } from '../lib/runtime.ts';
@@ -12,8 +15,11 @@ import { formatBytes, formatProgress } from '../lib/format.ts';
 const USAGE = `usage: npm run backup -- <command>
   run <deploymentId>                   back up now (trigger MANUAL), printing progress
   list <deploymentId> [--limit N]      newest backups first (default 10)
-  prune <deploymentId> [--keep N] [--dry-run]
-                                       apply retention (default: the deployment's backupRetention)
+  prune <deploymentId> [--keep N] [--daily D] [--weekly W] [--monthly M] [--max-age-days A] [--dry-run]
+                                       apply retention, printing the plan with reasons (default: the
+                                       deployment's policy; flags override single rules for this run)
+  pin <backupId>                       retention never deletes this backup
+  unpin <backupId>                     retention may delete it again
   verify <backupId>                    re-check a backup file's sha256 against its record and sidecar, then its
                                        format (pg_restore, dump trailer, RDB checksum, gzip) and record the result
   recover                              mark interrupted backups FAILED and remove their temporary files
@@ -22,7 +28,11 @@ Exit codes: 0 done, 1 failed, 2 bad usage or configuration, 3 skipped.`;
 
 const idSchema = z.string().regex(/^[a-z0-9]{1,64}$/, { error: 'must be a record id (lowercase letters and digits)' });
 const limitSchema = z.coerce.number().int().min(1).max(1_000, { error: 'must be from 1 to 1000' });
-const keepSchema = z.coerce.number({ error: 'must be a whole number >= 1' }).int({ error: 'must be a whole number >= 1' }).min(1, { error: 'must be a whole number >= 1 (the newest successful backup is never deleted)' });
+/** A retention flag's text as a number; the range is checked by the retention policy schema. */
+const wholeNumberSchema = z.string().regex(/^-?\d+$/, { error: 'must be a whole number' }).transform(Number);
+const RETENTION_FLAGS = { keep: 'keepLast', daily: 'daily', weekly: 'weekly', monthly: 'monthly', 'max-age-days': 'maxAgeDays' } as const;
+type RetentionFlag = keyof typeof RETENTION_FLAGS;
+const FLAG_OF = Object.fromEntries(Object.entries(RETENTION_FLAGS).map(([flag, field]) => [field, `--${flag}`]));
 
 class UsageError extends Error {}
 
@@ -36,7 +46,16 @@ function parse<T>(schema: z.ZodType<T>, value: string | undefined, name: string)
 runMain(async () => {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
-    options: { keep: { type: 'string' }, limit: { type: 'string' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean' } },
+    options: {
+      keep: { type: 'string' },
+      daily: { type: 'string' },
+      weekly: { type: 'string' },
+      monthly: { type: 'string' },
+      'max-age-days': { type: 'string' },
+      limit: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
   });
   const [command, argument] = positionals;
   if (values.help || !command) {
@@ -53,10 +72,23 @@ runMain(async () => {
   }
 });
 
-async function runCommand(command: string, argument: string | undefined, values: { keep?: string; limit?: string; 'dry-run'?: boolean }): Promise<number> {
-  if (!['run', 'list', 'prune', 'verify', 'recover', 'audit'].includes(command)) throw new UsageError(`unknown command "${command}"`);
-  const id = command === 'recover' ? '' : parse(idSchema, argument, command === 'verify' ? 'backupId' : 'deploymentId');
-  const keepCount = values.keep === undefined ? undefined : parse(keepSchema, values.keep, '--keep');
+async function runCommand(
+  command: string,
+  argument: string | undefined,
+  values: Partial<Record<RetentionFlag, string>> & { limit?: string; 'dry-run'?: boolean },
+): Promise<number> {
+  if (!['run', 'list', 'prune', 'pin', 'unpin', 'verify', 'recover', 'audit'].includes(command)) throw new UsageError(`unknown command "${command}"`);
+  const id = command === 'recover' ? '' : parse(idSchema, argument, ['verify', 'pin', 'unpin'].includes(command) ? 'backupId' : 'deploymentId');
+  const overrides: RetentionOverrides = {};
+  for (const [flag, field] of Object.entries(RETENTION_FLAGS) as Array<[RetentionFlag, keyof RetentionOverrides]>) {
+    if (values[flag] !== undefined) overrides[field] = parse(wholeNumberSchema, values[flag], `--${flag}`);
+  }
+  try {
+    parseRetentionPolicy(overrides, FLAG_OF);
+  } catch (error) {
+    if (error instanceof InvalidRetentionError) throw new UsageError(error.details);
+    throw error;
+  }
   const limit = values.limit === undefined ? 10 : parse(limitSchema, values.limit, '--limit');
   const runtime = await openRuntime(readEnvironment(), 'backup-cli', { logToStderr: true });
   const deps = createBackupDependencies(runtime);
@@ -100,11 +132,26 @@ async function runCommand(command: string, argument: string | undefined, values:
         return 0;
       }
       case 'prune': {
-        const report = await pruneBackups(deps, id, { ...(keepCount ? { keepCount } : {}), dryRun: values['dry-run'] ?? false });
-        out(`${report.dryRun ? 'would prune' : 'pruned'} ${report.pruned.length} backup(s) and ${report.prunedFailedRecords} failed record(s), keeping ${report.keepCount} newest successful`);
-        for (const p of report.pruned) out(`  ${p.startedAt}  ${p.path}${p.fileWasMissing ? '  (file was already missing)' : ''}`);
-        for (const p of report.problems) out(`  NOT DELETED ${p.path}: ${p.reason}`);
+        let report;
+        try {
+          report = await pruneBackups(deps, id, { policy: overrides, dryRun: values['dry-run'] ?? false });
+        } catch (error) {
+          // A policy column of the deployment that is out of range: a configuration error.
+          if (error instanceof InvalidRetentionError) throw new UsageError(error.message);
+          throw error;
+        }
+        printPrunePlan(report, out);
         return report.problems.length > 0 ? 1 : 0;
+      }
+      case 'pin':
+      case 'unpin': {
+        const outcome = await setBackupPinned(deps.db, { backupId: id }, command === 'pin');
+        if (!outcome.ok) {
+          out(outcome.message);
+          return 1;
+        }
+        out(`${outcome.pinned ? 'pinned' : 'unpinned'} ${outcome.backupId}${outcome.changed ? '' : ` (it was already ${outcome.pinned ? 'pinned' : 'unpinned'})`}`);
+        return 0;
       }
       case 'verify': {
         const record = await deps.db.backupRecord.findUnique({ where: { id } });

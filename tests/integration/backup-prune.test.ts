@@ -103,7 +103,7 @@ describe('retention', () => {
 
     const report = await pruneBackups(harness.deps, deployment.id);
 
-    expect(report).toMatchObject({ keepCount: DEFAULT_RETENTION, dryRun: false, kept: 10, prunedFailedRecords: 0, problems: [] });
+    expect(report).toMatchObject({ policy: { keepLast: DEFAULT_RETENTION }, dryRun: false, kept: 10, prunedFailedRecords: [], problems: [] });
     expect(report.pruned.map((pruned) => pruned.id).sort()).toEqual(idsOf(oldest!, secondOldest!));
     expect(report.pruned.every((pruned) => !pruned.fileWasMissing)).toBe(true);
     expect(await filesUnder(folderOf(harness.root, deployment))).toEqual(filesOf(...newest));
@@ -111,7 +111,7 @@ describe('retention', () => {
 
     const again = await pruneBackups(harness.deps, deployment.id);
 
-    expect(again).toMatchObject({ kept: 10, pruned: [], prunedFailedRecords: 0, problems: [] });
+    expect(again).toMatchObject({ kept: 10, pruned: [], prunedFailedRecords: [], problems: [] });
     expect(await filesUnder(folderOf(harness.root, deployment))).toEqual(filesOf(...newest));
   });
 
@@ -120,10 +120,10 @@ describe('retention', () => {
     const successes = [await seedBackup(deployment, 0), await seedBackup(deployment, 1), await seedBackup(deployment, 2)];
     const failures = [await seedRecord(deployment, 3, 'FAILED'), await seedRecord(deployment, 4, 'FAILED'), await seedRecord(deployment, 5, 'FAILED')];
 
-    const report = await pruneBackups(harness.deps, deployment.id, { keepCount: 1 });
+    const report = await pruneBackups(harness.deps, deployment.id, { policy: { keepLast: 1 } });
 
     expect(report.pruned.map((pruned) => pruned.id).sort()).toEqual(idsOf(successes[0]!, successes[1]!));
-    expect(report.prunedFailedRecords).toBe(0);
+    expect(report.prunedFailedRecords).toEqual([]);
     expect(await filesUnder(folderOf(harness.root, deployment))).toEqual(filesOf(successes[2]!));
     expect(await recordIds(deployment)).toEqual(idsOf(successes[2]!, ...failures));
   });
@@ -138,10 +138,10 @@ describe('retention', () => {
     const newestSuccess = await seedBackup(deployment, 4);
     const newestFailure = await seedRecord(deployment, 5, 'FAILED');
 
-    const report = await pruneBackups(harness.deps, deployment.id, { keepCount: 2 });
+    const report = await pruneBackups(harness.deps, deployment.id, { policy: { keepLast: 2 } });
 
     expect(report.pruned.map((pruned) => pruned.id)).toEqual([oldSuccess.id]);
-    expect(report.prunedFailedRecords).toBe(1);
+    expect(report.prunedFailedRecords).toEqual([{ id: oldFailure.id, startedAt: oldFailure.startedAt.toISOString(), reason: 'old-failure' }]);
     expect(await recordIds(deployment)).toEqual(idsOf(staleRunning, keptSuccess, failureInWindow, newestSuccess, newestFailure));
     expect(await recordIds(deployment)).not.toContain(oldFailure.id);
     expect(await filesUnder(folderOf(harness.root, deployment))).toEqual(filesOf(keptSuccess, newestSuccess));
@@ -153,10 +153,18 @@ describe('retention', () => {
     const newest = await seedBackup(deployment, 1);
     await unlink(vanished.path!);
 
-    const report = await pruneBackups(harness.deps, deployment.id, { keepCount: 1 });
+    const report = await pruneBackups(harness.deps, deployment.id, { policy: { keepLast: 1 } });
 
     expect(report.pruned).toEqual([
-      { id: vanished.id, startedAt: vanished.startedAt.toISOString(), path: vanished.path, sizeBytes: String(BACKUP_BYTES), fileWasMissing: true },
+      {
+        id: vanished.id,
+        startedAt: vanished.startedAt.toISOString(),
+        path: vanished.path,
+        sizeBytes: String(BACKUP_BYTES),
+        reason: 'no-keep-rule',
+        remoteCopies: [],
+        fileWasMissing: true,
+      },
     ]);
     expect(report.problems).toEqual([]);
     expect(await recordIds(deployment)).toEqual([newest.id]);
@@ -169,20 +177,21 @@ describe('retention', () => {
     await seedRecord(deployment, -1, 'FAILED');
     const before = { files: await filesUnder(folderOf(harness.root, deployment)), records: await recordIds(deployment) };
 
-    const report = await pruneBackups(harness.deps, deployment.id, { keepCount: 1, dryRun: true });
+    const report = await pruneBackups(harness.deps, deployment.id, { policy: { keepLast: 1 }, dryRun: true });
 
-    expect(report).toMatchObject({ dryRun: true, prunedFailedRecords: 1, problems: [] });
+    expect(report).toMatchObject({ dryRun: true, problems: [] });
+    expect(report.prunedFailedRecords).toHaveLength(1);
     expect(report.pruned.map((pruned) => pruned.id).sort()).toEqual(idsOf(backups[0]!, backups[1]!));
     expect({ files: await filesUnder(folderOf(harness.root, deployment)), records: await recordIds(deployment) }).toEqual(before);
   });
 
-  it.each([0, -1, 1.5])('refuses keepCount %s with InvalidRetentionError and deletes nothing', async (keepCount) => {
+  it.each([0, -1, 1.5])('refuses keepLast %s with InvalidRetentionError and deletes nothing', async (keepCount) => {
     const deployment = await newDeployment();
     await seedBackup(deployment, 0);
     await seedBackup(deployment, 1);
     const before = { files: await filesUnder(folderOf(harness.root, deployment)), records: await recordIds(deployment) };
 
-    await expect(pruneBackups(harness.deps, deployment.id, { keepCount })).rejects.toBeInstanceOf(InvalidRetentionError);
+    await expect(pruneBackups(harness.deps, deployment.id, { policy: { keepLast: keepCount } })).rejects.toBeInstanceOf(InvalidRetentionError);
 
     expect({ files: await filesUnder(folderOf(harness.root, deployment)), records: await recordIds(deployment) }).toEqual(before);
   });
@@ -207,7 +216,7 @@ describe('retention outside the deployment folder', () => {
     const refused = await Promise.all(Object.values(outside).map((filePath, hour) => seedRecord(deployment, hour, 'SUCCEEDED', { path: filePath })));
     const contentsBefore = await Promise.all([...Object.values(outside).slice(0, 3), systemFile].map((file) => readFile(file)));
 
-    const report = await pruneBackups(harness.deps, deployment.id, { keepCount: 1 });
+    const report = await pruneBackups(harness.deps, deployment.id, { policy: { keepLast: 1 } });
 
     expect(report.pruned).toEqual([]);
     expect(report.problems.map((problem) => problem.path).sort()).toEqual(Object.values(outside).sort());

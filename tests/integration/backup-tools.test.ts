@@ -130,8 +130,8 @@ describe('tool schemas (what the model sees)', () => {
       properties: { limit: { type: 'integer', minimum: 1, maximum: 100, default: 10 } },
     });
     expect(byName.pruneOldBackups).toMatchObject({
-      required: ['deploymentId', 'keepCount'],
-      properties: { keepCount: { type: 'integer', minimum: 1 }, dryRun: { type: 'boolean', default: false } },
+      required: ['deploymentId'],
+      properties: { keepCount: { type: 'integer', minimum: 1 }, dryRun: { type: 'boolean', default: true } },
     });
     expect(byName.verifyBackup?.required).toEqual(['backupId']);
   });
@@ -166,7 +166,7 @@ describe('invalid input: INVALID_INPUT naming the tool, and nothing happens', ()
     { case: 'limit 101', tool: 'getBackupHistory', input: (id) => ({ deploymentId: id, limit: 101 }), mentions: 'limit: Too big' },
     { case: 'keepCount 0', tool: 'pruneOldBackups', input: (id) => ({ deploymentId: id, keepCount: 0 }), mentions: 'keepCount: must be at least 1' },
     { case: 'a fractional keepCount', tool: 'pruneOldBackups', input: (id) => ({ deploymentId: id, keepCount: 1.5 }), mentions: 'keepCount:' },
-    { case: 'a missing keepCount', tool: 'pruneOldBackups', input: (id) => ({ deploymentId: id, dryRun: false }), mentions: 'keepCount:' },
+    { case: 'a GFS rule of its own', tool: 'pruneOldBackups', input: (id) => ({ deploymentId: id, daily: 1, dryRun: false }), mentions: 'Unrecognized key: "daily"' },
     { case: 'dryRun as a string', tool: 'pruneOldBackups', input: (id) => ({ deploymentId: id, keepCount: 1, dryRun: 'false' }), mentions: 'dryRun:' },
     { case: 'a path as backupId', tool: 'verifyBackup', input: () => ({ backupId: '../../etc/passwd' }), mentions: 'backupId: must be a backup id' },
     { case: 'a scope of its own choosing', tool: 'listBackupStatus', input: () => ({ workspaceId: 'theirs' }), mentions: 'Unrecognized key: "workspaceId"' },
@@ -367,19 +367,21 @@ describe('pruneOldBackups', () => {
   });
   const exists = (file: string) => stat(file).then(() => true, () => false);
 
-  it('previews with dryRun: lists what would go, deletes nothing', async () => {
+  it('previews by default: lists what would go and why, deletes nothing', async () => {
     const before = await snapshot();
-    const value = await callOk<{ dryRun: boolean; prunedCount: number; pruned: Array<{ id: string; path: string; fileWasMissing: boolean }>; kept: number }>(
+    const value = await callOk<{ dryRun: boolean; prunedCount: number; pruned: Array<{ id: string; path: string; fileWasMissing: boolean; reason: string }>; kept: number }>(
       'pruneOldBackups',
-      { deploymentId: ids['prune-db'], keepCount: 1, dryRun: true },
+      { deploymentId: ids['prune-db'], keepCount: 1 },
     );
+    expect(value).toMatchObject({ policy: 'keep-last 1', keep: [{ id: backups[0]!.backupId, reasons: ['newest', 'newest-verified', 'keep-last'] }] });
+    expect(new Set(value.pruned.map((p) => p.reason))).toEqual(new Set(['no-keep-rule']));
     expect(value).toMatchObject({ deployment: 'prune-db', dryRun: true, prunedCount: 2, kept: 1, problems: [], prunedFailedRecords: 0 });
     expect(value.pruned.map((p) => [p.id, p.path, p.fileWasMissing])).toEqual(backups.slice(1).map((b) => [b.backupId, b.path, false]));
     expect(await snapshot()).toEqual(before);
   });
 
   it('deletes the older files, their sidecars and records, and keeps the newest', async () => {
-    const value = await callOk<{ dryRun: boolean; prunedCount: number; kept: number }>('pruneOldBackups', { deploymentId: ids['prune-db'], keepCount: 1 });
+    const value = await callOk<{ dryRun: boolean; prunedCount: number; kept: number }>('pruneOldBackups', { deploymentId: ids['prune-db'], keepCount: 1, dryRun: false });
     expect(value).toMatchObject({ dryRun: false, prunedCount: 2, kept: 1, problems: [] });
     for (const old of backups.slice(1)) {
       expect(await exists(old.path)).toBe(false);
@@ -393,7 +395,7 @@ describe('pruneOldBackups', () => {
   });
 
   it('prunes nothing more when run again', async () => {
-    expect(await callOk('pruneOldBackups', { deploymentId: ids['prune-db'], keepCount: 1 })).toMatchObject({ prunedCount: 0, kept: 1 });
+    expect(await callOk('pruneOldBackups', { deploymentId: ids['prune-db'], keepCount: 1, dryRun: false })).toMatchObject({ prunedCount: 0, kept: 1 });
   });
 });
 

@@ -125,8 +125,13 @@ export async function runCycle(deps: LoopDependencies, options: CycleOptions = {
         return;
       }
       summary.succeeded += 1;
-      const report = await pruneBackups(deps.backup, deployment.id, { keepCount: deployment.retention });
-      summary.pruned += report.pruned.length;
+      try {
+        const report = await pruneBackups(deps.backup, deployment.id);
+        summary.pruned += report.pruned.length;
+      } catch (error) {
+        // The backup itself succeeded: a retention failure (e.g. an invalid policy) is reported, not counted as one.
+        log.error({ err: error, deploymentId: deployment.id }, `retention not applied: ${error instanceof Error ? error.message : String(error)}`);
+      }
     } catch (error) {
       summary.failed += 1;
       log.error({ err: error, deploymentId: deployment.id }, 'scheduled backup crashed');

@@ -3,7 +3,7 @@ import type { Deployment } from '../../generated/prisma/client.ts';
 import { verifyBackupFile } from '../storage/verify-backup.ts';
 import { executeBackup, pruneBackups, type BackupDependencies } from './backup.ts';
 import { gatherBackupState } from './backup-state.ts';
-import { InvalidRetentionError } from './retention.ts';
+import { InvalidRetentionError, describeRetentionPolicy } from './retention-policy.ts';
 import { summarizeStateForTool } from './state-render.ts';
 import type { AnyAgentTool, ToolResult } from './tool.ts';
 
@@ -105,29 +105,42 @@ export const getBackupHistoryTool: AnyAgentTool<ToolContext> = {
 export const pruneOldBackupsTool: AnyAgentTool<ToolContext> = {
   name: 'pruneOldBackups',
   description:
-    'Apply retention to one deployment: keep its newest keepCount successful backups (at least 1; the newest success ' +
-    'is never deleted) and delete older files and records. Use dryRun: true first to preview what would be deleted.',
+    "Apply one deployment's retention policy (keep-last N, GFS daily/weekly/monthly, max age). The newest successful " +
+    'backup, the newest verified one and pinned backups are never deleted. By default (dryRun: true) it only returns ' +
+    'the plan: each kept backup with the rules that keep it and each deletion with its reason; show it, then call ' +
+    'again with dryRun: false to delete.',
   inputSchema: z
     .object({
       deploymentId,
-      keepCount: z.number().int().min(1, { error: 'must be at least 1: the newest successful backup is never deleted' }).max(1_000).describe('How many successful backups to keep (>= 1).'),
-      dryRun: z.boolean().default(false).describe('true: only report what would be deleted.'),
+      keepCount: z
+        .number()
+        .int()
+        .min(1, { error: 'must be at least 1: the newest successful backup is never deleted' })
+        .max(1_000)
+        .optional()
+        .describe("Keep-last N for this run instead of the deployment's own (>= 1); omit to use the deployment's policy."),
+      dryRun: z.boolean().default(true).describe('true (default): only report the plan; false: delete what the plan deletes.'),
     })
     .strict(),
-  async execute(input: { deploymentId: string; keepCount: number; dryRun: boolean }, context) {
+  async execute(input: { deploymentId: string; keepCount?: number; dryRun: boolean }, context) {
     const deployment = await findDeployment(context, input.deploymentId);
     if (!deployment) return notFound(input.deploymentId);
     try {
-      const report = await pruneBackups(context.backup, deployment.id, { keepCount: input.keepCount, dryRun: input.dryRun });
+      const report = await pruneBackups(context.backup, deployment.id, {
+        ...(input.keepCount === undefined ? {} : { policy: { keepLast: input.keepCount } }),
+        dryRun: input.dryRun,
+      });
       return {
         ok: true,
         value: {
           deployment: deployment.name,
+          policy: describeRetentionPolicy(report.policy),
           dryRun: report.dryRun,
           prunedCount: report.pruned.length,
           pruned: report.pruned,
-          prunedFailedRecords: report.prunedFailedRecords,
+          prunedFailedRecords: report.prunedFailedRecords.length,
           kept: report.kept,
+          keep: report.keep,
           problems: report.problems,
         },
       };
