@@ -4,8 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupRecord, BackupStatus, Deployment } from '../../src/generated/prisma/client.ts';
-import { pruneBackups } from '../../src/lib/ops-agent/prune.ts';
+import { idsToDelete, pruneBackups } from '../../src/lib/ops-agent/prune.ts';
 import { InvalidRetentionError } from '../../src/lib/ops-agent/retention.ts';
+import { setBackupPinned } from '../../src/lib/ops-agent/retention-pin.ts';
 import { startBackupHarness, type BackupHarness } from '../support/backup-harness.ts';
 import { filesUnder, folderOf } from '../support/backup-checks.ts';
 import { createDeployment, createWorkspace } from '../support/factories.ts';
@@ -38,8 +39,8 @@ function hoursAfterT0(hours: number): Date {
   return new Date(T0.getTime() + hours * HOUR_MS);
 }
 
-function newDeployment(): Promise<Deployment> {
-  return createDeployment(harness.db.prisma, workspaceId, { name: `db-${randomBytes(4).toString('hex')}`, recipeSlug: 'postgresql' });
+function newDeployment(columns: Partial<Deployment> = {}): Promise<Deployment> {
+  return createDeployment(harness.db.prisma, workspaceId, { name: `db-${randomBytes(4).toString('hex')}`, recipeSlug: 'postgresql', ...columns });
 }
 
 /** A finished backup file written by the store, and its SUCCEEDED record, started `hours` after T0. */
@@ -228,5 +229,112 @@ describe('retention outside the deployment folder', () => {
     expect(await filesUnder(folderOf(harness.root, neighbour))).toEqual(filesOf(...neighbourBackups));
     expect(await filesUnder(folderOf(harness.root, deployment))).toEqual([path.basename(link), ...filesOf(newest)].sort());
     expect(harness.logs()).toContain('prune kept a backup it could not delete');
+  });
+});
+
+describe('the deployment policy', () => {
+  const DAY_HOURS = 24;
+
+  it("applies GFS from the deployment's columns in its time zone: the newest backup of each of the last 3 local days", async () => {
+    // Three backups a day at 21:00, 22:30 and 23:30 UTC for four days: in Berlin (UTC+1 in March) the 23:30 one is
+    // already the next day.
+    const deployment = await newDeployment({ backupRetention: 1, retentionDaily: 3, backupTimezone: 'Europe/Berlin' });
+    const byDay: BackupRecord[][] = [];
+    for (let day = 0; day < 4; day += 1) {
+      byDay.push([await seedBackup(deployment, day * DAY_HOURS + 19), await seedBackup(deployment, day * DAY_HOURS + 20.5), await seedBackup(deployment, day * DAY_HOURS + 21.5)]);
+    }
+    // Local days: Mar 1 holds day 0's 21:00 and 22:30; Mar 2 holds day 0's 23:30 and day 1's first two; … Mar 5 holds day 3's 23:30.
+    const expectedKept = [byDay[3]![2]!, byDay[3]![1]!, byDay[2]![1]!];
+
+    const plan = await pruneBackups(harness.deps, deployment.id, { dryRun: true });
+    expect(plan.policy).toEqual({ keepLast: 1, daily: 3, timeZone: 'Europe/Berlin' });
+    expect(plan.keep.map((kept) => [kept.id, kept.reasons])).toEqual([
+      [expectedKept[0]!.id, ['newest', 'keep-last', 'daily']],
+      [expectedKept[1]!.id, ['daily']],
+      [expectedKept[2]!.id, ['daily']],
+    ]);
+
+    const report = await pruneBackups(harness.deps, deployment.id);
+    expect(idsToDelete(report)).toEqual(idsToDelete(plan));
+    expect(await recordIds(deployment)).toEqual(idsOf(...expectedKept));
+    expect(await filesUnder(folderOf(harness.root, deployment))).toEqual(filesOf(...expectedKept));
+  });
+
+  it('refuses a policy column out of range, naming it, and deletes nothing', async () => {
+    const deployment = await newDeployment({ backupRetention: 1, retentionDaily: -1 });
+    await seedBackup(deployment, 0);
+    await seedBackup(deployment, 1);
+    const before = await recordIds(deployment);
+
+    await expect(pruneBackups(harness.deps, deployment.id)).rejects.toThrow('retention: retentionDaily must be 0 or more (0 turns the day rule off) (got -1)');
+    expect(await recordIds(deployment)).toEqual(before);
+  });
+});
+
+describe('pinned backups', () => {
+  it('are never pruned, and unpinned ones are again', async () => {
+    const deployment = await newDeployment({ backupRetention: 1 });
+    const old = await seedBackup(deployment, 0);
+    const middle = await seedBackup(deployment, 1);
+    const newest = await seedBackup(deployment, 2);
+    expect(await setBackupPinned(harness.db.prisma, { backupId: old.id }, true)).toEqual({ ok: true, backupId: old.id, pinned: true, changed: true });
+    expect(await setBackupPinned(harness.db.prisma, { backupId: old.id }, true)).toMatchObject({ ok: true, changed: false });
+
+    const report = await pruneBackups(harness.deps, deployment.id);
+    expect(report.keep.map((kept) => [kept.id, kept.reasons])).toEqual([[newest.id, ['newest', 'keep-last']], [old.id, ['pinned']]]);
+    expect(report.pruned.map((pruned) => pruned.id)).toEqual([middle.id]);
+    expect(await filesUnder(folderOf(harness.root, deployment))).toEqual(filesOf(old, newest));
+
+    expect(await setBackupPinned(harness.db.prisma, { backupId: old.id }, false)).toMatchObject({ ok: true, pinned: false, changed: true });
+    expect((await pruneBackups(harness.deps, deployment.id)).pruned.map((pruned) => pruned.id)).toEqual([old.id]);
+    expect(await recordIds(deployment)).toEqual([newest.id]);
+  });
+
+  it('can only be successful backups; an unknown id or another workspace is NOT_FOUND', async () => {
+    const deployment = await newDeployment();
+    const failed = await seedRecord(deployment, 0, 'FAILED');
+    const running = await seedRecord(deployment, 1, 'RUNNING');
+    const success = await seedBackup(deployment, 2);
+    expect(await setBackupPinned(harness.db.prisma, { backupId: failed.id }, true)).toEqual({
+      ok: false,
+      code: 'NOT_SUCCEEDED',
+      message: `backup "${failed.id}" is FAILED: only a successful backup can be pinned`,
+    });
+    expect(await setBackupPinned(harness.db.prisma, { backupId: running.id }, true)).toMatchObject({ ok: false, code: 'NOT_SUCCEEDED' });
+    expect(await setBackupPinned(harness.db.prisma, { backupId: 'nosuchbackup' }, true)).toMatchObject({ ok: false, code: 'NOT_FOUND' });
+    expect(await setBackupPinned(harness.db.prisma, { backupId: success.id, workspaceId: 'someoneelse' }, true)).toMatchObject({ ok: false, code: 'NOT_FOUND' });
+    const pinnedCount = await harness.db.prisma.backupRecord.count({ where: { deploymentId: deployment.id, pinned: true } });
+    expect(pinnedCount).toBe(0);
+  });
+});
+
+describe('a confirmed plan (expectDelete)', () => {
+  it('deletes when the plan is the one confirmed', async () => {
+    const deployment = await newDeployment({ backupRetention: 1 });
+    const backups = [await seedBackup(deployment, 0), await seedBackup(deployment, 1), await seedBackup(deployment, 2)];
+    const plan = await pruneBackups(harness.deps, deployment.id, { dryRun: true });
+
+    const report = await pruneBackups(harness.deps, deployment.id, { expectDelete: idsToDelete(plan) });
+
+    expect(report).toMatchObject({ dryRun: false, planChanged: null, problems: [] });
+    expect(await recordIds(deployment)).toEqual([backups[2]!.id]);
+  });
+
+  it('deletes nothing when the plan changed since it was confirmed (a backup pinned, another one started)', async () => {
+    const deployment = await newDeployment({ backupRetention: 1 });
+    const backups = [await seedBackup(deployment, 0), await seedBackup(deployment, 1), await seedBackup(deployment, 2)];
+    const plan = await pruneBackups(harness.deps, deployment.id, { dryRun: true });
+    expect(idsToDelete(plan)).toEqual(idsOf(backups[0]!, backups[1]!));
+    await setBackupPinned(harness.db.prisma, { backupId: backups[0]!.id }, true);
+    const newer = await seedBackup(deployment, 3);
+    const before = { files: await filesUnder(folderOf(harness.root, deployment)), records: await recordIds(deployment) };
+
+    const report = await pruneBackups(harness.deps, deployment.id, { expectDelete: idsToDelete(plan) });
+
+    expect(report.dryRun).toBe(true);
+    expect(report.planChanged).toEqual({ unconfirmed: [backups[2]!.id], noLongerDeleted: [backups[0]!.id] });
+    expect(idsToDelete(report)).toEqual(idsOf(backups[1]!, backups[2]!));
+    expect({ files: await filesUnder(folderOf(harness.root, deployment)), records: await recordIds(deployment) }).toEqual(before);
+    expect(await recordIds(deployment)).toContain(newer.id);
   });
 });
