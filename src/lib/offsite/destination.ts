@@ -8,6 +8,8 @@ import type { Readable } from 'node:stream';
 export interface OffsiteDestination {
   /** Configured name, stored on `BackupUpload.destination`, e.g. `s3`. */
   readonly name: string;
+  /** The configured key prefix, normalised (no leading or trailing slash; `''` for none). Every key starts with it. */
+  readonly keyPrefix: string;
   /** The object key for a backup file. Pure. */
   objectKeyFor(file: { workspaceId: string; deploymentName: string; fileName: string }): string;
   /**

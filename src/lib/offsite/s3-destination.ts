@@ -1,0 +1,226 @@
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { pipeline, Readable, Transform } from 'node:stream';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  paginateListObjectsV2,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { Config } from '../config.ts';
+import { redactSecrets } from '../redact.ts';
+import type { OffsiteDestination, OffsiteObject } from './destination.ts';
+import { buildObjectKey, normaliseKeyPrefix } from './object-key.ts';
+import { OffsiteRequestError, OffsiteVerificationError } from './offsite-errors.ts';
+
+/** S3's smallest part (all parts but the last) and its most parts per upload. */
+export const MIN_PART_SIZE_BYTES = 5 * 1024 * 1024;
+export const MAX_PARTS = 10_000;
+/** Object metadata key of the sha256 (sent as the `x-amz-meta-sha256` header). */
+export const SHA256_METADATA_KEY = 'sha256';
+
+export interface S3DestinationSettings {
+  /** Destination name stored on BackupUpload rows. */
+  name: string;
+  bucket: string;
+  /** Key prefix; normalised here. */
+  prefix: string;
+  region: string;
+  endpoint?: string;
+  forcePathStyle: boolean;
+  /** Unset: the AWS default credential chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Preferred part size (raised for huge files so they fit in 10,000 parts). Default 8 MiB. */
+  partSizeBytes?: number;
+  /** Parts in flight per upload; memory is about partSize × queueSize. Default 2. */
+  queueSize?: number;
+  /** Attempts per request by the SDK's own retry. Default 3. */
+  maxAttempts?: number;
+  /** Keys per ListObjectsV2 page. Default 1000 (S3's maximum). */
+  listPageSize?: number;
+}
+
+const DEFAULT_PART_SIZE_BYTES = 8 * 1024 * 1024;
+const DEFAULT_QUEUE_SIZE = 2;
+const READ_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * The part size for a file: the preferred size, raised so the file fits in `MAX_PARTS` parts, never below S3's
+ * 5 MiB minimum. Pure.
+ */
+export function choosePartSize(sizeBytes: bigint, preferredBytes: number = DEFAULT_PART_SIZE_BYTES): number {
+  const needed = Number((sizeBytes + BigInt(MAX_PARTS) - 1n) / BigInt(MAX_PARTS));
+  return Math.max(MIN_PART_SIZE_BYTES, preferredBytes, needed);
+}
+
+/** The destinations the configuration asks for: one S3 destination named `s3` when S3_BUCKET is set, else none. */
+export function createOffsiteDestinations(config: Config): OffsiteDestination[] {
+  if (!config.S3_BUCKET) return [];
+  return [
+    createS3Destination({
+      name: 's3',
+      bucket: config.S3_BUCKET,
+      prefix: config.S3_PREFIX,
+      region: config.S3_REGION,
+      forcePathStyle: config.S3_FORCE_PATH_STYLE,
+      ...(config.S3_ENDPOINT ? { endpoint: config.S3_ENDPOINT } : {}),
+      ...(config.S3_ACCESS_KEY_ID && config.S3_SECRET_ACCESS_KEY
+        ? { credentials: { accessKeyId: config.S3_ACCESS_KEY_ID, secretAccessKey: config.S3_SECRET_ACCESS_KEY } }
+        : {}),
+    }),
+  ];
+}
+
+/**
+ * An S3-compatible destination (AWS S3, MinIO, Garage, Backblaze B2). Uploads stream the local file through
+ * lib-storage's multipart `Upload` (memory about partSize × queueSize, whatever the file size), hashing the bytes as
+ * they are read, with the sha256 as object metadata; afterwards the object's size, metadata and ETag are checked with
+ * a HeadObject. Checksums are computed only when an operation requires them: with the SDK's default, a streamed
+ * body is sent aws-chunked, which some S3-compatible servers store verbatim (silently corrupt objects).
+ */
+export function createS3Destination(settings: S3DestinationSettings): OffsiteDestination {
+  const keyPrefix = normaliseKeyPrefix(settings.prefix);
+  const client = new S3Client({
+    region: settings.region,
+    forcePathStyle: settings.forcePathStyle,
+    ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+    ...(settings.credentials ? { credentials: settings.credentials } : {}),
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    maxAttempts: settings.maxAttempts ?? 3,
+    // A dead server fails a request instead of hanging the upload pass; a download paused by its reader may idle.
+    requestHandler: { connectionTimeout: 10_000, socketTimeout: 5 * 60_000 },
+  });
+  const bucket = settings.bucket;
+  const secrets = settings.credentials ? [settings.credentials.secretAccessKey] : [];
+  const fail = (operation: OffsiteRequestError['operation'], key: string, error: unknown): OffsiteRequestError =>
+    new OffsiteRequestError(settings.name, operation, key, describeError(error, secrets), { cause: error });
+
+  async function head(key: string) {
+    try {
+      return await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    } catch (error) {
+      throw fail('head', key, error);
+    }
+  }
+
+  async function remove(key: string): Promise<void> {
+    try {
+      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    } catch (error) {
+      if (error instanceof S3ServiceException && error.$metadata.httpStatusCode === 404 && error.name === 'NoSuchKey') return;
+      throw fail('delete', key, error);
+    }
+  }
+
+  return {
+    name: settings.name,
+    keyPrefix,
+    objectKeyFor: (file) => buildObjectKey(keyPrefix, file),
+
+    async upload({ key, localPath, sha256, sizeBytes, signal }) {
+      const verificationFailed = (field: OffsiteVerificationError['field'], expected: string, actual: string) =>
+        new OffsiteVerificationError(settings.name, key, field, expected, actual);
+      // O_NOFOLLOW: the file is ours; a symbolic link put in its place is not uploaded.
+      const file = await open(localPath, constants.O_RDONLY | constants.O_NOFOLLOW);
+      const hash = createHash('sha256');
+      let bytesRead = 0n;
+      let result: Awaited<ReturnType<Upload['done']>>;
+      try {
+        const localSize = BigInt((await file.stat()).size);
+        if (localSize !== sizeBytes) throw verificationFailed('local-size', String(sizeBytes), String(localSize));
+        const counting = new Transform({
+          transform(chunk: Buffer, _encoding, callback) {
+            hash.update(chunk);
+            bytesRead += BigInt(chunk.length);
+            callback(null, chunk);
+          },
+        });
+        const source = file.createReadStream({ highWaterMark: READ_CHUNK_BYTES, autoClose: false });
+        const body = pipeline(source, counting, () => {});
+        const abort = new AbortController();
+        const onAbort = () => abort.abort(signal?.reason);
+        signal?.addEventListener('abort', onAbort, { once: true });
+        const upload = new Upload({
+          client,
+          params: { Bucket: bucket, Key: key, Body: body, ContentType: 'application/octet-stream', Metadata: { [SHA256_METADATA_KEY]: sha256 } },
+          partSize: choosePartSize(sizeBytes, settings.partSizeBytes),
+          queueSize: settings.queueSize ?? DEFAULT_QUEUE_SIZE,
+          leavePartsOnError: false,
+          abortController: abort,
+        });
+        try {
+          if (signal?.aborted) throw signal.reason;
+          result = await upload.done();
+        } catch (error) {
+          body.destroy();
+          throw fail('upload', key, error);
+        } finally {
+          signal?.removeEventListener('abort', onAbort);
+        }
+      } finally {
+        await file.close();
+      }
+      // What was sent must be the backup: the bytes read (the file may have changed since the record was written) …
+      const sentSha256 = hash.digest('hex');
+      const problem =
+        bytesRead !== sizeBytes ? verificationFailed('local-size', String(sizeBytes), String(bytesRead))
+        : sentSha256 !== sha256 ? verificationFailed('local-sha256', sha256, sentSha256)
+        : null;
+      // … and what is stored must be what was sent.
+      const stored = problem ? null : await head(key);
+      const storedProblem =
+        !stored ? problem
+        : BigInt(stored.ContentLength ?? -1) !== sizeBytes ? verificationFailed('size', String(sizeBytes), String(stored.ContentLength))
+        : stored.Metadata?.[SHA256_METADATA_KEY] !== sha256 ? verificationFailed('sha256', sha256, stored.Metadata?.[SHA256_METADATA_KEY] ?? '(none)')
+        : result.ETag && stored.ETag && result.ETag !== stored.ETag ? verificationFailed('etag', result.ETag, stored.ETag)
+        : null;
+      if (storedProblem) {
+        await remove(key).catch(() => {});
+        throw storedProblem;
+      }
+    },
+
+    async download(key, signal) {
+      try {
+        const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), signal ? { abortSignal: signal } : {});
+        if (!(object.Body instanceof Readable)) throw new Error('the response has no readable body');
+        return object.Body;
+      } catch (error) {
+        throw fail('download', key, error);
+      }
+    },
+
+    async *list(prefix): AsyncIterable<OffsiteObject> {
+      try {
+        for await (const page of paginateListObjectsV2({ client, pageSize: settings.listPageSize ?? 1_000 }, { Bucket: bucket, Prefix: prefix })) {
+          for (const object of page.Contents ?? []) {
+            if (!object.Key) continue;
+            yield { key: object.Key, sizeBytes: BigInt(object.Size ?? 0), lastModified: object.LastModified ?? new Date(0) };
+          }
+        }
+      } catch (error) {
+        throw fail('list', prefix, error);
+      }
+    },
+
+    delete: remove,
+  };
+}
+
+/** A short, redacted description of an SDK or network error: name, HTTP status and message. */
+function describeError(error: unknown, secrets: readonly string[]): string {
+  if (error instanceof S3ServiceException) {
+    const status = error.$metadata.httpStatusCode;
+    return redactSecrets(`${error.name}${status ? ` (HTTP ${status})` : ''}: ${error.message}`, secrets);
+  }
+  if (error instanceof Error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return redactSecrets(`${code ? `${code}: ` : ''}${error.message || error.name}`, secrets);
+  }
+  return redactSecrets(String(error), secrets);
+}
