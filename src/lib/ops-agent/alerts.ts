@@ -11,6 +11,8 @@ export const BACKUP_FAILED_ALERT = 'backup_failed';
 export const BACKUP_OVERDUE_ALERT = 'backup_overdue';
 /** Raised when backups are on but cannot run (deployment not RUNNING, invalid schedule); resolved when they can. */
 export const BACKUP_BLOCKED_ALERT = 'backup_blocked';
+/** Raised (WARNING) when an off-site upload of a backup fails; resolved by the deployment's next successful upload. */
+export const UPLOAD_FAILED_ALERT = 'upload_failed';
 /** Raised when a restore fails (critical for a restore over live data); resolved by the next successful live restore. */
 export const RESTORE_FAILED_ALERT = 'restore_failed';
 /** Raised (INFO) when a destructive restore is proposed and waits for a person; resolved when confirmed or cancelled. */
