@@ -19,6 +19,8 @@ export interface ImportSource {
   sha256: string;
   /** True when the store gzipped the export (`.sql.gz`, `.rdb.gz`): it is decompressed here, while streaming. */
   gunzip: boolean;
+  /** True when the caller has just run `assertBackupFileMatches` (the streamed bytes are still hashed and checked). */
+  verified?: boolean;
 }
 
 export interface DataImportRequest {
@@ -65,7 +67,7 @@ export async function runDataImport(clients: KubeClients, request: DataImportReq
   const podSelector = request.podSelector ?? defaultPodSelector(request.deploymentName);
   let location: ExportLocation = { namespace, pod: null, container };
   try {
-    if (source) await assertFileMatches(source);
+    if (source && !source.verified) await assertBackupFileMatches(source);
     const target = await withinLimits(() => resolveExportTarget(clients.core, { namespace, podSelector, container }), location, timeoutMs, signal);
     location = { ...location, pod: target.pod };
     const redact = (text: string) => redactSecrets(text, target.secretValues);
@@ -90,8 +92,11 @@ export async function runDataImport(clients: KubeClients, request: DataImportReq
   }
 }
 
-/** Re-hashes the whole file and checks its sidecar; throws when it is not exactly the recorded backup. */
-async function assertFileMatches(source: ImportSource): Promise<void> {
+/**
+ * Re-hashes the whole file and checks its sidecar; throws `ChecksumMismatchError` or `BackupFileMissingError` when it
+ * is not exactly the recorded backup.
+ */
+export async function assertBackupFileMatches(source: ImportSource): Promise<void> {
   const verification = await verifyBackupFile(source.path, source.sha256);
   if (verification.ok) return;
   if (verification.reason === 'file-missing' || verification.reason === 'file-unreadable') {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackupRecord, BackupTrigger, Deployment, Prisma, PrismaClient, RestoreRecord, Workspace } from '../../generated/prisma/client.ts';
-import { runDataImport, type DataImportResult, type ImportSource } from '../deployer/data-import.ts';
+import { assertBackupFileMatches, runDataImport, type DataImportResult, type ImportSource } from '../deployer/data-import.ts';
 import type { KubeClients } from '../deployer/data-export.ts';
 import type { Logger } from '../logger.ts';
 import { RESTORE_FAILED_ALERT, RESTORE_PROPOSED_ALERT, raiseAndNotify, resolveAlerts } from '../ops-agent/alerts.ts';
@@ -110,9 +110,12 @@ async function restoreIntoScratch(deps: RestoreDependencies, backupId: string, r
   let succeeded = false;
   let bytesRestored: number | null = null;
   try {
+    // Checked before the scratch database is even created: a file that is not the recorded backup changes nothing.
+    await assertBackupFileMatches(restorable.source);
     if (scratch.create) await runStep(deps, restorable, scratch.create, { target, signal: request.signal });
     created = true;
-    const imported = await runStep(deps, restorable, scratch.import, { target, signal: request.signal, source: restorable.source });
+    const source = { ...restorable.source, verified: true };
+    const imported = await runStep(deps, restorable, scratch.import, { target, signal: request.signal, source });
     bytesRestored = imported.bytesSent;
     const countOutput = scratch.printsCounts ? imported.stdout : (await runStep(deps, restorable, dataImport.count, { target, signal: request.signal })).stdout;
     const counted = parseCountLines(countOutput, dataImport.counts);
