@@ -1,0 +1,90 @@
+import { z } from 'zod';
+import { idsToDelete, pruneBackups, type PruneReport } from '../../../../../lib/ops-agent/prune.ts';
+import { InvalidRetentionError } from '../../../../../lib/ops-agent/retention-policy.ts';
+import { deploymentNotFound, findDeploymentForPrincipal, requirePrincipal } from '../../../../../lib/web/api-auth.ts';
+import { json, problem } from '../../../../../lib/web/http.ts';
+import { getWebContext } from '../../../../../lib/web/web-context.ts';
+
+export const dynamic = 'force-dynamic';
+export const runtime = 'nodejs';
+
+type Context = { params: Promise<{ id: string }> };
+
+/** Most ids one confirmation may name: far above any real plan, a bound on what a request can make us hold. */
+const MAX_CONFIRMED_IDS = 100_000;
+
+const confirmSchema = z
+  .object({
+    expectDelete: z
+      .array(z.string().regex(/^[a-z0-9]{1,64}$/, { error: 'must hold record ids' }), { error: 'must be the expectDelete list of the plan from GET' })
+      .max(MAX_CONFIRMED_IDS)
+      .describe('The ids the plan shown by GET deletes, exactly: the confirmation of that plan.'),
+  })
+  .strict();
+
+/** The plan as the API shows it: the prune report plus the list to send back to confirm it. */
+function planJson(report: PruneReport) {
+  return { ...report, expectDelete: idsToDelete(report) };
+}
+
+/**
+ * The retention plan of a deployment under its own policy, deleting nothing: every kept backup with the rules that
+ * keep it, every deletion with its reason and off-site copies, and `expectDelete`, which POST takes to carry it out.
+ */
+export async function GET(request: Request, { params }: Context): Promise<Response> {
+  const { id } = await params;
+  const { runtime, backup } = await getWebContext();
+  const db = runtime.database.prisma;
+  const principal = await requirePrincipal(db, request, new Date());
+  if (principal instanceof Response) return principal;
+  const deployment = await findDeploymentForPrincipal(db, principal, id);
+  if (!deployment) return deploymentNotFound(id);
+  try {
+    return json({ plan: planJson(await pruneBackups(backup, deployment.id, { dryRun: true })) });
+  } catch (error) {
+    if (error instanceof InvalidRetentionError) return problem(409, `the deployment's retention policy is invalid: ${error.details}`);
+    throw error;
+  }
+}
+
+/**
+ * Carries out the plan the caller saw: the body is `{ "expectDelete": [...] }` from GET. If the plan deletes anything
+ * else now (a new backup, a pin, a changed policy), nothing is deleted and the answer is 409 with the new plan to
+ * review. Otherwise 200 with the report; a backup whose file or off-site copy could not be deleted is kept and listed
+ * under `problems`.
+ */
+export async function POST(request: Request, { params }: Context): Promise<Response> {
+  const { id } = await params;
+  const { runtime, backup } = await getWebContext();
+  const db = runtime.database.prisma;
+  const principal = await requirePrincipal(db, request, new Date());
+  if (principal instanceof Response) return principal;
+  const deployment = await findDeploymentForPrincipal(db, principal, id);
+  if (!deployment) return deploymentNotFound(id);
+  const type = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase() ?? '';
+  if (type !== 'application/json') return problem(415, `send {"expectDelete": [...]} as application/json (got content-type ${JSON.stringify(type)})`);
+  let body: unknown;
+  try {
+    body = await request.json();
+  } catch {
+    return problem(400, 'body must be JSON: {"expectDelete": [ids from GET /api/deployments/{id}/prune]}');
+  }
+  const parsed = confirmSchema.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return problem(400, `${issue?.path.join('.') || 'body'} ${issue?.message ?? 'is invalid'}`);
+  }
+  try {
+    const report = await pruneBackups(backup, deployment.id, { expectDelete: parsed.data.expectDelete });
+    if (report.planChanged) {
+      return json(
+        { error: 'the retention plan changed since it was shown; nothing was deleted: review the new plan and confirm it', plan: planJson(report) },
+        { status: 409 },
+      );
+    }
+    return json({ report });
+  } catch (error) {
+    if (error instanceof InvalidRetentionError) return problem(409, `the deployment's retention policy is invalid: ${error.details}`);
+    throw error;
+  }
+}
