@@ -6,6 +6,7 @@ import { BackupInterruptedError } from './backup-outcome.ts';
 import { gatherBackupState, type BackupState, type DeploymentBackupState } from './backup-state.ts';
 import { runAgentTurn, type AgentTurnReport, type LlmSettings } from './llm-agent.ts';
 import { recoverInterruptedBackups } from './recovery.ts';
+import { runTestRestorePass } from '../restore/test-restore-pass.ts';
 import { formatDuration } from './state-render.ts';
 import { buildSystemPrompt } from './system-prompt.ts';
 import { backupTools, type ToolContext } from './tools.ts';
@@ -37,6 +38,10 @@ export interface CycleSummary {
   interrupted: number;
   pruned: number;
   pruneSuggestions: number;
+  /** Scheduled test-restores run this cycle, and how many of them failed or found the data shrunk. */
+  testRestores: number;
+  testRestoresFailed: number;
+  dataShrank: number;
   agent: Pick<AgentTurnReport, 'stoppedBecause' | 'steps'> & { toolCalls: number } | null;
   ms: number;
 }
@@ -69,6 +74,7 @@ export async function runCycle(deps: LoopDependencies, options: CycleOptions = {
   const summary: CycleSummary = {
     startedAt: started.toISOString(),
     due: 0, run: 0, succeeded: 0, failed: 0, skipped: 0, overdue: 0, interrupted: 0, pruned: 0, pruneSuggestions: 0,
+    testRestores: 0, testRestoresFailed: 0, dataShrank: 0,
     agent: null,
     ms: 0,
   };
@@ -138,11 +144,27 @@ export async function runCycle(deps: LoopDependencies, options: CycleOptions = {
     }
   });
 
+  // After the backups, so a due test-restore restores this cycle's fresh backup.
+  if (!options.stopTakingWork?.aborted) {
+    const testRestores = await runTestRestorePass(deps.backup, deps.backup.clock(), {
+      ...(options.stopTakingWork ? { stopTakingWork: options.stopTakingWork } : {}),
+      ...(options.abortRunning ? { abortRunning: options.abortRunning } : {}),
+    }).catch((error: unknown) => {
+      log.error({ err: error }, 'the test-restore pass failed; the cycle goes on');
+      return null;
+    });
+    for (const result of testRestores?.results ?? []) {
+      summary.testRestores += 1;
+      if (result.outcome === 'failed') summary.testRestoresFailed += 1;
+      if (result.outcome === 'shrank') summary.dataShrank += 1;
+    }
+  }
+
   if (deps.agent && !options.stopTakingWork?.aborted) {
     summary.agent = await runAgent(deps, deps.agent, stateOptions, options, log);
   }
   summary.ms = deps.backup.clock().getTime() - started.getTime();
-  log.info(summary, `cycle: ${summary.due} due, ${summary.run} run, ${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.skipped} skipped, ${summary.overdue} overdue (${summary.ms} ms)`);
+  log.info(summary, `cycle: ${summary.due} due, ${summary.run} run, ${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.skipped} skipped, ${summary.overdue} overdue${summary.testRestores > 0 ? `, ${summary.testRestores} test-restore(s), ${summary.testRestoresFailed} failed` : ''} (${summary.ms} ms)`);
   return summary;
 }
 
