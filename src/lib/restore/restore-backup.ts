@@ -48,7 +48,15 @@ export type RestoreRequest =
       signal?: AbortSignal;
     }
   /** Over the live data: the PROPOSED record of a dry-run and the token it issued. */
-  | { mode: 'live'; restoreId: string; confirmToken: string; confirmedBy: string; signal?: AbortSignal };
+  | {
+      mode: 'live';
+      restoreId: string;
+      confirmToken: string;
+      confirmedBy: string;
+      signal?: AbortSignal;
+      /** Called once the token was accepted and the record is RUNNING (an API answers 202 while the restore goes on). */
+      onStarted?: (record: RestoreRecord) => void;
+    };
 
 /** What a dry-run returns: the PROPOSED record, its plan, and the token, which is shown once and stored only hashed. */
 export interface LiveRestorePlan {
@@ -170,6 +178,7 @@ async function restoreOverLive(deps: RestoreDependencies, backupId: string, requ
   });
   const log = deps.logger.child({ module: 'restore', restoreId: record.id, deploymentId: deployment.id, backupId, kind: record.kind });
   log.warn({ target: record.target, confirmedBy: request.confirmedBy }, 'live restore started');
+  request.onStarted?.(record);
   await resolveAlerts(deps.db, deployment.id, [RESTORE_PROPOSED_ALERT], now).catch(() => 0);
 
   const stop = new AbortController();

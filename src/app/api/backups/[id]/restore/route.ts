@@ -1,0 +1,33 @@
+import { backupNotFound, findBackupForPrincipal, requirePrincipal } from '../../../../../lib/web/api-auth.ts';
+import { json } from '../../../../../lib/web/http.ts';
+import { getWebContext } from '../../../../../lib/web/web-context.ts';
+import { planLiveRestore, RestoreRefusedError } from '../../../../../lib/restore/restore-backup.ts';
+import { refusalResponse } from '../../../../../lib/restore/restore-http.ts';
+import { toRestoreRecordJson } from '../../../../../lib/restore/restore-json.ts';
+
+export const dynamic = 'force-dynamic';
+export const runtime = 'nodejs';
+
+/**
+ * The dry-run of a restore of this backup over the live data: 201 with the PROPOSED restore, its plan (what will be
+ * overwritten) and the confirmation token, shown only in this answer. Confirm with POST /api/restores/{id}/confirm.
+ */
+export async function POST(request: Request, { params }: { params: Promise<{ id: string }> }): Promise<Response> {
+  const { id } = await params;
+  const { runtime, backup } = await getWebContext();
+  const db = runtime.database.prisma;
+  const principal = await requirePrincipal(db, request, new Date());
+  if (principal instanceof Response) return principal;
+  const record = await findBackupForPrincipal(db, principal, id);
+  if (!record) return backupNotFound(id);
+  try {
+    const planned = await planLiveRestore(backup, record.id, { requestedBy: `api:${principal.tokenId}`, trigger: 'API', now: backup.clock() });
+    return json(
+      { restore: toRestoreRecordJson(planned.restore), plan: planned.plan, confirmToken: planned.confirmToken, expiresAt: planned.expiresAt.toISOString() },
+      { status: 201, headers: { location: `/api/restores/${planned.restore.id}` } },
+    );
+  } catch (error) {
+    if (error instanceof RestoreRefusedError) return refusalResponse(error);
+    throw error;
+  }
+}

@@ -1,0 +1,23 @@
+import type { PrismaClient, RestoreRecord } from '../../generated/prisma/client.ts';
+import type { Principal } from '../web/auth.ts';
+import { problem, quoteInput } from '../web/http.ts';
+import type { RestoreRefusedError } from './restore-errors.ts';
+
+/** The HTTP answer to a refused restore: 404 unknown, 403 wrong token, 410 expired token, 409 anything else. */
+export function refusalResponse(error: RestoreRefusedError): Response {
+  const status = error.code === 'NOT_FOUND' ? 404 : error.code === 'TOKEN_INVALID' ? 403 : error.code === 'TOKEN_EXPIRED' ? 410 : 409;
+  return problem(status, error.message, { 'x-restore-refusal': error.code });
+}
+
+const RECORD_ID = /^[a-z0-9]{1,64}$/;
+
+/** The restore `id` if it belongs to the principal's workspace, else null (another workspace's looks missing). */
+export async function findRestoreForPrincipal(db: PrismaClient, principal: Principal, id: string): Promise<RestoreRecord | null> {
+  if (!RECORD_ID.test(id)) return null;
+  return db.restoreRecord.findFirst({ where: { id, workspaceId: principal.workspaceId } });
+}
+
+/** The 404 for a restore that is missing or not the principal's. */
+export function restoreNotFound(id: string): Response {
+  return problem(404, `restore ${quoteInput(id)} not found`);
+}
