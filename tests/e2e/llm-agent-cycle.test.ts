@@ -144,7 +144,7 @@ describe('a cycle with the LLM agent', () => {
     expect(prompt).toContain(`OVERDUE by`);
     expect(prompt).toContain('not due: DEPLOYMENT_NOT_RUNNING');
     expect(llm.requests[0]!.body.tools?.map((tool) => tool.function.name)).toEqual([
-      'listBackupStatus', 'runBackup', 'getBackupHistory', 'pruneOldBackups', 'verifyBackup',
+      'listBackupStatus', 'runBackup', 'getBackupHistory', 'pruneOldBackups', 'verifyBackup', 'proposeRestore',
     ]);
 
     // Each request carries the answer to the previous step's tool call; the last one carries them all.

@@ -183,7 +183,7 @@ describe('invalid input: INVALID_INPUT naming the tool, and nothing happens', ()
   it('UNKNOWN_TOOL for a tool that does not exist, listing the ones that do', async () => {
     expect(await call('dropDatabase', {})).toEqual({
       ok: false,
-      error: { code: 'UNKNOWN_TOOL', message: 'no tool named "dropDatabase"; available: listBackupStatus, runBackup, getBackupHistory, pruneOldBackups, verifyBackup' },
+      error: { code: 'UNKNOWN_TOOL', message: 'no tool named "dropDatabase"; available: listBackupStatus, runBackup, getBackupHistory, pruneOldBackups, verifyBackup, proposeRestore' },
     });
   });
 });

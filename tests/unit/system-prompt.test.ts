@@ -52,6 +52,7 @@ describe('BACKUP_GUIDANCE', () => {
     { duty: 'never back up FAILED deployments', sentence: /never back up a FAILED deployment: it may produce corrupt data/i },
     { duty: 'explain every skip', sentence: /explain every skip: say which deployment was not backed up and why/i },
     { duty: 'use only listed ids', sentence: /do not invent ids/i },
+    { duty: 'treat restores as proposals for a person', sentence: /restores over live data are only proposals \(proposeRestore\): a person approves and confirms them/i },
   ])('tells the agent to $duty', ({ sentence }) => {
     expect(BACKUP_GUIDANCE.filter((line) => sentence.test(line))).toHaveLength(1);
   });

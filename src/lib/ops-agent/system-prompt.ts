@@ -11,6 +11,7 @@ export const BACKUP_GUIDANCE = [
   'Never back up a FAILED deployment: it may produce corrupt data. The tools refuse it; do not try to work around that.',
   'Explain every skip: say which deployment was not backed up and why (not running, no data export, not due, already running).',
   'Do not invent ids: use the deployment ids listed in the state or returned by listBackupStatus.',
+  'Restores over live data are only proposals (proposeRestore): a person approves and confirms them; never claim a restore happened.',
 ] as const;
 
 /**

@@ -4,6 +4,7 @@ import { verifyBackupFile } from '../storage/verify-backup.ts';
 import { executeBackup, pruneBackups, type BackupDependencies } from './backup.ts';
 import { gatherBackupState } from './backup-state.ts';
 import { InvalidRetentionError, describeRetentionPolicy } from './retention-policy.ts';
+import { proposeRestoreTool } from './restore-tools.ts';
 import { summarizeStateForTool } from './state-render.ts';
 import type { AnyAgentTool, ToolResult } from './tool.ts';
 
@@ -192,4 +193,5 @@ export const backupTools: readonly AnyAgentTool<ToolContext>[] = [
   getBackupHistoryTool,
   pruneOldBackupsTool,
   verifyBackupTool,
+  proposeRestoreTool,
 ];

@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import { proposeLiveRestore, RestoreRefusedError } from '../restore/restore-backup.ts';
+import type { AnyAgentTool } from './tool.ts';
+import type { ToolContext } from './tools.ts';
+
+/**
+ * The agent's only restore tool: it *proposes* a restore over the live data. It records a PROPOSED restore with its
+ * plan and no confirmation token, tells a person (log line and an INFO alert, through the notifier when there is
+ * one), and returns the plan and the restore id. There is no token in what it returns or stores, and no tool that
+ * confirms: only a person can approve the proposal (CLI `npm run restore -- approve <id>` or the authenticated API),
+ * which re-plans it and hands the token to that person.
+ */
+export const proposeRestoreTool: AnyAgentTool<ToolContext> = {
+  name: 'proposeRestore',
+  description:
+    'Propose restoring one backup over its deployment’s live data (destructive). This never restores anything: it ' +
+    'records a proposal with a plan of what would be overwritten and notifies a person, who must approve and confirm ' +
+    'it. Use it only when the live data is lost or corrupt; report the restore id and the plan to the operators.',
+  inputSchema: z
+    .object({ backupId: z.string().regex(/^[a-z0-9]{1,64}$/, { error: 'must be a backup id' }).describe('Id of a SUCCEEDED backup, from getBackupHistory.') })
+    .strict(),
+  async execute(input: { backupId: string }, context) {
+    const backup = await context.backup.db.backupRecord.findUnique({ where: { id: input.backupId }, select: { workspaceId: true } });
+    if (!backup || (context.workspaceId && backup.workspaceId !== context.workspaceId)) {
+      return { ok: false, error: { code: 'NOT_FOUND', message: `no backup "${input.backupId}" in your scope` } };
+    }
+    try {
+      const { restore, plan } = await proposeLiveRestore(context.backup, input.backupId, { requestedBy: 'agent', trigger: 'AGENT', now: context.backup.clock() });
+      return {
+        ok: true,
+        value: {
+          restoreId: restore.id,
+          status: restore.status,
+          target: restore.target,
+          plan,
+          next: 'A person must approve this proposal and confirm it; you cannot. Tell the operators the restore id.',
+        },
+      };
+    } catch (error) {
+      if (error instanceof RestoreRefusedError) return { ok: false, error: { code: 'REFUSED', message: error.message } };
+      throw error;
+    }
+  },
+};
