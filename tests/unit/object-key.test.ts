@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildObjectKey, InvalidObjectKeyError, normaliseKeyPrefix, rootListingPrefix } from '../../src/lib/offsite/object-key.ts';
+import { buildObjectKey, deploymentListingPrefix, InvalidObjectKeyError, normaliseKeyPrefix, rootListingPrefix } from '../../src/lib/offsite/object-key.ts';
 
 const FILE = { workspaceId: 'clx0abc', deploymentName: 'db-main', fileName: '20261122T031500.123Z.sql.gz' };
 
@@ -43,5 +43,8 @@ describe('object keys', () => {
   it('lists under "{prefix}/", or the whole bucket for an empty prefix', () => {
     expect(rootListingPrefix('/ops/')).toBe('ops/');
     expect(rootListingPrefix('')).toBe('');
+    expect(deploymentListingPrefix('/ops/', FILE)).toBe('ops/clx0abc/db-main/');
+    expect(deploymentListingPrefix('', FILE)).toBe('clx0abc/db-main/');
+    expect(() => deploymentListingPrefix('ops', { ...FILE, deploymentName: '..' })).toThrowError(InvalidObjectKeyError);
   });
 });

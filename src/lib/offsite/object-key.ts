@@ -57,6 +57,12 @@ export function rootListingPrefix(prefix: string): string {
   return normalised === '' ? '' : `${normalised}/`;
 }
 
+/** The prefix of one deployment's objects: `{prefix}/{workspaceId}/{deploymentName}/`. */
+export function deploymentListingPrefix(prefix: string, deployment: { workspaceId: string; deploymentName: string }): string {
+  const key = buildObjectKey(prefix, { ...deployment, fileName: 'x' });
+  return key.slice(0, -1);
+}
+
 function joinKey(prefix: string, rest: string): string {
   return prefix === '' ? rest : `${prefix}/${rest}`;
 }
