@@ -8,9 +8,11 @@ import { createS3Destination, MIN_PART_SIZE_BYTES } from '../../src/lib/offsite/
 import { runUploadPass, type UploadPassDependencies } from '../../src/lib/offsite/upload-pass.ts';
 import { requeueUploads } from '../../src/lib/offsite/upload-records.ts';
 import { UPLOAD_FAILED_ALERT } from '../../src/lib/ops-agent/alerts.ts';
-import { startBackupHarness, type BackupHarness } from '../support/backup-harness.ts';
+import { runCycle } from '../../src/lib/ops-agent/loop.ts';
+import { podFor, startBackupHarness, type BackupHarness } from '../support/backup-harness.ts';
 import { createDeployment, createWorkspace } from '../support/factories.ts';
 import { makePostgresBackup } from '../support/offsite-backups.ts';
+import { createDatabase, dropDatabase, uniqueDatabaseName } from '../support/postgres.ts';
 import { startFaultyProxy, startS3Server, type FaultyProxy, type S3Server } from '../support/s3-server.ts';
 
 /**
@@ -213,5 +215,26 @@ describe('findOffsiteOrphans', () => {
     expect(everything!.prefix).toBe('ops/');
     expect(everything!.objectsWithoutRecord.map((object) => object.key)).toEqual([strayKey]);
     expect(await keysUnder(strayKey)).toEqual([strayKey]);
+  });
+});
+
+describe('the worker cycle', () => {
+  it('uploads the backups it made after making them, and counts them in its summary', async () => {
+    const source = await createDatabase(uniqueDatabaseName('ops_test_offsite_cycle'));
+    try {
+      harness.kube.pods.push(podFor('pg-cycle', 'postgres', { PGHOST: '127.0.0.1', POSTGRES_USER: 'postgres', POSTGRES_DB: source }));
+      const deployment = await createDeployment(harness.db.prisma, workspaceId, { name: 'pg-cycle', backupEnabled: true, backupSchedule: '0 3 * * *' });
+      const loop = { backup: deps, logger: harness.deps.logger, settings: { concurrency: 1, overdueGraceMs: 60 * MINUTE, retryDelayMs: 60 * MINUTE }, agent: null };
+
+      const summary = await runCycle(loop);
+
+      expect(summary).toMatchObject({ succeeded: 1, failed: 0, uploaded: 1, uploadsFailed: 0 });
+      const backup = await harness.db.prisma.backupRecord.findFirstOrThrow({ where: { deploymentId: deployment.id } });
+      expect(await uploadOf(backup)).toMatchObject({ status: 'UPLOADED' });
+      expect(await storedSha256((await uploadOf(backup)).objectKey)).toBe(backup.sha256);
+      expect(await runCycle({ ...loop, backup: { ...deps, destinations: [] } })).toMatchObject({ uploaded: 0, uploadsFailed: 0 });
+    } finally {
+      await dropDatabase(source);
+    }
   });
 });

@@ -1,6 +1,7 @@
 import { access, constants, stat } from 'node:fs/promises';
 import { createKubeClients } from '../deployer/data-export.ts';
 import { loadKubeConfig } from '../deployer/kube-config.ts';
+import { createOffsiteDestinations } from '../offsite/s3-destination.ts';
 import type { Runtime } from '../runtime.ts';
 import { createFileBackupStore } from '../storage/backup-store.ts';
 import type { BackupDependencies } from './backup.ts';
@@ -26,7 +27,10 @@ export async function assertBackupRootUsable(root: string): Promise<void> {
   });
 }
 
-/** The real backup dependencies of an entry point: Kubernetes from KUBECONFIG (or in-cluster), the file store. */
+/**
+ * The real backup dependencies of an entry point: Kubernetes from KUBECONFIG (or in-cluster), the file store, and the
+ * off-site destinations the configuration names (none when S3_BUCKET is unset).
+ */
 export function createBackupDependencies(runtime: Runtime): BackupDependencies {
   const { config, logger, database } = runtime;
   return {
@@ -35,6 +39,7 @@ export function createBackupDependencies(runtime: Runtime): BackupDependencies {
     store: createFileBackupStore({ root: config.BACKUP_ROOT, logger }),
     clock: () => new Date(),
     logger,
+    destinations: createOffsiteDestinations(config),
     settings: { timeoutMs: config.BACKUP_TIMEOUT_SECONDS * 1_000, claimTtlMs: config.BACKUP_CLAIM_TTL_SECONDS * 1_000 },
   };
 }

@@ -7,6 +7,7 @@ import { gatherBackupState, type BackupState, type DeploymentBackupState } from 
 import { runAgentTurn, type AgentTurnReport, type LlmSettings } from './llm-agent.ts';
 import { recoverInterruptedBackups } from './recovery.ts';
 import { runTestRestorePass } from '../restore/test-restore-pass.ts';
+import { runUploadPass } from '../offsite/upload-pass.ts';
 import { formatDuration } from './state-render.ts';
 import { buildSystemPrompt } from './system-prompt.ts';
 import { backupTools, type ToolContext } from './tools.ts';
@@ -42,6 +43,9 @@ export interface CycleSummary {
   testRestores: number;
   testRestoresFailed: number;
   dataShrank: number;
+  /** Off-site copies uploaded (and verified) this cycle, and failed upload attempts (retried later or given up). */
+  uploaded: number;
+  uploadsFailed: number;
   agent: Pick<AgentTurnReport, 'stoppedBecause' | 'steps'> & { toolCalls: number } | null;
   ms: number;
 }
@@ -74,7 +78,7 @@ export async function runCycle(deps: LoopDependencies, options: CycleOptions = {
   const summary: CycleSummary = {
     startedAt: started.toISOString(),
     due: 0, run: 0, succeeded: 0, failed: 0, skipped: 0, overdue: 0, interrupted: 0, pruned: 0, pruneSuggestions: 0,
-    testRestores: 0, testRestoresFailed: 0, dataShrank: 0,
+    testRestores: 0, testRestoresFailed: 0, dataShrank: 0, uploaded: 0, uploadsFailed: 0,
     agent: null,
     ms: 0,
   };
@@ -144,6 +148,18 @@ export async function runCycle(deps: LoopDependencies, options: CycleOptions = {
     }
   });
 
+  // Off-site copies of this cycle's backups (and retries of earlier ones); a failure here never fails a backup.
+  if (deps.backup.destinations?.length && !options.stopTakingWork?.aborted) {
+    const uploads = await runUploadPass(deps.backup, deps.backup.clock(), options.abortRunning ? { signal: options.abortRunning } : {}).catch(
+      (error: unknown) => {
+        log.error({ err: error }, 'the off-site upload pass failed; the cycle goes on');
+        return null;
+      },
+    );
+    summary.uploaded = uploads?.uploaded ?? 0;
+    summary.uploadsFailed = (uploads?.retrying ?? 0) + (uploads?.failed ?? 0);
+  }
+
   // After the backups, so a due test-restore restores this cycle's fresh backup.
   if (!options.stopTakingWork?.aborted) {
     const testRestores = await runTestRestorePass(deps.backup, deps.backup.clock(), {
@@ -164,7 +180,7 @@ export async function runCycle(deps: LoopDependencies, options: CycleOptions = {
     summary.agent = await runAgent(deps, deps.agent, stateOptions, options, log);
   }
   summary.ms = deps.backup.clock().getTime() - started.getTime();
-  log.info(summary, `cycle: ${summary.due} due, ${summary.run} run, ${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.skipped} skipped, ${summary.overdue} overdue${summary.testRestores > 0 ? `, ${summary.testRestores} test-restore(s), ${summary.testRestoresFailed} failed` : ''} (${summary.ms} ms)`);
+  log.info(summary, `cycle: ${summary.due} due, ${summary.run} run, ${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.skipped} skipped, ${summary.overdue} overdue${summary.uploaded + summary.uploadsFailed > 0 ? `, ${summary.uploaded} uploaded, ${summary.uploadsFailed} upload(s) failed` : ''}${summary.testRestores > 0 ? `, ${summary.testRestores} test-restore(s), ${summary.testRestoresFailed} failed` : ''} (${summary.ms} ms)`);
   return summary;
 }
 
