@@ -145,8 +145,11 @@ export async function pruneBackups(deps: PruneDependencies, deploymentId: string
   };
   if (options.expectDelete) {
     const expected = new Set(options.expectDelete);
-    const planned = idsToDelete(report);
-    const change = { unconfirmed: planned.filter((id) => !expected.has(id)), noLongerDeleted: [...expected].filter((id) => !planned.includes(id)).sort() };
+    const planned = new Set(idsToDelete(report));
+    const change = {
+      unconfirmed: [...planned].filter((id) => !expected.has(id)),
+      noLongerDeleted: [...expected].filter((id) => !planned.has(id)).sort(),
+    };
     if (change.unconfirmed.length + change.noLongerDeleted.length > 0) {
       log.warn(change, 'prune refused: the plan differs from the one confirmed');
       return { ...report, dryRun: true, planChanged: change };
