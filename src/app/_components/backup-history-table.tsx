@@ -19,6 +19,7 @@ export function BackupHistoryTable({ items }: { items: BackupRecordJson[] }) {
             <th>Duration</th>
             <th className="number">Size</th>
             <th>sha256</th>
+            <th>Format check</th>
             <th>Details</th>
           </tr>
         </thead>
@@ -43,6 +44,9 @@ export function BackupHistoryTable({ items }: { items: BackupRecordJson[] }) {
                 )}
               </td>
               <td>
+                <VerificationState item={item} />
+              </td>
+              <td>
                 <BackupDetails item={item} />
               </td>
             </tr>
@@ -50,6 +54,31 @@ export function BackupHistoryTable({ items }: { items: BackupRecordJson[] }) {
         </tbody>
       </table>
     </div>
+  );
+}
+
+/** The format check's result beside the status: it never changes the status, but a failed check means trouble. */
+function VerificationState({ item }: { item: BackupRecordJson }) {
+  if (item.status !== 'SUCCEEDED') return <span className="muted">—</span>;
+  if (item.verifyMethod && item.verifiedAt) {
+    return (
+      <span className="nowrap" style={{ color: 'var(--ok)' }} data-verify="verified" title={`${item.verifyMethod}, ${formatInstant(item.verifiedAt, { seconds: true })}`}>
+        ✓ verified
+      </span>
+    );
+  }
+  if (item.verifyMethod) {
+    return (
+      <span className="error-text" data-verify="error">
+        <strong>✗ verify error ({item.verifyMethod}): </strong>
+        {item.verifyError ?? 'the check failed without a recorded reason'}
+      </span>
+    );
+  }
+  return (
+    <span className="muted" data-verify="unchecked">
+      not checked
+    </span>
   );
 }
 

@@ -30,6 +30,13 @@ export interface BackupRecordJson {
   fileName: string | null;
   errorKind: string | null;
   error: string | null;
+  /**
+   * The format check, present once it ran: `verifyMethod` names it, `verifiedAt` is set when the file passed and
+   * `verifyError` says why it did not. Absent: not checked (yet).
+   */
+  verifiedAt?: string | null;
+  verifyMethod?: string;
+  verifyError?: string | null;
 }
 
 export function toBackupRecordJson(record: BackupRecord): BackupRecordJson {
@@ -48,6 +55,9 @@ export function toBackupRecordJson(record: BackupRecord): BackupRecordJson {
     fileName: record.path ? record.path.slice(record.path.lastIndexOf('/') + 1) : null,
     errorKind: record.errorKind,
     error: record.error,
+    ...(record.verifyMethod
+      ? { verifiedAt: record.verifiedAt?.toISOString() ?? null, verifyMethod: record.verifyMethod, verifyError: record.verifyError }
+      : {}),
   };
 }
 

@@ -3,6 +3,7 @@ import type { PrismaClient } from '../../generated/prisma/client.ts';
 import { checkBackupEligibility, findOverdue, type Overdue } from '../ops-agent/backup-due.ts';
 import { describeCron, nextFireTime, tryParseCron } from '../ops-agent/cron.ts';
 import type { Principal } from './auth.ts';
+import { loadTestRestoreSummary, type TestRestoreSummary } from './test-restore-summary.ts';
 
 /** Deployment ids are cuids; anything else cannot exist and is answered 404 without a query. */
 const DEPLOYMENT_ID = /^[a-z0-9]{1,64}$/;
@@ -28,6 +29,8 @@ export interface DeploymentBackupSummary {
   storedBytes: bigint;
   /** Null when "Back up now" can run; else the reason it cannot (FAILED deployment, nothing to export, …). */
   manualBackupBlockedBy: string | null;
+  /** Scheduled test-restores: schedule, next run, the last result. */
+  testRestore: TestRestoreSummary;
 }
 
 /**
@@ -65,5 +68,6 @@ export async function loadDeploymentBackupSummary(
     storedBackups: stored._count._all,
     storedBytes: stored._sum.sizeBytes ?? 0n,
     manualBackupBlockedBy: checkBackupEligibility(deployment)?.reason ?? null,
+    testRestore: await loadTestRestoreSummary(db, deployment, options.now),
   };
 }

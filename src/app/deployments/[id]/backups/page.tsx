@@ -45,6 +45,7 @@ export default async function DeploymentBackupsPage({ params, searchParams }: Pa
         </p>
       ) : null}
       <ScheduleFacts summary={summary} now={now} />
+      <TestRestoreFacts summary={summary} now={now} />
       <BackupHistoryPanel
         deploymentId={summary.id}
         initialItems={history.items}
@@ -97,6 +98,59 @@ function ScheduleFacts({ summary, now }: { summary: DeploymentBackupSummary; now
             <small>
               {summary.storedBackups} stored, {formatBytes(summary.storedBytes)}
             </small>
+          </dd>
+        </div>
+      </dl>
+    </section>
+  );
+}
+
+/** The last scheduled test-restore (restored into a scratch database, counted, compared, dropped) and the next one. */
+function TestRestoreFacts({ summary, now }: { summary: DeploymentBackupSummary; now: Date }) {
+  const { testRestore } = summary;
+  if (!testRestore.schedule && !testRestore.last) return null;
+  const last = testRestore.last;
+  return (
+    <section className="card" aria-label="Test-restores" data-test-restore={last?.status ?? 'NONE'}>
+      {testRestore.shrinkWarning ? (
+        <p className="notice warn" role="status">
+          {testRestore.shrinkWarning}
+        </p>
+      ) : null}
+      <dl className="facts">
+        <div>
+          <dt>Test-restore schedule</dt>
+          <dd>
+            {testRestore.scheduleDescription}
+            {testRestore.schedule ? (
+              <small>
+                cron <code>{testRestore.schedule}</code>
+              </small>
+            ) : null}
+          </dd>
+        </div>
+        <div>
+          <dt>Next test-restore</dt>
+          <dd>
+            {testRestore.dueNow ? 'due: runs in the next worker cycle' : testRestore.nextRunAt ? formatInstant(testRestore.nextRunAt) : '—'}
+            {testRestore.nextRunAt && !testRestore.dueNow ? <small>{formatRelative(testRestore.nextRunAt, now)}</small> : null}
+          </dd>
+        </div>
+        <div>
+          <dt>Last test-restore</dt>
+          <dd>
+            {last ? <StatusBadge status={last.status} /> : 'never'}
+            {last ? (
+              <small>
+                {last.finishedAt ? `${formatInstant(last.finishedAt)} · ` : ''}backup of {formatInstant(last.backupStartedAt)}
+                {last.counts ? ` · ${last.counts}` : ''}
+              </small>
+            ) : null}
+            {last?.error ? (
+              <small>
+                <span className="error-text">{last.error}</span>
+              </small>
+            ) : null}
           </dd>
         </div>
       </dl>
