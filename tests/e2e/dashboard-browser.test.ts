@@ -2,6 +2,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import path from 'node:path';
 import pg from 'pg';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -9,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deployment } from '../../src/generated/prisma/client.ts';
 import { executeBackup } from '../../src/lib/ops-agent/backup.ts';
 import { SESSION_COOKIE } from '../../src/lib/web/auth.ts';
+import { DECLARED_LENGTH_HEADER } from '../../src/lib/web/declared-length.ts';
 import { generateApiToken } from '../../src/lib/web/tokens.ts';
 import { podFor, startBackupHarness, type BackupHarness } from '../support/backup-harness.ts';
 import { freePort } from '../support/engines.ts';
@@ -17,12 +19,16 @@ import { createDatabase, databaseUrl, dropDatabase, uniqueDatabaseName } from '.
 import { childEnvironment, PROJECT_ROOT } from '../support/processes.ts';
 
 /**
- * The dashboard as a person uses it: the built Next.js app (`npm run build:web`) served by `next start`, driven by
- * Debian's Chromium through playwright-core. The deployment's pod runs a real pg_dump through the fake Kubernetes
- * API, in the test's process; the web server is a separate process that reaches it through a kubeconfig.
+ * The dashboard as a person uses it: the built Next.js app (`npm run build:web`) served the way production serves it
+ * (`npm run start:web`: our compiled src/web-server.ts in front of Next), driven by Debian's Chromium through
+ * playwright-core, and its download endpoint over real HTTP. The deployment's pod runs a real pg_dump through the fake
+ * Kubernetes API, in the test's process; the web server is a separate process that reaches it through a kubeconfig.
  */
 const BUILD_ID = path.join(PROJECT_ROOT, '.next', 'BUILD_ID');
-const NEXT_BIN = path.join(PROJECT_ROOT, 'node_modules', 'next', 'dist', 'bin', 'next');
+const TSC_BIN = path.join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+/** Compiles src/web-server.ts (and its imports) with `npm run build`'s options into dist/. */
+const WEB_SERVER_TSCONFIG = path.join(PROJECT_ROOT, 'tests', 'e2e', 'web-server.tsconfig.json');
+const PACKAGE_JSON = path.join(PROJECT_ROOT, 'package.json');
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_FLAGS = [
   '--headless',
@@ -112,17 +118,25 @@ async function createApiToken(backupHarness: BackupHarness, workspaceId: string)
   return token;
 }
 
-/** `next start` on a free port with the harness's database, backup root and cluster; resolves once it answers. */
+/**
+ * `npm run start:web`'s command (`VAR=value … node <entry>`, read from package.json) on a free port with the harness's
+ * database, backup root and cluster, its entry compiled first; resolves once it answers.
+ */
 async function startServer(): Promise<string> {
+  const script = JSON.parse(await readFile(PACKAGE_JSON, 'utf8')).scripts['start:web'] as string;
+  const command = /^((?:[A-Z_]+=\S+ )*)node (\S+)$/.exec(script);
+  if (!command) throw new Error(`start:web is not "VAR=value … node <entry>": ${script}`);
+  const [, assignments = '', entry = ''] = command;
+  await compileWebServer();
   const port = await freePort();
-  server = spawn(process.execPath, [NEXT_BIN, 'start', '--port', String(port), '--hostname', '127.0.0.1'], {
+  server = spawn(process.execPath, [entry, '--port', String(port), '--hostname', '127.0.0.1'], {
     cwd: PROJECT_ROOT,
     env: childEnvironment({
+      ...Object.fromEntries(assignments.trim().split(/\s+/).filter(Boolean).map((pair) => pair.split('=', 2) as [string, string])),
       DATABASE_URL: harness.db.url,
       BACKUP_ROOT: harness.root,
       KUBECONFIG: harness.kube.kubeconfigPath,
       LOG_LEVEL: 'warn',
-      NEXT_TELEMETRY_DISABLED: '1',
     }),
   });
   server.stdout.on('data', (chunk: Buffer) => (serverOutput += chunk.toString('utf8')));
@@ -130,12 +144,43 @@ async function startServer(): Promise<string> {
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + SERVER_START_MS;
   while (Date.now() < deadline) {
-    if (server.exitCode !== null) throw new Error(`next start exited with ${server.exitCode}:\n${serverOutput}`);
+    if (server.exitCode !== null) throw new Error(`the web server exited with ${server.exitCode}:\n${serverOutput}`);
     const answered = await fetch(`${url}/login`).then((response) => response.ok, () => false);
     if (answered) return url;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  throw new Error(`next start did not answer within ${SERVER_START_MS} ms:\n${serverOutput}`);
+  throw new Error(`the web server did not answer within ${SERVER_START_MS} ms:\n${serverOutput}`);
+}
+
+/** `tsc -p tests/e2e/web-server.tsconfig.json`: dist/web-server.js as `npm run build` writes it. */
+async function compileWebServer(): Promise<void> {
+  const tsc = spawn(process.execPath, [TSC_BIN, '-p', WEB_SERVER_TSCONFIG], { cwd: PROJECT_ROOT });
+  let output = '';
+  tsc.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  tsc.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  const code = await new Promise<number | null>((resolve) => tsc.on('exit', resolve));
+  if (code !== 0) throw new Error(`compiling src/web-server.ts failed (${code}):\n${output}`);
+}
+
+/** What a raw HTTP answer looks like on the wire: status, headers as sent (chunked or not) and the body's bytes. */
+interface RawAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** One request over node:http, so that `Transfer-Encoding` and `Content-Length` are seen exactly as sent. */
+function rawRequest(url: string, init: { method?: string; headers?: Record<string, string> } = {}): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const outgoing = httpRequest(url, { method: init.method ?? 'GET', headers: init.headers ?? {} }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('error', reject);
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }));
+    });
+    outgoing.on('error', reject);
+    outgoing.end();
+  });
 }
 
 const deploymentPath = () => `/deployments/${deployment.id}/backups`;
@@ -241,6 +286,80 @@ describe('dashboard in a browser', () => {
       expect(await stranger.content()).not.toContain('orders-db');
     } finally {
       await other.close();
+    }
+  });
+});
+
+describe('GET|HEAD /api/backups/{id}/download over HTTP from the production server', () => {
+  const downloadUrl = (id: string) => `${baseUrl}/api/backups/${id}/download`;
+  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+  let record: { id: string; sha256: string; size: number; bytes: Buffer };
+
+  beforeAll(async () => {
+    const found = await harness.db.prisma.backupRecord.findFirstOrThrow({ where: { deploymentId: deployment.id, status: 'SUCCEEDED' }, orderBy: { startedAt: 'asc' } });
+    const bytes = await readFile(found.path!);
+    record = { id: found.id, sha256: found.sha256!, size: bytes.length, bytes };
+    expect(BigInt(record.size)).toBe(found.sizeBytes);
+    expect(record.size).toBeGreaterThan(64 * 1024);
+  });
+
+  /** The framing and the private header every download answer must show. */
+  function expectLengthFraming(answer: RawAnswer, length: number): void {
+    expect(answer.headers['content-length']).toBe(String(length));
+    expect(answer.headers['transfer-encoding']).toBeUndefined();
+    expect(answer.headers[DECLARED_LENGTH_HEADER]).toBeUndefined();
+  }
+
+  it('sends the whole file with Content-Length, not chunked, and its sha256', async () => {
+    const answer = await rawRequest(downloadUrl(record.id), { headers: { ...bearer(tokenA), 'accept-encoding': 'gzip, br' } });
+    expect(answer.status).toBe(200);
+    expectLengthFraming(answer, record.size);
+    expect(answer.headers['content-encoding']).toBeUndefined();
+    expect(answer.headers['x-backup-sha256']).toBe(record.sha256);
+    expect(answer.body.length).toBe(record.size);
+    expect(createHash('sha256').update(answer.body).digest('hex')).toBe(record.sha256);
+  });
+
+  it('signed in by the session cookie, the same', async () => {
+    const answer = await rawRequest(downloadUrl(record.id), { headers: { cookie: `${SESSION_COOKIE}=${tokenA}` } });
+    expect(answer.status).toBe(200);
+    expectLengthFraming(answer, record.size);
+    expect(createHash('sha256').update(answer.body).digest('hex')).toBe(record.sha256);
+  });
+
+  it('answers a Range with 206, that slice and its length', async () => {
+    const [start, end] = [1_000, 41_999];
+    const answer = await rawRequest(downloadUrl(record.id), { headers: { ...bearer(tokenA), range: `bytes=${start}-${end}` } });
+    expect(answer.status).toBe(206);
+    expectLengthFraming(answer, end - start + 1);
+    expect(answer.headers['content-range']).toBe(`bytes ${start}-${end}/${record.size}`);
+    expect(answer.body.equals(record.bytes.subarray(start, end + 1))).toBe(true);
+
+    const tail = await rawRequest(downloadUrl(record.id), { headers: { ...bearer(tokenA), range: 'bytes=-100' } });
+    expect(tail.status).toBe(206);
+    expectLengthFraming(tail, 100);
+    expect(tail.headers['content-range']).toBe(`bytes ${record.size - 100}-${record.size - 1}/${record.size}`);
+    expect(tail.body.equals(record.bytes.subarray(record.size - 100))).toBe(true);
+  });
+
+  it('answers HEAD with the headers of the download and no body', async () => {
+    const answer = await rawRequest(downloadUrl(record.id), { method: 'HEAD', headers: bearer(tokenA) });
+    expect(answer.status).toBe(200);
+    expectLengthFraming(answer, record.size);
+    expect(answer.headers['x-backup-sha256']).toBe(record.sha256);
+    expect(answer.body.length).toBe(0);
+  });
+
+  it("answers 401 without a credential and 404 to another workspace's token, sending no byte of the file", async () => {
+    const anonymous = await rawRequest(downloadUrl(record.id));
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers['www-authenticate']).toBe('Bearer realm="ops"');
+    const stranger = await rawRequest(downloadUrl(record.id), { headers: bearer(tokenB) });
+    expect(stranger.status).toBe(404);
+    expect(JSON.parse(stranger.body.toString('utf8'))).toEqual({ error: `backup "${record.id}" not found` });
+    for (const answer of [anonymous, stranger]) {
+      expect(answer.headers['x-backup-sha256']).toBeUndefined();
+      expect(answer.headers[DECLARED_LENGTH_HEADER]).toBeUndefined();
     }
   });
 });

@@ -14,6 +14,7 @@ import { deploymentFolder, isBackupFileName } from '../storage/backup-path.ts';
 import { locateDeploymentFolder } from '../storage/deployment-folder.ts';
 import { OutsideDeploymentFolderError, errorCode } from '../storage/storage-errors.ts';
 import { decideByteRange } from './byte-range.ts';
+import { declaredLength } from './declared-length.ts';
 import { problem, quoteInput } from './http.ts';
 
 /** Why a backup's file cannot be served. */
@@ -115,7 +116,8 @@ export async function backupFileResponse(opened: Extract<BackupFileOpening, { ok
       ...common,
       'content-type': 'application/octet-stream',
       'content-disposition': `attachment; filename="${fileName.replace(/[^\w.-]/g, '_')}"`,
-      'content-length': String(sizeBytes === 0 ? 0 : end - start + 1),
+      // Next.js drops Content-Length from route responses; our web server restores it from the declared length.
+      ...declaredLength(sizeBytes === 0 ? 0 : end - start + 1),
       ...(range.kind === 'partial' ? { 'content-range': `bytes ${start}-${end}/${sizeBytes}` } : {}),
     },
   });

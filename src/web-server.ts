@@ -1,0 +1,82 @@
+/**
+ * The dashboard's production server (`npm run start:web`, after `npm run build && npm run build:web`): the built
+ * Next.js app behind a node:http server of ours, which `next start` would be but for one thing. Next 16 drops the
+ * `Content-Length` of route-handler responses, so a backup download would arrive chunked, and a client could not tell
+ * a cut-off download from a finished one, nor show progress. This server gives downloads their length back and
+ * otherwise passes every request, untouched, to Next's request handler.
+ *
+ * How: the download route declares its length also in a private header (src/lib/web/declared-length.ts), and each
+ * response's `writeHead` turns that header into `Content-Length`. An earlier try overrode `res.appendHeader` and read
+ * the headers argument of `res.writeHead`; neither ever saw the header, because Next sets route headers with
+ * `res.setHeader` (its `NodeNextResponse.appendHeader` calls it) and Node calls `writeHead(status)` implicitly, with no
+ * headers argument, on the first write. Reading the headers already set, at that call, is what works. Why not:
+ * - serving the download route here with our own handler: this process would then hold two copies of src/lib (ours
+ *   and the one bundled into .next) sharing one web context through `globalThis` (class identity breaks: an error
+ *   class of one copy fails `instanceof` in the other), or open a second runtime (a second embedded database on the
+ *   same directory), and the route's auth and error answers would have two entry points;
+ * - a Pages Router API route (raw `res`): it cannot share its path with the App Router route, which the integration
+ *   tests and `next dev` use, and it would mix the two routers for one endpoint.
+ * `npm run dev:web` stays `next dev`: the same route, its download sent chunked.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { restoreDeclaredLength } from './lib/web/declared-length.ts';
+
+const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
+/** How long a stop (SIGTERM, SIGINT) waits for requests in flight, such as downloads, before closing them. */
+const STOP_GRACE_MS = 10_000;
+
+async function main(): Promise<void> {
+  const { port, hostname } = readOptions();
+  // As `next start` does: production unless told otherwise, set before Next is loaded.
+  if (!process.env.NODE_ENV) Object.assign(process.env, { NODE_ENV: 'production' });
+  const imported = await import('next');
+  // Next's types describe an ES module; its code is CommonJS (`module.exports = createServer`), so from here the
+  // function is the default export itself.
+  const next = imported.default as unknown as typeof imported.default.default;
+  const app = next({ dev: false, dir: PROJECT_ROOT, ...(hostname ? { hostname } : {}), port });
+  await app.prepare();
+  const handle = app.getRequestHandler();
+
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    restoreDeclaredLength(res);
+    handle(req, res).catch((error: unknown) => {
+      process.stderr.write(`web-server: ${req.method} ${req.url} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('internal server error\n');
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, hostname, resolve);
+  });
+  const address = server.address();
+  const shown = typeof address === 'object' && address ? `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : String(address);
+  process.stdout.write(`web-server: the dashboard listens on http://${shown}\n`);
+
+  const stop = () => {
+    server.close(() => process.exit(0));
+    server.closeIdleConnections();
+    setTimeout(() => server.closeAllConnections(), STOP_GRACE_MS).unref();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+/** `--port`/`-p` (else `PORT`, else 3000) and `--hostname`/`-H` (else every interface), as `next start` takes them. */
+function readOptions(): { port: number; hostname: string | undefined } {
+  const { values } = parseArgs({
+    options: { port: { type: 'string', short: 'p' }, hostname: { type: 'string', short: 'H' } },
+    strict: true,
+  });
+  const portText = values.port ?? process.env.PORT ?? '3000';
+  const port = Number(portText);
+  if (!/^\d{1,5}$/.test(portText) || port > 65_535) throw new Error(`web-server: --port must be a TCP port from 0 to 65535 (got ${JSON.stringify(portText)})`);
+  return { port, hostname: values.hostname };
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
