@@ -11,6 +11,9 @@ import { openRuntime, readEnvironment, runMain } from '../lib/runtime.ts';
 import { verifyBackupFile } from '../lib/storage/verify-backup.ts';
 import { recordFormatCheck } from '../lib/verification/record-format-check.ts';
 import { formatBytes, formatProgress } from '../lib/format.ts';
+import { findOffsiteOrphans } from '../lib/offsite/offsite-orphans.ts';
+import { runUploadPass } from '../lib/offsite/upload-pass.ts';
+import { requeueUploads } from '../lib/offsite/upload-records.ts';
 
 const USAGE = `usage: npm run backup -- <command>
   run <deploymentId>                   back up now (trigger MANUAL), printing progress
@@ -23,7 +26,10 @@ const USAGE = `usage: npm run backup -- <command>
   verify <backupId>                    re-check a backup file's sha256 against its record and sidecar, then its
                                        format (pg_restore, dump trailer, RDB checksum, gzip) and record the result
   recover                              mark interrupted backups FAILED and remove their temporary files
-  audit <deploymentId>                 report files without records and records without files
+  audit <deploymentId>                 report files without records and records without files (and, with
+                                       off-site copies on, objects without records and uploads without objects)
+  upload [--backup <backupId>]         upload successful backups to the off-site destinations now; with
+                                       --backup, only that one, retrying it even after its upload gave up
 Exit codes: 0 done, 1 failed, 2 bad usage or configuration, 3 skipped.`;
 
 const idSchema = z.string().regex(/^[a-z0-9]{1,64}$/, { error: 'must be a record id (lowercase letters and digits)' });
@@ -54,6 +60,7 @@ runMain(async () => {
       'max-age-days': { type: 'string' },
       limit: { type: 'string' },
       'dry-run': { type: 'boolean' },
+      backup: { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -75,10 +82,11 @@ runMain(async () => {
 async function runCommand(
   command: string,
   argument: string | undefined,
-  values: Partial<Record<RetentionFlag, string>> & { limit?: string; 'dry-run'?: boolean },
+  values: Partial<Record<RetentionFlag, string>> & { limit?: string; 'dry-run'?: boolean; backup?: string },
 ): Promise<number> {
-  if (!['run', 'list', 'prune', 'pin', 'unpin', 'verify', 'recover', 'audit'].includes(command)) throw new UsageError(`unknown command "${command}"`);
-  const id = command === 'recover' ? '' : parse(idSchema, argument, ['verify', 'pin', 'unpin'].includes(command) ? 'backupId' : 'deploymentId');
+  if (!['run', 'list', 'prune', 'pin', 'unpin', 'verify', 'recover', 'audit', 'upload'].includes(command)) throw new UsageError(`unknown command "${command}"`);
+  const uploadBackupId = values.backup === undefined ? undefined : parse(idSchema, values.backup, '--backup');
+  const id = command === 'recover' || command === 'upload' ? '' : parse(idSchema, argument, ['verify', 'pin', 'unpin'].includes(command) ? 'backupId' : 'deploymentId');
   const overrides: RetentionOverrides = {};
   for (const [flag, field] of Object.entries(RETENTION_FLAGS) as Array<[RetentionFlag, keyof RetentionOverrides]>) {
     if (values[flag] !== undefined) overrides[field] = parse(wholeNumberSchema, values[flag], `--${flag}`);
@@ -174,12 +182,41 @@ async function runCommand(
         for (const problem of report.tempFileProblems) out(`  could not remove ${problem.path}: ${problem.reason}`);
         return report.tempFileProblems.length > 0 ? 1 : 0;
       }
+      case 'upload': {
+        if (!deps.destinations?.length) {
+          out('off-site copies are off: set S3_BUCKET (see .env.example)');
+          return 2;
+        }
+        if (uploadBackupId) {
+          const record = await deps.db.backupRecord.findUnique({ where: { id: uploadBackupId }, select: { status: true } });
+          if (!record) throw new UsageError(`backup "${uploadBackupId}" does not exist`);
+          await requeueUploads(deps.db, uploadBackupId, deps.clock());
+        }
+        const interrupt = new AbortController();
+        process.once('SIGINT', () => interrupt.abort()).once('SIGTERM', () => interrupt.abort());
+        const summary = await runUploadPass(deps, deps.clock(), { signal: interrupt.signal, ...(uploadBackupId ? { backupId: uploadBackupId } : {}) });
+        out(`${summary.uploaded} uploaded and verified, ${summary.retrying} failed (to retry), ${summary.failed} failed for good, ${summary.queued} newly queued`);
+        if (uploadBackupId) {
+          const uploads = await deps.db.backupUpload.findMany({ where: { backupRecordId: uploadBackupId }, orderBy: { destination: 'asc' } });
+          if (uploads.length === 0) out(`backup ${uploadBackupId} has no off-site copy to make (only successful backups with a file are uploaded)`);
+          for (const u of uploads) out(`  ${u.destination}  ${u.status.padEnd(8)}  ${u.objectKey}${u.lastError ? `  (${u.attempts} attempt(s); last error: ${u.lastError})` : ''}`);
+        }
+        return summary.retrying + summary.failed > 0 ? 1 : 0;
+      }
       default: {
         const audit = await auditBackupFiles(deps, id);
         for (const file of audit.filesWithoutRecord) out(`file without record: ${file}`);
         for (const record of audit.recordsWithoutFile) out(`record without file: ${record.id} ${record.path ?? ''}`);
         if (audit.filesWithoutRecord.length + audit.recordsWithoutFile.length === 0) out('files and records agree');
-        return audit.filesWithoutRecord.length + audit.recordsWithoutFile.length > 0 ? 1 : 0;
+        let offsiteProblems = 0;
+        for (const report of await findOffsiteOrphans(deps, { deploymentId: id })) {
+          for (const object of report.objectsWithoutRecord) out(`${report.destination} object without record: ${object.key} (${formatBytes(object.sizeBytes)})`);
+          for (const upload of report.uploadsWithoutObject) out(`${report.destination} upload without object: backup ${upload.backupRecordId} ${upload.objectKey}`);
+          const problems = report.objectsWithoutRecord.length + report.uploadsWithoutObject.length;
+          if (problems === 0) out(`${report.destination} objects under ${report.prefix} and upload records agree`);
+          offsiteProblems += problems;
+        }
+        return audit.filesWithoutRecord.length + audit.recordsWithoutFile.length + offsiteProblems > 0 ? 1 : 0;
       }
     }
   } finally {

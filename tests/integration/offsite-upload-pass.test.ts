@@ -5,7 +5,8 @@ import type { BackupRecord } from '../../src/generated/prisma/client.ts';
 import type { OffsiteDestination } from '../../src/lib/offsite/destination.ts';
 import { findOffsiteOrphans } from '../../src/lib/offsite/offsite-orphans.ts';
 import { createS3Destination, MIN_PART_SIZE_BYTES } from '../../src/lib/offsite/s3-destination.ts';
-import { runUploadPass, type UploadPassDependencies } from '../../src/lib/offsite/upload-pass.ts';
+import { runUploadPass } from '../../src/lib/offsite/upload-pass.ts';
+import type { BackupDependencies } from '../../src/lib/ops-agent/backup.ts';
 import { requeueUploads } from '../../src/lib/offsite/upload-records.ts';
 import { UPLOAD_FAILED_ALERT } from '../../src/lib/ops-agent/alerts.ts';
 import { runCycle } from '../../src/lib/ops-agent/loop.ts';
@@ -32,7 +33,7 @@ let harness: BackupHarness;
 let s3: S3Server;
 let proxy: FaultyProxy;
 let destination: OffsiteDestination;
-let deps: UploadPassDependencies;
+let deps: BackupDependencies;
 let workspaceId: string;
 /** The clock runs with real time plus `skewMs`, so tests can jump past a backoff. */
 let skewMs = 0;
