@@ -17,6 +17,7 @@ import { podFor, startBackupHarness, type BackupHarness } from '../support/backu
 import { mariadb, redis } from '../support/engines.ts';
 import { createDeployment, createWorkspace } from '../support/factories.ts';
 import { dropDatabase } from '../support/postgres.ts';
+import { childEnvironment, startEntryPoint } from '../support/processes.ts';
 
 // The format check after each backup, through the real backup path: the real pg_dump, mariadb-dump and redis-cli
 // "in the pod" (fake Kubernetes API, real exec protocol), stored by the real store, checked and recorded. Broken
@@ -208,6 +209,30 @@ describe('a dump that is not restorable stays SUCCEEDED with a verifyError and a
     const checked = await recordFormatCheck(harness.deps, cut);
     expect(checked.outcome).toBe('failed');
     await expectUnverified(checked.record, 'mysql-trailer', /^gzip: unexpected end of file \(the file is truncated or corrupt\)$/);
+  });
+});
+
+describe('npm run backup -- verify', () => {
+  function verifyCli(backupId: string): Promise<{ code: number | string; stdout: string }> {
+    const env = childEnvironment({ DATABASE_URL: harness.db.url, KUBECONFIG: harness.kube.kubeconfigPath, BACKUP_ROOT: harness.root });
+    const cli = startEntryPoint('src/cli/backup.ts', ['verify', backupId], env);
+    let stdout = '';
+    cli.child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    return cli.exited.then((code) => ({ code, stdout }));
+  }
+
+  it('checks the sha256, then the format, and records the result', async () => {
+    const record = await backUp(await deploymentOf('postgresql'));
+    const good = await verifyCli(record.id);
+    expect(good.code).toBe(0);
+    expect(good.stdout).toMatch(/^OK .*\.dump \(.*, sha256 [0-9a-f]{64}\)\nOK format \(pg_restore\): \d+ table-of-contents entries, every data block readable\n$/);
+
+    // Cut, with sha256, sidecar and record made to agree: the sha256 check passes, the format check does not.
+    const cut = await cutStoredFile(record, Number(record.sizeBytes) - 100);
+    const bad = await verifyCli(record.id);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/^OK .*\nBAD format \(pg_restore\): pg_restore could not read the whole dump \(exit 1\): /);
+    await expectUnverified(await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: cut.id } }), 'pg_restore', /could not read from input file: end of file/);
   });
 });
 
