@@ -150,7 +150,7 @@ async function testRestore(deps: RestoreDependencies, deployment: DeploymentWith
   const detail = !current
     ? 'restored; no counts were recorded'
     : comparison?.comparable
-      ? `restored; ${comparison.compared} ${current && 'tables' in current ? 'tables' : 'databases'} compared with the previous test-restore, none shrank`
+      ? `restored; ${comparison.compared} ${'tables' in current ? 'tables' : 'databases'} compared with the previous test-restore, none shrank`
       : `restored; ${comparison?.reason ?? 'nothing to compare'}`;
   return { ...base, outcome: 'clean', restoreId: restore.id, detail };
 }

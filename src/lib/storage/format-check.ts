@@ -16,8 +16,8 @@
  * than the local pg_restore understands, an unreadable file) throws `FormatCheckUnavailableError` or the I/O error.
  */
 import { spawn } from 'node:child_process';
-import { open } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { createStderrTail } from '../deployer/stderr-tail.ts';
