@@ -185,6 +185,22 @@ describe('runUploadPass', () => {
     expect(putsOfKey).toHaveLength(1);
   });
 
+  it('a backup pruned while its copy is on its way leaves no object behind', async () => {
+    const backup = await makePostgresBackup(harness, workspaceId, 'pg-pruned', { randomMiB: 0 });
+    // Retention deletes the record (and its upload row) just as the upload starts.
+    const pruning: OffsiteDestination = {
+      ...destination,
+      async upload(input) {
+        await harness.db.prisma.backupRecord.delete({ where: { id: backup.id } });
+        await destination.upload(input);
+      },
+    };
+    const summary = await runUploadPass({ ...deps, destinations: [pruning] }, clock());
+    expect(summary).toMatchObject({ queued: 1, uploaded: 0, retrying: 0, failed: 0 });
+    expect(await keysUnder(`ops/${workspaceId}/pg-pruned/`)).toEqual([]);
+    expect(harness.logs()).toContain(`backup ${backup.id} was pruned while it was uploaded; its copy was deleted again`);
+  });
+
   it('never writes the secret into rows, alerts or logs', async () => {
     const rows = JSON.stringify(await harness.db.prisma.backupUpload.findMany());
     const alerts = JSON.stringify(await harness.db.prisma.alert.findMany());

@@ -16,7 +16,15 @@ export interface OffsiteDestination {
    * Streams the local file up (multipart for large files), stores its sha256 as object metadata, and checks after the
    * upload that the stored object is the file (size and sha256). Rejects on any mismatch.
    */
-  upload(input: { key: string; localPath: string; sha256: string; sizeBytes: bigint; signal?: AbortSignal }): Promise<void>;
+  upload(input: {
+    key: string;
+    localPath: string;
+    sha256: string;
+    sizeBytes: bigint;
+    signal?: AbortSignal;
+    /** Called as parts are sent, with the bytes sent so far. */
+    onProgress?: (bytesSent: number) => void;
+  }): Promise<void>;
   /** Streams an object down. */
   download(key: string, signal?: AbortSignal): Promise<Readable>;
   /** Every object under a key prefix. */

@@ -122,26 +122,24 @@ export function createS3Destination(settings: S3DestinationSettings): OffsiteDes
     keyPrefix,
     objectKeyFor: (file) => buildObjectKey(keyPrefix, file),
 
-    async upload({ key, localPath, sha256, sizeBytes, signal }) {
-      const verificationFailed = (field: OffsiteVerificationError['field'], expected: string, actual: string) =>
-        new OffsiteVerificationError(settings.name, key, field, expected, actual);
+    async upload({ key, localPath, sha256, sizeBytes, signal, onProgress }) {
+      const mismatch = (field: OffsiteVerificationError['field'], expected: unknown, actual: unknown) =>
+        new OffsiteVerificationError(settings.name, key, field, String(expected), String(actual));
       // O_NOFOLLOW: the file is ours; a symbolic link put in its place is not uploaded.
       const file = await open(localPath, constants.O_RDONLY | constants.O_NOFOLLOW);
-      const hash = createHash('sha256');
-      let bytesRead = 0n;
-      let result: Awaited<ReturnType<Upload['done']>>;
+      const sent = { bytes: 0n, hash: createHash('sha256') };
+      let uploadedETag: string | undefined;
       try {
         const localSize = BigInt((await file.stat()).size);
-        if (localSize !== sizeBytes) throw verificationFailed('local-size', String(sizeBytes), String(localSize));
-        const counting = new Transform({
+        if (localSize !== sizeBytes) throw mismatch('local-size', sizeBytes, localSize);
+        const hashing = new Transform({
           transform(chunk: Buffer, _encoding, callback) {
-            hash.update(chunk);
-            bytesRead += BigInt(chunk.length);
+            sent.hash.update(chunk);
+            sent.bytes += BigInt(chunk.length);
             callback(null, chunk);
           },
         });
-        const source = file.createReadStream({ highWaterMark: READ_CHUNK_BYTES, autoClose: false });
-        const body = pipeline(source, counting, () => {});
+        const body = pipeline(file.createReadStream({ highWaterMark: READ_CHUNK_BYTES, autoClose: false }), hashing, () => {});
         const abort = new AbortController();
         const onAbort = () => abort.abort(signal?.reason);
         signal?.addEventListener('abort', onAbort, { once: true });
@@ -153,9 +151,10 @@ export function createS3Destination(settings: S3DestinationSettings): OffsiteDes
           leavePartsOnError: false,
           abortController: abort,
         });
+        if (onProgress) upload.on('httpUploadProgress', (progress) => onProgress(progress.loaded ?? 0));
         try {
           if (signal?.aborted) throw signal.reason;
-          result = await upload.done();
+          uploadedETag = (await upload.done()).ETag;
         } catch (error) {
           body.destroy();
           throw fail('upload', key, error);
@@ -165,23 +164,25 @@ export function createS3Destination(settings: S3DestinationSettings): OffsiteDes
       } finally {
         await file.close();
       }
-      // What was sent must be the backup: the bytes read (the file may have changed since the record was written) …
-      const sentSha256 = hash.digest('hex');
-      const problem =
-        bytesRead !== sizeBytes ? verificationFailed('local-size', String(sizeBytes), String(bytesRead))
-        : sentSha256 !== sha256 ? verificationFailed('local-sha256', sha256, sentSha256)
+      // What was sent must be the backup (the file may have changed since it was recorded), and what is stored must
+      // be what was sent. A copy that fails either check is removed: no bad object stays under the backup's key.
+      const sentSha256 = sent.hash.digest('hex');
+      let problem: OffsiteVerificationError | null =
+        sent.bytes !== sizeBytes ? mismatch('local-size', sizeBytes, sent.bytes)
+        : sentSha256 !== sha256 ? mismatch('local-sha256', sha256, sentSha256)
         : null;
-      // … and what is stored must be what was sent.
-      const stored = problem ? null : await head(key);
-      const storedProblem =
-        !stored ? problem
-        : BigInt(stored.ContentLength ?? -1) !== sizeBytes ? verificationFailed('size', String(sizeBytes), String(stored.ContentLength))
-        : stored.Metadata?.[SHA256_METADATA_KEY] !== sha256 ? verificationFailed('sha256', sha256, stored.Metadata?.[SHA256_METADATA_KEY] ?? '(none)')
-        : result.ETag && stored.ETag && result.ETag !== stored.ETag ? verificationFailed('etag', result.ETag, stored.ETag)
-        : null;
-      if (storedProblem) {
+      if (!problem) {
+        const stored = await head(key);
+        const storedSha256 = stored.Metadata?.[SHA256_METADATA_KEY];
+        problem =
+          BigInt(stored.ContentLength ?? -1) !== sizeBytes ? mismatch('size', sizeBytes, stored.ContentLength)
+          : storedSha256 !== sha256 ? mismatch('sha256', sha256, storedSha256 ?? '(none)')
+          : uploadedETag && stored.ETag && uploadedETag !== stored.ETag ? mismatch('etag', uploadedETag, stored.ETag)
+          : null;
+      }
+      if (problem) {
         await remove(key).catch(() => {});
-        throw storedProblem;
+        throw problem;
       }
     },
 

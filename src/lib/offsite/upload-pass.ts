@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import type { BackupDependencies } from '../ops-agent/backup.ts';
 import { raiseAndNotify, resolveAlerts, UPLOAD_FAILED_ALERT } from '../ops-agent/alerts.ts';
+import { formatBytes } from '../format.ts';
 import type { Logger } from '../logger.ts';
 import { redactSecrets } from '../redact.ts';
 import type { OffsiteDestination } from './destination.ts';
@@ -46,6 +47,8 @@ export interface UploadPassSummary {
 }
 
 const MAX_ERROR_LENGTH = 1_000;
+/** Progress of a long upload is logged at most this often. */
+const PROGRESS_INTERVAL_MS = 30_000;
 
 /**
  * One pass of off-site uploads: queue a PENDING upload for each successful backup that has none on a configured
@@ -113,16 +116,28 @@ async function attemptUpload(
   try {
     const missing = await describeMissingFile(backup);
     if (missing) return await recordFailure(deps, destination, upload, { status: 'FAILED', attempts: upload.attempts + 1 }, missing, log);
-    log.info({ sizeBytes: String(backup.sizeBytes) }, `uploading backup ${backup.id} to ${destination.name}`);
+    log.info({ sizeBytes: String(backup.sizeBytes) }, `uploading backup ${backup.id} (${formatBytes(backup.sizeBytes)}) to ${destination.name}`);
+    let lastReport = started.getTime();
     await destination.upload({
       key: upload.objectKey,
       localPath: backup.path!,
       sha256: backup.sha256!,
       sizeBytes: backup.sizeBytes!,
       ...(options.signal ? { signal: options.signal } : {}),
+      onProgress: (bytesSent) => {
+        const now = deps.clock().getTime();
+        if (now - lastReport < PROGRESS_INTERVAL_MS) return;
+        lastReport = now;
+        log.info({ bytesSent }, `uploading backup ${backup.id}: ${formatBytes(bytesSent)} of ${formatBytes(backup.sizeBytes)} sent`);
+      },
     });
     const finished = deps.clock();
-    await markUploaded(deps.db, upload.id, finished);
+    if (!(await markUploaded(deps.db, upload.id, finished))) {
+      // Retention deleted the backup meanwhile (and with it this row): its copy must not outlive it.
+      await destination.delete(upload.objectKey);
+      log.warn(`backup ${backup.id} was pruned while it was uploaded; its copy was deleted again`);
+      return 'skipped';
+    }
     if ((await countRetryingUploads(deps.db, backup.deploymentId)) === 0) {
       await resolveAlerts(deps.db, backup.deploymentId, [UPLOAD_FAILED_ALERT], finished);
     }

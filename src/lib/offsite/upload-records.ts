@@ -110,8 +110,10 @@ export async function renewUploadLease(db: PrismaClient, uploadId: string, until
   await db.backupUpload.updateMany({ where: { id: uploadId, status: 'PENDING' }, data: { nextAttemptAt: until } });
 }
 
-export async function markUploaded(db: PrismaClient, uploadId: string, at: Date): Promise<void> {
-  await db.backupUpload.update({ where: { id: uploadId }, data: { status: 'UPLOADED', uploadedAt: at, lastError: null } });
+/** Marks an upload done. False when its row is gone: the backup was pruned while its copy was on its way. */
+export async function markUploaded(db: PrismaClient, uploadId: string, at: Date): Promise<boolean> {
+  const { count } = await db.backupUpload.updateMany({ where: { id: uploadId }, data: { status: 'UPLOADED', uploadedAt: at, lastError: null } });
+  return count === 1;
 }
 
 /** Records a failed attempt: PENDING with its next attempt time, or FAILED; `lastError` must already be redacted. */
