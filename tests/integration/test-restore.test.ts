@@ -167,6 +167,8 @@ describe('scheduled test-restores of PostgreSQL', () => {
     const alert = await openAlert(deployment.id, TEST_RESTORE_FAILED_ALERT);
     expect(alert).toMatchObject({ severity: 'CRITICAL', backupRecordId: backup.id, occurrences: 1 });
     expect(alert!.message).toMatch(/^Scheduled test-restore of ws-[0-9a-f]+\/pg-[0-9a-f]+ failed: the backup from 2026-11-22T03:10:00.000Z could not be restored/);
+    // One failure, one alert: the engine's own restore_failed is not raised for a test-restore.
+    expect(await harness.db.prisma.alert.count({ where: { deploymentId: deployment.id, resolvedAt: null } })).toBe(1);
     expect(await scratchDatabases()).not.toContain(record.target);
     // The run counts even though it failed: not retried every cycle.
     expect((await harness.db.prisma.deployment.findUniqueOrThrow({ where: { id: deployment.id } })).lastTestRestoreAt).toEqual(now);

@@ -476,6 +476,9 @@ async function finishFailed(
       : backup.format === 'postgres-custom'
         ? 'pg_restore ran in one transaction: the live data should be unchanged; check it.'
         : 'The live data may be partly restored: check it and restore again.';
+  // A scheduled test-restore is alerted by its pass (`test_restore_failed`, which says what it means): one alert,
+  // not two, for one failure.
+  if (record.kind === 'TEST') return failed;
   await raiseAndNotify(
     deps.db,
     deps.notifier,
