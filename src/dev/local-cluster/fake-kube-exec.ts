@@ -80,6 +80,8 @@ const STDOUT = 1;
 const STDERR = 2;
 const STATUS = 3;
 const CLOSE_STREAM = 255;
+/** The kubelet and the API server copy streams through 32 KiB buffers: no stdout frame carries more. */
+const FRAME_BYTES = 32 * 1024;
 const HIGH_WATER_BYTES = 4 * 1024 * 1024;
 const LOW_WATER_BYTES = 1024 * 1024;
 const BASE_LOCALE = 'C.UTF-8';
@@ -105,8 +107,12 @@ export function buildExecEnv(home: string, containerEnv: Record<string, string> 
 
 /**
  * Runs `spec.argv` as a local process behind an upgraded exec WebSocket, framing stdout as `[1, ...]`, stderr as
- * `[2, ...]` and the final V1Status as `[3, json]`, the way the kubelet does. It never sends channel-255 frames
- * (client-node throws `Unknown stream: 255` on them). `socket` is the raw connection, destroyed for `dropAfterBytes`.
+ * `[2, ...]` and the final V1Status as `[3, json]`, the way the kubelet does. Stdout is copied like the kubelet's (and
+ * the API server's) copy loop with a {@link FRAME_BYTES} buffer: a chunk goes out at once when no stdout frame is being
+ * written; what the pipe yields meanwhile is sent next, in frames of at most that size (a fast producer thus gives
+ * 32 KiB frames, a trickle one frame per write); byte counts, backpressure and the faults' cut points do not depend on
+ * it. It never sends channel-255 frames (client-node throws `Unknown stream: 255` on them). `socket` is the raw
+ * connection, destroyed for `dropAfterBytes`.
  */
 export function runExecSession(ws: ExecWebSocket, socket: Duplex, spec: ExecSessionSpec): ExecSession {
   const transferred = { stdin: 0, stdout: 0, stderr: 0 };
@@ -137,6 +143,17 @@ export function runExecSession(ws: ExecWebSocket, socket: Duplex, spec: ExecSess
     });
   });
 
+  /** Stdout read while a stdout frame was still being written: it goes out with the next frame(s). */
+  const pendingStdout: Buffer[] = [];
+  let pendingStdoutBytes = 0;
+  let stdoutFramesInFlight = 0;
+
+  const applyBackpressure = () => {
+    if (!pausedForBackpressure && ws.bufferedAmount > HIGH_WATER_BYTES) {
+      pausedForBackpressure = true;
+      for (const output of outputs) output.pause();
+    }
+  };
   const afterSend = () => {
     if (pausedForBackpressure && !cut && ws.bufferedAmount < LOW_WATER_BYTES) {
       pausedForBackpressure = false;
@@ -145,10 +162,40 @@ export function runExecSession(ws: ExecWebSocket, socket: Duplex, spec: ExecSess
   };
   const sendFrame = (channel: number, payload: Buffer, callback: (error?: Error) => void = afterSend) => {
     ws.send(Buffer.concat([Buffer.of(channel), payload]), { binary: true }, callback);
-    if (!pausedForBackpressure && ws.bufferedAmount > HIGH_WATER_BYTES) {
-      pausedForBackpressure = true;
-      for (const output of outputs) output.pause();
+    applyBackpressure();
+  };
+  /** Sends the pending stdout as frames of at most FRAME_BYTES; the last one calls `callback` once written. */
+  const flushStdout = (callback?: (error?: Error) => void) => {
+    while (pendingStdoutBytes > 0) {
+      const frameBytes = Math.min(pendingStdoutBytes, FRAME_BYTES);
+      const frame = Buffer.allocUnsafe(1 + frameBytes);
+      frame[0] = STDOUT;
+      let filled = 0;
+      while (filled < frameBytes) {
+        const chunk = pendingStdout[0]!;
+        const take = Math.min(chunk.length, frameBytes - filled);
+        chunk.copy(frame, 1 + filled, 0, take);
+        filled += take;
+        if (take === chunk.length) pendingStdout.shift();
+        else pendingStdout[0] = chunk.subarray(take);
+      }
+      pendingStdoutBytes -= frameBytes;
+      stdoutFramesInFlight += 1;
+      const last = pendingStdoutBytes === 0;
+      ws.send(frame, { binary: true }, (error) => {
+        stdoutFramesInFlight -= 1;
+        afterSend();
+        if (last && callback) callback(error);
+        else if (stdoutFramesInFlight === 0 && !cut) flushStdout();
+      });
     }
+    applyBackpressure();
+  };
+  /** Sends at once when the previous frames are written; otherwise waits for them, or for a full frame. */
+  const queueStdout = (chunk: Buffer) => {
+    pendingStdout.push(chunk);
+    pendingStdoutBytes += chunk.length;
+    if (stdoutFramesInFlight === 0 || pendingStdoutBytes >= FRAME_BYTES) flushStdout();
   };
   const killProcessGroup = () => {
     if (finished || child.pid === undefined) return;
@@ -167,7 +214,11 @@ export function runExecSession(ws: ExecWebSocket, socket: Duplex, spec: ExecSess
     cut = true;
     for (const output of outputs) output.pause();
     const drop = faults.dropAfterBytes !== undefined;
-    if (head.length > 0) sendFrame(STDOUT, head, drop ? dropConnection : undefined);
+    if (head.length > 0) {
+      pendingStdout.push(head);
+      pendingStdoutBytes += head.length;
+    }
+    if (pendingStdoutBytes > 0) flushStdout(drop ? dropConnection : undefined);
     else if (drop) dropConnection();
   };
 
@@ -175,16 +226,22 @@ export function runExecSession(ws: ExecWebSocket, socket: Duplex, spec: ExecSess
     if (cut) return;
     if (cutAfterBytes === undefined || transferred.stdout + chunk.length < cutAfterBytes) {
       transferred.stdout += chunk.length;
-      sendFrame(STDOUT, chunk);
+      queueStdout(chunk);
       return;
     }
     const head = chunk.subarray(0, cutAfterBytes - transferred.stdout);
     transferred.stdout += head.length;
     cutStdout(head);
   });
+  // Before the exit status, which follows the end of the process's streams.
+  child.stdout?.on('end', () => {
+    if (!cut) flushStdout();
+  });
   child.stderr?.on('data', (chunk: Buffer) => {
     if (cut) return;
     transferred.stderr += chunk.length;
+    // In the order the bytes arrived.
+    flushStdout();
     sendFrame(STDERR, chunk);
   });
   child.stdin?.on('error', () => {
