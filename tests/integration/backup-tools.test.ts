@@ -1,4 +1,4 @@
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +7,8 @@ import { executeBackup } from '../../src/lib/ops-agent/backup.ts';
 import { claimDeployment, releaseClaim } from '../../src/lib/ops-agent/claims.ts';
 import { callTool, toolInputJsonSchema, type ToolResult } from '../../src/lib/ops-agent/tool.ts';
 import { backupTools, type ToolContext } from '../../src/lib/ops-agent/tools.ts';
+import { formatSidecar, sidecarPathFor } from '../../src/lib/storage/backup-path.ts';
+import { hashFile } from '../../src/lib/storage/verify-backup.ts';
 import { podFor, startBackupHarness, type BackupHarness } from '../support/backup-harness.ts';
 import { createDeployment, createWorkspace } from '../support/factories.ts';
 import { createDatabase, databaseUrl, dropDatabase, uniqueDatabaseName } from '../support/postgres.ts';
@@ -405,8 +407,31 @@ describe('verifyBackup', () => {
     backup = await callOk('runBackup', { deploymentId: ids['verify-db'] });
   });
 
-  it('confirms an intact backup', async () => {
-    expect(await callOk('verifyBackup', { backupId: backup.backupId })).toEqual({ backupId: backup.backupId, ok: true, sizeBytes: backup.sizeBytes });
+  it('confirms an intact backup: checksum, then format', async () => {
+    expect(await callOk('verifyBackup', { backupId: backup.backupId })).toEqual({
+      backupId: backup.backupId,
+      ok: true,
+      sizeBytes: backup.sizeBytes,
+      format: { outcome: 'verified', method: 'pg_restore', detail: expect.any(String) },
+    });
+  });
+
+  it('reports a dump cut short whose checksum matches (only the format check can tell) and records it', async () => {
+    const cut = (await callOk('runBackup', { deploymentId: ids['verify-db'] })) as typeof backup;
+    await truncate(cut.path, Number(cut.sizeBytes) - 300);
+    const { sha256, sizeBytes } = await hashFile(cut.path);
+    await writeFile(sidecarPathFor(cut.path), formatSidecar(sha256, path.basename(cut.path)));
+    await harness.db.prisma.backupRecord.update({ where: { id: cut.backupId }, data: { sha256, sizeBytes } });
+
+    expect(await callOk('verifyBackup', { backupId: cut.backupId })).toEqual({
+      backupId: cut.backupId,
+      ok: false,
+      sizeBytes: sizeBytes.toString(),
+      format: { outcome: 'failed', method: 'pg_restore', detail: expect.any(String) },
+    });
+    const record = await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: cut.backupId } });
+    expect(record).toMatchObject({ status: 'SUCCEEDED', verifiedAt: null, verifyMethod: 'pg_restore' });
+    expect(record.verifyError).toEqual(expect.any(String));
   });
 
   it('reports a corrupted file as a checksum mismatch', async () => {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Deployment } from '../../generated/prisma/client.ts';
 import { verifyBackupFile } from '../storage/verify-backup.ts';
+import { recordFormatCheck } from '../verification/record-format-check.ts';
 import { executeBackup, pruneBackups, type BackupDependencies } from './backup.ts';
 import { gatherBackupState } from './backup-state.ts';
 import { InvalidRetentionError, describeRetentionPolicy } from './retention-policy.ts';
@@ -171,7 +172,9 @@ export const listBackupStatusTool: AnyAgentTool<ToolContext> = {
 
 export const verifyBackupTool: AnyAgentTool<ToolContext> = {
   name: 'verifyBackup',
-  description: 'Re-read one backup file and check its sha256 against the record and the .sha256 sidecar.',
+  description:
+    'Re-read one backup file: check its sha256 against the record and the .sha256 sidecar, then its format (pg_restore, ' +
+    'the MySQL dump trailer, the RDB checksum, gzip integrity); the format result is recorded on the backup.',
   inputSchema: z.object({ backupId: z.string().regex(/^[a-z0-9]{1,64}$/, { error: 'must be a backup id' }).describe('Id of the backup, from getBackupHistory.') }).strict(),
   async execute(input: { backupId: string }, context) {
     const record = await context.backup.db.backupRecord.findUnique({ where: { id: input.backupId } });
@@ -182,7 +185,18 @@ export const verifyBackupTool: AnyAgentTool<ToolContext> = {
       return { ok: false, error: { code: 'NO_FILE', message: `backup ${record.id} is ${record.status}: there is no file to verify` } };
     }
     const result = await verifyBackupFile(record.path, record.sha256);
-    return { ok: true, value: result.ok ? { backupId: record.id, ok: true, sizeBytes: result.sizeBytes.toString() } : { backupId: record.id, ok: false, reason: result.reason, detail: result.detail } };
+    if (!result.ok) return { ok: true, value: { backupId: record.id, ok: false, reason: result.reason, detail: result.detail } };
+    // The bytes are the ones recorded; now whether they are a restorable dump (recorded on the backup, as after a backup).
+    const format = await recordFormatCheck(context.backup, record, context.signal ? { signal: context.signal } : {});
+    return {
+      ok: true,
+      value: {
+        backupId: record.id,
+        ok: format.outcome !== 'failed',
+        sizeBytes: result.sizeBytes.toString(),
+        format: { outcome: format.outcome, method: format.record.verifyMethod, detail: format.detail },
+      },
+    };
   },
 };
 
