@@ -283,6 +283,10 @@ describe('GET /api/deployments/{id}/backups: history pages', () => {
       fileName: path.basename(large.record.path!),
       errorKind: null,
       error: null,
+      verifiedAt: null,
+      verifyMethod: null,
+      verifyError: null,
+      pinned: false,
     });
   });
 

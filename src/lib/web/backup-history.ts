@@ -31,12 +31,14 @@ export interface BackupRecordJson {
   errorKind: string | null;
   error: string | null;
   /**
-   * The format check, present once it ran: `verifyMethod` names it, `verifiedAt` is set when the file passed and
-   * `verifyError` says why it did not. Absent: not checked (yet).
+   * The format check: `verifyMethod` names it once it ran, `verifiedAt` is set when the file passed and `verifyError`
+   * says why it did not. All null: not checked (yet).
    */
-  verifiedAt?: string | null;
-  verifyMethod?: string;
-  verifyError?: string | null;
+  verifiedAt: string | null;
+  verifyMethod: string | null;
+  verifyError: string | null;
+  /** Pinned backups are never pruned by retention. */
+  pinned: boolean;
 }
 
 export function toBackupRecordJson(record: BackupRecord): BackupRecordJson {
@@ -55,9 +57,10 @@ export function toBackupRecordJson(record: BackupRecord): BackupRecordJson {
     fileName: record.path ? record.path.slice(record.path.lastIndexOf('/') + 1) : null,
     errorKind: record.errorKind,
     error: record.error,
-    ...(record.verifyMethod
-      ? { verifiedAt: record.verifiedAt?.toISOString() ?? null, verifyMethod: record.verifyMethod, verifyError: record.verifyError }
-      : {}),
+    verifiedAt: record.verifiedAt?.toISOString() ?? null,
+    verifyMethod: record.verifyMethod,
+    verifyError: record.verifyError,
+    pinned: record.pinned,
   };
 }
 
