@@ -7,6 +7,7 @@ import { redactSecrets } from '../redact.ts';
 import { execToStream } from './exec-stream.ts';
 import { AbortedError, TimeoutError, type ExportLocation } from './export-errors.ts';
 import { resolveExportTarget } from './pod-resolver.ts';
+import { withinLimits } from './within-limits.ts';
 
 /** The two Kubernetes clients a data export needs. */
 export interface KubeClients {
@@ -66,7 +67,12 @@ export async function runDataExport(clients: KubeClients, request: DataExportReq
   let location: ExportLocation = { namespace, pod: null, container };
   try {
     const resolving = () => resolveExportTarget(clients.core, { namespace, podSelector, container });
-    const target = await withinLimits(resolving, location, timeoutMs, signal);
+    const target = await withinLimits(resolving, {
+      timeoutMs,
+      signal,
+      aborted: () => new AbortedError(location, 0),
+      timedOut: () => new TimeoutError(location, timeoutMs, 0),
+    });
     location = { ...location, pod: target.pod };
     log.info({ namespace, pod: target.pod, container }, 'data export started');
     const { bytes, stderrTail } = await execToStream(clients.exec, {
@@ -88,29 +94,4 @@ export async function runDataExport(clients: KubeClients, request: DataExportReq
     log.warn({ ...location, kind, err: error }, 'data export failed');
     throw error;
   }
-}
-
-/**
- * Starts `work` unless the signal is already aborted, and settles with it unless the time limit or the signal comes
- * first (then its late outcome is ignored).
- */
-function withinLimits<T>(work: () => Promise<T>, location: ExportLocation, timeoutMs: number, signal: AbortSignal | undefined): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let settled = false;
-    const settle = (outcome: () => void) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      outcome();
-    };
-    const onAbort = () => settle(() => reject(new AbortedError(location, 0)));
-    const timer = setTimeout(() => settle(() => reject(new TimeoutError(location, timeoutMs, 0))), timeoutMs);
-    if (signal?.aborted) return onAbort();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    work().then(
-      (value) => settle(() => resolve(value)),
-      (error: unknown) => settle(() => reject(error)),
-    );
-  });
 }

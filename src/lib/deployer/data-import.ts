@@ -11,6 +11,7 @@ import { execWithInput } from './exec-with-input.ts';
 import type { ExportLocation } from './export-errors.ts';
 import { BackupFileMissingError, ChecksumMismatchError, CorruptFileError, ImportAbortedError, ImportFailure, ImportTimeoutError } from './import-errors.ts';
 import { resolveExportTarget } from './pod-resolver.ts';
+import { withinLimits } from './within-limits.ts';
 
 /** A stored backup file to stream into the command's stdin. */
 export interface ImportSource {
@@ -68,7 +69,12 @@ export async function runDataImport(clients: KubeClients, request: DataImportReq
   let location: ExportLocation = { namespace, pod: null, container };
   try {
     if (source && !source.verified) await assertBackupFileMatches(source);
-    const target = await withinLimits(() => resolveExportTarget(clients.core, { namespace, podSelector, container }), location, timeoutMs, signal);
+    const target = await withinLimits(() => resolveExportTarget(clients.core, { namespace, podSelector, container }), {
+      timeoutMs,
+      signal,
+      aborted: () => new ImportAbortedError(location, 0),
+      timedOut: () => new ImportTimeoutError(location, timeoutMs, 0),
+    });
     location = { ...location, pod: target.pod };
     const redact = (text: string) => redactSecrets(text, target.secretValues);
     const streamed = source ? openSource(source) : undefined;
@@ -139,26 +145,4 @@ function openSource(source: ImportSource): { stream: Readable; assertComplete: (
       }
     },
   };
-}
-
-/** Starts `work` unless the signal already fired, and settles with it unless the time limit or the signal comes first. */
-function withinLimits<T>(work: () => Promise<T>, location: ExportLocation, timeoutMs: number, signal: AbortSignal | undefined): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let settled = false;
-    const settle = (outcome: () => void) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      outcome();
-    };
-    const onAbort = () => settle(() => reject(new ImportAbortedError(location, 0)));
-    const timer = setTimeout(() => settle(() => reject(new ImportTimeoutError(location, timeoutMs, 0))), timeoutMs);
-    if (signal?.aborted) return onAbort();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    work().then(
-      (value) => settle(() => resolve(value)),
-      (error: unknown) => settle(() => reject(error)),
-    );
-  });
 }
