@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runWithConcurrency } from '../../src/lib/ops-agent/loop.ts';
+import { runWithConcurrency } from '../../src/lib/run-with-concurrency.ts';
 
 /** A task that finishes only when the test releases it, recording how many run at once. */
 function gate() {

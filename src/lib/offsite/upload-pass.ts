@@ -16,6 +16,7 @@ import {
   renewUploadLease,
   type DueUpload,
 } from './upload-records.ts';
+import { runWithConcurrency } from '../run-with-concurrency.ts';
 
 /** What the upload pass needs: the backup dependencies' database, destinations, clock, logger and notifier. */
 export type UploadPassDependencies = Pick<BackupDependencies, 'db' | 'destinations' | 'clock' | 'logger' | 'notifier'>;
@@ -72,22 +73,16 @@ export async function runUploadPass(deps: UploadPassDependencies, now: Date, opt
     limit: options.batchSize ?? 100,
     ...(options.backupId ? { backupId: options.backupId } : {}),
   });
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(options.concurrency ?? 2, due.length) }, async () => {
-    while (next < due.length && !options.signal?.aborted) {
-      const upload = due[next] as DueUpload;
-      next += 1;
-      const result = await attemptUpload(deps, byName.get(upload.destination)!, upload, options, log).catch((error: unknown) => {
-        log.error({ err: error, uploadId: upload.id }, 'an upload attempt crashed; it is tried again after its lease');
-        return 'skipped' as const;
-      });
-      if (result !== 'skipped') summary.attempted += 1;
-      if (result === 'uploaded') summary.uploaded += 1;
-      if (result === 'PENDING') summary.retrying += 1;
-      if (result === 'FAILED') summary.failed += 1;
-    }
+  await runWithConcurrency(due, options.concurrency ?? 2, options.signal, async (upload) => {
+    const result = await attemptUpload(deps, byName.get(upload.destination)!, upload, options, log).catch((error: unknown) => {
+      log.error({ err: error, uploadId: upload.id }, 'an upload attempt crashed; it is tried again after its lease');
+      return 'skipped' as const;
+    });
+    if (result !== 'skipped') summary.attempted += 1;
+    if (result === 'uploaded') summary.uploaded += 1;
+    if (result === 'PENDING') summary.retrying += 1;
+    if (result === 'FAILED') summary.failed += 1;
   });
-  await Promise.all(lanes);
   if (summary.queued + summary.attempted > 0) {
     log.info(summary, `upload pass: ${summary.queued} queued, ${summary.uploaded} uploaded, ${summary.retrying} to retry, ${summary.failed} given up`);
   }

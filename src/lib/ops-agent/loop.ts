@@ -9,6 +9,7 @@ import { recoverInterruptedBackups } from './recovery.ts';
 import { runTestRestorePass } from '../restore/test-restore-pass.ts';
 import { runUploadPass } from '../offsite/upload-pass.ts';
 import { formatDuration } from './state-render.ts';
+import { runWithConcurrency } from '../run-with-concurrency.ts';
 import { buildSystemPrompt } from './system-prompt.ts';
 import { backupTools, type ToolContext } from './tools.ts';
 
@@ -251,29 +252,6 @@ async function reviewAlerts(deps: LoopDependencies, deployment: DeploymentBackup
   } else if (!blocked && isOpen(BACKUP_BLOCKED_ALERT)) {
     await resolveAlerts(db, deployment.id, [BACKUP_BLOCKED_ALERT], now);
   }
-}
-
-/**
- * Runs `work` over `items`, at most `limit` at a time, starting nothing new once `stop` is aborted. A failing item
- * does not stop the others; the failures are returned.
- */
-export async function runWithConcurrency<T>(
-  items: readonly T[],
-  limit: number,
-  stop: AbortSignal | undefined,
-  work: (item: T) => Promise<void>,
-): Promise<unknown[]> {
-  let next = 0;
-  const failures: unknown[] = [];
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length && !stop?.aborted) {
-      const item = items[next] as T;
-      next += 1;
-      await work(item).catch((error: unknown) => failures.push(error));
-    }
-  });
-  await Promise.all(lanes);
-  return failures;
 }
 
 async function runAgent(
