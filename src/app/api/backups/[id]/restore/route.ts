@@ -1,9 +1,7 @@
 import { backupNotFound, findBackupForPrincipal, requirePrincipal } from '../../../../../lib/web/api-auth.ts';
-import { json } from '../../../../../lib/web/http.ts';
 import { getWebContext } from '../../../../../lib/web/web-context.ts';
 import { planLiveRestore, RestoreRefusedError } from '../../../../../lib/restore/restore-backup.ts';
-import { refusalResponse } from '../../../../../lib/restore/restore-http.ts';
-import { toRestoreRecordJson } from '../../../../../lib/restore/restore-json.ts';
+import { livePlanResponse, refusalResponse } from '../../../../../lib/web/restore-http.ts';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';
@@ -22,10 +20,7 @@ export async function POST(request: Request, { params }: { params: Promise<{ id:
   if (!record) return backupNotFound(id);
   try {
     const planned = await planLiveRestore(backup, record.id, { requestedBy: `api:${principal.tokenId}`, trigger: 'API', now: backup.clock() });
-    return json(
-      { restore: toRestoreRecordJson(planned.restore), plan: planned.plan, confirmToken: planned.confirmToken, expiresAt: planned.expiresAt.toISOString() },
-      { status: 201, headers: { location: `/api/restores/${planned.restore.id}` } },
-    );
+    return livePlanResponse(planned);
   } catch (error) {
     if (error instanceof RestoreRefusedError) return refusalResponse(error);
     throw error;

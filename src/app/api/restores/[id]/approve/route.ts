@@ -1,9 +1,7 @@
 import { requirePrincipal } from '../../../../../lib/web/api-auth.ts';
-import { json } from '../../../../../lib/web/http.ts';
 import { getWebContext } from '../../../../../lib/web/web-context.ts';
 import { approveRestore, RestoreRefusedError } from '../../../../../lib/restore/restore-backup.ts';
-import { findRestoreForPrincipal, refusalResponse, restoreNotFound } from '../../../../../lib/restore/restore-http.ts';
-import { toRestoreRecordJson } from '../../../../../lib/restore/restore-json.ts';
+import { findRestoreForPrincipal, livePlanResponse, refusalResponse, restoreNotFound } from '../../../../../lib/web/restore-http.ts';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';
@@ -22,10 +20,7 @@ export async function POST(request: Request, { params }: { params: Promise<{ id:
   if (!proposal) return restoreNotFound(id);
   try {
     const approved = await approveRestore(backup, proposal.id, { approvedBy: `api:${principal.tokenId}`, now: backup.clock() });
-    return json(
-      { restore: toRestoreRecordJson(approved.restore), plan: approved.plan, confirmToken: approved.confirmToken, expiresAt: approved.expiresAt.toISOString() },
-      { status: 201, headers: { location: `/api/restores/${approved.restore.id}` } },
-    );
+    return livePlanResponse(approved);
   } catch (error) {
     if (error instanceof RestoreRefusedError) return refusalResponse(error);
     throw error;

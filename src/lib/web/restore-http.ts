@@ -1,7 +1,9 @@
 import type { PrismaClient, RestoreRecord } from '../../generated/prisma/client.ts';
-import type { Principal } from '../web/auth.ts';
-import { problem, quoteInput } from '../web/http.ts';
-import type { RestoreRefusedError } from './restore-errors.ts';
+import type { LiveRestorePlan } from '../restore/restore-backup.ts';
+import type { RestoreRefusedError } from '../restore/restore-errors.ts';
+import type { Principal } from './auth.ts';
+import { json, problem, quoteInput } from './http.ts';
+import { toRestoreRecordJson } from './restore-json.ts';
 
 /** The HTTP answer to a refused restore: 404 unknown, 403 wrong token, 410 expired token, 409 anything else. */
 export function refusalResponse(error: RestoreRefusedError): Response {
@@ -20,4 +22,12 @@ export async function findRestoreForPrincipal(db: PrismaClient, principal: Princ
 /** The 404 for a restore that is missing or not the principal's. */
 export function restoreNotFound(id: string): Response {
   return problem(404, `restore ${quoteInput(id)} not found`);
+}
+
+/** 201 with a PROPOSED restore, its plan and its confirmation token (shown only in this answer), after a dry-run or an approval. */
+export function livePlanResponse(planned: LiveRestorePlan): Response {
+  return json(
+    { restore: toRestoreRecordJson(planned.restore), plan: planned.plan, confirmToken: planned.confirmToken, expiresAt: planned.expiresAt.toISOString() },
+    { status: 201, headers: { location: `/api/restores/${planned.restore.id}` } },
+  );
 }
