@@ -351,7 +351,9 @@ async function loadRestorable(deps: RestoreDependencies, backupId: string): Prom
     throw new RestoreRefusedError('BACKUP_NOT_RESTORABLE', `backup ${backup.id}'s file is outside the backup root ${root}`);
   }
   const info = await stat(filePath).catch(() => null);
-  if (!info?.isFile()) throw new RestoreRefusedError('BACKUP_NOT_RESTORABLE', `backup ${backup.id}'s file ${filePath} is missing`);
+  if (!info?.isFile()) {
+    throw new RestoreRefusedError('BACKUP_NOT_RESTORABLE', `backup ${backup.id}'s file ${filePath} is missing${await describeOffsiteCopy(deps.db, backup.id)}`);
+  }
   const recipe = findRecipe(deployment.recipeSlug);
   const dataImport = recipe?.dataImport;
   const dataExport: DataExport | undefined = recipe?.dataExport;
@@ -364,6 +366,13 @@ async function loadRestorable(deps: RestoreDependencies, backupId: string): Prom
   // The store gzips exports that are not compressed already (`.sql` → `.sql.gz`); those are un-gzipped while streaming.
   const source: ImportSource = { path: filePath, sha256: backup.sha256, gunzip: !dataExport.compressed };
   return { backup, deployment, recipe, dataImport, source };
+}
+
+/** For the refusal of a backup whose file is gone: whether an uploaded off-site copy can bring it back, and how. */
+async function describeOffsiteCopy(db: PrismaClient, backupId: string): Promise<string> {
+  const copy = await db.backupUpload.findFirst({ where: { backupRecordId: backupId, status: 'UPLOADED' }, orderBy: { destination: 'asc' } });
+  if (!copy) return '; it has no uploaded off-site copy to fetch';
+  return `; an off-site copy is on ${copy.destination} (${copy.objectKey}): fetch it with \`npm run backup -- fetch ${backupId}\`, then restore again`;
 }
 
 /** The fields of a restore record that describe the backup (kept when the backup itself is pruned). */
