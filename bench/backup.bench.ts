@@ -8,12 +8,17 @@
  *     information also the same JS with V8's defaults (no NODE_OPTIONS) and the TypeScript source under tsx;
  *   - the baseline: `kubectl exec … -- head -c N /dev/urandom > file` (no checksum, no fsync; a `sync FILE` afterwards
  *     is timed separately and shown as "+sync").
+ * Both read the same server, which frames stdout like the kubelet's 32 KiB copy loop (fake-kube-exec.ts; it used to
+ * send one frame per pipe read, mostly 4 KiB, which cost both clients CPU per frame).
  * Peak RSS of each child is its ru_maxrss as reported by `/usr/bin/time -f %M` (python3's `resource` when absent).
  * Throughput is bytes over the wall time the driver measures around the child (process start to exit).
  *
  * Sizes are binary, like `head -c 1G`: BENCH_SMALL_BYTES (default 100 MiB = 104857600), BENCH_LARGE_BYTES (1 GiB =
- * 1073741824), BENCH_SLOW_BYTES (250 MiB) written at BENCH_SLOW_RATE_MIB_PER_SECOND (25 MiB/s). BENCH_RUNS (3) rounds,
- * each running every case once (interleaved, so a noisy neighbour slows all clients alike). BENCH_TSX=0 skips the
+ * 1073741824), BENCH_SLOW_BYTES (250 MiB) written at BENCH_SLOW_RATE_MIB_PER_SECOND (25 MiB/s). BENCH_RUNS (5) rounds,
+ * each running every case once (interleaved, so a noisy neighbour slows all clients alike), in the listed order in odd
+ * rounds and in reverse in even ones (so that a load that rises or falls during a round favours neither client; with
+ * three rounds kubectl always ran first, and medians of three were at the mercy of one disturbed run on a shared
+ * machine). Each run records the 1-minute load average at its start, printed with the run. BENCH_TSX=0 skips the
  * information case under tsx. KUBECTL overrides the kubectl binary.
  * Exits 0 when every run produced the right bytes, whatever the targets say (a missed target prints MISS); 1 otherwise.
  */
@@ -21,7 +26,7 @@ import { spawn } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
 import { access, mkdir, mkdtemp, open, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -74,6 +79,8 @@ type ClientKind = 'kubectl' | 'ours' | 'ours-v8-defaults' | 'ours-tsx';
 /** One finished run of one case. */
 interface Run {
   wallMs: number;
+  /** The 1-minute load average when the run started: how busy the (shared) machine was. */
+  loadAverage: number;
   peakRssKiB: number;
   /** User + system CPU of the client's process tree. */
   clientCpuMs: number;
@@ -109,7 +116,7 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
     largeBytes: positive('BENCH_LARGE_BYTES', GIB),
     slowBytes: positive('BENCH_SLOW_BYTES', 250 * MIB),
     slowRateMiBPerSecond: positive('BENCH_SLOW_RATE_MIB_PER_SECOND', 25),
-    runs: positive('BENCH_RUNS', 3),
+    runs: positive('BENCH_RUNS', 5),
     tsx: env.BENCH_TSX !== '0',
     kubectl: env.KUBECTL || 'kubectl',
   };
@@ -151,6 +158,7 @@ async function runMeasured(
 ): Promise<Omit<Run, 'syncMs' | 'report'> & { stdout: string }> {
   const output = stdoutPath === undefined ? undefined : await open(stdoutPath, 'w');
   const command = wrap(argv, reportPath);
+  const loadAverage = loadavg()[0]!;
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const child = spawn(command[0]!, command.slice(1), {
@@ -184,6 +192,7 @@ async function runMeasured(
   }
   return {
     wallMs,
+    loadAverage,
     peakRssKiB: maxRssKiB!,
     clientCpuMs: (userSeconds! + systemSeconds!) * 1000,
     serverCpuMs: (cpu.user + cpu.system) / 1000,
@@ -324,6 +333,7 @@ function formatTable(header: string[], rows: string[][]): string {
 function describeRun(benchCase: Case, run: Run): string {
   const parts = [
     `${benchCase.label}:`,
+    `load ${fixed(run.loadAverage, 2)}`,
     `${fixed(run.wallMs / 1000, 2)} s`,
     `${fixed(mibPerSecond(benchCase.bytes, run.wallMs))} MiB/s`,
     `peak RSS ${fixed(kibToMib(run.peakRssKiB))} MiB`,
@@ -394,6 +404,8 @@ function printTables(cases: Case[]): void {
       '  same without them; "under tsx" = the TypeScript source. Both for information.',
       'loaded at / RSS loaded: when our code started running, after Node (and tsx) and every import (@kubernetes/client-node',
       '  included) had loaded. VmHWM, heap, arrayBuffers: our client\'s own peaks (highest of the runs).',
+      'the fake frames stdout like the kubelet (up to 32 KiB a frame, whatever arrived while the previous was written);',
+      '  both clients read the same frames.',
       'client CPU: user+sys of the client process (median). server CPU: this process meanwhile = the fake API server (TLS,',
       '  WebSocket framing, pipe reads), median; the `head` process itself is not counted.',
     ].join('\n'),
@@ -477,18 +489,23 @@ async function main(): Promise<void> {
       },
     ];
     console.log(`backup bench: fake API ${api.url}, work dir ${workDirectory}, peak RSS by ${measuring.name}, ${settings.runs} round(s)`);
+    console.log('cases run in the order of round 1 in odd rounds, in reverse in even rounds; "load" = 1-minute load average at the start of a run');
     console.log(`ours: compiled JS, NODE_OPTIONS=${JSON.stringify(imageNodeOptions)} as in Dockerfile.worker`);
     const kinds = [...new Set(cases.map((benchCase) => benchCase.kind))];
     console.log(`warm-up (${formatSize(WARM_UP_BYTES)} each, not counted): ${kinds.join(', ')}`);
     for (const kind of kinds) await runCase({ kind, bytes: WARM_UP_BYTES });
     for (let round = 1; round <= settings.runs; round += 1) {
-      for (const benchCase of cases) {
+      for (const benchCase of round % 2 === 1 ? cases : [...cases].reverse()) {
         const run = await runCase(benchCase);
         benchCase.runs.push(run);
         console.log(`  round ${round}  ${describeRun(benchCase, run)}`);
       }
     }
     printTables(cases);
+    const loads = cases.flatMap((benchCase) => benchCase.runs.map((run) => run.loadAverage));
+    console.log(
+      `load average at the start of the runs: lowest ${fixed(Math.min(...loads), 2)}, median ${fixed(median(loads), 2)}, highest ${fixed(Math.max(...loads), 2)} (${availableParallelism()} CPUs)`,
+    );
     printTargets(cases, settings);
   } finally {
     process.off('SIGINT', interrupt);
