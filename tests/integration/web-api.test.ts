@@ -287,6 +287,7 @@ describe('GET /api/deployments/{id}/backups: history pages', () => {
       verifyMethod: null,
       verifyError: null,
       pinned: false,
+      uploads: [],
     });
   });
 

@@ -1,13 +1,13 @@
 'use client';
 
-import type { BackupRecordJson } from '../../lib/web/backup-history.ts';
+import type { BackupHistoryItem } from '../../lib/web/backup-history.ts';
 import { BackupHistoryTable } from './backup-history-table.tsx';
 import { BackupTrends } from './backup-trends.tsx';
 import { useBackupHistory } from './use-backup-history.ts';
 
 export interface BackupHistoryPanelProps {
   deploymentId: string;
-  initialItems: BackupRecordJson[];
+  initialItems: BackupHistoryItem[];
   cursor: string | null;
   nextCursor: string | null;
   pageSize: number;
@@ -15,11 +15,13 @@ export interface BackupHistoryPanelProps {
   backupBlockedBy: string | null;
   /** What an empty history means for this deployment, in words. */
   emptyMessage: string;
+  /** Whether an off-site destination is configured (backups without an upload are then still to be copied). */
+  offsiteEnabled: boolean;
 }
 
 /** The live part of a deployment's page: trends, "Back up now", and the history that follows a running backup. */
 export function BackupHistoryPanel(props: BackupHistoryPanelProps) {
-  const { deploymentId, cursor, nextCursor, backupBlockedBy, emptyMessage } = props;
+  const { deploymentId, cursor, nextCursor, backupBlockedBy, emptyMessage, offsiteEnabled } = props;
   const history = useBackupHistory(props);
   const pagePath = `/deployments/${encodeURIComponent(deploymentId)}/backups`;
   return (
@@ -41,7 +43,7 @@ export function BackupHistoryPanel(props: BackupHistoryPanelProps) {
             {history.problem}
           </p>
         ) : null}
-        {history.items.length === 0 ? <p className="empty">{emptyMessage}</p> : <BackupHistoryTable items={history.items} />}
+        {history.items.length === 0 ? <p className="empty">{emptyMessage}</p> : <BackupHistoryTable items={history.items} offsiteEnabled={offsiteEnabled} />}
         {cursor || nextCursor ? (
           <nav className="pager" aria-label="History pages">
             {cursor ? <a href={pagePath}>Newest backups</a> : null}

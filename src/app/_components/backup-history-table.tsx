@@ -1,13 +1,17 @@
-import type { BackupRecordJson } from '../../lib/web/backup-history.ts';
+import type { BackupHistoryItem, BackupRecordJson } from '../../lib/web/backup-history.ts';
 import { formatBytes } from '../../lib/format.ts';
 import { formatDuration, formatInstant, shortSha256 } from '../../lib/web/display.ts';
+import { describeOffsiteCopies } from '../../lib/web/offsite-copy-state.ts';
 import { CopyButton } from './copy-button.tsx';
 import { StatusBadge } from './status-badge.tsx';
 
 const TRIGGER_WORDS: Record<string, string> = { SCHEDULE: 'schedule', AGENT: 'agent', MANUAL: 'manual', API: 'API' };
 
-/** A deployment's backups, newest first: one row per attempt, the failure's reason on failed ones. */
-export function BackupHistoryTable({ items }: { items: BackupRecordJson[] }) {
+/**
+ * A deployment's backups, newest first: one row per attempt, the failure's reason on failed ones, the off-site copies
+ * of good ones (`offsiteEnabled`: a destination is configured) and a marker on pinned ones.
+ */
+export function BackupHistoryTable({ items, offsiteEnabled }: { items: BackupHistoryItem[]; offsiteEnabled: boolean }) {
   return (
     <div className="table-scroll">
       <table>
@@ -20,14 +24,20 @@ export function BackupHistoryTable({ items }: { items: BackupRecordJson[] }) {
             <th className="number">Size</th>
             <th>sha256</th>
             <th>Format check</th>
+            <th>Off-site</th>
             <th>Details</th>
           </tr>
         </thead>
         <tbody>
           {items.map((item) => (
             <tr key={item.id} data-backup-id={item.id} data-status={item.status}>
-              <td>
+              <td className="nowrap">
                 <StatusBadge status={item.status} />
+                {item.pinned ? (
+                  <span className="pin" data-pinned title="Pinned: retention never prunes this backup">
+                    📌 pinned
+                  </span>
+                ) : null}
               </td>
               <td>{TRIGGER_WORDS[item.trigger] ?? item.trigger}</td>
               <td className="nowrap">{formatInstant(item.startedAt, { seconds: true })}</td>
@@ -45,6 +55,9 @@ export function BackupHistoryTable({ items }: { items: BackupRecordJson[] }) {
               </td>
               <td>
                 <VerificationState item={item} />
+              </td>
+              <td>
+                <OffsiteCopies item={item} offsiteEnabled={offsiteEnabled} />
               </td>
               <td>
                 <BackupDetails item={item} />
@@ -79,6 +92,21 @@ function VerificationState({ item }: { item: BackupRecordJson }) {
     <span className="muted" data-verify="unchecked">
       not checked
     </span>
+  );
+}
+
+/** One line per destination: ✓ uploaded, pending (with the next attempt), or ✗ failed with the reason as its title. */
+function OffsiteCopies({ item, offsiteEnabled }: { item: BackupHistoryItem; offsiteEnabled: boolean }) {
+  const lines = describeOffsiteCopies(item, offsiteEnabled);
+  if (lines.length === 0) return <span className="muted">—</span>;
+  return (
+    <ul className="offsite">
+      {lines.map((line) => (
+        <li key={line.text} className={`offsite-${line.tone}`} data-offsite={line.tone} title={line.detail}>
+          {line.text}
+        </li>
+      ))}
+    </ul>
   );
 }
 

@@ -4,11 +4,13 @@ const TONES: Record<string, string> = {
   FAILED: 'bad',
   OVERDUE: 'warn',
   NONE: 'neutral',
+  PROPOSED: 'warn',
+  CANCELLED: 'neutral',
 };
 
 const WORDS: Record<string, string> = { NONE: 'NO BACKUP YET' };
 
-/** A backup status as a coloured word (the colour repeats the word; it never replaces it). */
+/** A backup (or restore) status as a coloured word (the colour repeats the word; it never replaces it). */
 export function StatusBadge({ status }: { status: string }) {
   return <span className={`badge ${TONES[status] ?? 'neutral'}`}>{WORDS[status] ?? status}</span>;
 }

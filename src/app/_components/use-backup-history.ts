@@ -2,7 +2,7 @@
 
 import { useRouter } from 'next/navigation.js';
 import { useCallback, useEffect, useRef, useState } from 'react';
-import type { BackupRecordJson } from '../../lib/web/backup-history.ts';
+import type { BackupHistoryItem, BackupRecordJson } from '../../lib/web/backup-history.ts';
 import { readErrorMessage } from './read-error-message.ts';
 
 /** While a backup is RUNNING the list is fetched again this often. */
@@ -10,14 +10,14 @@ const POLL_INTERVAL_MS = 1_500;
 
 export interface BackupHistoryOptions {
   deploymentId: string;
-  initialItems: BackupRecordJson[];
+  initialItems: BackupHistoryItem[];
   /** The page being shown (null: the newest). */
   cursor: string | null;
   pageSize: number;
 }
 
 export interface BackupHistory {
-  items: BackupRecordJson[];
+  items: BackupHistoryItem[];
   running: boolean;
   starting: boolean;
   /** What went wrong last, in words (null when all is well). */
@@ -58,7 +58,7 @@ export function useBackupHistory({ deploymentId, initialItems, cursor, pageSize 
         setProblem(`The history could not be refreshed (${await readErrorMessage(response)}); trying again.`);
         return;
       }
-      const page = (await response.json()) as { items: BackupRecordJson[] };
+      const page = (await response.json()) as { items: BackupHistoryItem[] };
       const finished = page.items.some((item) => runningIds.current.has(item.id) && item.status !== 'RUNNING');
       runningIds.current = new Set(page.items.filter((item) => item.status === 'RUNNING').map((item) => item.id));
       setItems(page.items);
@@ -96,9 +96,10 @@ export function useBackupHistory({ deploymentId, initialItems, cursor, pageSize 
         router.push(`/deployments/${encodeURIComponent(deploymentId)}/backups`);
         return;
       }
-      // Polling follows it from here, and refreshes the summary once it has finished.
+      // Polling follows it from here, and refreshes the summary once it has finished. A running backup has no
+      // off-site copies yet.
       runningIds.current.add(backup.id);
-      setItems((current) => [backup, ...current.filter((item) => item.id !== backup.id)].slice(0, pageSize));
+      setItems((current) => [{ ...backup, uploads: [] }, ...current.filter((item) => item.id !== backup.id)].slice(0, pageSize));
     } catch {
       setProblem('The backup did not start: the dashboard cannot reach the server. Check your connection and try again.');
     } finally {

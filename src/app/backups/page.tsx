@@ -13,6 +13,7 @@ export default async function BackupsOverviewPage() {
   const { principal, context } = await requirePrincipal('/backups');
   const { config, database } = context.runtime;
   const now = new Date();
+  const offsiteEnabled = Boolean(config.S3_BUCKET);
   const overview = await loadOverview(database.prisma, principal, {
     now,
     overdueGraceMs: config.BACKUP_OVERDUE_GRACE_MINUTES * 60_000,
@@ -23,7 +24,7 @@ export default async function BackupsOverviewPage() {
     <>
       <h1>Backups</h1>
       <p className="subtitle">Every deployment with scheduled backups in this workspace; the ones that need you come first.</p>
-      <Totals overview={overview} />
+      <Totals overview={overview} offsiteEnabled={offsiteEnabled} />
       <Alerts overview={overview} now={now} />
       <section className="card">
         <h2>Deployments</h2>
@@ -40,8 +41,8 @@ export default async function BackupsOverviewPage() {
   );
 }
 
-function Totals({ overview }: { overview: Overview }) {
-  const { totals, volume } = overview;
+function Totals({ overview, offsiteEnabled }: { overview: Overview; offsiteEnabled: boolean }) {
+  const { totals, volume, uploads } = overview;
   return (
     <div className="stats">
       <div className="stat">
@@ -72,6 +73,23 @@ function Totals({ overview }: { overview: Overview }) {
           <span>free on the backup volume</span>
         </div>
       ) : null}
+      {offsiteEnabled || uploads.pending + uploads.failed > 0 ? (
+        <>
+          <div className="stat" data-stat="uploads-pending">
+            <strong>{uploads.pending}</strong>
+            <span>waiting for off-site upload</span>
+          </div>
+          <div className={`stat${uploads.failed > 0 ? ' bad' : ''}`} data-stat="uploads-failed">
+            <strong>{uploads.failed}</strong>
+            <span>failed off-site upload{uploads.failed === 1 ? '' : 's'}</span>
+          </div>
+        </>
+      ) : (
+        <div className="stat" data-stat="offsite-off">
+          <strong>off</strong>
+          <span>off-site copies (set S3_BUCKET)</span>
+        </div>
+      )}
     </div>
   );
 }

@@ -1,15 +1,11 @@
 import { z } from 'zod';
-import type { BackupRecord, PrismaClient } from '../../generated/prisma/client.ts';
+import type { BackupRecord, Prisma, PrismaClient } from '../../generated/prisma/client.ts';
+import { pageLimitSchema } from './page-limit.ts';
 
 /** Query of the history endpoint: `?cursor=<backup id>&limit=<1-100>`. */
 export const historyQuerySchema = z.object({
   cursor: z.string().regex(/^[a-z0-9]{1,64}$/, { error: 'must be a backup id from nextCursor' }).optional(),
-  limit: z.coerce
-    .number({ error: 'must be a whole number from 1 to 100' })
-    .int({ error: 'must be a whole number from 1 to 100' })
-    .min(1, { error: 'must be a whole number from 1 to 100' })
-    .max(100, { error: 'must be a whole number from 1 to 100' })
-    .default(20),
+  limit: pageLimitSchema(100, 20),
 });
 
 export type HistoryQuery = z.infer<typeof historyQuerySchema>;
@@ -64,18 +60,67 @@ export function toBackupRecordJson(record: BackupRecord): BackupRecordJson {
   };
 }
 
-/** One page of a deployment's history, newest first (ties by id), and the cursor of the next page. */
+/** One off-site copy of a backup as JSON: where, how far it got, and why it failed (redacted) if it did. */
+export interface BackupUploadJson {
+  /** Destination name from the configuration, e.g. `s3`. */
+  destination: string;
+  /** PENDING: to do or to retry; UPLOADED: stored and its sha256 checked; FAILED: gave up. */
+  status: string;
+  /** Failed attempts so far. */
+  attempts: number;
+  lastError: string | null;
+  uploadedAt: string | null;
+  /** When a PENDING copy is tried next (while one is uploading, when its lease runs out); null otherwise. */
+  nextAttemptAt: string | null;
+}
+
+/** A backup in the history: the record and its off-site copies (one per destination, by destination name). */
+export interface BackupHistoryItem extends BackupRecordJson {
+  uploads: BackupUploadJson[];
+}
+
+/** What the history reads of each upload row. */
+const uploadSelect = {
+  destination: true,
+  status: true,
+  attempts: true,
+  lastError: true,
+  uploadedAt: true,
+  nextAttemptAt: true,
+} satisfies Prisma.BackupUploadSelect;
+
+type UploadRow = Prisma.BackupUploadGetPayload<{ select: typeof uploadSelect }>;
+
+export function toBackupUploadJson(upload: UploadRow): BackupUploadJson {
+  return {
+    destination: upload.destination,
+    status: upload.status,
+    attempts: upload.attempts,
+    lastError: upload.lastError,
+    uploadedAt: upload.uploadedAt?.toISOString() ?? null,
+    nextAttemptAt: upload.status === 'PENDING' ? upload.nextAttemptAt.toISOString() : null,
+  };
+}
+
+/**
+ * One page of a deployment's history, newest first (ties by id), and the cursor of the next page. Two queries
+ * whatever the page size: the records, then the uploads of all of them.
+ */
 export async function listBackupHistory(
   db: PrismaClient,
   deploymentId: string,
   query: HistoryQuery,
-): Promise<{ items: BackupRecordJson[]; nextCursor: string | null }> {
+): Promise<{ items: BackupHistoryItem[]; nextCursor: string | null }> {
   const rows = await db.backupRecord.findMany({
     where: { deploymentId },
     orderBy: [{ startedAt: 'desc' }, { id: 'desc' }],
     take: query.limit + 1,
     ...(query.cursor ? { cursor: { id: query.cursor }, skip: 1 } : {}),
+    include: { uploads: { select: uploadSelect, orderBy: { destination: 'asc' } } },
   });
   const page = rows.slice(0, query.limit);
-  return { items: page.map(toBackupRecordJson), nextCursor: rows.length > query.limit ? (page.at(-1)?.id ?? null) : null };
+  return {
+    items: page.map((row) => ({ ...toBackupRecordJson(row), uploads: row.uploads.map(toBackupUploadJson) })),
+    nextCursor: rows.length > query.limit ? (page.at(-1)?.id ?? null) : null,
+  };
 }

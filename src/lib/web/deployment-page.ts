@@ -2,7 +2,9 @@ import { notFound } from 'next/navigation.js';
 import type { PrismaClient } from '../../generated/prisma/client.ts';
 import { checkBackupEligibility, findOverdue, type Overdue } from '../ops-agent/backup-due.ts';
 import { describeCron, nextFireTime, tryParseCron } from '../ops-agent/cron.ts';
+import { describeRetentionPolicy, InvalidRetentionError, retentionPolicyOf, type DeploymentRetentionColumns } from '../ops-agent/retention-policy.ts';
 import type { Principal } from './auth.ts';
+import { countOpenUploads, type UploadCounts } from './upload-counts.ts';
 import { loadTestRestoreSummary, type TestRestoreSummary } from './test-restore-summary.ts';
 
 /** Deployment ids are cuids; anything else cannot exist and is answered 404 without a query. */
@@ -24,11 +26,14 @@ export interface DeploymentBackupSummary {
   /** Start of the last successful backup. */
   lastSuccessAt: Date | null;
   overdue: Overdue | null;
-  retention: number;
+  /** The retention policy in words ("keep-last 10, daily 7, …"), or why the Deployment columns do not make one. */
+  retentionDescription: string;
   storedBackups: number;
   storedBytes: bigint;
   /** Null when "Back up now" can run; else the reason it cannot (FAILED deployment, nothing to export, …). */
   manualBackupBlockedBy: string | null;
+  /** Off-site copies of this deployment's backups still waiting for their upload, and those given up on. */
+  uploads: UploadCounts;
   /** Scheduled test-restores: schedule, next run, the last result. */
   testRestore: TestRestoreSummary;
 }
@@ -46,11 +51,10 @@ export async function loadDeploymentBackupSummary(
   if (!DEPLOYMENT_ID.test(deploymentId)) notFound();
   const deployment = await db.deployment.findFirst({ where: { id: deploymentId, workspaceId: principal.workspaceId } });
   if (!deployment) notFound();
-  const stored = await db.backupRecord.aggregate({
-    where: { deploymentId, status: 'SUCCEEDED' },
-    _count: { _all: true },
-    _sum: { sizeBytes: true },
-  });
+  const [stored, uploads] = await Promise.all([
+    db.backupRecord.aggregate({ where: { deploymentId, status: 'SUCCEEDED' }, _count: { _all: true }, _sum: { sizeBytes: true } }),
+    countOpenUploads(db, { deploymentId }),
+  ]);
   const parsed = deployment.backupSchedule ? tryParseCron(deployment.backupSchedule, { timezone: deployment.backupTimezone }) : null;
   return {
     id: deployment.id,
@@ -64,10 +68,21 @@ export async function loadDeploymentBackupSummary(
     nextRunAt: deployment.backupEnabled && parsed?.ok ? nextFireTime(parsed.value, options.now) : null,
     lastSuccessAt: deployment.lastBackupAt,
     overdue: findOverdue(deployment, options.now, options.overdueGraceMs),
-    retention: deployment.backupRetention,
+    retentionDescription: describeRetentionColumns(deployment),
     storedBackups: stored._count._all,
     storedBytes: stored._sum.sizeBytes ?? 0n,
+    uploads,
     manualBackupBlockedBy: checkBackupEligibility(deployment)?.reason ?? null,
     testRestore: await loadTestRestoreSummary(db, deployment, options.now),
   };
+}
+
+/** The policy retention applies, in words; an invalid column is named (prune refuses to run under it). */
+function describeRetentionColumns(columns: DeploymentRetentionColumns): string {
+  try {
+    return describeRetentionPolicy(retentionPolicyOf(columns));
+  } catch (error) {
+    if (error instanceof InvalidRetentionError) return `invalid retention policy, nothing is pruned: ${error.details}`;
+    throw error;
+  }
 }

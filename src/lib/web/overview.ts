@@ -2,6 +2,7 @@ import type { AlertSeverity, PrismaClient } from '../../generated/prisma/client.
 import type { Overdue } from '../ops-agent/backup-due.ts';
 import { gatherBackupState, type BackupState, type DeploymentBackupState } from '../ops-agent/backup-state.ts';
 import type { Principal } from './auth.ts';
+import { countOpenUploads, type UploadCounts } from './upload-counts.ts';
 
 /** Open alerts listed on the overview; more are counted, not listed. */
 const ALERTS_LISTED = 50;
@@ -41,16 +42,21 @@ export interface Overview {
   volume: BackupState['volume'];
   alerts: OverviewAlert[];
   openAlerts: number;
+  /** Off-site copies of the workspace's backups waiting for their upload, and those given up on. */
+  uploads: UploadCounts;
 }
 
-/** The principal's workspace: every backup-enabled deployment with its last backup, the totals, the open alerts. */
+/**
+ * The principal's workspace: every backup-enabled deployment with its last backup, the totals, the open alerts and
+ * the off-site uploads still to do or failed.
+ */
 export async function loadOverview(
   db: PrismaClient,
   principal: Principal,
   options: { now: Date; overdueGraceMs: number; retryDelayMs: number; backupRoot: string },
 ): Promise<Overview> {
   const where = { workspaceId: principal.workspaceId, resolvedAt: null };
-  const [state, alerts, openAlerts] = await Promise.all([
+  const [state, alerts, openAlerts, uploads] = await Promise.all([
     gatherBackupState(db, { ...options, workspaceId: principal.workspaceId }),
     db.alert.findMany({
       where,
@@ -60,6 +66,7 @@ export async function loadOverview(
       include: { deployment: { select: { id: true, name: true } } },
     }),
     db.alert.count({ where }),
+    countOpenUploads(db, { workspaceId: principal.workspaceId }),
   ]);
   return {
     deployments: orderForAttention(state.deployments.map(toOverviewDeployment)),
@@ -75,6 +82,7 @@ export async function loadOverview(
       deployment,
     })),
     openAlerts,
+    uploads,
   };
 }
 

@@ -3,13 +3,17 @@ import { listBackupHistory } from '../../../../lib/web/backup-history.ts';
 import { loadDeploymentBackupSummary, type DeploymentBackupSummary } from '../../../../lib/web/deployment-page.ts';
 import { describeSpan, formatInstant, formatRelative } from '../../../../lib/web/display.ts';
 import { requirePrincipal } from '../../../../lib/web/page-auth.ts';
+import { listRestoreHistory } from '../../../../lib/web/restore-history.ts';
 import { BackupHistoryPanel } from '../../../_components/backup-history-panel.tsx';
+import { RestoreHistorySection } from '../../../_components/restore-history-section.tsx';
 import { StatusBadge } from '../../../_components/status-badge.tsx';
 
 export const dynamic = 'force-dynamic';
 
 /** Backups listed per history page. */
 const PAGE_SIZE = 20;
+/** Latest restores listed. */
+const RESTORES_SHOWN = 10;
 const CURSOR = /^[a-z0-9]{1,64}$/;
 
 interface PageProps {
@@ -17,7 +21,10 @@ interface PageProps {
   searchParams: Promise<Record<string, string | string[] | undefined>>;
 }
 
-/** One deployment's backups: the schedule and where it stands, trends, "Back up now" and the history. */
+/**
+ * One deployment's backups: the schedule and where it stands, retention and off-site copies, trends, "Back up now",
+ * the history, and the latest restores.
+ */
 export default async function DeploymentBackupsPage({ params, searchParams }: PageProps) {
   const { id } = await params;
   const { cursor: cursorParam } = await searchParams;
@@ -29,7 +36,11 @@ export default async function DeploymentBackupsPage({ params, searchParams }: Pa
     overdueGraceMs: context.runtime.config.BACKUP_OVERDUE_GRACE_MINUTES * 60_000,
   });
   const cursor = typeof cursorParam === 'string' && CURSOR.test(cursorParam) ? cursorParam : null;
-  const history = await listBackupHistory(prisma, summary.id, { limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) });
+  const [history, restores] = await Promise.all([
+    listBackupHistory(prisma, summary.id, { limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) }),
+    listRestoreHistory(prisma, summary.id, { limit: RESTORES_SHOWN }, now),
+  ]);
+  const offsiteBucket = context.runtime.config.S3_BUCKET ?? null;
   return (
     <>
       <a className="back" href="/backups">
@@ -44,7 +55,7 @@ export default async function DeploymentBackupsPage({ params, searchParams }: Pa
           The scheduled backup of {formatInstant(summary.overdue.since)} has not been made: it is {describeSpan(summary.overdue.lateByMs)} late.
         </p>
       ) : null}
-      <ScheduleFacts summary={summary} now={now} />
+      <ScheduleFacts summary={summary} now={now} offsiteBucket={offsiteBucket} />
       <TestRestoreFacts summary={summary} now={now} />
       <BackupHistoryPanel
         deploymentId={summary.id}
@@ -54,12 +65,15 @@ export default async function DeploymentBackupsPage({ params, searchParams }: Pa
         pageSize={PAGE_SIZE}
         backupBlockedBy={summary.manualBackupBlockedBy}
         emptyMessage={emptyHistoryMessage(summary, now, cursor !== null)}
+        offsiteEnabled={offsiteBucket !== null}
       />
+      <RestoreHistorySection items={restores} testRestore={summary.testRestore} now={now} />
     </>
   );
 }
 
-function ScheduleFacts({ summary, now }: { summary: DeploymentBackupSummary; now: Date }) {
+function ScheduleFacts({ summary, now, offsiteBucket }: { summary: DeploymentBackupSummary; now: Date; offsiteBucket: string | null }) {
+  const { uploads } = summary;
   return (
     <section className="card" aria-label="Schedule">
       <dl className="facts">
@@ -94,9 +108,31 @@ function ScheduleFacts({ summary, now }: { summary: DeploymentBackupSummary; now
         <div>
           <dt>Retention</dt>
           <dd>
-            keeps the last {summary.retention} successful backup{summary.retention === 1 ? '' : 's'}
+            {summary.retentionDescription}
             <small>
-              {summary.storedBackups} stored, {formatBytes(summary.storedBytes)}
+              {summary.storedBackups} stored, {formatBytes(summary.storedBytes)} · pinned backups are never pruned
+            </small>
+          </dd>
+        </div>
+        <div>
+          <dt>Off-site copies</dt>
+          <dd data-offsite-summary>
+            {offsiteBucket ? (
+              <>
+                S3 bucket <code>{offsiteBucket}</code>
+              </>
+            ) : (
+              'off: backups are kept on the local volume only'
+            )}
+            <small>
+              {offsiteBucket || uploads.pending + uploads.failed > 0 ? (
+                <>
+                  {uploads.pending} waiting for upload
+                  {uploads.failed > 0 ? <span className="error-text"> · {uploads.failed} failed</span> : null}
+                </>
+              ) : (
+                'set S3_BUCKET to copy each backup to S3-compatible storage'
+              )}
             </small>
           </dd>
         </div>

@@ -1,0 +1,142 @@
+import { formatBytes } from '../../lib/format.ts';
+import { formatDuration, formatInstant } from '../../lib/web/display.ts';
+import { emptyRestoresMessage, type RestoreHistoryItem, type RestoreNextStep } from '../../lib/web/restore-history.ts';
+import type { TestRestoreSummary } from '../../lib/web/test-restore-summary.ts';
+import { StatusBadge } from './status-badge.tsx';
+
+const KIND_WORDS: Record<string, string> = { DESTRUCTIVE: 'over the live data', SCRATCH: 'into a scratch database', TEST: 'scheduled test-restore' };
+
+const STEP_WORDS: Record<RestoreNextStep['state'], string> = {
+  'awaiting-approval': 'Proposed without a confirmation token: a person must approve it first, which re-counts the live data and prints a token (valid 15 minutes, works once).',
+  'awaiting-confirmation': 'Planned: whoever planned or approved it holds the confirmation token and can confirm it; anyone may approve it again for a new token (the old one stops working).',
+  expired: 'Its confirmation token has expired: approve it again to re-plan and get a new token.',
+};
+
+interface RestoreHistorySectionProps {
+  items: RestoreHistoryItem[];
+  /** For the empty state: whether test-restores are scheduled, and when the next one runs. */
+  testRestore: TestRestoreSummary;
+  now: Date;
+}
+
+/**
+ * The latest restores of a deployment: live, scratch and test-restores with their result; a PROPOSED one with the
+ * plan of what it overwrites and how a person approves, confirms or cancels it (never a token).
+ */
+export function RestoreHistorySection({ items, testRestore, now }: RestoreHistorySectionProps) {
+  return (
+    <section className="card" aria-label="Restores">
+      <h2>Restores</h2>
+      {items.length === 0 ? (
+        <p className="empty">{emptyRestoresMessage(testRestore, now)}</p>
+      ) : (
+        <div className="table-scroll">
+          <table>
+            <thead>
+              <tr>
+                <th>Restore</th>
+                <th>Requested</th>
+                <th>Duration</th>
+                <th>Backup</th>
+                <th>Target</th>
+                <th>Who</th>
+                <th>Result</th>
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((item) => (
+                <RestoreRows key={item.id} item={item} />
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
+
+function RestoreRows({ item }: { item: RestoreHistoryItem }) {
+  return (
+    <>
+      <tr data-restore-id={item.id} data-restore-kind={item.kind} data-status={item.status}>
+        <td className="nowrap">
+          <StatusBadge status={item.status} />
+          <div className="muted">{KIND_WORDS[item.kind] ?? item.kind}</div>
+        </td>
+        <td className="nowrap">
+          {formatInstant(item.createdAt, { seconds: true })}
+          {item.finishedAt ? <div className="muted">ended {formatInstant(item.finishedAt, { seconds: true })}</div> : null}
+        </td>
+        <td className="nowrap">{item.status === 'RUNNING' ? 'running…' : formatDuration(item.durationMs)}</td>
+        <td className="nowrap">
+          <span title={`sha256 ${item.backupSha256}`}>{formatInstant(item.backupStartedAt)}</span>
+          {item.backupRecordId ? null : <div className="muted">since pruned</div>}
+        </td>
+        <td>
+          <code>{item.target}</code>
+        </td>
+        <td>
+          {item.requestedBy}
+          {item.confirmedBy ? <div className="muted">confirmed by {item.confirmedBy}</div> : null}
+        </td>
+        <td>
+          <RestoreResult item={item} />
+        </td>
+      </tr>
+      {item.nextStep ? (
+        <tr className="restore-plan" data-plan-for={item.id}>
+          <td colSpan={7}>
+            <ProposalDetails item={item} step={item.nextStep} />
+          </td>
+        </tr>
+      ) : null}
+    </>
+  );
+}
+
+function RestoreResult({ item }: { item: RestoreHistoryItem }) {
+  if (item.error) {
+    return (
+      <span className="error-text">
+        {item.errorKind ? <strong>{item.errorKind}: </strong> : null}
+        {item.error}
+      </span>
+    );
+  }
+  const parts = [item.countsSummary, item.bytesRestored === null ? null : `${formatBytes(BigInt(item.bytesRestored))} restored`].filter(Boolean);
+  if (parts.length > 0) return <span>{parts.join(' · ')}</span>;
+  return <span className="muted">{item.status === 'PROPOSED' ? 'waiting for a person' : '—'}</span>;
+}
+
+/** A proposal's plan, and the commands and API paths that take it further: the token itself is never shown here. */
+function ProposalDetails({ item, step }: { item: RestoreHistoryItem; step: RestoreNextStep }) {
+  return (
+    <div className="proposal" data-next-step={step.state}>
+      <p>
+        <strong>{STEP_WORDS[step.state]}</strong>
+        {step.state === 'awaiting-confirmation' && item.confirmExpiresAt ? ` The token is valid until ${formatInstant(item.confirmExpiresAt, { seconds: true })}.` : ''}
+      </p>
+      {item.plan ? <pre className="plan">{item.plan}</pre> : null}
+      <dl className="steps">
+        <div>
+          <dt>Approve</dt>
+          <dd>
+            <code>{step.approveCommand}</code> or <code>POST {step.approvePath}</code>
+          </dd>
+        </div>
+        <div>
+          <dt>Confirm</dt>
+          <dd>
+            <code>{step.confirmCommand}</code> or <code>POST {step.confirmPath}</code> with <code>{'{"token": "<token>"}'}</code>
+          </dd>
+        </div>
+        <div>
+          <dt>Cancel</dt>
+          <dd>
+            <code>{step.cancelCommand}</code>
+          </dd>
+        </div>
+      </dl>
+    </div>
+  );
+}

@@ -1,0 +1,24 @@
+import { deploymentNotFound, findDeploymentForPrincipal, requirePrincipal } from '../../../../../lib/web/api-auth.ts';
+import { json, parseSearchParams, problem } from '../../../../../lib/web/http.ts';
+import { listRestoreHistory, restoreHistoryQuerySchema } from '../../../../../lib/web/restore-history.ts';
+import { getWebContext } from '../../../../../lib/web/web-context.ts';
+
+export const dynamic = 'force-dynamic';
+export const runtime = 'nodejs';
+
+/**
+ * A deployment's latest restores, newest first (`?limit=1-50`, default 10): destructive, scratch and test-restores
+ * with who asked and confirmed, counts and errors, and for a PROPOSED one how to approve or confirm it. No token.
+ */
+export async function GET(request: Request, { params }: { params: Promise<{ id: string }> }): Promise<Response> {
+  const { id } = await params;
+  const db = (await getWebContext()).runtime.database.prisma;
+  const now = new Date();
+  const principal = await requirePrincipal(db, request, now);
+  if (principal instanceof Response) return principal;
+  const deployment = await findDeploymentForPrincipal(db, principal, id);
+  if (!deployment) return deploymentNotFound(id);
+  const query = parseSearchParams(restoreHistoryQuerySchema, new URL(request.url).searchParams);
+  if (!query.ok) return problem(400, query.message);
+  return json({ items: await listRestoreHistory(db, deployment.id, query.value, now) });
+}
