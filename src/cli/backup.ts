@@ -14,6 +14,8 @@ import { formatBytes, formatProgress } from '../lib/format.ts';
 import { findOffsiteOrphans } from '../lib/offsite/offsite-orphans.ts';
 import { runUploadPass } from '../lib/offsite/upload-pass.ts';
 import { requeueUploads } from '../lib/offsite/upload-records.ts';
+import { fetchOffsiteCopy, FetchedCopyMismatchError, FetchRefusedError } from '../lib/offsite/fetch-copy.ts';
+import { OffsiteRequestError } from '../lib/offsite/offsite-errors.ts';
 
 const USAGE = `usage: npm run backup -- <command>
   run <deploymentId>                   back up now (trigger MANUAL), printing progress
@@ -30,6 +32,9 @@ const USAGE = `usage: npm run backup -- <command>
                                        off-site copies on, objects without records and uploads without objects)
   upload [--backup <backupId>]         upload successful backups to the off-site destinations now; with
                                        --backup, only that one, retrying it even after its upload gave up
+  fetch <backupId> [--destination NAME] disaster recovery: download the backup's uploaded off-site copy back to
+                                       its path when the local file is missing or damaged (size and sha256
+                                       checked before it is put in place), then restore it as usual
 Exit codes: 0 done, 1 failed, 2 bad usage or configuration, 3 skipped.`;
 
 const idSchema = z.string().regex(/^[a-z0-9]{1,64}$/, { error: 'must be a record id (lowercase letters and digits)' });
@@ -61,6 +66,7 @@ runMain(async () => {
       limit: { type: 'string' },
       'dry-run': { type: 'boolean' },
       backup: { type: 'string' },
+      destination: { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -82,11 +88,11 @@ runMain(async () => {
 async function runCommand(
   command: string,
   argument: string | undefined,
-  values: Partial<Record<RetentionFlag, string>> & { limit?: string; 'dry-run'?: boolean; backup?: string },
+  values: Partial<Record<RetentionFlag, string>> & { limit?: string; 'dry-run'?: boolean; backup?: string; destination?: string },
 ): Promise<number> {
-  if (!['run', 'list', 'prune', 'pin', 'unpin', 'verify', 'recover', 'audit', 'upload'].includes(command)) throw new UsageError(`unknown command "${command}"`);
+  if (!['run', 'list', 'prune', 'pin', 'unpin', 'verify', 'recover', 'audit', 'upload', 'fetch'].includes(command)) throw new UsageError(`unknown command "${command}"`);
   const uploadBackupId = values.backup === undefined ? undefined : parse(idSchema, values.backup, '--backup');
-  const id = command === 'recover' || command === 'upload' ? '' : parse(idSchema, argument, ['verify', 'pin', 'unpin'].includes(command) ? 'backupId' : 'deploymentId');
+  const id = command === 'recover' || command === 'upload' ? '' : parse(idSchema, argument, ['verify', 'pin', 'unpin', 'fetch'].includes(command) ? 'backupId' : 'deploymentId');
   const overrides: RetentionOverrides = {};
   for (const [flag, field] of Object.entries(RETENTION_FLAGS) as Array<[RetentionFlag, keyof RetentionOverrides]>) {
     if (values[flag] !== undefined) overrides[field] = parse(wholeNumberSchema, values[flag], `--${flag}`);
@@ -202,6 +208,44 @@ async function runCommand(
           for (const u of uploads) out(`  ${u.destination}  ${u.status.padEnd(8)}  ${u.objectKey}${u.lastError ? `  (${u.attempts} attempt(s); last error: ${u.lastError})` : ''}`);
         }
         return summary.retrying + summary.failed > 0 ? 1 : 0;
+      }
+      case 'fetch': {
+        await assertBackupRootUsable(runtime.config.BACKUP_ROOT);
+        const interrupt = new AbortController();
+        process.once('SIGINT', () => interrupt.abort()).once('SIGTERM', () => interrupt.abort());
+        const started = Date.now();
+        let lastReport = started;
+        try {
+          const fetched = await fetchOffsiteCopy(deps, id, {
+            signal: interrupt.signal,
+            ...(values.destination ? { destination: values.destination } : {}),
+            onProgress: (bytes) => {
+              if (Date.now() - lastReport < 1_000) return;
+              lastReport = Date.now();
+              process.stderr.write(`${formatProgress(bytes, Date.now() - started)}\n`);
+            },
+          });
+          out(`FETCHED ${fetched.backupId} from ${fetched.destination} (${fetched.objectKey})`);
+          out(`  file    ${fetched.path} (was ${fetched.replaced === 'missing' ? 'missing' : 'damaged, now replaced'})`);
+          out(`  size    ${formatBytes(fetched.sizeBytes)}\n  sha256  ${fetched.sha256} (verified)\n  took    ${fetched.durationMs} ms`);
+          out(`restore it with npm run restore -- scratch ${fetched.backupId}, or plan ${fetched.backupId} to restore over the live data`);
+          return 0;
+        } catch (error) {
+          if (error instanceof FetchRefusedError) {
+            if (error.code === 'NOT_FOUND') throw new UsageError(`backup "${id}" does not exist`);
+            out(error.message);
+            return error.code === 'LOCAL_FILE_INTACT' ? 3 : error.code === 'DESTINATION_NOT_CONFIGURED' ? 2 : 1;
+          }
+          if (error instanceof FetchedCopyMismatchError || error instanceof OffsiteRequestError) {
+            out(`FAILED ${error.message}`);
+            return 1;
+          }
+          if (interrupt.signal.aborted) {
+            out('interrupted: nothing was written');
+            return 1;
+          }
+          throw error;
+        }
       }
       default: {
         const audit = await auditBackupFiles(deps, id);
