@@ -1,14 +1,18 @@
+import { PrismaPg } from '@prisma/adapter-pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Deployment } from '../../src/generated/prisma/client.ts';
+import { PrismaClient, type Deployment } from '../../src/generated/prisma/client.ts';
 import { DATA_SHRANK_ALERT } from '../../src/lib/ops-agent/alerts.ts';
 import { listBackupHistory } from '../../src/lib/web/backup-history.ts';
 import { loadDeploymentBackupSummary } from '../../src/lib/web/deployment-page.ts';
+import { loadOverview } from '../../src/lib/web/overview.ts';
 import { describeCounts } from '../../src/lib/web/test-restore-summary.ts';
 import { createDeployment, createWorkspace } from '../support/factories.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
 
 // What the dashboard shows of verification: the format check beside each backup in the history JSON (present once
 // it ran), and the last test-restore with its counts, the next one and an open shrink warning on the deployment page.
+// And of the off-site copies: each backup's uploads in the history (loaded with the page, not per backup), the
+// uploads still to do or failed on the deployment page and the overview, and the retention policy in words.
 
 const NOW = new Date('2026-11-25T12:00:00Z');
 const T0 = new Date('2026-11-22T03:00:00Z');
@@ -55,6 +59,105 @@ describe('backup history JSON', () => {
     expect(items[0]).toMatchObject({ verifiedAt: '2026-11-22T03:04:00.000Z', verifyMethod: 'pg_restore', verifyError: null });
     expect(items[1]).toMatchObject({ verifiedAt: null, verifyMethod: 'pg_restore', verifyError: 'pg_restore could not read the whole dump' });
     expect(items[2]).toMatchObject({ verifiedAt: null, verifyMethod: null, verifyError: null, pinned: false });
+  });
+});
+
+describe('backup history JSON: off-site copies', () => {
+  function upload(backupRecordId: string, destination: string, fields: Record<string, unknown>) {
+    return database.prisma.backupUpload.create({ data: { backupRecordId, destination, objectKey: `ops/${backupRecordId}.dump`, ...fields } });
+  }
+
+  it('carries each backup’s uploads by destination, and the pin', async () => {
+    const deployment = await createDeployment(database.prisma, workspaceId);
+    const uploaded = await backup(deployment, 3, { pinned: true });
+    const retrying = await backup(deployment, 2);
+    const failed = await backup(deployment, 1);
+    await upload(uploaded.id, 's3', { status: 'UPLOADED', uploadedAt: new Date(T0.getTime() + 5 * MINUTE) });
+    await upload(uploaded.id, 'b2', { status: 'PENDING', nextAttemptAt: new Date(T0.getTime() + 6 * MINUTE) });
+    await upload(retrying.id, 's3', { status: 'PENDING', attempts: 2, lastError: 'connect ECONNREFUSED 127.0.0.1:9000', nextAttemptAt: new Date(T0.getTime() + 9 * MINUTE) });
+    await upload(failed.id, 's3', { status: 'FAILED', attempts: 12, lastError: 'AccessDenied: the key may not write to bucket backups', nextAttemptAt: T0 });
+
+    const { items } = await listBackupHistory(database.prisma, deployment.id, { limit: 10 });
+    expect(items.map((item) => [item.id, item.pinned])).toEqual([[uploaded.id, true], [retrying.id, false], [failed.id, false]]);
+    expect(items[0]!.uploads).toEqual([
+      { destination: 'b2', status: 'PENDING', attempts: 0, lastError: null, uploadedAt: null, nextAttemptAt: '2026-11-22T03:06:00.000Z' },
+      { destination: 's3', status: 'UPLOADED', attempts: 0, lastError: null, uploadedAt: '2026-11-22T03:05:00.000Z', nextAttemptAt: null },
+    ]);
+    expect(items[1]!.uploads).toEqual([
+      { destination: 's3', status: 'PENDING', attempts: 2, lastError: 'connect ECONNREFUSED 127.0.0.1:9000', uploadedAt: null, nextAttemptAt: '2026-11-22T03:09:00.000Z' },
+    ]);
+    expect(items[2]!.uploads).toEqual([
+      { destination: 's3', status: 'FAILED', attempts: 12, lastError: 'AccessDenied: the key may not write to bucket backups', uploadedAt: null, nextAttemptAt: null },
+    ]);
+
+    const summary = await loadDeploymentBackupSummary(database.prisma, { workspaceId, tokenId: 'test' }, deployment.id, { now: NOW, overdueGraceMs: MINUTE });
+    expect(summary.uploads).toEqual({ pending: 2, failed: 1 });
+  });
+
+  it('reads a page of 3 backups and a page of 20 with the same number of queries', async () => {
+    const deployment = await createDeployment(database.prisma, workspaceId);
+    const counted = new PrismaClient({ adapter: new PrismaPg({ connectionString: database.url }), log: [{ emit: 'event', level: 'query' }] });
+    let queries = 0;
+    counted.$on('query', () => {
+      queries += 1;
+    });
+    const countQueries = async () => {
+      queries = 0;
+      const { items } = await listBackupHistory(counted, deployment.id, { limit: 20 });
+      return { queries, backups: items.length, uploads: items.flatMap((item) => item.uploads).length };
+    };
+    try {
+      for (let minutes = 0; minutes < 20; minutes += 1) {
+        const record = await backup(deployment, minutes);
+        if (minutes < 3 || minutes >= 6) await upload(record.id, 's3', { status: 'UPLOADED', uploadedAt: T0 });
+      }
+      const twenty = await countQueries();
+      await database.prisma.backupUpload.deleteMany({ where: { backupRecord: { deploymentId: deployment.id, startedAt: { gte: new Date(T0.getTime() + 3 * MINUTE) } } } });
+      await database.prisma.backupRecord.deleteMany({ where: { deploymentId: deployment.id, startedAt: { gte: new Date(T0.getTime() + 3 * MINUTE) } } });
+      const three = await countQueries();
+      expect(twenty).toEqual({ queries: three.queries, backups: 20, uploads: 17 });
+      expect(three).toMatchObject({ backups: 3, uploads: 3 });
+      expect(three.queries).toBeLessThanOrEqual(2);
+    } finally {
+      await counted.$disconnect();
+    }
+  });
+});
+
+describe('overview: off-site uploads to do', () => {
+  it('counts the workspace’s PENDING and FAILED uploads, not another workspace’s', async () => {
+    const own = await createWorkspace(database.prisma);
+    const other = await createWorkspace(database.prisma);
+    const ownDeployment = await createDeployment(database.prisma, own.id, { backupEnabled: true });
+    const otherDeployment = await createDeployment(database.prisma, other.id, { backupEnabled: true });
+    const statuses = ['PENDING', 'PENDING', 'FAILED', 'UPLOADED'] as const;
+    for (const [index, status] of statuses.entries()) {
+      const record = await database.prisma.backupRecord.create({
+        data: { deploymentId: ownDeployment.id, workspaceId: own.id, trigger: 'SCHEDULE', status: 'SUCCEEDED', startedAt: new Date(T0.getTime() + index * MINUTE) },
+      });
+      await database.prisma.backupUpload.create({ data: { backupRecordId: record.id, destination: 's3', objectKey: `k/${record.id}`, status } });
+    }
+    const foreign = await database.prisma.backupRecord.create({ data: { deploymentId: otherDeployment.id, workspaceId: other.id, trigger: 'SCHEDULE', status: 'SUCCEEDED' } });
+    await database.prisma.backupUpload.create({ data: { backupRecordId: foreign.id, destination: 's3', objectKey: `k/${foreign.id}`, status: 'FAILED' } });
+
+    const overview = await loadOverview(database.prisma, { workspaceId: own.id, tokenId: 'test' }, { now: NOW, overdueGraceMs: MINUTE, retryDelayMs: MINUTE, backupRoot: '/nonexistent' });
+    expect(overview.uploads).toEqual({ pending: 2, failed: 1 });
+    const empty = await loadOverview(database.prisma, { workspaceId: (await createWorkspace(database.prisma)).id, tokenId: 'test' }, { now: NOW, overdueGraceMs: MINUTE, retryDelayMs: MINUTE, backupRoot: '/nonexistent' });
+    expect(empty.uploads).toEqual({ pending: 0, failed: 0 });
+  });
+});
+
+describe('deployment page: retention policy in words', () => {
+  it.each([
+    [{}, 'keep-last 10'],
+    [{ backupRetention: 3, retentionDaily: 7, retentionWeekly: 4, retentionMonthly: 6, backupTimezone: 'Europe/Berlin' }, 'keep-last 3, daily 7, weekly 4, monthly 6 (periods in Europe/Berlin)'],
+    [{ retentionMaxAgeDays: 30 }, 'keep-last 10, max age 30 days for keep-last'],
+    [{ retentionDaily: -1 }, 'invalid retention policy, nothing is pruned: retentionDaily must be 0 or more (0 turns the day rule off) (got -1)'],
+  ])('columns %j → %j', async (columns, words) => {
+    const deployment = await createDeployment(database.prisma, workspaceId, columns);
+    const summary = await loadDeploymentBackupSummary(database.prisma, { workspaceId, tokenId: 'test' }, deployment.id, { now: NOW, overdueGraceMs: MINUTE });
+    expect(summary.retentionDescription).toBe(words);
+    expect(summary.uploads).toEqual({ pending: 0, failed: 0 });
   });
 });
 
