@@ -208,12 +208,15 @@ describe('dashboard in a browser', () => {
     await page.waitForURL(`${baseUrl}${deploymentPath()}`);
     await page.getByRole('heading', { name: 'orders-db' }).waitFor();
     expect(await page.getByText(SCHEDULE_WORDS).count()).toBe(1);
-    expect(await page.getByText('keeps the last 7 successful backups').count()).toBe(1);
+    expect(await page.getByText('keep-last 7').count()).toBe(1);
     expect(await historyRows().count()).toBe(EXISTING_BACKUPS);
     const records = await harness.db.prisma.backupRecord.findMany({ where: { deploymentId: deployment.id }, orderBy: { startedAt: 'desc' } });
     expect(await historyRows().evaluateAll((rows) => rows.map((row) => row.getAttribute('data-backup-id')))).toEqual(records.map((r) => r.id));
     expect(await historyRows().evaluateAll((rows) => rows.map((row) => row.getAttribute('data-status')))).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
     expect(await page.locator('figure.chart rect.bar').count()).toBe(2 * EXISTING_BACKUPS);
+    // Recoverability: no off-site destination is configured, so each backup is "local only"; no restore has run yet.
+    expect(await historyRows().locator('[data-offsite]').allTextContents()).toEqual(Array(EXISTING_BACKUPS).fill('local only'));
+    expect(await page.getByRole('region', { name: 'Restores' }).getByText(/^No restores yet\. Scheduled test-restores are off/).count()).toBe(1);
   });
 
   it('"Back up now" adds a RUNNING row that turns SUCCEEDED, without reloading the page', async () => {
