@@ -272,6 +272,9 @@ export function runExecSession(ws: ExecWebSocket, socket: Duplex, spec: ExecSess
 
   void exited.then(async (exit) => {
     if (cut || ws.readyState !== OPEN) return;
+    // Paused for a full stdin pipe whose 'drain' never comes (a pipe that was ended emits none): reading again lets the
+    // client's answer to our close frame arrive, else the close handshake waits out ws's 30 s timeout.
+    ws.resume();
     if (!faults.omitStatus) {
       if (faults.delayStatusMs) await sleep(faults.delayStatusMs);
       if (ws.readyState !== OPEN) return;
