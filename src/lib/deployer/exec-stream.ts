@@ -3,18 +3,16 @@ import type { Exec, V1Status } from '@kubernetes/client-node';
 import type { WebSocket } from 'ws';
 import {
   AbortedError,
-  ClusterUnreachableError,
   ConnectionLostError,
-  ContainerNotReadyError,
   EmptyOutputError,
   ExecFailedError,
-  PodNotFoundError,
   TimeoutError,
   describeLocation,
   lastLine,
   type ExportLocation,
 } from './export-errors.ts';
 import { createStderrTail } from './stderr-tail.ts';
+import { toUpgradeFailure } from './exec-upgrade-failure.ts';
 
 export interface ExecToStreamOptions {
   namespace: string;
@@ -44,7 +42,6 @@ export const PROGRESS_STEP_BYTES = 8 * 1024 * 1024;
 /** 1000 when the server closes first; 1005 (no code in the close frame) is also a clean close. */
 const CLEAN_CLOSE_CODES: ReadonlySet<number> = new Set([1000, 1005]);
 /** How client-node reports an HTTP answer instead of a WebSocket upgrade (a ws ErrorEvent, not an Error). */
-const UPGRADE_REJECTED = /^Unexpected server response: (\d{3})$/;
 
 /**
  * Runs `command` in the container through Kubernetes exec and streams its stdout into `destination` with backpressure
@@ -185,19 +182,4 @@ function toExecFailure(location: ExportLocation, status: V1Status, stderrTail: s
   // Without an exit code the command never ran (e.g. executable not found): only the status says why.
   const detail = exitCode === null ? redact(status.message ?? status.reason ?? 'no reason given') : lastLine(stderrTail);
   return new ExecFailedError(location, exitCode, stderrTail, detail);
-}
-
-/** Classifies a rejected `exec()`: the upgrade was answered with an HTTP status, or the API was not reached at all. */
-function toUpgradeFailure(location: ExportLocation, error: unknown, redact: (text: string) => string): Error {
-  const message = typeof (error as { message?: unknown } | null)?.message === 'string' ? (error as { message: string }).message : String(error);
-  const code = Number(UPGRADE_REJECTED.exec(message)?.[1] ?? Number.NaN);
-  const where = describeLocation(location);
-  if (code === 404) {
-    return new PodNotFoundError(location, null, `${where} no longer exists (the exec was answered with 404)`);
-  }
-  if (code === 400) {
-    return new ContainerNotReadyError(location, [], `the Kubernetes API refused to exec into ${where} (400): the container is not running or does not exist`);
-  }
-  if (!Number.isNaN(code)) return new ClusterUnreachableError(code, `Kubernetes API answered ${code} to the exec into ${where}`);
-  return new ClusterUnreachableError(null, redact(`cannot reach the Kubernetes API to exec into ${where}: ${message}`));
 }

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Exec, V1Status } from '@kubernetes/client-node';
 import type { WebSocket } from 'ws';
 import { exitCodeOf } from './exec-stream.ts';
-import { ClusterUnreachableError, ContainerNotReadyError, PodNotFoundError, describeLocation, lastLine, type ExportLocation } from './export-errors.ts';
+import { lastLine, type ExportLocation } from './export-errors.ts';
 import {
   ImportAbortedError,
   ImportConnectionLostError,
@@ -13,6 +13,7 @@ import {
   StdinUnsupportedError,
 } from './import-errors.ts';
 import { createStderrTail } from './stderr-tail.ts';
+import { toUpgradeFailure } from './exec-upgrade-failure.ts';
 
 export interface ExecWithInputOptions {
   namespace: string;
@@ -52,7 +53,6 @@ export const STDIN_HIGH_WATER_BYTES = 4 * 1024 * 1024;
 const STDIN_POLL_MS = 5;
 const DEFAULT_MAX_STDOUT_BYTES = 4 * 1024 * 1024;
 const CLEAN_CLOSE_CODES: ReadonlySet<number> = new Set([1000, 1005]);
-const UPGRADE_REJECTED = /^Unexpected server response: (\d{3})$/;
 
 /**
  * Runs `command` in the container through Kubernetes exec, streaming `input` into its stdin and collecting its stdout
@@ -177,17 +177,4 @@ function toExecFailure(location: ExportLocation, status: V1Status, stderrTail: s
   const exitCode = exitCodeOf(status);
   const detail = exitCode === null ? redact(status.message ?? status.reason ?? 'no reason given') : lastLine(stderrTail);
   return new ImportExecFailedError(location, exitCode, stderrTail, detail);
-}
-
-/** Classifies a rejected `exec()`: the upgrade was answered with an HTTP status, or the API was not reached at all. */
-function toUpgradeFailure(location: ExportLocation, error: unknown, redact: (text: string) => string): Error {
-  const message = typeof (error as { message?: unknown } | null)?.message === 'string' ? (error as { message: string }).message : String(error);
-  const code = Number(UPGRADE_REJECTED.exec(message)?.[1] ?? Number.NaN);
-  const where = describeLocation(location);
-  if (code === 404) return new PodNotFoundError(location, null, `${where} no longer exists (the exec was answered with 404)`);
-  if (code === 400) {
-    return new ContainerNotReadyError(location, [], `the Kubernetes API refused to exec into ${where} (400): the container is not running or does not exist`);
-  }
-  if (!Number.isNaN(code)) return new ClusterUnreachableError(code, `Kubernetes API answered ${code} to the exec into ${where}`);
-  return new ClusterUnreachableError(null, redact(`cannot reach the Kubernetes API to exec into ${where}: ${message}`));
 }
