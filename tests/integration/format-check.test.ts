@@ -8,10 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupRecord, Deployment } from '../../src/generated/prisma/client.ts';
 import { BACKUP_UNVERIFIED_ALERT } from '../../src/lib/ops-agent/alerts.ts';
 import { executeBackup, type BackupDependencies } from '../../src/lib/ops-agent/backup.ts';
+import { runCycle } from '../../src/lib/ops-agent/loop.ts';
 import { formatSidecar, sidecarPathFor } from '../../src/lib/storage/backup-path.ts';
 import { checkBackupFormat, FormatCheckUnavailableError } from '../../src/lib/storage/format-check.ts';
 import { hashFile } from '../../src/lib/storage/verify-backup.ts';
 import { recordFormatCheck } from '../../src/lib/verification/record-format-check.ts';
+import { checkUncheckedBackups, DEFAULT_UNCHECKED_GRACE_MS } from '../../src/lib/verification/unchecked-backups.ts';
 import { createSourceDatabase } from '../support/backup-checks.ts';
 import { podFor, startBackupHarness, type BackupHarness } from '../support/backup-harness.ts';
 import { mariadb, redis } from '../support/engines.ts';
@@ -274,6 +276,28 @@ describe('a check that cannot run is recorded, never crashes the backup', () => 
     expect(checked.outcome).toBe('interrupted');
     expect(await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: record.id } })).toMatchObject({ verifiedAt: null, verifyMethod: null, verifyError: null });
     expect(await openAlerts(record.deploymentId)).toEqual([]);
+  });
+
+  it('a backup left unchecked (the worker stopped first) is checked by a later cycle, once its grace period is over', async () => {
+    const record = await backUp(await deploymentOf('postgresql'));
+    await harness.db.prisma.backupRecord.update({ where: { id: record.id }, data: { verifiedAt: null, verifyMethod: null } });
+    const finishedAt = record.finishedAt!.getTime();
+    const soon = await checkUncheckedBackups(harness.deps, { now: new Date(finishedAt + 60_000), limit: 100 });
+    expect(soon.map((result) => result.backupId)).not.toContain(record.id);
+    const later = await checkUncheckedBackups(harness.deps, { now: new Date(finishedAt + DEFAULT_UNCHECKED_GRACE_MS + 60_000), limit: 100 });
+    expect(later).toContainEqual({ backupId: record.id, outcome: 'verified' });
+    expectVerified(await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: record.id } }), 'pg_restore');
+    const again = await checkUncheckedBackups(harness.deps, { now: new Date(finishedAt + DEFAULT_UNCHECKED_GRACE_MS + 120_000), limit: 100 });
+    expect(again.map((result) => result.backupId)).not.toContain(record.id);
+  });
+
+  it('the worker cycle runs that catch-up', async () => {
+    const record = await backUp(await deploymentOf('postgresql'));
+    const anHourAgo = new Date(Date.now() - 3_600_000);
+    await harness.db.prisma.backupRecord.update({ where: { id: record.id }, data: { verifiedAt: null, verifyMethod: null, finishedAt: anHourAgo } });
+    const summary = await runCycle({ backup: harness.deps, logger: harness.deps.logger, settings: { concurrency: 1, overdueGraceMs: 3_600_000, retryDelayMs: 3_600_000 }, agent: null });
+    expect(summary.lateFormatChecks).toBeGreaterThanOrEqual(1);
+    expectVerified(await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: record.id } }), 'pg_restore');
   });
 
   it('never writes a secret of the pod into records, alerts or logs', async () => {

@@ -10,6 +10,7 @@ import { runTestRestorePass } from '../restore/test-restore-pass.ts';
 import { runUploadPass } from '../offsite/upload-pass.ts';
 import { formatDuration } from './state-render.ts';
 import { runWithConcurrency } from '../run-with-concurrency.ts';
+import { checkUncheckedBackups } from '../verification/unchecked-backups.ts';
 import { buildSystemPrompt } from './system-prompt.ts';
 import { backupTools, type ToolContext } from './tools.ts';
 
@@ -47,6 +48,8 @@ export interface CycleSummary {
   /** Off-site copies uploaded (and verified) this cycle, and failed upload attempts (retried later or given up). */
   uploaded: number;
   uploadsFailed: number;
+  /** Successful backups left unchecked (a worker stopped before their format check) and checked this cycle. */
+  lateFormatChecks: number;
   agent: Pick<AgentTurnReport, 'stoppedBecause' | 'steps'> & { toolCalls: number } | null;
   ms: number;
 }
@@ -79,7 +82,7 @@ export async function runCycle(deps: LoopDependencies, options: CycleOptions = {
   const summary: CycleSummary = {
     startedAt: started.toISOString(),
     due: 0, run: 0, succeeded: 0, failed: 0, skipped: 0, overdue: 0, interrupted: 0, pruned: 0, pruneSuggestions: 0,
-    testRestores: 0, testRestoresFailed: 0, dataShrank: 0, uploaded: 0, uploadsFailed: 0,
+    testRestores: 0, testRestoresFailed: 0, dataShrank: 0, uploaded: 0, uploadsFailed: 0, lateFormatChecks: 0,
     agent: null,
     ms: 0,
   };
@@ -148,6 +151,18 @@ export async function runCycle(deps: LoopDependencies, options: CycleOptions = {
       log.error({ err: error, deploymentId: deployment.id }, 'scheduled backup crashed');
     }
   });
+
+  // Format checks a stopped worker never ran (each backup checks its own file right after it succeeds).
+  if (!options.stopTakingWork?.aborted) {
+    const caughtUp = await checkUncheckedBackups(deps.backup, {
+      now: deps.backup.clock(),
+      ...(options.abortRunning ? { signal: options.abortRunning } : {}),
+    }).catch((error: unknown) => {
+      log.error({ err: error }, 'catching up unchecked backups failed; the cycle goes on');
+      return [];
+    });
+    summary.lateFormatChecks = caughtUp.length;
+  }
 
   // Off-site copies of this cycle's backups (and retries of earlier ones); a failure here never fails a backup.
   if (deps.backup.destinations?.length && !options.stopTakingWork?.aborted) {
