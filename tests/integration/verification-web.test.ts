@@ -2,7 +2,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrismaClient, type Deployment } from '../../src/generated/prisma/client.ts';
 import { DATA_SHRANK_ALERT } from '../../src/lib/ops-agent/alerts.ts';
-import { listBackupHistory } from '../../src/lib/web/backup-history.ts';
+import { listBackupHistory, loadBackupHistoryItem } from '../../src/lib/web/backup-history.ts';
 import { loadDeploymentBackupSummary } from '../../src/lib/web/deployment-page.ts';
 import { loadOverview } from '../../src/lib/web/overview.ts';
 import { describeCounts } from '../../src/lib/web/test-restore-summary.ts';
@@ -92,6 +92,9 @@ describe('backup history JSON: off-site copies', () => {
 
     const summary = await loadDeploymentBackupSummary(database.prisma, { workspaceId, tokenId: 'test' }, deployment.id, { now: NOW, overdueGraceMs: MINUTE });
     expect(summary.uploads).toEqual({ pending: 2, failed: 1 });
+    // GET /api/backups/{id} shows one backup the same way.
+    expect(await loadBackupHistoryItem(database.prisma, uploaded.id)).toEqual(items[0]);
+    expect(await loadBackupHistoryItem(database.prisma, 'nosuchbackup')).toBeNull();
   });
 
   it('reads a page of 3 backups and a page of 20 with the same number of queries', async () => {

@@ -124,3 +124,12 @@ export async function listBackupHistory(
     nextCursor: rows.length > query.limit ? (page.at(-1)?.id ?? null) : null,
   };
 }
+
+/** One backup as the history shows it (the record and its off-site copies); null when there is none with this id. */
+export async function loadBackupHistoryItem(db: PrismaClient, backupId: string): Promise<BackupHistoryItem | null> {
+  const row = await db.backupRecord.findUnique({
+    where: { id: backupId },
+    include: { uploads: { select: uploadSelect, orderBy: { destination: 'asc' } } },
+  });
+  return row ? { ...toBackupRecordJson(row), uploads: row.uploads.map(toBackupUploadJson) } : null;
+}

@@ -1,18 +1,19 @@
 import { backupNotFound, findBackupForPrincipal, requirePrincipal } from '../../../../lib/web/api-auth.ts';
-import { toBackupRecordJson } from '../../../../lib/web/backup-history.ts';
+import { loadBackupHistoryItem } from '../../../../lib/web/backup-history.ts';
 import { json } from '../../../../lib/web/http.ts';
 import { getWebContext } from '../../../../lib/web/web-context.ts';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';
 
-/** One backup record (what the 202 of a started backup points to, to follow it until it ends). */
+/** One backup record with its off-site copies (what the 202 of a started backup points to, to follow it until it ends). */
 export async function GET(request: Request, { params }: { params: Promise<{ id: string }> }): Promise<Response> {
   const { id } = await params;
   const db = (await getWebContext()).runtime.database.prisma;
   const principal = await requirePrincipal(db, request, new Date());
   if (principal instanceof Response) return principal;
   const record = await findBackupForPrincipal(db, principal, id);
-  if (!record) return backupNotFound(id);
-  return json({ backup: toBackupRecordJson(record) });
+  const item = record ? await loadBackupHistoryItem(db, record.id) : null;
+  if (!item) return backupNotFound(id);
+  return json({ backup: item });
 }
