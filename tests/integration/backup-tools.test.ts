@@ -117,7 +117,7 @@ describe('tool schemas (what the model sees)', () => {
     const properties = schema.properties as Record<string, Record<string, unknown>>;
     for (const [key, property] of Object.entries(properties)) {
       expect(property.description, `${tool.name}.${key}`).toMatch(/\w{3,}/);
-      expect(property.type, `${tool.name}.${key}`).toMatch(/^(string|integer|boolean)$/);
+      expect(property.type, `${tool.name}.${key}`).toMatch(/^(string|integer|boolean|array)$/);
     }
     for (const key of (schema.required as string[] | undefined) ?? []) expect(Object.keys(properties)).toContain(key);
   });
@@ -382,8 +382,34 @@ describe('pruneOldBackups', () => {
     expect(await snapshot()).toEqual(before);
   });
 
+  it('refuses to delete without the plan it confirms, and deletes nothing when that plan is no longer the plan', async () => {
+    const before = await snapshot();
+    expect(await call('pruneOldBackups', { deploymentId: ids['prune-db'], keepCount: 1, dryRun: false })).toEqual({
+      ok: false,
+      error: { code: 'INVALID_INPUT', message: expect.stringContaining('dryRun: false needs expectDelete') },
+    });
+    // A plan seen with keep-last 2 (one deletion) does not confirm the keep-last 1 plan (two deletions).
+    const seen = await callOk<{ expectDelete: string[] }>('pruneOldBackups', { deploymentId: ids['prune-db'], keepCount: 2 });
+    expect(seen.expectDelete).toEqual([backups[2]!.backupId]);
+    const refused = await callOk<{ dryRun: boolean; planChanged: { unconfirmed: string[] }; expectDelete: string[] }>('pruneOldBackups', {
+      deploymentId: ids['prune-db'],
+      keepCount: 1,
+      dryRun: false,
+      expectDelete: seen.expectDelete,
+    });
+    expect(refused).toMatchObject({ dryRun: true, planChanged: { unconfirmed: [backups[1]!.backupId] } });
+    expect(refused.expectDelete).toEqual([backups[1]!.backupId, backups[2]!.backupId].sort());
+    expect(await snapshot()).toEqual(before);
+  });
+
   it('deletes the older files, their sidecars and records, and keeps the newest', async () => {
-    const value = await callOk<{ dryRun: boolean; prunedCount: number; kept: number }>('pruneOldBackups', { deploymentId: ids['prune-db'], keepCount: 1, dryRun: false });
+    const plan = await callOk<{ expectDelete: string[] }>('pruneOldBackups', { deploymentId: ids['prune-db'], keepCount: 1 });
+    const value = await callOk<{ dryRun: boolean; prunedCount: number; kept: number }>('pruneOldBackups', {
+      deploymentId: ids['prune-db'],
+      keepCount: 1,
+      dryRun: false,
+      expectDelete: plan.expectDelete,
+    });
     expect(value).toMatchObject({ dryRun: false, prunedCount: 2, kept: 1, problems: [] });
     for (const old of backups.slice(1)) {
       expect(await exists(old.path)).toBe(false);
@@ -397,7 +423,7 @@ describe('pruneOldBackups', () => {
   });
 
   it('prunes nothing more when run again', async () => {
-    expect(await callOk('pruneOldBackups', { deploymentId: ids['prune-db'], keepCount: 1, dryRun: false })).toMatchObject({ prunedCount: 0, kept: 1 });
+    expect(await callOk('pruneOldBackups', { deploymentId: ids['prune-db'], keepCount: 1, dryRun: false, expectDelete: [] })).toMatchObject({ prunedCount: 0, kept: 1 });
   });
 });
 

@@ -48,7 +48,7 @@ describe('BACKUP_GUIDANCE', () => {
     { duty: 'run backups that are due', sentence: /run a backup yourself \(runBackup\) only when one is due or overdue and none is running/ },
     { duty: 'treat failures as critical, a data-loss risk', sentence: /treat every failed backup as critical: it is a data-loss risk/i },
     { duty: 'suggest pruning above 20 backups', sentence: /suggest pruning when a deployment has more than 20 stored backups/i },
-    { duty: 'preview pruning with a dry run', sentence: /pruneOldBackups dryRun: true before deleting/ },
+    { duty: 'preview pruning with a dry run and confirm that plan', sentence: /preview with pruneOldBackups \(a dry run by default\) and delete only that plan, passing its expectDelete/ },
     { duty: 'never back up FAILED deployments', sentence: /never back up a FAILED deployment: it may produce corrupt data/i },
     { duty: 'explain every skip', sentence: /explain every skip: say which deployment was not backed up and why/i },
     { duty: 'use only listed ids', sentence: /do not invent ids/i },

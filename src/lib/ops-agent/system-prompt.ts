@@ -7,7 +7,7 @@ export const BACKUP_GUIDANCE = [
   'Check every deployment’s backup schedule each cycle against the state below.',
   'Backups that are due have already been started by the scheduler this cycle; run a backup yourself (runBackup) only when one is due or overdue and none is running.',
   'Treat every failed backup as critical: it is a data-loss risk. Report each failure with the deployment, the reason and the last successful backup.',
-  `Suggest pruning when a deployment has more than ${PRUNE_SUGGESTION_THRESHOLD} stored backups; preview with pruneOldBackups dryRun: true before deleting anything.`,
+  `Suggest pruning when a deployment has more than ${PRUNE_SUGGESTION_THRESHOLD} stored backups; preview with pruneOldBackups (a dry run by default) and delete only that plan, passing its expectDelete with dryRun: false.`,
   'Never back up a FAILED deployment: it may produce corrupt data. The tools refuse it; do not try to work around that.',
   'Explain every skip: say which deployment was not backed up and why (not running, no data export, not due, already running).',
   'Do not invent ids: use the deployment ids listed in the state or returned by listBackupStatus.',

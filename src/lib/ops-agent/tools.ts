@@ -3,6 +3,7 @@ import type { Deployment } from '../../generated/prisma/client.ts';
 import { verifyBackupFile } from '../storage/verify-backup.ts';
 import { recordFormatCheck } from '../verification/record-format-check.ts';
 import { executeBackup, pruneBackups, type BackupDependencies } from './backup.ts';
+import { idsToDelete } from './prune.ts';
 import { gatherBackupState } from './backup-state.ts';
 import { InvalidRetentionError, describeRetentionPolicy } from './retention-policy.ts';
 import { proposeRestoreTool } from './restore-tools.ts';
@@ -109,8 +110,9 @@ export const pruneOldBackupsTool: AnyAgentTool<ToolContext> = {
   description:
     "Apply one deployment's retention policy (keep-last N, GFS daily/weekly/monthly, max age). The newest successful " +
     'backup, the newest verified one and pinned backups are never deleted. By default (dryRun: true) it only returns ' +
-    'the plan: each kept backup with the rules that keep it and each deletion with its reason; show it, then call ' +
-    'again with dryRun: false to delete.',
+    'the plan: each kept backup with the rules that keep it and each deletion with its reason, and expectDelete; show ' +
+    'it, then call again with dryRun: false and that expectDelete to delete exactly that plan (if the plan changed ' +
+    'meanwhile, nothing is deleted and the new plan comes back).',
   inputSchema: z
     .object({
       deploymentId,
@@ -122,15 +124,27 @@ export const pruneOldBackupsTool: AnyAgentTool<ToolContext> = {
         .optional()
         .describe("Keep-last N for this run instead of the deployment's own (>= 1); omit to use the deployment's policy."),
       dryRun: z.boolean().default(true).describe('true (default): only report the plan; false: delete what the plan deletes.'),
+      expectDelete: z
+        .array(z.string().regex(/^[a-z0-9]{1,64}$/, { error: 'must hold record ids' }))
+        .max(10_000)
+        .optional()
+        .describe('Required with dryRun: false: the expectDelete list of the dry run you showed, confirming that plan.'),
     })
     .strict(),
-  async execute(input: { deploymentId: string; keepCount?: number; dryRun: boolean }, context) {
+  async execute(input: { deploymentId: string; keepCount?: number; dryRun: boolean; expectDelete?: string[] }, context) {
+    if (!input.dryRun && !input.expectDelete) {
+      return {
+        ok: false,
+        error: { code: 'INVALID_INPUT', message: 'pruneOldBackups: dryRun: false needs expectDelete, the list of the dry run you showed; run the dry run first' },
+      };
+    }
     const deployment = await findDeployment(context, input.deploymentId);
     if (!deployment) return notFound(input.deploymentId);
     try {
       const report = await pruneBackups(context.backup, deployment.id, {
         ...(input.keepCount === undefined ? {} : { policy: { keepLast: input.keepCount } }),
         dryRun: input.dryRun,
+        ...(input.dryRun ? {} : { expectDelete: input.expectDelete }),
       });
       return {
         ok: true,
@@ -144,6 +158,8 @@ export const pruneOldBackupsTool: AnyAgentTool<ToolContext> = {
           kept: report.kept,
           keep: report.keep,
           problems: report.problems,
+          expectDelete: idsToDelete(report),
+          ...(report.planChanged ? { planChanged: report.planChanged } : {}),
         },
       };
     } catch (error) {
