@@ -1,7 +1,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { buildExportCommand, defaultPodSelector } from '../../src/lib/deployer/data-export.ts';
-import { exitCodeOf } from '../../src/lib/deployer/exec-stream.ts';
+import { exitCodeOf } from '../../src/lib/deployer/exec-channels.ts';
 import { ContainerNotReadyError, PodNotFoundError } from '../../src/lib/deployer/export-errors.ts';
 import { choosePod, collectSecretValues } from '../../src/lib/deployer/pod-resolver.ts';
 import { createStderrTail } from '../../src/lib/deployer/stderr-tail.ts';

@@ -1,4 +1,4 @@
-import { Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import type { Exec, V1Status } from '@kubernetes/client-node';
 import type { WebSocket } from 'ws';
 import {
@@ -8,9 +8,9 @@ import {
   ExecFailedError,
   TimeoutError,
   describeLocation,
-  lastLine,
   type ExportLocation,
 } from './export-errors.ts';
+import { CLEAN_CLOSE_CODES, createExecOutputs, describeExecFailure } from './exec-channels.ts';
 import { createStderrTail } from './stderr-tail.ts';
 import { toUpgradeFailure } from './exec-upgrade-failure.ts';
 
@@ -39,8 +39,6 @@ export interface ExecToStreamResult {
 }
 
 export const PROGRESS_STEP_BYTES = 8 * 1024 * 1024;
-/** 1000 when the server closes first; 1005 (no code in the close frame) is also a clean close. */
-const CLEAN_CLOSE_CODES: ReadonlySet<number> = new Set([1000, 1005]);
 /** How client-node reports an HTTP answer instead of a WebSocket upgrade (a ws ErrorEvent, not an Error). */
 
 /**
@@ -131,24 +129,7 @@ export function execToStream(exec: Exec, options: ExecToStreamOptions): Promise<
     signal?.addEventListener('abort', onAbort, { once: true });
     if (signal?.aborted) return onAbort();
 
-    // client-node ends these two itself when the status arrives, which is why the destination is not passed directly.
-    const stdout = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        forward(chunk);
-        done();
-      },
-    });
-    const stderr = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        stderrTail.push(chunk);
-        done();
-      },
-    });
-    const ignoreFrameAfterStatus = () => {
-      // Writing to these after client-node ended them (frames after the exit status) would throw an unhandled error.
-    };
-    stdout.on('error', ignoreFrameAfterStatus);
-    stderr.on('error', ignoreFrameAfterStatus);
+    const { stdout, stderr } = createExecOutputs(forward, stderrTail);
     const keepStatus = (value: V1Status) => {
       status = value;
     };
@@ -170,16 +151,7 @@ export function execToStream(exec: Exec, options: ExecToStreamOptions): Promise<
   });
 }
 
-/** The exit code in a NonZeroExitCode status (`details.causes[{ reason: 'ExitCode', message: '2' }]`), else null. */
-export function exitCodeOf(status: V1Status): number | null {
-  const cause = status.details?.causes?.find((candidate) => candidate.reason === 'ExitCode');
-  const exitCode = Number.parseInt(cause?.message ?? '', 10);
-  return Number.isNaN(exitCode) ? null : exitCode;
-}
-
 function toExecFailure(location: ExportLocation, status: V1Status, stderrTail: string, redact: (text: string) => string): ExecFailedError {
-  const exitCode = exitCodeOf(status);
-  // Without an exit code the command never ran (e.g. executable not found): only the status says why.
-  const detail = exitCode === null ? redact(status.message ?? status.reason ?? 'no reason given') : lastLine(stderrTail);
+  const { exitCode, detail } = describeExecFailure(status, stderrTail, redact);
   return new ExecFailedError(location, exitCode, stderrTail, detail);
 }

@@ -1,9 +1,9 @@
-import { PassThrough, Writable, type Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Exec, V1Status } from '@kubernetes/client-node';
 import type { WebSocket } from 'ws';
-import { exitCodeOf } from './exec-stream.ts';
-import { lastLine, type ExportLocation } from './export-errors.ts';
+import { CLEAN_CLOSE_CODES, createExecOutputs, describeExecFailure } from './exec-channels.ts';
+import type { ExportLocation } from './export-errors.ts';
 import {
   ImportAbortedError,
   ImportConnectionLostError,
@@ -52,7 +52,6 @@ export const STDIN_CLOSE_PROTOCOL = 'v5.channel.k8s.io';
 export const STDIN_HIGH_WATER_BYTES = 4 * 1024 * 1024;
 const STDIN_POLL_MS = 5;
 const DEFAULT_MAX_STDOUT_BYTES = 4 * 1024 * 1024;
-const CLEAN_CLOSE_CODES: ReadonlySet<number> = new Set([1000, 1005]);
 
 /**
  * Runs `command` in the container through Kubernetes exec, streaming `input` into its stdin and collecting its stdout
@@ -133,25 +132,11 @@ export function execWithInput(exec: Exec, options: ExecWithInputOptions): Promis
     signal?.addEventListener('abort', onAbort, { once: true });
     if (signal?.aborted) return onAbort();
 
-    const stdout = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        if (stdoutBytes + chunk.length <= maxStdoutBytes) stdoutChunks.push(chunk);
-        else stdoutTruncated = true;
-        stdoutBytes += chunk.length;
-        done();
-      },
-    });
-    const stderr = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        stderrTail.push(chunk);
-        done();
-      },
-    });
-    const ignoreFrameAfterStatus = () => {
-      // client-node ends these when the status arrives; a later frame must not become an unhandled error.
-    };
-    stdout.on('error', ignoreFrameAfterStatus);
-    stderr.on('error', ignoreFrameAfterStatus);
+    const { stdout, stderr } = createExecOutputs((chunk) => {
+      if (stdoutBytes + chunk.length <= maxStdoutBytes) stdoutChunks.push(chunk);
+      else stdoutTruncated = true;
+      stdoutBytes += chunk.length;
+    }, stderrTail);
     const keepStatus = (value: V1Status) => {
       status = value;
     };
@@ -174,7 +159,6 @@ export function execWithInput(exec: Exec, options: ExecWithInputOptions): Promis
 }
 
 function toExecFailure(location: ExportLocation, status: V1Status, stderrTail: string, redact: (text: string) => string): ImportExecFailedError {
-  const exitCode = exitCodeOf(status);
-  const detail = exitCode === null ? redact(status.message ?? status.reason ?? 'no reason given') : lastLine(stderrTail);
+  const { exitCode, detail } = describeExecFailure(status, stderrTail, redact);
   return new ImportExecFailedError(location, exitCode, stderrTail, detail);
 }
