@@ -221,25 +221,39 @@ export async function planLiveRestore(
   options: { requestedBy: string; trigger: BackupTrigger; now: Date },
 ): Promise<LiveRestorePlan> {
   const restorable = await loadRestorable(deps, backupId);
-  const { token, tokenHash } = generateConfirmToken();
-  const expiresAt = new Date(options.now.getTime() + CONFIRM_TOKEN_TTL_MS);
-  const { plan, target } = await describeLive(deps, restorable, expiresAt);
-  const restore = await deps.db.restoreRecord.create({
+  const confirmation = newConfirmation(options.now);
+  const described = await describeLive(deps, restorable, confirmation.expiresAt);
+  const restore = await createProposal(deps, restorable, options, described, confirmation);
+  deps.logger.child({ module: 'restore' }).info({ restoreId: restore.id, backupId, requestedBy: options.requestedBy }, 'live restore planned');
+  return { restore, confirmToken: confirmation.token, plan: described.plan, expiresAt: confirmation.expiresAt };
+}
+
+/** A fresh confirmation token and when it expires: the token is shown once, only its hash is stored. */
+function newConfirmation(now: Date): { token: string; tokenHash: string; expiresAt: Date } {
+  return { ...generateConfirmToken(), expiresAt: new Date(now.getTime() + CONFIRM_TOKEN_TTL_MS) };
+}
+
+/** Records a PROPOSED live restore of the backup with its plan, and the token's hash when one was issued. */
+function createProposal(
+  deps: RestoreDependencies,
+  restorable: Restorable,
+  options: { requestedBy: string; trigger: BackupTrigger; now: Date },
+  described: { plan: string; target: string },
+  confirmation: { tokenHash: string; expiresAt: Date } | null,
+): Promise<RestoreRecord> {
+  return deps.db.restoreRecord.create({
     data: {
       ...snapshotOf(restorable.backup),
       kind: 'DESTRUCTIVE',
       status: 'PROPOSED',
       trigger: options.trigger,
-      target,
+      target: described.target,
       requestedBy: options.requestedBy,
-      plan,
-      confirmTokenHash: tokenHash,
-      confirmExpiresAt: expiresAt,
+      plan: described.plan,
+      ...(confirmation ? { confirmTokenHash: confirmation.tokenHash, confirmExpiresAt: confirmation.expiresAt } : {}),
       createdAt: options.now,
     },
   });
-  deps.logger.child({ module: 'restore' }).info({ restoreId: restore.id, backupId, requestedBy: options.requestedBy }, 'live restore planned');
-  return { restore, confirmToken: token, plan, expiresAt };
 }
 
 /**
@@ -254,18 +268,7 @@ export async function proposeLiveRestore(
 ): Promise<{ restore: RestoreRecord; plan: string }> {
   const restorable = await loadRestorable(deps, backupId);
   const { plan, target } = await describeLive(deps, restorable, null);
-  const restore = await deps.db.restoreRecord.create({
-    data: {
-      ...snapshotOf(restorable.backup),
-      kind: 'DESTRUCTIVE',
-      status: 'PROPOSED',
-      trigger: options.trigger,
-      target,
-      requestedBy: options.requestedBy,
-      plan,
-      createdAt: options.now,
-    },
-  });
+  const restore = await createProposal(deps, restorable, options, { plan, target }, null);
   const { deployment } = restorable;
   const message =
     `Restore proposed by ${options.requestedBy}: backup ${backupId} over the live data of ${deployment.workspace.slug}/${deployment.name}. ` +
@@ -292,8 +295,7 @@ export async function approveRestore(deps: RestoreDependencies, restoreId: strin
   }
   if (proposal.status !== 'PROPOSED') throw new RestoreRefusedError('NOT_PROPOSED', `restore ${proposal.id} is ${proposal.status}, not PROPOSED`);
   const restorable = await loadRestorable(deps, proposal.backupRecordId);
-  const { token, tokenHash } = generateConfirmToken();
-  const expiresAt = new Date(options.now.getTime() + CONFIRM_TOKEN_TTL_MS);
+  const { token, tokenHash, expiresAt } = newConfirmation(options.now);
   const { plan, target } = await describeLive(deps, restorable, expiresAt);
   const { count } = await deps.db.restoreRecord.updateMany({
     where: { id: proposal.id, status: 'PROPOSED' },
