@@ -64,3 +64,13 @@ export function isCrossSiteCookieWrite(request: Request): boolean {
     return true;
   }
 }
+
+/**
+ * What a deployment's routes start with: the request's principal and the deployment `id` of its workspace, or the
+ * answer that ends the request (401/403 from `requirePrincipal`, 404 for a deployment that is missing or not its own).
+ */
+export async function requireDeployment(db: PrismaClient, request: Request, id: string, now: Date): Promise<Deployment | Response> {
+  const principal = await requirePrincipal(db, request, now);
+  if (principal instanceof Response) return principal;
+  return (await findDeploymentForPrincipal(db, principal, id)) ?? deploymentNotFound(id);
+}

@@ -1,4 +1,4 @@
-import { findDeploymentForPrincipal, deploymentNotFound, requirePrincipal } from '../../../../../lib/web/api-auth.ts';
+import { deploymentNotFound, requireDeployment } from '../../../../../lib/web/api-auth.ts';
 import { historyQuerySchema, listBackupHistory, toBackupRecordJson } from '../../../../../lib/web/backup-history.ts';
 import { json, parseSearchParams, problem, quoteInput } from '../../../../../lib/web/http.ts';
 import { startBackup } from '../../../../../lib/web/start-backup.ts';
@@ -13,10 +13,8 @@ type Context = { params: Promise<{ id: string }> };
 export async function GET(request: Request, { params }: Context): Promise<Response> {
   const { id } = await params;
   const db = (await getWebContext()).runtime.database.prisma;
-  const principal = await requirePrincipal(db, request, new Date());
-  if (principal instanceof Response) return principal;
-  const deployment = await findDeploymentForPrincipal(db, principal, id);
-  if (!deployment) return deploymentNotFound(id);
+  const deployment = await requireDeployment(db, request, id, new Date());
+  if (deployment instanceof Response) return deployment;
   const query = parseSearchParams(historyQuerySchema, new URL(request.url).searchParams);
   if (!query.ok) return problem(400, query.message);
   const { cursor } = query.value;
@@ -35,10 +33,8 @@ export async function POST(request: Request, { params }: Context): Promise<Respo
   const { id } = await params;
   const { runtime, backup } = await getWebContext();
   const db = runtime.database.prisma;
-  const principal = await requirePrincipal(db, request, new Date());
-  if (principal instanceof Response) return principal;
-  const deployment = await findDeploymentForPrincipal(db, principal, id);
-  if (!deployment) return deploymentNotFound(id);
+  const deployment = await requireDeployment(db, request, id, new Date());
+  if (deployment instanceof Response) return deployment;
   const result = await startBackup(backup, deployment.id, 'API');
   if (result.kind === 'refused') {
     if (result.code === 'NOT_FOUND') return deploymentNotFound(id);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { idsToDelete, pruneBackups, type PruneReport } from '../../../../../lib/ops-agent/prune.ts';
 import { InvalidRetentionError } from '../../../../../lib/ops-agent/retention-policy.ts';
-import { deploymentNotFound, findDeploymentForPrincipal, requirePrincipal } from '../../../../../lib/web/api-auth.ts';
+import { requireDeployment } from '../../../../../lib/web/api-auth.ts';
 import { json, problem } from '../../../../../lib/web/http.ts';
 import { getWebContext } from '../../../../../lib/web/web-context.ts';
 
@@ -35,10 +35,8 @@ export async function GET(request: Request, { params }: Context): Promise<Respon
   const { id } = await params;
   const { runtime, backup } = await getWebContext();
   const db = runtime.database.prisma;
-  const principal = await requirePrincipal(db, request, new Date());
-  if (principal instanceof Response) return principal;
-  const deployment = await findDeploymentForPrincipal(db, principal, id);
-  if (!deployment) return deploymentNotFound(id);
+  const deployment = await requireDeployment(db, request, id, new Date());
+  if (deployment instanceof Response) return deployment;
   try {
     return json({ plan: planJson(await pruneBackups(backup, deployment.id, { dryRun: true })) });
   } catch (error) {
@@ -57,10 +55,8 @@ export async function POST(request: Request, { params }: Context): Promise<Respo
   const { id } = await params;
   const { runtime, backup } = await getWebContext();
   const db = runtime.database.prisma;
-  const principal = await requirePrincipal(db, request, new Date());
-  if (principal instanceof Response) return principal;
-  const deployment = await findDeploymentForPrincipal(db, principal, id);
-  if (!deployment) return deploymentNotFound(id);
+  const deployment = await requireDeployment(db, request, id, new Date());
+  if (deployment instanceof Response) return deployment;
   const type = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase() ?? '';
   if (type !== 'application/json') return problem(415, `send {"expectDelete": [...]} as application/json (got content-type ${JSON.stringify(type)})`);
   let body: unknown;

@@ -1,4 +1,4 @@
-import { deploymentNotFound, findDeploymentForPrincipal, requirePrincipal } from '../../../../../lib/web/api-auth.ts';
+import { requireDeployment } from '../../../../../lib/web/api-auth.ts';
 import { json, parseSearchParams, problem } from '../../../../../lib/web/http.ts';
 import { listRestoreHistory, restoreHistoryQuerySchema } from '../../../../../lib/web/restore-history.ts';
 import { getWebContext } from '../../../../../lib/web/web-context.ts';
@@ -14,10 +14,8 @@ export async function GET(request: Request, { params }: { params: Promise<{ id: 
   const { id } = await params;
   const db = (await getWebContext()).runtime.database.prisma;
   const now = new Date();
-  const principal = await requirePrincipal(db, request, now);
-  if (principal instanceof Response) return principal;
-  const deployment = await findDeploymentForPrincipal(db, principal, id);
-  if (!deployment) return deploymentNotFound(id);
+  const deployment = await requireDeployment(db, request, id, now);
+  if (deployment instanceof Response) return deployment;
   const query = parseSearchParams(restoreHistoryQuerySchema, new URL(request.url).searchParams);
   if (!query.ok) return problem(400, query.message);
   return json({ items: await listRestoreHistory(db, deployment.id, query.value, now) });
