@@ -16,6 +16,7 @@ import { runUploadPass } from '../lib/offsite/upload-pass.ts';
 import { requeueUploads } from '../lib/offsite/upload-records.ts';
 import { fetchOffsiteCopy, FetchedCopyMismatchError, FetchRefusedError } from '../lib/offsite/fetch-copy.ts';
 import { OffsiteRequestError } from '../lib/offsite/offsite-errors.ts';
+import { parseArgument, UsageError } from './usage.ts';
 
 const USAGE = `usage: npm run backup -- <command>
   run <deploymentId>                   back up now (trigger MANUAL), printing progress
@@ -44,14 +45,6 @@ const wholeNumberSchema = z.string().regex(/^-?\d+$/, { error: 'must be a whole 
 const RETENTION_FLAGS = { keep: 'keepLast', daily: 'daily', weekly: 'weekly', monthly: 'monthly', 'max-age-days': 'maxAgeDays' } as const;
 type RetentionFlag = keyof typeof RETENTION_FLAGS;
 const FLAG_OF = Object.fromEntries(Object.entries(RETENTION_FLAGS).map(([flag, field]) => [field, `--${flag}`]));
-
-class UsageError extends Error {}
-
-function parse<T>(schema: z.ZodType<T>, value: string | undefined, name: string): T {
-  const result = schema.safeParse(value);
-  if (!result.success) throw new UsageError(`${name} ${result.error.issues[0]?.message ?? 'is invalid'} (got ${JSON.stringify(value ?? '')})`);
-  return result.data;
-}
 
 /** `npm run backup -- …`: the operator's commands. Output for people on stdout; logs (JSON) on stderr. */
 runMain(async () => {
@@ -91,11 +84,11 @@ async function runCommand(
   values: Partial<Record<RetentionFlag, string>> & { limit?: string; 'dry-run'?: boolean; backup?: string; destination?: string },
 ): Promise<number> {
   if (!['run', 'list', 'prune', 'pin', 'unpin', 'verify', 'recover', 'audit', 'upload', 'fetch'].includes(command)) throw new UsageError(`unknown command "${command}"`);
-  const uploadBackupId = values.backup === undefined ? undefined : parse(idSchema, values.backup, '--backup');
-  const id = command === 'recover' || command === 'upload' ? '' : parse(idSchema, argument, ['verify', 'pin', 'unpin', 'fetch'].includes(command) ? 'backupId' : 'deploymentId');
+  const uploadBackupId = values.backup === undefined ? undefined : parseArgument(idSchema, values.backup, '--backup');
+  const id = command === 'recover' || command === 'upload' ? '' : parseArgument(idSchema, argument, ['verify', 'pin', 'unpin', 'fetch'].includes(command) ? 'backupId' : 'deploymentId');
   const overrides: RetentionOverrides = {};
   for (const [flag, field] of Object.entries(RETENTION_FLAGS) as Array<[RetentionFlag, keyof RetentionOverrides]>) {
-    if (values[flag] !== undefined) overrides[field] = parse(wholeNumberSchema, values[flag], `--${flag}`);
+    if (values[flag] !== undefined) overrides[field] = parseArgument(wholeNumberSchema, values[flag], `--${flag}`);
   }
   try {
     parseRetentionPolicy(overrides, FLAG_OF);
@@ -103,7 +96,7 @@ async function runCommand(
     if (error instanceof InvalidRetentionError) throw new UsageError(error.details);
     throw error;
   }
-  const limit = values.limit === undefined ? 10 : parse(limitSchema, values.limit, '--limit');
+  const limit = values.limit === undefined ? 10 : parseArgument(limitSchema, values.limit, '--limit');
   const runtime = await openRuntime(readEnvironment(), 'backup-cli', { logToStderr: true });
   const deps = createBackupDependencies(runtime);
   const out = (line: string) => process.stdout.write(`${line}\n`);

@@ -6,6 +6,7 @@ import { assertBackupRootUsable, createBackupDependencies } from '../lib/ops-age
 import { createWebhookNotifier, noopNotifier } from '../lib/ops-agent/notifier.ts';
 import { approveRestore, cancelRestore, listRestores, planLiveRestore, restoreBackup, RestoreRefusedError, type LiveRestorePlan, type RestoreDependencies } from '../lib/restore/restore-backup.ts';
 import { openRuntime, readEnvironment, runMain } from '../lib/runtime.ts';
+import { parseArgument, UsageError } from './usage.ts';
 
 const USAGE = `usage: npm run restore -- <command>
   plan <backupId>                      dry-run of a restore over the live data: prints what will be overwritten
@@ -22,14 +23,6 @@ const idSchema = z.string().regex(/^[a-z0-9]{1,64}$/, { error: 'must be a record
 const tokenSchema = z.string().regex(/^opsr_[A-Za-z0-9_-]{40}$/, { error: 'must be the confirmation token printed by plan or approve (opsr_…)' });
 const limitSchema = z.coerce.number().int().min(1).max(1_000, { error: 'must be from 1 to 1000' });
 
-class UsageError extends Error {}
-
-function parse<T>(schema: z.ZodType<T>, value: string | undefined, name: string): T {
-  const result = schema.safeParse(value);
-  if (!result.success) throw new UsageError(`${name} ${result.error.issues[0]?.message ?? 'is invalid'} (got ${JSON.stringify(value ?? '')})`);
-  return result.data;
-}
-
 /** `npm run restore -- …`: restores for operators. Output for people on stdout; logs (JSON) on stderr. */
 runMain(async () => {
   const { positionals, values } = parseArgs({
@@ -45,9 +38,9 @@ runMain(async () => {
   try {
     if (!['plan', 'approve', 'confirm', 'cancel', 'scratch', 'list'].includes(command)) throw new UsageError(`unknown command "${command}"`);
     if (extra.length > 0) throw new UsageError(`${command} takes one argument, got ${1 + extra.length}`);
-    const id = parse(idSchema, argument, command === 'list' ? 'deploymentId' : ['plan', 'scratch'].includes(command) ? 'backupId' : 'restoreId');
-    const token = command === 'confirm' ? parse(tokenSchema, values.token, '--token') : null;
-    const limit = values.limit === undefined ? 20 : parse(limitSchema, values.limit, '--limit');
+    const id = parseArgument(idSchema, argument, command === 'list' ? 'deploymentId' : ['plan', 'scratch'].includes(command) ? 'backupId' : 'restoreId');
+    const token = command === 'confirm' ? parseArgument(tokenSchema, values.token, '--token') : null;
+    const limit = values.limit === undefined ? 20 : parseArgument(limitSchema, values.limit, '--limit');
     process.exitCode = await withRestore((deps) => runCommand(deps, command, id, { token, keep: values.keep === true, limit }));
   } catch (error) {
     if (error instanceof UsageError) {

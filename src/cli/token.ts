@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import { openRuntime, readEnvironment, runMain } from '../lib/runtime.ts';
 import { generateApiToken } from '../lib/web/tokens.ts';
+import { parseArgument, UsageError } from './usage.ts';
 
 const USAGE = `usage: npm run token -- <command>
   create <workspaceSlug> <name>    make a workspace API token (printed once; only its hash is stored)
@@ -13,14 +14,6 @@ Exit codes: 0 done, 1 not found, 2 bad usage or configuration.`;
 const slugSchema = z.string().min(1, { error: 'is required' }).max(100, { error: 'is too long' });
 const nameSchema = z.string().trim().min(1, { error: 'is required' }).max(100, { error: 'must be at most 100 characters' });
 const idSchema = z.string().regex(/^[a-z0-9]{1,64}$/, { error: 'must be a token id from `list` (lowercase letters and digits)' });
-
-class UsageError extends Error {}
-
-function parse<T>(schema: z.ZodType<T>, value: string | undefined, name: string): T {
-  const result = schema.safeParse(value ?? '');
-  if (!result.success) throw new UsageError(`${name} ${result.error.issues[0]?.message ?? 'is invalid'} (got ${JSON.stringify(value ?? '')})`);
-  return result.data;
-}
 
 /** `npm run token -- …`: API tokens for the dashboard and the HTTP API. Output on stdout; logs (JSON) on stderr. */
 runMain(async () => {
@@ -46,11 +39,11 @@ async function runCommand(command: string, args: string[]): Promise<number> {
   if (args.length !== expected) throw new UsageError(`${command} takes ${expected} argument(s), got ${args.length}`);
   const [first, second] = args;
   if (command === 'revoke') {
-    const tokenId = parse(idSchema, first, 'tokenId');
+    const tokenId = parseArgument(idSchema, first ?? '', 'tokenId');
     return withDatabase((db) => revokeToken(db, tokenId, new Date()));
   }
-  const slug = parse(slugSchema, first, 'workspaceSlug');
-  const name = command === 'create' ? parse(nameSchema, second, 'name') : null;
+  const slug = parseArgument(slugSchema, first ?? '', 'workspaceSlug');
+  const name = command === 'create' ? parseArgument(nameSchema, second ?? '', 'name') : null;
   return withDatabase(async (db) => {
     const workspace = await db.workspace.findUnique({ where: { slug } });
     if (!workspace) {
