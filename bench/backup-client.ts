@@ -10,9 +10,9 @@ import { readFile, type FileHandle } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { createKubeClients, runDataExport } from '../src/lib/deployer/data-export.ts';
-import { loadKubeConfig } from '../src/lib/deployer/kube-config.ts';
-import { createLogger } from '../src/lib/logger.ts';
+import { createKubeClients, runDataExport } from '../src/lib/backups/data-export.ts';
+import { loadKubeConfig } from '../src/lib/kube/kube-config.ts';
+import { createLogger } from '../src/lib/shared/logger.ts';
 import type { DataExport } from '../src/lib/recipes/recipe.ts';
 import { createFileBackupStore, createFileSink } from '../src/lib/storage/backup-store.ts';
 

@@ -7,7 +7,7 @@
 import { Cron } from 'croner';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { nextFireTime, parseCron, shouldRunNow } from '../src/lib/ops-agent/cron.ts';
+import { nextFireTime, parseCron, shouldRunNow } from '../src/lib/cron/cron.ts';
 
 interface Case {
   expression: string;

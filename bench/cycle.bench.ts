@@ -23,11 +23,11 @@ import pg from 'pg';
 import { PrismaClient } from '../src/generated/prisma/client.ts';
 import { withPgConnection } from '../src/lib/db/database.ts';
 import { applyMigrations, readMigrations } from '../src/lib/db/migrations.ts';
-import { createKubeClients } from '../src/lib/deployer/data-export.ts';
-import { loadKubeConfig } from '../src/lib/deployer/kube-config.ts';
-import { createLogger } from '../src/lib/logger.ts';
-import { gatherBackupState, runCycle, type LoopDependencies, type SkipMemory } from '../src/lib/ops-agent/loop.ts';
-import { noopNotifier } from '../src/lib/ops-agent/notifier.ts';
+import { createKubeClients } from '../src/lib/backups/data-export.ts';
+import { loadKubeConfig } from '../src/lib/kube/kube-config.ts';
+import { createLogger } from '../src/lib/shared/logger.ts';
+import { gatherBackupState, runCycle, type LoopDependencies, type SkipMemory } from '../src/lib/worker/loop.ts';
+import { noopNotifier } from '../src/lib/alerts/notifier.ts';
 import { createFileBackupStore } from '../src/lib/storage/backup-store.ts';
 import { createDatabase, databaseUrl, dropDatabase, uniqueDatabaseName } from '../tests/support/postgres.ts';
 

@@ -5,9 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createKubeClients } from '../src/lib/deployer/data-export.ts';
-import { runDataImport } from '../src/lib/deployer/data-import.ts';
-import { createLogger } from '../src/lib/logger.ts';
+import { createKubeClients } from '../src/lib/backups/data-export.ts';
+import { runDataImport } from '../src/lib/restore/data-import.ts';
+import { createLogger } from '../src/lib/shared/logger.ts';
 import { formatSidecar } from '../src/lib/storage/backup-path.ts';
 import { startFakeKubeApi } from '../src/dev/local-cluster/fake-kube-api.ts';
 

@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
-import { assertBackupRootUsable, createBackupDependencies } from './lib/ops-agent/backup-dependencies.ts';
-import { runLoop, shutdownInterruption, type LoopDependencies } from './lib/ops-agent/loop.ts';
-import { createWebhookNotifier, noopNotifier } from './lib/ops-agent/notifier.ts';
-import { openRuntime, readEnvironment, runMain } from './lib/runtime.ts';
+import { assertBackupRootUsable, createBackupDependencies } from './lib/runtime/services.ts';
+import { runLoop, shutdownInterruption, type LoopDependencies } from './lib/worker/loop.ts';
+import { createWebhookNotifier, noopNotifier } from './lib/alerts/notifier.ts';
+import { openRuntime, readEnvironment, runMain } from './lib/runtime/runtime.ts';
 
 /**
  * The worker process: opens (and migrates) the database, then runs the ops-agent loop every

@@ -2,11 +2,11 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { startFakeKubeApi } from '../dev/local-cluster/fake-kube-api.ts';
-import { createKubeClients } from '../lib/deployer/data-export.ts';
-import { formatBytes } from '../lib/format.ts';
-import { runCycle, type LoopDependencies } from '../lib/ops-agent/loop.ts';
-import { noopNotifier } from '../lib/ops-agent/notifier.ts';
-import { openRuntime, readEnvironment, runMain } from '../lib/runtime.ts';
+import { createKubeClients } from '../lib/backups/data-export.ts';
+import { formatBytes } from '../lib/shared/format.ts';
+import { runCycle, type LoopDependencies } from '../lib/worker/loop.ts';
+import { noopNotifier } from '../lib/alerts/notifier.ts';
+import { openRuntime, readEnvironment, runMain } from '../lib/runtime/runtime.ts';
 import { createFileBackupStore } from '../lib/storage/backup-store.ts';
 import { verifyBackupFile } from '../lib/storage/verify-backup.ts';
 

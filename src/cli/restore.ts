@@ -2,10 +2,10 @@ import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { RestoreRecord } from '../generated/prisma/client.ts';
-import { assertBackupRootUsable, createBackupDependencies } from '../lib/ops-agent/backup-dependencies.ts';
-import { createWebhookNotifier, noopNotifier } from '../lib/ops-agent/notifier.ts';
+import { assertBackupRootUsable, createBackupDependencies } from '../lib/runtime/services.ts';
+import { createWebhookNotifier, noopNotifier } from '../lib/alerts/notifier.ts';
 import { approveRestore, cancelRestore, listRestores, planLiveRestore, restoreBackup, RestoreRefusedError, type LiveRestorePlan, type RestoreDependencies } from '../lib/restore/restore-backup.ts';
-import { openRuntime, readEnvironment, runMain } from '../lib/runtime.ts';
+import { openRuntime, readEnvironment, runMain } from '../lib/runtime/runtime.ts';
 import { parseArgument, UsageError } from './usage.ts';
 
 const USAGE = `usage: npm run restore -- <command>

@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { PrismaClient } from '../generated/prisma/client.ts';
-import { openRuntime, readEnvironment, runMain } from '../lib/runtime.ts';
-import { generateApiToken } from '../lib/web/tokens.ts';
+import { openRuntime, readEnvironment, runMain } from '../lib/runtime/runtime.ts';
+import { generateApiToken } from '../lib/shared/tokens.ts';
 import { parseArgument, UsageError } from './usage.ts';
 
 const USAGE = `usage: npm run token -- <command>

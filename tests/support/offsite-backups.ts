@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { executeBackup } from '../../src/lib/ops-agent/backup.ts';
+import { executeBackup } from '../../src/lib/backups/backup.ts';
 import type { BackupRecord } from '../../src/generated/prisma/client.ts';
 import { podFor, type BackupHarness } from './backup-harness.ts';
 import { createDeployment } from './factories.ts';

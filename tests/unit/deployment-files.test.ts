@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { configSchema } from '../../src/lib/config.ts';
+import { configSchema } from '../../src/lib/runtime/config.ts';
 import { PROJECT_ROOT } from '../support/processes.ts';
 
 const read = (name: string) => readFile(path.join(PROJECT_ROOT, name), 'utf8');

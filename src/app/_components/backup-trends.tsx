@@ -1,5 +1,5 @@
 import type { BackupRecordJson } from '../../lib/web/backup-history.ts';
-import { formatBytes } from '../../lib/format.ts';
+import { formatBytes } from '../../lib/shared/format.ts';
 import { formatDuration, formatInstant } from '../../lib/web/display.ts';
 import { TrendBars, type TrendPoint } from './trend-bars.tsx';
 

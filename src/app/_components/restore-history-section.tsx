@@ -1,4 +1,4 @@
-import { formatBytes } from '../../lib/format.ts';
+import { formatBytes } from '../../lib/shared/format.ts';
 import { formatDuration, formatInstant } from '../../lib/web/display.ts';
 import { emptyRestoresMessage, type RestoreHistoryItem, type RestoreNextStep } from '../../lib/web/restore-history.ts';
 import type { TestRestoreSummary } from '../../lib/web/test-restore-summary.ts';

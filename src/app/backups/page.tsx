@@ -1,4 +1,4 @@
-import { formatBytes } from '../../lib/format.ts';
+import { formatBytes } from '../../lib/shared/format.ts';
 import { describeSpan, formatRelative } from '../../lib/web/display.ts';
 import { loadOverview, type Overview, type OverviewDeployment } from '../../lib/web/overview.ts';
 import { requirePrincipal } from '../../lib/web/page-auth.ts';

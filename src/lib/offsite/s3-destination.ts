@@ -11,8 +11,8 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { Config } from '../config.ts';
-import { redactSecrets } from '../redact.ts';
+import type { Config } from '../runtime/config.ts';
+import { redactSecrets } from '../shared/redact.ts';
 import type { OffsiteDestination, OffsiteObject } from './destination.ts';
 import { buildObjectKey, normaliseKeyPrefix } from './object-key.ts';
 import { OffsiteRequestError, OffsiteVerificationError } from './offsite-errors.ts';

@@ -1,9 +1,9 @@
 import { stat } from 'node:fs/promises';
-import type { BackupDependencies } from '../ops-agent/backup.ts';
-import { raiseAndNotify, resolveAlerts, UPLOAD_FAILED_ALERT } from '../ops-agent/alerts.ts';
-import { formatBytes } from '../format.ts';
-import type { Logger } from '../logger.ts';
-import { redactSecrets } from '../redact.ts';
+import type { BackupDependencies } from '../backups/backup.ts';
+import { raiseAndNotify, resolveAlerts, UPLOAD_FAILED_ALERT } from '../alerts/alerts.ts';
+import { formatBytes } from '../shared/format.ts';
+import type { Logger } from '../shared/logger.ts';
+import { redactSecrets } from '../shared/redact.ts';
 import type { OffsiteDestination } from './destination.ts';
 import { DEFAULT_UPLOAD_RETRY_POLICY, planUploadRetry, type UploadRetryDecision, type UploadRetryPolicy } from './upload-backoff.ts';
 import {
@@ -16,7 +16,7 @@ import {
   renewUploadLease,
   type DueUpload,
 } from './upload-records.ts';
-import { runWithConcurrency } from '../run-with-concurrency.ts';
+import { runWithConcurrency } from '../shared/run-with-concurrency.ts';
 
 /** What the upload pass needs: the backup dependencies' database, destinations, clock, logger and notifier. */
 export type UploadPassDependencies = Pick<BackupDependencies, 'db' | 'destinations' | 'clock' | 'logger' | 'notifier'>;

@@ -1,4 +1,4 @@
-import { BadCountOutputError } from '../deployer/import-errors.ts';
+import { BadCountOutputError } from './import-errors.ts';
 
 /** What a count step found: the database it counted and rows per table, or keys per logical database. */
 export interface DataCounts {

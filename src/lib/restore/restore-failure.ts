@@ -1,6 +1,6 @@
-import { BackupFailure } from '../backup-failure.ts';
-import { ImportFailure } from '../deployer/import-errors.ts';
-import { redactSecrets } from '../redact.ts';
+import { BackupFailure } from '../shared/failures.ts';
+import { ImportFailure } from './import-errors.ts';
+import { redactSecrets } from '../shared/redact.ts';
 
 const MAX_ERROR_LENGTH = 1_000;
 const MAX_STDERR_LENGTH = 4_000;

@@ -3,7 +3,7 @@
  * rejects with (the orchestrator records it as kind `StorageFailed`); `OutsideDeploymentFolderError` is the refusal
  * to touch a path that does not really lie in the deployment's folder.
  */
-import { BackupFailure } from '../backup-failure.ts';
+import { BackupFailure } from '../shared/failures.ts';
 
 /** Which step of storing a backup failed. */
 export type StorageStage = 'open' | 'write' | 'commit';

@@ -9,11 +9,11 @@
  * caller's signal (worker shutdown) leaves the record as it was (not checked), because that says nothing about the file.
  */
 import type { BackupRecord, PrismaClient } from '../../generated/prisma/client.ts';
-import type { Logger } from '../logger.ts';
-import { BACKUP_UNVERIFIED_ALERT, raiseAndNotify } from '../ops-agent/alerts.ts';
-import type { Notifier } from '../ops-agent/notifier.ts';
-import { redactSecrets } from '../redact.ts';
-import { checkBackupFormat, FormatCheckUnavailableError, type FormatCheck, type FormatCheckInput, type FormatCheckOptions } from '../storage/format-check.ts';
+import type { Logger } from '../shared/logger.ts';
+import { BACKUP_UNVERIFIED_ALERT, raiseAndNotify } from '../alerts/alerts.ts';
+import type { Notifier } from '../alerts/notifier.ts';
+import { redactSecrets } from '../shared/redact.ts';
+import { checkBackupFormat, FormatCheckUnavailableError, type FormatCheck, type FormatCheckInput, type FormatCheckOptions } from './format-check.ts';
 
 /** The format check as a replaceable dependency (tests inject one that throws). */
 export type CheckBackupFormat = (file: FormatCheckInput, options: FormatCheckOptions) => Promise<FormatCheck | null>;

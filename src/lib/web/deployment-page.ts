@@ -1,8 +1,8 @@
 import { notFound } from 'next/navigation.js';
 import type { PrismaClient } from '../../generated/prisma/client.ts';
-import { checkBackupEligibility, findOverdue, type Overdue } from '../ops-agent/backup-due.ts';
-import { describeCron, nextFireTime, tryParseCron } from '../ops-agent/cron.ts';
-import { describeRetentionPolicy, InvalidRetentionError, retentionPolicyOf, type DeploymentRetentionColumns } from '../ops-agent/retention-policy.ts';
+import { checkBackupEligibility, findOverdue, type Overdue } from '../backups/backup-due.ts';
+import { describeCron, nextFireTime, tryParseCron } from '../cron/cron.ts';
+import { describeRetentionPolicy, InvalidRetentionError, retentionPolicyOf, type DeploymentRetentionColumns } from '../retention/retention-policy.ts';
 import type { Principal } from './auth.ts';
 import { countOpenUploads, type UploadCounts } from './upload-counts.ts';
 import { loadTestRestoreSummary, type TestRestoreSummary } from './test-restore-summary.ts';

@@ -1,6 +1,6 @@
 import type { AlertSeverity, PrismaClient } from '../../generated/prisma/client.ts';
-import type { Overdue } from '../ops-agent/backup-due.ts';
-import { gatherBackupState, type BackupState, type DeploymentBackupState } from '../ops-agent/backup-state.ts';
+import type { Overdue } from '../backups/backup-due.ts';
+import { gatherBackupState, type BackupState, type DeploymentBackupState } from '../backups/backup-state.ts';
 import type { Principal } from './auth.ts';
 import { countOpenUploads, type UploadCounts } from './upload-counts.ts';
 

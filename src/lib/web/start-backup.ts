@@ -1,6 +1,6 @@
 import type { BackupRecord, BackupTrigger } from '../../generated/prisma/client.ts';
-import { executeBackup, type BackupDependencies } from '../ops-agent/backup.ts';
-import type { SkipCode } from '../ops-agent/backup-due.ts';
+import { executeBackup, type BackupDependencies } from '../backups/backup.ts';
+import type { SkipCode } from '../backups/backup-due.ts';
 
 export type StartBackupResult =
   | { kind: 'started'; record: BackupRecord }

@@ -1,7 +1,7 @@
-import { createBackupDependencies } from '../ops-agent/backup-dependencies.ts';
-import type { BackupDependencies } from '../ops-agent/backup.ts';
-import { createWebhookNotifier, noopNotifier } from '../ops-agent/notifier.ts';
-import { openRuntime, readEnvironment, type Runtime } from '../runtime.ts';
+import { createBackupDependencies } from '../runtime/services.ts';
+import type { BackupDependencies } from '../backups/backup.ts';
+import { createWebhookNotifier, noopNotifier } from '../alerts/notifier.ts';
+import { openRuntime, readEnvironment, type Runtime } from '../runtime/runtime.ts';
 
 /** What the web server's pages and route handlers use: the runtime and the backup service, built once per process. */
 export interface WebContext {

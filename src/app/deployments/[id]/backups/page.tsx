@@ -1,4 +1,4 @@
-import { formatBytes } from '../../../../lib/format.ts';
+import { formatBytes } from '../../../../lib/shared/format.ts';
 import { listBackupHistory } from '../../../../lib/web/backup-history.ts';
 import { loadDeploymentBackupSummary, type DeploymentBackupSummary } from '../../../../lib/web/deployment-page.ts';
 import { describeSpan, formatInstant, formatRelative } from '../../../../lib/web/display.ts';

@@ -1,4 +1,4 @@
-import { setBackupPinned } from '../../../../../lib/ops-agent/retention-pin.ts';
+import { setBackupPinned } from '../../../../../lib/retention/retention-pin.ts';
 import { backupNotFound, requirePrincipal } from '../../../../../lib/web/api-auth.ts';
 import { json, problem } from '../../../../../lib/web/http.ts';
 import { getWebContext } from '../../../../../lib/web/web-context.ts';

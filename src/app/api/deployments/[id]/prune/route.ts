@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { idsToDelete, pruneBackups, type PruneReport } from '../../../../../lib/ops-agent/prune.ts';
-import { InvalidRetentionError } from '../../../../../lib/ops-agent/retention-policy.ts';
+import { idsToDelete, pruneBackups, type PruneReport } from '../../../../../lib/retention/prune.ts';
+import { InvalidRetentionError } from '../../../../../lib/retention/retention-policy.ts';
 import { requireDeployment } from '../../../../../lib/web/api-auth.ts';
 import { json, problem } from '../../../../../lib/web/http.ts';
 import { getWebContext } from '../../../../../lib/web/web-context.ts';

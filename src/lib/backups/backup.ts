@@ -1,0 +1,230 @@
+import { randomUUID } from 'node:crypto';
+import { utimes } from 'node:fs/promises';
+import type { BackupRecord, BackupTrigger, PrismaClient } from '../../generated/prisma/client.ts';
+import { BackupFailure } from '../shared/failures.ts';
+import { runDataExport, type KubeClients } from './data-export.ts';
+import type { Logger } from '../shared/logger.ts';
+import type { OffsiteDestination } from '../offsite/destination.ts';
+import { findRecipe } from '../recipes/registry.ts';
+import type { BackupStore, BackupWriter } from '../storage/backup-store.ts';
+import { recordFormatCheck, type CheckBackupFormat } from '../verification/record-format-check.ts';
+import { BACKUP_FAILED_ALERT, BACKUP_OVERDUE_ALERT, raiseAndNotify, resolveAlerts } from '../alerts/alerts.ts';
+import { checkBackupEligibility, type SkipCode } from './backup-due.ts';
+import { BackupInterruptedError, summarizeFailure } from './backup-outcome.ts';
+import { claimDeployment, releaseClaim, renewClaim } from './claims.ts';
+import type { Notifier } from '../alerts/notifier.ts';
+
+export { shouldRunBackup, type BackupDecision, type SkipCode } from './backup-due.ts';
+export { pruneBackups, type PruneReport } from '../retention/prune.ts';
+
+/** Everything `executeBackup` needs from the outside world; built by the entry points, replaced in tests. */
+export interface BackupDependencies {
+  db: PrismaClient;
+  kube: KubeClients;
+  store: BackupStore;
+  clock: () => Date;
+  logger: Logger;
+  /** Where new alerts go besides the Alert table (webhook); optional. */
+  notifier?: Notifier;
+  /** Off-site destinations that receive a copy of each successful backup (S3); empty or unset: local only. */
+  destinations?: readonly OffsiteDestination[];
+  /** The format check run after each successful backup; defaults to `checkBackupFormat` (replaced in tests). */
+  checkFormat?: CheckBackupFormat;
+  settings: {
+    /** A backup running longer is aborted. */
+    timeoutMs: number;
+    /** Lease of the deployment claim; renewed every third of it while the backup runs. */
+    claimTtlMs: number;
+  };
+}
+
+export interface BackupOptions {
+  trigger: BackupTrigger;
+  /** Aborts the backup (worker shutdown); a reason that is a `BackupFailure` becomes the recorded failure. */
+  signal?: AbortSignal;
+  /** Raw bytes received so far, for progress reports. */
+  onProgress?: (bytes: number) => void;
+  /**
+   * For scheduled backups: the `lastBackupAt` the due decision was based on. Checked again under the claim, so a
+   * backup another worker finished in the meantime is not repeated.
+   */
+  expectedLastBackupAt?: Date | null;
+  /** Called once the RUNNING record exists (an API answers 202 with its id while the backup goes on). */
+  onStarted?: (record: BackupRecord) => void;
+}
+
+/** A backup that ran (its record says how it ended), or one that did not run and why. */
+export type BackupOutcome =
+  | { status: 'SUCCEEDED' | 'FAILED'; record: BackupRecord }
+  | { status: 'SKIPPED'; code: SkipCode; reason: string; runningRecord?: BackupRecord | null };
+
+/**
+ * Backs up one deployment: checks it may be backed up (RUNNING, recipe with `dataExport`), claims it so no other
+ * backup of it runs anywhere, records a RUNNING BackupRecord, streams the recipe's export from the pod into the
+ * backup store, and records the result. SUCCEEDED is written only after the store has committed a complete,
+ * fsynced, checksummed file, in the same transaction as `deployment.lastBackupAt`. Any failure leaves no file,
+ * marks the record FAILED with its typed reason and raises a critical alert. Manual and agent backups run even when
+ * scheduled backups are off. A successful backup's file then gets its format check (`recordFormatCheck`).
+ */
+export async function executeBackup(deps: BackupDependencies, deploymentId: string, options: BackupOptions): Promise<BackupOutcome> {
+  const outcome = await backUpAndRecord(deps, deploymentId, options);
+  if (outcome.status !== 'SUCCEEDED') return outcome;
+  // The format check runs once SUCCEEDED is recorded and the claim released: a slow check (a full read of a large
+  // dump) never holds the deployment's lease. Its result is recorded beside the status, never changing it.
+  const checked = await recordFormatCheck(deps, outcome.record, options.signal ? { signal: options.signal } : {});
+  return { status: 'SUCCEEDED', record: checked.record };
+}
+
+/** The backup itself, from the eligibility check to the recorded result and the released claim. */
+async function backUpAndRecord(deps: BackupDependencies, deploymentId: string, options: BackupOptions): Promise<BackupOutcome> {
+  const log = deps.logger.child({ module: 'ops-agent/backup', deploymentId, trigger: options.trigger });
+  const deployment = await deps.db.deployment.findUnique({ where: { id: deploymentId }, include: { workspace: true } });
+  if (!deployment) return { status: 'SKIPPED', code: 'NOT_FOUND', reason: `deployment "${deploymentId}" does not exist` };
+  const ineligible = checkBackupEligibility(deployment);
+  if (ineligible) {
+    log.info({ code: ineligible.code }, `backup skipped: ${ineligible.reason}`);
+    return { status: 'SKIPPED', code: ineligible.code, reason: ineligible.reason };
+  }
+  if (options.trigger === 'SCHEDULE' && !deployment.backupEnabled) {
+    return { status: 'SKIPPED', code: 'BACKUPS_DISABLED', reason: 'scheduled backups are turned off' };
+  }
+  const dataExport = findRecipe(deployment.recipeSlug)?.dataExport;
+  if (!dataExport) throw new Error('unreachable: eligibility checked the recipe');
+
+  const token = randomUUID();
+  const startedAt = deps.clock();
+  const claim = { deploymentId, token, ttlMs: deps.settings.claimTtlMs };
+  // The claim and the RUNNING record commit together, so whoever finds the claim taken also finds the running record.
+  const record = await deps.db.$transaction(async (tx) => {
+    if (!(await claimDeployment(tx, { ...claim, now: startedAt }))) return null;
+    if (options.expectedLastBackupAt !== undefined) {
+      // The claim's UPDATE holds the row lock: this read sees any backup that finished before it.
+      const { lastBackupAt } = await tx.deployment.findUniqueOrThrow({ where: { id: deploymentId }, select: { lastBackupAt: true } });
+      if ((lastBackupAt?.getTime() ?? null) !== (options.expectedLastBackupAt?.getTime() ?? null)) {
+        await releaseClaim(tx, claim);
+        return 'BACKED_UP_MEANWHILE' as const;
+      }
+    }
+    return tx.backupRecord.create({
+      data: {
+        deploymentId,
+        workspaceId: deployment.workspaceId,
+        trigger: options.trigger,
+        status: 'RUNNING',
+        startedAt,
+        format: dataExport.format,
+        claimToken: token,
+      },
+    });
+  });
+  if (record === 'BACKED_UP_MEANWHILE') {
+    return { status: 'SKIPPED', code: 'NOT_DUE', reason: 'another backup of this deployment finished after the schedule was checked' };
+  }
+  if (!record) {
+    const runningRecord = await deps.db.backupRecord.findFirst({ where: { deploymentId, status: 'RUNNING' }, orderBy: { startedAt: 'desc' } });
+    return { status: 'SKIPPED', code: 'ALREADY_RUNNING', reason: 'another backup of this deployment is running', runningRecord };
+  }
+
+  let writer: BackupWriter | undefined;
+  const stop = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+  const heartbeat = setInterval(() => {
+    void (async () => {
+      if (!(await renewClaim(deps.db, { ...claim, now: deps.clock() }))) {
+        stop.abort(new BackupInterruptedError('ClaimLost', 'the backup claim expired and was taken over; this attempt was stopped'));
+      }
+      // A running backup keeps its temporary file fresh, so crash recovery never mistakes it for an orphan.
+      if (writer) await utimes(writer.tempPath, deps.clock(), deps.clock()).catch(() => undefined);
+    })().catch((error: unknown) => log.warn({ err: error }, 'could not renew the backup claim'));
+  }, Math.max(1_000, Math.floor(deps.settings.claimTtlMs / 3)));
+
+  try {
+    log.info({ backupId: record.id }, 'backup started');
+    options.onStarted?.(record);
+    writer = await deps.store.open({
+      workspaceId: deployment.workspaceId,
+      deploymentName: deployment.name,
+      extension: dataExport.extension,
+      compressed: dataExport.compressed,
+      startedAt,
+    });
+    const exported = await runDataExport(
+      deps.kube,
+      {
+        namespace: deployment.namespace,
+        podSelector: deployment.podSelector,
+        deploymentName: deployment.name,
+        dataExport,
+        destination: writer.stream,
+        timeoutMs: deps.settings.timeoutMs,
+        signal,
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      },
+      log,
+    );
+    if (signal.aborted) throw signal.reason;
+    const stored = await writer.commit();
+    const finishedAt = deps.clock();
+    const [succeeded] = await deps.db.$transaction([
+      deps.db.backupRecord.update({
+        where: { id: record.id },
+        data: {
+          status: 'SUCCEEDED',
+          path: stored.path,
+          sizeBytes: stored.sizeBytes,
+          sha256: stored.sha256,
+          extension: stored.extension,
+          finishedAt,
+          durationMs: finishedAt.getTime() - startedAt.getTime(),
+          exitCode: 0,
+          stderrTail: exported.stderrTail || null,
+        },
+      }),
+      deps.db.deployment.update({ where: { id: deploymentId }, data: { lastBackupAt: startedAt } }),
+    ]);
+    await resolveAlerts(deps.db, deploymentId, [BACKUP_FAILED_ALERT, BACKUP_OVERDUE_ALERT], finishedAt);
+    log.info(
+      { backupId: record.id, path: stored.path, sizeBytes: Number(stored.sizeBytes), sha256: stored.sha256, pod: exported.pod },
+      'backup succeeded',
+    );
+    return { status: 'SUCCEEDED', record: succeeded };
+  } catch (caught) {
+    await writer?.abort();
+    const error = signal.aborted && signal.reason instanceof BackupFailure ? signal.reason : caught;
+    const failure = summarizeFailure(error);
+    const finishedAt = deps.clock();
+    log.error({ backupId: record.id, kind: failure.kind, exitCode: failure.exitCode }, `backup failed: ${failure.message}`);
+    const failed = await deps.db.backupRecord.update({
+      where: { id: record.id },
+      data: {
+        status: 'FAILED',
+        finishedAt,
+        durationMs: finishedAt.getTime() - startedAt.getTime(),
+        errorKind: failure.kind,
+        error: failure.message,
+        exitCode: failure.exitCode,
+        stderrTail: failure.stderrTail,
+      },
+    });
+    await raiseAndNotify(
+      deps.db,
+      deps.notifier,
+      {
+        workspaceId: deployment.workspaceId,
+        deploymentId,
+        deploymentName: deployment.name,
+        backupRecordId: record.id,
+        severity: 'CRITICAL',
+        kind: BACKUP_FAILED_ALERT,
+        message:
+          `Backup of ${deployment.workspace.slug}/${deployment.name} failed (${failure.kind}): ${failure.message}. ` +
+          `Data-loss risk: the last successful backup is from ${deployment.lastBackupAt?.toISOString() ?? 'never'}.`,
+      },
+      finishedAt,
+    ).catch((alertError: unknown) => log.error({ err: alertError }, 'could not record the alert for a failed backup'));
+    return { status: 'FAILED', record: failed };
+  } finally {
+    clearInterval(heartbeat);
+    await releaseClaim(deps.db, claim).catch((error: unknown) => log.warn({ err: error }, 'could not release the backup claim'));
+  }
+}

@@ -1,0 +1,97 @@
+import type { Writable } from 'node:stream';
+import { CoreV1Api, Exec, type KubeConfig } from '@kubernetes/client-node';
+import { BackupFailure } from '../shared/failures.ts';
+import type { Logger } from '../shared/logger.ts';
+import type { DataExport } from '../recipes/recipe.ts';
+import { redactSecrets } from '../shared/redact.ts';
+import { execToStream } from '../kube/exec-stream.ts';
+import { AbortedError, TimeoutError, type ExportLocation } from '../kube/exec-errors.ts';
+import { resolveExportTarget } from '../kube/pod-resolver.ts';
+import { withinLimits } from '../kube/within-limits.ts';
+
+/** The two Kubernetes clients a data export needs. */
+export interface KubeClients {
+  core: CoreV1Api;
+  exec: Exec;
+}
+
+export interface DataExportRequest {
+  namespace: string;
+  /** Label selector of the deployment's pods; null: `defaultPodSelector(deploymentName)`. */
+  podSelector: string | null;
+  deploymentName: string;
+  dataExport: DataExport;
+  /** Receives the raw export in order, with backpressure. Not ended here: the caller ends and commits it. */
+  destination: Writable;
+  /** Bounds the pod lookup and, separately, the exec (connect to exit status). */
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** Called every `PROGRESS_STEP_BYTES` (8 MiB) of output. */
+  onProgress?: (bytes: number) => void;
+}
+
+export interface DataExportResult {
+  pod: string;
+  container: string;
+  bytes: number;
+  /** The last lines of the command's stderr, redacted (a successful dump may still warn). */
+  stderrTail: string;
+}
+
+/** Builds the clients from a loaded KubeConfig (see `loadKubeConfig`). */
+export function createKubeClients(kubeConfig: KubeConfig): KubeClients {
+  return { core: kubeConfig.makeApiClient(CoreV1Api), exec: new Exec(kubeConfig) };
+}
+
+/** The selector of a deployment's pods when the deployment does not name one: the standard instance label. */
+export function defaultPodSelector(deploymentName: string): string {
+  return `app.kubernetes.io/instance=${deploymentName}`;
+}
+
+/** The argv sent to the container: a copy of the recipe's constant command (no data is ever glued into it). */
+export function buildExportCommand(dataExport: DataExport): string[] {
+  return [...dataExport.command];
+}
+
+/**
+ * Exports a deployment's data: finds a Running pod whose export container is ready, runs the recipe's command in it
+ * and streams stdout into `request.destination`. Resolves only after a Success exit status, a clean close and a
+ * non-empty output. Rejects with a `BackupFailure` subclass whose message is already redacted (including the
+ * container's own secret values), or with the destination's error unchanged when writing failed (a storage failure).
+ */
+export async function runDataExport(clients: KubeClients, request: DataExportRequest, logger: Logger): Promise<DataExportResult> {
+  const log = logger.child({ module: 'deployer/data-export' });
+  const { namespace, dataExport, timeoutMs, signal } = request;
+  const podSelector = request.podSelector ?? defaultPodSelector(request.deploymentName);
+  const container = dataExport.container;
+  let location: ExportLocation = { namespace, pod: null, container };
+  try {
+    const resolving = () => resolveExportTarget(clients.core, { namespace, podSelector, container });
+    const target = await withinLimits(resolving, {
+      timeoutMs,
+      signal,
+      aborted: () => new AbortedError(location, 0),
+      timedOut: () => new TimeoutError(location, timeoutMs, 0),
+    });
+    location = { ...location, pod: target.pod };
+    log.info({ namespace, pod: target.pod, container }, 'data export started');
+    const { bytes, stderrTail } = await execToStream(clients.exec, {
+      namespace,
+      pod: target.pod,
+      container,
+      command: buildExportCommand(dataExport),
+      destination: request.destination,
+      timeoutMs,
+      signal,
+      onProgress: request.onProgress,
+      redact: (text) => redactSecrets(text, target.secretValues),
+    });
+    log.info({ namespace, pod: target.pod, container, bytes }, 'data export finished');
+    return { pod: target.pod, container, bytes, stderrTail };
+  } catch (error) {
+    // Anything else came from the destination (the storage layer classifies it).
+    const kind = error instanceof BackupFailure ? error.kind : null;
+    log.warn({ ...location, kind, err: error }, 'data export failed');
+    throw error;
+  }
+}

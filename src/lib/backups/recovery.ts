@@ -1,0 +1,114 @@
+import type { PrismaClient } from '../../generated/prisma/client.ts';
+import type { Logger } from '../shared/logger.ts';
+import { listBackupFiles, removeStaleTempFiles } from '../storage/backup-files.ts';
+import { BACKUP_FAILED_ALERT, raiseAndNotify } from '../alerts/alerts.ts';
+import type { Notifier } from '../alerts/notifier.ts';
+
+/** Largest value of a PostgreSQL `integer` column. */
+const MAX_INT32 = 2_147_483_647;
+
+/** What a crash-recovery pass found and did. */
+export interface RecoveryReport {
+  /** RUNNING records whose worker is gone, now FAILED "Interrupted". */
+  interrupted: Array<{ id: string; deploymentId: string; startedAt: string }>;
+  /** Temporary files of interrupted backups, removed. */
+  removedTempFiles: string[];
+  /** Temporary files that could not be removed (with the reason). */
+  tempFileProblems: Array<{ path: string; reason: string }>;
+}
+
+export interface RecoveryDependencies {
+  db: PrismaClient;
+  store: { root: string };
+  clock: () => Date;
+  logger: Logger;
+  notifier?: Notifier;
+  settings: { claimTtlMs: number };
+}
+
+/**
+ * Crash recovery, run at start-up and periodically: a worker killed mid-backup leaves a RUNNING record and a
+ * temporary file. A RUNNING record whose deployment claim expired or passed to another attempt becomes FAILED
+ * ("Interrupted", with a critical alert). Temporary files untouched for longer than a claim lease are removed:
+ * a live backup refreshes its file's mtime with every claim renewal, so it is never mistaken for an orphan.
+ */
+export async function recoverInterruptedBackups(deps: RecoveryDependencies): Promise<RecoveryReport> {
+  const log = deps.logger.child({ module: 'ops-agent/recovery' });
+  const now = deps.clock();
+  const running = await deps.db.backupRecord.findMany({
+    where: { status: 'RUNNING' },
+    include: { deployment: { select: { name: true, backupClaimToken: true, backupClaimExpiresAt: true, lastBackupAt: true, workspace: { select: { slug: true } } } } },
+  });
+  const report: RecoveryReport = { interrupted: [], removedTempFiles: [], tempFileProblems: [] };
+  for (const record of running) {
+    const { deployment } = record;
+    const claimAlive =
+      deployment.backupClaimToken !== null &&
+      deployment.backupClaimToken === record.claimToken &&
+      deployment.backupClaimExpiresAt !== null &&
+      deployment.backupClaimExpiresAt > now;
+    if (claimAlive) continue;
+    const message = 'interrupted: the worker running this backup stopped before it finished (no file was kept)';
+    const { count } = await deps.db.backupRecord.updateMany({
+      where: { id: record.id, status: 'RUNNING' },
+      data: {
+        status: 'FAILED',
+        errorKind: 'Interrupted',
+        error: message,
+        finishedAt: now,
+        // The column is a 32-bit integer: a record interrupted weeks ago must still be recoverable.
+        durationMs: Math.min(now.getTime() - record.startedAt.getTime(), MAX_INT32),
+      },
+    });
+    if (count === 0) continue;
+    report.interrupted.push({ id: record.id, deploymentId: record.deploymentId, startedAt: record.startedAt.toISOString() });
+    log.error({ backupId: record.id, deploymentId: record.deploymentId }, `backup ${message}`);
+    await raiseAndNotify(
+      deps.db,
+      deps.notifier,
+      {
+        workspaceId: record.workspaceId,
+        deploymentId: record.deploymentId,
+        deploymentName: deployment.name,
+        backupRecordId: record.id,
+        severity: 'CRITICAL',
+        kind: BACKUP_FAILED_ALERT,
+        message:
+          `Backup of ${deployment.workspace.slug}/${deployment.name} was ${message}. Data-loss risk: the last successful ` +
+          `backup is from ${deployment.lastBackupAt?.toISOString() ?? 'never'}.`,
+      },
+      now,
+    );
+  }
+  const stale = await removeStaleTempFiles(deps.store.root, new Date(now.getTime() - deps.settings.claimTtlMs));
+  report.removedTempFiles = stale.removed.map((file) => file.path);
+  report.tempFileProblems = stale.failed.map((failure) => ({ path: failure.path, reason: failure.error.message }));
+  for (const problem of report.tempFileProblems) log.error(problem, 'could not remove a stale temporary backup file');
+  if (report.removedTempFiles.length > 0) log.warn({ files: report.removedTempFiles }, 'removed temporary files of interrupted backups');
+  return report;
+}
+
+/** Disagreements between the backup volume and the records of one deployment. */
+export interface FileAudit {
+  deploymentId: string;
+  /** Finished files in the deployment's folder that no record points at. */
+  filesWithoutRecord: string[];
+  /** SUCCEEDED records whose file is not on disk. */
+  recordsWithoutFile: Array<{ id: string; path: string | null }>;
+}
+
+/** Compares a deployment's folder with its SUCCEEDED records, both ways. Reports; never deletes. */
+export async function auditBackupFiles(deps: Pick<RecoveryDependencies, 'db' | 'store'>, deploymentId: string): Promise<FileAudit> {
+  const deployment = await deps.db.deployment.findUniqueOrThrow({
+    where: { id: deploymentId },
+    select: { name: true, workspaceId: true, backupRecords: { where: { status: 'SUCCEEDED' }, select: { id: true, path: true } } },
+  });
+  const files = await listBackupFiles(deps.store.root, deployment.workspaceId, deployment.name);
+  const onDisk = new Set(files.map((file) => file.path));
+  const recorded = new Set(deployment.backupRecords.map((record) => record.path));
+  return {
+    deploymentId,
+    filesWithoutRecord: files.map((file) => file.path).filter((file) => !recorded.has(file)),
+    recordsWithoutFile: deployment.backupRecords.filter((record) => !record.path || !onDisk.has(record.path)),
+  };
+}

@@ -1,0 +1,148 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { Readable, Transform, pipeline } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { BackupFailure } from '../shared/failures.ts';
+import type { Logger } from '../shared/logger.ts';
+import { redactSecrets } from '../shared/redact.ts';
+import { verifyBackupFile } from '../storage/verify-backup.ts';
+import { defaultPodSelector, type KubeClients } from '../backups/data-export.ts';
+import { execWithInput } from '../kube/exec-with-input.ts';
+import type { ExportLocation } from '../kube/exec-errors.ts';
+import { BackupFileMissingError, ChecksumMismatchError, CorruptFileError, ImportAbortedError, ImportFailure, ImportTimeoutError } from './import-errors.ts';
+import { resolveExportTarget } from '../kube/pod-resolver.ts';
+import { withinLimits } from '../kube/within-limits.ts';
+
+/** A stored backup file to stream into the command's stdin. */
+export interface ImportSource {
+  path: string;
+  /** The record's sha256 of the stored file; checked before the first byte is sent, and again while sending. */
+  sha256: string;
+  /** True when the store gzipped the export (`.sql.gz`, `.rdb.gz`): it is decompressed here, while streaming. */
+  gunzip: boolean;
+  /** True when the caller has just run `assertBackupFileMatches` (the streamed bytes are still hashed and checked). */
+  verified?: boolean;
+}
+
+export interface DataImportRequest {
+  namespace: string;
+  /** Label selector of the deployment's pods; null: `defaultPodSelector(deploymentName)`. */
+  podSelector: string | null;
+  deploymentName: string;
+  container: string;
+  /** The argv, with the target (if any) already appended as its own element. */
+  command: string[];
+  /** Absent: the command runs without stdin (create, count, drop). */
+  source?: ImportSource;
+  /** Bounds the pod lookup and, separately, the exec. */
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+export interface DataImportResult {
+  pod: string;
+  container: string;
+  /** Bytes sent to stdin (after decompression). */
+  bytesSent: number;
+  /** Stdout, redacted (count lines). */
+  stdout: string;
+  stderrTail: string;
+}
+
+/**
+ * Runs one step of a restore in the deployment's pod: verifies the backup file against its sha256 and sidecar (a
+ * mismatch refuses the restore before the cluster is even contacted), finds a Running pod whose container is ready,
+ * and runs the command with the file streamed into its stdin, gunzipped here when the store had gzipped it.
+ *
+ * Decompressing in the worker, not in the pod, keeps the scripts free of pipelines whose failures `sh` cannot see
+ * (no `pipefail` in POSIX sh), needs no gzip in the image, and lets a corrupt file stop the exec before stdin is
+ * closed; the cost is sending the uncompressed bytes over the API connection.
+ *
+ * Rejects with the typed failures of `execWithInput`, `ChecksumMismatchError` / `BackupFileMissingError` (refused
+ * before sending), `CorruptFileError`, or the pod lookup's `BackupFailure`s. Messages are redacted with the container's
+ * own secret values.
+ */
+export async function runDataImport(clients: KubeClients, request: DataImportRequest, logger: Logger): Promise<DataImportResult> {
+  const log = logger.child({ module: 'deployer/data-import' });
+  const { namespace, container, source, timeoutMs, signal } = request;
+  const podSelector = request.podSelector ?? defaultPodSelector(request.deploymentName);
+  let location: ExportLocation = { namespace, pod: null, container };
+  try {
+    if (source && !source.verified) await assertBackupFileMatches(source);
+    const target = await withinLimits(() => resolveExportTarget(clients.core, { namespace, podSelector, container }), {
+      timeoutMs,
+      signal,
+      aborted: () => new ImportAbortedError(location, 0),
+      timedOut: () => new ImportTimeoutError(location, timeoutMs, 0),
+    });
+    location = { ...location, pod: target.pod };
+    const redact = (text: string) => redactSecrets(text, target.secretValues);
+    const streamed = source ? openSource(source) : undefined;
+    log.info({ namespace, pod: target.pod, container, stdin: Boolean(source) }, 'restore step started');
+    const result = await execWithInput(clients.exec, {
+      namespace,
+      pod: target.pod,
+      container,
+      command: request.command,
+      ...(streamed ? { input: streamed.stream, beforeEndOfInput: streamed.assertComplete } : {}),
+      timeoutMs,
+      ...(signal ? { signal } : {}),
+      redact,
+    });
+    log.info({ namespace, pod: target.pod, container, bytesSent: result.bytesSent }, 'restore step finished');
+    return { pod: target.pod, container, bytesSent: result.bytesSent, stdout: result.stdout, stderrTail: result.stderrTail };
+  } catch (error) {
+    const kind = error instanceof BackupFailure || error instanceof ImportFailure ? error.kind : null;
+    log.warn({ ...location, kind, err: error }, 'restore step failed');
+    throw error;
+  }
+}
+
+/**
+ * Re-hashes the whole file and checks its sidecar; throws `ChecksumMismatchError` or `BackupFileMissingError` when it
+ * is not exactly the recorded backup.
+ */
+export async function assertBackupFileMatches(source: ImportSource): Promise<void> {
+  const verification = await verifyBackupFile(source.path, source.sha256);
+  if (verification.ok) return;
+  if (verification.reason === 'file-missing' || verification.reason === 'file-unreadable') {
+    throw new BackupFileMissingError(source.path, verification.detail);
+  }
+  throw new ChecksumMismatchError(source.path, verification.detail);
+}
+
+/**
+ * The file as a stream of the bytes to send (decompressed if needed), hashed as it is read; `assertComplete` checks,
+ * before stdin is closed, that what was read is still the recorded file (it could have changed since the check).
+ */
+function openSource(source: ImportSource): { stream: Readable; assertComplete: () => void } {
+  const hash = createHash('sha256');
+  const hashing = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+  const file = createReadStream(source.path, { highWaterMark: 256 * 1024 });
+  // pipeline destroys every stage when the reader stops early; its callback is not needed (the reader sees errors).
+  const ignore = () => undefined;
+  const bytes: Readable = source.gunzip ? pipeline(file, hashing, createGunzip(), ignore) : pipeline(file, hashing, ignore);
+  async function* chunks(): AsyncGenerator<Buffer> {
+    try {
+      for await (const chunk of bytes as AsyncIterable<Buffer>) yield chunk;
+    } catch (error) {
+      const code = (error as { code?: unknown } | null)?.code;
+      if (typeof code === 'string' && code.startsWith('Z_')) throw new CorruptFileError(source.path, (error as Error).message);
+      throw error;
+    }
+  }
+  return {
+    stream: Readable.from(chunks(), { objectMode: false }),
+    assertComplete() {
+      const actual = hash.digest('hex');
+      if (actual !== source.sha256.toLowerCase()) {
+        throw new ChecksumMismatchError(source.path, `${source.path} changed while it was being restored (sha256 ${actual}, the record says ${source.sha256})`);
+      }
+    },
+  };
+}

@@ -1,0 +1,236 @@
+/**
+ * The cheap format check of a stored backup file, per format: proof that the bytes are a complete dump of their kind,
+ * short of restoring them. Run by the worker right after each backup and by `npm run backup -- verify`.
+ *
+ * - `postgres-custom`: `pg_restore --list` must read the table of contents (exit 0, at least one entry), then
+ *   `pg_restore --file=/dev/null` must read every data block. `--list` alone reads only the header and the table of
+ *   contents, which come first: a dump cut anywhere in its data still lists fine (measured), a full read does not.
+ * - `mysql-sql`: decompressed as a stream, the last non-empty line must start with `-- Dump completed`.
+ * - `redis-rdb`: `REDIS` + version at the start, the EOF opcode and the CRC-64 of the whole file at the end.
+ * - `mongo-archive`: the archive magic number (inside the gzip stream when the file is one gzip stream).
+ * - any other `.gz` file: gzip integrity (the whole stream decompresses and its trailer CRC-32 and length match).
+ * Gzipped files are always decompressed completely, so every check of a `.gz` file includes gzip integrity.
+ * Memory stays flat: files are streamed and only a small head or tail is kept.
+ *
+ * Outcomes about the file are data (`{ ok: false, error }`); a check that cannot run (no pg_restore, a dump newer
+ * than the local pg_restore understands, an unreadable file) throws `FormatCheckUnavailableError` or the I/O error.
+ */
+import { spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { createStderrTail } from '../shared/stderr-tail.ts';
+import { redactSecrets } from '../shared/redact.ts';
+import { ByteTail } from './byte-tail.ts';
+import { checkDumpTrailer } from './mysql-trailer.ts';
+import { RdbChecker } from './rdb-format.ts';
+
+/** What the check needs from a BackupRecord. */
+export interface FormatCheckInput {
+  path: string;
+  /** The record's `format`, e.g. `postgres-custom`. */
+  format: string | null;
+  /** The stored file's extension, e.g. `sql.gz`. */
+  extension: string | null;
+}
+
+/** How the file fared; `method` names the check (stored as `verifyMethod`), `error` says what is wrong for a person. */
+export type FormatCheck = { ok: true; method: string; detail: string } | { ok: false; method: string; error: string };
+
+export interface FormatCheckOptions {
+  signal?: AbortSignal;
+  /** The pg_restore binary; `pg_restore` from PATH by default. */
+  pgRestoreBinary?: string;
+}
+
+/** A check that could not run: the fault lies with the worker (a missing or too old tool), not (known to be) the file. */
+export class FormatCheckUnavailableError extends Error {
+  override readonly name = 'FormatCheckUnavailableError';
+  constructor(
+    readonly method: string,
+    readonly detail: string,
+  ) {
+    super(`format check ${method} could not run: ${detail}`);
+  }
+}
+
+export const PG_RESTORE_METHOD = 'pg_restore';
+export const MYSQL_TRAILER_METHOD = 'mysql-trailer';
+export const RDB_CHECKSUM_METHOD = 'rdb-checksum';
+export const RDB_HEADER_METHOD = 'rdb-header';
+export const MONGO_ARCHIVE_METHOD = 'mongo-archive';
+export const GZIP_METHOD = 'gzip';
+
+/** mongodump's archive starts with 0x8199e26d, little-endian. */
+const MONGO_ARCHIVE_MAGIC = Buffer.from([0x6d, 0xe2, 0x99, 0x81]);
+const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
+/** Enough for the `-- Dump completed` line with room for a long last statement before it. */
+const DUMP_TAIL_BYTES = 4 * 1024;
+
+/**
+ * Checks the file of a backup by its format; null when there is no check for it (an uncompressed file of an
+ * unknown format).
+ */
+export async function checkBackupFormat(file: FormatCheckInput, options: FormatCheckOptions = {}): Promise<FormatCheck | null> {
+  const gzipped = file.extension === 'gz' || (file.extension?.endsWith('.gz') ?? false);
+  switch (file.format) {
+    case 'postgres-custom':
+      return checkPostgresCustom(file.path, options);
+    case 'mysql-sql':
+      return checkMysqlDump(file.path, gzipped, options.signal);
+    case 'redis-rdb':
+      return checkRdb(file.path, gzipped, options.signal);
+    case 'mongo-archive':
+      return checkMongoArchive(file.path, options.signal);
+    default:
+      return gzipped ? checkGzip(file.path, options.signal) : null;
+  }
+}
+
+async function checkMysqlDump(filePath: string, gzipped: boolean, signal: AbortSignal | undefined): Promise<FormatCheck> {
+  const tail = new ByteTail(DUMP_TAIL_BYTES);
+  const streamed = await streamFile(filePath, gzipped, signal, (chunk) => tail.push(chunk));
+  if (!streamed.ok) return { ok: false, method: MYSQL_TRAILER_METHOD, error: streamed.error };
+  const { bytes, wholeStream } = tail.read();
+  const trailer = checkDumpTrailer(bytes, wholeStream);
+  return trailer.ok
+    ? { ok: true, method: MYSQL_TRAILER_METHOD, detail: `${gzipped ? 'gzip intact, ' : ''}ends with "${trailer.line.trim()}"` }
+    : { ok: false, method: MYSQL_TRAILER_METHOD, error: trailer.problem };
+}
+
+async function checkRdb(filePath: string, gzipped: boolean, signal: AbortSignal | undefined): Promise<FormatCheck> {
+  const checker = new RdbChecker();
+  const streamed = await streamFile(filePath, gzipped, signal, (chunk) => checker.update(chunk));
+  if (!streamed.ok) return { ok: false, method: RDB_CHECKSUM_METHOD, error: streamed.error };
+  const result = checker.finish();
+  if (!result.ok) return { ok: false, method: RDB_CHECKSUM_METHOD, error: result.problem };
+  if (result.checksum === 'verified') return { ok: true, method: RDB_CHECKSUM_METHOD, detail: `RDB version ${result.version}, CRC-64 matches` };
+  return { ok: true, method: RDB_HEADER_METHOD, detail: `RDB version ${result.version}, complete (the server wrote no checksum)` };
+}
+
+async function checkMongoArchive(filePath: string, signal: AbortSignal | undefined): Promise<FormatCheck> {
+  const start = await readHead(filePath, MONGO_ARCHIVE_MAGIC.length);
+  if (start.subarray(0, 2).equals(GZIP_MAGIC)) {
+    let head = Buffer.alloc(0);
+    const streamed = await streamFile(filePath, true, signal, (chunk) => {
+      if (head.length < MONGO_ARCHIVE_MAGIC.length) head = Buffer.concat([head, chunk.subarray(0, MONGO_ARCHIVE_MAGIC.length - head.length)]);
+    });
+    if (!streamed.ok) return { ok: false, method: MONGO_ARCHIVE_METHOD, error: streamed.error };
+    return head.equals(MONGO_ARCHIVE_MAGIC)
+      ? { ok: true, method: MONGO_ARCHIVE_METHOD, detail: 'gzip intact, archive magic number present' }
+      : { ok: false, method: MONGO_ARCHIVE_METHOD, error: 'the decompressed file does not start with the mongodump archive magic number' };
+  }
+  // `mongodump --archive --gzip` compresses each collection inside the archive, not the archive itself: only the
+  // magic number can be checked without parsing the archive.
+  return start.equals(MONGO_ARCHIVE_MAGIC)
+    ? { ok: true, method: MONGO_ARCHIVE_METHOD, detail: 'archive magic number present' }
+    : { ok: false, method: MONGO_ARCHIVE_METHOD, error: 'the file does not start with the mongodump archive magic number (nor is it gzip)' };
+}
+
+async function checkGzip(filePath: string, signal: AbortSignal | undefined): Promise<FormatCheck> {
+  let bytes = 0;
+  const streamed = await streamFile(filePath, true, signal, (chunk) => (bytes += chunk.length));
+  return streamed.ok ? { ok: true, method: GZIP_METHOD, detail: `decompresses completely (${bytes} bytes)` } : { ok: false, method: GZIP_METHOD, error: streamed.error };
+}
+
+/**
+ * Streams the file (through gunzip when `gzipped`) into `onChunk`. A gzip error is an outcome about the file; other
+ * errors (the file is missing or unreadable, the check was aborted) are thrown.
+ */
+async function streamFile(
+  filePath: string,
+  gzipped: boolean,
+  signal: AbortSignal | undefined,
+  onChunk: (chunk: Buffer) => void,
+): Promise<{ ok: true } | { ok: false; error: string }> {
+  const consume = async (chunks: AsyncIterable<Buffer>) => {
+    for await (const chunk of chunks) onChunk(chunk);
+  };
+  try {
+    const source = createReadStream(filePath);
+    if (gzipped) await pipeline(source, createGunzip(), consume, signal ? { signal } : {});
+    else await pipeline(source, consume, signal ? { signal } : {});
+  } catch (error) {
+    if (isZlibError(error) && !signal?.aborted) return { ok: false, error: `gzip: ${error.message} (the file is truncated or corrupt)` };
+    throw error;
+  }
+  return { ok: true };
+}
+
+/** zlib's errors carry codes like `Z_DATA_ERROR` (bad data, CRC mismatch) and `Z_BUF_ERROR` (cut short). */
+function isZlibError(error: unknown): error is Error {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string' && ((error as NodeJS.ErrnoException).code as string).startsWith('Z_');
+}
+
+async function readHead(filePath: string, length: number): Promise<Buffer> {
+  const handle = await open(filePath, 'r');
+  try {
+    const buffer = Buffer.alloc(length);
+    const { bytesRead } = await handle.read(buffer, 0, length, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function checkPostgresCustom(filePath: string, options: FormatCheckOptions): Promise<FormatCheck> {
+  const binary = options.pgRestoreBinary ?? 'pg_restore';
+  let entries = 0;
+  let partial = '';
+  const countEntries = (chunk: Buffer) => {
+    const lines = (partial + chunk.toString('utf8')).split('\n');
+    partial = lines.pop() ?? '';
+    entries += lines.filter(isTocEntry).length;
+  };
+  const listed = await runPgRestore(binary, ['--list', filePath], countEntries, options.signal);
+  if (isTocEntry(partial)) entries += 1;
+  if (listed.exitCode !== 0) return { ok: false, method: PG_RESTORE_METHOD, error: `pg_restore --list failed (exit ${listed.exitCode}): ${listed.stderr}` };
+  if (entries === 0) return { ok: false, method: PG_RESTORE_METHOD, error: 'pg_restore --list found no entries in the table of contents' };
+  const read = await runPgRestore(binary, ['--file=/dev/null', filePath], () => undefined, options.signal);
+  if (read.exitCode !== 0) return { ok: false, method: PG_RESTORE_METHOD, error: `pg_restore could not read the whole dump (exit ${read.exitCode}): ${read.stderr}` };
+  return { ok: true, method: PG_RESTORE_METHOD, detail: `${entries} table-of-contents entries, every data block readable` };
+}
+
+/** A line of `pg_restore --list` output that is an entry (not a `;` comment, not blank). */
+function isTocEntry(line: string): boolean {
+  return line.trim() !== '' && !line.startsWith(';');
+}
+
+/**
+ * Runs pg_restore (argv, no shell) with a minimal environment: it only reads the file and never connects, so the
+ * worker's own credentials are none of its business. A dump made by a newer pg_dump than this pg_restore reads
+ * cannot be judged: that throws `FormatCheckUnavailableError`.
+ */
+function runPgRestore(
+  binary: string,
+  args: string[],
+  onStdout: (chunk: Buffer) => void,
+  signal: AbortSignal | undefined,
+): Promise<{ exitCode: number; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    signal?.throwIfAborted();
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', LC_ALL: 'C' };
+    const child = spawn(binary, args, {
+      env: env as NodeJS.ProcessEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(signal ? { signal } : {}),
+    });
+    const stderr = createStderrTail({ maxLines: 5, maxChars: 1_000 });
+    child.stdout.on('data', onStdout);
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      if (signal?.aborted) reject(signal.reason);
+      else if (error.code === 'ENOENT') reject(new FormatCheckUnavailableError(PG_RESTORE_METHOD, `${binary} is not installed on the worker (install postgresql-client)`));
+      else reject(error);
+    });
+    child.once('close', (code, killedBy) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const text = stderr.read((value) => redactSecrets(value)).replace(/\n/g, ' ').trim();
+      if (/unsupported version \([\d.]+\) in file header/.test(text)) {
+        return reject(new FormatCheckUnavailableError(PG_RESTORE_METHOD, `the dump was made by a newer pg_dump than the worker's pg_restore reads: ${text}`));
+      }
+      resolve({ exitCode: code ?? -1, stderr: text || `ended by ${killedBy ?? 'an unknown cause'}` });
+    });
+  });
+}

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, configSchema, describeConfig, loadConfig } from '../../../src/lib/runtime/config.ts';
+
+describe('loadConfig', () => {
+  it('applies documented defaults to an empty environment', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      BACKUP_ROOT: '/backups',
+      EMBEDDED_DATABASE_DIR: '.data/pglite',
+      WORKER_INTERVAL_SECONDS: 60,
+      BACKUP_CONCURRENCY: 2,
+      LOG_LEVEL: 'info',
+    });
+    expect(config.DATABASE_URL).toBeUndefined();
+  });
+
+  it('treats empty strings as unset', () => {
+    expect(loadConfig({ DATABASE_URL: '', BACKUP_CONCURRENCY: '  ' }).BACKUP_CONCURRENCY).toBe(2);
+  });
+
+  it('coerces numbers and keeps a valid connection string', () => {
+    const config = loadConfig({ DATABASE_URL: 'postgresql://u:p@db:5432/app', BACKUP_CONCURRENCY: '4' });
+    expect(config.BACKUP_CONCURRENCY).toBe(4);
+    expect(config.DATABASE_URL).toBe('postgresql://u:p@db:5432/app');
+  });
+
+  it.each([
+    ['BACKUP_CONCURRENCY', 'abc', 'BACKUP_CONCURRENCY must be a whole number from 1 to 32 (got "abc")'],
+    ['BACKUP_CONCURRENCY', '0', 'BACKUP_CONCURRENCY must be a whole number from 1 to 32 (got "0")'],
+    ['WORKER_INTERVAL_SECONDS', '2.5', 'WORKER_INTERVAL_SECONDS must be a whole number from 5 to 86400 (got "2.5")'],
+    ['BACKUP_ROOT', 'backups', 'BACKUP_ROOT must be an absolute path (got "backups")'],
+    ['LOG_LEVEL', 'loud', 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "loud")'],
+  ])('rejects %s=%s naming the variable and what is allowed', (key, value, message) => {
+    expect(() => loadConfig({ [key]: value })).toThrowError(message);
+  });
+
+  it('reports every bad variable at once', () => {
+    const error = (() => {
+      try {
+        loadConfig({ BACKUP_CONCURRENCY: 'x', LOG_LEVEL: 'y' });
+      } catch (caught) {
+        return caught;
+      }
+    })();
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toHaveLength(2);
+  });
+
+  it('never echoes a secret value in its error', () => {
+    const secret = 'mysql://root:hunter2-secret@db/app';
+    expect(() => loadConfig({ DATABASE_URL: secret })).toThrowError(/DATABASE_URL must be a postgres/);
+    try {
+      loadConfig({ DATABASE_URL: secret });
+    } catch (error) {
+      expect(String(error)).not.toContain('hunter2');
+    }
+  });
+
+  it('describes itself without secrets', () => {
+    const described = describeConfig(loadConfig({ DATABASE_URL: 'postgresql://u:hunter2@db/app' }));
+    expect(JSON.stringify(described)).not.toContain('hunter2');
+    expect(described.DATABASE_URL).toBe('(set)');
+  });
+
+  it('documents every variable', () => {
+    for (const [key, schema] of Object.entries(configSchema.shape)) {
+      expect(schema.description, key).toBeTruthy();
+    }
+  });
+});
