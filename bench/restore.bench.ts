@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createKubeClients } from '../src/lib/backups/data-export.ts';
+import { createKubeClients } from '../src/lib/kube/kube-clients.ts';
 import { runDataImport } from '../src/lib/restore/data-import.ts';
 import { createLogger } from '../src/lib/shared/logger.ts';
 import { formatSidecar } from '../src/lib/storage/backup-path.ts';

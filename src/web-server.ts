@@ -21,7 +21,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { restoreDeclaredLength } from './lib/web/declared-length.ts';
+import { restoreDeclaredLength } from './lib/web/index.ts';
 
 const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
 /** How long a stop (SIGTERM, SIGINT) waits for requests in flight, such as downloads, before closing them. */

@@ -1,8 +1,7 @@
 import { parseArgs } from 'node:util';
-import { assertBackupRootUsable, createBackupDependencies } from './lib/runtime/services.ts';
-import { runLoop, shutdownInterruption, type LoopDependencies } from './lib/worker/loop.ts';
-import { createWebhookNotifier, noopNotifier } from './lib/alerts/notifier.ts';
-import { openRuntime, readEnvironment, runMain } from './lib/runtime/runtime.ts';
+import { createLoopDependencies, openServices, readEnvironment, runMain } from './lib/runtime/index.ts';
+import { assertBackupRootUsable } from './lib/storage/index.ts';
+import { runLoop, shutdownInterruption } from './lib/worker/index.ts';
 
 /**
  * The worker process: opens (and migrates) the database, then runs the ops-agent loop every
@@ -27,31 +26,10 @@ runMain(async () => {
   };
   process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
 
-  const runtime = await openRuntime(readEnvironment(), 'worker');
-  const { config, logger, database } = runtime;
+  const services = await openServices(readEnvironment(), 'worker');
+  const { config, logger } = services.runtime;
   await assertBackupRootUsable(config.BACKUP_ROOT);
-  const notifier = config.ALERT_WEBHOOK_URL ? createWebhookNotifier({ url: config.ALERT_WEBHOOK_URL, logger }) : noopNotifier;
-  const deps: LoopDependencies = {
-    backup: { ...createBackupDependencies(runtime), notifier },
-    logger,
-    settings: {
-      concurrency: config.BACKUP_CONCURRENCY,
-      overdueGraceMs: config.BACKUP_OVERDUE_GRACE_MINUTES * 60_000,
-      retryDelayMs: config.BACKUP_RETRY_MINUTES * 60_000,
-    },
-    agent: config.LLM_BASE_URL
-      ? {
-          llm: {
-            baseUrl: config.LLM_BASE_URL,
-            model: config.LLM_MODEL,
-            ...(config.LLM_API_KEY ? { apiKey: config.LLM_API_KEY } : {}),
-            maxSteps: config.LLM_MAX_STEPS,
-            timeoutMs: config.LLM_TIMEOUT_SECONDS * 1_000,
-          },
-          workspaceId: config.AGENT_WORKSPACE_ID ?? null,
-        }
-      : null,
-  };
+  const deps = createLoopDependencies(services);
   logger.info({ agent: deps.agent ? 'LLM agent enabled' : 'no LLM endpoint configured: automatic backups only' }, 'ops-agent loop starting');
 
   graceSeconds = config.SHUTDOWN_GRACE_SECONDS;
@@ -63,7 +41,6 @@ runMain(async () => {
     abortRunning: abortRunning.signal,
     once: values.once,
   });
-  await notifier.flush(5_000);
-  await database.close();
+  await services.close(5_000);
   logger.info('worker stopped');
 });

@@ -1,21 +1,12 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { assertBackupRootUsable, createBackupDependencies } from '../lib/runtime/services.ts';
-import { executeBackup, pruneBackups } from '../lib/backups/backup.ts';
-import { printPrunePlan } from '../lib/retention/retention-print.ts';
-import { setBackupPinned } from '../lib/retention/retention-pin.ts';
-import { InvalidRetentionError, parseRetentionPolicy, type RetentionOverrides } from '../lib/retention/retention-policy.ts';
-import { BackupInterruptedError } from '../lib/backups/backup-outcome.ts';
-import { auditBackupFiles, recoverInterruptedBackups } from '../lib/backups/recovery.ts';
-import { openRuntime, readEnvironment, runMain } from '../lib/runtime/runtime.ts';
-import { verifyBackupFile } from '../lib/storage/verify-backup.ts';
-import { recordFormatCheck } from '../lib/verification/record-format-check.ts';
-import { formatBytes, formatProgress } from '../lib/shared/format.ts';
-import { findOffsiteOrphans } from '../lib/offsite/offsite-orphans.ts';
-import { runUploadPass } from '../lib/offsite/upload-pass.ts';
-import { requeueUploads } from '../lib/offsite/upload-records.ts';
-import { fetchOffsiteCopy, FetchedCopyMismatchError, FetchRefusedError } from '../lib/offsite/fetch-copy.ts';
-import { OffsiteRequestError } from '../lib/offsite/offsite-errors.ts';
+import { openServices, readEnvironment, runMain } from '../lib/runtime/index.ts';
+import { assertBackupRootUsable, verifyBackupFile } from '../lib/storage/index.ts';
+import { auditBackupFiles, BackupInterruptedError, executeBackup, recoverInterruptedBackups } from '../lib/backups/index.ts';
+import { InvalidRetentionError, parseRetentionPolicy, printPrunePlan, pruneBackups, type RetentionOverrides, setBackupPinned } from '../lib/retention/index.ts';
+import { recordFormatCheck } from '../lib/verification/index.ts';
+import { formatBytes, formatProgress, recordIdSchema } from '../lib/shared/index.ts';
+import { FetchedCopyMismatchError, fetchOffsiteCopy, FetchRefusedError, findOffsiteOrphans, OffsiteRequestError, requeueUploads, runUploadPass } from '../lib/offsite/index.ts';
 import { parseArgument, UsageError } from './usage.ts';
 
 const USAGE = `usage: npm run backup -- <command>
@@ -38,7 +29,7 @@ const USAGE = `usage: npm run backup -- <command>
                                        checked before it is put in place), then restore it as usual
 Exit codes: 0 done, 1 failed, 2 bad usage or configuration, 3 skipped.`;
 
-const idSchema = z.string().regex(/^[a-z0-9]{1,64}$/, { error: 'must be a record id (lowercase letters and digits)' });
+const idSchema = recordIdSchema('must be a record id (lowercase letters and digits)');
 const limitSchema = z.coerce.number().int().min(1).max(1_000, { error: 'must be from 1 to 1000' });
 /** A retention flag's text as a number; the range is checked by the retention policy schema. */
 const wholeNumberSchema = z.string().regex(/^-?\d+$/, { error: 'must be a whole number' }).transform(Number);
@@ -97,8 +88,8 @@ async function runCommand(
     throw error;
   }
   const limit = values.limit === undefined ? 10 : parseArgument(limitSchema, values.limit, '--limit');
-  const runtime = await openRuntime(readEnvironment(), 'backup-cli', { logToStderr: true });
-  const deps = createBackupDependencies(runtime);
+  const services = await openServices(readEnvironment(), 'backup-cli', { logToStderr: true });
+  const { runtime, backup: deps } = services;
   const out = (line: string) => process.stdout.write(`${line}\n`);
   try {
     switch (command) {
@@ -257,6 +248,7 @@ async function runCommand(
       }
     }
   } finally {
-    await runtime.database.close();
+    // Alerts raised by this command (a failed backup, an unverified one) reach the webhook before it exits.
+    await services.close();
   }
 }

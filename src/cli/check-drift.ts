@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { withPgConnection } from '../lib/db/database.ts';
-import { applyMigrations, readMigrations } from '../lib/db/migrations.ts';
-import { diffCatalogs, renderSchemaSql, SCHEMA_PATH, snapshotCatalog } from '../lib/db/schema-drift.ts';
+import { applyMigrations, diffCatalogs, readMigrations, renderSchemaSql, SCHEMA_PATH, snapshotCatalog, withPgConnection } from '../lib/db/index.ts';
 
 /**
  * `npm run db:check-drift`: builds one scratch database from the migrations and one from schema.prisma on the server

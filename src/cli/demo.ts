@@ -2,13 +2,10 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { startFakeKubeApi } from '../dev/local-cluster/fake-kube-api.ts';
-import { createKubeClients } from '../lib/backups/data-export.ts';
-import { formatBytes } from '../lib/shared/format.ts';
-import { runCycle, type LoopDependencies } from '../lib/worker/loop.ts';
-import { noopNotifier } from '../lib/alerts/notifier.ts';
-import { openRuntime, readEnvironment, runMain } from '../lib/runtime/runtime.ts';
-import { createFileBackupStore } from '../lib/storage/backup-store.ts';
-import { verifyBackupFile } from '../lib/storage/verify-backup.ts';
+import { formatBytes } from '../lib/shared/index.ts';
+import { runCycle } from '../lib/worker/index.ts';
+import { createLoopDependencies, createServices, openRuntime, readEnvironment, runMain } from '../lib/runtime/index.ts';
+import { verifyBackupFile } from '../lib/storage/index.ts';
 
 /**
  * `npm run demo`: one real backup cycle on this machine, no cluster needed. It seeds a workspace with a PostgreSQL
@@ -24,8 +21,10 @@ runMain(async () => {
   const sourceServer = env.DEMO_SOURCE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
   const backupRoot = env.BACKUP_ROOT ?? path.resolve('.data/backups');
   await mkdir(backupRoot, { recursive: true });
-  const runtime = await openRuntime({ ...env, BACKUP_ROOT: backupRoot, LOG_LEVEL: env.LOG_LEVEL ?? 'warn' }, 'demo', { logToStderr: true });
-  const { database, logger } = runtime;
+  // Everything stays on this machine: no model, no off-site copies, no webhook, whatever the environment says.
+  const local = { BACKUP_ROOT: backupRoot, LOG_LEVEL: env.LOG_LEVEL ?? 'warn', LLM_BASE_URL: '', S3_BUCKET: '', ALERT_WEBHOOK_URL: '' };
+  const runtime = await openRuntime({ ...env, ...local }, 'demo', { logToStderr: true });
+  const { database } = runtime;
   const say = (line = '') => process.stdout.write(`${line}\n`);
 
   const source = await prepareSourceDatabase(sourceServer);
@@ -65,20 +64,8 @@ runMain(async () => {
       });
     }
 
-    const deps: LoopDependencies = {
-      backup: {
-        db: prisma,
-        kube: createKubeClients(cluster.kubeConfig()),
-        store: createFileBackupStore({ root: backupRoot, logger }),
-        clock: () => new Date(),
-        logger,
-        notifier: noopNotifier,
-        settings: { timeoutMs: 10 * 60_000, claimTtlMs: 5 * 60_000 },
-      },
-      logger,
-      settings: { concurrency: 2, overdueGraceMs: 60 * 60_000, retryDelayMs: 15 * 60_000 },
-      agent: null,
-    };
+    // The real services, with the stand-in cluster's credentials instead of a kubeconfig file.
+    const deps = createLoopDependencies(createServices(runtime, { kubeConfig: cluster.kubeConfig() }));
     say('Running one ops-agent cycle (schedule "0 3 * * *", never backed up, so shop-db is due)...');
     const summary = await runCycle(deps);
     say(`cycle: ${summary.due} due, ${summary.run} run, ${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.skipped} skipped (${summary.ms} ms)`);

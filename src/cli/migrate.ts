@@ -1,4 +1,4 @@
-import { openRuntime, readEnvironment, runMain } from '../lib/runtime/runtime.ts';
+import { openRuntime, readEnvironment, runMain } from '../lib/runtime/index.ts';
 
 /** `npm run db:migrate`: applies pending migrations to DATABASE_URL (or the embedded database) and reports them. */
 runMain(async () => {

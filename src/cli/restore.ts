@@ -2,11 +2,11 @@ import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { RestoreRecord } from '../generated/prisma/client.ts';
-import { assertBackupRootUsable, createBackupDependencies } from '../lib/runtime/services.ts';
-import { createWebhookNotifier, noopNotifier } from '../lib/alerts/notifier.ts';
-import { approveRestore, cancelRestore, listRestores, planLiveRestore, restoreBackup, RestoreRefusedError, type LiveRestorePlan, type RestoreDependencies } from '../lib/restore/restore-backup.ts';
-import { openRuntime, readEnvironment, runMain } from '../lib/runtime/runtime.ts';
+import { openServices, readEnvironment, runMain } from '../lib/runtime/index.ts';
+import { assertBackupRootUsable } from '../lib/storage/index.ts';
+import { approveRestore, cancelRestore, listRestores, type LiveRestorePlan, planLiveRestore, restoreBackup, type RestoreDependencies, RestoreRefusedError } from '../lib/restore/index.ts';
 import { parseArgument, UsageError } from './usage.ts';
+import { recordIdSchema } from '../lib/shared/index.ts';
 
 const USAGE = `usage: npm run restore -- <command>
   plan <backupId>                      dry-run of a restore over the live data: prints what will be overwritten
@@ -19,7 +19,7 @@ const USAGE = `usage: npm run restore -- <command>
   list <deploymentId> [--limit N]      the deployment's restores, newest first
 Exit codes: 0 done, 1 failed or refused, 2 bad usage or configuration.`;
 
-const idSchema = z.string().regex(/^[a-z0-9]{1,64}$/, { error: 'must be a record id (lowercase letters and digits)' });
+const idSchema = recordIdSchema('must be a record id (lowercase letters and digits)');
 const tokenSchema = z.string().regex(/^opsr_[A-Za-z0-9_-]{40}$/, { error: 'must be the confirmation token printed by plan or approve (opsr_…)' });
 const limitSchema = z.coerce.number().int().min(1).max(1_000, { error: 'must be from 1 to 1000' });
 
@@ -58,18 +58,12 @@ runMain(async () => {
 });
 
 async function withRestore(run: (deps: RestoreDependencies) => Promise<number>): Promise<number> {
-  const runtime = await openRuntime(readEnvironment(), 'restore-cli', { logToStderr: true });
+  const services = await openServices(readEnvironment(), 'restore-cli', { logToStderr: true });
   try {
-    await assertBackupRootUsable(runtime.config.BACKUP_ROOT);
-    const notifier = runtime.config.ALERT_WEBHOOK_URL ? createWebhookNotifier({ url: runtime.config.ALERT_WEBHOOK_URL, logger: runtime.logger }) : noopNotifier;
-    const deps = { ...createBackupDependencies(runtime), notifier };
-    try {
-      return await run(deps);
-    } finally {
-      await notifier.flush(10_000);
-    }
+    await assertBackupRootUsable(services.runtime.config.BACKUP_ROOT);
+    return await run(services.backup);
   } finally {
-    await runtime.database.close();
+    await services.close();
   }
 }
 

@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { PrismaClient } from '../generated/prisma/client.ts';
-import { openRuntime, readEnvironment, runMain } from '../lib/runtime/runtime.ts';
-import { generateApiToken } from '../lib/shared/tokens.ts';
+import { openRuntime, readEnvironment, runMain } from '../lib/runtime/index.ts';
+import { generateApiToken, recordIdSchema } from '../lib/shared/index.ts';
 import { parseArgument, UsageError } from './usage.ts';
 
 const USAGE = `usage: npm run token -- <command>
@@ -13,7 +13,7 @@ Exit codes: 0 done, 1 not found, 2 bad usage or configuration.`;
 
 const slugSchema = z.string().min(1, { error: 'is required' }).max(100, { error: 'is too long' });
 const nameSchema = z.string().trim().min(1, { error: 'is required' }).max(100, { error: 'must be at most 100 characters' });
-const idSchema = z.string().regex(/^[a-z0-9]{1,64}$/, { error: 'must be a token id from `list` (lowercase letters and digits)' });
+const idSchema = recordIdSchema('must be a token id from `list` (lowercase letters and digits)');
 
 /** `npm run token -- …`: API tokens for the dashboard and the HTTP API. Output on stdout; logs (JSON) on stderr. */
 runMain(async () => {

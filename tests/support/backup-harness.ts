@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { createKubeClients } from '../../src/lib/backups/data-export.ts';
+import { createKubeClients } from '../../src/lib/kube/kube-clients.ts';
 import { createLogger } from '../../src/lib/shared/logger.ts';
 import type { BackupDependencies } from '../../src/lib/backups/backup.ts';
 import { createFileBackupStore, type CreateFileSink } from '../../src/lib/storage/backup-store.ts';

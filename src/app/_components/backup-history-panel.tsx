@@ -1,6 +1,6 @@
 'use client';
 
-import type { BackupHistoryItem } from '../../lib/web/backup-history.ts';
+import type { BackupHistoryItem } from '../../lib/web/index.ts';
 import { BackupHistoryTable } from './backup-history-table.tsx';
 import { BackupTrends } from './backup-trends.tsx';
 import { useBackupHistory } from './use-backup-history.ts';

@@ -1,7 +1,5 @@
-import type { BackupHistoryItem, BackupRecordJson } from '../../lib/web/backup-history.ts';
-import { formatBytes } from '../../lib/shared/format.ts';
-import { formatDuration, formatInstant, shortSha256 } from '../../lib/web/display.ts';
-import { describeOffsiteCopies } from '../../lib/web/offsite-copy-state.ts';
+import { type BackupHistoryItem, type BackupRecordJson, describeOffsiteCopies, formatDuration, formatInstant, shortSha256 } from '../../lib/web/index.ts';
+import { formatBytes } from '../../lib/shared/index.ts';
 import { CopyButton } from './copy-button.tsx';
 import { StatusBadge } from './status-badge.tsx';
 

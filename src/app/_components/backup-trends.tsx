@@ -1,6 +1,5 @@
-import type { BackupRecordJson } from '../../lib/web/backup-history.ts';
-import { formatBytes } from '../../lib/shared/format.ts';
-import { formatDuration, formatInstant } from '../../lib/web/display.ts';
+import { type BackupRecordJson, formatDuration, formatInstant } from '../../lib/web/index.ts';
+import { formatBytes } from '../../lib/shared/index.ts';
 import { TrendBars, type TrendPoint } from './trend-bars.tsx';
 
 /** Size and duration of the successful backups in view, oldest first: a change in either is worth a look. */

@@ -1,7 +1,5 @@
-import { formatBytes } from '../../lib/shared/format.ts';
-import { formatDuration, formatInstant } from '../../lib/web/display.ts';
-import { emptyRestoresMessage, type RestoreHistoryItem, type RestoreNextStep } from '../../lib/web/restore-history.ts';
-import type { TestRestoreSummary } from '../../lib/web/test-restore-summary.ts';
+import { formatBytes } from '../../lib/shared/index.ts';
+import { emptyRestoresMessage, formatDuration, formatInstant, type RestoreHistoryItem, type RestoreNextStep, type TestRestoreSummary } from '../../lib/web/index.ts';
 import { StatusBadge } from './status-badge.tsx';
 
 const KIND_WORDS: Record<string, string> = { DESTRUCTIVE: 'over the live data', SCRATCH: 'into a scratch database', TEST: 'scheduled test-restore' };

@@ -2,7 +2,7 @@
 
 import { useRouter } from 'next/navigation.js';
 import { useCallback, useEffect, useRef, useState } from 'react';
-import type { BackupHistoryItem, BackupRecordJson } from '../../lib/web/backup-history.ts';
+import type { BackupHistoryItem, BackupRecordJson } from '../../lib/web/index.ts';
 import { readErrorMessage } from './read-error-message.ts';
 
 /** While a backup is RUNNING the list is fetched again this often. */

@@ -1,7 +1,5 @@
-import { formatBytes } from '../../lib/shared/format.ts';
-import { describeSpan, formatRelative } from '../../lib/web/display.ts';
-import { loadOverview, type Overview, type OverviewDeployment } from '../../lib/web/overview.ts';
-import { requirePrincipal } from '../../lib/web/page-auth.ts';
+import { formatBytes } from '../../lib/shared/index.ts';
+import { describeSpan, formatRelative, loadOverview, type Overview, type OverviewDeployment, requirePagePrincipal } from '../../lib/web/index.ts';
 import { StatusBadge } from '../_components/status-badge.tsx';
 
 export const dynamic = 'force-dynamic';
@@ -10,7 +8,7 @@ const SEVERITY_TONE: Record<string, string> = { CRITICAL: 'bad', WARNING: 'warn'
 
 /** The workspace at a glance: every deployment with backups on, the ones needing attention first, and open alerts. */
 export default async function BackupsOverviewPage() {
-  const { principal, context } = await requirePrincipal('/backups');
+  const { principal, context } = await requirePagePrincipal('/backups');
   const { config, database } = context.runtime;
   const now = new Date();
   const offsiteEnabled = Boolean(config.S3_BUCKET);

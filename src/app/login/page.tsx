@@ -1,4 +1,4 @@
-import { safeNextPath } from '../../lib/web/session.ts';
+import { safeNextPath } from '../../lib/web/index.ts';
 import { LoginForm } from './login-form.tsx';
 
 export const dynamic = 'force-dynamic';

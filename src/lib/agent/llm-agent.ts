@@ -1,5 +1,4 @@
-import type { Logger } from '../shared/logger.ts';
-import { redactSecrets } from '../shared/redact.ts';
+import { keepStart, type Logger, redactSecrets } from '../shared/index.ts';
 import { requestChatCompletion, type ChatMessage, type ChatToolDefinition } from './llm-client.ts';
 import { callTool, toolInputJsonSchema, type AnyAgentTool, type ToolResult } from './tool.ts';
 
@@ -95,7 +94,7 @@ export async function runAgentTurn<Context>(options: {
 
       const { content, toolCalls: requested } = outcome.reply;
       if (requested.length === 0) {
-        logger.info({ steps, toolCalls: toolCalls.length, answer: content === null ? null : redact(truncate(content)) }, 'LLM agent final answer');
+        logger.info({ steps, toolCalls: toolCalls.length, answer: content === null ? null : redact(keepStart(content, LOGGED_ANSWER_CHARS)) }, 'LLM agent final answer');
         return finish('final_answer', content);
       }
       messages.push({ role: 'assistant', content, tool_calls: requested });
@@ -133,6 +132,4 @@ function stringifyToolResult(result: ToolResult<unknown>): string {
   return JSON.stringify(result, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
 }
 
-function truncate(text: string): string {
-  return text.length > LOGGED_ANSWER_CHARS ? `${text.slice(0, LOGGED_ANSWER_CHARS)}…` : text;
-}
+

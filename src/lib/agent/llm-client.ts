@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { redactSecrets } from '../shared/redact.ts';
+import { redactSecrets } from '../shared/index.ts';
 
 /**
  * One request/response of the OpenAI-compatible chat-completions protocol with tool calling (OpenAI, and local servers

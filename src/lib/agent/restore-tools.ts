@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import { proposeLiveRestore, RestoreRefusedError } from '../restore/restore-backup.ts';
+import { proposeLiveRestore, RestoreRefusedError } from '../restore/index.ts';
 import type { AnyAgentTool } from './tool.ts';
 import type { ToolContext } from './tools.ts';
+import { recordIdSchema } from '../shared/index.ts';
 
 /**
  * The agent's only restore tool: it *proposes* a restore over the live data. It records a PROPOSED restore with its
@@ -17,7 +18,7 @@ export const proposeRestoreTool: AnyAgentTool<ToolContext> = {
     'records a proposal with a plan of what would be overwritten and notifies a person, who must approve and confirm ' +
     'it. Use it only when the live data is lost or corrupt; report the restore id and the plan to the operators.',
   inputSchema: z
-    .object({ backupId: z.string().regex(/^[a-z0-9]{1,64}$/, { error: 'must be a backup id' }).describe('Id of a SUCCEEDED backup, from getBackupHistory.') })
+    .object({ backupId: recordIdSchema('must be a backup id').describe('Id of a SUCCEEDED backup, from getBackupHistory.') })
     .strict(),
   async execute(input: { backupId: string }, context) {
     const backup = await context.backup.db.backupRecord.findUnique({ where: { id: input.backupId }, select: { workspaceId: true } });

@@ -1,20 +1,10 @@
-import { formatBytes } from '../shared/format.ts';
-import { PRUNE_SUGGESTION_THRESHOLD, type BackupState, type DeploymentBackupState } from '../backups/backup-state.ts';
-
-/** Human duration for lateness: `3h 20m`, `2d 4h`, `45m`. */
-export function formatDuration(ms: number): string {
-  const minutes = Math.floor(ms / 60_000);
-  const days = Math.floor(minutes / 1_440);
-  const hours = Math.floor((minutes % 1_440) / 60);
-  if (days > 0) return `${days}d ${hours}h`;
-  if (hours > 0) return `${hours}h ${minutes % 60}m`;
-  return `${minutes}m`;
-}
+import { formatBytes, formatLateness } from '../shared/index.ts';
+import { type BackupState, type DeploymentBackupState, PRUNE_SUGGESTION_THRESHOLD } from '../backups/index.ts';
 
 function statusLine(d: DeploymentBackupState): string {
   const flags = [
     d.running ? `RUNNING since ${d.running.startedAt.toISOString()}` : null,
-    d.overdue ? `OVERDUE by ${formatDuration(d.overdue.lateByMs)} (due ${d.overdue.since.toISOString()})` : null,
+    d.overdue ? `OVERDUE by ${formatLateness(d.overdue.lateByMs)} (due ${d.overdue.since.toISOString()})` : null,
     d.failuresSinceLastSuccess > 0 ? `${d.failuresSinceLastSuccess} FAILED since last success` : null,
     d.decision.due ? 'DUE now' : `not due: ${d.decision.code}`,
   ].filter(Boolean);

@@ -1,5 +1,4 @@
-import type { BackupState } from '../backups/backup-state.ts';
-import { PRUNE_SUGGESTION_THRESHOLD } from '../backups/backup-state.ts';
+import { type BackupState, PRUNE_SUGGESTION_THRESHOLD } from '../backups/index.ts';
 import { renderStateForModel } from './state-render.ts';
 
 /** The sentences the agent's behaviour rests on; pinned by a test so an edit cannot drop one silently. */

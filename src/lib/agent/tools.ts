@@ -1,14 +1,13 @@
 import { z } from 'zod';
 import type { Deployment } from '../../generated/prisma/client.ts';
-import { verifyBackupFile } from '../storage/verify-backup.ts';
-import { recordFormatCheck } from '../verification/record-format-check.ts';
-import { executeBackup, pruneBackups, type BackupDependencies } from '../backups/backup.ts';
-import { idsToDelete } from '../retention/prune.ts';
-import { gatherBackupState } from '../backups/backup-state.ts';
-import { InvalidRetentionError, describeRetentionPolicy } from '../retention/retention-policy.ts';
+import { verifyBackupFile } from '../storage/index.ts';
+import { recordFormatCheck } from '../verification/index.ts';
+import { type BackupDependencies, executeBackup, gatherBackupState } from '../backups/index.ts';
+import { describeRetentionPolicy, idsToDelete, InvalidRetentionError, pruneBackups } from '../retention/index.ts';
 import { proposeRestoreTool } from './restore-tools.ts';
 import { summarizeStateForTool } from './state-render.ts';
 import type { AnyAgentTool, ToolResult } from './tool.ts';
+import { recordIdSchema } from '../shared/index.ts';
 
 /**
  * The backup tools an LLM agent may call. Guards live here, not in the prompt: a deployment outside the agent's
@@ -23,9 +22,7 @@ export interface ToolContext {
   signal?: AbortSignal;
 }
 
-const deploymentId = z
-  .string()
-  .regex(/^[a-z0-9]{1,64}$/, { error: 'must be a deployment id (lowercase letters and digits), as listed by listBackupStatus' })
+const deploymentId = recordIdSchema('must be a deployment id (lowercase letters and digits), as listed by listBackupStatus')
   .describe('Id of the deployment, as listed by listBackupStatus.');
 
 async function findDeployment(context: ToolContext, id: string): Promise<Deployment | null> {
@@ -125,7 +122,7 @@ export const pruneOldBackupsTool: AnyAgentTool<ToolContext> = {
         .describe("Keep-last N for this run instead of the deployment's own (>= 1); omit to use the deployment's policy."),
       dryRun: z.boolean().default(true).describe('true (default): only report the plan; false: delete what the plan deletes.'),
       expectDelete: z
-        .array(z.string().regex(/^[a-z0-9]{1,64}$/, { error: 'must hold record ids' }))
+        .array(recordIdSchema('must hold record ids'))
         .max(10_000)
         .optional()
         .describe('Required with dryRun: false: the expectDelete list of the dry run you showed, confirming that plan.'),
@@ -191,7 +188,7 @@ export const verifyBackupTool: AnyAgentTool<ToolContext> = {
   description:
     'Re-read one backup file: check its sha256 against the record and the .sha256 sidecar, then its format (pg_restore, ' +
     'the MySQL dump trailer, the RDB checksum, gzip integrity); the format result is recorded on the backup.',
-  inputSchema: z.object({ backupId: z.string().regex(/^[a-z0-9]{1,64}$/, { error: 'must be a backup id' }).describe('Id of the backup, from getBackupHistory.') }).strict(),
+  inputSchema: z.object({ backupId: recordIdSchema('must be a backup id').describe('Id of the backup, from getBackupHistory.') }).strict(),
   async execute(input: { backupId: string }, context) {
     const record = await context.backup.db.backupRecord.findUnique({ where: { id: input.backupId } });
     if (!record || (context.workspaceId && record.workspaceId !== context.workspaceId)) {

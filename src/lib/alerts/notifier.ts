@@ -1,4 +1,4 @@
-import type { Logger } from '../shared/logger.ts';
+import type { Logger } from '../shared/index.ts';
 
 /** What a notifier sends about an alert: enough for a person to act, nothing secret (messages are redacted). */
 export interface AlertNotification {

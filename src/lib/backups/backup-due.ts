@@ -1,5 +1,5 @@
-import { findRecipe } from '../recipes/registry.ts';
-import { describeCron, previousFireTime, shouldRunNow, tryParseCron } from '../cron/cron.ts';
+import { findRecipe } from '../recipes/index.ts';
+import { describeCron, previousFireTime, shouldRunNow, tryParseCron } from '../cron/index.ts';
 
 /** Why a deployment is not backed up now. Stable codes for the agent and the dashboard, with a sentence each. */
 export type SkipCode =

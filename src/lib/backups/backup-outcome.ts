@@ -1,5 +1,4 @@
-import { BackupFailure, type BackupFailureKind } from '../shared/failures.ts';
-import { redactSecrets } from '../shared/redact.ts';
+import { type BackupFailureKind, isBackupFailureKind, keepEnd, redactSecrets, TypedFailure } from '../shared/index.ts';
 
 /** Error codes of the filesystem that mean "the backup volume could not take the file". */
 const STORAGE_ERROR_CODES = new Set(['ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EISDIR', 'EIO', 'EMFILE', 'ENFILE', 'EEXIST', 'ENOENT']);
@@ -15,16 +14,16 @@ export interface FailureSummary {
 }
 
 /**
- * Turns whatever a backup threw into the summary stored on its record. Typed `BackupFailure`s keep their kind; raw
+ * Turns whatever a backup threw into the summary stored on its record. Typed failures keep their kind (a restore's kind here would be a bug: `Unexpected`); raw
  * filesystem errors are storage failures; anything else is `Unexpected` (and a bug to look at). Everything is
  * redacted once more with the known secret values and truncated, because it is stored and shown as is.
  */
 export function summarizeFailure(error: unknown, secrets: readonly string[] = []): FailureSummary {
-  const redact = (text: string, max: number) => truncate(redactSecrets(text, secrets), max);
-  if (error instanceof BackupFailure) {
-    const fields = error as BackupFailure & { exitCode?: unknown; stderrTail?: unknown };
+  const redact = (text: string, max: number) => keepEnd(redactSecrets(text, secrets), max);
+  if (error instanceof TypedFailure) {
+    const fields = error as TypedFailure & { exitCode?: unknown; stderrTail?: unknown };
     return {
-      kind: error.kind,
+      kind: isBackupFailureKind(error.kind) ? error.kind : 'Unexpected',
       message: redact(error.message, MAX_ERROR_LENGTH),
       exitCode: typeof fields.exitCode === 'number' ? fields.exitCode : null,
       stderrTail: typeof fields.stderrTail === 'string' && fields.stderrTail ? redact(fields.stderrTail, MAX_STDERR_LENGTH) : null,
@@ -38,13 +37,8 @@ export function summarizeFailure(error: unknown, secrets: readonly string[] = []
   return { kind: 'Unexpected', message: redact(message, MAX_ERROR_LENGTH), exitCode: null, stderrTail: null };
 }
 
-/** Keeps the end of long text (the end of stderr is where the cause is). */
-function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `…${text.slice(text.length - max + 1)}`;
-}
-
 /** The failure raised when a backup is stopped from outside: worker shutdown, or its claim was lost. */
-export class BackupInterruptedError extends BackupFailure {
+export class BackupInterruptedError extends TypedFailure {
   override name = 'BackupInterruptedError';
   readonly kind: BackupFailureKind;
   constructor(kind: 'Interrupted' | 'ClaimLost', message: string) {

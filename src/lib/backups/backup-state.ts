@@ -1,8 +1,8 @@
 import { statfs } from 'node:fs/promises';
 import type { PrismaClient } from '../../generated/prisma/client.ts';
-import { findRecipe } from '../recipes/registry.ts';
+import { findRecipe } from '../recipes/index.ts';
 import { findOverdue, shouldRunBackup, type BackupDecision, type Overdue } from './backup-due.ts';
-import { describeCron, nextFireTime, tryParseCron } from '../cron/cron.ts';
+import { describeCron, nextFireTime, tryParseCron } from '../cron/index.ts';
 
 /** More stored backups than this and the agent is told to suggest pruning. */
 export const PRUNE_SUGGESTION_THRESHOLD = 20;

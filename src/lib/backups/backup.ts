@@ -1,21 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { utimes } from 'node:fs/promises';
 import type { BackupRecord, BackupTrigger, PrismaClient } from '../../generated/prisma/client.ts';
-import { BackupFailure } from '../shared/failures.ts';
-import { runDataExport, type KubeClients } from './data-export.ts';
-import type { Logger } from '../shared/logger.ts';
-import type { OffsiteDestination } from '../offsite/destination.ts';
-import { findRecipe } from '../recipes/registry.ts';
-import type { BackupStore, BackupWriter } from '../storage/backup-store.ts';
-import { recordFormatCheck, type CheckBackupFormat } from '../verification/record-format-check.ts';
-import { BACKUP_FAILED_ALERT, BACKUP_OVERDUE_ALERT, raiseAndNotify, resolveAlerts } from '../alerts/alerts.ts';
+import { type Logger, TypedFailure } from '../shared/index.ts';
+import type { KubeClients } from '../kube/index.ts';
+import { runDataExport } from './data-export.ts';
+import type { OffsiteDestination } from '../offsite/index.ts';
+import { findRecipe } from '../recipes/index.ts';
+import type { BackupStore, BackupWriter } from '../storage/index.ts';
+import { type CheckBackupFormat, recordFormatCheck } from '../verification/index.ts';
+import { BACKUP_FAILED_ALERT, BACKUP_OVERDUE_ALERT, type Notifier, raiseAndNotify, resolveAlerts } from '../alerts/index.ts';
 import { checkBackupEligibility, type SkipCode } from './backup-due.ts';
 import { BackupInterruptedError, summarizeFailure } from './backup-outcome.ts';
 import { claimDeployment, releaseClaim, renewClaim } from './claims.ts';
-import type { Notifier } from '../alerts/notifier.ts';
 
-export { shouldRunBackup, type BackupDecision, type SkipCode } from './backup-due.ts';
-export { pruneBackups, type PruneReport } from '../retention/prune.ts';
 
 /** Everything `executeBackup` needs from the outside world; built by the entry points, replaced in tests. */
 export interface BackupDependencies {
@@ -40,7 +37,7 @@ export interface BackupDependencies {
 
 export interface BackupOptions {
   trigger: BackupTrigger;
-  /** Aborts the backup (worker shutdown); a reason that is a `BackupFailure` becomes the recorded failure. */
+  /** Aborts the backup (worker shutdown); a reason that is a `TypedFailure` becomes the recorded failure. */
   signal?: AbortSignal;
   /** Raw bytes received so far, for progress reports. */
   onProgress?: (bytes: number) => void;
@@ -190,7 +187,7 @@ async function backUpAndRecord(deps: BackupDependencies, deploymentId: string, o
     return { status: 'SUCCEEDED', record: succeeded };
   } catch (caught) {
     await writer?.abort();
-    const error = signal.aborted && signal.reason instanceof BackupFailure ? signal.reason : caught;
+    const error = signal.aborted && signal.reason instanceof TypedFailure ? signal.reason : caught;
     const failure = summarizeFailure(error);
     const finishedAt = deps.clock();
     log.error({ backupId: record.id, kind: failure.kind, exitCode: failure.exitCode }, `backup failed: ${failure.message}`);

@@ -1,19 +1,7 @@
 import type { Writable } from 'node:stream';
-import { CoreV1Api, Exec, type KubeConfig } from '@kubernetes/client-node';
-import { BackupFailure } from '../shared/failures.ts';
-import type { Logger } from '../shared/logger.ts';
-import type { DataExport } from '../recipes/recipe.ts';
-import { redactSecrets } from '../shared/redact.ts';
-import { execToStream } from '../kube/exec-stream.ts';
-import { AbortedError, TimeoutError, type ExportLocation } from '../kube/exec-errors.ts';
-import { resolveExportTarget } from '../kube/pod-resolver.ts';
-import { withinLimits } from '../kube/within-limits.ts';
-
-/** The two Kubernetes clients a data export needs. */
-export interface KubeClients {
-  core: CoreV1Api;
-  exec: Exec;
-}
+import { type Logger, redactSecrets, TypedFailure } from '../shared/index.ts';
+import type { DataExport } from '../recipes/index.ts';
+import { AbortedError, defaultPodSelector, type ExecLocation, execToStream, type KubeClients, resolveExportTarget, TimeoutError, withinLimits } from '../kube/index.ts';
 
 export interface DataExportRequest {
   namespace: string;
@@ -38,16 +26,6 @@ export interface DataExportResult {
   stderrTail: string;
 }
 
-/** Builds the clients from a loaded KubeConfig (see `loadKubeConfig`). */
-export function createKubeClients(kubeConfig: KubeConfig): KubeClients {
-  return { core: kubeConfig.makeApiClient(CoreV1Api), exec: new Exec(kubeConfig) };
-}
-
-/** The selector of a deployment's pods when the deployment does not name one: the standard instance label. */
-export function defaultPodSelector(deploymentName: string): string {
-  return `app.kubernetes.io/instance=${deploymentName}`;
-}
-
 /** The argv sent to the container: a copy of the recipe's constant command (no data is ever glued into it). */
 export function buildExportCommand(dataExport: DataExport): string[] {
   return [...dataExport.command];
@@ -56,7 +34,7 @@ export function buildExportCommand(dataExport: DataExport): string[] {
 /**
  * Exports a deployment's data: finds a Running pod whose export container is ready, runs the recipe's command in it
  * and streams stdout into `request.destination`. Resolves only after a Success exit status, a clean close and a
- * non-empty output. Rejects with a `BackupFailure` subclass whose message is already redacted (including the
+ * non-empty output. Rejects with a `TypedFailure` subclass whose message is already redacted (including the
  * container's own secret values), or with the destination's error unchanged when writing failed (a storage failure).
  */
 export async function runDataExport(clients: KubeClients, request: DataExportRequest, logger: Logger): Promise<DataExportResult> {
@@ -64,14 +42,14 @@ export async function runDataExport(clients: KubeClients, request: DataExportReq
   const { namespace, dataExport, timeoutMs, signal } = request;
   const podSelector = request.podSelector ?? defaultPodSelector(request.deploymentName);
   const container = dataExport.container;
-  let location: ExportLocation = { namespace, pod: null, container };
+  let location: ExecLocation = { namespace, pod: null, container };
   try {
     const resolving = () => resolveExportTarget(clients.core, { namespace, podSelector, container });
     const target = await withinLimits(resolving, {
       timeoutMs,
       signal,
-      aborted: () => new AbortedError(location, 0),
-      timedOut: () => new TimeoutError(location, timeoutMs, 0),
+      aborted: () => new AbortedError('export', location, 0),
+      timedOut: () => new TimeoutError('export', location, timeoutMs, 0),
     });
     location = { ...location, pod: target.pod };
     log.info({ namespace, pod: target.pod, container }, 'data export started');
@@ -90,7 +68,7 @@ export async function runDataExport(clients: KubeClients, request: DataExportReq
     return { pod: target.pod, container, bytes, stderrTail };
   } catch (error) {
     // Anything else came from the destination (the storage layer classifies it).
-    const kind = error instanceof BackupFailure ? error.kind : null;
+    const kind = error instanceof TypedFailure ? error.kind : null;
     log.warn({ ...location, kind, err: error }, 'data export failed');
     throw error;
   }

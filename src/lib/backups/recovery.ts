@@ -1,8 +1,7 @@
 import type { PrismaClient } from '../../generated/prisma/client.ts';
-import type { Logger } from '../shared/logger.ts';
-import { listBackupFiles, removeStaleTempFiles } from '../storage/backup-files.ts';
-import { BACKUP_FAILED_ALERT, raiseAndNotify } from '../alerts/alerts.ts';
-import type { Notifier } from '../alerts/notifier.ts';
+import type { Logger } from '../shared/index.ts';
+import { listBackupFiles, removeStaleTempFiles } from '../storage/index.ts';
+import { BACKUP_FAILED_ALERT, type Notifier, raiseAndNotify } from '../alerts/index.ts';
 
 /** Largest value of a PostgreSQL `integer` column. */
 const MAX_INT32 = 2_147_483_647;

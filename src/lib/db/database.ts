@@ -5,7 +5,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '../../generated/prisma/client.ts';
-import type { Logger } from '../shared/logger.ts';
+import type { Logger } from '../shared/index.ts';
 import { applyMigrations, readMigrations, type MigrationConnection, type MigrationReport } from './migrations.ts';
 
 export { PrismaClient };

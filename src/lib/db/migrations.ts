@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Logger } from '../shared/logger.ts';
+import type { Logger } from '../shared/index.ts';
 
 /**
  * Our migration runner. Prisma's `migrate deploy` needs a native schema engine that cannot be downloaded everywhere,

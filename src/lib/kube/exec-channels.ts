@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import type { V1Status } from '@kubernetes/client-node';
-import { lastLine } from './exec-errors.ts';
-import type { StderrTail } from '../shared/stderr-tail.ts';
+import { ExecFailedError, lastLine, type ExecDirection, type ExecLocation } from './exec-errors.ts';
+import type { StderrTail } from '../shared/index.ts';
 
 /**
  * What exports and imports read from an exec the same way: its output channels and its exit status.
@@ -42,11 +42,17 @@ export function exitCodeOf(status: V1Status): number | null {
 }
 
 /**
- * The exit code of a Failure status and a one-line reason: the last line of stderr, or, without an exit code (the
- * command never ran, e.g. executable not found), what the status says.
+ * The error of a Failure status: its exit code and a one-line reason, the last line of stderr, or, without an exit
+ * code (the command never ran, e.g. executable not found), what the status says.
  */
-export function describeExecFailure(status: V1Status, stderrTail: string, redact: (text: string) => string): { exitCode: number | null; detail: string } {
+export function toExecFailedError(
+  direction: ExecDirection,
+  location: ExecLocation,
+  status: V1Status,
+  stderrTail: string,
+  redact: (text: string) => string,
+): ExecFailedError {
   const exitCode = exitCodeOf(status);
   const detail = exitCode === null ? redact(status.message ?? status.reason ?? 'no reason given') : lastLine(stderrTail);
-  return { exitCode, detail };
+  return new ExecFailedError(direction, location, exitCode, stderrTail, detail);
 }

@@ -8,10 +8,10 @@ import {
   ExecFailedError,
   TimeoutError,
   describeLocation,
-  type ExportLocation,
+  type ExecLocation,
 } from './exec-errors.ts';
-import { CLEAN_CLOSE_CODES, createExecOutputs, describeExecFailure } from './exec-channels.ts';
-import { createStderrTail } from '../shared/stderr-tail.ts';
+import { CLEAN_CLOSE_CODES, createExecOutputs, toExecFailedError } from './exec-channels.ts';
+import { createStderrTail } from '../shared/index.ts';
 import { toUpgradeFailure } from './exec-upgrade-failure.ts';
 
 export interface ExecToStreamOptions {
@@ -54,7 +54,7 @@ export const PROGRESS_STEP_BYTES = 8 * 1024 * 1024;
  */
 export function execToStream(exec: Exec, options: ExecToStreamOptions): Promise<ExecToStreamResult> {
   const { namespace, pod, container, command, destination, timeoutMs, signal, onProgress, redact } = options;
-  const location: ExportLocation = { namespace, pod, container };
+  const location: ExecLocation = { namespace, pod, container };
 
   return new Promise((resolve, reject) => {
     const stderrTail = createStderrTail();
@@ -72,8 +72,8 @@ export function execToStream(exec: Exec, options: ExecToStreamOptions): Promise<
     };
     const onDestinationError = (error: Error) => fail(error);
     const onDestinationClose = () => fail(new Error(`the destination of the export from ${describeLocation(location)} closed before the export finished`));
-    const onAbort = () => fail(new AbortedError(location, bytes));
-    const timer = setTimeout(() => fail(new TimeoutError(location, timeoutMs, bytes)), timeoutMs);
+    const onAbort = () => fail(new AbortedError('export', location, bytes));
+    const timer = setTimeout(() => fail(new TimeoutError('export', location, timeoutMs, bytes)), timeoutMs);
 
     function cleanUp(): void {
       clearTimeout(timer);
@@ -113,9 +113,9 @@ export function execToStream(exec: Exec, options: ExecToStreamOptions): Promise<
     function onSocketClose(code: number): void {
       if (settled) return;
       const tail = stderrTail.read(redact);
-      if (status === undefined) return fail(new ConnectionLostError(location, code, false, bytes, tail, socketError));
-      if (status.status !== 'Success') return fail(toExecFailure(location, status, tail, redact));
-      if (!CLEAN_CLOSE_CODES.has(code)) return fail(new ConnectionLostError(location, code, true, bytes, tail, socketError));
+      if (status === undefined) return fail(new ConnectionLostError('export', location, code, false, bytes, tail, socketError));
+      if (status.status !== 'Success') return fail(toExecFailedError('export', location, status, tail, redact));
+      if (!CLEAN_CLOSE_CODES.has(code)) return fail(new ConnectionLostError('export', location, code, true, bytes, tail, socketError));
       if (bytes === 0) return fail(new EmptyOutputError(location, tail));
       settled = true;
       cleanUp();
@@ -151,7 +151,3 @@ export function execToStream(exec: Exec, options: ExecToStreamOptions): Promise<
   });
 }
 
-function toExecFailure(location: ExportLocation, status: V1Status, stderrTail: string, redact: (text: string) => string): ExecFailedError {
-  const { exitCode, detail } = describeExecFailure(status, stderrTail, redact);
-  return new ExecFailedError(location, exitCode, stderrTail, detail);
-}

@@ -1,4 +1,4 @@
-import { ClusterUnreachableError, ContainerNotReadyError, PodNotFoundError, describeLocation, type ExportLocation } from './exec-errors.ts';
+import { ClusterUnreachableError, ContainerNotReadyError, PodNotFoundError, describeLocation, type ExecLocation } from './exec-errors.ts';
 
 const UPGRADE_REJECTED = /^Unexpected server response: (\d{3})$/;
 
@@ -6,7 +6,7 @@ const UPGRADE_REJECTED = /^Unexpected server response: (\d{3})$/;
  * Classifies a rejected `exec()` (client-node rejects with only "Unexpected server response: 404"): the upgrade was
  * answered with an HTTP status (404 pod gone, 400 container not running, others), or the API was not reached at all.
  */
-export function toUpgradeFailure(location: ExportLocation, error: unknown, redact: (text: string) => string): Error {
+export function toUpgradeFailure(location: ExecLocation, error: unknown, redact: (text: string) => string): Error {
   const message = typeof (error as { message?: unknown } | null)?.message === 'string' ? (error as { message: string }).message : String(error);
   const code = Number(UPGRADE_REJECTED.exec(message)?.[1] ?? Number.NaN);
   const where = describeLocation(location);

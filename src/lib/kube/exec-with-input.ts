@@ -2,17 +2,16 @@ import { PassThrough, type Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Exec, V1Status } from '@kubernetes/client-node';
 import type { WebSocket } from 'ws';
-import { CLEAN_CLOSE_CODES, createExecOutputs, describeExecFailure } from './exec-channels.ts';
-import type { ExportLocation } from './exec-errors.ts';
+import { CLEAN_CLOSE_CODES, createExecOutputs, toExecFailedError } from './exec-channels.ts';
 import {
-  ImportAbortedError,
-  ImportConnectionLostError,
-  ImportExecFailedError,
-  ImportTimeoutError,
+  AbortedError,
+  ConnectionLostError,
   IncompleteInputError,
   StdinUnsupportedError,
-} from '../restore/import-errors.ts';
-import { createStderrTail } from '../shared/stderr-tail.ts';
+  TimeoutError,
+  type ExecLocation,
+} from './exec-errors.ts';
+import { createStderrTail } from '../shared/index.ts';
 import { toUpgradeFailure } from './exec-upgrade-failure.ts';
 
 export interface ExecWithInputOptions {
@@ -60,16 +59,16 @@ const DEFAULT_MAX_STDOUT_BYTES = 4 * 1024 * 1024;
  * `bufferedAmount` is below `STDIN_HIGH_WATER_BYTES`.
  *
  * Resolves only when the whole input was sent and stdin closed, an exit status of Success arrived and the socket then
- * closed cleanly. Otherwise rejects with `ImportExecFailedError` (Failure status), `ImportConnectionLostError`
+ * closed cleanly. Otherwise rejects with `ExecFailedError` (Failure status), `ConnectionLostError`
  * (dropped, or closed without a status), `IncompleteInputError` (exit 0 before the end of the input),
- * `StdinUnsupportedError` (protocol older than v5), `ImportTimeoutError`, `ImportAbortedError`,
+ * `StdinUnsupportedError` (protocol older than v5), `TimeoutError`, `AbortedError`,
  * `PodNotFoundError` / `ContainerNotReadyError` / `ClusterUnreachableError` (the upgrade was refused), or the
  * input's own error (the exec is terminated without closing stdin).
  */
 export function execWithInput(exec: Exec, options: ExecWithInputOptions): Promise<ExecWithInputResult> {
   const { namespace, pod, container, command, input, timeoutMs, signal, redact } = options;
   const maxStdoutBytes = options.maxStdoutBytes ?? DEFAULT_MAX_STDOUT_BYTES;
-  const location: ExportLocation = { namespace, pod, container };
+  const location: ExecLocation = { namespace, pod, container };
 
   return new Promise((resolve, reject) => {
     const stderrTail = createStderrTail();
@@ -84,8 +83,8 @@ export function execWithInput(exec: Exec, options: ExecWithInputOptions): Promis
     let inputEnded = input === undefined;
     const stdin = input ? new PassThrough() : null;
 
-    const onAbort = () => fail(new ImportAbortedError(location, bytesSent));
-    const timer = setTimeout(() => fail(new ImportTimeoutError(location, timeoutMs, bytesSent)), timeoutMs);
+    const onAbort = () => fail(new AbortedError('import', location, bytesSent));
+    const timer = setTimeout(() => fail(new TimeoutError('import', location, timeoutMs, bytesSent)), timeoutMs);
 
     function cleanUp(): void {
       clearTimeout(timer);
@@ -104,9 +103,9 @@ export function execWithInput(exec: Exec, options: ExecWithInputOptions): Promis
     function onSocketClose(code: number): void {
       if (settled) return;
       const tail = stderrTail.read(redact);
-      if (status === undefined) return fail(new ImportConnectionLostError(location, code, false, bytesSent, tail, socketError));
-      if (status.status !== 'Success') return fail(toExecFailure(location, status, tail, redact));
-      if (!CLEAN_CLOSE_CODES.has(code)) return fail(new ImportConnectionLostError(location, code, true, bytesSent, tail, socketError));
+      if (status === undefined) return fail(new ConnectionLostError('import', location, code, false, bytesSent, tail, socketError));
+      if (status.status !== 'Success') return fail(toExecFailedError('import', location, status, tail, redact));
+      if (!CLEAN_CLOSE_CODES.has(code)) return fail(new ConnectionLostError('import', location, code, true, bytesSent, tail, socketError));
       if (!inputEnded) return fail(new IncompleteInputError(location, bytesSent, tail));
       settled = true;
       cleanUp();
@@ -158,7 +157,3 @@ export function execWithInput(exec: Exec, options: ExecWithInputOptions): Promis
   });
 }
 
-function toExecFailure(location: ExportLocation, status: V1Status, stderrTail: string, redact: (text: string) => string): ImportExecFailedError {
-  const { exitCode, detail } = describeExecFailure(status, stderrTail, redact);
-  return new ImportExecFailedError(location, exitCode, stderrTail, detail);
-}

@@ -1,6 +1,11 @@
 import { ApiException, type CoreV1Api, type V1Pod } from '@kubernetes/client-node';
-import { isSecretKey, redactSecrets } from '../shared/redact.ts';
-import { ClusterUnreachableError, ContainerNotReadyError, PodNotFoundError, type ExportLocation } from './exec-errors.ts';
+import { isSecretKey, redactSecrets } from '../shared/index.ts';
+import { ClusterUnreachableError, ContainerNotReadyError, PodNotFoundError, type ExecLocation } from './exec-errors.ts';
+
+/** The selector of a deployment's pods when the deployment does not name one: the standard instance label. */
+export function defaultPodSelector(deploymentName: string): string {
+  return `app.kubernetes.io/instance=${deploymentName}`;
+}
 
 /** Which pods may run the export: the deployment's pods in one namespace, and the container the recipe names. */
 export interface ExportTargetQuery {
@@ -40,7 +45,7 @@ export async function resolveExportTarget(core: CoreV1Api, query: ExportTargetQu
  */
 export function choosePod(pods: readonly V1Pod[], query: ExportTargetQuery): V1Pod {
   const { namespace, podSelector, container } = query;
-  const location: ExportLocation = { namespace, pod: null, container };
+  const location: ExecLocation = { namespace, pod: null, container };
   const byName = [...pods].sort((a, b) => compareText(podName(a), podName(b)));
   if (byName.length === 0) {
     throw new PodNotFoundError(location, podSelector, `no pod in namespace "${namespace}" matches selector "${podSelector}"`);

@@ -1,3 +1,4 @@
+import { DNS_LABEL_PATTERN, isRecordId } from '../shared/index.ts';
 /**
  * Object keys of off-site copies, as pure functions: `{prefix}/{workspaceId}/{deploymentName}/{fileName}` (without the
  * prefix part when the prefix is empty). Every part is validated before it is joined, so no key can be empty, contain
@@ -5,8 +6,6 @@
  */
 
 const PREFIX_SEGMENT = /^[A-Za-z0-9._-]+$/;
-const WORKSPACE_ID = /^[a-z0-9]{1,64}$/;
-const DEPLOYMENT_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 
 export type ObjectKeyField = 'prefix' | 'workspaceId' | 'deploymentName' | 'fileName';
@@ -39,10 +38,10 @@ export function normaliseKeyPrefix(prefix: string): string {
 
 /** The key of one backup file under an already normalised prefix. */
 export function buildObjectKey(prefix: string, file: { workspaceId: string; deploymentName: string; fileName: string }): string {
-  if (!WORKSPACE_ID.test(file.workspaceId)) {
+  if (!isRecordId(file.workspaceId)) {
     throw new InvalidObjectKeyError('workspaceId', file.workspaceId, '1-64 lowercase letters or digits (a cuid)');
   }
-  if (!DEPLOYMENT_NAME.test(file.deploymentName)) {
+  if (!DNS_LABEL_PATTERN.test(file.deploymentName)) {
     throw new InvalidObjectKeyError('deploymentName', file.deploymentName, 'a DNS label: 1-63 lowercase letters, digits or "-"');
   }
   if (!FILE_NAME.test(file.fileName) || file.fileName.includes('..')) {

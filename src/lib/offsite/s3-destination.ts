@@ -11,8 +11,7 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { Config } from '../runtime/config.ts';
-import { redactSecrets } from '../shared/redact.ts';
+import { redactSecrets } from '../shared/index.ts';
 import type { OffsiteDestination, OffsiteObject } from './destination.ts';
 import { buildObjectKey, normaliseKeyPrefix } from './object-key.ts';
 import { OffsiteRequestError, OffsiteVerificationError } from './offsite-errors.ts';
@@ -55,24 +54,6 @@ const READ_CHUNK_BYTES = 1024 * 1024;
 export function choosePartSize(sizeBytes: bigint, preferredBytes: number = DEFAULT_PART_SIZE_BYTES): number {
   const needed = Number((sizeBytes + BigInt(MAX_PARTS) - 1n) / BigInt(MAX_PARTS));
   return Math.max(MIN_PART_SIZE_BYTES, preferredBytes, needed);
-}
-
-/** The destinations the configuration asks for: one S3 destination named `s3` when S3_BUCKET is set, else none. */
-export function createOffsiteDestinations(config: Config): OffsiteDestination[] {
-  if (!config.S3_BUCKET) return [];
-  return [
-    createS3Destination({
-      name: 's3',
-      bucket: config.S3_BUCKET,
-      prefix: config.S3_PREFIX,
-      region: config.S3_REGION,
-      forcePathStyle: config.S3_FORCE_PATH_STYLE,
-      ...(config.S3_ENDPOINT ? { endpoint: config.S3_ENDPOINT } : {}),
-      ...(config.S3_ACCESS_KEY_ID && config.S3_SECRET_ACCESS_KEY
-        ? { credentials: { accessKeyId: config.S3_ACCESS_KEY_ID, secretAccessKey: config.S3_SECRET_ACCESS_KEY } }
-        : {}),
-    }),
-  ];
 }
 
 /**

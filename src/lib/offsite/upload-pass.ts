@@ -1,9 +1,7 @@
 import { stat } from 'node:fs/promises';
-import type { BackupDependencies } from '../backups/backup.ts';
-import { raiseAndNotify, resolveAlerts, UPLOAD_FAILED_ALERT } from '../alerts/alerts.ts';
-import { formatBytes } from '../shared/format.ts';
-import type { Logger } from '../shared/logger.ts';
-import { redactSecrets } from '../shared/redact.ts';
+import type { PrismaClient } from '../../generated/prisma/client.ts';
+import { type Notifier, raiseAndNotify, resolveAlerts, UPLOAD_FAILED_ALERT } from '../alerts/index.ts';
+import { formatBytes, type Logger, redactSecrets, runWithConcurrency } from '../shared/index.ts';
 import type { OffsiteDestination } from './destination.ts';
 import { DEFAULT_UPLOAD_RETRY_POLICY, planUploadRetry, type UploadRetryDecision, type UploadRetryPolicy } from './upload-backoff.ts';
 import {
@@ -16,10 +14,16 @@ import {
   renewUploadLease,
   type DueUpload,
 } from './upload-records.ts';
-import { runWithConcurrency } from '../shared/run-with-concurrency.ts';
 
-/** What the upload pass needs: the backup dependencies' database, destinations, clock, logger and notifier. */
-export type UploadPassDependencies = Pick<BackupDependencies, 'db' | 'destinations' | 'clock' | 'logger' | 'notifier'>;
+/** What the upload pass needs (a subset of the backup dependencies). */
+export interface UploadPassDependencies {
+  db: PrismaClient;
+  /** Where copies go; empty or unset: nothing to upload. */
+  destinations?: readonly OffsiteDestination[];
+  clock: () => Date;
+  logger: Logger;
+  notifier?: Notifier;
+}
 
 export interface UploadPassOptions {
   /** Only this backup's uploads (the operator's `upload --backup <id>`). */

@@ -1,11 +1,6 @@
 import { z } from 'zod';
+import { dnsLabelSchema } from '../shared/index.ts';
 
-/** A Kubernetes DNS label (RFC 1123): container names, deployment names, namespaces. */
-export const dnsLabelSchema = z
-  .string()
-  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
-    error: 'must be a DNS label: 1-63 lowercase letters, digits or "-", starting and ending with a letter or digit',
-  });
 
 /**
  * How a recipe's data is exported: a command run inside one container of the deployment's pod, writing the whole

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { hashToken, secretsEqual } from '../shared/tokens.ts';
+import { hashToken, secretsEqual } from '../shared/index.ts';
 
 /** Confirmation tokens look like `opsr_<40 characters>`: recognisable, and never mistaken for an API token (`opsb_`). */
 const CONFIRM_TOKEN_PREFIX = 'opsr_';

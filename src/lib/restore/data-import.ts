@@ -2,16 +2,10 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Readable, Transform, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { BackupFailure } from '../shared/failures.ts';
-import type { Logger } from '../shared/logger.ts';
-import { redactSecrets } from '../shared/redact.ts';
-import { verifyBackupFile } from '../storage/verify-backup.ts';
-import { defaultPodSelector, type KubeClients } from '../backups/data-export.ts';
-import { execWithInput } from '../kube/exec-with-input.ts';
-import type { ExportLocation } from '../kube/exec-errors.ts';
-import { BackupFileMissingError, ChecksumMismatchError, CorruptFileError, ImportAbortedError, ImportFailure, ImportTimeoutError } from './import-errors.ts';
-import { resolveExportTarget } from '../kube/pod-resolver.ts';
-import { withinLimits } from '../kube/within-limits.ts';
+import { type Logger, redactSecrets, TypedFailure } from '../shared/index.ts';
+import { verifyBackupFile } from '../storage/index.ts';
+import { AbortedError, defaultPodSelector, type ExecLocation, execWithInput, type KubeClients, resolveExportTarget, TimeoutError, withinLimits } from '../kube/index.ts';
+import { BackupFileMissingError, ChecksumMismatchError, CorruptFileError } from './import-errors.ts';
 
 /** A stored backup file to stream into the command's stdin. */
 export interface ImportSource {
@@ -59,21 +53,21 @@ export interface DataImportResult {
  * closed; the cost is sending the uncompressed bytes over the API connection.
  *
  * Rejects with the typed failures of `execWithInput`, `ChecksumMismatchError` / `BackupFileMissingError` (refused
- * before sending), `CorruptFileError`, or the pod lookup's `BackupFailure`s. Messages are redacted with the container's
+ * before sending), `CorruptFileError`, or the pod lookup's `TypedFailure`s. Messages are redacted with the container's
  * own secret values.
  */
 export async function runDataImport(clients: KubeClients, request: DataImportRequest, logger: Logger): Promise<DataImportResult> {
   const log = logger.child({ module: 'deployer/data-import' });
   const { namespace, container, source, timeoutMs, signal } = request;
   const podSelector = request.podSelector ?? defaultPodSelector(request.deploymentName);
-  let location: ExportLocation = { namespace, pod: null, container };
+  let location: ExecLocation = { namespace, pod: null, container };
   try {
     if (source && !source.verified) await assertBackupFileMatches(source);
     const target = await withinLimits(() => resolveExportTarget(clients.core, { namespace, podSelector, container }), {
       timeoutMs,
       signal,
-      aborted: () => new ImportAbortedError(location, 0),
-      timedOut: () => new ImportTimeoutError(location, timeoutMs, 0),
+      aborted: () => new AbortedError('import', location, 0),
+      timedOut: () => new TimeoutError('import', location, timeoutMs, 0),
     });
     location = { ...location, pod: target.pod };
     const redact = (text: string) => redactSecrets(text, target.secretValues);
@@ -92,7 +86,7 @@ export async function runDataImport(clients: KubeClients, request: DataImportReq
     log.info({ namespace, pod: target.pod, container, bytesSent: result.bytesSent }, 'restore step finished');
     return { pod: target.pod, container, bytesSent: result.bytesSent, stdout: result.stdout, stderrTail: result.stderrTail };
   } catch (error) {
-    const kind = error instanceof BackupFailure || error instanceof ImportFailure ? error.kind : null;
+    const kind = error instanceof TypedFailure ? error.kind : null;
     log.warn({ ...location, kind, err: error }, 'restore step failed');
     throw error;
   }

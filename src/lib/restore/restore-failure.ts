@@ -1,6 +1,4 @@
-import { BackupFailure } from '../shared/failures.ts';
-import { ImportFailure } from './import-errors.ts';
-import { redactSecrets } from '../shared/redact.ts';
+import { keepEnd, redactSecrets, TypedFailure } from '../shared/index.ts';
 
 const MAX_ERROR_LENGTH = 1_000;
 const MAX_STDERR_LENGTH = 4_000;
@@ -17,14 +15,9 @@ export interface RestoreFailureSummary {
  * their kind; anything else is `Unexpected`. Redacted once more and truncated: it is stored and shown as is.
  */
 export function summarizeRestoreFailure(error: unknown): RestoreFailureSummary {
-  const typed = error instanceof ImportFailure || error instanceof BackupFailure;
+  const typed = error instanceof TypedFailure;
   const fields = error as { stderrTail?: unknown } | null;
   const message = error instanceof Error ? error.message : String(error);
-  const stderrTail = typeof fields?.stderrTail === 'string' && fields.stderrTail ? truncate(redactSecrets(fields.stderrTail), MAX_STDERR_LENGTH) : null;
-  return { kind: typed ? error.kind : 'Unexpected', message: truncate(redactSecrets(message), MAX_ERROR_LENGTH), stderrTail };
-}
-
-/** Keeps the end of long text (the end of stderr is where the cause is). */
-function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `…${text.slice(text.length - max + 1)}`;
+  const stderrTail = typeof fields?.stderrTail === 'string' && fields.stderrTail ? keepEnd(redactSecrets(fields.stderrTail), MAX_STDERR_LENGTH) : null;
+  return { kind: typed ? error.kind : 'Unexpected', message: keepEnd(redactSecrets(message), MAX_ERROR_LENGTH), stderrTail };
 }

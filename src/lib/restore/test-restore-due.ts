@@ -3,7 +3,7 @@
  * fired since `lastTestRestoreAt`. A deployment that never had one is due at once, so a new schedule gets its
  * baseline counts without waiting a week. Pure: the decision and its reason are data, like `shouldRunBackup`'s.
  */
-import { describeCron, previousFireTime, shouldRunNow, tryParseCron } from '../cron/cron.ts';
+import { describeCron, previousFireTime, shouldRunNow, tryParseCron } from '../cron/index.ts';
 
 export type TestRestoreSkipCode = 'NO_SCHEDULE' | 'INVALID_SCHEDULE' | 'DEPLOYMENT_NOT_RUNNING' | 'NOT_DUE';
 

@@ -11,8 +11,8 @@
  * the others; nothing here throws.
  */
 import type { BackupRecord, Deployment, RestoreRecord } from '../../generated/prisma/client.ts';
-import { DATA_SHRANK_ALERT, TEST_RESTORE_FAILED_ALERT, raiseAndNotify, resolveAlerts } from '../alerts/alerts.ts';
-import { redactSecrets } from '../shared/redact.ts';
+import { DATA_SHRANK_ALERT, raiseAndNotify, resolveAlerts, TEST_RESTORE_FAILED_ALERT } from '../alerts/index.ts';
+import { redactSecrets } from '../shared/index.ts';
 import { restoreBackup, RestoreRefusedError, type RestoreDependencies } from './restore-backup.ts';
 import { compareRestoreCounts, describeShrinkage, restoreCountsSchema, type RestoreCounts, type ShrinkOptions } from './test-restore-compare.ts';
 import { isTestRestoreDue } from './test-restore-due.ts';

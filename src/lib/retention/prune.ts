@@ -1,8 +1,7 @@
 import type { PrismaClient } from '../../generated/prisma/client.ts';
-import type { Logger } from '../shared/logger.ts';
-import { redactSecrets } from '../shared/redact.ts';
-import type { OffsiteDestination } from '../offsite/destination.ts';
-import { removeBackupFile } from '../storage/backup-files.ts';
+import { type Logger, redactSecrets } from '../shared/index.ts';
+import type { OffsiteDestination } from '../offsite/index.ts';
+import { removeBackupFile } from '../storage/index.ts';
 import { planRetention, type DeleteReason, type KeepReason } from './retention.ts';
 import { retentionPolicyOf, type RetentionOverrides, type RetentionPolicy } from './retention-policy.ts';
 

@@ -1,5 +1,4 @@
-import { DAY_MS, civilFromDays, daysFromCivil, weekdayFromDays } from '../cron/cron-calendar.ts';
-import { zoneClock } from '../cron/cron-zone.ts';
+import { civilFromDays, DAY_MS, daysFromCivil, weekdayFromDays, zoneClock } from '../cron/index.ts';
 
 /** A calendar period GFS retention groups backups by. */
 export type RetentionPeriod = 'daily' | 'weekly' | 'monthly';

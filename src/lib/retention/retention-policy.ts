@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CronTimeZoneError, normalizeTimeZoneName } from '../cron/cron-zone.ts';
+import { CronTimeZoneError, normalizeTimeZoneName } from '../cron/index.ts';
 
 /**
  * A deployment's retention policy: the single zod schema for it, wherever it comes from (the Deployment columns,

@@ -25,7 +25,7 @@
  * (`recent-failure`), and with no successful backup at all nothing is deleted (`no-success-yet`). A pinned record of
  * any status is kept.
  */
-import { DAY_MS } from '../cron/cron-calendar.ts';
+import { DAY_MS } from '../cron/index.ts';
 import { parseRetentionPolicy, type RetentionPolicy, type RetentionPolicyInput } from './retention-policy.ts';
 import { periodLabeller, type RetentionPeriod } from './retention-periods.ts';
 

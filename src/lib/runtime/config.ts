@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { readVariableFiles } from './config-files.ts';
-import { normaliseKeyPrefix } from '../offsite/object-key.ts';
-import { isSecretKey } from '../shared/redact.ts';
+import { normaliseKeyPrefix } from '../offsite/index.ts';
+import { isSecretKey, recordIdSchema } from '../shared/index.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -53,9 +53,7 @@ export const configSchema = z.object({
     .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
     .optional()
     .describe('Alerts are POSTed here as JSON (in addition to the Alert table). Unset: no webhook.'),
-  AGENT_WORKSPACE_ID: z
-    .string()
-    .regex(/^[a-z0-9]{1,64}$/, { error: 'must be a workspace id' })
+  AGENT_WORKSPACE_ID: recordIdSchema('must be a workspace id')
     .optional()
     .describe('Limits the LLM agent to one workspace. Unset: the agent sees every workspace.'),
   LLM_BASE_URL: z

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import { pino } from 'pino';
 import { ConfigError, describeConfig, loadConfig, type Config } from './config.ts';
-import { openDatabase, type Database } from '../db/database.ts';
-import { createLogger, type Logger } from '../shared/logger.ts';
+import { type Database, openDatabase } from '../db/index.ts';
+import { BackupRootUnusableError } from '../storage/index.ts';
+import { createLogger, type Logger } from '../shared/index.ts';
 
 /** What every entry point (worker, CLI, web) builds first: validated config, the logger, the migrated database. */
 export interface Runtime {
@@ -44,7 +45,7 @@ export function readEnvironment(): NodeJS.ProcessEnv {
  */
 export function runMain(main: () => Promise<void>): void {
   main().catch((error: unknown) => {
-    if (error instanceof ConfigError || (error instanceof Error && error.name === 'BackupRootUnusableError')) {
+    if (error instanceof ConfigError || error instanceof BackupRootUnusableError) {
       process.stderr.write(`${error.message}\n`);
       process.exit(2);
     }

@@ -1,45 +1,116 @@
-import { access, constants, stat } from 'node:fs/promises';
-import { createKubeClients } from '../backups/data-export.ts';
-import { loadKubeConfig } from '../kube/kube-config.ts';
-import { createOffsiteDestinations } from '../offsite/s3-destination.ts';
-import type { Runtime } from './runtime.ts';
-import { createFileBackupStore } from '../storage/backup-store.ts';
-import type { BackupDependencies } from '../backups/backup.ts';
-
-/** The backup volume is missing or cannot be written: the worker must not start and pretend to back up. */
-export class BackupRootUnusableError extends Error {
-  override name = 'BackupRootUnusableError';
-  constructor(readonly root: string, reason: string) {
-    super(`BACKUP_ROOT "${root}" ${reason}; mount the backup volume there or set BACKUP_ROOT`);
-  }
-}
+import type { KubeConfig } from '@kubernetes/client-node';
+import { createWebhookNotifier, noopNotifier, type Notifier } from '../alerts/index.ts';
+import type { BackupDependencies } from '../backups/index.ts';
+import { createKubeClients, loadKubeConfig } from '../kube/index.ts';
+import { createS3Destination, type OffsiteDestination } from '../offsite/index.ts';
+import type { Logger } from '../shared/index.ts';
+import { createFileBackupStore } from '../storage/index.ts';
+import type { LoopDependencies } from '../worker/index.ts';
+import type { Config } from './config.ts';
+import { openRuntime, type Runtime } from './runtime.ts';
 
 /**
- * Checks that the backup root exists, is a folder and is writable. It is never created on the fly: a volume that
- * failed to mount must not be replaced silently by a folder on the container's own disk.
+ * The composition root: the one place that turns the configuration into the services the module runs on (Kubernetes
+ * clients, the backup store, the alert notifier, the off-site destinations). The entry points (worker, CLIs, web)
+ * call it; no other module builds a sibling.
  */
-export async function assertBackupRootUsable(root: string): Promise<void> {
-  const info = await stat(root).catch(() => null);
-  if (!info) throw new BackupRootUnusableError(root, 'does not exist');
-  if (!info.isDirectory()) throw new BackupRootUnusableError(root, 'is not a folder');
-  await access(root, constants.W_OK).catch(() => {
-    throw new BackupRootUnusableError(root, 'is not writable by this process');
-  });
+export interface Services {
+  runtime: Runtime;
+  /** The webhook notifier when ALERT_WEBHOOK_URL is set, else one that drops notifications (the Alert table stays). */
+  notifier: Notifier;
+  /** What backups, retention, restores, uploads and format checks need; the notifier included. */
+  backup: BackupDependencies & { notifier: Notifier };
+  /** Waits (bounded) for alert deliveries still in flight, then closes the database. */
+  close(flushTimeoutMs?: number): Promise<void>;
 }
 
-/**
- * The real backup dependencies of an entry point: Kubernetes from KUBECONFIG (or in-cluster), the file store, and the
- * off-site destinations the configuration names (none when S3_BUCKET is unset).
- */
-export function createBackupDependencies(runtime: Runtime): BackupDependencies {
+/** Replacements for a local setup (the demo's stand-in cluster). */
+export interface ServiceOverrides {
+  kubeConfig?: KubeConfig;
+}
+
+const DEFAULT_FLUSH_TIMEOUT_MS = 10_000;
+
+/** Opens the runtime (config, logger, migrated database) and builds the services on it. */
+export async function openServices(
+  env: Record<string, string | undefined>,
+  name: string,
+  options: { logToStderr?: boolean } = {},
+): Promise<Services> {
+  return createServices(await openRuntime(env, name, options));
+}
+
+/** Builds the services of an opened runtime. */
+export function createServices(runtime: Runtime, overrides: ServiceOverrides = {}): Services {
   const { config, logger, database } = runtime;
-  return {
+  const notifier = createNotifier(config, logger);
+  const kubeConfig = overrides.kubeConfig ?? loadKubeConfig(config.KUBECONFIG ? { kubeconfigPath: config.KUBECONFIG } : {});
+  const backup = {
     db: database.prisma,
-    kube: createKubeClients(loadKubeConfig(config.KUBECONFIG ? { kubeconfigPath: config.KUBECONFIG } : {})),
+    kube: createKubeClients(kubeConfig),
     store: createFileBackupStore({ root: config.BACKUP_ROOT, logger }),
     clock: () => new Date(),
     logger,
+    notifier,
     destinations: createOffsiteDestinations(config),
     settings: { timeoutMs: config.BACKUP_TIMEOUT_SECONDS * 1_000, claimTtlMs: config.BACKUP_CLAIM_TTL_SECONDS * 1_000 },
   };
+  return {
+    runtime,
+    notifier,
+    backup,
+    async close(flushTimeoutMs = DEFAULT_FLUSH_TIMEOUT_MS) {
+      await notifier.flush(flushTimeoutMs);
+      await database.close();
+    },
+  };
 }
+
+/** What the worker loop runs on: the backup dependencies, the cycle's settings and the optional LLM agent. */
+export function createLoopDependencies(services: Services): LoopDependencies {
+  const { config, logger } = services.runtime;
+  return {
+    backup: services.backup,
+    logger,
+    settings: {
+      concurrency: config.BACKUP_CONCURRENCY,
+      overdueGraceMs: config.BACKUP_OVERDUE_GRACE_MINUTES * 60_000,
+      retryDelayMs: config.BACKUP_RETRY_MINUTES * 60_000,
+    },
+    agent: config.LLM_BASE_URL
+      ? {
+          llm: {
+            baseUrl: config.LLM_BASE_URL,
+            model: config.LLM_MODEL,
+            ...(config.LLM_API_KEY ? { apiKey: config.LLM_API_KEY } : {}),
+            maxSteps: config.LLM_MAX_STEPS,
+            timeoutMs: config.LLM_TIMEOUT_SECONDS * 1_000,
+          },
+          workspaceId: config.AGENT_WORKSPACE_ID ?? null,
+        }
+      : null,
+  };
+}
+
+function createNotifier(config: Config, logger: Logger): Notifier {
+  return config.ALERT_WEBHOOK_URL ? createWebhookNotifier({ url: config.ALERT_WEBHOOK_URL, logger }) : noopNotifier;
+}
+
+/** The destinations the configuration asks for: one S3 destination named `s3` when S3_BUCKET is set, else none. */
+export function createOffsiteDestinations(config: Config): OffsiteDestination[] {
+  if (!config.S3_BUCKET) return [];
+  return [
+    createS3Destination({
+      name: 's3',
+      bucket: config.S3_BUCKET,
+      prefix: config.S3_PREFIX,
+      region: config.S3_REGION,
+      forcePathStyle: config.S3_FORCE_PATH_STYLE,
+      ...(config.S3_ENDPOINT ? { endpoint: config.S3_ENDPOINT } : {}),
+      ...(config.S3_ACCESS_KEY_ID && config.S3_SECRET_ACCESS_KEY
+        ? { credentials: { accessKeyId: config.S3_ACCESS_KEY_ID, secretAccessKey: config.S3_SECRET_ACCESS_KEY } }
+        : {}),
+    }),
+  ];
+}
+

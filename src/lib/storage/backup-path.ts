@@ -7,6 +7,7 @@
  * lexically. (Symbolic links are checked by the shell, against the real paths.)
  */
 import path from 'node:path';
+import { DNS_LABEL_PATTERN, isRecordId } from '../shared/index.ts';
 
 /** Suffix of temporary files: `.{final name}.partial`, hidden so no listing or person mistakes one for a backup. */
 export const TEMP_FILE_SUFFIX = '.partial';
@@ -15,8 +16,6 @@ export const SIDECAR_SUFFIX = '.sha256';
 /** Second and later files of one deployment started in the same millisecond get `_2` … `_9`; more is a failure. */
 export const MAX_FILES_PER_MILLISECOND = 9;
 
-const WORKSPACE_ID = /^[a-z0-9]{1,64}$/;
-const DEPLOYMENT_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const EXTENSION = /^[a-z0-9]+(\.[a-z0-9]+)*$/;
 const MAX_EXTENSION_LENGTH = 32;
 const FIRST_YEAR = 0;
@@ -77,10 +76,10 @@ export function deploymentFolder(root: string, workspaceId: string, deploymentNa
   if (root.length === 0 || !path.isAbsolute(root) || root.includes('\0')) {
     throw new InvalidBackupPathError('root', root, 'an absolute path');
   }
-  if (!WORKSPACE_ID.test(workspaceId)) {
+  if (!isRecordId(workspaceId)) {
     throw new InvalidBackupPathError('workspaceId', workspaceId, '1-64 lowercase letters or digits (a cuid)');
   }
-  if (!DEPLOYMENT_NAME.test(deploymentName)) {
+  if (!DNS_LABEL_PATTERN.test(deploymentName)) {
     throw new InvalidBackupPathError('deploymentName', deploymentName, 'a DNS label: 1-63 lowercase letters, digits or "-", starting and ending with a letter or digit');
   }
   return path.join(path.resolve(root), workspaceId, deploymentName);

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import type { Logger } from '../shared/logger.ts';
+import type { Logger } from '../shared/index.ts';
 import {
   MAX_FILES_PER_MILLISECOND,
   backupFileName,

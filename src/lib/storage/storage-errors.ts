@@ -3,13 +3,13 @@
  * rejects with (the orchestrator records it as kind `StorageFailed`); `OutsideDeploymentFolderError` is the refusal
  * to touch a path that does not really lie in the deployment's folder.
  */
-import { BackupFailure } from '../shared/failures.ts';
+import { TypedFailure } from '../shared/index.ts';
 
 /** Which step of storing a backup failed. */
 export type StorageStage = 'open' | 'write' | 'commit';
 
 /** Writing a backup file failed (disk full, folder not writable, escaping path, …); nothing is left at the final name. */
-export class StorageFailedError extends BackupFailure {
+export class StorageFailedError extends TypedFailure {
   override readonly name = 'StorageFailedError';
   readonly kind = 'StorageFailed' as const;
   /** The errno code of the cause (`ENOSPC`, `ENOTDIR`, `EACCES`, …), when there is one. */

@@ -9,10 +9,8 @@
  * caller's signal (worker shutdown) leaves the record as it was (not checked), because that says nothing about the file.
  */
 import type { BackupRecord, PrismaClient } from '../../generated/prisma/client.ts';
-import type { Logger } from '../shared/logger.ts';
-import { BACKUP_UNVERIFIED_ALERT, raiseAndNotify } from '../alerts/alerts.ts';
-import type { Notifier } from '../alerts/notifier.ts';
-import { redactSecrets } from '../shared/redact.ts';
+import { keepStart, type Logger, redactSecrets } from '../shared/index.ts';
+import { BACKUP_UNVERIFIED_ALERT, type Notifier, raiseAndNotify } from '../alerts/index.ts';
 import { checkBackupFormat, FormatCheckUnavailableError, type FormatCheck, type FormatCheckInput, type FormatCheckOptions } from './format-check.ts';
 
 /** The format check as a replaceable dependency (tests inject one that throws). */
@@ -82,7 +80,7 @@ export async function recordFormatCheck(
       log.info({ method: result.method, ms }, `format check passed: ${result.detail}`);
       return { record: verified, outcome: 'verified', detail: result.detail };
     }
-    const verifyError = truncate(redactSecrets(result.error), MAX_ERROR_CHARS);
+    const verifyError = keepStart(redactSecrets(result.error), MAX_ERROR_CHARS);
     const failed = await deps.db.backupRecord.update({
       where: { id: record.id },
       data: { verifiedAt: null, verifyMethod: result.method, verifyError },
@@ -138,6 +136,4 @@ async function resolveUnverifiedUpTo(db: PrismaClient, record: BackupRecord, now
   });
 }
 
-function truncate(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
-}
+

@@ -1,9 +1,9 @@
 import type { BackupRecord, Deployment, PrismaClient } from '../../generated/prisma/client.ts';
 import { authenticate, bearerToken, type Principal } from './auth.ts';
 import { problem, quoteInput } from './http.ts';
+import { isRecordId } from '../shared/index.ts';
 
 /** Shape of our record ids (cuid): anything else cannot exist, so it is "not found" without a query. */
-const RECORD_ID = /^[a-z0-9]{1,64}$/;
 
 /**
  * The workspace a request speaks for, or the 401 answer to send: no token, a malformed, unknown or revoked token all
@@ -23,7 +23,7 @@ export async function requirePrincipal(db: PrismaClient, request: Request, now: 
  * treated exactly like one that does not exist (same single query, same answer), so ids of others cannot be probed.
  */
 export async function findDeploymentForPrincipal(db: PrismaClient, principal: Principal, id: string): Promise<Deployment | null> {
-  if (!RECORD_ID.test(id)) return null;
+  if (!isRecordId(id)) return null;
   return db.deployment.findFirst({ where: { id, workspaceId: principal.workspaceId } });
 }
 
@@ -33,7 +33,7 @@ export async function findBackupForPrincipal(
   principal: Principal,
   id: string,
 ): Promise<(BackupRecord & { deployment: Deployment }) | null> {
-  if (!RECORD_ID.test(id)) return null;
+  if (!isRecordId(id)) return null;
   return db.backupRecord.findFirst({ where: { id, workspaceId: principal.workspaceId }, include: { deployment: true } });
 }
 

@@ -1,5 +1,5 @@
 import type { PrismaClient } from '../../generated/prisma/client.ts';
-import { hashToken, looksLikeApiToken, secretsEqual } from '../shared/tokens.ts';
+import { hashToken, looksLikeApiToken, secretsEqual } from '../shared/index.ts';
 
 /** Name of the session cookie the dashboard's login sets (it carries the API token; httpOnly). */
 export const SESSION_COOKIE = 'ops_session';

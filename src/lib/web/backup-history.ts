@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import type { BackupRecord, Prisma, PrismaClient } from '../../generated/prisma/client.ts';
 import { pageLimitSchema } from './page-limit.ts';
+import { recordIdSchema } from '../shared/index.ts';
 
 /** Query of the history endpoint: `?cursor=<backup id>&limit=<1-100>`. */
 export const historyQuerySchema = z.object({
-  cursor: z.string().regex(/^[a-z0-9]{1,64}$/, { error: 'must be a backup id from nextCursor' }).optional(),
+  cursor: recordIdSchema('must be a backup id from nextCursor').optional(),
   limit: pageLimitSchema(100, 20),
 });
 

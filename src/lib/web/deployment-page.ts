@@ -1,14 +1,14 @@
 import { notFound } from 'next/navigation.js';
 import type { PrismaClient } from '../../generated/prisma/client.ts';
-import { checkBackupEligibility, findOverdue, type Overdue } from '../backups/backup-due.ts';
-import { describeCron, nextFireTime, tryParseCron } from '../cron/cron.ts';
-import { describeRetentionPolicy, InvalidRetentionError, retentionPolicyOf, type DeploymentRetentionColumns } from '../retention/retention-policy.ts';
+import { checkBackupEligibility, findOverdue, type Overdue } from '../backups/index.ts';
+import { describeCron, nextFireTime, tryParseCron } from '../cron/index.ts';
+import { type DeploymentRetentionColumns, describeRetentionPolicy, InvalidRetentionError, retentionPolicyOf } from '../retention/index.ts';
 import type { Principal } from './auth.ts';
 import { countOpenUploads, type UploadCounts } from './upload-counts.ts';
 import { loadTestRestoreSummary, type TestRestoreSummary } from './test-restore-summary.ts';
+import { isRecordId } from '../shared/index.ts';
 
 /** Deployment ids are cuids; anything else cannot exist and is answered 404 without a query. */
-const DEPLOYMENT_ID = /^[a-z0-9]{1,64}$/;
 
 /** The top of a deployment's backups page: what is scheduled, what happened last, what is kept. */
 export interface DeploymentBackupSummary {
@@ -48,7 +48,7 @@ export async function loadDeploymentBackupSummary(
   deploymentId: string,
   options: { now: Date; overdueGraceMs: number },
 ): Promise<DeploymentBackupSummary> {
-  if (!DEPLOYMENT_ID.test(deploymentId)) notFound();
+  if (!isRecordId(deploymentId)) notFound();
   const deployment = await db.deployment.findFirst({ where: { id: deploymentId, workspaceId: principal.workspaceId } });
   if (!deployment) notFound();
   const [stored, uploads] = await Promise.all([

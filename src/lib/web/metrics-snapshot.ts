@@ -1,5 +1,5 @@
 import type { PrismaClient } from '../../generated/prisma/client.ts';
-import { gatherBackupState, type StateOptions } from '../backups/backup-state.ts';
+import { gatherBackupState, type StateOptions } from '../backups/index.ts';
 import type { BackupMetricsSnapshot } from './metrics.ts';
 
 interface BackupSummaryRow {

@@ -1,6 +1,5 @@
 import type { AlertSeverity, PrismaClient } from '../../generated/prisma/client.ts';
-import type { Overdue } from '../backups/backup-due.ts';
-import { gatherBackupState, type BackupState, type DeploymentBackupState } from '../backups/backup-state.ts';
+import { type BackupState, type DeploymentBackupState, gatherBackupState, type Overdue } from '../backups/index.ts';
 import type { Principal } from './auth.ts';
 import { countOpenUploads, type UploadCounts } from './upload-counts.ts';
 

@@ -9,7 +9,7 @@ import { getWebContext, type WebContext } from './web-context.ts';
  * else is redirected to the login page, which sends them back to `returnTo` afterwards: a page never renders data
  * without a valid token. A request carrying no token at all is redirected without touching the database.
  */
-export async function requirePrincipal(returnTo: string): Promise<{ principal: Principal; context: WebContext }> {
+export async function requirePagePrincipal(returnTo: string): Promise<{ principal: Principal; context: WebContext }> {
   const requestHeaders = new Headers(await headers());
   if (!bearerToken(requestHeaders) && !sessionToken(requestHeaders)) redirect(loginPath(returnTo));
   const context = await getWebContext();

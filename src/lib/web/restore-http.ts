@@ -1,9 +1,9 @@
 import type { PrismaClient, RestoreRecord } from '../../generated/prisma/client.ts';
-import type { LiveRestorePlan } from '../restore/restore-backup.ts';
-import type { RestoreRefusedError } from '../restore/restore-errors.ts';
+import type { LiveRestorePlan, RestoreRefusedError } from '../restore/index.ts';
 import type { Principal } from './auth.ts';
 import { json, problem, quoteInput } from './http.ts';
 import { toRestoreRecordJson } from './restore-json.ts';
+import { isRecordId } from '../shared/index.ts';
 
 /** The HTTP answer to a refused restore: 404 unknown, 403 wrong token, 410 expired token, 409 anything else. */
 export function refusalResponse(error: RestoreRefusedError): Response {
@@ -11,11 +11,10 @@ export function refusalResponse(error: RestoreRefusedError): Response {
   return problem(status, error.message, { 'x-restore-refusal': error.code });
 }
 
-const RECORD_ID = /^[a-z0-9]{1,64}$/;
 
 /** The restore `id` if it belongs to the principal's workspace, else null (another workspace's looks missing). */
 export async function findRestoreForPrincipal(db: PrismaClient, principal: Principal, id: string): Promise<RestoreRecord | null> {
-  if (!RECORD_ID.test(id)) return null;
+  if (!isRecordId(id)) return null;
   return db.restoreRecord.findFirst({ where: { id, workspaceId: principal.workspaceId } });
 }
 

@@ -1,6 +1,5 @@
 import type { BackupRecord, BackupTrigger } from '../../generated/prisma/client.ts';
-import { executeBackup, type BackupDependencies } from '../backups/backup.ts';
-import type { SkipCode } from '../backups/backup-due.ts';
+import { type BackupDependencies, executeBackup, type SkipCode } from '../backups/index.ts';
 
 export type StartBackupResult =
   | { kind: 'started'; record: BackupRecord }

@@ -3,10 +3,9 @@
  * went (with its counts in words), and the open `data_shrank` warning if there is one. Two queries.
  */
 import type { Deployment, PrismaClient } from '../../generated/prisma/client.ts';
-import { DATA_SHRANK_ALERT } from '../alerts/alerts.ts';
-import { describeCron, nextFireTime, tryParseCron } from '../cron/cron.ts';
-import { restoreCountsSchema } from '../restore/test-restore-compare.ts';
-import { isTestRestoreDue } from '../restore/test-restore-due.ts';
+import { DATA_SHRANK_ALERT } from '../alerts/index.ts';
+import { describeCron, nextFireTime, tryParseCron } from '../cron/index.ts';
+import { isTestRestoreDue, restoreCountsSchema } from '../restore/index.ts';
 
 export interface TestRestoreSummary {
   schedule: string | null;

@@ -1,7 +1,5 @@
-import { createBackupDependencies } from '../runtime/services.ts';
-import type { BackupDependencies } from '../backups/backup.ts';
-import { createWebhookNotifier, noopNotifier } from '../alerts/notifier.ts';
-import { openRuntime, readEnvironment, type Runtime } from '../runtime/runtime.ts';
+import type { BackupDependencies } from '../backups/index.ts';
+import { openServices, readEnvironment, type Runtime } from '../runtime/index.ts';
 
 /** What the web server's pages and route handlers use: the runtime and the backup service, built once per process. */
 export interface WebContext {
@@ -17,12 +15,8 @@ const globalForWeb = globalThis as typeof globalThis & { opsWebContext?: Promise
  * request tries again, so the dashboard recovers without a restart.
  */
 export function getWebContext(): Promise<WebContext> {
-  globalForWeb.opsWebContext ??= openRuntime(readEnvironment(), 'web')
-    .then((runtime) => {
-      const { config, logger } = runtime;
-      const notifier = config.ALERT_WEBHOOK_URL ? createWebhookNotifier({ url: config.ALERT_WEBHOOK_URL, logger }) : noopNotifier;
-      return { runtime, backup: { ...createBackupDependencies(runtime), notifier } };
-    })
+  globalForWeb.opsWebContext ??= openServices(readEnvironment(), 'web')
+    .then(({ runtime, backup }) => ({ runtime, backup }))
     .catch((error: unknown) => {
       globalForWeb.opsWebContext = undefined;
       throw error;

@@ -1,20 +1,12 @@
-import type { Logger } from '../shared/logger.ts';
-import { BACKUP_BLOCKED_ALERT, BACKUP_OVERDUE_ALERT, raiseAndNotify, resolveAlerts } from '../alerts/alerts.ts';
-import { executeBackup, pruneBackups, shouldRunBackup, type BackupDecision, type BackupDependencies } from '../backups/backup.ts';
-import type { SkipCode } from '../backups/backup-due.ts';
-import { BackupInterruptedError } from '../backups/backup-outcome.ts';
-import { gatherBackupState, type BackupState, type DeploymentBackupState } from '../backups/backup-state.ts';
-import { runAgentTurn, type AgentTurnReport, type LlmSettings } from '../agent/llm-agent.ts';
-import { recoverInterruptedBackups } from '../backups/recovery.ts';
-import { runTestRestorePass } from '../restore/test-restore-pass.ts';
-import { runUploadPass } from '../offsite/upload-pass.ts';
-import { formatDuration } from '../agent/state-render.ts';
-import { runWithConcurrency } from '../shared/run-with-concurrency.ts';
-import { checkUncheckedBackups } from '../verification/unchecked-backups.ts';
-import { buildSystemPrompt } from '../agent/system-prompt.ts';
-import { backupTools, type ToolContext } from '../agent/tools.ts';
+import { formatLateness, type Logger, runWithConcurrency } from '../shared/index.ts';
+import { BACKUP_BLOCKED_ALERT, BACKUP_OVERDUE_ALERT, raiseAndNotify, resolveAlerts } from '../alerts/index.ts';
+import { type BackupDecision, type BackupDependencies, BackupInterruptedError, type BackupState, type DeploymentBackupState, executeBackup, gatherBackupState, recoverInterruptedBackups, shouldRunBackup, type SkipCode } from '../backups/index.ts';
+import { pruneBackups } from '../retention/index.ts';
+import { type AgentTurnReport, backupTools, buildSystemPrompt, type LlmSettings, runAgentTurn, type ToolContext } from '../agent/index.ts';
+import { runTestRestorePass } from '../restore/index.ts';
+import { runUploadPass } from '../offsite/index.ts';
+import { checkUncheckedBackups } from '../verification/index.ts';
 
-export { gatherBackupState, type BackupState } from '../backups/backup-state.ts';
 
 /** Everything the ops-agent loop needs; built by the worker. */
 export interface LoopDependencies {
@@ -249,7 +241,7 @@ async function reviewAlerts(deps: LoopDependencies, deployment: DeploymentBackup
       severity: 'CRITICAL',
       kind: BACKUP_OVERDUE_ALERT,
       message:
-        `Backup of ${deployment.workspaceSlug}/${deployment.name} is overdue by ${formatDuration(deployment.overdue.lateByMs)}: ` +
+        `Backup of ${deployment.workspaceSlug}/${deployment.name} is overdue by ${formatLateness(deployment.overdue.lateByMs)}: ` +
         `the schedule (${deployment.scheduleDescription}) fired at ${deployment.overdue.since.toISOString()} and no backup succeeded since. ` +
         `Last successful backup: ${deployment.lastBackupAt?.toISOString() ?? 'never'}.`,
     }, now);

@@ -9,7 +9,8 @@ import { promisify } from 'node:util';
 import { Exec, KubeConfig } from '@kubernetes/client-node';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createKubeClients, runDataExport, type DataExportRequest, type KubeClients } from '../../../src/lib/backups/data-export.ts';
+import { runDataExport, type DataExportRequest } from '../../../src/lib/backups/data-export.ts';
+import { createKubeClients, type KubeClients } from '../../../src/lib/kube/kube-clients.ts';
 import { execToStream, type ExecToStreamOptions } from '../../../src/lib/kube/exec-stream.ts';
 import {
   AbortedError,
@@ -21,7 +22,7 @@ import {
   PodNotFoundError,
   TimeoutError,
 } from '../../../src/lib/kube/exec-errors.ts';
-import { loadKubeConfig } from '../../../src/lib/kube/kube-config.ts';
+import { loadKubeConfig } from '../../../src/lib/kube/kube-clients.ts';
 import { createLogger } from '../../../src/lib/shared/logger.ts';
 import type { DataExport } from '../../../src/lib/recipes/recipe.ts';
 import { findRecipe } from '../../../src/lib/recipes/registry.ts';

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKubeClients } from '../../../src/lib/backups/data-export.ts';
+import { createKubeClients } from '../../../src/lib/kube/kube-clients.ts';
 import { runDataImport } from '../../../src/lib/restore/data-import.ts';
 import { createLogger } from '../../../src/lib/shared/logger.ts';
 import { formatSidecar } from '../../../src/lib/storage/backup-path.ts';

@@ -4,7 +4,7 @@ import net from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKubeClients } from '../../../src/lib/backups/data-export.ts';
+import { createKubeClients } from '../../../src/lib/kube/kube-clients.ts';
 import { executeBackup } from '../../../src/lib/backups/backup.ts';
 import { planLiveRestore, restoreBackup } from '../../../src/lib/restore/restore-backup.ts';
 import { formatSidecar } from '../../../src/lib/storage/backup-path.ts';

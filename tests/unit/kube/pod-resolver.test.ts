@@ -1,6 +1,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { buildExportCommand, defaultPodSelector } from '../../../src/lib/backups/data-export.ts';
+import { buildExportCommand } from '../../../src/lib/backups/data-export.ts';
+import { defaultPodSelector } from '../../../src/lib/kube/pod-resolver.ts';
 import { exitCodeOf } from '../../../src/lib/kube/exec-channels.ts';
 import { ContainerNotReadyError, PodNotFoundError } from '../../../src/lib/kube/exec-errors.ts';
 import { choosePod, collectSecretValues } from '../../../src/lib/kube/pod-resolver.ts';

@@ -1,8 +1,4 @@
-import { isMetricsRequestAuthorized } from '../../../lib/web/auth.ts';
-import { problem } from '../../../lib/web/http.ts';
-import { buildMetricsRegistry } from '../../../lib/web/metrics.ts';
-import { gatherMetricsSnapshot } from '../../../lib/web/metrics-snapshot.ts';
-import { getWebContext } from '../../../lib/web/web-context.ts';
+import { buildMetricsRegistry, gatherMetricsSnapshot, getWebContext, isMetricsRequestAuthorized, problem } from '../../../lib/web/index.ts';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';

@@ -1,7 +1,4 @@
-import { authenticate } from '../../../lib/web/auth.ts';
-import { json, problem } from '../../../lib/web/http.ts';
-import { readSignIn, sessionCookie, signInRedirect } from '../../../lib/web/session.ts';
-import { getWebContext } from '../../../lib/web/web-context.ts';
+import { authenticate, getWebContext, json, problem, readSignIn, sessionCookie, signInRedirect } from '../../../lib/web/index.ts';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';

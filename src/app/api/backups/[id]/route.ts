@@ -1,7 +1,4 @@
-import { backupNotFound, findBackupForPrincipal, requirePrincipal } from '../../../../lib/web/api-auth.ts';
-import { loadBackupHistoryItem } from '../../../../lib/web/backup-history.ts';
-import { json } from '../../../../lib/web/http.ts';
-import { getWebContext } from '../../../../lib/web/web-context.ts';
+import { backupNotFound, findBackupForPrincipal, getWebContext, json, loadBackupHistoryItem, requirePrincipal } from '../../../../lib/web/index.ts';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';

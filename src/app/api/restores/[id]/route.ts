@@ -1,8 +1,4 @@
-import { requirePrincipal } from '../../../../lib/web/api-auth.ts';
-import { json } from '../../../../lib/web/http.ts';
-import { getWebContext } from '../../../../lib/web/web-context.ts';
-import { findRestoreForPrincipal, restoreNotFound } from '../../../../lib/web/restore-http.ts';
-import { toRestoreRecordJson } from '../../../../lib/web/restore-json.ts';
+import { findRestoreForPrincipal, getWebContext, json, requirePrincipal, restoreNotFound, toRestoreRecordJson } from '../../../../lib/web/index.ts';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';

@@ -1,9 +1,5 @@
-import { formatBytes } from '../../../../lib/shared/format.ts';
-import { listBackupHistory } from '../../../../lib/web/backup-history.ts';
-import { loadDeploymentBackupSummary, type DeploymentBackupSummary } from '../../../../lib/web/deployment-page.ts';
-import { describeSpan, formatInstant, formatRelative } from '../../../../lib/web/display.ts';
-import { requirePrincipal } from '../../../../lib/web/page-auth.ts';
-import { listRestoreHistory } from '../../../../lib/web/restore-history.ts';
+import { formatBytes, isRecordId } from '../../../../lib/shared/index.ts';
+import { type DeploymentBackupSummary, describeSpan, formatInstant, formatRelative, listBackupHistory, listRestoreHistory, loadDeploymentBackupSummary, requirePagePrincipal } from '../../../../lib/web/index.ts';
 import { BackupHistoryPanel } from '../../../_components/backup-history-panel.tsx';
 import { RestoreHistorySection } from '../../../_components/restore-history-section.tsx';
 import { StatusBadge } from '../../../_components/status-badge.tsx';
@@ -14,7 +10,6 @@ export const dynamic = 'force-dynamic';
 const PAGE_SIZE = 20;
 /** Latest restores listed. */
 const RESTORES_SHOWN = 10;
-const CURSOR = /^[a-z0-9]{1,64}$/;
 
 interface PageProps {
   params: Promise<{ id: string }>;
@@ -28,14 +23,14 @@ interface PageProps {
 export default async function DeploymentBackupsPage({ params, searchParams }: PageProps) {
   const { id } = await params;
   const { cursor: cursorParam } = await searchParams;
-  const { principal, context } = await requirePrincipal(`/deployments/${encodeURIComponent(id)}/backups`);
+  const { principal, context } = await requirePagePrincipal(`/deployments/${encodeURIComponent(id)}/backups`);
   const { prisma } = context.runtime.database;
   const now = new Date();
   const summary = await loadDeploymentBackupSummary(prisma, principal, id, {
     now,
     overdueGraceMs: context.runtime.config.BACKUP_OVERDUE_GRACE_MINUTES * 60_000,
   });
-  const cursor = typeof cursorParam === 'string' && CURSOR.test(cursorParam) ? cursorParam : null;
+  const cursor = typeof cursorParam === 'string' && isRecordId(cursorParam) ? cursorParam : null;
   const [history, restores] = await Promise.all([
     listBackupHistory(prisma, summary.id, { limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) }),
     listRestoreHistory(prisma, summary.id, { limit: RESTORES_SHOWN }, now),

@@ -1,7 +1,4 @@
-import { backupNotFound, findBackupForPrincipal, requirePrincipal } from '../../../../../lib/web/api-auth.ts';
-import { backupFileResponse, openBackupFile, type BackupFileRefusal } from '../../../../../lib/web/backup-download.ts';
-import { problem } from '../../../../../lib/web/http.ts';
-import { getWebContext } from '../../../../../lib/web/web-context.ts';
+import { type BackupFileRefusal, backupFileResponse, backupNotFound, findBackupForPrincipal, getWebContext, openBackupFile, problem, requirePrincipal } from '../../../../../lib/web/index.ts';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';

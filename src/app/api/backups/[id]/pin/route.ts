@@ -1,21 +1,19 @@
-import { setBackupPinned } from '../../../../../lib/retention/retention-pin.ts';
-import { backupNotFound, requirePrincipal } from '../../../../../lib/web/api-auth.ts';
-import { json, problem } from '../../../../../lib/web/http.ts';
-import { getWebContext } from '../../../../../lib/web/web-context.ts';
+import { setBackupPinned } from '../../../../../lib/retention/index.ts';
+import { backupNotFound, getWebContext, json, problem, requirePrincipal } from '../../../../../lib/web/index.ts';
+import { isRecordId } from '../../../../../lib/shared/index.ts';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';
 
 type Context = { params: Promise<{ id: string }> };
 
-const RECORD_ID = /^[a-z0-9]{1,64}$/;
 
 async function setPinned(request: Request, { params }: Context, pinned: boolean): Promise<Response> {
   const { id } = await params;
   const db = (await getWebContext()).runtime.database.prisma;
   const principal = await requirePrincipal(db, request, new Date());
   if (principal instanceof Response) return principal;
-  if (!RECORD_ID.test(id)) return backupNotFound(id);
+  if (!isRecordId(id)) return backupNotFound(id);
   const outcome = await setBackupPinned(db, { backupId: id, workspaceId: principal.workspaceId }, pinned);
   if (outcome.ok) return json({ backupId: outcome.backupId, pinned: outcome.pinned, changed: outcome.changed });
   if (outcome.code === 'NOT_FOUND') return backupNotFound(id);

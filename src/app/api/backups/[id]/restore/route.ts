@@ -1,7 +1,5 @@
-import { backupNotFound, findBackupForPrincipal, requirePrincipal } from '../../../../../lib/web/api-auth.ts';
-import { getWebContext } from '../../../../../lib/web/web-context.ts';
-import { planLiveRestore, RestoreRefusedError } from '../../../../../lib/restore/restore-backup.ts';
-import { livePlanResponse, refusalResponse } from '../../../../../lib/web/restore-http.ts';
+import { backupNotFound, findBackupForPrincipal, getWebContext, livePlanResponse, refusalResponse, requirePrincipal } from '../../../../../lib/web/index.ts';
+import { planLiveRestore, RestoreRefusedError } from '../../../../../lib/restore/index.ts';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';

@@ -1,8 +1,4 @@
-import { deploymentNotFound, requireDeployment } from '../../../../../lib/web/api-auth.ts';
-import { historyQuerySchema, listBackupHistory, toBackupRecordJson } from '../../../../../lib/web/backup-history.ts';
-import { json, parseSearchParams, problem, quoteInput } from '../../../../../lib/web/http.ts';
-import { startBackup } from '../../../../../lib/web/start-backup.ts';
-import { getWebContext } from '../../../../../lib/web/web-context.ts';
+import { deploymentNotFound, getWebContext, historyQuerySchema, json, listBackupHistory, parseSearchParams, problem, quoteInput, requireDeployment, startBackup, toBackupRecordJson } from '../../../../../lib/web/index.ts';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';

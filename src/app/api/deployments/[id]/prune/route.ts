@@ -1,9 +1,7 @@
 import { z } from 'zod';
-import { idsToDelete, pruneBackups, type PruneReport } from '../../../../../lib/retention/prune.ts';
-import { InvalidRetentionError } from '../../../../../lib/retention/retention-policy.ts';
-import { requireDeployment } from '../../../../../lib/web/api-auth.ts';
-import { json, problem } from '../../../../../lib/web/http.ts';
-import { getWebContext } from '../../../../../lib/web/web-context.ts';
+import { idsToDelete, InvalidRetentionError, pruneBackups, type PruneReport } from '../../../../../lib/retention/index.ts';
+import { getWebContext, json, problem, requireDeployment } from '../../../../../lib/web/index.ts';
+import { recordIdSchema } from '../../../../../lib/shared/index.ts';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';
@@ -16,7 +14,7 @@ const MAX_CONFIRMED_IDS = 100_000;
 const confirmSchema = z
   .object({
     expectDelete: z
-      .array(z.string().regex(/^[a-z0-9]{1,64}$/, { error: 'must hold record ids' }), { error: 'must be the expectDelete list of the plan from GET' })
+      .array(recordIdSchema('must hold record ids'), { error: 'must be the expectDelete list of the plan from GET' })
       .max(MAX_CONFIRMED_IDS)
       .describe('The ids the plan shown by GET deletes, exactly: the confirmation of that plan.'),
   })

@@ -1,7 +1,4 @@
-import { requireDeployment } from '../../../../../lib/web/api-auth.ts';
-import { json, parseSearchParams, problem } from '../../../../../lib/web/http.ts';
-import { listRestoreHistory, restoreHistoryQuerySchema } from '../../../../../lib/web/restore-history.ts';
-import { getWebContext } from '../../../../../lib/web/web-context.ts';
+import { getWebContext, json, listRestoreHistory, parseSearchParams, problem, requireDeployment, restoreHistoryQuerySchema } from '../../../../../lib/web/index.ts';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';

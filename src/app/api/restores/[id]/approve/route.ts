@@ -1,7 +1,5 @@
-import { requirePrincipal } from '../../../../../lib/web/api-auth.ts';
-import { getWebContext } from '../../../../../lib/web/web-context.ts';
-import { approveRestore, RestoreRefusedError } from '../../../../../lib/restore/restore-backup.ts';
-import { findRestoreForPrincipal, livePlanResponse, refusalResponse, restoreNotFound } from '../../../../../lib/web/restore-http.ts';
+import { findRestoreForPrincipal, getWebContext, livePlanResponse, refusalResponse, requirePrincipal, restoreNotFound } from '../../../../../lib/web/index.ts';
+import { approveRestore, RestoreRefusedError } from '../../../../../lib/restore/index.ts';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';

@@ -1,11 +1,7 @@
 import { z } from 'zod';
 import type { RestoreRecord } from '../../../../../generated/prisma/client.ts';
-import { requirePrincipal } from '../../../../../lib/web/api-auth.ts';
-import { json, problem } from '../../../../../lib/web/http.ts';
-import { getWebContext } from '../../../../../lib/web/web-context.ts';
-import { restoreBackup, RestoreRefusedError } from '../../../../../lib/restore/restore-backup.ts';
-import { findRestoreForPrincipal, refusalResponse, restoreNotFound } from '../../../../../lib/web/restore-http.ts';
-import { toRestoreRecordJson } from '../../../../../lib/web/restore-json.ts';
+import { findRestoreForPrincipal, getWebContext, json, problem, refusalResponse, requirePrincipal, restoreNotFound, toRestoreRecordJson } from '../../../../../lib/web/index.ts';
+import { restoreBackup, RestoreRefusedError } from '../../../../../lib/restore/index.ts';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';

@@ -1,4 +1,15 @@
-import { KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, Exec, KubeConfig } from '@kubernetes/client-node';
+
+/** The two Kubernetes clients exports and imports need: pod lookup and exec. */
+export interface KubeClients {
+  core: CoreV1Api;
+  exec: Exec;
+}
+
+/** Builds the clients from a loaded KubeConfig (see `loadKubeConfig`). */
+export function createKubeClients(kubeConfig: KubeConfig): KubeClients {
+  return { core: kubeConfig.makeApiClient(CoreV1Api), exec: new Exec(kubeConfig) };
+}
 
 /**
  * The cluster credentials: the kubeconfig file at `kubeconfigPath` when given; otherwise the pod's service account

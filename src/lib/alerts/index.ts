@@ -1,0 +1,2 @@
+export { BACKUP_BLOCKED_ALERT, BACKUP_FAILED_ALERT, BACKUP_OVERDUE_ALERT, BACKUP_UNVERIFIED_ALERT, DATA_SHRANK_ALERT, raiseAndNotify, resolveAlerts, RESTORE_FAILED_ALERT, RESTORE_PROPOSED_ALERT, TEST_RESTORE_FAILED_ALERT, UPLOAD_FAILED_ALERT } from './alerts.ts';
+export { createWebhookNotifier, noopNotifier, type Notifier } from './notifier.ts';

@@ -1,0 +1,5 @@
+export { approveRestore, cancelRestore, listRestores, type LiveRestorePlan, planLiveRestore, proposeLiveRestore, restoreBackup, type RestoreDependencies } from './restore-backup.ts';
+export { RestoreRefusedError } from './restore-errors.ts';
+export { restoreCountsSchema } from './test-restore-compare.ts';
+export { isTestRestoreDue } from './test-restore-due.ts';
+export { runTestRestorePass } from './test-restore-pass.ts';

@@ -1,0 +1,2 @@
+export { openRuntime, readEnvironment, runMain, type Runtime } from './runtime.ts';
+export { createLoopDependencies, createServices, openServices } from './services.ts';

@@ -1,0 +1,8 @@
+export { listBackupFiles, removeBackupFile, removeStaleTempFiles } from './backup-files.ts';
+export { deploymentFolder, formatSidecar, isBackupFileName, sidecarPathFor, tempPathFor } from './backup-path.ts';
+export { assertBackupRootUsable, BackupRootUnusableError } from './backup-root.ts';
+export { type BackupStore, type BackupWriter, createFileBackupStore, createFileSink } from './backup-store.ts';
+export { locateDeploymentFolder } from './deployment-folder.ts';
+export { BACKUP_FILE_MODE, ignoreCode, removeFileIfPresent, syncDirectory, writeFileDurably } from './file-system.ts';
+export { errorCode, OutsideDeploymentFolderError } from './storage-errors.ts';
+export { verifyBackupFile } from './verify-backup.ts';

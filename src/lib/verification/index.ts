@@ -1,0 +1,2 @@
+export { type CheckBackupFormat, recordFormatCheck } from './record-format-check.ts';
+export { checkUncheckedBackups } from './unchecked-backups.ts';

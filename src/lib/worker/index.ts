@@ -1,0 +1,1 @@
+export { type LoopDependencies, runCycle, runLoop, shutdownInterruption } from './loop.ts';
