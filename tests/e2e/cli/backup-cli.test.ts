@@ -10,8 +10,9 @@ import { podFor, startBackupHarness, type BackupHarness } from '../../support/ba
 import { createSourceDatabase, filesUnder, folderOf, waitUntil } from '../../support/backup-checks.ts';
 import type { ExecFaults } from '../../support/fake-kube-api.ts';
 import { createDeployment, createWorkspace } from '../../support/factories.ts';
-import { dropDatabase } from '../../support/postgres.ts';
+import { dropDatabase, uniqueDatabaseName } from '../../support/postgres.ts';
 import { childEnvironment, startEntryPoint } from '../../support/processes.ts';
+import { startWebhookReceiver } from '../../support/webhook-receiver.ts';
 
 /**
  * The operator's CLI (`npm run backup -- …`) as separate processes against the harness: a cloned database, the fake
@@ -45,20 +46,21 @@ afterAll(async () => {
   if (sourceDatabase) await dropDatabase(sourceDatabase);
 });
 
-async function deploymentWithPod(faults?: ExecFaults): Promise<Deployment> {
+async function deploymentWithPod(faults?: ExecFaults, database = sourceDatabase): Promise<Deployment> {
   const name = `db-${randomBytes(4).toString('hex')}`;
-  const env = { PGHOST: '127.0.0.1', POSTGRES_USER: 'postgres', POSTGRES_DB: sourceDatabase };
+  const env = { PGHOST: '127.0.0.1', POSTGRES_USER: 'postgres', POSTGRES_DB: database };
   harness.kube.pods.push(podFor(name, 'postgres', env, faults ? { faults } : {}));
   return createDeployment(harness.db.prisma, workspaceId, { name, recipeSlug: 'postgresql', status: 'RUNNING', namespace: 'apps' });
 }
 
 /** Starts the CLI with only the harness's configuration in its environment; stdout is kept apart from the logs. */
-function startCli(args: string[]) {
+function startCli(args: string[], extraEnvironment: Record<string, string> = {}) {
   const env = childEnvironment({
     DATABASE_URL: harness.db.url,
     KUBECONFIG: harness.kube.kubeconfigPath,
     BACKUP_ROOT: harness.root,
     BACKUP_CLAIM_TTL_SECONDS: String(CLAIM_TTL_MS / 1_000),
+    ...extraEnvironment,
   });
   const cli = startEntryPoint(CLI, args, env);
   let stdout = '';
@@ -66,8 +68,8 @@ function startCli(args: string[]) {
   return { ...cli, stdout: () => stdout, finished: cli.exited.then((code) => ({ code, stdout, output: cli.output() })) };
 }
 
-function runCli(args: string[]) {
-  return startCli(args).finished;
+function runCli(args: string[], extraEnvironment: Record<string, string> = {}) {
+  return startCli(args, extraEnvironment).finished;
 }
 
 describe('backup CLI', () => {
@@ -165,6 +167,25 @@ describe('backup CLI', () => {
     expect(loser!.code, loser!.output).toBe(3);
     expect(loser!.stdout).toContain('skipped (ALREADY_RUNNING): another backup of this deployment is running');
     expect(loser!.stdout).toContain(`running backup ${records[0]!.id}`);
+  });
+
+  it('sends the alert of a failed backup to the webhook before it exits, as the worker does', async () => {
+    const webhook = await startWebhookReceiver();
+    try {
+      const deployment = await deploymentWithPod(undefined, uniqueDatabaseName('ops_test_missing'));
+
+      const run = await runCli(['run', deployment.id], { ALERT_WEBHOOK_URL: webhook.url });
+
+      expect(run.code, run.output).toBe(1);
+      const record = await harness.db.prisma.backupRecord.findFirstOrThrow({ where: { deploymentId: deployment.id } });
+      expect(record).toMatchObject({ status: 'FAILED', errorKind: 'ExecFailed' });
+      const alert = await harness.db.prisma.alert.findFirstOrThrow({ where: { deploymentId: deployment.id } });
+      expect(webhook.bodies.map((body) => JSON.parse(body) as unknown)).toEqual([
+        expect.objectContaining({ type: 'backup.alert', alertId: alert.id, kind: 'backup_failed', backupRecordId: record.id }),
+      ]);
+    } finally {
+      await webhook.close();
+    }
   });
 
   it('rejects bad usage with exit code 2 and a message naming the problem', async () => {

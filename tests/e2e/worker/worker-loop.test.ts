@@ -1,6 +1,4 @@
 import { readdir, stat } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
@@ -11,6 +9,7 @@ import type { ExecFaults } from '../../support/fake-kube-api.ts';
 import { createDeployment, createWorkspace } from '../../support/factories.ts';
 import { createDatabase, databaseUrl, dropDatabase, uniqueDatabaseName } from '../../support/postgres.ts';
 import { childEnvironment, startEntryPoint, type RunningProcess } from '../../support/processes.ts';
+import { startWebhookReceiver } from '../../support/webhook-receiver.ts';
 
 /**
  * The worker as it runs in production: `src/worker.ts` in a child process of its own, on a cloned PostgreSQL
@@ -220,7 +219,7 @@ describe('worker loop', () => {
   });
 
   it('a failing alert webhook never turns a backup into a failure, and a failing deployment pages once', async () => {
-    const webhook = await startFailingWebhook();
+    const webhook = await startWebhookReceiver(500);
     try {
       const good = await dueDeployment('pg-good');
       const bad = await dueDeployment('pg-bad', { database: uniqueDatabaseName('ops_test_missing') });
@@ -272,29 +271,6 @@ describe('worker loop', () => {
 });
 
 /** An HTTP endpoint that records each POSTed body and answers 500, like a receiver that is down. */
-async function startFailingWebhook(): Promise<{ url: string; bodies: string[]; close(): Promise<void> }> {
-  const bodies: string[] = [];
-  const server: Server = createServer((request, response) => {
-    let body = '';
-    request.setEncoding('utf8');
-    request.on('data', (chunk: string) => (body += chunk));
-    request.on('end', () => {
-      if (request.method === 'POST') bodies.push(body);
-      response.writeHead(500, { 'content-type': 'text/plain' }).end('receiver is down');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/alerts`,
-    bodies,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
-
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = WORKER_RUN_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
