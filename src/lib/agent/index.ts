@@ -1,3 +1,4 @@
 export { type AgentTurnReport, type LlmSettings, runAgentTurn } from './llm-agent.ts';
 export { buildSystemPrompt } from './system-prompt.ts';
-export { backupTools, type ToolContext } from './tools.ts';
+export type { ToolContext } from './tool-context.ts';
+export { backupTools } from './tools.ts';

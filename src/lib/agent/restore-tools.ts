@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { proposeLiveRestore, RestoreRefusedError } from '../restore/index.ts';
 import type { AnyAgentTool } from './tool.ts';
-import type { ToolContext } from './tools.ts';
+import type { ToolContext } from './tool-context.ts';
 import { recordIdSchema } from '../shared/index.ts';
 
 /**

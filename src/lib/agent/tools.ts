@@ -2,9 +2,10 @@ import { z } from 'zod';
 import type { Deployment } from '../../generated/prisma/client.ts';
 import { verifyBackupFile } from '../storage/index.ts';
 import { recordFormatCheck } from '../verification/index.ts';
-import { type BackupDependencies, executeBackup, gatherBackupState } from '../backups/index.ts';
+import { executeBackup, gatherBackupState } from '../backups/index.ts';
 import { describeRetentionPolicy, idsToDelete, InvalidRetentionError, pruneBackups } from '../retention/index.ts';
 import { proposeRestoreTool } from './restore-tools.ts';
+import type { ToolContext } from './tool-context.ts';
 import { summarizeStateForTool } from './state-render.ts';
 import type { AnyAgentTool, ToolResult } from './tool.ts';
 import { recordIdSchema } from '../shared/index.ts';
@@ -14,14 +15,6 @@ import { recordIdSchema } from '../shared/index.ts';
  * workspace is reported as not found, a FAILED deployment is never backed up, retention keeps at least one backup,
  * and every input is validated by its schema before anything happens.
  */
-export interface ToolContext {
-  backup: BackupDependencies;
-  /** The agent's scope: one workspace, or null for all. */
-  workspaceId: string | null;
-  stateOptions: { overdueGraceMs: number; retryDelayMs: number };
-  signal?: AbortSignal;
-}
-
 const deploymentId = recordIdSchema('must be a deployment id (lowercase letters and digits), as listed by listBackupStatus')
   .describe('Id of the deployment, as listed by listBackupStatus.');
 

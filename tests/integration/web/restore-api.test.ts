@@ -6,7 +6,8 @@ import * as confirmRoute from '../../../src/app/api/restores/[id]/confirm/route.
 import * as restoreRoute from '../../../src/app/api/restores/[id]/route.ts';
 import { executeBackup } from '../../../src/lib/backups/backup.ts';
 import { callTool } from '../../../src/lib/agent/tool.ts';
-import { backupTools, type ToolContext } from '../../../src/lib/agent/tools.ts';
+import type { ToolContext } from '../../../src/lib/agent/tool-context.ts';
+import { backupTools } from '../../../src/lib/agent/tools.ts';
 import { restoreBackup } from '../../../src/lib/restore/restore-backup.ts';
 import { generateApiToken } from '../../../src/lib/shared/tokens.ts';
 import { getWebContext } from '../../../src/lib/web/web-context.ts';
