@@ -93,7 +93,8 @@ function startSamplingMemory(): { stop(): ClientReport['sampledPeakKiB'] } {
   const peak = { rss: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
   const sample = () => {
     const usage = process.memoryUsage();
-    for (const key of Object.keys(peak) as (keyof typeof peak)[]) peak[key] = Math.max(peak[key], Math.round(usage[key] / 1024));
+    for (const key of Object.keys(peak) as (keyof typeof peak)[])
+      peak[key] = Math.max(peak[key], Math.round(usage[key] / 1024));
   };
   sample();
   const timer = setInterval(sample, SAMPLE_INTERVAL_MS);
@@ -117,9 +118,11 @@ async function main(): Promise<void> {
   const loadedMs = performance.now();
   const loadedRssKiB = Math.round(process.memoryUsage.rss() / 1024);
   const bytes = Number(required('bytes'));
-  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new Error(`backup-client: --bytes must be a positive integer (got ${values.bytes})`);
+  if (!Number.isSafeInteger(bytes) || bytes <= 0)
+    throw new Error(`backup-client: --bytes must be a positive integer (got ${values.bytes})`);
   const rate = values['rate-mib-per-second'] === undefined ? null : Number(values['rate-mib-per-second']) * MIB;
-  if (rate !== null && !(rate > 0)) throw new Error(`backup-client: --rate-mib-per-second must be positive (got ${values['rate-mib-per-second']})`);
+  if (rate !== null && !(rate > 0))
+    throw new Error(`backup-client: --rate-mib-per-second must be positive (got ${values['rate-mib-per-second']})`);
   const deploymentName = required('deployment');
   const dataExport: DataExport = {
     container: required('container'),
@@ -141,10 +144,23 @@ async function main(): Promise<void> {
   });
 
   const started = performance.now();
-  const writer = await store.open({ workspaceId: 'bench', deploymentName, extension: 'bin', compressed: true, startedAt: new Date() });
+  const writer = await store.open({
+    workspaceId: 'bench',
+    deploymentName,
+    extension: 'bin',
+    compressed: true,
+    startedAt: new Date(),
+  });
   const exported = await runDataExport(
     clients,
-    { namespace: required('namespace'), podSelector: null, deploymentName, dataExport, destination: writer.stream, timeoutMs: EXPORT_TIMEOUT_MS },
+    {
+      namespace: required('namespace'),
+      podSelector: null,
+      deploymentName,
+      dataExport,
+      destination: writer.stream,
+      timeoutMs: EXPORT_TIMEOUT_MS,
+    },
     logger,
   ).catch(async (error: unknown) => {
     await writer.abort();

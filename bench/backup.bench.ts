@@ -112,7 +112,8 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
     const raw = env[name];
     if (raw === undefined || raw === '') return fallback;
     const value = Number(raw);
-    if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`backup bench: ${name} must be a positive integer (got ${JSON.stringify(raw)})`);
+    if (!Number.isSafeInteger(value) || value <= 0)
+      throw new Error(`backup bench: ${name} must be a positive integer (got ${JSON.stringify(raw)})`);
     return value;
   };
   const settings: Settings = {
@@ -125,16 +126,28 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
     kubectl: env.KUBECTL || 'kubectl',
   };
   if (settings.smallBytes >= settings.largeBytes) {
-    throw new Error(`backup bench: BENCH_SMALL_BYTES (${settings.smallBytes}) must be less than BENCH_LARGE_BYTES (${settings.largeBytes})`);
+    throw new Error(
+      `backup bench: BENCH_SMALL_BYTES (${settings.smallBytes}) must be less than BENCH_LARGE_BYTES (${settings.largeBytes})`,
+    );
   }
   return settings;
 }
 
 async function chooseMeasuringWrapper(): Promise<{ name: string; wrap: MeasuringWrapper }> {
   const gnuTime = '/usr/bin/time';
-  const usable = await access(gnuTime, fsConstants.X_OK).then(() => true, () => false);
-  if (usable) return { name: `${gnuTime} -f '%M %U %S'`, wrap: (argv, reportPath) => [gnuTime, '-f', '%M %U %S', '-o', reportPath, ...argv] };
-  return { name: 'python3 resource.getrusage(RUSAGE_CHILDREN)', wrap: (argv, reportPath) => ['python3', '-c', PYTHON_RUSAGE, reportPath, ...argv] };
+  const usable = await access(gnuTime, fsConstants.X_OK).then(
+    () => true,
+    () => false,
+  );
+  if (usable)
+    return {
+      name: `${gnuTime} -f '%M %U %S'`,
+      wrap: (argv, reportPath) => [gnuTime, '-f', '%M %U %S', '-o', reportPath, ...argv],
+    };
+  return {
+    name: 'python3 resource.getrusage(RUSAGE_CHILDREN)',
+    wrap: (argv, reportPath) => ['python3', '-c', PYTHON_RUSAGE, reportPath, ...argv],
+  };
 }
 
 /** Children run in their own process group, so a timeout or Ctrl-C can stop the wrapper and what it started. */
@@ -190,7 +203,11 @@ async function runMeasured(
   if (exit.code !== 0) {
     throw new Error(`backup bench: ${argv.join(' ')} exited with ${exit.code ?? exit.signal}\n${stderr.trim()}`);
   }
-  const [maxRssKiB, userSeconds, systemSeconds] = (await readFile(reportPath, 'utf8')).trim().split(/\s+/).slice(-3).map(Number);
+  const [maxRssKiB, userSeconds, systemSeconds] = (await readFile(reportPath, 'utf8'))
+    .trim()
+    .split(/\s+/)
+    .slice(-3)
+    .map(Number);
   if (!Number.isFinite(maxRssKiB) || !Number.isFinite(userSeconds) || !Number.isFinite(systemSeconds)) {
     throw new Error(`backup bench: unreadable resource report in ${reportPath}`);
   }
@@ -269,22 +286,60 @@ function createRunner(
 
   async function runKubectl(bytes: number): Promise<Run> {
     const outputPath = path.join(kubectlDirectory, `dump-${sequence}.bin`);
-    const argv = [settings.kubectl, '--kubeconfig', api.kubeconfigPath, 'exec', '-n', NAMESPACE, POD, '-c', CONTAINER, '--', 'head', '-c', String(bytes), '/dev/urandom'];
-    const { stdout: _none, ...measured } = await runMeasured(wrap, argv, path.join(workDirectory, `rusage-${sequence}`), { stdoutPath: outputPath });
+    const argv = [
+      settings.kubectl,
+      '--kubeconfig',
+      api.kubeconfigPath,
+      'exec',
+      '-n',
+      NAMESPACE,
+      POD,
+      '-c',
+      CONTAINER,
+      '--',
+      'head',
+      '-c',
+      String(bytes),
+      '/dev/urandom',
+    ];
+    const { stdout: _none, ...measured } = await runMeasured(
+      wrap,
+      argv,
+      path.join(workDirectory, `rusage-${sequence}`),
+      { stdoutPath: outputPath },
+    );
     const syncMs = await runPlain(['sync', outputPath]);
     await expectFileSize(outputPath, bytes, 'kubectl');
     await rm(outputPath);
     return { ...measured, syncMs };
   }
 
-  async function runOurs(entryPoint: string[], nodeOptions: string, bytes: number, rateMiBPerSecond: number | undefined): Promise<Run> {
+  async function runOurs(
+    entryPoint: string[],
+    nodeOptions: string,
+    bytes: number,
+    rateMiBPerSecond: number | undefined,
+  ): Promise<Run> {
     const argv = [
-      process.execPath, ...entryPoint,
-      '--kubeconfig', api.kubeconfigPath, '--namespace', NAMESPACE, '--deployment', DEPLOYMENT, '--container', CONTAINER,
-      '--bytes', String(bytes), '--root', storeRoot,
+      process.execPath,
+      ...entryPoint,
+      '--kubeconfig',
+      api.kubeconfigPath,
+      '--namespace',
+      NAMESPACE,
+      '--deployment',
+      DEPLOYMENT,
+      '--container',
+      CONTAINER,
+      '--bytes',
+      String(bytes),
+      '--root',
+      storeRoot,
       ...(rateMiBPerSecond === undefined ? [] : ['--rate-mib-per-second', String(rateMiBPerSecond)]),
     ];
-    const { stdout, ...measured } = await runMeasured(wrap, argv, path.join(workDirectory, `rusage-${sequence}`), { nodeOptions });
+    const { stdout, ...measured } = await runMeasured(wrap, argv, path.join(workDirectory, `rusage-${sequence}`), {
+      nodeOptions,
+    });
     const report = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as ClientReport;
     await expectFileSize(report.path, bytes, 'our client');
     await rm(report.path);
@@ -316,9 +371,12 @@ const kibToMib = (kib: number): number => kib / 1024;
 const fixed = (value: number, digits = 1): string => value.toFixed(digits);
 const maxPeakRssMib = (benchCase: Case): number => kibToMib(Math.max(...benchCase.runs.map((run) => run.peakRssKiB)));
 const medianPeakRssMib = (benchCase: Case): number => kibToMib(median(benchCase.runs.map((run) => run.peakRssKiB)));
-const medianThroughput = (benchCase: Case): number => mibPerSecond(benchCase.bytes, median(benchCase.runs.map((run) => run.wallMs)));
-const bestThroughput = (benchCase: Case): number => mibPerSecond(benchCase.bytes, Math.min(...benchCase.runs.map((run) => run.wallMs)));
-const reportsOf = (benchCase: Case): ClientReport[] => benchCase.runs.flatMap((run) => (run.report ? [run.report] : []));
+const medianThroughput = (benchCase: Case): number =>
+  mibPerSecond(benchCase.bytes, median(benchCase.runs.map((run) => run.wallMs)));
+const bestThroughput = (benchCase: Case): number =>
+  mibPerSecond(benchCase.bytes, Math.min(...benchCase.runs.map((run) => run.wallMs)));
+const reportsOf = (benchCase: Case): ClientReport[] =>
+  benchCase.runs.flatMap((run) => (run.report ? [run.report] : []));
 const medianInProcessThroughput = (benchCase: Case): number =>
   mibPerSecond(benchCase.bytes, median(reportsOf(benchCase).map((report) => report.exportMs)));
 
@@ -329,8 +387,13 @@ function formatSize(bytes: number): string {
 }
 
 function formatTable(header: string[], rows: string[][]): string {
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
-  const line = (cells: string[]) => cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ');
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)))
+      .join('  ');
   return [line(header), widths.map((width) => '-'.repeat(width)).join('  '), ...rows.map(line)].join('\n');
 }
 
@@ -345,7 +408,10 @@ function describeRun(benchCase: Case, run: Run): string {
     `server CPU ${fixed(run.serverCpuMs / 1000, 2)} s`,
   ];
   if (run.syncMs !== undefined) parts.push(`then sync ${fixed(run.syncMs / 1000, 2)} s`);
-  if (run.report) parts.push(`in-process ${fixed(run.report.exportMs / 1000, 2)} s (commit ${fixed(run.report.commitMs / 1000, 2)} s)`);
+  if (run.report)
+    parts.push(
+      `in-process ${fixed(run.report.exportMs / 1000, 2)} s (commit ${fixed(run.report.commitMs / 1000, 2)} s)`,
+    );
   return parts.join('  ');
 }
 
@@ -387,12 +453,27 @@ function printTables(cases: Case[]): void {
   });
   console.log('');
   console.log(
-    formatTable(['case', 'runs', 'best s', 'median s', 'best MiB/s', 'median MiB/s', 'peak RSS MiB', 'median peak', 'per run'], throughputRows),
+    formatTable(
+      ['case', 'runs', 'best s', 'median s', 'best MiB/s', 'median MiB/s', 'peak RSS MiB', 'median peak', 'per run'],
+      throughputRows,
+    ),
   );
   console.log('');
   console.log(
     formatTable(
-      ['case', '+sync MiB/s', 'in-process MiB/s', 'commit s', 'loaded at s', 'RSS loaded MiB', 'VmHWM MiB', 'heap MiB', 'arrayBuffers MiB', 'client CPU s', 'server CPU s'],
+      [
+        'case',
+        '+sync MiB/s',
+        'in-process MiB/s',
+        'commit s',
+        'loaded at s',
+        'RSS loaded MiB',
+        'VmHWM MiB',
+        'heap MiB',
+        'arrayBuffers MiB',
+        'client CPU s',
+        'server CPU s',
+      ],
       detailRows,
     ),
   );
@@ -407,7 +488,7 @@ function printTables(cases: Case[]): void {
       'ours = compiled JS under plain node with the worker image\'s NODE_OPTIONS (as production runs); "V8 defaults" = the',
       '  same without them; "under tsx" = the TypeScript source. Both for information.',
       'loaded at / RSS loaded: when our code started running, after Node (and tsx) and every import (@kubernetes/client-node',
-      '  included) had loaded. VmHWM, heap, arrayBuffers: our client\'s own peaks (highest of the runs).',
+      "  included) had loaded. VmHWM, heap, arrayBuffers: our client's own peaks (highest of the runs).",
       'the fake frames stdout like the kubelet (up to 32 KiB a frame, whatever arrived while the previous was written);',
       '  both clients read the same frames.',
       'client CPU: user+sys of the client process (median). server CPU: this process meanwhile = the fake API server (TLS,',
@@ -418,7 +499,10 @@ function printTables(cases: Case[]): void {
 
 function printTargets(cases: Case[], settings: Settings): void {
   const find = (kind: ClientKind, bytes: number, slow = false) =>
-    cases.find((benchCase) => benchCase.kind === kind && benchCase.bytes === bytes && (benchCase.rateMiBPerSecond !== undefined) === slow);
+    cases.find(
+      (benchCase) =>
+        benchCase.kind === kind && benchCase.bytes === bytes && (benchCase.rateMiBPerSecond !== undefined) === slow,
+    );
   const small = formatSize(settings.smallBytes);
   const large = formatSize(settings.largeBytes);
   const kubectlLarge = find('kubectl', settings.largeBytes)!;
@@ -428,21 +512,58 @@ function printTargets(cases: Case[], settings: Settings): void {
   const tsxLarge = find('ours-tsx', settings.largeBytes);
   const slow = find('ours', settings.slowBytes, true)!;
   const verdict = (pass: boolean) => (pass ? 'PASS' : 'MISS');
-  const ratioRow = (label: string, ratio: number) => [label, fixed(ratio, 2), `>= ${TARGET_THROUGHPUT_RATIO}`, verdict(ratio >= TARGET_THROUGHPUT_RATIO)];
-  const peakRow = (label: string, mib: number) => [label, `${fixed(mib)} MiB`, `< ${TARGET_PEAK_RSS_MIB} MiB`, verdict(mib < TARGET_PEAK_RSS_MIB)];
-  const flatRow = (label: string, mib: number) => [label, `${fixed(mib)} MiB`, `<= ${TARGET_FLAT_RSS_MIB} MiB`, verdict(mib <= TARGET_FLAT_RSS_MIB)];
+  const ratioRow = (label: string, ratio: number) => [
+    label,
+    fixed(ratio, 2),
+    `>= ${TARGET_THROUGHPUT_RATIO}`,
+    verdict(ratio >= TARGET_THROUGHPUT_RATIO),
+  ];
+  const peakRow = (label: string, mib: number) => [
+    label,
+    `${fixed(mib)} MiB`,
+    `< ${TARGET_PEAK_RSS_MIB} MiB`,
+    verdict(mib < TARGET_PEAK_RSS_MIB),
+  ];
+  const flatRow = (label: string, mib: number) => [
+    label,
+    `${fixed(mib)} MiB`,
+    `<= ${TARGET_FLAT_RSS_MIB} MiB`,
+    verdict(mib <= TARGET_FLAT_RSS_MIB),
+  ];
   const rows = [
-    ratioRow(`throughput ours (backup in a running worker) / kubectl ${large}, medians`, medianInProcessThroughput(oursLarge) / medianThroughput(kubectlLarge)),
-    ratioRow('  information: ours as a whole new process (start-up and imports included)', medianThroughput(oursLarge) / medianThroughput(kubectlLarge)),
+    ratioRow(
+      `throughput ours (backup in a running worker) / kubectl ${large}, medians`,
+      medianInProcessThroughput(oursLarge) / medianThroughput(kubectlLarge),
+    ),
+    ratioRow(
+      '  information: ours as a whole new process (start-up and imports included)',
+      medianThroughput(oursLarge) / medianThroughput(kubectlLarge),
+    ),
     ratioRow('  information: best runs, whole processes', bestThroughput(oursLarge) / bestThroughput(kubectlLarge)),
-    ratioRow('  information: ours with V8 defaults / kubectl', medianThroughput(defaultsLarge) / medianThroughput(kubectlLarge)),
-    ...(tsxLarge ? [ratioRow('  information: ours under tsx / kubectl', medianThroughput(tsxLarge) / medianThroughput(kubectlLarge))] : []),
+    ratioRow(
+      '  information: ours with V8 defaults / kubectl',
+      medianThroughput(defaultsLarge) / medianThroughput(kubectlLarge),
+    ),
+    ...(tsxLarge
+      ? [
+          ratioRow(
+            '  information: ours under tsx / kubectl',
+            medianThroughput(tsxLarge) / medianThroughput(kubectlLarge),
+          ),
+        ]
+      : []),
     peakRow(`peak RSS ours ${large}, highest run`, maxPeakRssMib(oursLarge)),
     peakRow('  information: ours with V8 defaults', maxPeakRssMib(defaultsLarge)),
     ...(tsxLarge ? [peakRow('  information: ours under tsx', maxPeakRssMib(tsxLarge))] : []),
-    flatRow(`|peak RSS ${large} - ${small}|, medians`, Math.abs(medianPeakRssMib(oursLarge) - medianPeakRssMib(oursSmall))),
+    flatRow(
+      `|peak RSS ${large} - ${small}|, medians`,
+      Math.abs(medianPeakRssMib(oursLarge) - medianPeakRssMib(oursSmall)),
+    ),
     flatRow('  information: highest runs', Math.abs(maxPeakRssMib(oursLarge) - maxPeakRssMib(oursSmall))),
-    flatRow(`|peak RSS slow destination - ${small}|, medians`, Math.abs(medianPeakRssMib(slow) - medianPeakRssMib(oursSmall))),
+    flatRow(
+      `|peak RSS slow destination - ${small}|, medians`,
+      Math.abs(medianPeakRssMib(slow) - medianPeakRssMib(oursSmall)),
+    ),
     flatRow('  information: highest runs', Math.abs(maxPeakRssMib(slow) - maxPeakRssMib(oursSmall))),
   ];
   console.log('');
@@ -483,7 +604,9 @@ async function main(): Promise<void> {
       { label: `kubectl ${large}`, kind: 'kubectl', bytes: settings.largeBytes, runs: [] },
       { label: `ours ${large}`, kind: 'ours', bytes: settings.largeBytes, runs: [] },
       { label: `ours ${large}, V8 defaults`, kind: 'ours-v8-defaults', bytes: settings.largeBytes, runs: [] },
-      ...(settings.tsx ? [{ label: `ours ${large} under tsx`, kind: 'ours-tsx' as const, bytes: settings.largeBytes, runs: [] }] : []),
+      ...(settings.tsx
+        ? [{ label: `ours ${large} under tsx`, kind: 'ours-tsx' as const, bytes: settings.largeBytes, runs: [] }]
+        : []),
       {
         label: `ours ${formatSize(settings.slowBytes)} @ ${settings.slowRateMiBPerSecond} MiB/s`,
         kind: 'ours',
@@ -492,8 +615,12 @@ async function main(): Promise<void> {
         runs: [],
       },
     ];
-    console.log(`backup bench: fake API ${api.url}, work dir ${workDirectory}, peak RSS by ${measuring.name}, ${settings.runs} round(s)`);
-    console.log('cases run in the order of round 1 in odd rounds, in reverse in even rounds; "load" = 1-minute load average at the start of a run');
+    console.log(
+      `backup bench: fake API ${api.url}, work dir ${workDirectory}, peak RSS by ${measuring.name}, ${settings.runs} round(s)`,
+    );
+    console.log(
+      'cases run in the order of round 1 in odd rounds, in reverse in even rounds; "load" = 1-minute load average at the start of a run',
+    );
     console.log(`ours: compiled JS, NODE_OPTIONS=${JSON.stringify(imageNodeOptions)} as in Dockerfile.worker`);
     const kinds = [...new Set(cases.map((benchCase) => benchCase.kind))];
     console.log(`warm-up (${formatSize(WARM_UP_BYTES)} each, not counted): ${kinds.join(', ')}`);

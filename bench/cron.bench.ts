@@ -53,7 +53,10 @@ function referenceTimes(seed: number, count: number): Date[] {
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
     return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
   };
-  return Array.from({ length: count }, () => new Date(FIRST_REFERENCE + Math.floor(random() * REFERENCE_SPAN_MS / 1000) * 1000));
+  return Array.from(
+    { length: count },
+    () => new Date(FIRST_REFERENCE + Math.floor((random() * REFERENCE_SPAN_MS) / 1000) * 1000),
+  );
 }
 
 interface Measurement {
@@ -159,11 +162,28 @@ function run(): void {
     ]);
   });
 
-  const header = ['expression', 'zone', 'next/s', 'croner', 'ratio', 'shouldRunNow/s', 'croner', 'ratio', 'worst µs', 'croner worst µs'];
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
+  const header = [
+    'expression',
+    'zone',
+    'next/s',
+    'croner',
+    'ratio',
+    'shouldRunNow/s',
+    'croner',
+    'ratio',
+    'worst µs',
+    'croner worst µs',
+  ];
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
   const line = (cells: readonly string[]) =>
-    cells.map((cell, column) => (column < 2 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join('  ');
-  console.log(`cron benchmark: ${TIMED_CALLS} calls per measurement, references over 2020-2029, node ${process.version}`);
+    cells
+      .map((cell, column) => (column < 2 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0)))
+      .join('  ');
+  console.log(
+    `cron benchmark: ${TIMED_CALLS} calls per measurement, references over 2020-2029, node ${process.version}`,
+  );
   console.log(line(header));
   for (const row of rows) console.log(line(row));
   const cold = measureColdCall();

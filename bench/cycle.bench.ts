@@ -203,9 +203,19 @@ async function benchGather(client: CountingClient, scale: Scale): Promise<Gather
   for (let pass = 0; pass < WARM_UP_PASSES + TIMED_PASSES; pass += 1) {
     client.reset();
     const started = performance.now();
-    const state = await gatherBackupState(client.prisma, { now: new Date(), overdueGraceMs: OVERDUE_GRACE_MS, retryDelayMs: RETRY_DELAY_MS });
+    const state = await gatherBackupState(client.prisma, {
+      now: new Date(),
+      overdueGraceMs: OVERDUE_GRACE_MS,
+      retryDelayMs: RETRY_DELAY_MS,
+    });
     const ms = performance.now() - started;
-    if (pass >= WARM_UP_PASSES) passes.push({ ms, sqlMs: client.sqlWallMs(), statements: client.statements.length, enabled: state.totals.enabled });
+    if (pass >= WARM_UP_PASSES)
+      passes.push({
+        ms,
+        sqlMs: client.sqlWallMs(),
+        statements: client.statements.length,
+        enabled: state.totals.enabled,
+      });
   }
   const counts = new Set(passes.map((pass) => pass.statements));
   if (counts.size !== 1) throw new Error(`the statement count varied between passes: ${[...counts].join(', ')}`);
@@ -254,7 +264,8 @@ async function benchCycleDecisions(client: CountingClient, scale: Scale): Promis
           `${ms.toFixed(0)} ms, ${client.statements.length} SQL statements ` +
           `(due ${summary.due}, skipped ${summary.skipped}, overdue ${summary.overdue}, interrupted ${summary.interrupted})`,
       );
-      if (pass === CYCLE_PASSES) console.log(`    statements of the last pass by kind:\n${statementKinds(client.statements)}`);
+      if (pass === CYCLE_PASSES)
+        console.log(`    statements of the last pass by kind:\n${statementKinds(client.statements)}`);
     }
   } finally {
     await rm(root, { recursive: true, force: true });
@@ -262,14 +273,20 @@ async function benchCycleDecisions(client: CountingClient, scale: Scale): Promis
 }
 
 async function main(): Promise<void> {
-  console.log(`${cpus().length} CPUs, load average ${loadavg().map((load) => load.toFixed(1)).join(' ')} (timings stretch with load)`);
+  console.log(
+    `${cpus().length} CPUs, load average ${loadavg()
+      .map((load) => load.toFixed(1))
+      .join(' ')} (timings stretch with load)`,
+  );
   const databases: string[] = [];
   const results = new Map<number, GatherResult>();
   try {
     for (const scale of [LARGE, SMALL]) {
       const database = await createBenchDatabase(scale);
       databases.push(database.name);
-      console.log(`${scale.deployments} deployments, ${scale.records} records: seeded in ${(database.seedMs / 1000).toFixed(1)} s (${database.name})`);
+      console.log(
+        `${scale.deployments} deployments, ${scale.records} records: seeded in ${(database.seedMs / 1000).toFixed(1)} s (${database.name})`,
+      );
       const client = countingClient(database.url);
       try {
         results.set(scale.deployments, await benchGather(client, scale));

@@ -23,18 +23,30 @@ const folder = await mkdtemp(path.join(os.tmpdir(), 'restore-bench-'));
 const file = path.join(folder, 'big.rdb');
 const hash = createHash('sha256');
 await pipeline(
-  Readable.from((function* () {
-    for (let i = 0; i < SIZE_MB; i += 1) {
-      const block = Buffer.alloc(CHUNK, i % 251);
-      hash.update(block);
-      yield block;
-    }
-  })()),
+  Readable.from(
+    (function* () {
+      for (let i = 0; i < SIZE_MB; i += 1) {
+        const block = Buffer.alloc(CHUNK, i % 251);
+        hash.update(block);
+        yield block;
+      }
+    })(),
+  ),
   createWriteStream(file),
 );
 const sha256 = hash.digest('hex');
 await import('node:fs/promises').then((fs) => fs.writeFile(`${file}.sha256`, formatSidecar(sha256, 'big.rdb')));
-const kube = await startFakeKubeApi({ pods: [{ namespace: 'apps', name: 'db-0', labels: { 'app.kubernetes.io/instance': 'db' }, phase: 'Running', containers: [{ name: 'db', ready: true, env: {} }] }] });
+const kube = await startFakeKubeApi({
+  pods: [
+    {
+      namespace: 'apps',
+      name: 'db-0',
+      labels: { 'app.kubernetes.io/instance': 'db' },
+      phase: 'Running',
+      containers: [{ name: 'db', ready: true, env: {} }],
+    },
+  ],
+});
 const base = process.memoryUsage().rss;
 let peak = base;
 const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 100);
@@ -42,7 +54,15 @@ const started = Date.now();
 // The reader is slower than the network (dd with a small block size), so backpressure matters.
 const result = await runDataImport(
   createKubeClients(kube.kubeConfig()),
-  { namespace: 'apps', podSelector: null, deploymentName: 'db', container: 'db', command: ['sh', '-c', process.env.READER ?? 'dd bs=4096 of=/dev/null 2>/dev/null; echo done'], source: { path: file, sha256, gunzip: false }, timeoutMs: 600_000 },
+  {
+    namespace: 'apps',
+    podSelector: null,
+    deploymentName: 'db',
+    container: 'db',
+    command: ['sh', '-c', process.env.READER ?? 'dd bs=4096 of=/dev/null 2>/dev/null; echo done'],
+    source: { path: file, sha256, gunzip: false },
+    timeoutMs: 600_000,
+  },
   createLogger({ level: 'silent' }),
 );
 clearInterval(sampler);

@@ -8,9 +8,13 @@ const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const env = { ...process.env };
 env.PRISMA_SCHEMA_ENGINE_BINARY ??= path.join(root, 'prisma', 'schema-engine-stub.sh');
 env.PRISMA_HIDE_UPDATE_MESSAGE = '1';
-const result = spawnSync(process.execPath, [path.join(root, 'node_modules', 'prisma', 'build', 'index.js'), 'generate'], {
-  cwd: root,
-  env,
-  stdio: 'inherit',
-});
+const result = spawnSync(
+  process.execPath,
+  [path.join(root, 'node_modules', 'prisma', 'build', 'index.js'), 'generate'],
+  {
+    cwd: root,
+    env,
+    stdio: 'inherit',
+  },
+);
 process.exit(result.status ?? 1);

@@ -42,8 +42,11 @@ async function main(): Promise<void> {
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     restoreDeclaredLength(res);
     handle(req, res).catch((error: unknown) => {
-      process.stderr.write(`web-server: ${req.method} ${req.url} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('internal server error\n');
+      process.stderr.write(
+        `web-server: ${req.method} ${req.url} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
+      if (!res.headersSent)
+        res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('internal server error\n');
       else res.destroy();
     });
   });
@@ -52,7 +55,10 @@ async function main(): Promise<void> {
     server.listen(port, hostname, resolve);
   });
   const address = server.address();
-  const shown = typeof address === 'object' && address ? `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}` : String(address);
+  const shown =
+    typeof address === 'object' && address
+      ? `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
+      : String(address);
   process.stdout.write(`web-server: the dashboard listens on http://${shown}\n`);
 
   const stop = () => {
@@ -72,7 +78,8 @@ function readOptions(): { port: number; hostname: string | undefined } {
   });
   const portText = values.port ?? process.env.PORT ?? '3000';
   const port = Number(portText);
-  if (!/^\d{1,5}$/.test(portText) || port > 65_535) throw new Error(`web-server: --port must be a TCP port from 0 to 65535 (got ${JSON.stringify(portText)})`);
+  if (!/^\d{1,5}$/.test(portText) || port > 65_535)
+    throw new Error(`web-server: --port must be a TCP port from 0 to 65535 (got ${JSON.stringify(portText)})`);
   return { port, hostname: values.hostname };
 }
 

@@ -21,7 +21,10 @@ runMain(async () => {
     if (graceSeconds !== null) startGracePeriod(signal);
   };
   const startGracePeriod = (signal: NodeJS.Signals) => {
-    logger.info({ signal, graceSeconds }, 'worker stopping: no new backups; running ones may finish within the grace period');
+    logger.info(
+      { signal, graceSeconds },
+      'worker stopping: no new backups; running ones may finish within the grace period',
+    );
     setTimeout(() => abortRunning.abort(shutdownInterruption()), (graceSeconds ?? 0) * 1_000).unref();
   };
   process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
@@ -30,7 +33,10 @@ runMain(async () => {
   const { config, logger } = services.runtime;
   await assertBackupRootUsable(config.BACKUP_ROOT);
   const deps = createLoopDependencies(services);
-  logger.info({ agent: deps.agent ? 'LLM agent enabled' : 'no LLM endpoint configured: automatic backups only' }, 'ops-agent loop starting');
+  logger.info(
+    { agent: deps.agent ? 'LLM agent enabled' : 'no LLM endpoint configured: automatic backups only' },
+    'ops-agent loop starting',
+  );
 
   graceSeconds = config.SHUTDOWN_GRACE_SECONDS;
   if (stopTakingWork.signal.aborted) startGracePeriod(stopTakingWork.signal.reason as NodeJS.Signals);

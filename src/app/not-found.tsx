@@ -4,8 +4,8 @@ export default function NotFound() {
     <div className="card">
       <h1>Not found</h1>
       <p>
-        There is nothing here, or it belongs to a workspace your token does not open. Check the address, or go back to the{' '}
-        <a href="/backups">backups overview</a>.
+        There is nothing here, or it belongs to a workspace your token does not open. Check the address, or go back to
+        the <a href="/backups">backups overview</a>.
       </p>
     </div>
   );

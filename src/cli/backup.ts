@@ -2,11 +2,31 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { openServices, readEnvironment, runMain } from '../lib/runtime/index.ts';
 import { assertBackupRootUsable, verifyBackupFile } from '../lib/storage/index.ts';
-import { auditBackupFiles, BackupInterruptedError, executeBackup, recoverInterruptedBackups } from '../lib/backups/index.ts';
-import { InvalidRetentionError, parseRetentionPolicy, printPrunePlan, pruneBackups, type RetentionOverrides, setBackupPinned } from '../lib/retention/index.ts';
+import {
+  auditBackupFiles,
+  BackupInterruptedError,
+  executeBackup,
+  recoverInterruptedBackups,
+} from '../lib/backups/index.ts';
+import {
+  InvalidRetentionError,
+  parseRetentionPolicy,
+  printPrunePlan,
+  pruneBackups,
+  type RetentionOverrides,
+  setBackupPinned,
+} from '../lib/retention/index.ts';
 import { recordFormatCheck } from '../lib/verification/index.ts';
 import { formatBytes, formatProgress, recordIdSchema } from '../lib/shared/index.ts';
-import { FetchedCopyMismatchError, fetchOffsiteCopy, FetchRefusedError, findOffsiteOrphans, OffsiteRequestError, requeueUploads, runUploadPass } from '../lib/offsite/index.ts';
+import {
+  FetchedCopyMismatchError,
+  fetchOffsiteCopy,
+  FetchRefusedError,
+  findOffsiteOrphans,
+  OffsiteRequestError,
+  requeueUploads,
+  runUploadPass,
+} from '../lib/offsite/index.ts';
 import { parseArgument, UsageError } from './usage.ts';
 
 const USAGE = `usage: npm run backup -- <command>
@@ -32,8 +52,17 @@ Exit codes: 0 done, 1 failed, 2 bad usage or configuration, 3 skipped.`;
 const idSchema = recordIdSchema('must be a record id (lowercase letters and digits)');
 const limitSchema = z.coerce.number().int().min(1).max(1_000, { error: 'must be from 1 to 1000' });
 /** A retention flag's text as a number; the range is checked by the retention policy schema. */
-const wholeNumberSchema = z.string().regex(/^-?\d+$/, { error: 'must be a whole number' }).transform(Number);
-const RETENTION_FLAGS = { keep: 'keepLast', daily: 'daily', weekly: 'weekly', monthly: 'monthly', 'max-age-days': 'maxAgeDays' } as const;
+const wholeNumberSchema = z
+  .string()
+  .regex(/^-?\d+$/, { error: 'must be a whole number' })
+  .transform(Number);
+const RETENTION_FLAGS = {
+  keep: 'keepLast',
+  daily: 'daily',
+  weekly: 'weekly',
+  monthly: 'monthly',
+  'max-age-days': 'maxAgeDays',
+} as const;
 type RetentionFlag = keyof typeof RETENTION_FLAGS;
 const FLAG_OF = Object.fromEntries(Object.entries(RETENTION_FLAGS).map(([flag, field]) => [field, `--${flag}`]));
 
@@ -72,11 +101,24 @@ runMain(async () => {
 async function runCommand(
   command: string,
   argument: string | undefined,
-  values: Partial<Record<RetentionFlag, string>> & { limit?: string; 'dry-run'?: boolean; backup?: string; destination?: string },
+  values: Partial<Record<RetentionFlag, string>> & {
+    limit?: string;
+    'dry-run'?: boolean;
+    backup?: string;
+    destination?: string;
+  },
 ): Promise<number> {
-  if (!['run', 'list', 'prune', 'pin', 'unpin', 'verify', 'recover', 'audit', 'upload', 'fetch'].includes(command)) throw new UsageError(`unknown command "${command}"`);
+  if (!['run', 'list', 'prune', 'pin', 'unpin', 'verify', 'recover', 'audit', 'upload', 'fetch'].includes(command))
+    throw new UsageError(`unknown command "${command}"`);
   const uploadBackupId = values.backup === undefined ? undefined : parseArgument(idSchema, values.backup, '--backup');
-  const id = command === 'recover' || command === 'upload' ? '' : parseArgument(idSchema, argument, ['verify', 'pin', 'unpin', 'fetch'].includes(command) ? 'backupId' : 'deploymentId');
+  const id =
+    command === 'recover' || command === 'upload'
+      ? ''
+      : parseArgument(
+          idSchema,
+          argument,
+          ['verify', 'pin', 'unpin', 'fetch'].includes(command) ? 'backupId' : 'deploymentId',
+        );
   const overrides: RetentionOverrides = {};
   for (const [flag, field] of Object.entries(RETENTION_FLAGS) as Array<[RetentionFlag, keyof RetentionOverrides]>) {
     if (values[flag] !== undefined) overrides[field] = parseArgument(wholeNumberSchema, values[flag], `--${flag}`);
@@ -96,7 +138,8 @@ async function runCommand(
       case 'run': {
         await assertBackupRootUsable(runtime.config.BACKUP_ROOT);
         const interrupt = new AbortController();
-        const onSignal = () => interrupt.abort(new BackupInterruptedError('Interrupted', 'interrupted: the operator stopped the backup'));
+        const onSignal = () =>
+          interrupt.abort(new BackupInterruptedError('Interrupted', 'interrupted: the operator stopped the backup'));
         process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
         const started = Date.now();
         let lastReport = 0;
@@ -110,22 +153,32 @@ async function runCommand(
           },
         });
         if (outcome.status === 'SKIPPED') {
-          out(`skipped (${outcome.code}): ${outcome.reason}${outcome.runningRecord ? ` — running backup ${outcome.runningRecord.id}` : ''}`);
+          out(
+            `skipped (${outcome.code}): ${outcome.reason}${outcome.runningRecord ? ` — running backup ${outcome.runningRecord.id}` : ''}`,
+          );
           return 3;
         }
         const r = outcome.record;
         if (outcome.status === 'SUCCEEDED') {
-          out(`SUCCEEDED ${r.id}\n  file    ${r.path}\n  size    ${formatBytes(r.sizeBytes)}\n  sha256  ${r.sha256}\n  took    ${r.durationMs} ms`);
+          out(
+            `SUCCEEDED ${r.id}\n  file    ${r.path}\n  size    ${formatBytes(r.sizeBytes)}\n  sha256  ${r.sha256}\n  took    ${r.durationMs} ms`,
+          );
           return 0;
         }
         out(`FAILED ${r.id} (${r.errorKind}): ${r.error}${r.stderrTail ? `\n  stderr: ${r.stderrTail}` : ''}`);
         return 1;
       }
       case 'list': {
-        const records = await deps.db.backupRecord.findMany({ where: { deploymentId: id }, orderBy: { startedAt: 'desc' }, take: limit });
+        const records = await deps.db.backupRecord.findMany({
+          where: { deploymentId: id },
+          orderBy: { startedAt: 'desc' },
+          take: limit,
+        });
         if (records.length === 0) out('no backups recorded for this deployment');
         for (const r of records) {
-          out(`${r.startedAt.toISOString()}  ${r.status.padEnd(9)}  ${r.trigger.padEnd(8)}  ${formatBytes(r.sizeBytes).padStart(10)}  ${r.id}  ${r.status === 'FAILED' ? `${r.errorKind}: ${r.error}` : (r.path ?? '')}`);
+          out(
+            `${r.startedAt.toISOString()}  ${r.status.padEnd(9)}  ${r.trigger.padEnd(8)}  ${formatBytes(r.sizeBytes).padStart(10)}  ${r.id}  ${r.status === 'FAILED' ? `${r.errorKind}: ${r.error}` : (r.path ?? '')}`,
+          );
         }
         return 0;
       }
@@ -148,7 +201,9 @@ async function runCommand(
           out(outcome.message);
           return 1;
         }
-        out(`${outcome.pinned ? 'pinned' : 'unpinned'} ${outcome.backupId}${outcome.changed ? '' : ` (it was already ${outcome.pinned ? 'pinned' : 'unpinned'})`}`);
+        out(
+          `${outcome.pinned ? 'pinned' : 'unpinned'} ${outcome.backupId}${outcome.changed ? '' : ` (it was already ${outcome.pinned ? 'pinned' : 'unpinned'})`}`,
+        );
         return 0;
       }
       case 'verify': {
@@ -159,16 +214,28 @@ async function runCommand(
           return 1;
         }
         const result = await verifyBackupFile(record.path, record.sha256);
-        out(result.ok ? `OK ${record.path} (${formatBytes(result.sizeBytes)}, sha256 ${record.sha256})` : `BAD ${record.path}: ${result.reason}: ${result.detail}`);
+        out(
+          result.ok
+            ? `OK ${record.path} (${formatBytes(result.sizeBytes)}, sha256 ${record.sha256})`
+            : `BAD ${record.path}: ${result.reason}: ${result.detail}`,
+        );
         if (!result.ok) return 1;
         const format = await recordFormatCheck(deps, record);
         const method = format.record.verifyMethod ?? record.format ?? 'format';
-        out(format.outcome === 'verified' ? `OK format (${method}): ${format.detail}` : format.outcome === 'failed' ? `BAD format (${method}): ${format.detail}` : `format not checked: ${format.detail}`);
+        out(
+          format.outcome === 'verified'
+            ? `OK format (${method}): ${format.detail}`
+            : format.outcome === 'failed'
+              ? `BAD format (${method}): ${format.detail}`
+              : `format not checked: ${format.detail}`,
+        );
         return format.outcome === 'failed' ? 1 : 0;
       }
       case 'recover': {
         const report = await recoverInterruptedBackups(deps);
-        out(`${report.interrupted.length} interrupted backup(s) marked FAILED, ${report.removedTempFiles.length} temporary file(s) removed`);
+        out(
+          `${report.interrupted.length} interrupted backup(s) marked FAILED, ${report.removedTempFiles.length} temporary file(s) removed`,
+        );
         for (const problem of report.tempFileProblems) out(`  could not remove ${problem.path}: ${problem.reason}`);
         return report.tempFileProblems.length > 0 ? 1 : 0;
       }
@@ -178,18 +245,35 @@ async function runCommand(
           return 2;
         }
         if (uploadBackupId) {
-          const record = await deps.db.backupRecord.findUnique({ where: { id: uploadBackupId }, select: { status: true } });
+          const record = await deps.db.backupRecord.findUnique({
+            where: { id: uploadBackupId },
+            select: { status: true },
+          });
           if (!record) throw new UsageError(`backup "${uploadBackupId}" does not exist`);
           await requeueUploads(deps.db, uploadBackupId, deps.clock());
         }
         const interrupt = new AbortController();
         process.once('SIGINT', () => interrupt.abort()).once('SIGTERM', () => interrupt.abort());
-        const summary = await runUploadPass(deps, deps.clock(), { signal: interrupt.signal, ...(uploadBackupId ? { backupId: uploadBackupId } : {}) });
-        out(`${summary.uploaded} uploaded and verified, ${summary.retrying} failed (to retry), ${summary.failed} failed for good, ${summary.queued} newly queued`);
+        const summary = await runUploadPass(deps, deps.clock(), {
+          signal: interrupt.signal,
+          ...(uploadBackupId ? { backupId: uploadBackupId } : {}),
+        });
+        out(
+          `${summary.uploaded} uploaded and verified, ${summary.retrying} failed (to retry), ${summary.failed} failed for good, ${summary.queued} newly queued`,
+        );
         if (uploadBackupId) {
-          const uploads = await deps.db.backupUpload.findMany({ where: { backupRecordId: uploadBackupId }, orderBy: { destination: 'asc' } });
-          if (uploads.length === 0) out(`backup ${uploadBackupId} has no off-site copy to make (only successful backups with a file are uploaded)`);
-          for (const u of uploads) out(`  ${u.destination}  ${u.status.padEnd(8)}  ${u.objectKey}${u.lastError ? `  (${u.attempts} attempt(s); last error: ${u.lastError})` : ''}`);
+          const uploads = await deps.db.backupUpload.findMany({
+            where: { backupRecordId: uploadBackupId },
+            orderBy: { destination: 'asc' },
+          });
+          if (uploads.length === 0)
+            out(
+              `backup ${uploadBackupId} has no off-site copy to make (only successful backups with a file are uploaded)`,
+            );
+          for (const u of uploads)
+            out(
+              `  ${u.destination}  ${u.status.padEnd(8)}  ${u.objectKey}${u.lastError ? `  (${u.attempts} attempt(s); last error: ${u.lastError})` : ''}`,
+            );
         }
         return summary.retrying + summary.failed > 0 ? 1 : 0;
       }
@@ -210,9 +294,15 @@ async function runCommand(
             },
           });
           out(`FETCHED ${fetched.backupId} from ${fetched.destination} (${fetched.objectKey})`);
-          out(`  file    ${fetched.path} (was ${fetched.replaced === 'missing' ? 'missing' : 'damaged, now replaced'})`);
-          out(`  size    ${formatBytes(fetched.sizeBytes)}\n  sha256  ${fetched.sha256} (verified)\n  took    ${fetched.durationMs} ms`);
-          out(`restore it with npm run restore -- scratch ${fetched.backupId}, or plan ${fetched.backupId} to restore over the live data`);
+          out(
+            `  file    ${fetched.path} (was ${fetched.replaced === 'missing' ? 'missing' : 'damaged, now replaced'})`,
+          );
+          out(
+            `  size    ${formatBytes(fetched.sizeBytes)}\n  sha256  ${fetched.sha256} (verified)\n  took    ${fetched.durationMs} ms`,
+          );
+          out(
+            `restore it with npm run restore -- scratch ${fetched.backupId}, or plan ${fetched.backupId} to restore over the live data`,
+          );
           return 0;
         } catch (error) {
           if (error instanceof FetchRefusedError) {
@@ -238,8 +328,10 @@ async function runCommand(
         if (audit.filesWithoutRecord.length + audit.recordsWithoutFile.length === 0) out('files and records agree');
         let offsiteProblems = 0;
         for (const report of await findOffsiteOrphans(deps, { deploymentId: id })) {
-          for (const object of report.objectsWithoutRecord) out(`${report.destination} object without record: ${object.key} (${formatBytes(object.sizeBytes)})`);
-          for (const upload of report.uploadsWithoutObject) out(`${report.destination} upload without object: backup ${upload.backupRecordId} ${upload.objectKey}`);
+          for (const object of report.objectsWithoutRecord)
+            out(`${report.destination} object without record: ${object.key} (${formatBytes(object.sizeBytes)})`);
+          for (const upload of report.uploadsWithoutObject)
+            out(`${report.destination} upload without object: backup ${upload.backupRecordId} ${upload.objectKey}`);
           const problems = report.objectsWithoutRecord.length + report.uploadsWithoutObject.length;
           if (problems === 0) out(`${report.destination} objects under ${report.prefix} and upload records agree`);
           offsiteProblems += problems;

@@ -1,6 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { applyMigrations, diffCatalogs, readMigrations, renderSchemaSql, SCHEMA_PATH, snapshotCatalog, withPgConnection } from '../lib/db/index.ts';
+import {
+  applyMigrations,
+  diffCatalogs,
+  readMigrations,
+  renderSchemaSql,
+  SCHEMA_PATH,
+  snapshotCatalog,
+  withPgConnection,
+} from '../lib/db/index.ts';
 
 /**
  * `npm run db:check-drift`: builds one scratch database from the migrations and one from schema.prisma on the server
@@ -39,7 +47,9 @@ const fromSchema = await withScratchDatabase(async (url) => {
 });
 const { onlyInMigrations, onlyInSchema } = diffCatalogs(fromMigrations, fromSchema);
 if (onlyInMigrations.length === 0 && onlyInSchema.length === 0) {
-  process.stdout.write(`no drift: ${migrations.length} migration(s) produce schema.prisma (${fromSchema.length} catalog entries)\n`);
+  process.stdout.write(
+    `no drift: ${migrations.length} migration(s) produce schema.prisma (${fromSchema.length} catalog entries)\n`,
+  );
 } else {
   process.stdout.write('DRIFT between prisma/migrations and prisma/schema.prisma:\n');
   for (const line of onlyInMigrations) process.stdout.write(`  only in migrations: ${line}\n`);

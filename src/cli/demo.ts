@@ -22,7 +22,13 @@ runMain(async () => {
   const backupRoot = env.BACKUP_ROOT ?? path.resolve('.data/backups');
   await mkdir(backupRoot, { recursive: true });
   // Everything stays on this machine: no model, no off-site copies, no webhook, whatever the environment says.
-  const local = { BACKUP_ROOT: backupRoot, LOG_LEVEL: env.LOG_LEVEL ?? 'warn', LLM_BASE_URL: '', S3_BUCKET: '', ALERT_WEBHOOK_URL: '' };
+  const local = {
+    BACKUP_ROOT: backupRoot,
+    LOG_LEVEL: env.LOG_LEVEL ?? 'warn',
+    LLM_BASE_URL: '',
+    S3_BUCKET: '',
+    ALERT_WEBHOOK_URL: '',
+  };
   const runtime = await openRuntime({ ...env, ...local }, 'demo', { logToStderr: true });
   const { database } = runtime;
   const say = (line = '') => process.stdout.write(`${line}\n`);
@@ -41,14 +47,22 @@ runMain(async () => {
   });
   try {
     say('What is local in this demo:');
-    say(`  platform database  ${database.kind === 'embedded' ? `embedded PGlite at ${database.location} (DATABASE_URL is not set)` : `PostgreSQL at ${database.location}`}`);
-    say(`  Kubernetes         a local stand-in API server at ${cluster.url}: real exec protocol, the pod's commands run as local processes`);
+    say(
+      `  platform database  ${database.kind === 'embedded' ? `embedded PGlite at ${database.location} (DATABASE_URL is not set)` : `PostgreSQL at ${database.location}`}`,
+    );
+    say(
+      `  Kubernetes         a local stand-in API server at ${cluster.url}: real exec protocol, the pod's commands run as local processes`,
+    );
     say(`  the pod's database PostgreSQL database "${SOURCE_DATABASE}" on ${source.location} (${DEMO_ROWS} demo rows)`);
     say(`  backup volume      ${backupRoot}`);
     say();
 
     const prisma = database.prisma;
-    const workspace = await prisma.workspace.upsert({ where: { slug: 'demo' }, update: {}, create: { name: 'Demo workspace', slug: 'demo' } });
+    const workspace = await prisma.workspace.upsert({
+      where: { slug: 'demo' },
+      update: {},
+      create: { name: 'Demo workspace', slug: 'demo' },
+    });
     const deployments = [
       { name: 'shop-db', recipeSlug: 'postgresql', status: 'RUNNING' as const },
       { name: 'legacy-db', recipeSlug: 'postgresql', status: 'FAILED' as const },
@@ -56,7 +70,14 @@ runMain(async () => {
     ];
     for (const d of deployments) {
       // Each run starts as if nothing was ever backed up, so this cycle's schedule check finds shop-db due.
-      const fields = { recipeSlug: d.recipeSlug, status: d.status, namespace: 'shop', backupEnabled: true, backupSchedule: '0 3 * * *', lastBackupAt: null };
+      const fields = {
+        recipeSlug: d.recipeSlug,
+        status: d.status,
+        namespace: 'shop',
+        backupEnabled: true,
+        backupSchedule: '0 3 * * *',
+        lastBackupAt: null,
+      };
       await prisma.deployment.upsert({
         where: { workspaceId_name: { workspaceId: workspace.id, name: d.name } },
         update: fields,
@@ -68,11 +89,16 @@ runMain(async () => {
     const deps = createLoopDependencies(createServices(runtime, { kubeConfig: cluster.kubeConfig() }));
     say('Running one ops-agent cycle (schedule "0 3 * * *", never backed up, so shop-db is due)...');
     const summary = await runCycle(deps);
-    say(`cycle: ${summary.due} due, ${summary.run} run, ${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.skipped} skipped (${summary.ms} ms)`);
+    say(
+      `cycle: ${summary.due} due, ${summary.run} run, ${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.skipped} skipped (${summary.ms} ms)`,
+    );
     say();
 
     const shop = await prisma.deployment.findFirstOrThrow({ where: { workspaceId: workspace.id, name: 'shop-db' } });
-    const record = await prisma.backupRecord.findFirst({ where: { deploymentId: shop.id }, orderBy: { startedAt: 'desc' } });
+    const record = await prisma.backupRecord.findFirst({
+      where: { deploymentId: shop.id },
+      orderBy: { startedAt: 'desc' },
+    });
     if (!record) throw new Error('demo: the cycle made no backup record for shop-db');
     say('BackupRecord of shop-db:');
     say(JSON.stringify(record, (_key, value) => (typeof value === 'bigint' ? value.toString() : value), 2));
@@ -85,9 +111,14 @@ runMain(async () => {
     const verification = await verifyBackupFile(record.path, record.sha256);
     say(`File: ${record.path}`);
     say(`      ${formatBytes(record.sizeBytes)}, sha256 ${record.sha256}`);
-    say(`      re-read and checked against the record and ${path.basename(record.path)}.sha256: ${verification.ok ? 'OK' : `BAD (${verification.reason})`}`);
+    say(
+      `      re-read and checked against the record and ${path.basename(record.path)}.sha256: ${verification.ok ? 'OK' : `BAD (${verification.reason})`}`,
+    );
     say(`      restore with: pg_restore --no-owner --dbname <target> ${record.path}`);
-    const alerts = await prisma.alert.findMany({ where: { workspaceId: workspace.id, resolvedAt: null }, include: { deployment: { select: { name: true } } } });
+    const alerts = await prisma.alert.findMany({
+      where: { workspaceId: workspace.id, resolvedAt: null },
+      include: { deployment: { select: { name: true } } },
+    });
     for (const alert of alerts) say(`Open ${alert.severity} alert for ${alert.deployment?.name}: ${alert.message}`);
     if (!verification.ok) process.exitCode = 1;
   } finally {
@@ -97,7 +128,9 @@ runMain(async () => {
 });
 
 /** Creates (once) the demo database on the local PostgreSQL server and returns how the pod reaches it. */
-async function prepareSourceDatabase(serverUrl: string): Promise<{ location: string; podEnvironment: Record<string, string> }> {
+async function prepareSourceDatabase(
+  serverUrl: string,
+): Promise<{ location: string; podEnvironment: Record<string, string> }> {
   const admin = new pg.Client({ connectionString: serverUrl });
   try {
     await admin.connect();
@@ -118,7 +151,9 @@ async function prepareSourceDatabase(serverUrl: string): Promise<{ location: str
   const shop = new pg.Client({ connectionString: url.toString() });
   await shop.connect();
   try {
-    await shop.query('CREATE TABLE IF NOT EXISTS orders (id int PRIMARY KEY, customer text NOT NULL, total_cents int NOT NULL)');
+    await shop.query(
+      'CREATE TABLE IF NOT EXISTS orders (id int PRIMARY KEY, customer text NOT NULL, total_cents int NOT NULL)',
+    );
     await shop.query(
       `INSERT INTO orders SELECT g, 'customer ' || g, (g * 37) % 10000 FROM generate_series(1, ${DEMO_ROWS}) g ON CONFLICT (id) DO NOTHING`,
     );

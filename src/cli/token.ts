@@ -12,7 +12,11 @@ const USAGE = `usage: npm run token -- <command>
 Exit codes: 0 done, 1 not found, 2 bad usage or configuration.`;
 
 const slugSchema = z.string().min(1, { error: 'is required' }).max(100, { error: 'is too long' });
-const nameSchema = z.string().trim().min(1, { error: 'is required' }).max(100, { error: 'must be at most 100 characters' });
+const nameSchema = z
+  .string()
+  .trim()
+  .min(1, { error: 'is required' })
+  .max(100, { error: 'must be at most 100 characters' });
 const idSchema = recordIdSchema('must be a token id from `list` (lowercase letters and digits)');
 
 /** `npm run token -- …`: API tokens for the dashboard and the HTTP API. Output on stdout; logs (JSON) on stderr. */
@@ -80,7 +84,9 @@ async function listTokens(db: PrismaClient, workspace: { id: string; slug: strin
   for (const t of tokens) {
     const lastUsed = t.lastUsedAt ? `last used ${t.lastUsedAt.toISOString()}` : 'never used';
     const revoked = t.revokedAt ? `REVOKED ${t.revokedAt.toISOString()}` : 'active';
-    out(`${t.id}  ${`${t.tokenPrefix}…`.padEnd(13)}  ${JSON.stringify(t.name)}  created ${t.createdAt.toISOString()}  ${lastUsed}  ${revoked}`);
+    out(
+      `${t.id}  ${`${t.tokenPrefix}…`.padEnd(13)}  ${JSON.stringify(t.name)}  created ${t.createdAt.toISOString()}  ${lastUsed}  ${revoked}`,
+    );
   }
   return 0;
 }
@@ -92,7 +98,9 @@ async function revokeToken(db: PrismaClient, tokenId: string, now: Date): Promis
     return 1;
   }
   if (stored.revokedAt) {
-    out(`token ${tokenId} ("${stored.name}", workspace ${stored.workspace.slug}) was already revoked at ${stored.revokedAt.toISOString()}`);
+    out(
+      `token ${tokenId} ("${stored.name}", workspace ${stored.workspace.slug}) was already revoked at ${stored.revokedAt.toISOString()}`,
+    );
     return 0;
   }
   await db.apiToken.update({ where: { id: tokenId }, data: { revokedAt: now } });

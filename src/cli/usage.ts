@@ -6,6 +6,9 @@ export class UsageError extends Error {}
 /** `value` parsed by `schema`, or a `UsageError` naming the argument, what it must be and what was given. */
 export function parseArgument<T>(schema: z.ZodType<T>, value: string | undefined, name: string): T {
   const result = schema.safeParse(value);
-  if (!result.success) throw new UsageError(`${name} ${result.error.issues[0]?.message ?? 'is invalid'} (got ${JSON.stringify(value ?? '')})`);
+  if (!result.success)
+    throw new UsageError(
+      `${name} ${result.error.issues[0]?.message ?? 'is invalid'} (got ${JSON.stringify(value ?? '')})`,
+    );
   return result.data;
 }

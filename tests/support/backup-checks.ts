@@ -15,10 +15,12 @@ export function folderOf(root: string, deployment: { workspaceId: string; name: 
 
 /** Every file under `folder`, hidden temporary files included, as paths relative to it; empty when it does not exist. */
 export async function filesUnder(folder: string): Promise<string[]> {
-  const entries = await readdir(folder, { recursive: true, withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return [];
-    throw error;
-  });
+  const entries = await readdir(folder, { recursive: true, withFileTypes: true }).catch(
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return [];
+      throw error;
+    },
+  );
   return entries
     .filter((entry) => !entry.isDirectory())
     .map((entry) => path.relative(folder, path.join(entry.parentPath, entry.name)))
@@ -26,7 +28,11 @@ export async function filesUnder(folder: string): Promise<string[]> {
 }
 
 /** Polls `check` until it returns a value other than undefined/false, or fails naming `what` after `timeoutMs`. */
-export async function waitUntil<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+export async function waitUntil<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -51,7 +57,10 @@ export async function createSourceDatabase(rows: number): Promise<string> {
   await client.connect();
   try {
     await client.query('CREATE TABLE items (id integer PRIMARY KEY, note text NOT NULL)');
-    await client.query('INSERT INTO items SELECT g, md5(g::text) || md5(random()::text) FROM generate_series(1, $1::integer) g', [rows]);
+    await client.query(
+      'INSERT INTO items SELECT g, md5(g::text) || md5(random()::text) FROM generate_series(1, $1::integer) g',
+      [rows],
+    );
   } finally {
     await client.end();
   }

@@ -67,7 +67,12 @@ export async function startBackupHarness(options: BackupHarnessOptions = {}): Pr
 }
 
 /** A Running pod with one ready container, labelled the way the default pod selector finds `deploymentName`. */
-export function podFor(deploymentName: string, container: string, env: Record<string, string>, overrides: Partial<FakePod> = {}): FakePod {
+export function podFor(
+  deploymentName: string,
+  container: string,
+  env: Record<string, string>,
+  overrides: Partial<FakePod> = {},
+): FakePod {
   return {
     namespace: 'apps',
     name: `${deploymentName}-0`,

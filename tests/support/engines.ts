@@ -2,7 +2,11 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 
 /** Runs a local command (a database client) and collects its output; rejects on a non-zero exit. */
-export function runCommand(command: string, args: string[], options: { input?: Buffer | string; env?: NodeJS.ProcessEnv } = {}): Promise<{ stdout: Buffer; stderr: string }> {
+export function runCommand(
+  command: string,
+  args: string[],
+  options: { input?: Buffer | string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ stdout: Buffer; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
     const stdout: Buffer[] = [];
@@ -22,7 +26,14 @@ export function runCommand(command: string, args: string[], options: { input?: B
 
 /** SQL through the local MariaDB client as root over the socket. */
 export async function mariadb(sql: string, database?: string): Promise<string> {
-  const { stdout } = await runCommand('mariadb', ['-uroot', '--batch', '--skip-column-names', ...(database ? [database] : []), '-e', sql]);
+  const { stdout } = await runCommand('mariadb', [
+    '-uroot',
+    '--batch',
+    '--skip-column-names',
+    ...(database ? [database] : []),
+    '-e',
+    sql,
+  ]);
   return stdout.toString('utf8').trim();
 }
 
@@ -38,7 +49,9 @@ export function freePort(): Promise<number> {
     const server = createServer();
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }

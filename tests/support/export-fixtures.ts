@@ -32,7 +32,11 @@ export function failingDestination(limitBytes: number, error: Error): { stream: 
  * A slow disk: a small buffer (`highWaterMark`) and each write completing only after `delayMs`. Hashes what it
  * accepted, and calls `beforeWrite` with the bytes accepted so far each time a write starts.
  */
-export function slowDestination(options: { highWaterMark: number; delayMs: number; beforeWrite(acceptedBytes: number): void }): {
+export function slowDestination(options: {
+  highWaterMark: number;
+  delayMs: number;
+  beforeWrite(acceptedBytes: number): void;
+}): {
   stream: Writable;
   accepted(): number;
   sha256(): string;

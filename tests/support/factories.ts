@@ -2,7 +2,10 @@ import { randomBytes } from 'node:crypto';
 import type { Prisma, PrismaClient } from '../../src/generated/prisma/client.ts';
 
 /** Small builders for test data with unique, valid names; every field can be overridden. */
-export async function createWorkspace(prisma: PrismaClient, overrides: Partial<Prisma.WorkspaceUncheckedCreateInput> = {}) {
+export async function createWorkspace(
+  prisma: PrismaClient,
+  overrides: Partial<Prisma.WorkspaceUncheckedCreateInput> = {},
+) {
   const suffix = randomBytes(4).toString('hex');
   return prisma.workspace.create({ data: { name: `Workspace ${suffix}`, slug: `ws-${suffix}`, ...overrides } });
 }
@@ -14,6 +17,13 @@ export async function createDeployment(
 ) {
   const suffix = randomBytes(4).toString('hex');
   return prisma.deployment.create({
-    data: { workspaceId, name: `db-${suffix}`, recipeSlug: 'postgresql', namespace: 'apps', status: 'RUNNING', ...overrides },
+    data: {
+      workspaceId,
+      name: `db-${suffix}`,
+      recipeSlug: 'postgresql',
+      namespace: 'apps',
+      status: 'RUNNING',
+      ...overrides,
+    },
   });
 }

@@ -40,7 +40,11 @@ const toolCallSchema = z.object({
 });
 const messageSchema = z.discriminatedUnion('role', [
   z.object({ role: z.enum(['system', 'user']), content: z.string() }),
-  z.object({ role: z.literal('assistant'), content: z.string().nullable(), tool_calls: z.array(toolCallSchema).min(1).optional() }),
+  z.object({
+    role: z.literal('assistant'),
+    content: z.string().nullable(),
+    tool_calls: z.array(toolCallSchema).min(1).optional(),
+  }),
   z.object({ role: z.literal('tool'), tool_call_id: z.string().min(1), content: z.string() }),
 ]);
 const requestBodySchema = z.object({
@@ -84,11 +88,17 @@ export async function startFakeLlmServer(options: { script: FakeLlmScript }): Pr
         return sendJson(response, 400, openAiError('request body is not JSON'));
       }
       const parsed = requestBodySchema.safeParse(json);
-      if (!parsed.success) return sendJson(response, 400, openAiError(`invalid request: ${z.prettifyError(parsed.error)}`));
+      if (!parsed.success)
+        return sendJson(response, 400, openAiError(`invalid request: ${z.prettifyError(parsed.error)}`));
       const conversationProblem = findConversationProblem(parsed.data.messages);
       if (conversationProblem) return sendJson(response, 400, openAiError(conversationProblem));
 
-      const recorded: RecordedLlmRequest = { method: request.method, path: request.url, headers: request.headers, body: parsed.data };
+      const recorded: RecordedLlmRequest = {
+        method: request.method,
+        path: request.url,
+        headers: request.headers,
+        body: parsed.data,
+      };
       const index = requests.push(recorded) - 1;
       const reply = typeof options.script === 'function' ? options.script(recorded, index) : options.script[index];
       if (!reply) {
@@ -167,7 +177,9 @@ function findConversationProblem(messages: ChatRequestBody['messages']): string 
     }
     unanswered = new Set(message.role === 'assistant' ? (message.tool_calls ?? []).map((call) => call.id) : []);
   }
-  return unanswered.size > 0 ? `the assistant tool_calls ${[...unanswered].join(', ')} were not answered by tool messages` : null;
+  return unanswered.size > 0
+    ? `the assistant tool_calls ${[...unanswered].join(', ')} were not answered by tool messages`
+    : null;
 }
 
 function openAiError(message: string) {

@@ -17,7 +17,9 @@ declare module 'vitest' {
  */
 export default async function setup(project: TestProject): Promise<void> {
   const migrations = await readMigrations();
-  const digest = createHash('sha256').update(migrations.map((m) => `${m.name}:${m.checksum}`).join('\n')).digest('hex');
+  const digest = createHash('sha256')
+    .update(migrations.map((m) => `${m.name}:${m.checksum}`).join('\n'))
+    .digest('hex');
   const template = `ops_test_template_${digest.slice(0, 16)}`;
   const existing = await adminQuery('SELECT 1 FROM pg_database WHERE datname = $1', [template]);
   if (existing.rowCount === 0) {

@@ -28,7 +28,9 @@ export async function makePostgresBackup(
     }
     await client.end();
     if (!harness.kube.pods.some((pod) => pod.name === `${name}-0`)) {
-      harness.kube.pods.push(podFor(name, 'postgres', { PGHOST: '127.0.0.1', POSTGRES_USER: 'postgres', POSTGRES_DB: source }));
+      harness.kube.pods.push(
+        podFor(name, 'postgres', { PGHOST: '127.0.0.1', POSTGRES_USER: 'postgres', POSTGRES_DB: source }),
+      );
     } else {
       const pod = harness.kube.pods.find((candidate) => candidate.name === `${name}-0`)!;
       pod.containers[0]!.env = { ...pod.containers[0]!.env, POSTGRES_DB: source };

@@ -36,7 +36,10 @@ export function startEntryPoint(entry: string, args: string[], env: NodeJS.Proce
     exited,
     waitForOutput(pattern, timeoutMs = 30_000) {
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => done(new Error(`timed out waiting for ${pattern}; output so far:\n${output}`)), timeoutMs);
+        const timer = setTimeout(
+          () => done(new Error(`timed out waiting for ${pattern}; output so far:\n${output}`)),
+          timeoutMs,
+        );
         const check = () => {
           if (pattern.test(output)) done();
           else if (child.exitCode !== null || child.signalCode !== null) {

@@ -32,7 +32,19 @@ export async function startS3Server(options: { bucket?: string } = {}): Promise<
   // Its ListObjectsV2 continuation tokens use DES, which Node 20's OpenSSL only has in the legacy provider.
   const child = spawn(
     process.execPath,
-    ['--openssl-legacy-provider', S3RVER_BIN, '--silent', '-d', directory, '-a', '127.0.0.1', '-p', '0', '--configure-bucket', bucket],
+    [
+      '--openssl-legacy-provider',
+      S3RVER_BIN,
+      '--silent',
+      '-d',
+      directory,
+      '-a',
+      '127.0.0.1',
+      '-p',
+      '0',
+      '--configure-bucket',
+      bucket,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const exited = once(child, 'exit');
@@ -130,7 +142,8 @@ export async function startFaultyProxy(targetPort: number): Promise<FaultyProxy>
       const allowed = Math.min(chunk.length, budget);
       if (allowed > 0) upstream.write(chunk.subarray(0, allowed));
       // Request bodies here are random bytes or XML: a request line cannot appear in them by chance.
-      for (const match of chunk.subarray(0, allowed).toString('latin1').matchAll(REQUEST_LINE)) requestLines.push(match[0]);
+      for (const match of chunk.subarray(0, allowed).toString('latin1').matchAll(REQUEST_LINE))
+        requestLines.push(match[0]);
       forwarded += allowed;
       budget -= allowed;
       if (budget <= 0) goDown();

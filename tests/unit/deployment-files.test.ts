@@ -19,7 +19,10 @@ interface ComposeService {
 /** There is no Docker engine here: the files users run are checked by parsing them. */
 describe('docker-compose.local.yml', () => {
   it('runs the worker with /backups on a named volume, after a healthy postgres', async () => {
-    const compose = parse(await read('docker-compose.local.yml')) as { services: Record<string, ComposeService>; volumes: Record<string, unknown> };
+    const compose = parse(await read('docker-compose.local.yml')) as {
+      services: Record<string, ComposeService>;
+      volumes: Record<string, unknown>;
+    };
     const { worker, postgres } = compose.services;
     expect(postgres?.image).toMatch(/^postgres:/);
     expect(postgres?.healthcheck?.test.join(' ')).toContain('pg_isready');

@@ -33,7 +33,12 @@ export function BackupHistoryPanel(props: BackupHistoryPanelProps) {
           {backupBlockedBy ? (
             <span className="muted">Back up now is unavailable: {backupBlockedBy}.</span>
           ) : (
-            <button type="button" className="primary" onClick={() => void history.startBackup()} disabled={history.starting || history.running}>
+            <button
+              type="button"
+              className="primary"
+              onClick={() => void history.startBackup()}
+              disabled={history.starting || history.running}
+            >
               {history.starting ? 'Starting…' : history.running ? 'Backup running…' : 'Back up now'}
             </button>
           )}
@@ -43,7 +48,11 @@ export function BackupHistoryPanel(props: BackupHistoryPanelProps) {
             {history.problem}
           </p>
         ) : null}
-        {history.items.length === 0 ? <p className="empty">{emptyMessage}</p> : <BackupHistoryTable items={history.items} offsiteEnabled={offsiteEnabled} />}
+        {history.items.length === 0 ? (
+          <p className="empty">{emptyMessage}</p>
+        ) : (
+          <BackupHistoryTable items={history.items} offsiteEnabled={offsiteEnabled} />
+        )}
         {cursor || nextCursor ? (
           <nav className="pager" aria-label="History pages">
             {cursor ? <a href={pagePath}>Newest backups</a> : null}

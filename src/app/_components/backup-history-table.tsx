@@ -1,4 +1,11 @@
-import { type BackupHistoryItem, type BackupRecordJson, describeOffsiteCopies, formatDuration, formatInstant, shortSha256 } from '../../lib/web/index.ts';
+import {
+  type BackupHistoryItem,
+  type BackupRecordJson,
+  describeOffsiteCopies,
+  formatDuration,
+  formatInstant,
+  shortSha256,
+} from '../../lib/web/index.ts';
 import { formatBytes } from '../../lib/shared/index.ts';
 import { CopyButton } from './copy-button.tsx';
 import { StatusBadge } from './status-badge.tsx';
@@ -45,7 +52,10 @@ export function BackupHistoryTable({ items, offsiteEnabled }: { items: BackupHis
                 {item.sha256 ? (
                   <>
                     <code title={item.sha256}>{shortSha256(item.sha256)}</code>
-                    <CopyButton value={item.sha256} label={`Copy the sha256 of the backup started ${formatInstant(item.startedAt, { seconds: true })}`} />
+                    <CopyButton
+                      value={item.sha256}
+                      label={`Copy the sha256 of the backup started ${formatInstant(item.startedAt, { seconds: true })}`}
+                    />
                   </>
                 ) : (
                   '—'
@@ -73,7 +83,12 @@ function VerificationState({ item }: { item: BackupRecordJson }) {
   if (item.status !== 'SUCCEEDED') return <span className="muted">—</span>;
   if (item.verifyMethod && item.verifiedAt) {
     return (
-      <span className="nowrap" style={{ color: 'var(--ok)' }} data-verify="verified" title={`${item.verifyMethod}, ${formatInstant(item.verifiedAt, { seconds: true })}`}>
+      <span
+        className="nowrap"
+        style={{ color: 'var(--ok)' }}
+        data-verify="verified"
+        title={`${item.verifyMethod}, ${formatInstant(item.verifiedAt, { seconds: true })}`}
+      >
         ✓ verified
       </span>
     );

@@ -14,8 +14,16 @@ export function BackupTrends({ items }: { items: BackupRecordJson[] }) {
   });
   return (
     <section className="card charts" aria-label="Backup size and duration over time">
-      <TrendBars title="Size" points={succeeded.map((item) => point(item, Number(item.sizeBytes ?? 0), formatBytes(BigInt(item.sizeBytes ?? 0))))} />
-      <TrendBars title="Duration" points={succeeded.map((item) => point(item, item.durationMs ?? 0, formatDuration(item.durationMs)))} />
+      <TrendBars
+        title="Size"
+        points={succeeded.map((item) =>
+          point(item, Number(item.sizeBytes ?? 0), formatBytes(BigInt(item.sizeBytes ?? 0))),
+        )}
+      />
+      <TrendBars
+        title="Duration"
+        points={succeeded.map((item) => point(item, item.durationMs ?? 0, formatDuration(item.durationMs)))}
+      />
     </section>
   );
 }

@@ -1,12 +1,25 @@
 import { formatBytes } from '../../lib/shared/index.ts';
-import { emptyRestoresMessage, formatDuration, formatInstant, type RestoreHistoryItem, type RestoreNextStep, type TestRestoreSummary } from '../../lib/web/index.ts';
+import {
+  emptyRestoresMessage,
+  formatDuration,
+  formatInstant,
+  type RestoreHistoryItem,
+  type RestoreNextStep,
+  type TestRestoreSummary,
+} from '../../lib/web/index.ts';
 import { StatusBadge } from './status-badge.tsx';
 
-const KIND_WORDS: Record<string, string> = { DESTRUCTIVE: 'over the live data', SCRATCH: 'into a scratch database', TEST: 'scheduled test-restore' };
+const KIND_WORDS: Record<string, string> = {
+  DESTRUCTIVE: 'over the live data',
+  SCRATCH: 'into a scratch database',
+  TEST: 'scheduled test-restore',
+};
 
 const STEP_WORDS: Record<RestoreNextStep['state'], string> = {
-  'awaiting-approval': 'Proposed without a confirmation token: a person must approve it first, which re-counts the live data and prints a token (valid 15 minutes, works once).',
-  'awaiting-confirmation': 'Planned: whoever planned or approved it holds the confirmation token and can confirm it; anyone may approve it again for a new token (the old one stops working).',
+  'awaiting-approval':
+    'Proposed without a confirmation token: a person must approve it first, which re-counts the live data and prints a token (valid 15 minutes, works once).',
+  'awaiting-confirmation':
+    'Planned: whoever planned or approved it holds the confirmation token and can confirm it; anyone may approve it again for a new token (the old one stops working).',
   expired: 'Its confirmation token has expired: approve it again to re-plan and get a new token.',
 };
 
@@ -63,7 +76,9 @@ function RestoreRows({ item }: { item: RestoreHistoryItem }) {
         </td>
         <td className="nowrap">
           {formatInstant(item.createdAt, { seconds: true })}
-          {item.finishedAt ? <div className="muted">ended {formatInstant(item.finishedAt, { seconds: true })}</div> : null}
+          {item.finishedAt ? (
+            <div className="muted">ended {formatInstant(item.finishedAt, { seconds: true })}</div>
+          ) : null}
         </td>
         <td className="nowrap">{item.status === 'RUNNING' ? 'running…' : formatDuration(item.durationMs)}</td>
         <td className="nowrap">
@@ -101,7 +116,10 @@ function RestoreResult({ item }: { item: RestoreHistoryItem }) {
       </span>
     );
   }
-  const parts = [item.countsSummary, item.bytesRestored === null ? null : `${formatBytes(BigInt(item.bytesRestored))} restored`].filter(Boolean);
+  const parts = [
+    item.countsSummary,
+    item.bytesRestored === null ? null : `${formatBytes(BigInt(item.bytesRestored))} restored`,
+  ].filter(Boolean);
   if (parts.length > 0) return <span>{parts.join(' · ')}</span>;
   return <span className="muted">{item.status === 'PROPOSED' ? 'waiting for a person' : '—'}</span>;
 }
@@ -112,7 +130,9 @@ function ProposalDetails({ item, step }: { item: RestoreHistoryItem; step: Resto
     <div className="proposal" data-next-step={step.state}>
       <p>
         <strong>{STEP_WORDS[step.state]}</strong>
-        {step.state === 'awaiting-confirmation' && item.confirmExpiresAt ? ` The token is valid until ${formatInstant(item.confirmExpiresAt, { seconds: true })}.` : ''}
+        {step.state === 'awaiting-confirmation' && item.confirmExpiresAt
+          ? ` The token is valid until ${formatInstant(item.confirmExpiresAt, { seconds: true })}.`
+          : ''}
       </p>
       {item.plan ? <pre className="plan">{item.plan}</pre> : null}
       <dl className="steps">
@@ -125,7 +145,8 @@ function ProposalDetails({ item, step }: { item: RestoreHistoryItem; step: Resto
         <div>
           <dt>Confirm</dt>
           <dd>
-            <code>{step.confirmCommand}</code> or <code>POST {step.confirmPath}</code> with <code>{'{"token": "<token>"}'}</code>
+            <code>{step.confirmCommand}</code> or <code>POST {step.confirmPath}</code> with{' '}
+            <code>{'{"token": "<token>"}'}</code>
           </dd>
         </div>
         <div>

@@ -21,7 +21,9 @@ export function TrendBars({ title, points }: { title: string; points: TrendPoint
   const largest = Math.max(...points.map((point) => point.value), 0);
   const slot = WIDTH / Math.max(points.length, 1);
   const barWidth = slot * (1 - GAP_RATIO);
-  const summary = latest ? `${title}: latest ${latest.text}, largest ${points.find((p) => p.value === largest)?.text ?? latest.text}` : `${title}: no data`;
+  const summary = latest
+    ? `${title}: latest ${latest.text}, largest ${points.find((p) => p.value === largest)?.text ?? latest.text}`
+    : `${title}: no data`;
   return (
     <figure className="chart">
       <figcaption>
@@ -32,9 +34,18 @@ export function TrendBars({ title, points }: { title: string; points: TrendPoint
       </figcaption>
       <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} preserveAspectRatio="none" role="img" aria-label={summary}>
         {points.map((point, index) => {
-          const height = largest > 0 ? Math.max((point.value / largest) * (HEIGHT - 1), MIN_BAR_HEIGHT) : MIN_BAR_HEIGHT;
+          const height =
+            largest > 0 ? Math.max((point.value / largest) * (HEIGHT - 1), MIN_BAR_HEIGHT) : MIN_BAR_HEIGHT;
           return (
-            <rect key={point.key} className="bar" x={index * slot + (slot - barWidth) / 2} y={HEIGHT - height} width={barWidth} height={height} rx={1.5}>
+            <rect
+              key={point.key}
+              className="bar"
+              x={index * slot + (slot - barWidth) / 2}
+              y={HEIGHT - height}
+              width={barWidth}
+              height={height}
+              rx={1.5}
+            >
               <title>{`${point.label}: ${point.text}`}</title>
             </rect>
           );

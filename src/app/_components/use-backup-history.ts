@@ -31,7 +31,12 @@ export interface BackupHistory {
  * POLL_INTERVAL_MS. When a running backup finishes, the server-rendered parts of the page (last success, stored
  * bytes) are refreshed too.
  */
-export function useBackupHistory({ deploymentId, initialItems, cursor, pageSize }: BackupHistoryOptions): BackupHistory {
+export function useBackupHistory({
+  deploymentId,
+  initialItems,
+  cursor,
+  pageSize,
+}: BackupHistoryOptions): BackupHistory {
   const router = useRouter();
   const [items, setItems] = useState(initialItems);
   const [problem, setProblem] = useState<string | null>(null);
@@ -87,7 +92,11 @@ export function useBackupHistory({ deploymentId, initialItems, cursor, pageSize 
     try {
       const response = await fetch(endpoint, { method: 'POST' });
       if (!response.ok) {
-        setProblem(response.status === 409 ? `${capitalize(await readErrorMessage(response))}.` : `The backup did not start: ${await readErrorMessage(response)}.`);
+        setProblem(
+          response.status === 409
+            ? `${capitalize(await readErrorMessage(response))}.`
+            : `The backup did not start: ${await readErrorMessage(response)}.`,
+        );
         return;
       }
       // The answer is the RUNNING record (or the backup already running); it is the newest, so it shows on the first page.
@@ -99,9 +108,13 @@ export function useBackupHistory({ deploymentId, initialItems, cursor, pageSize 
       // Polling follows it from here, and refreshes the summary once it has finished. A running backup has no
       // off-site copies yet.
       runningIds.current.add(backup.id);
-      setItems((current) => [{ ...backup, uploads: [] }, ...current.filter((item) => item.id !== backup.id)].slice(0, pageSize));
+      setItems((current) =>
+        [{ ...backup, uploads: [] }, ...current.filter((item) => item.id !== backup.id)].slice(0, pageSize),
+      );
     } catch {
-      setProblem('The backup did not start: the dashboard cannot reach the server. Check your connection and try again.');
+      setProblem(
+        'The backup did not start: the dashboard cannot reach the server. Check your connection and try again.',
+      );
     } finally {
       setStarting(false);
     }

@@ -1,5 +1,12 @@
 import { formatBytes } from '../../lib/shared/index.ts';
-import { describeSpan, formatRelative, loadOverview, type Overview, type OverviewDeployment, requirePagePrincipal } from '../../lib/web/index.ts';
+import {
+  describeSpan,
+  formatRelative,
+  loadOverview,
+  type Overview,
+  type OverviewDeployment,
+  requirePagePrincipal,
+} from '../../lib/web/index.ts';
 import { StatusBadge } from '../_components/status-badge.tsx';
 
 export const dynamic = 'force-dynamic';
@@ -21,15 +28,17 @@ export default async function BackupsOverviewPage() {
   return (
     <>
       <h1>Backups</h1>
-      <p className="subtitle">Every deployment with scheduled backups in this workspace; the ones that need you come first.</p>
+      <p className="subtitle">
+        Every deployment with scheduled backups in this workspace; the ones that need you come first.
+      </p>
       <Totals overview={overview} offsiteEnabled={offsiteEnabled} />
       <Alerts overview={overview} now={now} />
       <section className="card">
         <h2>Deployments</h2>
         {overview.deployments.length === 0 ? (
           <p className="empty">
-            No deployment in this workspace has scheduled backups turned on yet. Once a deployment has backups enabled with a
-            schedule, it appears here with its last backup.
+            No deployment in this workspace has scheduled backups turned on yet. Once a deployment has backups enabled
+            with a schedule, it appears here with its last backup.
           </p>
         ) : (
           <DeploymentTable deployments={overview.deployments} now={now} />
@@ -145,7 +154,9 @@ function DeploymentTable({ deployments, now }: { deployments: OverviewDeployment
               </td>
               <td className="nowrap">
                 <StatusBadge status={deployment.lastBackup.status} />
-                {deployment.lastBackup.at ? <div className="muted">{formatRelative(deployment.lastBackup.at, now)}</div> : null}
+                {deployment.lastBackup.at ? (
+                  <div className="muted">{formatRelative(deployment.lastBackup.at, now)}</div>
+                ) : null}
               </td>
               <td>{deployment.scheduleDescription}</td>
               <td className="number">
@@ -169,10 +180,13 @@ function AttentionNotes({ deployment }: { deployment: OverviewDeployment }) {
   const notes: string[] = [];
   if (deployment.failuresSinceLastSuccess > 0) {
     const count = deployment.failuresSinceLastSuccess;
-    notes.push(`${count} failed attempt${count === 1 ? '' : 's'} since the last success${deployment.lastBackup.error ? `: ${deployment.lastBackup.error}` : ''}`);
+    notes.push(
+      `${count} failed attempt${count === 1 ? '' : 's'} since the last success${deployment.lastBackup.error ? `: ${deployment.lastBackup.error}` : ''}`,
+    );
   }
   if (deployment.overdue) notes.push(`overdue by ${describeSpan(deployment.overdue.lateByMs)}`);
-  if (deployment.deploymentStatus !== 'RUNNING') notes.push(`deployment is ${deployment.deploymentStatus}: backups cannot run`);
+  if (deployment.deploymentStatus !== 'RUNNING')
+    notes.push(`deployment is ${deployment.deploymentStatus}: backups cannot run`);
   if (!deployment.scheduleValid) notes.push('the schedule cannot run');
   if (notes.length === 0) return <span className="muted">—</span>;
   return (

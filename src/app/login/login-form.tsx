@@ -45,7 +45,15 @@ export function LoginForm({ returnTo, initialProblem }: { returnTo: string; init
   return (
     <form method="post" action="/api/session" onSubmit={(event) => void signIn(event)}>
       <label htmlFor="token">API token</label>
-      <input id="token" name="token" type="password" autoComplete="off" spellCheck={false} placeholder="opsb_…" required />
+      <input
+        id="token"
+        name="token"
+        type="password"
+        autoComplete="off"
+        spellCheck={false}
+        placeholder="opsb_…"
+        required
+      />
       <input type="hidden" name="next" value={returnTo} />
       {problem ? (
         <p className="notice bad" role="alert">

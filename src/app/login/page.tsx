@@ -13,10 +13,16 @@ export default async function LoginPage({ searchParams }: PageProps) {
   return (
     <div className="card login">
       <h1>Sign in</h1>
-      <p className="muted">Paste an API token of your workspace. It is kept in a session cookie of this browser only.</p>
+      <p className="muted">
+        Paste an API token of your workspace. It is kept in a session cookie of this browser only.
+      </p>
       <LoginForm
         returnTo={safeNextPath(typeof next === 'string' ? next : undefined)}
-        initialProblem={reason === 'invalid' ? 'Your token is no longer accepted (revoked or mistyped): sign in with a valid one.' : null}
+        initialProblem={
+          reason === 'invalid'
+            ? 'Your token is no longer accepted (revoked or mistyped): sign in with a valid one.'
+            : null
+        }
       />
     </div>
   );

@@ -82,7 +82,8 @@ export interface FakeKubeApi {
 }
 
 type KubeStatus = Record<string, unknown> & { code: number };
-type ExecTarget = { ok: true; pod: FakePod; container: FakeContainer; spec: ExecSessionSpec } | { ok: false; status: KubeStatus };
+type ExecTarget =
+  { ok: true; pod: FakePod; container: FakeContainer; spec: ExecSessionSpec } | { ok: false; status: KubeStatus };
 
 const CONTEXT_NAME = 'fake-kube-api';
 const NAMESPACE_PATH = /^\/api\/v1\/namespaces\/([^/]+)$/;
@@ -121,12 +122,17 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
   const upgradedSockets = new Set<Duplex>();
   const webSockets = createExecWebSocketServer();
 
-  const findPod = (namespace: string, name: string) => pods.find((pod) => pod.namespace === namespace && pod.name === name);
+  const findPod = (namespace: string, name: string) =>
+    pods.find((pod) => pod.namespace === namespace && pod.name === name);
 
   const server = createServer({ key: tls.keyPem, cert: tls.certPem }, (request, response) => {
     const url = recordRequest(request, requests);
     if (!isAuthorized(request, token)) return sendStatus(response, unauthorizedStatus());
-    if (request.method !== 'GET') return sendStatus(response, failureStatus(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource'));
+    if (request.method !== 'GET')
+      return sendStatus(
+        response,
+        failureStatus(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource'),
+      );
 
     const listMatch = POD_LIST_PATH.exec(url.pathname);
     if (listMatch) {
@@ -144,15 +150,27 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
       const pod = findPod(namespace, name);
       return pod ? sendJson(response, 200, toPodJson(pod)) : sendStatus(response, podNotFoundStatus(name));
     }
-    if (EXEC_PATH.test(url.pathname)) return sendStatus(response, failureStatus(400, 'BadRequest', 'Upgrade request required'));
+    if (EXEC_PATH.test(url.pathname))
+      return sendStatus(response, failureStatus(400, 'BadRequest', 'Upgrade request required'));
     const namespaceMatch = NAMESPACE_PATH.exec(url.pathname);
     if (namespaceMatch) {
       // kubectl looks the namespace up after a pod 404. A namespace exists when a pod lives in it (`default` always does).
       const namespace = decodeURIComponent(namespaceMatch[1]!);
       if (namespace !== 'default' && !pods.some((pod) => pod.namespace === namespace)) {
-        return sendStatus(response, failureStatus(404, 'NotFound', `namespaces "${namespace}" not found`, { name: namespace, kind: 'namespaces' }));
+        return sendStatus(
+          response,
+          failureStatus(404, 'NotFound', `namespaces "${namespace}" not found`, {
+            name: namespace,
+            kind: 'namespaces',
+          }),
+        );
       }
-      return sendJson(response, 200, { kind: 'Namespace', apiVersion: 'v1', metadata: { name: namespace }, status: { phase: 'Active' } });
+      return sendJson(response, 200, {
+        kind: 'Namespace',
+        apiVersion: 'v1',
+        metadata: { name: namespace },
+        status: { phase: 'Active' },
+      });
     }
     const discovery = DISCOVERY[url.pathname];
     if (discovery) return sendJson(response, 200, discovery);
@@ -171,12 +189,22 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
     webSockets.handleUpgrade(request, socket, head, (ws) => {
       const session = runExecSession(ws, socket, target.spec);
       const [namespace, pod] = [target.pod.namespace, target.pod.name];
-      execs.push({ namespace, pod, container: target.container.name, argv: target.spec.argv, protocol: ws.protocol, ...session });
+      execs.push({
+        namespace,
+        pod,
+        container: target.container.name,
+        argv: target.spec.argv,
+        protocol: ws.protocol,
+        ...session,
+      });
     });
   });
 
   function resolveExecTarget(request: IncomingMessage, url: URL): ExecTarget {
-    const fail = (code: number, reason: string, message: string): ExecTarget => ({ ok: false, status: failureStatus(code, reason, message) });
+    const fail = (code: number, reason: string, message: string): ExecTarget => ({
+      ok: false,
+      status: failureStatus(code, reason, message),
+    });
     if (!isAuthorized(request, token)) return { ok: false, status: unauthorizedStatus() };
     const execMatch = EXEC_PATH.exec(url.pathname);
     if (!execMatch) return fail(404, 'NotFound', 'the server could not find the requested resource');
@@ -195,18 +223,28 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
     if (pod.phase === 'Succeeded' || pod.phase === 'Failed') {
       return fail(400, 'BadRequest', `cannot exec into a container in a completed pod; current phase is ${pod.phase}`);
     }
-    if (pod.phase !== 'Running') return fail(400, 'BadRequest', `unable to upgrade connection: container not found ("${containerName}")`);
-    if (!container.ready) return fail(400, 'BadRequest', `unable to upgrade connection: container not running ("${containerName}")`);
+    if (pod.phase !== 'Running')
+      return fail(400, 'BadRequest', `unable to upgrade connection: container not found ("${containerName}")`);
+    if (!container.ready)
+      return fail(400, 'BadRequest', `unable to upgrade connection: container not running ("${containerName}")`);
 
     const argv = query.getAll('command');
     if (argv.length === 0) return fail(400, 'BadRequest', 'you must specify at least one command for the container');
     if (query.get('tty') === 'true') return fail(400, 'BadRequest', 'tty is not supported by the fake API server');
     if (request.headers.upgrade?.toLowerCase() !== 'websocket') {
-      return fail(400, 'BadRequest', `unable to upgrade connection: the fake API server only speaks WebSocket, not ${request.headers.upgrade}`);
+      return fail(
+        400,
+        'BadRequest',
+        `unable to upgrade connection: the fake API server only speaks WebSocket, not ${request.headers.upgrade}`,
+      );
     }
     const offered = (request.headers['sec-websocket-protocol'] ?? '').split(',').map((protocol) => protocol.trim());
     if (!chooseExecProtocol(offered)) {
-      return fail(400, 'BadRequest', `unable to upgrade connection: none of the offered subprotocols [${offered.join(', ')}] is supported`);
+      return fail(
+        400,
+        'BadRequest',
+        `unable to upgrade connection: none of the offered subprotocols [${offered.join(', ')}] is supported`,
+      );
     }
     const spec: ExecSessionSpec = {
       argv,
@@ -249,7 +287,12 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
 }
 
 function buildKubeConfig(url: string, caPem: string, token: string): KubeConfig {
-  const cluster: Cluster = { name: CONTEXT_NAME, server: url, caData: Buffer.from(caPem).toString('base64'), skipTLSVerify: false };
+  const cluster: Cluster = {
+    name: CONTEXT_NAME,
+    server: url,
+    caData: Buffer.from(caPem).toString('base64'),
+    skipTLSVerify: false,
+  };
   const user: User = { name: CONTEXT_NAME, token };
   const context: Context = { name: CONTEXT_NAME, cluster: CONTEXT_NAME, user: CONTEXT_NAME, namespace: 'default' };
   const kubeConfig = new KubeConfig();
@@ -262,7 +305,12 @@ function buildKubeconfigFile(url: string, caPem: string, token: string): Record<
   return {
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: CONTEXT_NAME, cluster: { server: url, 'certificate-authority-data': Buffer.from(caPem).toString('base64') } }],
+    clusters: [
+      {
+        name: CONTEXT_NAME,
+        cluster: { server: url, 'certificate-authority-data': Buffer.from(caPem).toString('base64') },
+      },
+    ],
     users: [{ name: CONTEXT_NAME, user: { token } }],
     contexts: [{ name: CONTEXT_NAME, context: { cluster: CONTEXT_NAME, user: CONTEXT_NAME, namespace: 'default' } }],
     'current-context': CONTEXT_NAME,
@@ -305,7 +353,8 @@ function recordRequest(request: IncomingMessage, requests: RecordedRequest[]): U
   const query: Record<string, string[]> = {};
   for (const key of new Set(url.searchParams.keys())) query[key] = url.searchParams.getAll(key);
   const headers = { ...request.headers };
-  if (headers.authorization !== undefined) headers.authorization = headers.authorization.replace(/^(Bearer\s+).*$/i, '$1<redacted>');
+  if (headers.authorization !== undefined)
+    headers.authorization = headers.authorization.replace(/^(Bearer\s+).*$/i, '$1<redacted>');
   requests.push({ method: request.method ?? 'GET', path: url.pathname, query, headers });
   return url;
 }
@@ -315,7 +364,16 @@ function isAuthorized(request: IncomingMessage, token: string): boolean {
 }
 
 function failureStatus(code: number, reason: string, message: string, details?: Record<string, unknown>): KubeStatus {
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, ...(details && { details }), code };
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason,
+    ...(details && { details }),
+    code,
+  };
 }
 
 function unauthorizedStatus(): KubeStatus {

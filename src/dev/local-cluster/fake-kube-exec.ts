@@ -138,7 +138,8 @@ export function runExecSession(ws: ExecWebSocket, socket: Duplex, spec: ExecSess
     });
     child.on('close', (exitCode, signal) => {
       finished = true;
-      if (child.pid === undefined && spawnError) resolve({ exitCode: null, signal: null, spawnError: describeSpawnError(spec.argv[0]!, spawnError) });
+      if (child.pid === undefined && spawnError)
+        resolve({ exitCode: null, signal: null, spawnError: describeSpawnError(spec.argv[0]!, spawnError) });
       else resolve({ exitCode, signal });
     });
   });
@@ -312,6 +313,7 @@ export function buildExecStatus(argv: string[], exit: ExecExit): Record<string, 
 
 function describeSpawnError(file: string, error: Error): string {
   const code = (error as NodeJS.ErrnoException).code;
-  const problem = code === 'ENOENT' ? 'executable file not found in $PATH' : code === 'EACCES' ? 'permission denied' : error.message;
+  const problem =
+    code === 'ENOENT' ? 'executable file not found in $PATH' : code === 'EACCES' ? 'permission denied' : error.message;
   return `OCI runtime exec failed: exec failed: unable to start container process: exec: "${file}": ${problem}: unknown`;
 }

@@ -4,9 +4,7 @@ export type LabelRequirement =
   | { key: string; operator: 'equals' | 'notEquals'; value: string }
   | { key: string; operator: 'in' | 'notIn'; values: string[] };
 
-export type LabelSelectorParseResult =
-  | { ok: true; requirements: LabelRequirement[] }
-  | { ok: false; error: string };
+export type LabelSelectorParseResult = { ok: true; requirements: LabelRequirement[] } | { ok: false; error: string };
 
 const KEY = String.raw`(?:[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?`;
 const VALUE = String.raw`(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?)?`;
@@ -25,7 +23,8 @@ export function parseLabelSelector(selector: string): LabelSelectorParseResult {
   for (const rawClause of splitClauses(selector)) {
     const clause = rawClause.trim();
     const requirement = parseClause(clause);
-    if (!requirement) return { ok: false, error: `unable to parse requirement: invalid label selector clause "${clause}"` };
+    if (!requirement)
+      return { ok: false, error: `unable to parse requirement: invalid label selector clause "${clause}"` };
     requirements.push(requirement);
   }
   return { ok: true, requirements };
@@ -36,12 +35,18 @@ export function matchesLabelSelector(labels: Record<string, string>, requirement
   return requirements.every((requirement) => {
     const actual = Object.hasOwn(labels, requirement.key) ? labels[requirement.key] : undefined;
     switch (requirement.operator) {
-      case 'exists': return actual !== undefined;
-      case 'doesNotExist': return actual === undefined;
-      case 'equals': return actual === requirement.value;
-      case 'notEquals': return actual !== requirement.value;
-      case 'in': return actual !== undefined && requirement.values.includes(actual);
-      case 'notIn': return actual === undefined || !requirement.values.includes(actual);
+      case 'exists':
+        return actual !== undefined;
+      case 'doesNotExist':
+        return actual === undefined;
+      case 'equals':
+        return actual === requirement.value;
+      case 'notEquals':
+        return actual !== requirement.value;
+      case 'in':
+        return actual !== undefined && requirement.values.includes(actual);
+      case 'notIn':
+        return actual === undefined || !requirement.values.includes(actual);
     }
   });
 }
@@ -50,7 +55,8 @@ function parseClause(clause: string): LabelRequirement | undefined {
   const existence = EXISTENCE.exec(clause);
   if (existence) return { key: existence[2]!, operator: existence[1] === '!' ? 'doesNotExist' : 'exists' };
   const equality = EQUALITY.exec(clause);
-  if (equality) return { key: equality[1]!, operator: equality[2] === '!=' ? 'notEquals' : 'equals', value: equality[3]! };
+  if (equality)
+    return { key: equality[1]!, operator: equality[2] === '!=' ? 'notEquals' : 'equals', value: equality[3]! };
   const set = SET.exec(clause);
   if (!set) return undefined;
   const values = set[3]!.split(',').map((value) => value.trim());

@@ -58,8 +58,11 @@ export async function runAgentTurn<Context>(options: {
   const redact = (text: string) => redactSecrets(text, settings.apiKey ? [settings.apiKey] : []);
   const toolCalls: AgentToolCallReport[] = [];
   let steps = 0;
-  const finish = (stoppedBecause: AgentTurnReport['stoppedBecause'], finalAnswer: string | null = null, error: string | null = null) =>
-    ({ steps, toolCalls, finalAnswer, stoppedBecause, error }) satisfies AgentTurnReport;
+  const finish = (
+    stoppedBecause: AgentTurnReport['stoppedBecause'],
+    finalAnswer: string | null = null,
+    error: string | null = null,
+  ) => ({ steps, toolCalls, finalAnswer, stoppedBecause, error }) satisfies AgentTurnReport;
   const abort = () => {
     logger.warn({ steps }, 'LLM agent turn aborted');
     return finish('aborted');
@@ -74,14 +77,23 @@ export async function runAgentTurn<Context>(options: {
     for (;;) {
       if (signal?.aborted) return abort();
       if (steps >= settings.maxSteps) {
-        logger.warn({ steps, toolCalls: toolCalls.length }, `LLM agent stopped after ${steps} model calls without a final answer`);
+        logger.warn(
+          { steps, toolCalls: toolCalls.length },
+          `LLM agent stopped after ${steps} model calls without a final answer`,
+        );
         return finish('max_steps');
       }
       steps += 1;
       logger.debug({ step: steps, messages: messages.length }, 'asking the model');
       const outcome = await requestChatCompletion({
         endpoint: settings,
-        body: { model: settings.model, messages, tools: toolDefinitions, tool_choice: 'auto', temperature: settings.temperature },
+        body: {
+          model: settings.model,
+          messages,
+          tools: toolDefinitions,
+          tool_choice: 'auto',
+          temperature: settings.temperature,
+        },
         fetch: options.fetch,
         signal,
       });
@@ -94,7 +106,14 @@ export async function runAgentTurn<Context>(options: {
 
       const { content, toolCalls: requested } = outcome.reply;
       if (requested.length === 0) {
-        logger.info({ steps, toolCalls: toolCalls.length, answer: content === null ? null : redact(keepStart(content, LOGGED_ANSWER_CHARS)) }, 'LLM agent final answer');
+        logger.info(
+          {
+            steps,
+            toolCalls: toolCalls.length,
+            answer: content === null ? null : redact(keepStart(content, LOGGED_ANSWER_CHARS)),
+          },
+          'LLM agent final answer',
+        );
         return finish('final_answer', content);
       }
       messages.push({ role: 'assistant', content, tool_calls: requested });
@@ -102,8 +121,17 @@ export async function runAgentTurn<Context>(options: {
         if (signal?.aborted) return abort();
         const { name, arguments: rawArguments } = call.function;
         const result = await callTool(tools, name, rawArguments, context);
-        toolCalls.push({ step: steps, name, arguments: parseArguments(rawArguments), ok: result.ok, result: result.ok ? result.value : result.error });
-        logger.info({ step: steps, tool: name, ok: result.ok, errorCode: result.ok ? null : result.error.code }, `tool call ${name}`);
+        toolCalls.push({
+          step: steps,
+          name,
+          arguments: parseArguments(rawArguments),
+          ok: result.ok,
+          result: result.ok ? result.value : result.error,
+        });
+        logger.info(
+          { step: steps, tool: name, ok: result.ok, errorCode: result.ok ? null : result.error.code },
+          `tool call ${name}`,
+        );
         messages.push({ role: 'tool', tool_call_id: call.id, content: stringifyToolResult(result) });
       }
     }
@@ -116,7 +144,10 @@ export async function runAgentTurn<Context>(options: {
 }
 
 function describeToolForModel<Context>(tool: AnyAgentTool<Context>): ChatToolDefinition {
-  return { type: 'function', function: { name: tool.name, description: tool.description, parameters: toolInputJsonSchema(tool) } };
+  return {
+    type: 'function',
+    function: { name: tool.name, description: tool.description, parameters: toolInputJsonSchema(tool) },
+  };
 }
 
 function parseArguments(rawArguments: string): unknown {
@@ -131,5 +162,3 @@ function parseArguments(rawArguments: string): unknown {
 function stringifyToolResult(result: ToolResult<unknown>): string {
   return JSON.stringify(result, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
 }
-
-

@@ -93,7 +93,12 @@ export async function requestChatCompletion(options: {
   const knownSecrets = endpoint.apiKey ? [endpoint.apiKey] : [];
   const redact = (text: string) => redactSecrets(text, knownSecrets);
   const url = chatCompletionsUrl(endpoint.baseUrl);
-  const fail = (kind: ChatCompletionFailure['kind'], message: string, status: number | null = null, body: string | null = null) =>
+  const fail = (
+    kind: ChatCompletionFailure['kind'],
+    message: string,
+    status: number | null = null,
+    body: string | null = null,
+  ) =>
     ({
       ok: false,
       error: { kind, message: redact(message), status, bodyExcerpt: body === null ? null : redact(excerpt(body)) },
@@ -129,8 +134,15 @@ export async function requestChatCompletion(options: {
   }
   const parsed = completionSchema.safeParse(json);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`).join('; ');
-    return fail('bad_response', `${url} answered with something that is not a chat completion: ${problems}`, status, text);
+    const problems = parsed.error.issues
+      .map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`)
+      .join('; ');
+    return fail(
+      'bad_response',
+      `${url} answered with something that is not a chat completion: ${problems}`,
+      status,
+      text,
+    );
   }
   // `.min(1)` above guarantees the first choice.
   const message = parsed.data.choices[0]!.message;

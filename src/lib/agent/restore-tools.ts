@@ -18,15 +18,24 @@ export const proposeRestoreTool: AnyAgentTool<ToolContext> = {
     'records a proposal with a plan of what would be overwritten and notifies a person, who must approve and confirm ' +
     'it. Use it only when the live data is lost or corrupt; report the restore id and the plan to the operators.',
   inputSchema: z
-    .object({ backupId: recordIdSchema('must be a backup id').describe('Id of a SUCCEEDED backup, from getBackupHistory.') })
+    .object({
+      backupId: recordIdSchema('must be a backup id').describe('Id of a SUCCEEDED backup, from getBackupHistory.'),
+    })
     .strict(),
   async execute(input: { backupId: string }, context) {
-    const backup = await context.backup.db.backupRecord.findUnique({ where: { id: input.backupId }, select: { workspaceId: true } });
+    const backup = await context.backup.db.backupRecord.findUnique({
+      where: { id: input.backupId },
+      select: { workspaceId: true },
+    });
     if (!backup || (context.workspaceId && backup.workspaceId !== context.workspaceId)) {
       return { ok: false, error: { code: 'NOT_FOUND', message: `no backup "${input.backupId}" in your scope` } };
     }
     try {
-      const { restore, plan } = await proposeLiveRestore(context.backup, input.backupId, { requestedBy: 'agent', trigger: 'AGENT', now: context.backup.clock() });
+      const { restore, plan } = await proposeLiveRestore(context.backup, input.backupId, {
+        requestedBy: 'agent',
+        trigger: 'AGENT',
+        now: context.backup.clock(),
+      });
       return {
         ok: true,
         value: {
@@ -38,7 +47,8 @@ export const proposeRestoreTool: AnyAgentTool<ToolContext> = {
         },
       };
     } catch (error) {
-      if (error instanceof RestoreRefusedError) return { ok: false, error: { code: 'REFUSED', message: error.message } };
+      if (error instanceof RestoreRefusedError)
+        return { ok: false, error: { code: 'REFUSED', message: error.message } };
       throw error;
     }
   },

@@ -8,7 +8,9 @@ function statusLine(d: DeploymentBackupState): string {
     d.failuresSinceLastSuccess > 0 ? `${d.failuresSinceLastSuccess} FAILED since last success` : null,
     d.decision.due ? 'DUE now' : `not due: ${d.decision.code}`,
   ].filter(Boolean);
-  const failures = d.recentFailures.map((f) => `    - failed ${f.startedAt.toISOString()} ${f.errorKind ?? ''}: ${f.error ?? ''}`);
+  const failures = d.recentFailures.map(
+    (f) => `    - failed ${f.startedAt.toISOString()} ${f.errorKind ?? ''}: ${f.error ?? ''}`,
+  );
   return [
     `- ${d.workspaceSlug}/${d.name} id=${d.id} status=${d.status} recipe=${d.recipeSlug}${d.hasDataExport ? '' : ' (no dataExport)'}`,
     `  schedule: ${d.scheduleDescription}; next ${d.nextRunAt?.toISOString() ?? 'never'}; last success ${d.lastBackupAt?.toISOString() ?? 'never'}`,
@@ -22,7 +24,8 @@ function statusLine(d: DeploymentBackupState): string {
  * (running, overdue, failing, due) first.
  */
 export function renderStateForModel(state: BackupState): string {
-  const urgency = (d: DeploymentBackupState) => (d.overdue ? 0 : d.failuresSinceLastSuccess > 0 ? 1 : d.decision.due ? 2 : d.running ? 3 : 4);
+  const urgency = (d: DeploymentBackupState) =>
+    d.overdue ? 0 : d.failuresSinceLastSuccess > 0 ? 1 : d.decision.due ? 2 : d.running ? 3 : 4;
   const ordered = [...state.deployments].sort((a, b) => urgency(a) - urgency(b) || a.name.localeCompare(b.name));
   const t = state.totals;
   const lines = [
@@ -70,8 +73,17 @@ export function summarizeStateForTool(state: BackupState) {
       storedBytes: d.storedBytes.toString(),
       retention: d.retention,
       failuresSinceLastSuccess: d.failuresSinceLastSuccess,
-      recentFailures: d.recentFailures.map((f) => ({ backupId: f.id, startedAt: f.startedAt.toISOString(), errorKind: f.errorKind, error: f.error })),
-      running: d.running && { backupId: d.running.id, startedAt: d.running.startedAt.toISOString(), trigger: d.running.trigger },
+      recentFailures: d.recentFailures.map((f) => ({
+        backupId: f.id,
+        startedAt: f.startedAt.toISOString(),
+        errorKind: f.errorKind,
+        error: f.error,
+      })),
+      running: d.running && {
+        backupId: d.running.id,
+        startedAt: d.running.startedAt.toISOString(),
+        trigger: d.running.trigger,
+      },
     })),
   };
 }

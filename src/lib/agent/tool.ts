@@ -42,24 +42,50 @@ export async function callTool<Context>(
 ): Promise<ToolResult<unknown>> {
   const tool = tools.find((candidate) => candidate.name === name);
   if (!tool) {
-    return { ok: false, error: { code: 'UNKNOWN_TOOL', message: `no tool named "${name}"; available: ${tools.map((t) => t.name).join(', ')}` } };
+    return {
+      ok: false,
+      error: {
+        code: 'UNKNOWN_TOOL',
+        message: `no tool named "${name}"; available: ${tools.map((t) => t.name).join(', ')}`,
+      },
+    };
   }
   let input: unknown = rawArguments;
   if (typeof rawArguments === 'string') {
     try {
       input = rawArguments.trim() === '' ? {} : JSON.parse(rawArguments);
     } catch {
-      return { ok: false, error: { code: 'INVALID_INPUT', message: `${name}: arguments are not valid JSON: ${rawArguments.slice(0, 200)}` } };
+      return {
+        ok: false,
+        error: {
+          code: 'INVALID_INPUT',
+          message: `${name}: arguments are not valid JSON: ${rawArguments.slice(0, 200)}`,
+        },
+      };
     }
   }
   const parsed = tool.inputSchema.safeParse(input ?? {});
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'input'}: ${issue.message}`).join('; ');
-    return { ok: false, error: { code: 'INVALID_INPUT', message: `${name}: invalid input ${JSON.stringify(input)?.slice(0, 300)}: ${problems}` } };
+    const problems = parsed.error.issues
+      .map((issue) => `${issue.path.join('.') || 'input'}: ${issue.message}`)
+      .join('; ');
+    return {
+      ok: false,
+      error: {
+        code: 'INVALID_INPUT',
+        message: `${name}: invalid input ${JSON.stringify(input)?.slice(0, 300)}: ${problems}`,
+      },
+    };
   }
   try {
     return await tool.execute(parsed.data, context);
   } catch (error) {
-    return { ok: false, error: { code: 'TOOL_FAILED', message: `${name} failed: ${error instanceof Error ? error.message : String(error)}` } };
+    return {
+      ok: false,
+      error: {
+        code: 'TOOL_FAILED',
+        message: `${name} failed: ${error instanceof Error ? error.message : String(error)}`,
+      },
+    };
   }
 }

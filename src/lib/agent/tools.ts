@@ -15,8 +15,9 @@ import { recordIdSchema } from '../shared/index.ts';
  * workspace is reported as not found, a FAILED deployment is never backed up, retention keeps at least one backup,
  * and every input is validated by its schema before anything happens.
  */
-const deploymentId = recordIdSchema('must be a deployment id (lowercase letters and digits), as listed by listBackupStatus')
-  .describe('Id of the deployment, as listed by listBackupStatus.');
+const deploymentId = recordIdSchema(
+  'must be a deployment id (lowercase letters and digits), as listed by listBackupStatus',
+).describe('Id of the deployment, as listed by listBackupStatus.');
 
 async function findDeployment(context: ToolContext, id: string): Promise<Deployment | null> {
   const deployment = await context.backup.db.deployment.findUnique({ where: { id } });
@@ -26,7 +27,10 @@ async function findDeployment(context: ToolContext, id: string): Promise<Deploym
 
 const notFound = (id: string): ToolResult<never> => ({
   ok: false,
-  error: { code: 'NOT_FOUND', message: `no deployment "${id}" in your scope; call listBackupStatus for the ids you may use` },
+  error: {
+    code: 'NOT_FOUND',
+    message: `no deployment "${id}" in your scope; call listBackupStatus for the ids you may use`,
+  },
 });
 
 export const runBackupTool: AnyAgentTool<ToolContext> = {
@@ -39,9 +43,18 @@ export const runBackupTool: AnyAgentTool<ToolContext> = {
   async execute(input: { deploymentId: string }, context) {
     const deployment = await findDeployment(context, input.deploymentId);
     if (!deployment) return notFound(input.deploymentId);
-    const outcome = await executeBackup(context.backup, deployment.id, { trigger: 'AGENT', ...(context.signal ? { signal: context.signal } : {}) });
+    const outcome = await executeBackup(context.backup, deployment.id, {
+      trigger: 'AGENT',
+      ...(context.signal ? { signal: context.signal } : {}),
+    });
     if (outcome.status === 'SKIPPED') {
-      return { ok: false, error: { code: outcome.code === 'ALREADY_RUNNING' ? 'ALREADY_RUNNING' : 'REFUSED', message: `${outcome.code}: ${outcome.reason}` } };
+      return {
+        ok: false,
+        error: {
+          code: outcome.code === 'ALREADY_RUNNING' ? 'ALREADY_RUNNING' : 'REFUSED',
+          message: `${outcome.code}: ${outcome.reason}`,
+        },
+      };
     }
     const record = outcome.record;
     return {
@@ -54,7 +67,9 @@ export const runBackupTool: AnyAgentTool<ToolContext> = {
         sizeBytes: record.sizeBytes?.toString() ?? null,
         sha256: record.sha256,
         durationMs: record.durationMs,
-        ...(record.status === 'FAILED' ? { errorKind: record.errorKind, error: record.error, alert: 'a critical alert was raised' } : {}),
+        ...(record.status === 'FAILED'
+          ? { errorKind: record.errorKind, error: record.error, alert: 'a critical alert was raised' }
+          : {}),
       },
     };
   },
@@ -62,7 +77,8 @@ export const runBackupTool: AnyAgentTool<ToolContext> = {
 
 export const getBackupHistoryTool: AnyAgentTool<ToolContext> = {
   name: 'getBackupHistory',
-  description: 'The most recent backups of one deployment, newest first: status, trigger, size, start time, duration and error.',
+  description:
+    'The most recent backups of one deployment, newest first: status, trigger, size, start time, duration and error.',
   inputSchema: z
     .object({
       deploymentId,
@@ -112,20 +128,34 @@ export const pruneOldBackupsTool: AnyAgentTool<ToolContext> = {
         .min(1, { error: 'must be at least 1: the newest successful backup is never deleted' })
         .max(1_000)
         .optional()
-        .describe("Keep-last N for this run instead of the deployment's own (>= 1); omit to use the deployment's policy."),
-      dryRun: z.boolean().default(true).describe('true (default): only report the plan; false: delete what the plan deletes.'),
+        .describe(
+          "Keep-last N for this run instead of the deployment's own (>= 1); omit to use the deployment's policy.",
+        ),
+      dryRun: z
+        .boolean()
+        .default(true)
+        .describe('true (default): only report the plan; false: delete what the plan deletes.'),
       expectDelete: z
         .array(recordIdSchema('must hold record ids'))
         .max(10_000)
         .optional()
-        .describe('Required with dryRun: false: the expectDelete list of the dry run you showed, confirming that plan.'),
+        .describe(
+          'Required with dryRun: false: the expectDelete list of the dry run you showed, confirming that plan.',
+        ),
     })
     .strict(),
-  async execute(input: { deploymentId: string; keepCount?: number; dryRun: boolean; expectDelete?: string[] }, context) {
+  async execute(
+    input: { deploymentId: string; keepCount?: number; dryRun: boolean; expectDelete?: string[] },
+    context,
+  ) {
     if (!input.dryRun && !input.expectDelete) {
       return {
         ok: false,
-        error: { code: 'INVALID_INPUT', message: 'pruneOldBackups: dryRun: false needs expectDelete, the list of the dry run you showed; run the dry run first' },
+        error: {
+          code: 'INVALID_INPUT',
+          message:
+            'pruneOldBackups: dryRun: false needs expectDelete, the list of the dry run you showed; run the dry run first',
+        },
       };
     }
     const deployment = await findDeployment(context, input.deploymentId);
@@ -153,7 +183,8 @@ export const pruneOldBackupsTool: AnyAgentTool<ToolContext> = {
         },
       };
     } catch (error) {
-      if (error instanceof InvalidRetentionError) return { ok: false, error: { code: 'INVALID_INPUT', message: error.message } };
+      if (error instanceof InvalidRetentionError)
+        return { ok: false, error: { code: 'INVALID_INPUT', message: error.message } };
       throw error;
     }
   },
@@ -181,17 +212,23 @@ export const verifyBackupTool: AnyAgentTool<ToolContext> = {
   description:
     'Re-read one backup file: check its sha256 against the record and the .sha256 sidecar, then its format (pg_restore, ' +
     'the MySQL dump trailer, the RDB checksum, gzip integrity); the format result is recorded on the backup.',
-  inputSchema: z.object({ backupId: recordIdSchema('must be a backup id').describe('Id of the backup, from getBackupHistory.') }).strict(),
+  inputSchema: z
+    .object({ backupId: recordIdSchema('must be a backup id').describe('Id of the backup, from getBackupHistory.') })
+    .strict(),
   async execute(input: { backupId: string }, context) {
     const record = await context.backup.db.backupRecord.findUnique({ where: { id: input.backupId } });
     if (!record || (context.workspaceId && record.workspaceId !== context.workspaceId)) {
       return { ok: false, error: { code: 'NOT_FOUND', message: `no backup "${input.backupId}" in your scope` } };
     }
     if (record.status !== 'SUCCEEDED' || !record.path || !record.sha256) {
-      return { ok: false, error: { code: 'NO_FILE', message: `backup ${record.id} is ${record.status}: there is no file to verify` } };
+      return {
+        ok: false,
+        error: { code: 'NO_FILE', message: `backup ${record.id} is ${record.status}: there is no file to verify` },
+      };
     }
     const result = await verifyBackupFile(record.path, record.sha256);
-    if (!result.ok) return { ok: true, value: { backupId: record.id, ok: false, reason: result.reason, detail: result.detail } };
+    if (!result.ok)
+      return { ok: true, value: { backupId: record.id, ok: false, reason: result.reason, detail: result.detail } };
     // The bytes are the ones recorded; now whether they are a restorable dump (recorded on the backup, as after a backup).
     const format = await recordFormatCheck(context.backup, record, context.signal ? { signal: context.signal } : {});
     return {

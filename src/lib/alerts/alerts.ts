@@ -39,7 +39,11 @@ export interface AlertInput {
 }
 
 /** Opens an alert, or records another occurrence of the open one. Returns its id. */
-export async function raiseAlert(db: PrismaClient, alert: AlertInput, now: Date): Promise<{ id: string; occurrences: number }> {
+export async function raiseAlert(
+  db: PrismaClient,
+  alert: AlertInput,
+  now: Date,
+): Promise<{ id: string; occurrences: number }> {
   return db.$transaction(async (tx) => {
     const open = await tx.alert.findFirst({
       where: { deploymentId: alert.deploymentId, kind: alert.kind, resolvedAt: null },
@@ -66,7 +70,12 @@ export async function raiseAlert(db: PrismaClient, alert: AlertInput, now: Date)
 }
 
 /** Resolves the open alerts of these kinds for a deployment (e.g. after a successful backup). Returns how many. */
-export async function resolveAlerts(db: PrismaClient, deploymentId: string, kinds: readonly string[], now: Date): Promise<number> {
+export async function resolveAlerts(
+  db: PrismaClient,
+  deploymentId: string,
+  kinds: readonly string[],
+  now: Date,
+): Promise<number> {
   const { count } = await db.alert.updateMany({
     where: { deploymentId, kind: { in: [...kinds] }, resolvedAt: null },
     data: { resolvedAt: now },

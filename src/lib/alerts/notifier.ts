@@ -72,14 +72,20 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): Notifier
         }
         reason = `HTTP ${response.status}`;
         if (response.status < 500 && response.status !== 429) {
-          log.error({ alertId: notification.alertId, status: response.status }, 'the webhook refused the alert; not retrying');
+          log.error(
+            { alertId: notification.alertId, status: response.status },
+            'the webhook refused the alert; not retrying',
+          );
           return;
         }
       } catch (error) {
         reason = error instanceof Error ? error.message : String(error);
       }
       if (attempt === maxAttempts) {
-        log.error({ alertId: notification.alertId, attempts: attempt, reason }, 'could not deliver the alert to the webhook; giving up');
+        log.error(
+          { alertId: notification.alertId, attempts: attempt, reason },
+          'could not deliver the alert to the webhook; giving up',
+        );
         return;
       }
       log.warn({ alertId: notification.alertId, attempt, reason }, 'alert webhook delivery failed; retrying');
@@ -89,7 +95,9 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): Notifier
 
   return {
     notify(notification) {
-      const delivery = deliver(notification).catch((error: unknown) => log.error({ err: error }, 'alert webhook delivery crashed'));
+      const delivery = deliver(notification).catch((error: unknown) =>
+        log.error({ err: error }, 'alert webhook delivery crashed'),
+      );
       inFlight.add(delivery);
       void delivery.finally(() => inFlight.delete(delivery));
     },

@@ -27,8 +27,7 @@ export interface ScheduledDeployment {
 }
 
 export type BackupDecision =
-  | { due: true; reason: string; scheduledAt: Date | null }
-  | { due: false; code: SkipCode; reason: string };
+  { due: true; reason: string; scheduledAt: Date | null } | { due: false; code: SkipCode; reason: string };
 
 /**
  * Whether a backup is due for `deployment` at `now`. A backup is never taken of a deployment that is not RUNNING
@@ -44,21 +43,35 @@ export function shouldRunBackup(
 ): BackupDecision {
   const eligibility = checkBackupEligibility(deployment);
   if (eligibility) return eligibility;
-  if (!deployment.backupEnabled) return { due: false, code: 'BACKUPS_DISABLED', reason: 'scheduled backups are turned off' };
-  if (!deployment.backupSchedule) return { due: false, code: 'NO_SCHEDULE', reason: 'backups are on but no schedule is set' };
+  if (!deployment.backupEnabled)
+    return { due: false, code: 'BACKUPS_DISABLED', reason: 'scheduled backups are turned off' };
+  if (!deployment.backupSchedule)
+    return { due: false, code: 'NO_SCHEDULE', reason: 'backups are on but no schedule is set' };
   const parsed = tryParseCron(deployment.backupSchedule, { timezone: deployment.backupTimezone });
   if (!parsed.ok) return { due: false, code: 'INVALID_SCHEDULE', reason: parsed.error.message };
   if (!parsed.value.canEverFire) {
     // It parses, but would fire never (e.g. February 30): a schedule that silently never runs is the worst failure.
-    return { due: false, code: 'INVALID_SCHEDULE', reason: `schedule "${deployment.backupSchedule}" can never fire: ${describeCron(parsed.value)}` };
+    return {
+      due: false,
+      code: 'INVALID_SCHEDULE',
+      reason: `schedule "${deployment.backupSchedule}" can never fire: ${describeCron(parsed.value)}`,
+    };
   }
   if (!shouldRunNow(parsed.value, deployment.lastBackupAt, now)) {
     return { due: false, code: 'NOT_DUE', reason: 'the schedule has not fired since the last successful backup' };
   }
   const { lastFailedAt, retryDelayMs = 0 } = retry;
-  if (lastFailedAt && lastFailedAt.getTime() + retryDelayMs > now.getTime() && (!deployment.lastBackupAt || lastFailedAt > deployment.lastBackupAt)) {
+  if (
+    lastFailedAt &&
+    lastFailedAt.getTime() + retryDelayMs > now.getTime() &&
+    (!deployment.lastBackupAt || lastFailedAt > deployment.lastBackupAt)
+  ) {
     const retryAt = new Date(lastFailedAt.getTime() + retryDelayMs);
-    return { due: false, code: 'RETRY_LATER', reason: `the last attempt failed at ${lastFailedAt.toISOString()}; retrying at ${retryAt.toISOString()}` };
+    return {
+      due: false,
+      code: 'RETRY_LATER',
+      reason: `the last attempt failed at ${lastFailedAt.toISOString()}; retrying at ${retryAt.toISOString()}`,
+    };
   }
   const scheduledAt = previousFireTime(parsed.value, now);
   return {
@@ -74,7 +87,9 @@ export function shouldRunBackup(
  * The checks every backup passes, scheduled or not: the deployment is RUNNING and its recipe can export data.
  * Returns the skip, or null when a backup may run.
  */
-export function checkBackupEligibility(deployment: Pick<ScheduledDeployment, 'status' | 'recipeSlug'>): Extract<BackupDecision, { due: false }> | null {
+export function checkBackupEligibility(
+  deployment: Pick<ScheduledDeployment, 'status' | 'recipeSlug'>,
+): Extract<BackupDecision, { due: false }> | null {
   if (deployment.status !== 'RUNNING') {
     return {
       due: false,
@@ -86,9 +101,18 @@ export function checkBackupEligibility(deployment: Pick<ScheduledDeployment, 'st
     };
   }
   const recipe = findRecipe(deployment.recipeSlug);
-  if (!recipe) return { due: false, code: 'UNKNOWN_RECIPE', reason: `recipe "${deployment.recipeSlug}" is not known to this worker` };
+  if (!recipe)
+    return {
+      due: false,
+      code: 'UNKNOWN_RECIPE',
+      reason: `recipe "${deployment.recipeSlug}" is not known to this worker`,
+    };
   if (!recipe.dataExport) {
-    return { due: false, code: 'NO_DATA_EXPORT', reason: `recipe "${recipe.slug}" has no dataExport: there is no data to back up` };
+    return {
+      due: false,
+      code: 'NO_DATA_EXPORT',
+      reason: `recipe "${recipe.slug}" has no dataExport: there is no data to back up`,
+    };
   }
   return null;
 }

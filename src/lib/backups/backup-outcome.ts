@@ -1,7 +1,20 @@
 import { type BackupFailureKind, isBackupFailureKind, keepEnd, redactSecrets, TypedFailure } from '../shared/index.ts';
 
 /** Error codes of the filesystem that mean "the backup volume could not take the file". */
-const STORAGE_ERROR_CODES = new Set(['ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EISDIR', 'EIO', 'EMFILE', 'ENFILE', 'EEXIST', 'ENOENT']);
+const STORAGE_ERROR_CODES = new Set([
+  'ENOSPC',
+  'EDQUOT',
+  'EACCES',
+  'EPERM',
+  'EROFS',
+  'ENOTDIR',
+  'EISDIR',
+  'EIO',
+  'EMFILE',
+  'ENFILE',
+  'EEXIST',
+  'ENOENT',
+]);
 const MAX_ERROR_LENGTH = 1_000;
 const MAX_STDERR_LENGTH = 4_000;
 
@@ -26,13 +39,21 @@ export function summarizeFailure(error: unknown, secrets: readonly string[] = []
       kind: isBackupFailureKind(error.kind) ? error.kind : 'Unexpected',
       message: redact(error.message, MAX_ERROR_LENGTH),
       exitCode: typeof fields.exitCode === 'number' ? fields.exitCode : null,
-      stderrTail: typeof fields.stderrTail === 'string' && fields.stderrTail ? redact(fields.stderrTail, MAX_STDERR_LENGTH) : null,
+      stderrTail:
+        typeof fields.stderrTail === 'string' && fields.stderrTail
+          ? redact(fields.stderrTail, MAX_STDERR_LENGTH)
+          : null,
     };
   }
   const code = (error as { code?: unknown } | null)?.code;
   const message = error instanceof Error ? error.message : String(error);
   if (typeof code === 'string' && STORAGE_ERROR_CODES.has(code)) {
-    return { kind: 'StorageFailed', message: redact(`backup volume: ${message}`, MAX_ERROR_LENGTH), exitCode: null, stderrTail: null };
+    return {
+      kind: 'StorageFailed',
+      message: redact(`backup volume: ${message}`, MAX_ERROR_LENGTH),
+      exitCode: null,
+      stderrTail: null,
+    };
   }
   return { kind: 'Unexpected', message: redact(message, MAX_ERROR_LENGTH), exitCode: null, stderrTail: null };
 }

@@ -49,7 +49,15 @@ export interface DeploymentBackupState {
 export interface BackupState {
   gatheredAt: Date;
   deployments: DeploymentBackupState[];
-  totals: { enabled: number; due: number; overdue: number; failing: number; running: number; storedBackups: number; storedBytes: bigint };
+  totals: {
+    enabled: number;
+    due: number;
+    overdue: number;
+    failing: number;
+    running: number;
+    storedBackups: number;
+    storedBytes: bigint;
+  };
   /** Deployments with more than PRUNE_SUGGESTION_THRESHOLD stored backups. */
   pruneSuggestions: Array<{ deploymentId: string; name: string; storedBackups: number; retention: number }>;
   /** The backup volume's filesystem (null when it cannot be read). */
@@ -167,12 +175,19 @@ export function assembleBackupState(
       backupEnabled: row.backupEnabled,
       schedule: row.backupSchedule,
       timezone: row.backupTimezone,
-      scheduleDescription: !parsed ? 'no schedule' : parsed.ok ? describeCron(parsed.value) : `invalid schedule: ${parsed.error.message}`,
+      scheduleDescription: !parsed
+        ? 'no schedule'
+        : parsed.ok
+          ? describeCron(parsed.value)
+          : `invalid schedule: ${parsed.error.message}`,
       scheduleValid: parsed?.ok === true && parsed.value.canEverFire,
       retention: row.backupRetention,
       lastBackupAt: row.lastBackupAt,
       nextRunAt: parsed?.ok ? nextFireTime(parsed.value, options.now) : null,
-      decision: shouldRunBackup(row, options.now, { lastFailedAt: stat?.lastFailedAt ?? null, retryDelayMs: options.retryDelayMs }),
+      decision: shouldRunBackup(row, options.now, {
+        lastFailedAt: stat?.lastFailedAt ?? null,
+        retryDelayMs: options.retryDelayMs,
+      }),
       overdue: findOverdue(row, options.now, options.overdueGraceMs),
       storedBackups: stat?.storedBackups ?? 0,
       storedBytes: BigInt(stat?.storedBytes ?? 0),

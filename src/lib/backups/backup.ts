@@ -8,11 +8,16 @@ import type { OffsiteDestination } from '../offsite/index.ts';
 import { findRecipe } from '../recipes/index.ts';
 import type { BackupStore, BackupWriter } from '../storage/index.ts';
 import { type CheckBackupFormat, recordFormatCheck } from '../verification/index.ts';
-import { BACKUP_FAILED_ALERT, BACKUP_OVERDUE_ALERT, type Notifier, raiseAndNotify, resolveAlerts } from '../alerts/index.ts';
+import {
+  BACKUP_FAILED_ALERT,
+  BACKUP_OVERDUE_ALERT,
+  type Notifier,
+  raiseAndNotify,
+  resolveAlerts,
+} from '../alerts/index.ts';
 import { checkBackupEligibility, type SkipCode } from './backup-due.ts';
 import { BackupInterruptedError, summarizeFailure } from './backup-outcome.ts';
 import { claimDeployment, releaseClaim, renewClaim } from './claims.ts';
-
 
 /** Everything `executeBackup` needs from the outside world; built by the entry points, replaced in tests. */
 export interface BackupDependencies {
@@ -63,7 +68,11 @@ export type BackupOutcome =
  * marks the record FAILED with its typed reason and raises a critical alert. Manual and agent backups run even when
  * scheduled backups are off. A successful backup's file then gets its format check (`recordFormatCheck`).
  */
-export async function executeBackup(deps: BackupDependencies, deploymentId: string, options: BackupOptions): Promise<BackupOutcome> {
+export async function executeBackup(
+  deps: BackupDependencies,
+  deploymentId: string,
+  options: BackupOptions,
+): Promise<BackupOutcome> {
   const outcome = await backUpAndRecord(deps, deploymentId, options);
   if (outcome.status !== 'SUCCEEDED') return outcome;
   // The format check runs once SUCCEEDED is recorded and the claim released: a slow check (a full read of a large
@@ -73,10 +82,15 @@ export async function executeBackup(deps: BackupDependencies, deploymentId: stri
 }
 
 /** The backup itself, from the eligibility check to the recorded result and the released claim. */
-async function backUpAndRecord(deps: BackupDependencies, deploymentId: string, options: BackupOptions): Promise<BackupOutcome> {
+async function backUpAndRecord(
+  deps: BackupDependencies,
+  deploymentId: string,
+  options: BackupOptions,
+): Promise<BackupOutcome> {
   const log = deps.logger.child({ module: 'ops-agent/backup', deploymentId, trigger: options.trigger });
   const deployment = await deps.db.deployment.findUnique({ where: { id: deploymentId }, include: { workspace: true } });
-  if (!deployment) return { status: 'SKIPPED', code: 'NOT_FOUND', reason: `deployment "${deploymentId}" does not exist` };
+  if (!deployment)
+    return { status: 'SKIPPED', code: 'NOT_FOUND', reason: `deployment "${deploymentId}" does not exist` };
   const ineligible = checkBackupEligibility(deployment);
   if (ineligible) {
     log.info({ code: ineligible.code }, `backup skipped: ${ineligible.reason}`);
@@ -96,7 +110,10 @@ async function backUpAndRecord(deps: BackupDependencies, deploymentId: string, o
     if (!(await claimDeployment(tx, { ...claim, now: startedAt }))) return null;
     if (options.expectedLastBackupAt !== undefined) {
       // The claim's UPDATE holds the row lock: this read sees any backup that finished before it.
-      const { lastBackupAt } = await tx.deployment.findUniqueOrThrow({ where: { id: deploymentId }, select: { lastBackupAt: true } });
+      const { lastBackupAt } = await tx.deployment.findUniqueOrThrow({
+        where: { id: deploymentId },
+        select: { lastBackupAt: true },
+      });
       if ((lastBackupAt?.getTime() ?? null) !== (options.expectedLastBackupAt?.getTime() ?? null)) {
         await releaseClaim(tx, claim);
         return 'BACKED_UP_MEANWHILE' as const;
@@ -115,25 +132,45 @@ async function backUpAndRecord(deps: BackupDependencies, deploymentId: string, o
     });
   });
   if (record === 'BACKED_UP_MEANWHILE') {
-    return { status: 'SKIPPED', code: 'NOT_DUE', reason: 'another backup of this deployment finished after the schedule was checked' };
+    return {
+      status: 'SKIPPED',
+      code: 'NOT_DUE',
+      reason: 'another backup of this deployment finished after the schedule was checked',
+    };
   }
   if (!record) {
-    const runningRecord = await deps.db.backupRecord.findFirst({ where: { deploymentId, status: 'RUNNING' }, orderBy: { startedAt: 'desc' } });
-    return { status: 'SKIPPED', code: 'ALREADY_RUNNING', reason: 'another backup of this deployment is running', runningRecord };
+    const runningRecord = await deps.db.backupRecord.findFirst({
+      where: { deploymentId, status: 'RUNNING' },
+      orderBy: { startedAt: 'desc' },
+    });
+    return {
+      status: 'SKIPPED',
+      code: 'ALREADY_RUNNING',
+      reason: 'another backup of this deployment is running',
+      runningRecord,
+    };
   }
 
   let writer: BackupWriter | undefined;
   const stop = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
-  const heartbeat = setInterval(() => {
-    void (async () => {
-      if (!(await renewClaim(deps.db, { ...claim, now: deps.clock() }))) {
-        stop.abort(new BackupInterruptedError('ClaimLost', 'the backup claim expired and was taken over; this attempt was stopped'));
-      }
-      // A running backup keeps its temporary file fresh, so crash recovery never mistakes it for an orphan.
-      if (writer) await utimes(writer.tempPath, deps.clock(), deps.clock()).catch(() => undefined);
-    })().catch((error: unknown) => log.warn({ err: error }, 'could not renew the backup claim'));
-  }, Math.max(1_000, Math.floor(deps.settings.claimTtlMs / 3)));
+  const heartbeat = setInterval(
+    () => {
+      void (async () => {
+        if (!(await renewClaim(deps.db, { ...claim, now: deps.clock() }))) {
+          stop.abort(
+            new BackupInterruptedError(
+              'ClaimLost',
+              'the backup claim expired and was taken over; this attempt was stopped',
+            ),
+          );
+        }
+        // A running backup keeps its temporary file fresh, so crash recovery never mistakes it for an orphan.
+        if (writer) await utimes(writer.tempPath, deps.clock(), deps.clock()).catch(() => undefined);
+      })().catch((error: unknown) => log.warn({ err: error }, 'could not renew the backup claim'));
+    },
+    Math.max(1_000, Math.floor(deps.settings.claimTtlMs / 3)),
+  );
 
   try {
     log.info({ backupId: record.id }, 'backup started');
@@ -181,7 +218,13 @@ async function backUpAndRecord(deps: BackupDependencies, deploymentId: string, o
     ]);
     await resolveAlerts(deps.db, deploymentId, [BACKUP_FAILED_ALERT, BACKUP_OVERDUE_ALERT], finishedAt);
     log.info(
-      { backupId: record.id, path: stored.path, sizeBytes: Number(stored.sizeBytes), sha256: stored.sha256, pod: exported.pod },
+      {
+        backupId: record.id,
+        path: stored.path,
+        sizeBytes: Number(stored.sizeBytes),
+        sha256: stored.sha256,
+        pod: exported.pod,
+      },
       'backup succeeded',
     );
     return { status: 'SUCCEEDED', record: succeeded };
@@ -190,7 +233,10 @@ async function backUpAndRecord(deps: BackupDependencies, deploymentId: string, o
     const error = signal.aborted && signal.reason instanceof TypedFailure ? signal.reason : caught;
     const failure = summarizeFailure(error);
     const finishedAt = deps.clock();
-    log.error({ backupId: record.id, kind: failure.kind, exitCode: failure.exitCode }, `backup failed: ${failure.message}`);
+    log.error(
+      { backupId: record.id, kind: failure.kind, exitCode: failure.exitCode },
+      `backup failed: ${failure.message}`,
+    );
     const failed = await deps.db.backupRecord.update({
       where: { id: record.id },
       data: {
@@ -222,6 +268,8 @@ async function backUpAndRecord(deps: BackupDependencies, deploymentId: string, o
     return { status: 'FAILED', record: failed };
   } finally {
     clearInterval(heartbeat);
-    await releaseClaim(deps.db, claim).catch((error: unknown) => log.warn({ err: error }, 'could not release the backup claim'));
+    await releaseClaim(deps.db, claim).catch((error: unknown) =>
+      log.warn({ err: error }, 'could not release the backup claim'),
+    );
   }
 }

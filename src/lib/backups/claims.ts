@@ -34,7 +34,10 @@ export async function renewClaim(
 }
 
 /** Releases a claim this token holds (a no-op when it no longer holds it). */
-export async function releaseClaim(db: Prisma.TransactionClient, claim: { deploymentId: string; token: string }): Promise<void> {
+export async function releaseClaim(
+  db: Prisma.TransactionClient,
+  claim: { deploymentId: string; token: string },
+): Promise<void> {
   await db.deployment.updateMany({
     where: { id: claim.deploymentId, backupClaimToken: claim.token },
     data: { backupClaimToken: null, backupClaimExpiresAt: null },

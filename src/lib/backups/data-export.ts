@@ -1,7 +1,16 @@
 import type { Writable } from 'node:stream';
 import { type Logger, redactSecrets, TypedFailure } from '../shared/index.ts';
 import type { DataExport } from '../recipes/index.ts';
-import { AbortedError, defaultPodSelector, type ExecLocation, execToStream, type KubeClients, resolveExportTarget, TimeoutError, withinLimits } from '../kube/index.ts';
+import {
+  AbortedError,
+  defaultPodSelector,
+  type ExecLocation,
+  execToStream,
+  type KubeClients,
+  resolveExportTarget,
+  TimeoutError,
+  withinLimits,
+} from '../kube/index.ts';
 
 export interface DataExportRequest {
   namespace: string;
@@ -37,7 +46,11 @@ export function buildExportCommand(dataExport: DataExport): string[] {
  * non-empty output. Rejects with a `TypedFailure` subclass whose message is already redacted (including the
  * container's own secret values), or with the destination's error unchanged when writing failed (a storage failure).
  */
-export async function runDataExport(clients: KubeClients, request: DataExportRequest, logger: Logger): Promise<DataExportResult> {
+export async function runDataExport(
+  clients: KubeClients,
+  request: DataExportRequest,
+  logger: Logger,
+): Promise<DataExportResult> {
   const log = logger.child({ module: 'deployer/data-export' });
   const { namespace, dataExport, timeoutMs, signal } = request;
   const podSelector = request.podSelector ?? defaultPodSelector(request.deploymentName);

@@ -1,6 +1,19 @@
-export { type BackupDecision, checkBackupEligibility, findOverdue, type Overdue, shouldRunBackup, type SkipCode } from './backup-due.ts';
+export {
+  type BackupDecision,
+  checkBackupEligibility,
+  findOverdue,
+  type Overdue,
+  shouldRunBackup,
+  type SkipCode,
+} from './backup-due.ts';
 export { BackupInterruptedError } from './backup-outcome.ts';
-export { type BackupState, type DeploymentBackupState, gatherBackupState, PRUNE_SUGGESTION_THRESHOLD, type StateOptions } from './backup-state.ts';
+export {
+  type BackupState,
+  type DeploymentBackupState,
+  gatherBackupState,
+  PRUNE_SUGGESTION_THRESHOLD,
+  type StateOptions,
+} from './backup-state.ts';
 export { type BackupDependencies, executeBackup } from './backup.ts';
 export { claimDeployment, releaseClaim, renewClaim } from './claims.ts';
 export { auditBackupFiles, recoverInterruptedBackups } from './recovery.ts';

@@ -36,7 +36,17 @@ export async function recoverInterruptedBackups(deps: RecoveryDependencies): Pro
   const now = deps.clock();
   const running = await deps.db.backupRecord.findMany({
     where: { status: 'RUNNING' },
-    include: { deployment: { select: { name: true, backupClaimToken: true, backupClaimExpiresAt: true, lastBackupAt: true, workspace: { select: { slug: true } } } } },
+    include: {
+      deployment: {
+        select: {
+          name: true,
+          backupClaimToken: true,
+          backupClaimExpiresAt: true,
+          lastBackupAt: true,
+          workspace: { select: { slug: true } },
+        },
+      },
+    },
   });
   const report: RecoveryReport = { interrupted: [], removedTempFiles: [], tempFileProblems: [] };
   for (const record of running) {
@@ -60,7 +70,11 @@ export async function recoverInterruptedBackups(deps: RecoveryDependencies): Pro
       },
     });
     if (count === 0) continue;
-    report.interrupted.push({ id: record.id, deploymentId: record.deploymentId, startedAt: record.startedAt.toISOString() });
+    report.interrupted.push({
+      id: record.id,
+      deploymentId: record.deploymentId,
+      startedAt: record.startedAt.toISOString(),
+    });
     log.error({ backupId: record.id, deploymentId: record.deploymentId }, `backup ${message}`);
     await raiseAndNotify(
       deps.db,
@@ -83,7 +97,8 @@ export async function recoverInterruptedBackups(deps: RecoveryDependencies): Pro
   report.removedTempFiles = stale.removed.map((file) => file.path);
   report.tempFileProblems = stale.failed.map((failure) => ({ path: failure.path, reason: failure.error.message }));
   for (const problem of report.tempFileProblems) log.error(problem, 'could not remove a stale temporary backup file');
-  if (report.removedTempFiles.length > 0) log.warn({ files: report.removedTempFiles }, 'removed temporary files of interrupted backups');
+  if (report.removedTempFiles.length > 0)
+    log.warn({ files: report.removedTempFiles }, 'removed temporary files of interrupted backups');
   return report;
 }
 
@@ -97,10 +112,17 @@ export interface FileAudit {
 }
 
 /** Compares a deployment's folder with its SUCCEEDED records, both ways. Reports; never deletes. */
-export async function auditBackupFiles(deps: Pick<RecoveryDependencies, 'db' | 'store'>, deploymentId: string): Promise<FileAudit> {
+export async function auditBackupFiles(
+  deps: Pick<RecoveryDependencies, 'db' | 'store'>,
+  deploymentId: string,
+): Promise<FileAudit> {
   const deployment = await deps.db.deployment.findUniqueOrThrow({
     where: { id: deploymentId },
-    select: { name: true, workspaceId: true, backupRecords: { where: { status: 'SUCCEEDED' }, select: { id: true, path: true } } },
+    select: {
+      name: true,
+      workspaceId: true,
+      backupRecords: { where: { status: 'SUCCEEDED' }, select: { id: true, path: true } },
+    },
   });
   const files = await listBackupFiles(deps.store.root, deployment.workspaceId, deployment.name);
   const onDisk = new Set(files.map((file) => file.path));

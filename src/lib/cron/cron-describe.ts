@@ -4,7 +4,21 @@
  */
 import { parseCron, type CronOptions, type CronSchedule } from './cron-parse.ts';
 
-const MONTHS = ['', 'January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+const MONTHS = [
+  '',
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
+];
 /** Indexed 1-7, Monday first, so that ranges read naturally ("Saturday and Sunday"). */
 const WEEKDAYS = ['', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
 const LONGEST_MONTH = [0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
@@ -38,7 +52,11 @@ function describeInterval(schedule: CronSchedule): string | null {
   }
   if (minutes.length * hours.length <= MAX_LISTED_TIMES) return null;
   const minutePart =
-    minutes.length === 60 ? 'every minute' : minuteStep !== null ? `every ${minuteStep} minutes` : `at ${describeNumbers(minutes, 'minute')}`;
+    minutes.length === 60
+      ? 'every minute'
+      : minuteStep !== null
+        ? `every ${minuteStep} minutes`
+        : `at ${describeNumbers(minutes, 'minute')}`;
   if (hours.length === 24) return minutePart.startsWith('at') ? `${minutePart} past every hour` : minutePart;
   return `${minutePart} ${minutePart.startsWith('at') ? 'past' : 'during'} ${describeNumbers(hours, 'hour')}`;
 }
@@ -71,7 +89,9 @@ function describeDays(schedule: CronSchedule): string | null {
 
 function describeMissingDays(schedule: CronSchedule): string {
   const months = schedule.months.map(monthName);
-  const days = schedule.daysOfMonth.filter((day) => schedule.months.every((month) => day > (LONGEST_MONTH[month] ?? 0)));
+  const days = schedule.daysOfMonth.filter((day) =>
+    schedule.months.every((month) => day > (LONGEST_MONTH[month] ?? 0)),
+  );
   return `${joinWithAnd(months)} ${months.length === 1 ? 'has' : 'have'} no day ${joinWithAnd(days.map(String), ' or ')}`;
 }
 
@@ -100,7 +120,7 @@ function stepFromZero(values: readonly number[], size: number): number | null {
 /** Join sorted values, writing runs of three or more as "first-last" (numbers) or "first through last" (names). */
 function joinRanges(values: readonly number[], name: (value: number) => string, lastSeparator = ' and '): string {
   const parts: string[] = [];
-  for (let start = 0; start < values.length; ) {
+  for (let start = 0; start < values.length;) {
     let end = start;
     while (end + 1 < values.length && values[end + 1] === (values[end] ?? 0) + 1) end++;
     const low = values[start] ?? 0;
@@ -122,7 +142,14 @@ function monthName(month: number): string {
 }
 
 function ordinal(value: number): string {
-  const suffix = value % 10 === 1 && value !== 11 ? 'st' : value % 10 === 2 && value !== 12 ? 'nd' : value % 10 === 3 && value !== 13 ? 'rd' : 'th';
+  const suffix =
+    value % 10 === 1 && value !== 11
+      ? 'st'
+      : value % 10 === 2 && value !== 12
+        ? 'nd'
+        : value % 10 === 3 && value !== 13
+          ? 'rd'
+          : 'th';
   return `${value}${suffix}`;
 }
 

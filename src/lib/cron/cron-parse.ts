@@ -67,7 +67,8 @@ export class CronParseError extends Error {
 }
 
 /** Result of {@link tryParseCron}: expected failures are data, not exceptions. */
-export type CronParseResult = { ok: true; value: CronSchedule } | { ok: false; error: CronParseError | CronTimeZoneError };
+export type CronParseResult =
+  { ok: true; value: CronSchedule } | { ok: false; error: CronParseError | CronTimeZoneError };
 
 interface FieldSpec {
   readonly field: CronField;
@@ -79,7 +80,20 @@ interface FieldSpec {
   readonly allowed: string;
 }
 
-const MONTH_NAMES = { jan: 1, feb: 2, mar: 3, apr: 4, may: 5, jun: 6, jul: 7, aug: 8, sep: 9, oct: 10, nov: 11, dec: 12 };
+const MONTH_NAMES = {
+  jan: 1,
+  feb: 2,
+  mar: 3,
+  apr: 4,
+  may: 5,
+  jun: 6,
+  jul: 7,
+  aug: 8,
+  sep: 9,
+  oct: 10,
+  nov: 11,
+  dec: 12,
+};
 const WEEKDAY_NAMES = { sun: 0, mon: 1, tue: 2, wed: 3, thu: 4, fri: 5, sat: 6 };
 
 const FIELD_SPECS: readonly FieldSpec[] = [
@@ -88,7 +102,14 @@ const FIELD_SPECS: readonly FieldSpec[] = [
   { field: 'day-of-month', min: 1, max: 31, maxStep: 31, names: undefined, allowed: '1-31' },
   { field: 'month', min: 1, max: 12, maxStep: 12, names: MONTH_NAMES, allowed: '1-12 or jan-dec' },
   // 0-7 as in Vixie cron: `*` and `a/n` run up to 7 (Sunday again), so `5/1` is Fri, Sat, Sun.
-  { field: 'day-of-week', min: 0, max: 7, maxStep: 7, names: WEEKDAY_NAMES, allowed: '0-7 or sun-sat (0 and 7 are Sunday)' },
+  {
+    field: 'day-of-week',
+    min: 0,
+    max: 7,
+    maxStep: 7,
+    names: WEEKDAY_NAMES,
+    allowed: '0-7 or sun-sat (0 and 7 are Sunday)',
+  },
 ];
 
 const MACROS: Readonly<Record<string, string>> = {
@@ -112,7 +133,13 @@ const LETTERS = /^[a-z]+$/i;
  */
 export function parseCron(expression: string, options: CronOptions = {}): CronSchedule {
   if (typeof expression !== 'string') {
-    throw new CronParseError('expression', String(expression), String(expression), 'a string', 'cron: expression must be a string');
+    throw new CronParseError(
+      'expression',
+      String(expression),
+      String(expression),
+      'a string',
+      'cron: expression must be a string',
+    );
   }
   const timezone = normalizeTimeZoneName(options.timezone ?? 'UTC');
   const trimmed = expression.trim();
@@ -129,7 +156,13 @@ export function parseCron(expression: string, options: CronOptions = {}): CronSc
       `cron: expected 5 fields (minute hour day-of-month month day-of-week) but got ${fieldTexts.length} in "${expression}"`,
     );
   }
-  const [minuteText, hourText, dayOfMonthText, , dayOfWeekText] = fieldTexts as [string, string, string, string, string];
+  const [minuteText, hourText, dayOfMonthText, , dayOfWeekText] = fieldTexts as [
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   const [minutes, hours, daysOfMonth, months, daysOfWeek] = FIELD_SPECS.map((spec, index) =>
     parseField(spec, fieldTexts[index] ?? '', expression),
   ) as [number[], number[], number[], number[], number[]];
@@ -284,5 +317,11 @@ function malformed(spec: FieldSpec, item: string, expression: string): never {
 }
 
 function fail(spec: FieldSpec, token: string, expression: string, problem: string): never {
-  throw new CronParseError(spec.field, token, expression, spec.allowed, `cron: ${spec.field} "${token}" ${problem} in "${expression}"`);
+  throw new CronParseError(
+    spec.field,
+    token,
+    expression,
+    spec.allowed,
+    `cron: ${spec.field} "${token}" ${problem} in "${expression}"`,
+  );
 }

@@ -78,7 +78,8 @@ function buildMatcher(schedule: CronSchedule): Matcher {
 function lookupTables(values: readonly number[], size: number): [Int8Array, Int8Array] {
   const next = new Int8Array(size + 1).fill(-1);
   const previous = new Int8Array(size + 1).fill(-1);
-  for (let value = size - 1; value >= 0; value--) next[value] = values.includes(value) ? value : (next[value + 1] ?? -1);
+  for (let value = size - 1; value >= 0; value--)
+    next[value] = values.includes(value) ? value : (next[value + 1] ?? -1);
   for (let value = 0; value < size; value++) {
     previous[value] = values.includes(value) ? value : value > 0 ? (previous[value - 1] ?? -1) : -1;
   }

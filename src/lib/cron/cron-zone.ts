@@ -137,7 +137,8 @@ class IntlZoneClock implements ZoneClock {
       // The day has up to two constant-offset pieces: [dayStart, changeAt) and [changeAt, dayEnd).
       for (let piece = 0; piece < 2; piece++) {
         const instant = wall - (piece === 0 ? span.startOffset : span.endOffset);
-        const inPiece = piece === 0 ? instant >= dayStart && instant < changeAt : instant >= changeAt && instant < dayEnd;
+        const inPiece =
+          piece === 0 ? instant >= dayStart && instant < changeAt : instant >= changeAt && instant < dayEnd;
         if (!inPiece || instant === first) continue;
         if (Number.isNaN(first)) first = instant;
         else second = instant;

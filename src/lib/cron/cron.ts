@@ -16,7 +16,13 @@
  * would treat `0 1-23/2 * * *` as fixed-time; here, as in croner, any step makes an interval job.
  */
 import { FIRST_SUPPORTED_YEAR, LAST_SUPPORTED_YEAR, MINUTE_MS, daysFromCivil, DAY_MS } from './cron-calendar.ts';
-import { parseCron, tryParseCron as tryParseCronUncached, type CronOptions, type CronParseResult, type CronSchedule } from './cron-parse.ts';
+import {
+  parseCron,
+  tryParseCron as tryParseCronUncached,
+  type CronOptions,
+  type CronParseResult,
+  type CronSchedule,
+} from './cron-parse.ts';
 import { findNextWallMinute, findPreviousWallMinute } from './cron-search.ts';
 import { zoneClock, type OffsetTransition, type ZoneClock } from './cron-zone.ts';
 
@@ -32,7 +38,9 @@ export type CronInput = CronSchedule | string;
 export class CronTimeRangeError extends RangeError {
   override readonly name = 'CronTimeRangeError';
   constructor(readonly time: Date) {
-    super(`cron: time ${Number.isNaN(time.getTime()) ? 'Invalid Date' : time.toISOString()} is outside the supported years 0001-9999`);
+    super(
+      `cron: time ${Number.isNaN(time.getTime()) ? 'Invalid Date' : time.toISOString()} is outside the supported years 0001-9999`,
+    );
   }
 }
 
@@ -196,7 +204,9 @@ function earliestFireAfter(zone: ZoneClock, fixedTime: boolean, wall: number, af
       if (resolution.first > after) return resolution.first;
       return !fixedTime && resolution.second > after ? resolution.second : null;
     case 'skipped':
-      return fixedTime && resolution.resumesAt > after && resumesSameDay(wall, resolution.resumesAtWall) ? resolution.resumesAt : null;
+      return fixedTime && resolution.resumesAt > after && resumesSameDay(wall, resolution.resumesAtWall)
+        ? resolution.resumesAt
+        : null;
   }
 }
 
@@ -210,7 +220,9 @@ function latestFireAtOrBefore(zone: ZoneClock, fixedTime: boolean, wall: number,
       if (!fixedTime && resolution.second <= atOrBefore) return resolution.second;
       return resolution.first <= atOrBefore ? resolution.first : null;
     case 'skipped':
-      return fixedTime && resolution.resumesAt <= atOrBefore && resumesSameDay(wall, resolution.resumesAtWall) ? resolution.resumesAt : null;
+      return fixedTime && resolution.resumesAt <= atOrBefore && resumesSameDay(wall, resolution.resumesAtWall)
+        ? resolution.resumesAt
+        : null;
   }
 }
 

@@ -35,10 +35,18 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   const log = options.logger.child({ module: 'db' });
   const migrations = await readMigrations();
   if (options.databaseUrl) {
-    const report = await withPgConnection(options.databaseUrl, (connection) => applyMigrations(connection, migrations, log));
+    const report = await withPgConnection(options.databaseUrl, (connection) =>
+      applyMigrations(connection, migrations, log),
+    );
     const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: options.databaseUrl }) });
     await prisma.$queryRaw`SELECT 1`;
-    return { prisma, kind: 'postgres', location: describePgLocation(options.databaseUrl), migrations: report, close: () => prisma.$disconnect() };
+    return {
+      prisma,
+      kind: 'postgres',
+      location: describePgLocation(options.databaseUrl),
+      migrations: report,
+      close: () => prisma.$disconnect(),
+    };
   }
   const dataDir = path.resolve(options.embeddedDir);
   await mkdir(dataDir, { recursive: true });
@@ -59,7 +67,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 }
 
 /** Runs `work` with a dedicated node-postgres connection that is always closed afterwards. */
-export async function withPgConnection<T>(databaseUrl: string, work: (connection: MigrationConnection) => Promise<T>): Promise<T> {
+export async function withPgConnection<T>(
+  databaseUrl: string,
+  work: (connection: MigrationConnection) => Promise<T>,
+): Promise<T> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {

@@ -68,11 +68,17 @@ export function checksumMigration(sql: string): string {
 export async function readMigrations(dir: string = MIGRATIONS_DIR): Promise<Migration[]> {
   // The ignore comment keeps Next's file tracing from including the whole project because of this folder read.
   const entries = await readdir(/* turbopackIgnore: true */ dir, { withFileTypes: true });
-  const names = entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
+  const names = entries
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name)
+    .sort();
   const migrations: Migration[] = [];
   for (const name of names) {
     if (!MIGRATION_NAME.test(name)) {
-      throw new MigrationError(`migrations: folder "${name}" is not named <14-digit timestamp>_<snake_case_name>`, name);
+      throw new MigrationError(
+        `migrations: folder "${name}" is not named <14-digit timestamp>_<snake_case_name>`,
+        name,
+      );
     }
     const sql = await readFile(path.join(dir, name, 'migration.sql'), 'utf8');
     migrations.push({ name, sql, checksum: checksumMigration(sql) });

@@ -33,7 +33,17 @@ export async function renderSchemaSql(schemaPath: string, scratchDatabaseUrl: st
     await writeFile(copy, schema);
     const { stdout, stderr, code } = await run(
       process.execPath,
-      [PRISMA6_CLI, 'migrate', 'diff', '--config', PRISMA6_CONFIG, '--from-empty', '--to-schema-datamodel', copy, '--script'],
+      [
+        PRISMA6_CLI,
+        'migrate',
+        'diff',
+        '--config',
+        PRISMA6_CONFIG,
+        '--from-empty',
+        '--to-schema-datamodel',
+        copy,
+        '--script',
+      ],
       {
         ...process.env,
         DRIFT_DATABASE_URL: scratchDatabaseUrl,
@@ -87,7 +97,10 @@ export async function snapshotCatalog(connection: MigrationConnection): Promise<
 }
 
 /** Lines present in only one of two snapshots; both empty means no drift. */
-export function diffCatalogs(fromMigrations: string[], fromSchema: string[]): { onlyInMigrations: string[]; onlyInSchema: string[] } {
+export function diffCatalogs(
+  fromMigrations: string[],
+  fromSchema: string[],
+): { onlyInMigrations: string[]; onlyInSchema: string[] } {
   const migrationSet = new Set(fromMigrations);
   const schemaSet = new Set(fromSchema);
   return {
@@ -96,7 +109,11 @@ export function diffCatalogs(fromMigrations: string[], fromSchema: string[]): { 
   };
 }
 
-function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string; code: number | null }> {
+function run(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ stdout: string; stderr: string; code: number | null }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

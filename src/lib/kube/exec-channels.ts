@@ -15,7 +15,10 @@ export const CLEAN_CLOSE_CODES: ReadonlySet<number> = new Set([1000, 1005]);
  * before `exec()` resolves), stderr into the bounded tail. client-node ends both itself when the status arrives, which
  * is why a caller's own stream is never passed directly; a frame after that must not become an unhandled error.
  */
-export function createExecOutputs(onStdout: (chunk: Buffer) => void, stderrTail: StderrTail): { stdout: Writable; stderr: Writable } {
+export function createExecOutputs(
+  onStdout: (chunk: Buffer) => void,
+  stderrTail: StderrTail,
+): { stdout: Writable; stderr: Writable } {
   const stdout = new Writable({
     write(chunk: Buffer, _encoding, done) {
       onStdout(chunk);
@@ -53,6 +56,7 @@ export function toExecFailedError(
   redact: (text: string) => string,
 ): ExecFailedError {
   const exitCode = exitCodeOf(status);
-  const detail = exitCode === null ? redact(status.message ?? status.reason ?? 'no reason given') : lastLine(stderrTail);
+  const detail =
+    exitCode === null ? redact(status.message ?? status.reason ?? 'no reason given') : lastLine(stderrTail);
   return new ExecFailedError(direction, location, exitCode, stderrTail, detail);
 }

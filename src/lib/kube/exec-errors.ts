@@ -110,9 +110,14 @@ export class ConnectionLostError extends LocatedFailure {
     /** What the socket reported, if anything (`read ECONNRESET`), redacted. */
     detail: string,
   ) {
-    const how = statusReceived ? `closed abnormally (code ${closeCode}) after the exit status` : `closed (code ${closeCode}) without an exit status`;
+    const how = statusReceived
+      ? `closed abnormally (code ${closeCode}) after the exit status`
+      : `closed (code ${closeCode}) without an exit status`;
     const reported = detail ? ` (${detail})` : '';
-    const outcome = direction === 'export' ? `after ${bytes} bytes: the export is incomplete` : `after ${bytes} bytes were sent: the restore did not complete`;
+    const outcome =
+      direction === 'export'
+        ? `after ${bytes} bytes: the export is incomplete`
+        : `after ${bytes} bytes were sent: the restore did not complete`;
     super(location, `exec connection to ${describeLocation(location)} ${how}${reported} ${outcome}`);
   }
 }
@@ -129,7 +134,10 @@ export class TimeoutError extends LocatedFailure {
     /** Bytes received (export) or sent (import) so far. */
     readonly bytes: number,
   ) {
-    const what = direction === 'export' ? `export from ${describeLocation(location)}` : `restore into ${describeLocation(location)}`;
+    const what =
+      direction === 'export'
+        ? `export from ${describeLocation(location)}`
+        : `restore into ${describeLocation(location)}`;
     const moved = direction === 'export' ? `${bytes} bytes received` : `${bytes} bytes sent`;
     super(location, `${what} did not finish within ${timeoutMs} ms (${moved}); it was stopped`);
   }
@@ -146,7 +154,10 @@ export class AbortedError extends LocatedFailure {
     /** Bytes received (export) or sent (import) so far. */
     readonly bytes: number,
   ) {
-    const what = direction === 'export' ? `export from ${describeLocation(location)}` : `restore into ${describeLocation(location)}`;
+    const what =
+      direction === 'export'
+        ? `export from ${describeLocation(location)}`
+        : `restore into ${describeLocation(location)}`;
     super(location, `${what} was aborted after ${bytes} bytes`);
   }
 }
@@ -161,7 +172,10 @@ export class EmptyOutputError extends LocatedFailure {
     readonly stderrTail: string,
   ) {
     const detail = lastLine(stderrTail);
-    super(location, `export command in ${describeLocation(location)} exited 0 but wrote no data${detail ? `: ${detail}` : ''}`);
+    super(
+      location,
+      `export command in ${describeLocation(location)} exited 0 but wrote no data${detail ? `: ${detail}` : ''}`,
+    );
   }
 }
 
@@ -189,7 +203,10 @@ export class IncompleteInputError extends LocatedFailure {
     readonly stderrTail: string,
   ) {
     const detail = lastLine(stderrTail);
-    super(location, `restore command in ${describeLocation(location)} exited 0 after reading only ${bytesSent} bytes of the backup${detail ? `: ${detail}` : ''}`);
+    super(
+      location,
+      `restore command in ${describeLocation(location)} exited 0 after reading only ${bytesSent} bytes of the backup${detail ? `: ${detail}` : ''}`,
+    );
   }
 }
 
@@ -204,6 +221,9 @@ export class StdinUnsupportedError extends LocatedFailure {
     location: ExecLocation,
     readonly protocol: string,
   ) {
-    super(location, `the Kubernetes API answered the exec into ${describeLocation(location)} with protocol "${protocol || 'none'}": restores need v5.channel.k8s.io (Kubernetes 1.30 or later) to end stdin`);
+    super(
+      location,
+      `the Kubernetes API answered the exec into ${describeLocation(location)} with protocol "${protocol || 'none'}": restores need v5.channel.k8s.io (Kubernetes 1.30 or later) to end stdin`,
+    );
   }
 }

@@ -71,7 +71,10 @@ export function execToStream(exec: Exec, options: ExecToStreamOptions): Promise<
       if (!settled) socket?.resume();
     };
     const onDestinationError = (error: Error) => fail(error);
-    const onDestinationClose = () => fail(new Error(`the destination of the export from ${describeLocation(location)} closed before the export finished`));
+    const onDestinationClose = () =>
+      fail(
+        new Error(`the destination of the export from ${describeLocation(location)} closed before the export finished`),
+      );
     const onAbort = () => fail(new AbortedError('export', location, bytes));
     const timer = setTimeout(() => fail(new TimeoutError('export', location, timeoutMs, bytes)), timeoutMs);
 
@@ -113,9 +116,11 @@ export function execToStream(exec: Exec, options: ExecToStreamOptions): Promise<
     function onSocketClose(code: number): void {
       if (settled) return;
       const tail = stderrTail.read(redact);
-      if (status === undefined) return fail(new ConnectionLostError('export', location, code, false, bytes, tail, socketError));
+      if (status === undefined)
+        return fail(new ConnectionLostError('export', location, code, false, bytes, tail, socketError));
       if (status.status !== 'Success') return fail(toExecFailedError('export', location, status, tail, redact));
-      if (!CLEAN_CLOSE_CODES.has(code)) return fail(new ConnectionLostError('export', location, code, true, bytes, tail, socketError));
+      if (!CLEAN_CLOSE_CODES.has(code))
+        return fail(new ConnectionLostError('export', location, code, true, bytes, tail, socketError));
       if (bytes === 0) return fail(new EmptyOutputError(location, tail));
       settled = true;
       cleanUp();
@@ -150,4 +155,3 @@ export function execToStream(exec: Exec, options: ExecToStreamOptions): Promise<
     );
   });
 }
-

@@ -1,4 +1,10 @@
-import { ClusterUnreachableError, ContainerNotReadyError, PodNotFoundError, describeLocation, type ExecLocation } from './exec-errors.ts';
+import {
+  ClusterUnreachableError,
+  ContainerNotReadyError,
+  PodNotFoundError,
+  describeLocation,
+  type ExecLocation,
+} from './exec-errors.ts';
 
 const UPGRADE_REJECTED = /^Unexpected server response: (\d{3})$/;
 
@@ -7,13 +13,22 @@ const UPGRADE_REJECTED = /^Unexpected server response: (\d{3})$/;
  * answered with an HTTP status (404 pod gone, 400 container not running, others), or the API was not reached at all.
  */
 export function toUpgradeFailure(location: ExecLocation, error: unknown, redact: (text: string) => string): Error {
-  const message = typeof (error as { message?: unknown } | null)?.message === 'string' ? (error as { message: string }).message : String(error);
+  const message =
+    typeof (error as { message?: unknown } | null)?.message === 'string'
+      ? (error as { message: string }).message
+      : String(error);
   const code = Number(UPGRADE_REJECTED.exec(message)?.[1] ?? Number.NaN);
   const where = describeLocation(location);
-  if (code === 404) return new PodNotFoundError(location, null, `${where} no longer exists (the exec was answered with 404)`);
+  if (code === 404)
+    return new PodNotFoundError(location, null, `${where} no longer exists (the exec was answered with 404)`);
   if (code === 400) {
-    return new ContainerNotReadyError(location, [], `the Kubernetes API refused to exec into ${where} (400): the container is not running or does not exist`);
+    return new ContainerNotReadyError(
+      location,
+      [],
+      `the Kubernetes API refused to exec into ${where} (400): the container is not running or does not exist`,
+    );
   }
-  if (!Number.isNaN(code)) return new ClusterUnreachableError(code, `Kubernetes API answered ${code} to the exec into ${where}`);
+  if (!Number.isNaN(code))
+    return new ClusterUnreachableError(code, `Kubernetes API answered ${code} to the exec into ${where}`);
   return new ClusterUnreachableError(null, redact(`cannot reach the Kubernetes API to exec into ${where}: ${message}`));
 }

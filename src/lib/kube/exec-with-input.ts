@@ -103,19 +103,27 @@ export function execWithInput(exec: Exec, options: ExecWithInputOptions): Promis
     function onSocketClose(code: number): void {
       if (settled) return;
       const tail = stderrTail.read(redact);
-      if (status === undefined) return fail(new ConnectionLostError('import', location, code, false, bytesSent, tail, socketError));
+      if (status === undefined)
+        return fail(new ConnectionLostError('import', location, code, false, bytesSent, tail, socketError));
       if (status.status !== 'Success') return fail(toExecFailedError('import', location, status, tail, redact));
-      if (!CLEAN_CLOSE_CODES.has(code)) return fail(new ConnectionLostError('import', location, code, true, bytesSent, tail, socketError));
+      if (!CLEAN_CLOSE_CODES.has(code))
+        return fail(new ConnectionLostError('import', location, code, true, bytesSent, tail, socketError));
       if (!inputEnded) return fail(new IncompleteInputError(location, bytesSent, tail));
       settled = true;
       cleanUp();
-      resolve({ bytesSent, stdout: redact(Buffer.concat(stdoutChunks).toString('utf8')), stdoutTruncated, stderrTail: tail });
+      resolve({
+        bytesSent,
+        stdout: redact(Buffer.concat(stdoutChunks).toString('utf8')),
+        stdoutTruncated,
+        stderrTail: tail,
+      });
     }
 
     /** Copies the input into stdin, waiting while the socket's send queue is above the high-water mark. */
     async function pump(opened: WebSocket, source: Readable, sink: PassThrough): Promise<void> {
       for await (const chunk of source as AsyncIterable<Buffer>) {
-        while (!settled && opened.bufferedAmount + sink.readableLength > STDIN_HIGH_WATER_BYTES) await sleep(STDIN_POLL_MS);
+        while (!settled && opened.bufferedAmount + sink.readableLength > STDIN_HIGH_WATER_BYTES)
+          await sleep(STDIN_POLL_MS);
         if (settled) return;
         bytesSent += chunk.length;
         sink.write(chunk);
@@ -156,4 +164,3 @@ export function execWithInput(exec: Exec, options: ExecWithInputOptions): Promis
     );
   });
 }
-

@@ -31,7 +31,10 @@ export async function resolveExportTarget(core: CoreV1Api, query: ExportTargetQu
   try {
     pods = (await core.listNamespacedPod({ namespace: query.namespace, labelSelector: query.podSelector })).items;
   } catch (error) {
-    throw toClusterUnreachable(error, `listing pods in namespace "${query.namespace}" with selector "${query.podSelector}"`);
+    throw toClusterUnreachable(
+      error,
+      `listing pods in namespace "${query.namespace}" with selector "${query.podSelector}"`,
+    );
   }
   const pod = choosePod(pods, query);
   return { pod: podName(pod), container: query.container, secretValues: collectSecretValues(pod, query.container) };
@@ -48,12 +51,20 @@ export function choosePod(pods: readonly V1Pod[], query: ExportTargetQuery): V1P
   const location: ExecLocation = { namespace, pod: null, container };
   const byName = [...pods].sort((a, b) => compareText(podName(a), podName(b)));
   if (byName.length === 0) {
-    throw new PodNotFoundError(location, podSelector, `no pod in namespace "${namespace}" matches selector "${podSelector}"`);
+    throw new PodNotFoundError(
+      location,
+      podSelector,
+      `no pod in namespace "${namespace}" matches selector "${podSelector}"`,
+    );
   }
   const running = byName.filter((pod) => pod.status?.phase === 'Running');
   if (running.length === 0) {
     const found = byName.map((pod) => `${podName(pod)}: ${pod.status?.phase ?? 'Unknown'}`).join(', ');
-    throw new PodNotFoundError(location, podSelector, `no Running pod in namespace "${namespace}" matches selector "${podSelector}" (found ${found})`);
+    throw new PodNotFoundError(
+      location,
+      podSelector,
+      `no Running pod in namespace "${namespace}" matches selector "${podSelector}" (found ${found})`,
+    );
   }
   const candidates = running.filter((pod) => containerNames(pod).includes(container));
   if (candidates.length === 0) {
@@ -80,7 +91,9 @@ export function choosePod(pods: readonly V1Pod[], query: ExportTargetQuery): V1P
 /** Literal values of the container's secret-looking variables (`POSTGRES_PASSWORD`, `PGPASSWORD`, …). Pure. */
 export function collectSecretValues(pod: V1Pod, container: string): string[] {
   const env = pod.spec?.containers.find((candidate) => candidate.name === container)?.env ?? [];
-  const values = env.filter((variable) => isSecretKey(variable.name) && variable.value).map((variable) => variable.value!);
+  const values = env
+    .filter((variable) => isSecretKey(variable.name) && variable.value)
+    .map((variable) => variable.value!);
   return [...new Set(values)];
 }
 
@@ -88,11 +101,19 @@ export function collectSecretValues(pod: V1Pod, container: string): string[] {
 export function toClusterUnreachable(error: unknown, action: string): ClusterUnreachableError {
   if (error instanceof ApiException) {
     const code = error.code as number;
-    const hint = code === 401 ? ' (Unauthorized: check the credentials)' : code === 403 ? ' (Forbidden: check the RBAC rules)' : '';
+    const hint =
+      code === 401
+        ? ' (Unauthorized: check the credentials)'
+        : code === 403
+          ? ' (Forbidden: check the RBAC rules)'
+          : '';
     return new ClusterUnreachableError(code, `Kubernetes API answered ${code}${hint} while ${action}`);
   }
   const cause = error instanceof Error && error.cause instanceof Error ? error.cause : undefined;
-  const reason = [error instanceof Error ? error.message : String(error), (cause as NodeJS.ErrnoException | undefined)?.code ?? cause?.message]
+  const reason = [
+    error instanceof Error ? error.message : String(error),
+    (cause as NodeJS.ErrnoException | undefined)?.code ?? cause?.message,
+  ]
     .filter(Boolean)
     .join(': ');
   return new ClusterUnreachableError(null, redactSecrets(`cannot reach the Kubernetes API while ${action}: ${reason}`));

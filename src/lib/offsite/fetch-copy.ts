@@ -5,7 +5,21 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { PrismaClient } from '../../generated/prisma/client.ts';
 import { formatBytes, type Logger, redactSecrets } from '../shared/index.ts';
-import { BACKUP_FILE_MODE, createFileSink, deploymentFolder, formatSidecar, ignoreCode, isBackupFileName, locateDeploymentFolder, removeFileIfPresent, sidecarPathFor, syncDirectory, tempPathFor, verifyBackupFile, writeFileDurably } from '../storage/index.ts';
+import {
+  BACKUP_FILE_MODE,
+  createFileSink,
+  deploymentFolder,
+  formatSidecar,
+  ignoreCode,
+  isBackupFileName,
+  locateDeploymentFolder,
+  removeFileIfPresent,
+  sidecarPathFor,
+  syncDirectory,
+  tempPathFor,
+  verifyBackupFile,
+  writeFileDurably,
+} from '../storage/index.ts';
 import type { OffsiteDestination } from './destination.ts';
 import { FetchedCopyMismatchError, FetchRefusedError } from './fetch-errors.ts';
 import { OffsiteRequestError } from './offsite-errors.ts';
@@ -62,7 +76,11 @@ const PROGRESS_INTERVAL_MS = 30_000;
  * the deployment's folder under the backup root. A copy that is not the backup throws `FetchedCopyMismatchError`;
  * a failed request or an interrupted download throws `OffsiteRequestError`.
  */
-export async function fetchOffsiteCopy(deps: FetchCopyDependencies, backupId: string, options: FetchCopyOptions = {}): Promise<FetchedCopy> {
+export async function fetchOffsiteCopy(
+  deps: FetchCopyDependencies,
+  backupId: string,
+  options: FetchCopyOptions = {},
+): Promise<FetchedCopy> {
   const backup = await deps.db.backupRecord.findUnique({
     where: { id: backupId },
     select: {
@@ -73,20 +91,37 @@ export async function fetchOffsiteCopy(deps: FetchCopyDependencies, backupId: st
       sizeBytes: true,
       workspaceId: true,
       deployment: { select: { name: true } },
-      uploads: { select: { destination: true, objectKey: true, status: true, lastError: true }, orderBy: { destination: 'asc' } },
+      uploads: {
+        select: { destination: true, objectKey: true, status: true, lastError: true },
+        orderBy: { destination: 'asc' },
+      },
     },
   });
   if (!backup) throw new FetchRefusedError('NOT_FOUND', backupId, `no backup "${backupId}"`);
   const { path: recordedPath, sha256, sizeBytes } = backup;
   if (backup.status !== 'SUCCEEDED' || !recordedPath || !sha256 || sizeBytes === null) {
-    throw new FetchRefusedError('NOT_SUCCEEDED', backupId, `backup ${backupId} is ${backup.status}: only a SUCCEEDED backup with a recorded file has a copy worth fetching`);
+    throw new FetchRefusedError(
+      'NOT_SUCCEEDED',
+      backupId,
+      `backup ${backupId} is ${backup.status}: only a SUCCEEDED backup with a recorded file has a copy worth fetching`,
+    );
   }
-  const { folder, finalPath } = placeInStore(deps.store.root, backup.workspaceId, backup.deployment.name, recordedPath, backupId);
+  const { folder, finalPath } = placeInStore(
+    deps.store.root,
+    backup.workspaceId,
+    backup.deployment.name,
+    recordedPath,
+    backupId,
+  );
   const local = await describeLocalFile(finalPath, sha256, backupId);
 
-  const uploaded = backup.uploads.filter((upload) => upload.status === 'UPLOADED' && (!options.destination || upload.destination === options.destination));
+  const uploaded = backup.uploads.filter(
+    (upload) => upload.status === 'UPLOADED' && (!options.destination || upload.destination === options.destination),
+  );
   if (uploaded.length === 0) {
-    const others = backup.uploads.map((upload) => `${upload.destination} ${upload.status}${upload.lastError ? ` (${upload.lastError})` : ''}`);
+    const others = backup.uploads.map(
+      (upload) => `${upload.destination} ${upload.status}${upload.lastError ? ` (${upload.lastError})` : ''}`,
+    );
     throw new FetchRefusedError(
       'NO_UPLOADED_COPY',
       backupId,
@@ -94,7 +129,9 @@ export async function fetchOffsiteCopy(deps: FetchCopyDependencies, backupId: st
     );
   }
   const configured = deps.destinations ?? [];
-  const choice = uploaded.map((upload) => ({ upload, destination: configured.find((candidate) => candidate.name === upload.destination) })).find((pair) => pair.destination);
+  const choice = uploaded
+    .map((upload) => ({ upload, destination: configured.find((candidate) => candidate.name === upload.destination) }))
+    .find((pair) => pair.destination);
   if (!choice?.destination) {
     const names = configured.map((destination) => destination.name);
     throw new FetchRefusedError(
@@ -104,12 +141,22 @@ export async function fetchOffsiteCopy(deps: FetchCopyDependencies, backupId: st
     );
   }
   const { destination, upload } = choice;
-  const log = deps.logger.child({ module: 'offsite/fetch', backupRecordId: backupId, destination: destination.name, key: upload.objectKey });
+  const log = deps.logger.child({
+    module: 'offsite/fetch',
+    backupRecordId: backupId,
+    destination: destination.name,
+    key: upload.objectKey,
+  });
   const started = deps.clock();
-  log.warn({ path: finalPath, localProblem: local.detail }, `fetching backup ${backupId} (${formatBytes(sizeBytes)}) from ${destination.name}: ${local.detail}`);
+  log.warn(
+    { path: finalPath, localProblem: local.detail },
+    `fetching backup ${backupId} (${formatBytes(sizeBytes)}) from ${destination.name}: ${local.detail}`,
+  );
 
   // The folders are made again on a new, empty volume; a missing root is an error (an unmounted volume must fail).
-  const located = await locateDeploymentFolder(deps.store.root, backup.workspaceId, backup.deployment.name, { create: true });
+  const located = await locateDeploymentFolder(deps.store.root, backup.workspaceId, backup.deployment.name, {
+    create: true,
+  });
   if (located !== folder) throw new Error(`fetch: the deployment folder ${folder} could not be created`);
   // A name of this fetch's own: two fetches of one backup never write one file; a crashed fetch's file is a stale
   // temporary file like any other (`backup -- recover` removes it).
@@ -119,19 +166,42 @@ export async function fetchOffsiteCopy(deps: FetchCopyDependencies, backupId: st
   const file = await open(tempPath, 'wx', BACKUP_FILE_MODE);
   let closed = false;
   try {
-    const received = await download(destination, upload.objectKey, file, { backupId, sizeBytes, signal: options.signal, onProgress: progress(deps, log, sizeBytes, options.onProgress) });
+    const received = await download(destination, upload.objectKey, file, {
+      backupId,
+      sizeBytes,
+      signal: options.signal,
+      onProgress: progress(deps, log, sizeBytes, options.onProgress),
+    });
     await file.sync();
     await file.close();
     closed = true;
-    if (received.sizeBytes !== sizeBytes) throw new FetchedCopyMismatchError(backupId, destination.name, upload.objectKey, 'size', String(sizeBytes), String(received.sizeBytes));
-    if (received.sha256 !== sha256) throw new FetchedCopyMismatchError(backupId, destination.name, upload.objectKey, 'sha256', sha256, received.sha256);
+    if (received.sizeBytes !== sizeBytes)
+      throw new FetchedCopyMismatchError(
+        backupId,
+        destination.name,
+        upload.objectKey,
+        'size',
+        String(sizeBytes),
+        String(received.sizeBytes),
+      );
+    if (received.sha256 !== sha256)
+      throw new FetchedCopyMismatchError(
+        backupId,
+        destination.name,
+        upload.objectKey,
+        'sha256',
+        sha256,
+        received.sha256,
+      );
     await writeFileDurably(sidecarTempPath, formatSidecar(sha256, path.basename(finalPath)));
     await rename(tempPath, finalPath);
     await rename(sidecarTempPath, sidecarPathFor(finalPath));
     await syncDirectory(folder);
   } catch (error) {
     if (!closed) await file.close().catch(() => undefined);
-    await removeFileIfPresent(tempPath).catch((cleanup: unknown) => log.warn({ err: cleanup, path: tempPath }, 'could not remove the temporary file of a failed fetch'));
+    await removeFileIfPresent(tempPath).catch((cleanup: unknown) =>
+      log.warn({ err: cleanup, path: tempPath }, 'could not remove the temporary file of a failed fetch'),
+    );
     await removeFileIfPresent(sidecarTempPath).catch(() => undefined);
     if (error instanceof FetchedCopyMismatchError) log.error(error.message);
     else log.warn({ err: error }, `fetching backup ${backupId} from ${destination.name} failed`);
@@ -141,10 +211,17 @@ export async function fetchOffsiteCopy(deps: FetchCopyDependencies, backupId: st
   if (!(await deps.db.backupRecord.findUnique({ where: { id: backupId }, select: { id: true } }))) {
     await removeFileIfPresent(finalPath);
     await removeFileIfPresent(sidecarPathFor(finalPath));
-    throw new FetchRefusedError('PRUNED', backupId, `backup ${backupId} was pruned while its copy was downloaded; the fetched file was removed again`);
+    throw new FetchRefusedError(
+      'PRUNED',
+      backupId,
+      `backup ${backupId} was pruned while its copy was downloaded; the fetched file was removed again`,
+    );
   }
   const durationMs = deps.clock().getTime() - started.getTime();
-  log.warn({ path: finalPath, durationMs }, `backup ${backupId} fetched from ${destination.name} and verified (${formatBytes(sizeBytes)}, sha256 ${sha256}); it can be restored again`);
+  log.warn(
+    { path: finalPath, durationMs },
+    `backup ${backupId} fetched from ${destination.name} and verified (${formatBytes(sizeBytes)}, sha256 ${sha256}); it can be restored again`,
+  );
   return {
     backupId,
     path: finalPath,
@@ -159,7 +236,13 @@ export async function fetchOffsiteCopy(deps: FetchCopyDependencies, backupId: st
 }
 
 /** The deployment's folder and the record's path in it, or a refusal when the path is anywhere else. */
-function placeInStore(root: string, workspaceId: string, deploymentName: string, recordedPath: string, backupId: string): { folder: string; finalPath: string } {
+function placeInStore(
+  root: string,
+  workspaceId: string,
+  deploymentName: string,
+  recordedPath: string,
+  backupId: string,
+): { folder: string; finalPath: string } {
   let folder: string;
   try {
     folder = deploymentFolder(root, workspaceId, deploymentName);
@@ -167,7 +250,11 @@ function placeInStore(root: string, workspaceId: string, deploymentName: string,
     throw new FetchRefusedError('PATH_NOT_IN_STORE', backupId, (error as Error).message);
   }
   const finalPath = path.resolve(recordedPath);
-  if (!path.isAbsolute(recordedPath) || path.dirname(finalPath) !== folder || !isBackupFileName(path.basename(finalPath))) {
+  if (
+    !path.isAbsolute(recordedPath) ||
+    path.dirname(finalPath) !== folder ||
+    !isBackupFileName(path.basename(finalPath))
+  ) {
     throw new FetchRefusedError(
       'PATH_NOT_IN_STORE',
       backupId,
@@ -178,21 +265,41 @@ function placeInStore(root: string, workspaceId: string, deploymentName: string,
 }
 
 /** Whether the file at the record's path is missing or damaged (and how); refuses when it is intact or not a file. */
-async function describeLocalFile(finalPath: string, sha256: string, backupId: string): Promise<{ state: 'missing' | 'damaged'; detail: string }> {
+async function describeLocalFile(
+  finalPath: string,
+  sha256: string,
+  backupId: string,
+): Promise<{ state: 'missing' | 'damaged'; detail: string }> {
   const stats = await lstat(finalPath).catch(ignoreCode('ENOENT'));
   if (!stats) return { state: 'missing', detail: `the local file ${finalPath} is missing` };
   if (!stats.isFile()) {
-    throw new FetchRefusedError('PATH_NOT_IN_STORE', backupId, `${finalPath} is ${stats.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}; move it away first`);
+    throw new FetchRefusedError(
+      'PATH_NOT_IN_STORE',
+      backupId,
+      `${finalPath} is ${stats.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}; move it away first`,
+    );
   }
   const verification = await verifyBackupFile(finalPath, sha256);
   if (verification.ok) {
-    throw new FetchRefusedError('LOCAL_FILE_INTACT', backupId, `nothing to fetch: the local file ${finalPath} is intact (its sha256 and sidecar match the record)`);
+    throw new FetchRefusedError(
+      'LOCAL_FILE_INTACT',
+      backupId,
+      `nothing to fetch: the local file ${finalPath} is intact (its sha256 and sidecar match the record)`,
+    );
   }
-  return { state: 'damaged', detail: `the local file does not match its record (${verification.reason}: ${verification.detail})` };
+  return {
+    state: 'damaged',
+    detail: `the local file does not match its record (${verification.reason}: ${verification.detail})`,
+  };
 }
 
 /** Logs progress at most every {@link PROGRESS_INTERVAL_MS} and passes it on. */
-function progress(deps: FetchCopyDependencies, log: Logger, sizeBytes: bigint, onProgress?: (bytes: number) => void): (bytes: number) => void {
+function progress(
+  deps: FetchCopyDependencies,
+  log: Logger,
+  sizeBytes: bigint,
+  onProgress?: (bytes: number) => void,
+): (bytes: number) => void {
   let lastReport = deps.clock().getTime();
   return (bytes) => {
     onProgress?.(bytes);
@@ -211,7 +318,12 @@ async function download(
   destination: OffsiteDestination,
   key: string,
   file: FileHandle,
-  options: { backupId: string; sizeBytes: bigint; signal: AbortSignal | undefined; onProgress: (bytes: number) => void },
+  options: {
+    backupId: string;
+    sizeBytes: bigint;
+    signal: AbortSignal | undefined;
+    onProgress: (bytes: number) => void;
+  },
 ): Promise<{ sizeBytes: bigint; sha256: string }> {
   const hash = createHash('sha256');
   let bytes = 0;
@@ -219,7 +331,16 @@ async function download(
     transform(chunk: Buffer, _encoding, callback) {
       bytes += chunk.length;
       if (BigInt(bytes) > options.sizeBytes) {
-        return callback(new FetchedCopyMismatchError(options.backupId, destination.name, key, 'size', String(options.sizeBytes), `more than ${options.sizeBytes}`));
+        return callback(
+          new FetchedCopyMismatchError(
+            options.backupId,
+            destination.name,
+            key,
+            'size',
+            String(options.sizeBytes),
+            `more than ${options.sizeBytes}`,
+          ),
+        );
       }
       hash.update(chunk);
       options.onProgress(bytes);
@@ -238,7 +359,13 @@ async function download(
   } catch (error) {
     // A body that broke off is the destination's failure; the sink's errors (a full disk) and a mismatch are not.
     if (failedFirst === 'body' && !options.signal?.aborted) {
-      throw new OffsiteRequestError(destination.name, 'download', key, redactSecrets(error instanceof Error ? error.message : String(error)), { cause: error });
+      throw new OffsiteRequestError(
+        destination.name,
+        'download',
+        key,
+        redactSecrets(error instanceof Error ? error.message : String(error)),
+        { cause: error },
+      );
     }
     throw error;
   }

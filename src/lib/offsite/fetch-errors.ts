@@ -43,6 +43,8 @@ export class FetchedCopyMismatchError extends Error {
     readonly expected: string,
     readonly actual: string,
   ) {
-    super(`${destination}: the copy "${key}" of backup ${backupId} is not the backup: its ${field} is ${actual}, the record says ${expected}; nothing was written`);
+    super(
+      `${destination}: the copy "${key}" of backup ${backupId} is not the backup: its ${field} is ${actual}, the record says ${expected}; nothing was written`,
+    );
   }
 }

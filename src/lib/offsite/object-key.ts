@@ -30,22 +30,37 @@ export function normaliseKeyPrefix(prefix: string): string {
   const segments = prefix.split('/').filter((segment) => segment !== '');
   for (const segment of segments) {
     if (segment === '.' || segment === '..' || !PREFIX_SEGMENT.test(segment)) {
-      throw new InvalidObjectKeyError('prefix', prefix, 'segments of letters, digits, ".", "_" and "-" separated by "/" (no "." or ".." segment)');
+      throw new InvalidObjectKeyError(
+        'prefix',
+        prefix,
+        'segments of letters, digits, ".", "_" and "-" separated by "/" (no "." or ".." segment)',
+      );
     }
   }
   return segments.join('/');
 }
 
 /** The key of one backup file under an already normalised prefix. */
-export function buildObjectKey(prefix: string, file: { workspaceId: string; deploymentName: string; fileName: string }): string {
+export function buildObjectKey(
+  prefix: string,
+  file: { workspaceId: string; deploymentName: string; fileName: string },
+): string {
   if (!isRecordId(file.workspaceId)) {
     throw new InvalidObjectKeyError('workspaceId', file.workspaceId, '1-64 lowercase letters or digits (a cuid)');
   }
   if (!DNS_LABEL_PATTERN.test(file.deploymentName)) {
-    throw new InvalidObjectKeyError('deploymentName', file.deploymentName, 'a DNS label: 1-63 lowercase letters, digits or "-"');
+    throw new InvalidObjectKeyError(
+      'deploymentName',
+      file.deploymentName,
+      'a DNS label: 1-63 lowercase letters, digits or "-"',
+    );
   }
   if (!FILE_NAME.test(file.fileName) || file.fileName.includes('..')) {
-    throw new InvalidObjectKeyError('fileName', file.fileName, 'a backup file name: letters, digits, ".", "_" and "-", starting with a letter or digit, no ".."');
+    throw new InvalidObjectKeyError(
+      'fileName',
+      file.fileName,
+      'a backup file name: letters, digits, ".", "_" and "-", starting with a letter or digit, no ".."',
+    );
   }
   return joinKey(normaliseKeyPrefix(prefix), `${file.workspaceId}/${file.deploymentName}/${file.fileName}`);
 }
@@ -57,7 +72,10 @@ export function rootListingPrefix(prefix: string): string {
 }
 
 /** The prefix of one deployment's objects: `{prefix}/{workspaceId}/{deploymentName}/`. */
-export function deploymentListingPrefix(prefix: string, deployment: { workspaceId: string; deploymentName: string }): string {
+export function deploymentListingPrefix(
+  prefix: string,
+  deployment: { workspaceId: string; deploymentName: string },
+): string {
   const key = buildObjectKey(prefix, { ...deployment, fileName: 'x' });
   return key.slice(0, -1);
 }

@@ -22,15 +22,24 @@ export async function findOffsiteOrphans(
   scope: { deploymentId?: string } = {},
 ): Promise<OffsiteOrphans[]> {
   const deployment = scope.deploymentId
-    ? await deps.db.deployment.findUniqueOrThrow({ where: { id: scope.deploymentId }, select: { id: true, workspaceId: true, name: true } })
+    ? await deps.db.deployment.findUniqueOrThrow({
+        where: { id: scope.deploymentId },
+        select: { id: true, workspaceId: true, name: true },
+      })
     : null;
   const reports: OffsiteOrphans[] = [];
   for (const destination of deps.destinations ?? []) {
     const prefix = deployment
-      ? deploymentListingPrefix(destination.keyPrefix, { workspaceId: deployment.workspaceId, deploymentName: deployment.name })
+      ? deploymentListingPrefix(destination.keyPrefix, {
+          workspaceId: deployment.workspaceId,
+          deploymentName: deployment.name,
+        })
       : rootListingPrefix(destination.keyPrefix);
     const uploads = await deps.db.backupUpload.findMany({
-      where: { destination: destination.name, ...(deployment ? { backupRecord: { deploymentId: deployment.id } } : {}) },
+      where: {
+        destination: destination.name,
+        ...(deployment ? { backupRecord: { deploymentId: deployment.id } } : {}),
+      },
       select: { id: true, backupRecordId: true, objectKey: true, status: true },
     });
     const recordedKeys = new Set(uploads.map((upload) => upload.objectKey));

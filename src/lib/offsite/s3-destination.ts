@@ -93,7 +93,8 @@ export function createS3Destination(settings: S3DestinationSettings): OffsiteDes
     try {
       await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
     } catch (error) {
-      if (error instanceof S3ServiceException && error.$metadata.httpStatusCode === 404 && error.name === 'NoSuchKey') return;
+      if (error instanceof S3ServiceException && error.$metadata.httpStatusCode === 404 && error.name === 'NoSuchKey')
+        return;
       throw fail('delete', key, error);
     }
   }
@@ -120,13 +121,23 @@ export function createS3Destination(settings: S3DestinationSettings): OffsiteDes
             callback(null, chunk);
           },
         });
-        const body = pipeline(file.createReadStream({ highWaterMark: READ_CHUNK_BYTES, autoClose: false }), hashing, () => {});
+        const body = pipeline(
+          file.createReadStream({ highWaterMark: READ_CHUNK_BYTES, autoClose: false }),
+          hashing,
+          () => {},
+        );
         const abort = new AbortController();
         const onAbort = () => abort.abort(signal?.reason);
         signal?.addEventListener('abort', onAbort, { once: true });
         const upload = new Upload({
           client,
-          params: { Bucket: bucket, Key: key, Body: body, ContentType: 'application/octet-stream', Metadata: { [SHA256_METADATA_KEY]: sha256 } },
+          params: {
+            Bucket: bucket,
+            Key: key,
+            Body: body,
+            ContentType: 'application/octet-stream',
+            Metadata: { [SHA256_METADATA_KEY]: sha256 },
+          },
           partSize: choosePartSize(sizeBytes, settings.partSizeBytes),
           queueSize: settings.queueSize ?? DEFAULT_QUEUE_SIZE,
           leavePartsOnError: false,
@@ -149,17 +160,22 @@ export function createS3Destination(settings: S3DestinationSettings): OffsiteDes
       // be what was sent. A copy that fails either check is removed: no bad object stays under the backup's key.
       const sentSha256 = sent.hash.digest('hex');
       let problem: OffsiteVerificationError | null =
-        sent.bytes !== sizeBytes ? mismatch('local-size', sizeBytes, sent.bytes)
-        : sentSha256 !== sha256 ? mismatch('local-sha256', sha256, sentSha256)
-        : null;
+        sent.bytes !== sizeBytes
+          ? mismatch('local-size', sizeBytes, sent.bytes)
+          : sentSha256 !== sha256
+            ? mismatch('local-sha256', sha256, sentSha256)
+            : null;
       if (!problem) {
         const stored = await head(key);
         const storedSha256 = stored.Metadata?.[SHA256_METADATA_KEY];
         problem =
-          BigInt(stored.ContentLength ?? -1) !== sizeBytes ? mismatch('size', sizeBytes, stored.ContentLength)
-          : storedSha256 !== sha256 ? mismatch('sha256', sha256, storedSha256 ?? '(none)')
-          : uploadedETag && stored.ETag && uploadedETag !== stored.ETag ? mismatch('etag', uploadedETag, stored.ETag)
-          : null;
+          BigInt(stored.ContentLength ?? -1) !== sizeBytes
+            ? mismatch('size', sizeBytes, stored.ContentLength)
+            : storedSha256 !== sha256
+              ? mismatch('sha256', sha256, storedSha256 ?? '(none)')
+              : uploadedETag && stored.ETag && uploadedETag !== stored.ETag
+                ? mismatch('etag', uploadedETag, stored.ETag)
+                : null;
       }
       if (problem) {
         await remove(key).catch(() => {});
@@ -169,7 +185,10 @@ export function createS3Destination(settings: S3DestinationSettings): OffsiteDes
 
     async download(key, signal) {
       try {
-        const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), signal ? { abortSignal: signal } : {});
+        const object = await client.send(
+          new GetObjectCommand({ Bucket: bucket, Key: key }),
+          signal ? { abortSignal: signal } : {},
+        );
         if (!(object.Body instanceof Readable)) throw new Error('the response has no readable body');
         return object.Body;
       } catch (error) {
@@ -179,10 +198,17 @@ export function createS3Destination(settings: S3DestinationSettings): OffsiteDes
 
     async *list(prefix): AsyncIterable<OffsiteObject> {
       try {
-        for await (const page of paginateListObjectsV2({ client, pageSize: settings.listPageSize ?? 1_000 }, { Bucket: bucket, Prefix: prefix })) {
+        for await (const page of paginateListObjectsV2(
+          { client, pageSize: settings.listPageSize ?? 1_000 },
+          { Bucket: bucket, Prefix: prefix },
+        )) {
           for (const object of page.Contents ?? []) {
             if (!object.Key) continue;
-            yield { key: object.Key, sizeBytes: BigInt(object.Size ?? 0), lastModified: object.LastModified ?? new Date(0) };
+            yield {
+              key: object.Key,
+              sizeBytes: BigInt(object.Size ?? 0),
+              lastModified: object.LastModified ?? new Date(0),
+            };
           }
         }
       } catch (error) {

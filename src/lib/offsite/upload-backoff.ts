@@ -24,7 +24,11 @@ export type UploadRetryDecision =
   | { status: 'FAILED'; attempts: number };
 
 /** The decision after a failure, given the attempts made before it (0 for the first) and when it failed. */
-export function planUploadRetry(previousAttempts: number, failedAt: Date, policy: UploadRetryPolicy = DEFAULT_UPLOAD_RETRY_POLICY): UploadRetryDecision {
+export function planUploadRetry(
+  previousAttempts: number,
+  failedAt: Date,
+  policy: UploadRetryPolicy = DEFAULT_UPLOAD_RETRY_POLICY,
+): UploadRetryDecision {
   const attempts = previousAttempts + 1;
   if (attempts >= policy.maxAttempts) return { status: 'FAILED', attempts };
   // 2^(attempts-1) overflows nothing for any realistic cap: the exponent stops growing once the cap is reached.

@@ -3,7 +3,12 @@ import type { PrismaClient } from '../../generated/prisma/client.ts';
 import { type Notifier, raiseAndNotify, resolveAlerts, UPLOAD_FAILED_ALERT } from '../alerts/index.ts';
 import { formatBytes, type Logger, redactSecrets, runWithConcurrency } from '../shared/index.ts';
 import type { OffsiteDestination } from './destination.ts';
-import { DEFAULT_UPLOAD_RETRY_POLICY, planUploadRetry, type UploadRetryDecision, type UploadRetryPolicy } from './upload-backoff.ts';
+import {
+  DEFAULT_UPLOAD_RETRY_POLICY,
+  planUploadRetry,
+  type UploadRetryDecision,
+  type UploadRetryPolicy,
+} from './upload-backoff.ts';
 import {
   countRetryingUploads,
   findDueUploads,
@@ -62,7 +67,11 @@ const PROGRESS_INTERVAL_MS = 30_000;
  * exponential backoff (FAILED after the last) and raises a WARNING alert. The backup's own record is never touched:
  * an upload failure does not make a good local backup look failed.
  */
-export async function runUploadPass(deps: UploadPassDependencies, now: Date, options: UploadPassOptions = {}): Promise<UploadPassSummary> {
+export async function runUploadPass(
+  deps: UploadPassDependencies,
+  now: Date,
+  options: UploadPassOptions = {},
+): Promise<UploadPassSummary> {
   const summary: UploadPassSummary = { queued: 0, attempted: 0, uploaded: 0, retrying: 0, failed: 0 };
   const destinations = deps.destinations ?? [];
   if (destinations.length === 0) return summary;
@@ -70,7 +79,8 @@ export async function runUploadPass(deps: UploadPassDependencies, now: Date, opt
   for (const destination of destinations) {
     const { queued, unqueued } = await queueMissingUploads(deps.db, destination, now, options.backupId);
     summary.queued += queued;
-    for (const backup of unqueued) log.error(backup, `backup ${backup.backupRecordId} cannot be uploaded to ${destination.name}: ${backup.reason}`);
+    for (const backup of unqueued)
+      log.error(backup, `backup ${backup.backupRecordId} cannot be uploaded to ${destination.name}: ${backup.reason}`);
   }
   const byName = new Map(destinations.map((destination) => [destination.name, destination]));
   const due = await findDueUploads(deps.db, [...byName.keys()], now, {
@@ -78,17 +88,22 @@ export async function runUploadPass(deps: UploadPassDependencies, now: Date, opt
     ...(options.backupId ? { backupId: options.backupId } : {}),
   });
   await runWithConcurrency(due, options.concurrency ?? 2, options.signal, async (upload) => {
-    const result = await attemptUpload(deps, byName.get(upload.destination)!, upload, options, log).catch((error: unknown) => {
-      log.error({ err: error, uploadId: upload.id }, 'an upload attempt crashed; it is tried again after its lease');
-      return 'skipped' as const;
-    });
+    const result = await attemptUpload(deps, byName.get(upload.destination)!, upload, options, log).catch(
+      (error: unknown) => {
+        log.error({ err: error, uploadId: upload.id }, 'an upload attempt crashed; it is tried again after its lease');
+        return 'skipped' as const;
+      },
+    );
     if (result !== 'skipped') summary.attempted += 1;
     if (result === 'uploaded') summary.uploaded += 1;
     if (result === 'PENDING') summary.retrying += 1;
     if (result === 'FAILED') summary.failed += 1;
   });
   if (summary.queued + summary.attempted > 0) {
-    log.info(summary, `upload pass: ${summary.queued} queued, ${summary.uploaded} uploaded, ${summary.retrying} to retry, ${summary.failed} given up`);
+    log.info(
+      summary,
+      `upload pass: ${summary.queued} queued, ${summary.uploaded} uploaded, ${summary.retrying} to retry, ${summary.failed} given up`,
+    );
   }
   return summary;
 }
@@ -105,7 +120,12 @@ async function attemptUpload(
   const leaseMs = options.leaseMs ?? 5 * 60_000;
   if (!(await leaseUpload(deps.db, upload, new Date(deps.clock().getTime() + leaseMs)))) return 'skipped';
   const backup = upload.backupRecord;
-  const log = parentLog.child({ uploadId: upload.id, backupRecordId: backup.id, destination: destination.name, key: upload.objectKey });
+  const log = parentLog.child({
+    uploadId: upload.id,
+    backupRecordId: backup.id,
+    destination: destination.name,
+    key: upload.objectKey,
+  });
   const heartbeat = setInterval(() => {
     renewUploadLease(deps.db, upload.id, new Date(deps.clock().getTime() + leaseMs)).catch((error: unknown) =>
       log.warn({ err: error }, 'could not renew the upload lease'),
@@ -114,8 +134,19 @@ async function attemptUpload(
   const started = deps.clock();
   try {
     const missing = await describeMissingFile(backup);
-    if (missing) return await recordFailure(deps, destination, upload, { status: 'FAILED', attempts: upload.attempts + 1 }, missing, log);
-    log.info({ sizeBytes: String(backup.sizeBytes) }, `uploading backup ${backup.id} (${formatBytes(backup.sizeBytes)}) to ${destination.name}`);
+    if (missing)
+      return await recordFailure(
+        deps,
+        destination,
+        upload,
+        { status: 'FAILED', attempts: upload.attempts + 1 },
+        missing,
+        log,
+      );
+    log.info(
+      { sizeBytes: String(backup.sizeBytes) },
+      `uploading backup ${backup.id} (${formatBytes(backup.sizeBytes)}) to ${destination.name}`,
+    );
     let lastReport = started.getTime();
     await destination.upload({
       key: upload.objectKey,
@@ -127,7 +158,10 @@ async function attemptUpload(
         const now = deps.clock().getTime();
         if (now - lastReport < PROGRESS_INTERVAL_MS) return;
         lastReport = now;
-        log.info({ bytesSent }, `uploading backup ${backup.id}: ${formatBytes(bytesSent)} of ${formatBytes(backup.sizeBytes)} sent`);
+        log.info(
+          { bytesSent },
+          `uploading backup ${backup.id}: ${formatBytes(bytesSent)} of ${formatBytes(backup.sizeBytes)} sent`,
+        );
       },
     });
     const finished = deps.clock();
@@ -140,7 +174,10 @@ async function attemptUpload(
     if ((await countRetryingUploads(deps.db, backup.deploymentId)) === 0) {
       await resolveAlerts(deps.db, backup.deploymentId, [UPLOAD_FAILED_ALERT], finished);
     }
-    log.info({ ms: finished.getTime() - started.getTime() }, `backup ${backup.id} uploaded to ${destination.name} and verified`);
+    log.info(
+      { ms: finished.getTime() - started.getTime() },
+      `backup ${backup.id} uploaded to ${destination.name} and verified`,
+    );
     return 'uploaded';
   } catch (error) {
     if (options.signal?.aborted) {
@@ -150,7 +187,14 @@ async function attemptUpload(
       return 'skipped';
     }
     const decision = planUploadRetry(upload.attempts, deps.clock(), options.retryPolicy ?? DEFAULT_UPLOAD_RETRY_POLICY);
-    return await recordFailure(deps, destination, upload, decision, redactSecrets(error instanceof Error ? error.message : String(error)), log);
+    return await recordFailure(
+      deps,
+      destination,
+      upload,
+      decision,
+      redactSecrets(error instanceof Error ? error.message : String(error)),
+      log,
+    );
   } finally {
     clearInterval(heartbeat);
   }
@@ -161,8 +205,11 @@ async function describeMissingFile(backup: DueUpload['backupRecord']): Promise<s
   if (backup.status !== 'SUCCEEDED' || !backup.path || !backup.sha256 || backup.sizeBytes === null) {
     return `backup ${backup.id} is ${backup.status} without a complete file: there is nothing to upload`;
   }
-  const info = await stat(backup.path).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? null : Promise.reject(error)));
-  if (!info) return `the local backup file ${backup.path} no longer exists (it was deleted before it was uploaded); nothing to upload`;
+  const info = await stat(backup.path).catch((error: NodeJS.ErrnoException) =>
+    error.code === 'ENOENT' ? null : Promise.reject(error),
+  );
+  if (!info)
+    return `the local backup file ${backup.path} no longer exists (it was deleted before it was uploaded); nothing to upload`;
   return null;
 }
 

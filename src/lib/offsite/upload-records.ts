@@ -50,7 +50,12 @@ export async function queueMissingUploads(
   backupId?: string,
 ): Promise<{ queued: number; unqueued: UnqueuedBackup[] }> {
   const backups = await db.backupRecord.findMany({
-    where: { status: 'SUCCEEDED', path: { not: null }, uploads: { none: { destination: destination.name } }, ...(backupId ? { id: backupId } : {}) },
+    where: {
+      status: 'SUCCEEDED',
+      path: { not: null },
+      uploads: { none: { destination: destination.name } },
+      ...(backupId ? { id: backupId } : {}),
+    },
     select: { id: true, workspaceId: true, path: true, deployment: { select: { name: true } } },
     orderBy: { startedAt: 'asc' },
   });
@@ -63,7 +68,13 @@ export async function queueMissingUploads(
         deploymentName: backup.deployment.name,
         fileName: path.basename(backup.path ?? ''),
       });
-      rows.push({ backupRecordId: backup.id, destination: destination.name, objectKey, status: 'PENDING', nextAttemptAt: now });
+      rows.push({
+        backupRecordId: backup.id,
+        destination: destination.name,
+        objectKey,
+        status: 'PENDING',
+        nextAttemptAt: now,
+      });
     } catch (error) {
       unqueued.push({ backupRecordId: backup.id, reason: (error as Error).message });
     }
@@ -97,7 +108,11 @@ export function findDueUploads(
  * Takes a due upload until `until` (its `nextAttemptAt` as it was read proves nobody took it since). False when
  * another worker was first.
  */
-export async function leaseUpload(db: PrismaClient, upload: Pick<DueUpload, 'id' | 'nextAttemptAt'>, until: Date): Promise<boolean> {
+export async function leaseUpload(
+  db: PrismaClient,
+  upload: Pick<DueUpload, 'id' | 'nextAttemptAt'>,
+  until: Date,
+): Promise<boolean> {
   const { count } = await db.backupUpload.updateMany({
     where: { id: upload.id, status: 'PENDING', nextAttemptAt: upload.nextAttemptAt },
     data: { nextAttemptAt: until },
@@ -112,12 +127,20 @@ export async function renewUploadLease(db: PrismaClient, uploadId: string, until
 
 /** Marks an upload done. False when its row is gone: the backup was pruned while its copy was on its way. */
 export async function markUploaded(db: PrismaClient, uploadId: string, at: Date): Promise<boolean> {
-  const { count } = await db.backupUpload.updateMany({ where: { id: uploadId }, data: { status: 'UPLOADED', uploadedAt: at, lastError: null } });
+  const { count } = await db.backupUpload.updateMany({
+    where: { id: uploadId },
+    data: { status: 'UPLOADED', uploadedAt: at, lastError: null },
+  });
   return count === 1;
 }
 
 /** Records a failed attempt: PENDING with its next attempt time, or FAILED; `lastError` must already be redacted. */
-export async function recordFailedAttempt(db: PrismaClient, uploadId: string, decision: UploadRetryDecision, lastError: string): Promise<void> {
+export async function recordFailedAttempt(
+  db: PrismaClient,
+  uploadId: string,
+  decision: UploadRetryDecision,
+  lastError: string,
+): Promise<void> {
   await db.backupUpload.update({
     where: { id: uploadId },
     data: {

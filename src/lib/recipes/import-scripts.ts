@@ -21,7 +21,8 @@ const CHECK_TARGET =
   '[ "${#t}" -le 63 ] || { echo "invalid target name" >&2; exit 64; }; ';
 
 /** The count scripts take an optional target: absent means the live database. */
-const TARGET_OR_LIVE = 'if [ -n "${1:-}" ]; then ' + CHECK_TARGET + 'db="$t"; else db="$live"; fi; ' + "printf 'database\\t%s\\n' \"$db\"; ";
+const TARGET_OR_LIVE =
+  'if [ -n "${1:-}" ]; then ' + CHECK_TARGET + 'db="$t"; else db="$live"; fi; ' + 'printf \'database\\t%s\\n\' "$db"; ';
 
 // PostgreSQL ---------------------------------------------------------------------------------------------------------
 
@@ -45,15 +46,26 @@ export const postgresImport: DataImport = {
   environment: ['POSTGRES_USER', 'POSTGRES_DB', 'PGPASSWORD'],
   counts: 'tables',
   live: shell(
-    PG_PRELUDE + 'exec pg_restore --single-transaction --exit-on-error --no-owner --no-acl --clean --if-exists --username="$u" --dbname="$live"',
+    PG_PRELUDE +
+      'exec pg_restore --single-transaction --exit-on-error --no-owner --no-acl --clean --if-exists --username="$u" --dbname="$live"',
   ),
   count: shell(
     PG_PRELUDE + TARGET_OR_LIVE + `${PSQL} -A -t -F "$(printf '\\t')" --dbname="$db" <<'SQL'\n${PG_COUNT_SQL}\nSQL\n`,
   ),
   scratch: {
-    create: shell(PG_PRELUDE + CHECK_TARGET + `printf 'CREATE DATABASE :"target";\\n' | ${PSQL} -v target="$t" --dbname="$live"`),
-    import: shell(PG_PRELUDE + CHECK_TARGET + 'exec pg_restore --single-transaction --exit-on-error --no-owner --no-acl --username="$u" --dbname="$t"'),
-    drop: shell(PG_PRELUDE + CHECK_TARGET + `printf 'DROP DATABASE IF EXISTS :"target" WITH (FORCE);\\n' | ${PSQL} -v target="$t" --dbname="$live"`),
+    create: shell(
+      PG_PRELUDE + CHECK_TARGET + `printf 'CREATE DATABASE :"target";\\n' | ${PSQL} -v target="$t" --dbname="$live"`,
+    ),
+    import: shell(
+      PG_PRELUDE +
+        CHECK_TARGET +
+        'exec pg_restore --single-transaction --exit-on-error --no-owner --no-acl --username="$u" --dbname="$t"',
+    ),
+    drop: shell(
+      PG_PRELUDE +
+        CHECK_TARGET +
+        `printf 'DROP DATABASE IF EXISTS :"target" WITH (FORCE);\\n' | ${PSQL} -v target="$t" --dbname="$live"`,
+    ),
     printsCounts: false,
   },
 };
@@ -123,7 +135,7 @@ const REDIS_PRELUDE =
   'trap cleanup EXIT; ' +
   // $1: TCP port on 127.0.0.1, or 0 for the unix socket only. Waits until the RDB is loaded (PING answers PONG).
   'start_temp() { rm -f "$d/redis.log"; redis-server --port "$1" --bind 127.0.0.1 --unixsocket "$d/redis.sock" --dir "$d" ' +
-  "--dbfilename dump.rdb --save '' --appendonly no --repl-diskless-sync-delay 0 --logfile \"$d/redis.log\" & pid=$!; " +
+  '--dbfilename dump.rdb --save \'\' --appendonly no --repl-diskless-sync-delay 0 --logfile "$d/redis.log" & pid=$!; ' +
   'while :; do if ! kill -0 "$pid" 2>/dev/null; then pid=""; cat "$d/redis.log" >&2 || true; return 1; fi; ' +
   '[ "$(temp_cli PING 2>/dev/null || true)" = PONG ] && return 0; sleep 0.2; done; }; ' +
   "key_lines() { tr -d '\\r' | awk -F'[:=,]' '/^db[0-9]+:keys=/ { printf \"keys\\t%s\\t%s\\n\", $1, $3 }'; }; ";
@@ -142,7 +154,7 @@ export const redisImport: DataImport = {
   counts: 'keys',
   live: shell(
     REDIS_PRELUDE +
-      'role=$(live_cli INFO replication | tr -d \'\\r\' | sed -n \'s/^role://p\'); ' +
+      "role=$(live_cli INFO replication | tr -d '\\r' | sed -n 's/^role://p'); " +
       '[ "$role" = master ] || { echo "the live server is not a primary (role: ${role:-unknown}): restore into the primary" >&2; exit 1; }; ' +
       'cat > "$d/dump.rdb"; ' +
       'n=0; while :; do port=$(( $(od -An -N2 -tu2 /dev/urandom | tr -d \' \') % 16384 + 49152 )); start_temp "$port" && break; ' +
@@ -150,7 +162,7 @@ export const redisImport: DataImport = {
       'want=$(temp_cli INFO keyspace | key_lines); ' +
       'replicating=1; answer=$(live_cli REPLICAOF 127.0.0.1 "$port"); ' +
       '[ "$answer" = OK ] || { echo "REPLICAOF refused: $answer" >&2; exit 1; }; ' +
-      'while :; do info=$(live_cli INFO replication | tr -d \'\\r\'); ' +
+      "while :; do info=$(live_cli INFO replication | tr -d '\\r'); " +
       'case "$info" in *master_link_status:up*) case "$info" in *master_sync_in_progress:0*) break;; esac;; esac; ' +
       'kill -0 "$pid" 2>/dev/null || { echo "the temporary redis-server stopped during the sync" >&2; exit 1; }; sleep 0.2; done; ' +
       'got=$(live_cli INFO keyspace | key_lines); ' +
@@ -165,7 +177,10 @@ export const redisImport: DataImport = {
   ),
   scratch: {
     import: shell(
-      REDIS_PRELUDE + CHECK_TARGET + 'cat > "$d/dump.rdb"; start_temp 0; ' + "printf 'database\\t%s\\n' \"$t\"; temp_cli INFO keyspace | key_lines",
+      REDIS_PRELUDE +
+        CHECK_TARGET +
+        'cat > "$d/dump.rdb"; start_temp 0; ' +
+        'printf \'database\\t%s\\n\' "$t"; temp_cli INFO keyspace | key_lines',
     ),
     printsCounts: true,
   },
@@ -173,7 +188,8 @@ export const redisImport: DataImport = {
 
 // MongoDB ------------------------------------------------------------------------------------------------------------
 
-const MONGO_AUTH = '--username="${MONGO_INITDB_ROOT_USERNAME:-}" --password="${MONGO_INITDB_ROOT_PASSWORD:-}" --authenticationDatabase=admin';
+const MONGO_AUTH =
+  '--username="${MONGO_INITDB_ROOT_USERNAME:-}" --password="${MONGO_INITDB_ROOT_PASSWORD:-}" --authenticationDatabase=admin';
 
 /**
  * Not exercised by the test suite (no MongoDB on the test machines). The live restore drops each collection in the

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { dnsLabelSchema } from '../shared/index.ts';
 
-
 /**
  * How a recipe's data is exported: a command run inside one container of the deployment's pod, writing the whole
  * export to stdout. The argv is fixed text of the recipe; credentials are read *inside the container* from its own
@@ -21,7 +20,9 @@ export const dataExportSchema = z.object({
     .string()
     .regex(/^[a-z0-9]+(\.[a-z0-9]+)*$/)
     .describe('File extension of the raw output, without a dot: `dump`, `sql`, `rdb`, `archive.gz`.'),
-  compressed: z.boolean().describe('True when the output is already compressed (then it is stored as is, not gzipped).'),
+  compressed: z
+    .boolean()
+    .describe('True when the output is already compressed (then it is stored as is, not gzipped).'),
   environment: z
     .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/))
     .describe('Environment variables of the container the command reads (credentials stay inside the pod).'),
@@ -31,7 +32,9 @@ export const dataExportSchema = z.object({
 const importCommandSchema = z
   .array(z.string().min(1))
   .min(1)
-  .describe('argv run in the container; steps that take a target get it appended as the last argument (`sh -c SCRIPT sh TARGET`: `$1`).');
+  .describe(
+    'argv run in the container; steps that take a target get it appended as the last argument (`sh -c SCRIPT sh TARGET`: `$1`).',
+  );
 
 /**
  * How a recipe's backups are restored: the counterpart of `dataExport`. The backup's raw bytes (as the export wrote
@@ -51,15 +54,23 @@ export const dataImportSchema = z.object({
   environment: z
     .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/))
     .describe('Environment variables of the container the commands read (credentials stay inside the pod).'),
-  counts: z.enum(['tables', 'keys']).describe('What the count lines hold: rows per table, or keys per logical database.'),
+  counts: z
+    .enum(['tables', 'keys'])
+    .describe('What the count lines hold: rows per table, or keys per logical database.'),
   live: importCommandSchema.describe('Reads the backup on stdin and replaces the live data with it (destructive).'),
   count: importCommandSchema.describe('Counts a target ($1) or, without one, the live database; prints count lines.'),
   scratch: z
     .object({
-      create: importCommandSchema.optional().describe('Creates the empty scratch target $1 (absent: the import needs none).'),
+      create: importCommandSchema
+        .optional()
+        .describe('Creates the empty scratch target $1 (absent: the import needs none).'),
       import: importCommandSchema.describe('Reads the backup on stdin into the scratch target $1.'),
-      drop: importCommandSchema.optional().describe('Removes the scratch target $1 (absent: nothing outlives the import).'),
-      printsCounts: z.boolean().describe('True when the import itself prints the count lines (its target does not outlive it).'),
+      drop: importCommandSchema
+        .optional()
+        .describe('Removes the scratch target $1 (absent: nothing outlives the import).'),
+      printsCounts: z
+        .boolean()
+        .describe('True when the import itself prints the count lines (its target does not outlive it).'),
     })
     .optional()
     .describe('Restores next to the live data, into another database name; absent: not supported for this engine.'),

@@ -15,7 +15,13 @@ import { recipeSchema, type Recipe } from './recipe.ts';
  * snapshot without locking; `--databases` names the app database so the dump recreates it (never "all databases");
  * `--hex-blob` writes binary columns as hex, so the dump is plain text that survives any tool that treats it as such.
  */
-function mysqlFamilyRecipe(options: { slug: string; name: string; dumpBinary: string; envPrefix: string; dataImport: Recipe['dataImport'] }): Recipe {
+function mysqlFamilyRecipe(options: {
+  slug: string;
+  name: string;
+  dumpBinary: string;
+  envPrefix: string;
+  dataImport: Recipe['dataImport'];
+}): Recipe {
   const p = options.envPrefix;
   return {
     slug: options.slug,
@@ -57,8 +63,20 @@ const BUILT_IN_RECIPES: Recipe[] = [
     },
     dataImport: postgresImport,
   },
-  mysqlFamilyRecipe({ slug: 'mariadb', name: 'MariaDB', dumpBinary: 'mariadb-dump', envPrefix: 'MARIADB', dataImport: mariadbImport }),
-  mysqlFamilyRecipe({ slug: 'mysql', name: 'MySQL', dumpBinary: 'mysqldump', envPrefix: 'MYSQL', dataImport: mysqlImport }),
+  mysqlFamilyRecipe({
+    slug: 'mariadb',
+    name: 'MariaDB',
+    dumpBinary: 'mariadb-dump',
+    envPrefix: 'MARIADB',
+    dataImport: mariadbImport,
+  }),
+  mysqlFamilyRecipe({
+    slug: 'mysql',
+    name: 'MySQL',
+    dumpBinary: 'mysqldump',
+    envPrefix: 'MYSQL',
+    dataImport: mysqlImport,
+  }),
   {
     slug: 'redis',
     name: 'Redis',
@@ -104,7 +122,10 @@ const BUILT_IN_RECIPES: Recipe[] = [
 ];
 
 export const recipes: ReadonlyMap<string, Recipe> = new Map(
-  z.array(recipeSchema).parse(BUILT_IN_RECIPES).map((recipe) => [recipe.slug, recipe]),
+  z
+    .array(recipeSchema)
+    .parse(BUILT_IN_RECIPES)
+    .map((recipe) => [recipe.slug, recipe]),
 );
 
 /** The recipe with this slug, or undefined when the platform does not know it. */

@@ -29,7 +29,8 @@ export function parseCountLines(text: string, kind: 'tables' | 'keys'): DataCoun
     const last = line.lastIndexOf('\t');
     const name = line.slice(first + 1, last);
     const value = line.slice(last + 1);
-    if (last <= first || name === '' || !/^\d{1,15}$/.test(value)) throw new BadCountOutputError(line, 'expected <kind><TAB><name><TAB><count>');
+    if (last <= first || name === '' || !/^\d{1,15}$/.test(value))
+      throw new BadCountOutputError(line, 'expected <kind><TAB><name><TAB><count>');
     counted[name] = Number(value);
   }
   return { database, counts: kind === 'tables' ? { tables: counted } : { keys: counted } };
@@ -38,5 +39,9 @@ export function parseCountLines(text: string, kind: 'tables' | 'keys'): DataCoun
 /** The total rows or keys of a count, e.g. for a one-line summary. */
 export function totalOf(counts: DataCounts['counts']): { items: number; total: number; unit: 'rows' | 'keys' } {
   const values = Object.values('tables' in counts ? counts.tables : counts.keys);
-  return { items: values.length, total: values.reduce((sum, value) => sum + value, 0), unit: 'tables' in counts ? 'rows' : 'keys' };
+  return {
+    items: values.length,
+    total: values.reduce((sum, value) => sum + value, 0),
+    unit: 'tables' in counts ? 'rows' : 'keys',
+  };
 }

@@ -4,7 +4,16 @@ import { Readable, Transform, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { type Logger, redactSecrets, TypedFailure } from '../shared/index.ts';
 import { verifyBackupFile } from '../storage/index.ts';
-import { AbortedError, defaultPodSelector, type ExecLocation, execWithInput, type KubeClients, resolveExportTarget, TimeoutError, withinLimits } from '../kube/index.ts';
+import {
+  AbortedError,
+  defaultPodSelector,
+  type ExecLocation,
+  execWithInput,
+  type KubeClients,
+  resolveExportTarget,
+  TimeoutError,
+  withinLimits,
+} from '../kube/index.ts';
 import { BackupFileMissingError, ChecksumMismatchError, CorruptFileError } from './import-errors.ts';
 
 /** A stored backup file to stream into the command's stdin. */
@@ -56,7 +65,11 @@ export interface DataImportResult {
  * before sending), `CorruptFileError`, or the pod lookup's `TypedFailure`s. Messages are redacted with the container's
  * own secret values.
  */
-export async function runDataImport(clients: KubeClients, request: DataImportRequest, logger: Logger): Promise<DataImportResult> {
+export async function runDataImport(
+  clients: KubeClients,
+  request: DataImportRequest,
+  logger: Logger,
+): Promise<DataImportResult> {
   const log = logger.child({ module: 'deployer/data-import' });
   const { namespace, container, source, timeoutMs, signal } = request;
   const podSelector = request.podSelector ?? defaultPodSelector(request.deploymentName);
@@ -84,7 +97,13 @@ export async function runDataImport(clients: KubeClients, request: DataImportReq
       redact,
     });
     log.info({ namespace, pod: target.pod, container, bytesSent: result.bytesSent }, 'restore step finished');
-    return { pod: target.pod, container, bytesSent: result.bytesSent, stdout: result.stdout, stderrTail: result.stderrTail };
+    return {
+      pod: target.pod,
+      container,
+      bytesSent: result.bytesSent,
+      stdout: result.stdout,
+      stderrTail: result.stderrTail,
+    };
   } catch (error) {
     const kind = error instanceof TypedFailure ? error.kind : null;
     log.warn({ ...location, kind, err: error }, 'restore step failed');
@@ -120,13 +139,16 @@ function openSource(source: ImportSource): { stream: Readable; assertComplete: (
   const file = createReadStream(source.path, { highWaterMark: 256 * 1024 });
   // pipeline destroys every stage when the reader stops early; its callback is not needed (the reader sees errors).
   const ignore = () => undefined;
-  const bytes: Readable = source.gunzip ? pipeline(file, hashing, createGunzip(), ignore) : pipeline(file, hashing, ignore);
+  const bytes: Readable = source.gunzip
+    ? pipeline(file, hashing, createGunzip(), ignore)
+    : pipeline(file, hashing, ignore);
   async function* chunks(): AsyncGenerator<Buffer> {
     try {
       for await (const chunk of bytes as AsyncIterable<Buffer>) yield chunk;
     } catch (error) {
       const code = (error as { code?: unknown } | null)?.code;
-      if (typeof code === 'string' && code.startsWith('Z_')) throw new CorruptFileError(source.path, (error as Error).message);
+      if (typeof code === 'string' && code.startsWith('Z_'))
+        throw new CorruptFileError(source.path, (error as Error).message);
       throw error;
     }
   }
@@ -135,7 +157,10 @@ function openSource(source: ImportSource): { stream: Readable; assertComplete: (
     assertComplete() {
       const actual = hash.digest('hex');
       if (actual !== source.sha256.toLowerCase()) {
-        throw new ChecksumMismatchError(source.path, `${source.path} changed while it was being restored (sha256 ${actual}, the record says ${source.sha256})`);
+        throw new ChecksumMismatchError(
+          source.path,
+          `${source.path} changed while it was being restored (sha256 ${actual}, the record says ${source.sha256})`,
+        );
       }
     },
   };

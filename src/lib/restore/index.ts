@@ -1,4 +1,13 @@
-export { approveRestore, cancelRestore, listRestores, type LiveRestorePlan, planLiveRestore, proposeLiveRestore, restoreBackup, type RestoreDependencies } from './restore-backup.ts';
+export {
+  approveRestore,
+  cancelRestore,
+  listRestores,
+  type LiveRestorePlan,
+  planLiveRestore,
+  proposeLiveRestore,
+  restoreBackup,
+  type RestoreDependencies,
+} from './restore-backup.ts';
 export { RestoreRefusedError } from './restore-errors.ts';
 export { restoreCountsSchema } from './test-restore-compare.ts';
 export { isTestRestoreDue } from './test-restore-due.ts';

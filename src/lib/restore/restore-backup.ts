@@ -1,11 +1,25 @@
 import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { BackupRecord, BackupTrigger, Deployment, Prisma, PrismaClient, RestoreRecord, Workspace } from '../../generated/prisma/client.ts';
+import type {
+  BackupRecord,
+  BackupTrigger,
+  Deployment,
+  Prisma,
+  PrismaClient,
+  RestoreRecord,
+  Workspace,
+} from '../../generated/prisma/client.ts';
 import { assertBackupFileMatches, runDataImport, type DataImportResult, type ImportSource } from './data-import.ts';
 import type { KubeClients } from '../kube/index.ts';
 import type { Logger } from '../shared/index.ts';
-import { type Notifier, raiseAndNotify, resolveAlerts, RESTORE_FAILED_ALERT, RESTORE_PROPOSED_ALERT } from '../alerts/index.ts';
+import {
+  type Notifier,
+  raiseAndNotify,
+  resolveAlerts,
+  RESTORE_FAILED_ALERT,
+  RESTORE_PROPOSED_ALERT,
+} from '../alerts/index.ts';
 import { claimDeployment, releaseClaim, renewClaim } from '../backups/index.ts';
 import { type DataExport, type DataImport, findRecipe, type Recipe } from '../recipes/index.ts';
 import { CONFIRM_TOKEN_TTL_MS, confirmTokenMatches, generateConfirmToken } from './confirm-token.ts';
@@ -86,16 +100,29 @@ interface Restorable {
  * ends SUCCEEDED or FAILED (with errorKind, error and stderrTail) and is returned; a failure raises a `restore_failed`
  * alert. A file that does not match its sha256 fails before a byte is sent.
  */
-export async function restoreBackup(deps: RestoreDependencies, backupId: string, request: RestoreRequest): Promise<RestoreRecord> {
-  return request.mode === 'scratch' ? restoreIntoScratch(deps, backupId, request) : restoreOverLive(deps, backupId, request);
+export async function restoreBackup(
+  deps: RestoreDependencies,
+  backupId: string,
+  request: RestoreRequest,
+): Promise<RestoreRecord> {
+  return request.mode === 'scratch'
+    ? restoreIntoScratch(deps, backupId, request)
+    : restoreOverLive(deps, backupId, request);
 }
 
-async function restoreIntoScratch(deps: RestoreDependencies, backupId: string, request: Extract<RestoreRequest, { mode: 'scratch' }>): Promise<RestoreRecord> {
+async function restoreIntoScratch(
+  deps: RestoreDependencies,
+  backupId: string,
+  request: Extract<RestoreRequest, { mode: 'scratch' }>,
+): Promise<RestoreRecord> {
   const restorable = await loadRestorable(deps, backupId);
   const { backup, deployment, dataImport } = restorable;
   const scratch = dataImport.scratch;
   if (!scratch) {
-    throw new RestoreRefusedError('SCRATCH_UNSUPPORTED', `${restorable.recipe.name} backups cannot be restored into a scratch database; only over the live data`);
+    throw new RestoreRefusedError(
+      'SCRATCH_UNSUPPORTED',
+      `${restorable.recipe.name} backups cannot be restored into a scratch database; only over the live data`,
+    );
   }
   const target = newScratchTargetName();
   const startedAt = deps.clock();
@@ -110,7 +137,13 @@ async function restoreIntoScratch(deps: RestoreDependencies, backupId: string, r
       startedAt,
     },
   });
-  const log = deps.logger.child({ module: 'restore', restoreId: record.id, deploymentId: deployment.id, backupId, kind: record.kind });
+  const log = deps.logger.child({
+    module: 'restore',
+    restoreId: record.id,
+    deploymentId: deployment.id,
+    backupId,
+    kind: record.kind,
+  });
   log.info({ target }, 'scratch restore started');
   let created = false;
   let succeeded = false;
@@ -123,7 +156,9 @@ async function restoreIntoScratch(deps: RestoreDependencies, backupId: string, r
     const source = { ...restorable.source, verified: true };
     const imported = await runStep(deps, restorable, scratch.import, { target, signal: request.signal, source });
     bytesRestored = imported.bytesSent;
-    const countOutput = scratch.printsCounts ? imported.stdout : (await runStep(deps, restorable, dataImport.count, { target, signal: request.signal })).stdout;
+    const countOutput = scratch.printsCounts
+      ? imported.stdout
+      : (await runStep(deps, restorable, dataImport.count, { target, signal: request.signal })).stdout;
     const counted = parseCountLines(countOutput, dataImport.counts);
     const finished = await finishSucceeded(deps, record, { bytesRestored, counts: counted.counts });
     succeeded = true;
@@ -135,17 +170,25 @@ async function restoreIntoScratch(deps: RestoreDependencies, backupId: string, r
     if (created && scratch.drop && !(succeeded && request.keepScratch)) {
       await runStep(deps, restorable, scratch.drop, { target }).then(
         () => log.info({ target }, 'scratch database dropped'),
-        (error: unknown) => log.error({ target, err: error }, `could not drop the scratch database "${target}"; drop it by hand`),
+        (error: unknown) =>
+          log.error({ target, err: error }, `could not drop the scratch database "${target}"; drop it by hand`),
       );
     }
   }
 }
 
-async function restoreOverLive(deps: RestoreDependencies, backupId: string, request: Extract<RestoreRequest, { mode: 'live' }>): Promise<RestoreRecord> {
+async function restoreOverLive(
+  deps: RestoreDependencies,
+  backupId: string,
+  request: Extract<RestoreRequest, { mode: 'live' }>,
+): Promise<RestoreRecord> {
   const now = deps.clock();
   const proposal = await deps.db.restoreRecord.findUnique({ where: { id: request.restoreId } });
   if (!proposal || proposal.kind !== 'DESTRUCTIVE' || proposal.backupRecordId !== backupId) {
-    throw new RestoreRefusedError('NOT_FOUND', `no proposed live restore "${request.restoreId}" of backup "${backupId}"`);
+    throw new RestoreRefusedError(
+      'NOT_FOUND',
+      `no proposed live restore "${request.restoreId}" of backup "${backupId}"`,
+    );
   }
   assertConfirmable(proposal, now);
   if (!confirmTokenMatches(request.confirmToken, proposal.confirmTokenHash)) {
@@ -154,9 +197,17 @@ async function restoreOverLive(deps: RestoreDependencies, backupId: string, requ
   if (!proposal.confirmExpiresAt || proposal.confirmExpiresAt.getTime() <= now.getTime()) {
     await deps.db.restoreRecord.updateMany({
       where: { id: proposal.id, status: 'PROPOSED' },
-      data: { status: 'CANCELLED', finishedAt: now, errorKind: 'Expired', error: 'the confirmation token expired before it was used' },
+      data: {
+        status: 'CANCELLED',
+        finishedAt: now,
+        errorKind: 'Expired',
+        error: 'the confirmation token expired before it was used',
+      },
     });
-    throw new RestoreRefusedError('TOKEN_EXPIRED', `the confirmation token of restore ${proposal.id} expired at ${proposal.confirmExpiresAt?.toISOString()}; plan again`);
+    throw new RestoreRefusedError(
+      'TOKEN_EXPIRED',
+      `the confirmation token of restore ${proposal.id} expired at ${proposal.confirmExpiresAt?.toISOString()}; plan again`,
+    );
   }
   const restorable = await loadRestorable(deps, backupId);
   const { deployment } = restorable;
@@ -165,28 +216,46 @@ async function restoreOverLive(deps: RestoreDependencies, backupId: string, requ
   // The claim and the token's single use commit together: a refused claim leaves the proposal usable.
   const record = await deps.db.$transaction(async (tx) => {
     if (!(await claimDeployment(tx, { ...claim, now }))) {
-      throw new RestoreRefusedError('BUSY', `a backup or another restore of ${deployment.name} is running; confirm again when it has finished`);
+      throw new RestoreRefusedError(
+        'BUSY',
+        `a backup or another restore of ${deployment.name} is running; confirm again when it has finished`,
+      );
     }
     const { count } = await tx.restoreRecord.updateMany({
-      where: { id: proposal.id, status: 'PROPOSED', confirmTokenHash: proposal.confirmTokenHash, confirmExpiresAt: { gt: now } },
+      where: {
+        id: proposal.id,
+        status: 'PROPOSED',
+        confirmTokenHash: proposal.confirmTokenHash,
+        confirmExpiresAt: { gt: now },
+      },
       data: { status: 'RUNNING', confirmedBy: request.confirmedBy, startedAt: now },
     });
-    if (count !== 1) throw new RestoreRefusedError('NOT_PROPOSED', `restore ${proposal.id} was confirmed or cancelled meanwhile`);
+    if (count !== 1)
+      throw new RestoreRefusedError('NOT_PROPOSED', `restore ${proposal.id} was confirmed or cancelled meanwhile`);
     return tx.restoreRecord.findUniqueOrThrow({ where: { id: proposal.id } });
   });
-  const log = deps.logger.child({ module: 'restore', restoreId: record.id, deploymentId: deployment.id, backupId, kind: record.kind });
+  const log = deps.logger.child({
+    module: 'restore',
+    restoreId: record.id,
+    deploymentId: deployment.id,
+    backupId,
+    kind: record.kind,
+  });
   log.warn({ target: record.target, confirmedBy: request.confirmedBy }, 'live restore started');
   request.onStarted?.(record);
   await resolveAlerts(deps.db, deployment.id, [RESTORE_PROPOSED_ALERT], now).catch(() => 0);
 
   const stop = new AbortController();
   const signal = request.signal ? AbortSignal.any([request.signal, stop.signal]) : stop.signal;
-  const heartbeat = setInterval(() => {
-    renewClaim(deps.db, { ...claim, now: deps.clock() }).then(
-      (held) => held || stop.abort(),
-      (error: unknown) => log.warn({ err: error }, 'could not renew the restore claim'),
-    );
-  }, Math.max(1_000, Math.floor(deps.settings.claimTtlMs / 3)));
+  const heartbeat = setInterval(
+    () => {
+      renewClaim(deps.db, { ...claim, now: deps.clock() }).then(
+        (held) => held || stop.abort(),
+        (error: unknown) => log.warn({ err: error }, 'could not renew the restore claim'),
+      );
+    },
+    Math.max(1_000, Math.floor(deps.settings.claimTtlMs / 3)),
+  );
   let bytesRestored: number | null = null;
   try {
     const imported = await runStep(deps, restorable, restorable.dataImport.live, { signal, source: restorable.source });
@@ -203,7 +272,9 @@ async function restoreOverLive(deps: RestoreDependencies, backupId: string, requ
     return await finishFailed(deps, record, restorable, error, bytesRestored, log);
   } finally {
     clearInterval(heartbeat);
-    await releaseClaim(deps.db, claim).catch((error: unknown) => log.warn({ err: error }, 'could not release the restore claim'));
+    await releaseClaim(deps.db, claim).catch((error: unknown) =>
+      log.warn({ err: error }, 'could not release the restore claim'),
+    );
   }
 }
 
@@ -222,7 +293,9 @@ export async function planLiveRestore(
   const confirmation = newConfirmation(options.now);
   const described = await describeLive(deps, restorable, confirmation.expiresAt);
   const restore = await createProposal(deps, restorable, options, described, confirmation);
-  deps.logger.child({ module: 'restore' }).info({ restoreId: restore.id, backupId, requestedBy: options.requestedBy }, 'live restore planned');
+  deps.logger
+    .child({ module: 'restore' })
+    .info({ restoreId: restore.id, backupId, requestedBy: options.requestedBy }, 'live restore planned');
   return { restore, confirmToken: confirmation.token, plan: described.plan, expiresAt: confirmation.expiresAt };
 }
 
@@ -272,11 +345,24 @@ export async function proposeLiveRestore(
     `Restore proposed by ${options.requestedBy}: backup ${backupId} over the live data of ${deployment.workspace.slug}/${deployment.name}. ` +
     `A person must approve it (npm run restore -- approve ${restore.id}, or POST /api/restores/${restore.id}/approve), ` +
     `then confirm with npm run restore -- confirm ${restore.id} --token <token>.`;
-  deps.logger.child({ module: 'restore' }).warn({ restoreId: restore.id, backupId }, `restore proposed; approve with npm run restore -- approve ${restore.id}, then confirm with npm run restore -- confirm ${restore.id} --token <token>`);
+  deps.logger
+    .child({ module: 'restore' })
+    .warn(
+      { restoreId: restore.id, backupId },
+      `restore proposed; approve with npm run restore -- approve ${restore.id}, then confirm with npm run restore -- confirm ${restore.id} --token <token>`,
+    );
   await raiseAndNotify(
     deps.db,
     deps.notifier,
-    { workspaceId: deployment.workspaceId, deploymentId: deployment.id, deploymentName: deployment.name, backupRecordId: backupId, severity: 'INFO', kind: RESTORE_PROPOSED_ALERT, message },
+    {
+      workspaceId: deployment.workspaceId,
+      deploymentId: deployment.id,
+      deploymentName: deployment.name,
+      backupRecordId: backupId,
+      severity: 'INFO',
+      kind: RESTORE_PROPOSED_ALERT,
+      message,
+    },
     options.now,
   );
   return { restore, plan };
@@ -286,12 +372,17 @@ export async function proposeLiveRestore(
  * A person approves a PROPOSED live restore (the agent's, or their own whose token expired): the live database is
  * counted again, the plan rewritten, and a new token issued (the old one stops working). Throws `RestoreRefusedError`.
  */
-export async function approveRestore(deps: RestoreDependencies, restoreId: string, options: { approvedBy: string; now: Date }): Promise<LiveRestorePlan> {
+export async function approveRestore(
+  deps: RestoreDependencies,
+  restoreId: string,
+  options: { approvedBy: string; now: Date },
+): Promise<LiveRestorePlan> {
   const proposal = await deps.db.restoreRecord.findUnique({ where: { id: restoreId } });
   if (!proposal || proposal.kind !== 'DESTRUCTIVE' || !proposal.backupRecordId) {
     throw new RestoreRefusedError('NOT_FOUND', `no proposed live restore "${restoreId}"`);
   }
-  if (proposal.status !== 'PROPOSED') throw new RestoreRefusedError('NOT_PROPOSED', `restore ${proposal.id} is ${proposal.status}, not PROPOSED`);
+  if (proposal.status !== 'PROPOSED')
+    throw new RestoreRefusedError('NOT_PROPOSED', `restore ${proposal.id} is ${proposal.status}, not PROPOSED`);
   const restorable = await loadRestorable(deps, proposal.backupRecordId);
   const { token, tokenHash, expiresAt } = newConfirmation(options.now);
   const { plan, target } = await describeLive(deps, restorable, expiresAt);
@@ -299,21 +390,36 @@ export async function approveRestore(deps: RestoreDependencies, restoreId: strin
     where: { id: proposal.id, status: 'PROPOSED' },
     data: { plan, target, confirmTokenHash: tokenHash, confirmExpiresAt: expiresAt },
   });
-  if (count !== 1) throw new RestoreRefusedError('NOT_PROPOSED', `restore ${proposal.id} was confirmed or cancelled meanwhile`);
-  deps.logger.child({ module: 'restore' }).info({ restoreId, approvedBy: options.approvedBy }, 'live restore approved; confirmation token issued');
-  return { restore: await deps.db.restoreRecord.findUniqueOrThrow({ where: { id: proposal.id } }), confirmToken: token, plan, expiresAt };
+  if (count !== 1)
+    throw new RestoreRefusedError('NOT_PROPOSED', `restore ${proposal.id} was confirmed or cancelled meanwhile`);
+  deps.logger
+    .child({ module: 'restore' })
+    .info({ restoreId, approvedBy: options.approvedBy }, 'live restore approved; confirmation token issued');
+  return {
+    restore: await deps.db.restoreRecord.findUniqueOrThrow({ where: { id: proposal.id } }),
+    confirmToken: token,
+    plan,
+    expiresAt,
+  };
 }
 
 /** Cancels a PROPOSED restore (its token stops working). Throws `RestoreRefusedError` for anything else. */
-export async function cancelRestore(deps: RestoreDependencies, restoreId: string, options: { cancelledBy: string; now: Date }): Promise<RestoreRecord> {
+export async function cancelRestore(
+  deps: RestoreDependencies,
+  restoreId: string,
+  options: { cancelledBy: string; now: Date },
+): Promise<RestoreRecord> {
   const { count } = await deps.db.restoreRecord.updateMany({
     where: { id: restoreId, status: 'PROPOSED' },
     data: { status: 'CANCELLED', finishedAt: options.now, error: `cancelled by ${options.cancelledBy}` },
   });
   const record = await deps.db.restoreRecord.findUnique({ where: { id: restoreId } });
   if (!record) throw new RestoreRefusedError('NOT_FOUND', `no restore "${restoreId}"`);
-  if (count !== 1) throw new RestoreRefusedError('NOT_PROPOSED', `restore ${restoreId} is ${record.status}, not PROPOSED`);
-  const open = await deps.db.restoreRecord.count({ where: { deploymentId: record.deploymentId, status: 'PROPOSED', kind: 'DESTRUCTIVE' } });
+  if (count !== 1)
+    throw new RestoreRefusedError('NOT_PROPOSED', `restore ${restoreId} is ${record.status}, not PROPOSED`);
+  const open = await deps.db.restoreRecord.count({
+    where: { deploymentId: record.deploymentId, status: 'PROPOSED', kind: 'DESTRUCTIVE' },
+  });
   if (open === 0) await resolveAlerts(deps.db, record.deploymentId, [RESTORE_PROPOSED_ALERT], options.now);
   return record;
 }
@@ -327,41 +433,68 @@ export function listRestores(db: PrismaClient, deploymentId: string, limit = 20)
 
 function assertConfirmable(proposal: RestoreRecord, now: Date): void {
   if (proposal.status !== 'PROPOSED') {
-    throw new RestoreRefusedError('NOT_PROPOSED', `restore ${proposal.id} is ${proposal.status}: a confirmation token works once, for a PROPOSED restore`);
+    throw new RestoreRefusedError(
+      'NOT_PROPOSED',
+      `restore ${proposal.id} is ${proposal.status}: a confirmation token works once, for a PROPOSED restore`,
+    );
   }
   if (!proposal.confirmTokenHash) {
-    throw new RestoreRefusedError('NOT_APPROVED', `restore ${proposal.id} was proposed by ${proposal.requestedBy} and has no token yet: a person must approve it first (${now.toISOString()})`);
+    throw new RestoreRefusedError(
+      'NOT_APPROVED',
+      `restore ${proposal.id} was proposed by ${proposal.requestedBy} and has no token yet: a person must approve it first (${now.toISOString()})`,
+    );
   }
 }
 
 /** Loads the backup and checks it may be restored now; throws `RestoreRefusedError` naming what is wrong. */
 async function loadRestorable(deps: RestoreDependencies, backupId: string): Promise<Restorable> {
-  const backup = await deps.db.backupRecord.findUnique({ where: { id: backupId }, include: { deployment: { include: { workspace: true } } } });
+  const backup = await deps.db.backupRecord.findUnique({
+    where: { id: backupId },
+    include: { deployment: { include: { workspace: true } } },
+  });
   if (!backup) throw new RestoreRefusedError('NOT_FOUND', `no backup "${backupId}"`);
   const { deployment } = backup;
   if (deployment.status !== 'RUNNING') {
-    throw new RestoreRefusedError('DEPLOYMENT_NOT_RUNNING', `deployment ${deployment.name} is ${deployment.status}; restores need a RUNNING deployment`);
+    throw new RestoreRefusedError(
+      'DEPLOYMENT_NOT_RUNNING',
+      `deployment ${deployment.name} is ${deployment.status}; restores need a RUNNING deployment`,
+    );
   }
   if (backup.status !== 'SUCCEEDED' || !backup.path || !backup.sha256) {
-    throw new RestoreRefusedError('BACKUP_NOT_RESTORABLE', `backup ${backup.id} is ${backup.status}: only a SUCCEEDED backup with a file can be restored`);
+    throw new RestoreRefusedError(
+      'BACKUP_NOT_RESTORABLE',
+      `backup ${backup.id} is ${backup.status}: only a SUCCEEDED backup with a file can be restored`,
+    );
   }
   const root = path.resolve(deps.store.root);
   const filePath = path.resolve(backup.path);
   if (!filePath.startsWith(`${root}${path.sep}`)) {
-    throw new RestoreRefusedError('BACKUP_NOT_RESTORABLE', `backup ${backup.id}'s file is outside the backup root ${root}`);
+    throw new RestoreRefusedError(
+      'BACKUP_NOT_RESTORABLE',
+      `backup ${backup.id}'s file is outside the backup root ${root}`,
+    );
   }
   const info = await stat(filePath).catch(() => null);
   if (!info?.isFile()) {
-    throw new RestoreRefusedError('BACKUP_NOT_RESTORABLE', `backup ${backup.id}'s file ${filePath} is missing${await describeOffsiteCopy(deps.db, backup.id)}`);
+    throw new RestoreRefusedError(
+      'BACKUP_NOT_RESTORABLE',
+      `backup ${backup.id}'s file ${filePath} is missing${await describeOffsiteCopy(deps.db, backup.id)}`,
+    );
   }
   const recipe = findRecipe(deployment.recipeSlug);
   const dataImport = recipe?.dataImport;
   const dataExport: DataExport | undefined = recipe?.dataExport;
   if (!recipe || !dataImport || !dataExport) {
-    throw new RestoreRefusedError('NO_IMPORT', `recipe "${deployment.recipeSlug}" of ${deployment.name} has no restore (dataImport)`);
+    throw new RestoreRefusedError(
+      'NO_IMPORT',
+      `recipe "${deployment.recipeSlug}" of ${deployment.name} has no restore (dataImport)`,
+    );
   }
   if (backup.format && backup.format !== dataImport.format) {
-    throw new RestoreRefusedError('NO_IMPORT', `backup ${backup.id} has format ${backup.format}; recipe "${recipe.slug}" restores ${dataImport.format}`);
+    throw new RestoreRefusedError(
+      'NO_IMPORT',
+      `backup ${backup.id} has format ${backup.format}; recipe "${recipe.slug}" restores ${dataImport.format}`,
+    );
   }
   // The store gzips exports that are not compressed already (`.sql` → `.sql.gz`); those are un-gzipped while streaming.
   const source: ImportSource = { path: filePath, sha256: backup.sha256, gunzip: !dataExport.compressed };
@@ -370,13 +503,21 @@ async function loadRestorable(deps: RestoreDependencies, backupId: string): Prom
 
 /** For the refusal of a backup whose file is gone: whether an uploaded off-site copy can bring it back, and how. */
 async function describeOffsiteCopy(db: PrismaClient, backupId: string): Promise<string> {
-  const copy = await db.backupUpload.findFirst({ where: { backupRecordId: backupId, status: 'UPLOADED' }, orderBy: { destination: 'asc' } });
+  const copy = await db.backupUpload.findFirst({
+    where: { backupRecordId: backupId, status: 'UPLOADED' },
+    orderBy: { destination: 'asc' },
+  });
   if (!copy) return '; it has no uploaded off-site copy to fetch';
   return `; an off-site copy is on ${copy.destination} (${copy.objectKey}): fetch it with \`npm run backup -- fetch ${backupId}\`, then restore again`;
 }
 
 /** The fields of a restore record that describe the backup (kept when the backup itself is pruned). */
-function snapshotOf(backup: BackupWithDeployment): Pick<Prisma.RestoreRecordUncheckedCreateInput, 'workspaceId' | 'deploymentId' | 'backupRecordId' | 'backupSha256' | 'backupStartedAt'> {
+function snapshotOf(
+  backup: BackupWithDeployment,
+): Pick<
+  Prisma.RestoreRecordUncheckedCreateInput,
+  'workspaceId' | 'deploymentId' | 'backupRecordId' | 'backupSha256' | 'backupStartedAt'
+> {
   return {
     workspaceId: backup.workspaceId,
     deploymentId: backup.deploymentId,
@@ -415,13 +556,20 @@ async function countLive(deps: RestoreDependencies, restorable: Restorable): Pro
 }
 
 /** Counts the live database and writes the plan; refuses when the live data cannot be read. */
-async function describeLive(deps: RestoreDependencies, restorable: Restorable, expiresAt: Date | null): Promise<{ plan: string; target: string }> {
+async function describeLive(
+  deps: RestoreDependencies,
+  restorable: Restorable,
+  expiresAt: Date | null,
+): Promise<{ plan: string; target: string }> {
   let live: DataCounts;
   try {
     live = await countLive(deps, restorable);
   } catch (error) {
     const failure = summarizeRestoreFailure(error);
-    throw new RestoreRefusedError('LIVE_UNREADABLE', `cannot read the live database to plan the restore (${failure.kind}): ${failure.message}`);
+    throw new RestoreRefusedError(
+      'LIVE_UNREADABLE',
+      `cannot read the live database to plan the restore (${failure.kind}): ${failure.message}`,
+    );
   }
   const { backup, deployment, recipe } = restorable;
   const plan = describeLivePlan({
@@ -430,7 +578,13 @@ async function describeLive(deps: RestoreDependencies, restorable: Restorable, e
     namespace: deployment.namespace,
     recipeName: recipe.name,
     live,
-    backup: { id: backup.id, startedAt: backup.startedAt, sizeBytes: backup.sizeBytes, sha256: backup.sha256 ?? '', format: backup.format },
+    backup: {
+      id: backup.id,
+      startedAt: backup.startedAt,
+      sizeBytes: backup.sizeBytes,
+      sha256: backup.sha256 ?? '',
+      format: backup.format,
+    },
     expiresAt,
   });
   return { plan, target: live.database ?? 'live' };
@@ -478,7 +632,10 @@ async function finishFailed(
     },
   });
   const { deployment, backup } = restorable;
-  const what = record.kind === 'DESTRUCTIVE' ? `Live restore into "${record.target}"` : `${record.kind === 'TEST' ? 'Test' : 'Scratch'} restore`;
+  const what =
+    record.kind === 'DESTRUCTIVE'
+      ? `Live restore into "${record.target}"`
+      : `${record.kind === 'TEST' ? 'Test' : 'Scratch'} restore`;
   const consequence =
     record.kind !== 'DESTRUCTIVE'
       ? 'The live data was not touched; this backup may not be restorable.'

@@ -18,6 +18,13 @@ export function summarizeRestoreFailure(error: unknown): RestoreFailureSummary {
   const typed = error instanceof TypedFailure;
   const fields = error as { stderrTail?: unknown } | null;
   const message = error instanceof Error ? error.message : String(error);
-  const stderrTail = typeof fields?.stderrTail === 'string' && fields.stderrTail ? keepEnd(redactSecrets(fields.stderrTail), MAX_STDERR_LENGTH) : null;
-  return { kind: typed ? error.kind : 'Unexpected', message: keepEnd(redactSecrets(message), MAX_ERROR_LENGTH), stderrTail };
+  const stderrTail =
+    typeof fields?.stderrTail === 'string' && fields.stderrTail
+      ? keepEnd(redactSecrets(fields.stderrTail), MAX_STDERR_LENGTH)
+      : null;
+  return {
+    kind: typed ? error.kind : 'Unexpected',
+    message: keepEnd(redactSecrets(message), MAX_ERROR_LENGTH),
+    stderrTail,
+  };
 }

@@ -24,7 +24,8 @@ const EFFECTS: Record<string, string> = {
     'Every table in the backup is dropped and recreated from it, statement by statement (a failure stops at that statement and leaves the database partly restored); tables created after the backup are left as they are.',
   'redis-rdb':
     'The whole dataset of the server (every logical database) is replaced by the backup; the server refuses writes until the copy is complete.',
-  'mongo-archive': 'Each collection in the backup is dropped and restored from it; other collections are left as they are.',
+  'mongo-archive':
+    'Each collection in the backup is dropped and restored from it; other collections are left as they are.',
 };
 
 /**

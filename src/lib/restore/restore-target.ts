@@ -7,7 +7,9 @@ export const TARGET_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 export class InvalidTargetNameError extends Error {
   override readonly name = 'InvalidTargetNameError';
   constructor(readonly value: string) {
-    super(`restore target ${JSON.stringify(value.slice(0, 80))} is not allowed: must match ${TARGET_NAME} (lowercase letters, digits, "_", at most 63 characters)`);
+    super(
+      `restore target ${JSON.stringify(value.slice(0, 80))} is not allowed: must match ${TARGET_NAME} (lowercase letters, digits, "_", at most 63 characters)`,
+    );
   }
 }
 

@@ -10,7 +10,10 @@ export type RestoreCounts = { tables: Record<string, number> } | { keys: Record<
 
 const countMapSchema = z.record(z.string(), z.number().int().nonnegative());
 /** The shape of `RestoreRecord.counts`, to read the JSON column safely. */
-export const restoreCountsSchema = z.union([z.object({ tables: countMapSchema }).strict(), z.object({ keys: countMapSchema }).strict()]);
+export const restoreCountsSchema = z.union([
+  z.object({ tables: countMapSchema }).strict(),
+  z.object({ keys: countMapSchema }).strict(),
+]);
 
 export const shrinkOptionsSchema = z.object({
   shrinkTolerance: z
@@ -18,13 +21,15 @@ export const shrinkOptionsSchema = z.object({
     .min(0)
     .max(1, { error: 'must be a fraction from 0 to 1 (0.1 tolerates a drop of 10%)' })
     .default(0.1)
-    .describe('Largest tolerated drop of a table\'s rows (or a database\'s keys), as a fraction of the previous count.'),
+    .describe("Largest tolerated drop of a table's rows (or a database's keys), as a fraction of the previous count."),
   minimumDrop: z
     .number()
     .int()
     .nonnegative()
     .default(10)
-    .describe('A drop of fewer rows or keys than this is never a finding (a table of 5 rows losing 1), except to zero.'),
+    .describe(
+      'A drop of fewer rows or keys than this is never a finding (a table of 5 rows losing 1), except to zero.',
+    ),
 });
 export type ShrinkOptions = z.input<typeof shrinkOptionsSchema>;
 
@@ -42,12 +47,17 @@ export type CountComparison =
   | { comparable: true; unit: 'rows' | 'keys'; shrank: Shrinkage[]; compared: number };
 
 /** Compares the counts of the previous test-restore with the current one's. */
-export function compareRestoreCounts(previous: RestoreCounts | null, current: RestoreCounts, options: ShrinkOptions = {}): CountComparison {
+export function compareRestoreCounts(
+  previous: RestoreCounts | null,
+  current: RestoreCounts,
+  options: ShrinkOptions = {},
+): CountComparison {
   const { shrinkTolerance, minimumDrop } = shrinkOptionsSchema.parse(options);
-  if (previous === null) return { comparable: false, reason: 'this is the first test-restore: its counts are the baseline' };
+  if (previous === null)
+    return { comparable: false, reason: 'this is the first test-restore: its counts are the baseline' };
   const before = 'tables' in previous ? previous.tables : previous.keys;
   const unit = 'tables' in current ? 'rows' : 'keys';
-  if (('tables' in previous) !== ('tables' in current)) {
+  if ('tables' in previous !== 'tables' in current) {
     return { comparable: false, reason: 'the previous test-restore counted other things (tables against keys)' };
   }
   const after = 'tables' in current ? current.tables : current.keys;

@@ -7,7 +7,8 @@ import { describeCron, previousFireTime, shouldRunNow, tryParseCron } from '../c
 
 export type TestRestoreSkipCode = 'NO_SCHEDULE' | 'INVALID_SCHEDULE' | 'DEPLOYMENT_NOT_RUNNING' | 'NOT_DUE';
 
-export type TestRestoreDecision = { due: true; reason: string } | { due: false; code: TestRestoreSkipCode; reason: string };
+export type TestRestoreDecision =
+  { due: true; reason: string } | { due: false; code: TestRestoreSkipCode; reason: string };
 
 /** What the decision reads: a Deployment row's test-restore fields. */
 export interface TestRestoreSchedule {
@@ -18,16 +19,34 @@ export interface TestRestoreSchedule {
 }
 
 export function isTestRestoreDue(deployment: TestRestoreSchedule, now: Date): TestRestoreDecision {
-  if (!deployment.testRestoreSchedule) return { due: false, code: 'NO_SCHEDULE', reason: 'no test-restore schedule is set' };
+  if (!deployment.testRestoreSchedule)
+    return { due: false, code: 'NO_SCHEDULE', reason: 'no test-restore schedule is set' };
   const parsed = tryParseCron(deployment.testRestoreSchedule, { timezone: deployment.backupTimezone });
-  if (!parsed.ok) return { due: false, code: 'INVALID_SCHEDULE', reason: `test-restore schedule: ${parsed.error.message}` };
+  if (!parsed.ok)
+    return { due: false, code: 'INVALID_SCHEDULE', reason: `test-restore schedule: ${parsed.error.message}` };
   if (!parsed.value.canEverFire) {
-    return { due: false, code: 'INVALID_SCHEDULE', reason: `test-restore schedule "${deployment.testRestoreSchedule}" can never fire: ${describeCron(parsed.value)}` };
+    return {
+      due: false,
+      code: 'INVALID_SCHEDULE',
+      reason: `test-restore schedule "${deployment.testRestoreSchedule}" can never fire: ${describeCron(parsed.value)}`,
+    };
   }
-  if (deployment.status !== 'RUNNING') return { due: false, code: 'DEPLOYMENT_NOT_RUNNING', reason: `the deployment is ${deployment.status}, not RUNNING` };
+  if (deployment.status !== 'RUNNING')
+    return {
+      due: false,
+      code: 'DEPLOYMENT_NOT_RUNNING',
+      reason: `the deployment is ${deployment.status}, not RUNNING`,
+    };
   if (deployment.lastTestRestoreAt === null) return { due: true, reason: 'no test-restore has run yet' };
   if (!shouldRunNow(parsed.value, deployment.lastTestRestoreAt, now)) {
-    return { due: false, code: 'NOT_DUE', reason: 'the test-restore schedule has not fired since the last test-restore' };
+    return {
+      due: false,
+      code: 'NOT_DUE',
+      reason: 'the test-restore schedule has not fired since the last test-restore',
+    };
   }
-  return { due: true, reason: `the test-restore schedule fired at ${previousFireTime(parsed.value, now)?.toISOString() ?? 'an earlier time'}` };
+  return {
+    due: true,
+    reason: `the test-restore schedule fired at ${previousFireTime(parsed.value, now)?.toISOString() ?? 'an earlier time'}`,
+  };
 }

@@ -14,7 +14,13 @@ import type { BackupRecord, Deployment, RestoreRecord } from '../../generated/pr
 import { DATA_SHRANK_ALERT, raiseAndNotify, resolveAlerts, TEST_RESTORE_FAILED_ALERT } from '../alerts/index.ts';
 import { redactSecrets } from '../shared/index.ts';
 import { restoreBackup, RestoreRefusedError, type RestoreDependencies } from './restore-backup.ts';
-import { compareRestoreCounts, describeShrinkage, restoreCountsSchema, type RestoreCounts, type ShrinkOptions } from './test-restore-compare.ts';
+import {
+  compareRestoreCounts,
+  describeShrinkage,
+  restoreCountsSchema,
+  type RestoreCounts,
+  type ShrinkOptions,
+} from './test-restore-compare.ts';
 import { isTestRestoreDue } from './test-restore-due.ts';
 
 export interface TestRestorePassOptions {
@@ -43,7 +49,11 @@ export interface TestRestoreReport {
 }
 
 /** Runs every due test-restore once; `now` is the time the due decisions are taken at. */
-export async function runTestRestorePass(deps: RestoreDependencies, now: Date, options: TestRestorePassOptions = {}): Promise<TestRestoreReport> {
+export async function runTestRestorePass(
+  deps: RestoreDependencies,
+  now: Date,
+  options: TestRestorePassOptions = {},
+): Promise<TestRestoreReport> {
   const log = deps.logger.child({ module: 'restore/test-restore' });
   const report: TestRestoreReport = { due: 0, results: [] };
   const deployments = await deps.db.deployment.findMany({
@@ -55,7 +65,8 @@ export async function runTestRestorePass(deps: RestoreDependencies, now: Date, o
     if (options.stopTakingWork?.aborted) break;
     const decision = isTestRestoreDue(deployment, now);
     if (!decision.due) {
-      if (decision.code === 'INVALID_SCHEDULE') log.warn({ deploymentId: deployment.id }, `test-restore skipped: ${decision.reason}`);
+      if (decision.code === 'INVALID_SCHEDULE')
+        log.warn({ deploymentId: deployment.id }, `test-restore skipped: ${decision.reason}`);
       continue;
     }
     try {
@@ -75,7 +86,10 @@ export async function runTestRestorePass(deps: RestoreDependencies, now: Date, o
       report.results.push(result);
       await deps.db.deployment.update({ where: { id: deployment.id }, data: { lastTestRestoreAt: deps.clock() } });
       const level = result.outcome === 'clean' ? 'info' : result.outcome === 'shrank' ? 'warn' : 'error';
-      log[level]({ deploymentId: deployment.id, restoreId: result.restoreId, outcome: result.outcome }, `test-restore ${result.outcome}: ${result.detail}`);
+      log[level](
+        { deploymentId: deployment.id, restoreId: result.restoreId, outcome: result.outcome },
+        `test-restore ${result.outcome}: ${result.detail}`,
+      );
     } catch (error) {
       log.error({ err: error, deploymentId: deployment.id }, 'test-restore crashed');
     }
@@ -87,14 +101,25 @@ export async function runTestRestorePass(deps: RestoreDependencies, now: Date, o
 async function chooseBackup(deps: RestoreDependencies, deploymentId: string): Promise<BackupRecord | null> {
   const newest = { orderBy: { startedAt: 'desc' as const } };
   return (
-    (await deps.db.backupRecord.findFirst({ where: { deploymentId, status: 'SUCCEEDED', path: { not: null }, verifiedAt: { not: null } }, ...newest })) ??
-    (await deps.db.backupRecord.findFirst({ where: { deploymentId, status: 'SUCCEEDED', path: { not: null } }, ...newest }))
+    (await deps.db.backupRecord.findFirst({
+      where: { deploymentId, status: 'SUCCEEDED', path: { not: null }, verifiedAt: { not: null } },
+      ...newest,
+    })) ??
+    (await deps.db.backupRecord.findFirst({
+      where: { deploymentId, status: 'SUCCEEDED', path: { not: null } },
+      ...newest,
+    }))
   );
 }
 
 type DeploymentWithSlug = Deployment & { workspace: { slug: string } };
 
-async function testRestore(deps: RestoreDependencies, deployment: DeploymentWithSlug, backup: BackupRecord, options: TestRestorePassOptions): Promise<TestRestoreResult> {
+async function testRestore(
+  deps: RestoreDependencies,
+  deployment: DeploymentWithSlug,
+  backup: BackupRecord,
+  options: TestRestorePassOptions,
+): Promise<TestRestoreResult> {
   const base = { deploymentId: deployment.id, deploymentName: deployment.name, backupId: backup.id };
   const label = `${deployment.workspace.slug}/${deployment.name}`;
   const previous = await deps.db.restoreRecord.findFirst({
@@ -112,38 +137,59 @@ async function testRestore(deps: RestoreDependencies, deployment: DeploymentWith
       keepScratch: false,
       ...(options.abortRunning ? { signal: options.abortRunning } : {}),
     });
-    if (restore.status !== 'SUCCEEDED') failure = `${restore.errorKind ?? 'Failed'}: ${restore.error ?? 'the restore failed'}`;
+    if (restore.status !== 'SUCCEEDED')
+      failure = `${restore.errorKind ?? 'Failed'}: ${restore.error ?? 'the restore failed'}`;
   } catch (error) {
-    failure = error instanceof RestoreRefusedError ? error.message : `unexpected error: ${error instanceof Error ? error.message : String(error)}`;
+    failure =
+      error instanceof RestoreRefusedError
+        ? error.message
+        : `unexpected error: ${error instanceof Error ? error.message : String(error)}`;
   }
-  const alertBase = { workspaceId: deployment.workspaceId, deploymentId: deployment.id, deploymentName: deployment.name, backupRecordId: backup.id };
+  const alertBase = {
+    workspaceId: deployment.workspaceId,
+    deploymentId: deployment.id,
+    deploymentName: deployment.name,
+    backupRecordId: backup.id,
+  };
   if (failure !== null || !restore) {
     const detail = redactSecrets(failure ?? 'the restore did not run');
-    await raiseAndNotify(deps.db, deps.notifier, {
-      ...alertBase,
-      severity: 'CRITICAL',
-      kind: TEST_RESTORE_FAILED_ALERT,
-      message:
-        `Scheduled test-restore of ${label} failed: the backup from ${backup.startedAt.toISOString()} could not be restored into a scratch ` +
-        `database (${detail}). Restoring this deployment may not work; check the backup and the restore.`,
-    }, deps.clock());
+    await raiseAndNotify(
+      deps.db,
+      deps.notifier,
+      {
+        ...alertBase,
+        severity: 'CRITICAL',
+        kind: TEST_RESTORE_FAILED_ALERT,
+        message:
+          `Scheduled test-restore of ${label} failed: the backup from ${backup.startedAt.toISOString()} could not be restored into a scratch ` +
+          `database (${detail}). Restoring this deployment may not work; check the backup and the restore.`,
+      },
+      deps.clock(),
+    );
     return { ...base, outcome: 'failed', restoreId: restore?.id ?? null, detail };
   }
   await resolveAlerts(deps.db, deployment.id, [TEST_RESTORE_FAILED_ALERT], deps.clock());
 
   const current = parseCounts(restore.counts);
-  const comparison = current ? compareRestoreCounts(parseCounts(previous?.counts ?? null), current, options.shrink) : null;
+  const comparison = current
+    ? compareRestoreCounts(parseCounts(previous?.counts ?? null), current, options.shrink)
+    : null;
   if (comparison?.comparable && comparison.shrank.length > 0) {
     const findings = describeShrinkage(comparison.shrank, comparison.unit);
-    await raiseAndNotify(deps.db, deps.notifier, {
-      ...alertBase,
-      severity: 'WARNING',
-      kind: DATA_SHRANK_ALERT,
-      message:
-        `Test-restore of ${label} found less data than the previous one: ${findings}. Backup from ${backup.startedAt.toISOString()}, ` +
-        `compared with the test-restore of the backup from ${previous?.backupStartedAt.toISOString() ?? 'unknown'}. ` +
-        `If this was not intended, older backups still hold the data.`,
-    }, deps.clock());
+    await raiseAndNotify(
+      deps.db,
+      deps.notifier,
+      {
+        ...alertBase,
+        severity: 'WARNING',
+        kind: DATA_SHRANK_ALERT,
+        message:
+          `Test-restore of ${label} found less data than the previous one: ${findings}. Backup from ${backup.startedAt.toISOString()}, ` +
+          `compared with the test-restore of the backup from ${previous?.backupStartedAt.toISOString() ?? 'unknown'}. ` +
+          `If this was not intended, older backups still hold the data.`,
+      },
+      deps.clock(),
+    );
     return { ...base, outcome: 'shrank', restoreId: restore.id, detail: findings };
   }
   await resolveAlerts(deps.db, deployment.id, [DATA_SHRANK_ALERT], deps.clock());

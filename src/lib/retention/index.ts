@@ -1,4 +1,11 @@
 export { idsToDelete, pruneBackups, type PruneReport } from './prune.ts';
 export { setBackupPinned } from './retention-pin.ts';
-export { type DeploymentRetentionColumns, describeRetentionPolicy, InvalidRetentionError, parseRetentionPolicy, type RetentionOverrides, retentionPolicyOf } from './retention-policy.ts';
+export {
+  type DeploymentRetentionColumns,
+  describeRetentionPolicy,
+  InvalidRetentionError,
+  parseRetentionPolicy,
+  type RetentionOverrides,
+  retentionPolicyOf,
+} from './retention-policy.ts';
 export { printPrunePlan } from './retention-print.ts';

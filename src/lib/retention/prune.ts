@@ -106,7 +106,11 @@ export function idsToDelete(report: Pick<PruneReport, 'pruned' | 'prunedFailedRe
  * records older than the kept window go last. Running it twice deletes nothing more. `dryRun` reports the plan only.
  * Throws `InvalidRetentionError` (nothing deleted) for an invalid policy.
  */
-export async function pruneBackups(deps: PruneDependencies, deploymentId: string, options: PruneOptions = {}): Promise<PruneReport> {
+export async function pruneBackups(
+  deps: PruneDependencies,
+  deploymentId: string,
+  options: PruneOptions = {},
+): Promise<PruneReport> {
   const log = deps.logger.child({ module: 'ops-agent/prune', deploymentId });
   const deployment = await deps.db.deployment.findUniqueOrThrow({ where: { id: deploymentId } });
   const policy = retentionPolicyOf(deployment, options.policy);
@@ -121,7 +125,9 @@ export async function pruneBackups(deps: PruneDependencies, deploymentId: string
     orderBy: { destination: 'asc' },
   });
   const copiesOf = (id: string): RemoteCopy[] =>
-    uploads.filter((upload) => upload.backupRecordId === id).map(({ destination, objectKey }) => ({ destination, objectKey }));
+    uploads
+      .filter((upload) => upload.backupRecordId === id)
+      .map(({ destination, objectKey }) => ({ destination, objectKey }));
 
   const report: PruneReport = {
     deploymentId,
@@ -129,7 +135,12 @@ export async function pruneBackups(deps: PruneDependencies, deploymentId: string
     dryRun: options.dryRun ?? false,
     planChanged: null,
     kept: plan.keep.length,
-    keep: plan.keep.map(({ record, reasons }) => ({ id: record.id, status: record.status, startedAt: record.startedAt.toISOString(), reasons })),
+    keep: plan.keep.map(({ record, reasons }) => ({
+      id: record.id,
+      status: record.status,
+      startedAt: record.startedAt.toISOString(),
+      reasons,
+    })),
     pruned: plan.deleteBackups.map(({ record, reason }) => ({
       id: record.id,
       startedAt: record.startedAt.toISOString(),
@@ -139,7 +150,11 @@ export async function pruneBackups(deps: PruneDependencies, deploymentId: string
       remoteCopies: copiesOf(record.id),
       fileWasMissing: false,
     })),
-    prunedFailedRecords: plan.deleteFailedRecords.map(({ record, reason }) => ({ id: record.id, startedAt: record.startedAt.toISOString(), reason })),
+    prunedFailedRecords: plan.deleteFailedRecords.map(({ record, reason }) => ({
+      id: record.id,
+      startedAt: record.startedAt.toISOString(),
+      reason,
+    })),
     problems: [],
   };
   if (options.expectDelete) {
@@ -167,11 +182,20 @@ export async function pruneBackups(deps: PruneDependencies, deploymentId: string
     const { count } = await deps.db.backupRecord.deleteMany({
       where: { id: { in: report.prunedFailedRecords.map((record) => record.id) }, status: 'FAILED', pinned: false },
     });
-    if (count !== report.prunedFailedRecords.length) log.warn({ planned: report.prunedFailedRecords.length, deleted: count }, 'some failed records changed meanwhile and were kept');
+    if (count !== report.prunedFailedRecords.length)
+      log.warn(
+        { planned: report.prunedFailedRecords.length, deleted: count },
+        'some failed records changed meanwhile and were kept',
+      );
   }
   report.kept = records.length - report.pruned.length - report.prunedFailedRecords.length;
   log.info(
-    { policy, pruned: report.pruned.length, prunedFailedRecords: report.prunedFailedRecords.length, problems: report.problems.length },
+    {
+      policy,
+      pruned: report.pruned.length,
+      prunedFailedRecords: report.prunedFailedRecords.length,
+      problems: report.problems.length,
+    },
     'retention applied',
   );
   return report;
@@ -195,16 +219,25 @@ async function deleteBackup(
       const [row] = await tx.$queryRaw<Array<{ pinned: boolean; status: string }>>`
         SELECT "pinned", "status"::text AS "status" FROM "BackupRecord" WHERE "id" = ${backup.id} FOR UPDATE`;
       if (!row) return keep('the record is already gone (deleted by another prune)');
-      if (row.pinned || row.status !== 'SUCCEEDED') return keep(`it was ${row.pinned ? 'pinned' : `marked ${row.status}`} after the plan was made`);
+      if (row.pinned || row.status !== 'SUCCEEDED')
+        return keep(`it was ${row.pinned ? 'pinned' : `marked ${row.status}`} after the plan was made`);
 
-      const uploads = await tx.backupUpload.findMany({ where: { backupRecordId: backup.id, status: 'UPLOADED' }, orderBy: { destination: 'asc' } });
+      const uploads = await tx.backupUpload.findMany({
+        where: { backupRecordId: backup.id, status: 'UPLOADED' },
+        orderBy: { destination: 'asc' },
+      });
       for (const upload of uploads) {
         const destination = deps.destinations?.find((candidate) => candidate.name === upload.destination);
-        if (!destination) return keep(`its copy on destination "${upload.destination}" cannot be deleted: that destination is not configured`);
+        if (!destination)
+          return keep(
+            `its copy on destination "${upload.destination}" cannot be deleted: that destination is not configured`,
+          );
         try {
           await destination.delete(upload.objectKey);
         } catch (error) {
-          return keep(`its copy ${upload.objectKey} on destination "${upload.destination}" could not be deleted: ${messageOf(error)}`);
+          return keep(
+            `its copy ${upload.objectKey} on destination "${upload.destination}" could not be deleted: ${messageOf(error)}`,
+          );
         }
         await tx.backupUpload.delete({ where: { id: upload.id } });
       }
@@ -212,13 +245,16 @@ async function deleteBackup(
       let fileWasMissing = false;
       if (backup.path) {
         try {
-          fileWasMissing = (await removeBackupFile(deps.store.root, deployment.workspaceId, deployment.name, backup.path)).missing;
+          fileWasMissing = (
+            await removeBackupFile(deps.store.root, deployment.workspaceId, deployment.name, backup.path)
+          ).missing;
         } catch (error) {
           return keep(messageOf(error));
         }
       }
       await tx.backupRecord.delete({ where: { id: backup.id } });
-      if (fileWasMissing) log.warn({ backupId: backup.id, path: backup.path }, 'pruned a record whose file was already missing');
+      if (fileWasMissing)
+        log.warn({ backupId: backup.id, path: backup.path }, 'pruned a record whose file was already missing');
       return { kind: 'deleted', fileWasMissing };
     },
     { timeout: DELETE_TRANSACTION_TIMEOUT_MS, maxWait: DELETE_TRANSACTION_TIMEOUT_MS },

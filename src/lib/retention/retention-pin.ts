@@ -20,9 +20,16 @@ export async function setBackupPinned(
 ): Promise<PinOutcome> {
   const scope = { id: target.backupId, ...(target.workspaceId ? { workspaceId: target.workspaceId } : {}) };
   const before = await db.backupRecord.findFirst({ where: scope, select: { pinned: true } });
-  const { count } = await db.backupRecord.updateMany({ where: { ...scope, ...(pinned ? { status: 'SUCCEEDED' as const } : {}) }, data: { pinned } });
+  const { count } = await db.backupRecord.updateMany({
+    where: { ...scope, ...(pinned ? { status: 'SUCCEEDED' as const } : {}) },
+    data: { pinned },
+  });
   if (count === 1) return { ok: true, backupId: target.backupId, pinned, changed: before?.pinned !== pinned };
   const record = await db.backupRecord.findFirst({ where: scope, select: { status: true } });
   if (!record) return { ok: false, code: 'NOT_FOUND', message: `backup "${target.backupId}" not found` };
-  return { ok: false, code: 'NOT_SUCCEEDED', message: `backup "${target.backupId}" is ${record.status}: only a successful backup can be pinned` };
+  return {
+    ok: false,
+    code: 'NOT_SUCCEEDED',
+    message: `backup "${target.backupId}" is ${record.status}: only a successful backup can be pinned`,
+  };
 }

@@ -22,7 +22,9 @@ function periodCount(period: string) {
     .min(0, { error: `must be 0 or more (0 turns the ${period} rule off)` })
     .max(MAX_COUNT, { error: `must be at most ${MAX_COUNT}` })
     .optional()
-    .describe(`Keep the newest successful backup of each of the last N ${period} periods that hold one (0 or absent: off).`);
+    .describe(
+      `Keep the newest successful backup of each of the last N ${period} periods that hold one (0 or absent: off).`,
+    );
 }
 
 function isKnownTimeZone(name: string): boolean {
@@ -53,12 +55,16 @@ export const retentionPolicySchema = z
       .min(1, { error: `${WHOLE} >= 1 (absent: no age limit)` })
       .max(MAX_AGE_DAYS, { error: `must be at most ${MAX_AGE_DAYS}` })
       .optional()
-      .describe('keep-last keeps no backup older than this many days (GFS, pinned and the newest backups are not limited).'),
+      .describe(
+        'keep-last keeps no backup older than this many days (GFS, pinned and the newest backups are not limited).',
+      ),
     timeZone: z
       .string()
       .refine(isKnownTimeZone, { error: 'must be an IANA time zone name such as UTC or Europe/Berlin' })
       .default('UTC')
-      .describe('Time zone the days, ISO weeks and months of the GFS rules are read in (the deployment backupTimezone).'),
+      .describe(
+        'Time zone the days, ISO weeks and months of the GFS rules are read in (the deployment backupTimezone).',
+      ),
   })
   .strict();
 
@@ -67,7 +73,9 @@ export type RetentionPolicy = z.output<typeof retentionPolicySchema>;
 /** A policy as callers write it: only what differs from the defaults. */
 export type RetentionPolicyInput = z.input<typeof retentionPolicySchema>;
 /** Per-run overrides of a deployment's policy (CLI flags, the agent tool). */
-export type RetentionOverrides = Partial<Pick<RetentionPolicy, 'keepLast' | 'daily' | 'weekly' | 'monthly' | 'maxAgeDays'>>;
+export type RetentionOverrides = Partial<
+  Pick<RetentionPolicy, 'keepLast' | 'daily' | 'weekly' | 'monthly' | 'maxAgeDays'>
+>;
 
 /** One rejected field: its name as the caller knows it (a policy field or a Deployment column), the value, why. */
 export interface RetentionPolicyProblem {
@@ -82,7 +90,12 @@ export class InvalidRetentionError extends RangeError {
   /** The problems in words, without the `retention:` prefix (for callers that name the source themselves). */
   readonly details: string;
   constructor(readonly problems: readonly RetentionPolicyProblem[]) {
-    const details = problems.map((p) => `${p.field} ${p.message} (got ${typeof p.value === 'string' ? JSON.stringify(p.value) : String(p.value)})`).join('; ');
+    const details = problems
+      .map(
+        (p) =>
+          `${p.field} ${p.message} (got ${typeof p.value === 'string' ? JSON.stringify(p.value) : String(p.value)})`,
+      )
+      .join('; ');
     super(`retention: ${details}`);
     this.details = details;
   }
@@ -92,7 +105,10 @@ export class InvalidRetentionError extends RangeError {
  * Validates a policy. `fieldNames` renames fields in error messages (e.g. `daily` -> `retentionDaily` when the value
  * came from the Deployment column). Throws {@link InvalidRetentionError}.
  */
-export function parseRetentionPolicy(input: unknown, fieldNames: Partial<Record<keyof RetentionPolicy, string>> = {}): RetentionPolicy {
+export function parseRetentionPolicy(
+  input: unknown,
+  fieldNames: Partial<Record<keyof RetentionPolicy, string>> = {},
+): RetentionPolicy {
   const result = retentionPolicySchema.safeParse(input);
   if (result.success) return result.data;
   const given = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
@@ -100,7 +116,11 @@ export function parseRetentionPolicy(input: unknown, fieldNames: Partial<Record<
     result.error.issues.map((issue) => {
       const key = issue.path.map(String).join('.');
       const field = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : key || 'policy';
-      return { field: fieldNames[key as keyof RetentionPolicy] ?? field, value: key ? given[key] : input, message: issue.message };
+      return {
+        field: fieldNames[key as keyof RetentionPolicy] ?? field,
+        value: key ? given[key] : input,
+        message: issue.message,
+      };
     }),
   );
 }
@@ -128,10 +148,15 @@ const COLUMN_OF = {
  * A deployment's policy from its columns (null turns a rule off), with `overrides` taking the place of single fields
  * for one run. Errors name the column a bad value came from, or the override's own name.
  */
-export function retentionPolicyOf(deployment: DeploymentRetentionColumns, overrides: RetentionOverrides = {}): RetentionPolicy {
+export function retentionPolicyOf(
+  deployment: DeploymentRetentionColumns,
+  overrides: RetentionOverrides = {},
+): RetentionPolicy {
   const input: Record<string, unknown> = {};
   const fieldNames: Partial<Record<keyof RetentionPolicy, string>> = {};
-  for (const [field, column] of Object.entries(COLUMN_OF) as Array<[keyof RetentionPolicy, keyof DeploymentRetentionColumns]>) {
+  for (const [field, column] of Object.entries(COLUMN_OF) as Array<
+    [keyof RetentionPolicy, keyof DeploymentRetentionColumns]
+  >) {
     const override = field === 'timeZone' ? undefined : overrides[field];
     const value = override ?? deployment[column] ?? undefined;
     if (value !== undefined) input[field] = value;

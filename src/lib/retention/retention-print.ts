@@ -14,17 +14,25 @@ const DELETE_REASON_WORDS: Record<DeleteReason, string> = {
  */
 export function printPrunePlan(report: PruneReport, out: (line: string) => void): void {
   out(`policy: ${describeRetentionPolicy(report.policy)}`);
-  for (const kept of report.keep) out(`  keep    ${kept.startedAt}  ${kept.status.padEnd(9)}  ${kept.id}  ${kept.reasons.join(', ')}`);
+  for (const kept of report.keep)
+    out(`  keep    ${kept.startedAt}  ${kept.status.padEnd(9)}  ${kept.id}  ${kept.reasons.join(', ')}`);
   for (const pruned of report.pruned) {
     const copies = pruned.remoteCopies.map((copy) => `  + ${copy.destination}:${copy.objectKey}`).join('');
     const missing = pruned.fileWasMissing ? '  (file was already missing)' : '';
-    out(`  delete  ${pruned.startedAt}  SUCCEEDED  ${pruned.id}  ${DELETE_REASON_WORDS[pruned.reason]}  ${pruned.path ?? '(no file)'}${copies}${missing}`);
+    out(
+      `  delete  ${pruned.startedAt}  SUCCEEDED  ${pruned.id}  ${DELETE_REASON_WORDS[pruned.reason]}  ${pruned.path ?? '(no file)'}${copies}${missing}`,
+    );
   }
-  for (const failed of report.prunedFailedRecords) out(`  delete  ${failed.startedAt}  FAILED     ${failed.id}  ${DELETE_REASON_WORDS[failed.reason]}`);
+  for (const failed of report.prunedFailedRecords)
+    out(`  delete  ${failed.startedAt}  FAILED     ${failed.id}  ${DELETE_REASON_WORDS[failed.reason]}`);
   for (const problem of report.problems) out(`  NOT DELETED ${problem.id} ${problem.path ?? ''}: ${problem.reason}`);
   if (report.planChanged) {
-    out(`the plan changed since it was confirmed; nothing was deleted (now also deletes: ${report.planChanged.unconfirmed.join(', ') || 'none'}; no longer deletes: ${report.planChanged.noLongerDeleted.join(', ') || 'none'})`);
+    out(
+      `the plan changed since it was confirmed; nothing was deleted (now also deletes: ${report.planChanged.unconfirmed.join(', ') || 'none'}; no longer deletes: ${report.planChanged.noLongerDeleted.join(', ') || 'none'})`,
+    );
   }
   const verb = report.dryRun ? 'would prune' : 'pruned';
-  out(`${verb} ${report.pruned.length} backup(s) and ${report.prunedFailedRecords.length} failed record(s); ${report.kept} record(s) kept${report.dryRun && !report.planChanged ? ' (dry run: nothing deleted)' : ''}`);
+  out(
+    `${verb} ${report.pruned.length} backup(s) and ${report.prunedFailedRecords.length} failed record(s); ${report.kept} record(s) kept${report.dryRun && !report.planChanged ? ' (dry run: nothing deleted)' : ''}`,
+  );
 }

@@ -75,7 +75,18 @@ export interface RetentionPlan<T extends RetentionCandidate> {
   deleteFailedRecords: DeleteDecision<T>[];
 }
 
-const REASON_ORDER: readonly KeepReason[] = ['newest', 'newest-verified', 'pinned', 'keep-last', 'daily', 'weekly', 'monthly', 'running', 'recent-failure', 'no-success-yet'];
+const REASON_ORDER: readonly KeepReason[] = [
+  'newest',
+  'newest-verified',
+  'pinned',
+  'keep-last',
+  'daily',
+  'weekly',
+  'monthly',
+  'running',
+  'recent-failure',
+  'no-success-yet',
+];
 const PERIODS: readonly RetentionPeriod[] = ['daily', 'weekly', 'monthly'];
 
 /** Newest first, ties broken by id so the plan is deterministic. */
@@ -126,7 +137,8 @@ export function planRetention<T extends RetentionCandidate>(input: {
     if (record.pinned) keepFor(record, 'pinned');
     if (record.status === 'RUNNING') keepFor(record, 'running');
     if (record.status === 'FAILED' && !windowStart) keepFor(record, 'no-success-yet');
-    if (record.status === 'FAILED' && windowStart && newestFirst(record, windowStart) <= 0) keepFor(record, 'recent-failure');
+    if (record.status === 'FAILED' && windowStart && newestFirst(record, windowStart) <= 0)
+      keepFor(record, 'recent-failure');
   }
 
   const plan: RetentionPlan<T> = { policy, keep: [], deleteBackups: [], deleteFailedRecords: [] };

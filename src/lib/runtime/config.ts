@@ -19,115 +19,124 @@ function integerVariable(min: number, max: number, fallback: number) {
  * The worker's environment, validated once at start-up. This schema is the single source of the variable names,
  * their defaults and their documentation (`.env.example` and the README table follow it).
  */
-export const configSchema = z.object({
-  DATABASE_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, { error: 'must be a postgres:// or postgresql:// connection string' })
-    .optional()
-    .describe('PostgreSQL connection string. Unset: an embedded PGlite database in EMBEDDED_DATABASE_DIR.'),
-  EMBEDDED_DATABASE_DIR: z
-    .string()
-    .default('.data/pglite')
-    .describe('Data folder of the embedded database used when DATABASE_URL is unset.'),
-  BACKUP_ROOT: z
-    .string()
-    .refine((value) => path.isAbsolute(value), { error: 'must be an absolute path' })
-    .default('/backups')
-    .describe('Root folder of the backup volume; files go to {root}/{workspaceId}/{deploymentName}/.'),
-  WORKER_INTERVAL_SECONDS: integerVariable(5, 86_400, 60).describe('Seconds between two ops-agent cycles.'),
-  BACKUP_CONCURRENCY: integerVariable(1, 32, 2).describe('How many backups one worker runs at the same time.'),
-  BACKUP_TIMEOUT_SECONDS: integerVariable(10, 7 * 86_400, 6 * 3_600).describe('A backup running longer is aborted.'),
-  BACKUP_CLAIM_TTL_SECONDS: integerVariable(30, 3_600, 300).describe(
-    'Lease length of a backup claim; a crashed worker’s claim expires after this.',
-  ),
-  BACKUP_RETRY_MINUTES: integerVariable(1, 24 * 60, 15).describe(
-    'After a failed scheduled backup, wait this long before the next attempt (until the next success).',
-  ),
-  BACKUP_OVERDUE_GRACE_MINUTES: integerVariable(1, 7 * 24 * 60, 60).describe(
-    'A scheduled backup not made this long after its fire time counts as overdue.',
-  ),
-  SHUTDOWN_GRACE_SECONDS: integerVariable(0, 3_600, 60).describe(
-    'On SIGTERM, running backups may finish for this long before they are aborted.',
-  ),
-  ALERT_WEBHOOK_URL: z
-    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
-    .optional()
-    .describe('Alerts are POSTed here as JSON (in addition to the Alert table). Unset: no webhook.'),
-  AGENT_WORKSPACE_ID: recordIdSchema('must be a workspace id')
-    .optional()
-    .describe('Limits the LLM agent to one workspace. Unset: the agent sees every workspace.'),
-  LLM_BASE_URL: z
-    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
-    .optional()
-    .describe('OpenAI-compatible chat-completions endpoint (e.g. http://localhost:11434/v1). Unset: no LLM agent.'),
-  LLM_MODEL: z.string().min(1).default('gpt-4o-mini').describe('Model name sent to the LLM endpoint.'),
-  LLM_API_KEY: z.string().min(1).optional().describe('Bearer token for the LLM endpoint (never logged).'),
-  LLM_MAX_STEPS: integerVariable(1, 50, 8).describe('Most model calls the agent makes in one cycle.'),
-  LLM_TIMEOUT_SECONDS: integerVariable(1, 600, 60).describe('Timeout of one model call.'),
-  METRICS_TOKEN: z
-    .string()
-    .min(16, { error: 'must be at least 16 characters' })
-    .optional()
-    .describe('Bearer token for GET /api/metrics (Prometheus). Unset: the metrics endpoint answers 401 to everyone.'),
-  LOG_LEVEL: z
-    .enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })
-    .default('info')
-    .describe('pino log level.'),
-  KUBECONFIG: z
-    .string()
-    .optional()
-    .describe('Kubeconfig file for the cluster; unset: in-cluster service account, else ~/.kube/config.'),
-  S3_BUCKET: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: 'must be a bucket name (3-63 lowercase letters, digits, "." and "-")' })
-    .optional()
-    .describe('Bucket for off-site copies of every successful backup. Unset: off-site copies are off.'),
-  S3_ENDPOINT: z
-    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
-    .optional()
-    .describe('S3-compatible endpoint (MinIO, Garage, Backblaze B2, …). Unset: AWS S3 in S3_REGION.'),
-  S3_PREFIX: z
-    .string()
-    .default('')
-    .transform((prefix, context) => {
-      try {
-        return normaliseKeyPrefix(prefix);
-      } catch {
-        context.addIssue({ code: 'custom', message: 'must be segments of letters, digits, ".", "_" and "-" separated by "/" (no "." or ".." segment)' });
-        return z.NEVER;
-      }
-    })
-    .describe('Key prefix inside the bucket; objects are {prefix}/{workspaceId}/{deploymentName}/{file}. Empty: none.'),
-  S3_REGION: z
-    .string()
-    .regex(/^[a-z0-9-]{1,64}$/, { error: 'must be a region name such as us-east-1' })
-    .default('us-east-1')
-    .describe('Region of the bucket (most S3-compatible servers accept any, e.g. us-east-1).'),
-  S3_ACCESS_KEY_ID: z
-    .string()
-    .min(1)
-    .optional()
-    .describe('Access key id (or S3_ACCESS_KEY_ID_FILE). Unset with the secret: the AWS default credential chain.'),
-  S3_SECRET_ACCESS_KEY: z
-    .string()
-    .min(1)
-    .optional()
-    .describe('Secret access key (or S3_SECRET_ACCESS_KEY_FILE); never logged.'),
-  S3_FORCE_PATH_STYLE: z
-    .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
-    .default('false')
-    .transform((value) => value === 'true' || value === '1')
-    .describe('Address the bucket as {endpoint}/{bucket} instead of {bucket}.{endpoint} (MinIO, Garage: true).'),
-}).superRefine((config, context) => {
-  if (Boolean(config.S3_ACCESS_KEY_ID) !== Boolean(config.S3_SECRET_ACCESS_KEY)) {
-    const missing = config.S3_ACCESS_KEY_ID ? 'S3_SECRET_ACCESS_KEY' : 'S3_ACCESS_KEY_ID';
-    context.addIssue({
-      code: 'custom',
-      path: [missing],
-      message: 'must be set together with the other S3 credential (or neither, for the AWS default credential chain)',
-    });
-  }
-});
+export const configSchema = z
+  .object({
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, { error: 'must be a postgres:// or postgresql:// connection string' })
+      .optional()
+      .describe('PostgreSQL connection string. Unset: an embedded PGlite database in EMBEDDED_DATABASE_DIR.'),
+    EMBEDDED_DATABASE_DIR: z
+      .string()
+      .default('.data/pglite')
+      .describe('Data folder of the embedded database used when DATABASE_URL is unset.'),
+    BACKUP_ROOT: z
+      .string()
+      .refine((value) => path.isAbsolute(value), { error: 'must be an absolute path' })
+      .default('/backups')
+      .describe('Root folder of the backup volume; files go to {root}/{workspaceId}/{deploymentName}/.'),
+    WORKER_INTERVAL_SECONDS: integerVariable(5, 86_400, 60).describe('Seconds between two ops-agent cycles.'),
+    BACKUP_CONCURRENCY: integerVariable(1, 32, 2).describe('How many backups one worker runs at the same time.'),
+    BACKUP_TIMEOUT_SECONDS: integerVariable(10, 7 * 86_400, 6 * 3_600).describe('A backup running longer is aborted.'),
+    BACKUP_CLAIM_TTL_SECONDS: integerVariable(30, 3_600, 300).describe(
+      'Lease length of a backup claim; a crashed worker’s claim expires after this.',
+    ),
+    BACKUP_RETRY_MINUTES: integerVariable(1, 24 * 60, 15).describe(
+      'After a failed scheduled backup, wait this long before the next attempt (until the next success).',
+    ),
+    BACKUP_OVERDUE_GRACE_MINUTES: integerVariable(1, 7 * 24 * 60, 60).describe(
+      'A scheduled backup not made this long after its fire time counts as overdue.',
+    ),
+    SHUTDOWN_GRACE_SECONDS: integerVariable(0, 3_600, 60).describe(
+      'On SIGTERM, running backups may finish for this long before they are aborted.',
+    ),
+    ALERT_WEBHOOK_URL: z
+      .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+      .optional()
+      .describe('Alerts are POSTed here as JSON (in addition to the Alert table). Unset: no webhook.'),
+    AGENT_WORKSPACE_ID: recordIdSchema('must be a workspace id')
+      .optional()
+      .describe('Limits the LLM agent to one workspace. Unset: the agent sees every workspace.'),
+    LLM_BASE_URL: z
+      .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+      .optional()
+      .describe('OpenAI-compatible chat-completions endpoint (e.g. http://localhost:11434/v1). Unset: no LLM agent.'),
+    LLM_MODEL: z.string().min(1).default('gpt-4o-mini').describe('Model name sent to the LLM endpoint.'),
+    LLM_API_KEY: z.string().min(1).optional().describe('Bearer token for the LLM endpoint (never logged).'),
+    LLM_MAX_STEPS: integerVariable(1, 50, 8).describe('Most model calls the agent makes in one cycle.'),
+    LLM_TIMEOUT_SECONDS: integerVariable(1, 600, 60).describe('Timeout of one model call.'),
+    METRICS_TOKEN: z
+      .string()
+      .min(16, { error: 'must be at least 16 characters' })
+      .optional()
+      .describe('Bearer token for GET /api/metrics (Prometheus). Unset: the metrics endpoint answers 401 to everyone.'),
+    LOG_LEVEL: z
+      .enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })
+      .default('info')
+      .describe('pino log level.'),
+    KUBECONFIG: z
+      .string()
+      .optional()
+      .describe('Kubeconfig file for the cluster; unset: in-cluster service account, else ~/.kube/config.'),
+    S3_BUCKET: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, {
+        error: 'must be a bucket name (3-63 lowercase letters, digits, "." and "-")',
+      })
+      .optional()
+      .describe('Bucket for off-site copies of every successful backup. Unset: off-site copies are off.'),
+    S3_ENDPOINT: z
+      .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+      .optional()
+      .describe('S3-compatible endpoint (MinIO, Garage, Backblaze B2, …). Unset: AWS S3 in S3_REGION.'),
+    S3_PREFIX: z
+      .string()
+      .default('')
+      .transform((prefix, context) => {
+        try {
+          return normaliseKeyPrefix(prefix);
+        } catch {
+          context.addIssue({
+            code: 'custom',
+            message: 'must be segments of letters, digits, ".", "_" and "-" separated by "/" (no "." or ".." segment)',
+          });
+          return z.NEVER;
+        }
+      })
+      .describe(
+        'Key prefix inside the bucket; objects are {prefix}/{workspaceId}/{deploymentName}/{file}. Empty: none.',
+      ),
+    S3_REGION: z
+      .string()
+      .regex(/^[a-z0-9-]{1,64}$/, { error: 'must be a region name such as us-east-1' })
+      .default('us-east-1')
+      .describe('Region of the bucket (most S3-compatible servers accept any, e.g. us-east-1).'),
+    S3_ACCESS_KEY_ID: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Access key id (or S3_ACCESS_KEY_ID_FILE). Unset with the secret: the AWS default credential chain.'),
+    S3_SECRET_ACCESS_KEY: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Secret access key (or S3_SECRET_ACCESS_KEY_FILE); never logged.'),
+    S3_FORCE_PATH_STYLE: z
+      .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
+      .default('false')
+      .transform((value) => value === 'true' || value === '1')
+      .describe('Address the bucket as {endpoint}/{bucket} instead of {bucket}.{endpoint} (MinIO, Garage: true).'),
+  })
+  .superRefine((config, context) => {
+    if (Boolean(config.S3_ACCESS_KEY_ID) !== Boolean(config.S3_SECRET_ACCESS_KEY)) {
+      const missing = config.S3_ACCESS_KEY_ID ? 'S3_SECRET_ACCESS_KEY' : 'S3_ACCESS_KEY_ID';
+      context.addIssue({
+        code: 'custom',
+        path: [missing],
+        message: 'must be set together with the other S3 credential (or neither, for the AWS default credential chain)',
+      });
+    }
+  });
 
 export type Config = z.infer<typeof configSchema>;
 
@@ -166,6 +175,9 @@ const CREDENTIAL_VARIABLES: ReadonlySet<string> = new Set(['S3_ACCESS_KEY_ID']);
 /** The configuration as it is safe to log: secrets replaced by whether they are set. */
 export function describeConfig(config: Config): Record<string, unknown> {
   return Object.fromEntries(
-    Object.entries(config).map(([key, value]) => [key, isSecretKey(key) || CREDENTIAL_VARIABLES.has(key) ? (value ? '(set)' : '(unset)') : value]),
+    Object.entries(config).map(([key, value]) => [
+      key,
+      isSecretKey(key) || CREDENTIAL_VARIABLES.has(key) ? (value ? '(set)' : '(unset)') : value,
+    ]),
   );
 }

@@ -21,10 +21,20 @@ export async function openRuntime(
   const config = loadConfig(env);
   // Commands whose stdout is their answer (the CLI) log to stderr.
   const destination = options.logToStderr ? pino.destination(2) : undefined;
-  const logger = createLogger({ level: config.LOG_LEVEL, ...(destination ? { destination } : {}) }).child({ process: name });
-  const database = await openDatabase({ databaseUrl: config.DATABASE_URL, embeddedDir: config.EMBEDDED_DATABASE_DIR, logger });
+  const logger = createLogger({ level: config.LOG_LEVEL, ...(destination ? { destination } : {}) }).child({
+    process: name,
+  });
+  const database = await openDatabase({
+    databaseUrl: config.DATABASE_URL,
+    embeddedDir: config.EMBEDDED_DATABASE_DIR,
+    logger,
+  });
   logger.info(
-    { config: describeConfig(config), database: { kind: database.kind, location: database.location }, migrations: database.migrations },
+    {
+      config: describeConfig(config),
+      database: { kind: database.kind, location: database.location },
+      migrations: database.migrations,
+    },
     `${name} ready`,
   );
   return { config, logger, database };

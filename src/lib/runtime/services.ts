@@ -44,7 +44,8 @@ export async function openServices(
 export function createServices(runtime: Runtime, overrides: ServiceOverrides = {}): Services {
   const { config, logger, database } = runtime;
   const notifier = createNotifier(config, logger);
-  const kubeConfig = overrides.kubeConfig ?? loadKubeConfig(config.KUBECONFIG ? { kubeconfigPath: config.KUBECONFIG } : {});
+  const kubeConfig =
+    overrides.kubeConfig ?? loadKubeConfig(config.KUBECONFIG ? { kubeconfigPath: config.KUBECONFIG } : {});
   const backup = {
     db: database.prisma,
     kube: createKubeClients(kubeConfig),
@@ -113,4 +114,3 @@ export function createOffsiteDestinations(config: Config): OffsiteDestination[] 
     }),
   ];
 }
-

@@ -4,9 +4,24 @@ import { REDACTED, redactSecrets } from './redact.ts';
 export type { Logger } from 'pino';
 
 const REDACTED_PATHS = [
-  'password', '*.password', 'token', '*.token', 'apiKey', '*.apiKey', 'secret', '*.secret',
-  'authorization', '*.authorization', 'headers.authorization', '*.headers.authorization',
-  'DATABASE_URL', '*.DATABASE_URL', 'connectionString', '*.connectionString', 'env', '*.env',
+  'password',
+  '*.password',
+  'token',
+  '*.token',
+  'apiKey',
+  '*.apiKey',
+  'secret',
+  '*.secret',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  '*.headers.authorization',
+  'DATABASE_URL',
+  '*.DATABASE_URL',
+  'connectionString',
+  '*.connectionString',
+  'env',
+  '*.env',
 ];
 
 /**
@@ -28,7 +43,11 @@ export function createLogger(options: { level: LevelWithSilent; destination?: pi
       serializers: {
         err: (error: unknown) => {
           const serialized = pino.stdSerializers.err(error as Error);
-          return { ...serialized, message: redactSecrets(serialized.message), stack: redactSecrets(serialized.stack ?? '') };
+          return {
+            ...serialized,
+            message: redactSecrets(serialized.message),
+            stack: redactSecrets(serialized.stack ?? ''),
+          };
         },
       },
     },

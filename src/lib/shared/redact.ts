@@ -6,7 +6,8 @@
 export const REDACTED = '[REDACTED]';
 
 /** Keys whose values are secrets wherever they appear in structured log data or environment maps. */
-export const SECRET_KEY_PATTERN = /pass(word|wd)?|secret|token|api[-_]?key|authorization|credential|private[-_]?key|database[-_]?url|webhook[-_]?url|connection[-_]?string/i;
+export const SECRET_KEY_PATTERN =
+  /pass(word|wd)?|secret|token|api[-_]?key|authorization|credential|private[-_]?key|database[-_]?url|webhook[-_]?url|connection[-_]?string/i;
 
 const SECRET_TEXT_PATTERNS: ReadonlyArray<[RegExp, string]> = [
   // scheme://user:password@host → scheme://user:[REDACTED]@host

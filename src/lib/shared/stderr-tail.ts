@@ -13,7 +13,9 @@ export const STDERR_TAIL_LINES = 20;
 export const STDERR_TAIL_CHARS = 4 * 1024;
 const WINDOW_BYTES = 16 * 1024;
 
-export function createStderrTail(options: { maxLines: number; maxChars: number } = { maxLines: STDERR_TAIL_LINES, maxChars: STDERR_TAIL_CHARS }): StderrTail {
+export function createStderrTail(
+  options: { maxLines: number; maxChars: number } = { maxLines: STDERR_TAIL_LINES, maxChars: STDERR_TAIL_CHARS },
+): StderrTail {
   let window = Buffer.alloc(0);
   let truncated = false;
   return {

@@ -7,7 +7,13 @@
 import type { Dirent } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { InvalidBackupPathError, deploymentFolder, isBackupFileName, isTempFileName, sidecarPathFor } from './backup-path.ts';
+import {
+  InvalidBackupPathError,
+  deploymentFolder,
+  isBackupFileName,
+  isTempFileName,
+  sidecarPathFor,
+} from './backup-path.ts';
 import { locateDeploymentFolder } from './deployment-folder.ts';
 import { ignoreCode, removeFileIfPresent, syncDirectory } from './file-system.ts';
 import { OutsideDeploymentFolderError } from './storage-errors.ts';
@@ -58,13 +64,21 @@ export async function removeBackupFile(
   }
   const fileName = path.basename(candidate);
   if (!isBackupFileName(fileName)) {
-    throw new InvalidBackupPathError('fileName', fileName, 'the name of a finished backup, not a temporary file or a sidecar');
+    throw new InvalidBackupPathError(
+      'fileName',
+      fileName,
+      'the name of a finished backup, not a temporary file or a sidecar',
+    );
   }
   const located = await locateDeploymentFolder(root, workspaceId, deploymentName, { create: false });
   if (!located) return { removed: false, missing: true };
   const stats = await lstat(candidate).catch(ignoreCode('ENOENT'));
   if (stats && !stats.isFile()) {
-    throw new OutsideDeploymentFolderError(folder, filePath, stats.isSymbolicLink() ? 'it is a symbolic link' : 'it is not a regular file');
+    throw new OutsideDeploymentFolderError(
+      folder,
+      filePath,
+      stats.isSymbolicLink() ? 'it is a symbolic link' : 'it is not a regular file',
+    );
   }
   const removed = stats ? await removeFileIfPresent(candidate) : false;
   await removeFileIfPresent(sidecarPathFor(candidate));
@@ -76,7 +90,11 @@ export async function removeBackupFile(
  * A deployment's finished backup files (no temporary files, sidecars, links or folders), oldest name first; empty
  * when the folder does not exist. For "files on disk with no record" reports.
  */
-export async function listBackupFiles(root: string, workspaceId: string, deploymentName: string): Promise<BackupFileInfo[]> {
+export async function listBackupFiles(
+  root: string,
+  workspaceId: string,
+  deploymentName: string,
+): Promise<BackupFileInfo[]> {
   const folder = await locateDeploymentFolder(root, workspaceId, deploymentName, { create: false });
   if (!folder) return [];
   return describeFiles(folder, (entries) => entries.filter((entry) => entry.isFile() && isBackupFileName(entry.name)));
@@ -86,7 +104,11 @@ export async function listBackupFiles(root: string, workspaceId: string, deploym
 export async function findOrphanTempFiles(root: string): Promise<BackupFileInfo[]> {
   const found: BackupFileInfo[] = [];
   for (const folder of await deploymentFolders(root)) {
-    found.push(...(await describeFiles(folder, (entries) => entries.filter((entry) => entry.isFile() && isTempFileName(entry.name)))));
+    found.push(
+      ...(await describeFiles(folder, (entries) =>
+        entries.filter((entry) => entry.isFile() && isTempFileName(entry.name)),
+      )),
+    );
   }
   return found;
 }
@@ -112,7 +134,9 @@ export async function removeStaleTempFiles(root: string, olderThan: Date): Promi
 export async function measureBackupUsage(root: string): Promise<BackupUsage> {
   const usage: BackupUsage = { totalBytes: 0n, fileCount: 0 };
   for (const folder of await deploymentFolders(root)) {
-    const files = await describeFiles(folder, (entries) => entries.filter((entry) => entry.isFile() && isBackupFileName(entry.name)));
+    const files = await describeFiles(folder, (entries) =>
+      entries.filter((entry) => entry.isFile() && isBackupFileName(entry.name)),
+    );
     for (const file of files) {
       usage.totalBytes += file.sizeBytes;
       usage.fileCount += 1;
@@ -130,17 +154,23 @@ async function deploymentFolders(root: string): Promise<string[]> {
 
 async function subfolders(folder: string): Promise<string[]> {
   const entries = await readdir(folder, { withFileTypes: true });
-  return entries.filter((entry) => entry.isDirectory()).map((entry) => path.join(folder, entry.name)).sort();
+  return entries
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => path.join(folder, entry.name))
+    .sort();
 }
 
 async function describeFiles(folder: string, select: (entries: Dirent[]) => Dirent[]): Promise<BackupFileInfo[]> {
-  const entries = select(await readdir(folder, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const entries = select(await readdir(folder, { withFileTypes: true })).sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+  );
   const files: BackupFileInfo[] = [];
   for (const entry of entries) {
     const filePath = path.join(folder, entry.name);
     // A file may vanish between the listing and its stat (another worker's commit or cleanup).
     const stats = await lstat(filePath, { bigint: true }).catch(ignoreCode('ENOENT'));
-    if (stats?.isFile()) files.push({ path: filePath, fileName: entry.name, sizeBytes: stats.size, modifiedAt: stats.mtime });
+    if (stats?.isFile())
+      files.push({ path: filePath, fileName: entry.name, sizeBytes: stats.size, modifiedAt: stats.mtime });
   }
   return files;
 }

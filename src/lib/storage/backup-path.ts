@@ -22,7 +22,8 @@ const FIRST_YEAR = 0;
 const LAST_YEAR = 9999;
 
 /** What a validated value is. */
-export type BackupPathField = 'root' | 'workspaceId' | 'deploymentName' | 'extension' | 'timestamp' | 'sequence' | 'fileName';
+export type BackupPathField =
+  'root' | 'workspaceId' | 'deploymentName' | 'extension' | 'timestamp' | 'sequence' | 'fileName';
 
 /** A root, name, extension or time that cannot be part of a backup path; names the value and what is allowed. */
 export class InvalidBackupPathError extends Error {
@@ -44,7 +45,11 @@ export function backupTimestamp(now: Date): string {
   const time = now.getTime();
   const year = Number.isNaN(time) ? Number.NaN : now.getUTCFullYear();
   if (!(year >= FIRST_YEAR && year <= LAST_YEAR)) {
-    throw new InvalidBackupPathError('timestamp', Number.isNaN(time) ? 'Invalid Date' : now.toISOString(), 'a valid date in the years 0000-9999');
+    throw new InvalidBackupPathError(
+      'timestamp',
+      Number.isNaN(time) ? 'Invalid Date' : now.toISOString(),
+      'a valid date in the years 0000-9999',
+    );
   }
   const pad = (value: number, width = 2) => String(value).padStart(width, '0');
   return (
@@ -64,7 +69,11 @@ export function storedExtension(extension: string, compressed: boolean): string 
 
 function assertExtension(extension: string): void {
   if (extension.length > MAX_EXTENSION_LENGTH || !EXTENSION.test(extension)) {
-    throw new InvalidBackupPathError('extension', extension, `dot-separated parts of lowercase letters and digits, at most ${MAX_EXTENSION_LENGTH} characters (e.g. "sql", "archive.gz")`);
+    throw new InvalidBackupPathError(
+      'extension',
+      extension,
+      `dot-separated parts of lowercase letters and digits, at most ${MAX_EXTENSION_LENGTH} characters (e.g. "sql", "archive.gz")`,
+    );
   }
 }
 
@@ -80,7 +89,11 @@ export function deploymentFolder(root: string, workspaceId: string, deploymentNa
     throw new InvalidBackupPathError('workspaceId', workspaceId, '1-64 lowercase letters or digits (a cuid)');
   }
   if (!DNS_LABEL_PATTERN.test(deploymentName)) {
-    throw new InvalidBackupPathError('deploymentName', deploymentName, 'a DNS label: 1-63 lowercase letters, digits or "-", starting and ending with a letter or digit');
+    throw new InvalidBackupPathError(
+      'deploymentName',
+      deploymentName,
+      'a DNS label: 1-63 lowercase letters, digits or "-", starting and ending with a letter or digit',
+    );
   }
   return path.join(path.resolve(root), workspaceId, deploymentName);
 }
@@ -92,7 +105,11 @@ export function deploymentFolder(root: string, workspaceId: string, deploymentNa
  */
 export function backupFileName(startedAt: Date, extension: string, sequence = 1): string {
   if (!Number.isInteger(sequence) || sequence < 1 || sequence > MAX_FILES_PER_MILLISECOND) {
-    throw new InvalidBackupPathError('sequence', String(sequence), `a whole number from 1 to ${MAX_FILES_PER_MILLISECOND}`);
+    throw new InvalidBackupPathError(
+      'sequence',
+      String(sequence),
+      `a whole number from 1 to ${MAX_FILES_PER_MILLISECOND}`,
+    );
   }
   assertExtension(extension);
   return `${backupTimestamp(startedAt)}${sequence === 1 ? '' : `_${sequence}`}.${extension}`;

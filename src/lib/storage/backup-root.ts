@@ -3,7 +3,10 @@ import { access, constants, stat } from 'node:fs/promises';
 /** The backup volume is missing or cannot be written: the worker must not start and pretend to back up. */
 export class BackupRootUnusableError extends Error {
   override name = 'BackupRootUnusableError';
-  constructor(readonly root: string, reason: string) {
+  constructor(
+    readonly root: string,
+    reason: string,
+  ) {
     super(`BACKUP_ROOT "${root}" ${reason}; mount the backup volume there or set BACKUP_ROOT`);
   }
 }

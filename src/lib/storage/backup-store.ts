@@ -244,7 +244,9 @@ async function reserveFileName(folder: string, startedAt: Date, extension: strin
     await file.close();
     await removeFileIfPresent(tempPath);
   }
-  throw Object.assign(new Error(`${MAX_FILES_PER_MILLISECOND} backups already started in this millisecond`), { code: 'EEXIST' });
+  throw Object.assign(new Error(`${MAX_FILES_PER_MILLISECOND} backups already started in this millisecond`), {
+    code: 'EEXIST',
+  });
 }
 
 /** Passes bytes through, counting them and, when asked, hashing them. */
@@ -326,7 +328,11 @@ class FileBackupWriter implements BackupWriter {
     if (streamError || this.aborted) {
       await this.discard();
       const abortedFirst = this.aborted && (!streamError || errorCode(streamError) === 'ERR_STREAM_PREMATURE_CLOSE');
-      throw new StorageFailedError('write', this.tempPath, abortedFirst ? new Error('the backup was aborted') : streamError);
+      throw new StorageFailedError(
+        'write',
+        this.tempPath,
+        abortedFirst ? new Error('the backup was aborted') : streamError,
+      );
     }
     const { file, folder, finalPath } = this.reserved;
     try {

@@ -25,7 +25,8 @@ export async function locateDeploymentFolder(
 ): Promise<string | null> {
   const folder = deploymentFolder(root, workspaceId, deploymentName);
   const rootStats = await stat(path.resolve(root));
-  if (!rootStats.isDirectory()) throw Object.assign(new Error(`backup root ${root} is not a directory`), { code: 'ENOTDIR' });
+  if (!rootStats.isDirectory())
+    throw Object.assign(new Error(`backup root ${root} is not a directory`), { code: 'ENOTDIR' });
   for (const segment of [path.dirname(folder), folder]) {
     if (options.create) await mkdir(segment).catch(ignoreCode('EEXIST'));
     const stats = await lstat(segment).catch(ignoreCode('ENOENT'));

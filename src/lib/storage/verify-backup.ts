@@ -12,17 +12,11 @@ import { errorCode } from './storage-errors.ts';
 
 /** Why a backup did not verify. */
 export type VerifyFailureReason =
-  | 'file-missing'
-  | 'file-unreadable'
-  | 'checksum-mismatch'
-  | 'sidecar-missing'
-  | 'sidecar-invalid'
-  | 'sidecar-mismatch';
+  'file-missing' | 'file-unreadable' | 'checksum-mismatch' | 'sidecar-missing' | 'sidecar-invalid' | 'sidecar-mismatch';
 
 /** Outcome of {@link verifyBackupFile}; `detail` is a sentence for a person. */
 export type BackupVerification =
-  | { ok: true; sizeBytes: bigint }
-  | { ok: false; reason: VerifyFailureReason; detail: string };
+  { ok: true; sizeBytes: bigint } | { ok: false; reason: VerifyFailureReason; detail: string };
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
@@ -32,16 +26,25 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
  */
 export async function verifyBackupFile(filePath: string, expectedSha256: string): Promise<BackupVerification> {
   const expected = expectedSha256.toLowerCase();
-  if (!SHA256_HEX.test(expected)) throw new RangeError(`verify: expected sha256 must be 64 hex digits (got ${JSON.stringify(expectedSha256)})`);
+  if (!SHA256_HEX.test(expected))
+    throw new RangeError(`verify: expected sha256 must be 64 hex digits (got ${JSON.stringify(expectedSha256)})`);
   let actual: { sha256: string; sizeBytes: bigint };
   try {
     actual = await hashFile(filePath);
   } catch (error) {
     const missing = errorCode(error) === 'ENOENT';
-    return { ok: false, reason: missing ? 'file-missing' : 'file-unreadable', detail: `${filePath}: ${describe(error)}` };
+    return {
+      ok: false,
+      reason: missing ? 'file-missing' : 'file-unreadable',
+      detail: `${filePath}: ${describe(error)}`,
+    };
   }
   if (actual.sha256 !== expected) {
-    return { ok: false, reason: 'checksum-mismatch', detail: `${filePath} has sha256 ${actual.sha256}, the record says ${expected}` };
+    return {
+      ok: false,
+      reason: 'checksum-mismatch',
+      detail: `${filePath} has sha256 ${actual.sha256}, the record says ${expected}`,
+    };
   }
   const sidecarPath = sidecarPathFor(filePath);
   let sidecarText: string;
@@ -49,10 +52,15 @@ export async function verifyBackupFile(filePath: string, expectedSha256: string)
     sidecarText = await readFile(sidecarPath, 'utf8');
   } catch (error) {
     const missing = errorCode(error) === 'ENOENT';
-    return { ok: false, reason: missing ? 'sidecar-missing' : 'sidecar-invalid', detail: `${sidecarPath}: ${describe(error)}` };
+    return {
+      ok: false,
+      reason: missing ? 'sidecar-missing' : 'sidecar-invalid',
+      detail: `${sidecarPath}: ${describe(error)}`,
+    };
   }
   const sidecar = parseSidecar(sidecarText);
-  if (!sidecar) return { ok: false, reason: 'sidecar-invalid', detail: `${sidecarPath} is not one "<sha256>  <file name>" line` };
+  if (!sidecar)
+    return { ok: false, reason: 'sidecar-invalid', detail: `${sidecarPath} is not one "<sha256>  <file name>" line` };
   const fileName = path.basename(filePath);
   if (sidecar.sha256 !== expected || sidecar.fileName !== fileName) {
     return {

@@ -9,7 +9,8 @@ export class ByteTail {
   total = 0;
 
   constructor(readonly capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`ByteTail: capacity must be a whole number >= 1 (got ${capacity})`);
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError(`ByteTail: capacity must be a whole number >= 1 (got ${capacity})`);
   }
 
   push(chunk: Buffer): void {

@@ -71,7 +71,10 @@ const DUMP_TAIL_BYTES = 4 * 1024;
  * Checks the file of a backup by its format; null when there is no check for it (an uncompressed file of an
  * unknown format).
  */
-export async function checkBackupFormat(file: FormatCheckInput, options: FormatCheckOptions = {}): Promise<FormatCheck | null> {
+export async function checkBackupFormat(
+  file: FormatCheckInput,
+  options: FormatCheckOptions = {},
+): Promise<FormatCheck | null> {
   const gzipped = file.extension === 'gz' || (file.extension?.endsWith('.gz') ?? false);
   switch (file.format) {
     case 'postgres-custom':
@@ -87,14 +90,22 @@ export async function checkBackupFormat(file: FormatCheckInput, options: FormatC
   }
 }
 
-async function checkMysqlDump(filePath: string, gzipped: boolean, signal: AbortSignal | undefined): Promise<FormatCheck> {
+async function checkMysqlDump(
+  filePath: string,
+  gzipped: boolean,
+  signal: AbortSignal | undefined,
+): Promise<FormatCheck> {
   const tail = new ByteTail(DUMP_TAIL_BYTES);
   const streamed = await streamFile(filePath, gzipped, signal, (chunk) => tail.push(chunk));
   if (!streamed.ok) return { ok: false, method: MYSQL_TRAILER_METHOD, error: streamed.error };
   const { bytes, wholeStream } = tail.read();
   const trailer = checkDumpTrailer(bytes, wholeStream);
   return trailer.ok
-    ? { ok: true, method: MYSQL_TRAILER_METHOD, detail: `${gzipped ? 'gzip intact, ' : ''}ends with "${trailer.line.trim()}"` }
+    ? {
+        ok: true,
+        method: MYSQL_TRAILER_METHOD,
+        detail: `${gzipped ? 'gzip intact, ' : ''}ends with "${trailer.line.trim()}"`,
+      }
     : { ok: false, method: MYSQL_TRAILER_METHOD, error: trailer.problem };
 }
 
@@ -104,8 +115,13 @@ async function checkRdb(filePath: string, gzipped: boolean, signal: AbortSignal 
   if (!streamed.ok) return { ok: false, method: RDB_CHECKSUM_METHOD, error: streamed.error };
   const result = checker.finish();
   if (!result.ok) return { ok: false, method: RDB_CHECKSUM_METHOD, error: result.problem };
-  if (result.checksum === 'verified') return { ok: true, method: RDB_CHECKSUM_METHOD, detail: `RDB version ${result.version}, CRC-64 matches` };
-  return { ok: true, method: RDB_HEADER_METHOD, detail: `RDB version ${result.version}, complete (the server wrote no checksum)` };
+  if (result.checksum === 'verified')
+    return { ok: true, method: RDB_CHECKSUM_METHOD, detail: `RDB version ${result.version}, CRC-64 matches` };
+  return {
+    ok: true,
+    method: RDB_HEADER_METHOD,
+    detail: `RDB version ${result.version}, complete (the server wrote no checksum)`,
+  };
 }
 
 async function checkMongoArchive(filePath: string, signal: AbortSignal | undefined): Promise<FormatCheck> {
@@ -113,24 +129,35 @@ async function checkMongoArchive(filePath: string, signal: AbortSignal | undefin
   if (start.subarray(0, 2).equals(GZIP_MAGIC)) {
     let head = Buffer.alloc(0);
     const streamed = await streamFile(filePath, true, signal, (chunk) => {
-      if (head.length < MONGO_ARCHIVE_MAGIC.length) head = Buffer.concat([head, chunk.subarray(0, MONGO_ARCHIVE_MAGIC.length - head.length)]);
+      if (head.length < MONGO_ARCHIVE_MAGIC.length)
+        head = Buffer.concat([head, chunk.subarray(0, MONGO_ARCHIVE_MAGIC.length - head.length)]);
     });
     if (!streamed.ok) return { ok: false, method: MONGO_ARCHIVE_METHOD, error: streamed.error };
     return head.equals(MONGO_ARCHIVE_MAGIC)
       ? { ok: true, method: MONGO_ARCHIVE_METHOD, detail: 'gzip intact, archive magic number present' }
-      : { ok: false, method: MONGO_ARCHIVE_METHOD, error: 'the decompressed file does not start with the mongodump archive magic number' };
+      : {
+          ok: false,
+          method: MONGO_ARCHIVE_METHOD,
+          error: 'the decompressed file does not start with the mongodump archive magic number',
+        };
   }
   // `mongodump --archive --gzip` compresses each collection inside the archive, not the archive itself: only the
   // magic number can be checked without parsing the archive.
   return start.equals(MONGO_ARCHIVE_MAGIC)
     ? { ok: true, method: MONGO_ARCHIVE_METHOD, detail: 'archive magic number present' }
-    : { ok: false, method: MONGO_ARCHIVE_METHOD, error: 'the file does not start with the mongodump archive magic number (nor is it gzip)' };
+    : {
+        ok: false,
+        method: MONGO_ARCHIVE_METHOD,
+        error: 'the file does not start with the mongodump archive magic number (nor is it gzip)',
+      };
 }
 
 async function checkGzip(filePath: string, signal: AbortSignal | undefined): Promise<FormatCheck> {
   let bytes = 0;
   const streamed = await streamFile(filePath, true, signal, (chunk) => (bytes += chunk.length));
-  return streamed.ok ? { ok: true, method: GZIP_METHOD, detail: `decompresses completely (${bytes} bytes)` } : { ok: false, method: GZIP_METHOD, error: streamed.error };
+  return streamed.ok
+    ? { ok: true, method: GZIP_METHOD, detail: `decompresses completely (${bytes} bytes)` }
+    : { ok: false, method: GZIP_METHOD, error: streamed.error };
 }
 
 /**
@@ -151,7 +178,8 @@ async function streamFile(
     if (gzipped) await pipeline(source, createGunzip(), consume, signal ? { signal } : {});
     else await pipeline(source, consume, signal ? { signal } : {});
   } catch (error) {
-    if (isZlibError(error) && !signal?.aborted) return { ok: false, error: `gzip: ${error.message} (the file is truncated or corrupt)` };
+    if (isZlibError(error) && !signal?.aborted)
+      return { ok: false, error: `gzip: ${error.message} (the file is truncated or corrupt)` };
     throw error;
   }
   return { ok: true };
@@ -159,7 +187,11 @@ async function streamFile(
 
 /** zlib's errors carry codes like `Z_DATA_ERROR` (bad data, CRC mismatch) and `Z_BUF_ERROR` (cut short). */
 function isZlibError(error: unknown): error is Error {
-  return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string' && ((error as NodeJS.ErrnoException).code as string).startsWith('Z_');
+  return (
+    error instanceof Error &&
+    typeof (error as NodeJS.ErrnoException).code === 'string' &&
+    ((error as NodeJS.ErrnoException).code as string).startsWith('Z_')
+  );
 }
 
 async function readHead(filePath: string, length: number): Promise<Buffer> {
@@ -184,11 +216,30 @@ async function checkPostgresCustom(filePath: string, options: FormatCheckOptions
   };
   const listed = await runPgRestore(binary, ['--list', filePath], countEntries, options.signal);
   if (isTocEntry(partial)) entries += 1;
-  if (listed.exitCode !== 0) return { ok: false, method: PG_RESTORE_METHOD, error: `pg_restore --list failed (exit ${listed.exitCode}): ${listed.stderr}` };
-  if (entries === 0) return { ok: false, method: PG_RESTORE_METHOD, error: 'pg_restore --list found no entries in the table of contents' };
+  if (listed.exitCode !== 0)
+    return {
+      ok: false,
+      method: PG_RESTORE_METHOD,
+      error: `pg_restore --list failed (exit ${listed.exitCode}): ${listed.stderr}`,
+    };
+  if (entries === 0)
+    return {
+      ok: false,
+      method: PG_RESTORE_METHOD,
+      error: 'pg_restore --list found no entries in the table of contents',
+    };
   const read = await runPgRestore(binary, ['--file=/dev/null', filePath], () => undefined, options.signal);
-  if (read.exitCode !== 0) return { ok: false, method: PG_RESTORE_METHOD, error: `pg_restore could not read the whole dump (exit ${read.exitCode}): ${read.stderr}` };
-  return { ok: true, method: PG_RESTORE_METHOD, detail: `${entries} table-of-contents entries, every data block readable` };
+  if (read.exitCode !== 0)
+    return {
+      ok: false,
+      method: PG_RESTORE_METHOD,
+      error: `pg_restore could not read the whole dump (exit ${read.exitCode}): ${read.stderr}`,
+    };
+  return {
+    ok: true,
+    method: PG_RESTORE_METHOD,
+    detail: `${entries} table-of-contents entries, every data block readable`,
+  };
 }
 
 /** A line of `pg_restore --list` output that is an entry (not a `;` comment, not blank). */
@@ -220,14 +271,28 @@ function runPgRestore(
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.once('error', (error: NodeJS.ErrnoException) => {
       if (signal?.aborted) reject(signal.reason);
-      else if (error.code === 'ENOENT') reject(new FormatCheckUnavailableError(PG_RESTORE_METHOD, `${binary} is not installed on the worker (install postgresql-client)`));
+      else if (error.code === 'ENOENT')
+        reject(
+          new FormatCheckUnavailableError(
+            PG_RESTORE_METHOD,
+            `${binary} is not installed on the worker (install postgresql-client)`,
+          ),
+        );
       else reject(error);
     });
     child.once('close', (code, killedBy) => {
       if (signal?.aborted) return reject(signal.reason);
-      const text = stderr.read((value) => redactSecrets(value)).replace(/\n/g, ' ').trim();
+      const text = stderr
+        .read((value) => redactSecrets(value))
+        .replace(/\n/g, ' ')
+        .trim();
       if (/unsupported version \([\d.]+\) in file header/.test(text)) {
-        return reject(new FormatCheckUnavailableError(PG_RESTORE_METHOD, `the dump was made by a newer pg_dump than the worker's pg_restore reads: ${text}`));
+        return reject(
+          new FormatCheckUnavailableError(
+            PG_RESTORE_METHOD,
+            `the dump was made by a newer pg_dump than the worker's pg_restore reads: ${text}`,
+          ),
+        );
       }
       resolve({ exitCode: code ?? -1, stderr: text || `ended by ${killedBy ?? 'an unknown cause'}` });
     });

@@ -26,5 +26,8 @@ export function checkDumpTrailer(tail: Buffer, wholeStream: boolean): TrailerChe
   const line = lastNonEmptyLine(tail, wholeStream);
   if (line !== null && line.startsWith(DUMP_COMPLETED_MARKER)) return { ok: true, line };
   const shown = line === null ? 'no complete line' : JSON.stringify(line.length > 80 ? `${line.slice(0, 80)}…` : line);
-  return { ok: false, problem: `the dump does not end with "${DUMP_COMPLETED_MARKER}" (its last line is ${shown}): it was cut short` };
+  return {
+    ok: false,
+    problem: `the dump does not end with "${DUMP_COMPLETED_MARKER}" (its last line is ${shown}): it was cut short`,
+  };
 }

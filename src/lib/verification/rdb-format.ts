@@ -20,16 +20,21 @@ export type RdbHeader = { ok: true; version: number } | { ok: false; problem: st
 /** Parses the first bytes of an RDB file. */
 export function parseRdbHeader(head: Uint8Array): RdbHeader {
   const text = Buffer.from(head.subarray(0, RDB_HEADER_BYTES)).toString('latin1');
-  if (head.length < RDB_HEADER_BYTES) return { ok: false, problem: `the file has only ${head.length} byte(s), shorter than an RDB header` };
-  if (!text.startsWith(RDB_MAGIC)) return { ok: false, problem: `the file does not start with "${RDB_MAGIC}" (it starts with ${JSON.stringify(text)})` };
+  if (head.length < RDB_HEADER_BYTES)
+    return { ok: false, problem: `the file has only ${head.length} byte(s), shorter than an RDB header` };
+  if (!text.startsWith(RDB_MAGIC))
+    return {
+      ok: false,
+      problem: `the file does not start with "${RDB_MAGIC}" (it starts with ${JSON.stringify(text)})`,
+    };
   const digits = text.slice(RDB_MAGIC.length);
-  if (!/^\d{4}$/.test(digits)) return { ok: false, problem: `the RDB version ${JSON.stringify(digits)} is not four digits` };
+  if (!/^\d{4}$/.test(digits))
+    return { ok: false, problem: `the RDB version ${JSON.stringify(digits)} is not four digits` };
   return { ok: true, version: Number(digits) };
 }
 
 export type RdbCheck =
-  | { ok: true; version: number; checksum: 'verified' | 'disabled' | 'absent' }
-  | { ok: false; problem: string };
+  { ok: true; version: number; checksum: 'verified' | 'disabled' | 'absent' } | { ok: false; problem: string };
 
 /** Feed an RDB file's bytes in order with `update`, then call `finish`. */
 export class RdbChecker {
@@ -41,7 +46,8 @@ export class RdbChecker {
   private lastHashedByte: number | null = null;
 
   update(chunk: Buffer): void {
-    if (this.head.length < RDB_HEADER_BYTES) this.head = Buffer.concat([this.head, chunk.subarray(0, RDB_HEADER_BYTES - this.head.length)]);
+    if (this.head.length < RDB_HEADER_BYTES)
+      this.head = Buffer.concat([this.head, chunk.subarray(0, RDB_HEADER_BYTES - this.head.length)]);
     const joined = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
     const cut = joined.length - CHECKSUM_BYTES;
     if (cut <= 0) {
@@ -60,16 +66,24 @@ export class RdbChecker {
     if (!header.ok) return header;
     if (header.version < FIRST_VERSION_WITH_CHECKSUM) {
       const ends = this.pending[this.pending.length - 1] === RDB_EOF_OPCODE;
-      return ends ? { ok: true, version: header.version, checksum: 'absent' } : { ok: false, problem: 'the file does not end with the RDB EOF opcode 0xFF: it was cut short' };
+      return ends
+        ? { ok: true, version: header.version, checksum: 'absent' }
+        : { ok: false, problem: 'the file does not end with the RDB EOF opcode 0xFF: it was cut short' };
     }
     if (this.pending.length < CHECKSUM_BYTES || this.lastHashedByte !== RDB_EOF_OPCODE) {
-      return { ok: false, problem: 'the file does not end with the RDB EOF opcode 0xFF and its 8-byte checksum: it was cut short' };
+      return {
+        ok: false,
+        problem: 'the file does not end with the RDB EOF opcode 0xFF and its 8-byte checksum: it was cut short',
+      };
     }
     const stored = this.pending.readBigUInt64LE(0);
     if (stored === 0n) return { ok: true, version: header.version, checksum: 'disabled' };
     const computed = this.crc.value;
     if (stored !== computed) {
-      return { ok: false, problem: `the RDB checksum does not match (stored ${hex64(stored)}, computed ${hex64(computed)}): the file is corrupt` };
+      return {
+        ok: false,
+        problem: `the RDB checksum does not match (stored ${hex64(stored)}, computed ${hex64(computed)}): the file is corrupt`,
+      };
     }
     return { ok: true, version: header.version, checksum: 'verified' };
   }

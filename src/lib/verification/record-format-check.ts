@@ -11,7 +11,13 @@
 import type { BackupRecord, PrismaClient } from '../../generated/prisma/client.ts';
 import { keepStart, type Logger, redactSecrets } from '../shared/index.ts';
 import { BACKUP_UNVERIFIED_ALERT, type Notifier, raiseAndNotify } from '../alerts/index.ts';
-import { checkBackupFormat, FormatCheckUnavailableError, type FormatCheck, type FormatCheckInput, type FormatCheckOptions } from './format-check.ts';
+import {
+  checkBackupFormat,
+  FormatCheckUnavailableError,
+  type FormatCheck,
+  type FormatCheckInput,
+  type FormatCheckOptions,
+} from './format-check.ts';
 
 /** The format check as a replaceable dependency (tests inject one that throws). */
 export type CheckBackupFormat = (file: FormatCheckInput, options: FormatCheckOptions) => Promise<FormatCheck | null>;
@@ -47,8 +53,13 @@ export async function recordFormatCheck(
   record: BackupRecord,
   options: { signal?: AbortSignal } = {},
 ): Promise<FormatCheckReport> {
-  const log = deps.logger.child({ module: 'verification/format-check', backupId: record.id, deploymentId: record.deploymentId });
-  if (record.status !== 'SUCCEEDED' || !record.path) return { record, outcome: 'no-check', detail: `the backup is ${record.status}: there is no file` };
+  const log = deps.logger.child({
+    module: 'verification/format-check',
+    backupId: record.id,
+    deploymentId: record.deploymentId,
+  });
+  if (record.status !== 'SUCCEEDED' || !record.path)
+    return { record, outcome: 'no-check', detail: `the backup is ${record.status}: there is no file` };
   const check = deps.checkFormat ?? checkBackupFormat;
   const timeout = AbortSignal.timeout(deps.settings.timeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
@@ -62,12 +73,20 @@ export async function recordFormatCheck(
       return { record, outcome: 'interrupted', detail: 'the check was interrupted' };
     }
     const method = error instanceof FormatCheckUnavailableError ? error.method : 'format-check';
-    const reason = timeout.aborted ? `it took longer than ${deps.settings.timeoutMs} ms` : error instanceof Error ? error.message : String(error);
+    const reason = timeout.aborted
+      ? `it took longer than ${deps.settings.timeoutMs} ms`
+      : error instanceof Error
+        ? error.message
+        : String(error);
     result = { ok: false, method, error: `the format check could not run: ${reason}` };
   }
   if (result === null) {
     log.debug({ format: record.format }, 'no format check for this format');
-    return { record, outcome: 'no-check', detail: `there is no format check for ${record.format ?? 'an unknown format'} files` };
+    return {
+      record,
+      outcome: 'no-check',
+      detail: `there is no format check for ${record.format ?? 'an unknown format'} files`,
+    };
   }
   const ms = Date.now() - startedAt;
   try {
@@ -86,7 +105,9 @@ export async function recordFormatCheck(
       data: { verifiedAt: null, verifyMethod: result.method, verifyError },
     });
     log.error({ method: result.method, ms }, `format check failed: ${verifyError}`);
-    await raiseUnverified(deps, failed, verifyError).catch((error: unknown) => log.error({ err: error }, 'could not record the alert for an unverified backup'));
+    await raiseUnverified(deps, failed, verifyError).catch((error: unknown) =>
+      log.error({ err: error }, 'could not record the alert for an unverified backup'),
+    );
     return { record: failed, outcome: 'failed', detail: verifyError };
   } catch (error) {
     log.error({ err: error }, 'could not record the format check');
@@ -94,7 +115,11 @@ export async function recordFormatCheck(
   }
 }
 
-async function raiseUnverified(deps: FormatCheckDependencies, record: BackupRecord, verifyError: string): Promise<void> {
+async function raiseUnverified(
+  deps: FormatCheckDependencies,
+  record: BackupRecord,
+  verifyError: string,
+): Promise<void> {
   const deployment = await deps.db.deployment.findUniqueOrThrow({
     where: { id: record.deploymentId },
     select: { name: true, workspace: { select: { slug: true } } },
@@ -135,5 +160,3 @@ async function resolveUnverifiedUpTo(db: PrismaClient, record: BackupRecord, now
     data: { resolvedAt: now },
   });
 }
-
-

@@ -22,7 +22,10 @@ const DEFAULT_LIMIT = 3;
 
 /** The records the format check understands: a known format, or any gzipped file. */
 const CHECKABLE: Prisma.BackupRecordWhereInput = {
-  OR: [{ format: { in: ['postgres-custom', 'mysql-sql', 'redis-rdb', 'mongo-archive'] } }, { extension: { endsWith: 'gz' } }],
+  OR: [
+    { format: { in: ['postgres-custom', 'mysql-sql', 'redis-rdb', 'mongo-archive'] } },
+    { extension: { endsWith: 'gz' } },
+  ],
 };
 
 /** Checks the newest unchecked successful backups; returns how each check ended. */
@@ -32,7 +35,13 @@ export async function checkUncheckedBackups(
 ): Promise<Array<{ backupId: string; outcome: FormatCheckOutcome }>> {
   const finishedBefore = new Date(options.now.getTime() - (options.graceMs ?? DEFAULT_UNCHECKED_GRACE_MS));
   const unchecked = await deps.db.backupRecord.findMany({
-    where: { status: 'SUCCEEDED', path: { not: null }, verifyMethod: null, finishedAt: { lt: finishedBefore }, ...CHECKABLE },
+    where: {
+      status: 'SUCCEEDED',
+      path: { not: null },
+      verifyMethod: null,
+      finishedAt: { lt: finishedBefore },
+      ...CHECKABLE,
+    },
     orderBy: { finishedAt: 'desc' },
     take: options.limit ?? DEFAULT_LIMIT,
   });
@@ -43,7 +52,9 @@ export async function checkUncheckedBackups(
     results.push({ backupId: record.id, outcome: checked.outcome });
   }
   if (results.length > 0) {
-    deps.logger.child({ module: 'verification/unchecked' }).info({ results }, `format checks caught up for ${results.length} backup(s) left unchecked`);
+    deps.logger
+      .child({ module: 'verification/unchecked' })
+      .info({ results }, `format checks caught up for ${results.length} backup(s) left unchecked`);
   }
   return results;
 }

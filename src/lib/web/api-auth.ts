@@ -12,7 +12,8 @@ import { isRecordId } from '../shared/index.ts';
 export async function requirePrincipal(db: PrismaClient, request: Request, now: Date): Promise<Principal | Response> {
   const principal = await authenticate(db, request.headers, now);
   if (principal && !isCrossSiteCookieWrite(request)) return principal;
-  if (principal) return problem(403, 'cross-site request refused: a signed-in browser may change things only from this dashboard');
+  if (principal)
+    return problem(403, 'cross-site request refused: a signed-in browser may change things only from this dashboard');
   return problem(401, 'authentication required: send "Authorization: Bearer <workspace API token>" or sign in', {
     'www-authenticate': 'Bearer realm="ops"',
   });
@@ -22,7 +23,11 @@ export async function requirePrincipal(db: PrismaClient, request: Request, now: 
  * The deployment `id` if it belongs to the principal's workspace, else null. A deployment of another workspace is
  * treated exactly like one that does not exist (same single query, same answer), so ids of others cannot be probed.
  */
-export async function findDeploymentForPrincipal(db: PrismaClient, principal: Principal, id: string): Promise<Deployment | null> {
+export async function findDeploymentForPrincipal(
+  db: PrismaClient,
+  principal: Principal,
+  id: string,
+): Promise<Deployment | null> {
   if (!isRecordId(id)) return null;
   return db.deployment.findFirst({ where: { id, workspaceId: principal.workspaceId } });
 }
@@ -34,7 +39,10 @@ export async function findBackupForPrincipal(
   id: string,
 ): Promise<(BackupRecord & { deployment: Deployment }) | null> {
   if (!isRecordId(id)) return null;
-  return db.backupRecord.findFirst({ where: { id, workspaceId: principal.workspaceId }, include: { deployment: true } });
+  return db.backupRecord.findFirst({
+    where: { id, workspaceId: principal.workspaceId },
+    include: { deployment: true },
+  });
 }
 
 /** The 404 for a deployment that is missing or not the principal's (indistinguishable on purpose). */
@@ -69,7 +77,12 @@ export function isCrossSiteCookieWrite(request: Request): boolean {
  * What a deployment's routes start with: the request's principal and the deployment `id` of its workspace, or the
  * answer that ends the request (401/403 from `requirePrincipal`, 404 for a deployment that is missing or not its own).
  */
-export async function requireDeployment(db: PrismaClient, request: Request, id: string, now: Date): Promise<Deployment | Response> {
+export async function requireDeployment(
+  db: PrismaClient,
+  request: Request,
+  id: string,
+  now: Date,
+): Promise<Deployment | Response> {
   const principal = await requirePrincipal(db, request, now);
   if (principal instanceof Response) return principal;
   return (await findDeploymentForPrincipal(db, principal, id)) ?? deploymentNotFound(id);

@@ -10,7 +10,13 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { BackupRecord, Deployment } from '../../generated/prisma/client.ts';
-import { deploymentFolder, errorCode, isBackupFileName, locateDeploymentFolder, OutsideDeploymentFolderError } from '../storage/index.ts';
+import {
+  deploymentFolder,
+  errorCode,
+  isBackupFileName,
+  locateDeploymentFolder,
+  OutsideDeploymentFolderError,
+} from '../storage/index.ts';
 import { decideByteRange } from './byte-range.ts';
 import { declaredLength } from './declared-length.ts';
 import { problem, quoteInput } from './http.ts';
@@ -33,32 +39,56 @@ export type BackupFileOpening =
   | { ok: false; reason: BackupFileRefusal; detail: string };
 
 /** Opens the file of a SUCCEEDED backup for reading, or says why it cannot be served. The caller closes `file`. */
-export async function openBackupFile(root: string, record: BackupRecord & { deployment: Deployment }): Promise<BackupFileOpening> {
+export async function openBackupFile(
+  root: string,
+  record: BackupRecord & { deployment: Deployment },
+): Promise<BackupFileOpening> {
   const label = `backup "${record.id}"`;
   if (record.status !== 'SUCCEEDED') {
     const state = record.status === 'RUNNING' ? 'is still running' : `is ${record.status}`;
-    return { ok: false, reason: 'not-succeeded', detail: `${label} ${state}: only a SUCCEEDED backup has a file to download` };
+    return {
+      ok: false,
+      reason: 'not-succeeded',
+      detail: `${label} ${state}: only a SUCCEEDED backup has a file to download`,
+    };
   }
   if (!record.path || !record.sha256 || record.sizeBytes === null) {
     return { ok: false, reason: 'file-missing', detail: `${label} has no file recorded` };
   }
   const fileName = path.basename(record.path);
-  const outside = (why: string) => ({ ok: false as const, reason: 'outside-root' as const, detail: `${label}: refusing to serve ${fileName}: ${why}` });
+  const outside = (why: string) => ({
+    ok: false as const,
+    reason: 'outside-root' as const,
+    detail: `${label}: refusing to serve ${fileName}: ${why}`,
+  });
   let folder: string;
   try {
     folder = deploymentFolder(root, record.workspaceId, record.deployment.name);
   } catch (error) {
     return outside(error instanceof Error ? error.message : String(error));
   }
-  if (!path.isAbsolute(record.path) || path.dirname(path.resolve(record.path)) !== folder || !isBackupFileName(fileName)) {
+  if (
+    !path.isAbsolute(record.path) ||
+    path.dirname(path.resolve(record.path)) !== folder ||
+    !isBackupFileName(fileName)
+  ) {
     return outside(`its recorded path is not directly inside this deployment's folder under BACKUP_ROOT`);
   }
-  const gone = { ok: false as const, reason: 'file-missing' as const, detail: `${label}: its file ${fileName} is gone (pruned or deleted)` };
+  const gone = {
+    ok: false as const,
+    reason: 'file-missing' as const,
+    detail: `${label}: its file ${fileName} is gone (pruned or deleted)`,
+  };
   try {
-    if (!(await locateDeploymentFolder(root, record.workspaceId, record.deployment.name, { create: false }))) return gone;
+    if (!(await locateDeploymentFolder(root, record.workspaceId, record.deployment.name, { create: false })))
+      return gone;
   } catch (error) {
     if (error instanceof OutsideDeploymentFolderError) return outside(error.reason);
-    return { ok: false, reason: 'volume-unavailable', detail: `${label}: the backup volume (BACKUP_ROOT) is not available: ${errorCode(error) ?? String(error)}` };
+    return {
+      ok: false,
+      reason: 'volume-unavailable',
+      detail: `${label}: the backup volume (BACKUP_ROOT) is not available: ${errorCode(error) ?? String(error)}`,
+    };
   }
   let file: FileHandle;
   try {
@@ -69,7 +99,8 @@ export async function openBackupFile(root: string, record: BackupRecord & { depl
     throw error;
   }
   const stats = await file.stat();
-  if (stats.isFile() && BigInt(stats.size) === record.sizeBytes) return { ok: true, file, sizeBytes: stats.size, fileName, sha256: record.sha256 };
+  if (stats.isFile() && BigInt(stats.size) === record.sizeBytes)
+    return { ok: true, file, sizeBytes: stats.size, fileName, sha256: record.sha256 };
   await file.close();
   if (!stats.isFile()) return outside('it is not a regular file');
   return {
@@ -84,7 +115,10 @@ export async function openBackupFile(root: string, record: BackupRecord & { depl
  * 206 with the requested range, or 416 when the range holds no byte of the file. The body streams from the file
  * handle, which closes when the stream ends or the client goes away; a HEAD request gets the headers only.
  */
-export async function backupFileResponse(opened: Extract<BackupFileOpening, { ok: true }>, request: Request): Promise<Response> {
+export async function backupFileResponse(
+  opened: Extract<BackupFileOpening, { ok: true }>,
+  request: Request,
+): Promise<Response> {
   const { file, sizeBytes, fileName, sha256 } = opened;
   const rangeHeader = request.headers.get('range');
   const range = decideByteRange(rangeHeader, sizeBytes);
@@ -107,7 +141,10 @@ export async function backupFileResponse(opened: Extract<BackupFileOpening, { ok
   let body: ReadableStream<Uint8Array> | null = null;
   // A body nobody reads (HEAD) would keep the file open until garbage collection.
   if (request.method === 'HEAD') await file.close();
-  else body = Readable.toWeb(file.createReadStream(sizeBytes === 0 ? {} : { start, end })) as NodeReadableStream<Uint8Array> as unknown as ReadableStream<Uint8Array>;
+  else
+    body = Readable.toWeb(
+      file.createReadStream(sizeBytes === 0 ? {} : { start, end }),
+    ) as NodeReadableStream<Uint8Array> as unknown as ReadableStream<Uint8Array>;
   return new Response(body, {
     status: range.kind === 'partial' ? 206 : 200,
     headers: {

@@ -6,9 +6,7 @@
 
 /** What to send: everything, bytes `start`..`end` (inclusive), or nothing (416) because no byte is in range. */
 export type ByteRangeDecision =
-  | { kind: 'whole' }
-  | { kind: 'partial'; start: number; end: number }
-  | { kind: 'unsatisfiable' };
+  { kind: 'whole' } | { kind: 'partial'; start: number; end: number } | { kind: 'unsatisfiable' };
 
 const SINGLE_RANGE = /^bytes=(\d*)-(\d*)$/i;
 

@@ -28,7 +28,8 @@ export function restoreDeclaredLength(res: ServerResponse): void {
     const declared = singleValue(this.getHeader(DECLARED_LENGTH_HEADER));
     if (declared !== undefined) {
       this.removeHeader(DECLARED_LENGTH_HEADER);
-      const framed = this.hasHeader('content-length') || this.hasHeader('content-encoding') || this.hasHeader('transfer-encoding');
+      const framed =
+        this.hasHeader('content-length') || this.hasHeader('content-encoding') || this.hasHeader('transfer-encoding');
       if (!framed && /^\d{1,16}$/.test(declared)) this.setHeader('content-length', declared);
     }
     return (writeHead as (...all: unknown[]) => ServerResponse).apply(this, args);

@@ -2,7 +2,12 @@ import { notFound } from 'next/navigation.js';
 import type { PrismaClient } from '../../generated/prisma/client.ts';
 import { checkBackupEligibility, findOverdue, type Overdue } from '../backups/index.ts';
 import { describeCron, nextFireTime, tryParseCron } from '../cron/index.ts';
-import { type DeploymentRetentionColumns, describeRetentionPolicy, InvalidRetentionError, retentionPolicyOf } from '../retention/index.ts';
+import {
+  type DeploymentRetentionColumns,
+  describeRetentionPolicy,
+  InvalidRetentionError,
+  retentionPolicyOf,
+} from '../retention/index.ts';
 import type { Principal } from './auth.ts';
 import { countOpenUploads, type UploadCounts } from './upload-counts.ts';
 import { loadTestRestoreSummary, type TestRestoreSummary } from './test-restore-summary.ts';
@@ -52,10 +57,16 @@ export async function loadDeploymentBackupSummary(
   const deployment = await db.deployment.findFirst({ where: { id: deploymentId, workspaceId: principal.workspaceId } });
   if (!deployment) notFound();
   const [stored, uploads] = await Promise.all([
-    db.backupRecord.aggregate({ where: { deploymentId, status: 'SUCCEEDED' }, _count: { _all: true }, _sum: { sizeBytes: true } }),
+    db.backupRecord.aggregate({
+      where: { deploymentId, status: 'SUCCEEDED' },
+      _count: { _all: true },
+      _sum: { sizeBytes: true },
+    }),
     countOpenUploads(db, { deploymentId }),
   ]);
-  const parsed = deployment.backupSchedule ? tryParseCron(deployment.backupSchedule, { timezone: deployment.backupTimezone }) : null;
+  const parsed = deployment.backupSchedule
+    ? tryParseCron(deployment.backupSchedule, { timezone: deployment.backupTimezone })
+    : null;
   return {
     id: deployment.id,
     name: deployment.name,
@@ -64,7 +75,11 @@ export async function loadDeploymentBackupSummary(
     namespace: deployment.namespace,
     backupEnabled: deployment.backupEnabled,
     schedule: deployment.backupSchedule,
-    scheduleDescription: !parsed ? 'no schedule' : parsed.ok ? describeCron(parsed.value) : `invalid schedule: ${parsed.error.message}`,
+    scheduleDescription: !parsed
+      ? 'no schedule'
+      : parsed.ok
+        ? describeCron(parsed.value)
+        : `invalid schedule: ${parsed.error.message}`,
     nextRunAt: deployment.backupEnabled && parsed?.ok ? nextFireTime(parsed.value, options.now) : null,
     lastSuccessAt: deployment.lastBackupAt,
     overdue: findOverdue(deployment, options.now, options.overdueGraceMs),

@@ -36,7 +36,11 @@ export function formatRelative(time: Date, now: Date): string {
 /** A span in its largest whole unit: `1 minute`, `5 hours`, `3 days`. */
 export function describeSpan(ms: number): string {
   const [count, unit] =
-    ms >= DAY_MS ? [Math.floor(ms / DAY_MS), 'day'] : ms >= HOUR_MS ? [Math.floor(ms / HOUR_MS), 'hour'] : [Math.floor(ms / MINUTE_MS), 'minute'];
+    ms >= DAY_MS
+      ? [Math.floor(ms / DAY_MS), 'day']
+      : ms >= HOUR_MS
+        ? [Math.floor(ms / HOUR_MS), 'hour']
+        : [Math.floor(ms / MINUTE_MS), 'minute'];
   return `${count} ${unit}${count === 1 ? '' : 's'}`;
 }
 

@@ -1,7 +1,20 @@
-export { backupNotFound, deploymentNotFound, findBackupForPrincipal, requireDeployment, requirePrincipal } from './api-auth.ts';
+export {
+  backupNotFound,
+  deploymentNotFound,
+  findBackupForPrincipal,
+  requireDeployment,
+  requirePrincipal,
+} from './api-auth.ts';
 export { authenticate, isMetricsRequestAuthorized } from './auth.ts';
 export { type BackupFileRefusal, backupFileResponse, openBackupFile } from './backup-download.ts';
-export { type BackupHistoryItem, type BackupRecordJson, historyQuerySchema, listBackupHistory, loadBackupHistoryItem, toBackupRecordJson } from './backup-history.ts';
+export {
+  type BackupHistoryItem,
+  type BackupRecordJson,
+  historyQuerySchema,
+  listBackupHistory,
+  loadBackupHistoryItem,
+  toBackupRecordJson,
+} from './backup-history.ts';
 export { restoreDeclaredLength } from './declared-length.ts';
 export { type DeploymentBackupSummary, loadDeploymentBackupSummary } from './deployment-page.ts';
 export { describeSpan, formatDuration, formatInstant, formatRelative, shortSha256 } from './display.ts';
@@ -11,7 +24,13 @@ export { buildMetricsRegistry } from './metrics.ts';
 export { describeOffsiteCopies } from './offsite-copy-state.ts';
 export { loadOverview, type Overview, type OverviewDeployment } from './overview.ts';
 export { requirePagePrincipal } from './page-auth.ts';
-export { emptyRestoresMessage, listRestoreHistory, type RestoreHistoryItem, restoreHistoryQuerySchema, type RestoreNextStep } from './restore-history.ts';
+export {
+  emptyRestoresMessage,
+  listRestoreHistory,
+  type RestoreHistoryItem,
+  restoreHistoryQuerySchema,
+  type RestoreNextStep,
+} from './restore-history.ts';
 export { findRestoreForPrincipal, livePlanResponse, refusalResponse, restoreNotFound } from './restore-http.ts';
 export { toRestoreRecordJson } from './restore-json.ts';
 export { readSignIn, safeNextPath, sessionCookie, signInRedirect } from './session.ts';

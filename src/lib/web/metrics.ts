@@ -28,11 +28,21 @@ const LABELS = ['workspace', 'deployment'] as const;
 /** A registry holding every backup metric of `snapshot`; `await registry.metrics()` is the exposition text. */
 export function buildMetricsRegistry(snapshot: BackupMetricsSnapshot): Registry {
   const registry = new Registry();
-  const perDeployment = (name: string, help: string) => new Gauge({ name, help, labelNames: LABELS, registers: [registry] });
-  const lastSuccess = perDeployment('ops_backup_last_success_timestamp_seconds', 'Unix time the newest successful backup finished.');
+  const perDeployment = (name: string, help: string) =>
+    new Gauge({ name, help, labelNames: LABELS, registers: [registry] });
+  const lastSuccess = perDeployment(
+    'ops_backup_last_success_timestamp_seconds',
+    'Unix time the newest successful backup finished.',
+  );
   const lastDuration = perDeployment('ops_backup_last_duration_seconds', 'Duration of the newest successful backup.');
-  const lastSize = perDeployment('ops_backup_last_size_bytes', 'Size of the newest successful backup file (as stored).');
-  const failures = perDeployment('ops_backup_failures_total', 'Failed backup attempts on record (pruned records no longer count).');
+  const lastSize = perDeployment(
+    'ops_backup_last_size_bytes',
+    'Size of the newest successful backup file (as stored).',
+  );
+  const failures = perDeployment(
+    'ops_backup_failures_total',
+    'Failed backup attempts on record (pruned records no longer count).',
+  );
   const overdue = perDeployment('ops_backup_overdue', '1 when a scheduled backup is overdue, else 0.');
   const running = perDeployment('ops_backup_running', '1 while a backup is running, else 0.');
 
@@ -49,8 +59,16 @@ export function buildMetricsRegistry(snapshot: BackupMetricsSnapshot): Registry 
   }
   // Created only with a value: an unlabelled gauge would otherwise report 0 bytes for a volume it could not read.
   if (snapshot.volume) {
-    new Gauge({ name: 'ops_backup_volume_used_bytes', help: 'Bytes used on the backup volume.', registers: [registry] }).set(Number(snapshot.volume.usedBytes));
-    new Gauge({ name: 'ops_backup_volume_free_bytes', help: 'Bytes free on the backup volume.', registers: [registry] }).set(Number(snapshot.volume.freeBytes));
+    new Gauge({
+      name: 'ops_backup_volume_used_bytes',
+      help: 'Bytes used on the backup volume.',
+      registers: [registry],
+    }).set(Number(snapshot.volume.usedBytes));
+    new Gauge({
+      name: 'ops_backup_volume_free_bytes',
+      help: 'Bytes free on the backup volume.',
+      registers: [registry],
+    }).set(Number(snapshot.volume.freeBytes));
   }
   return registry;
 }

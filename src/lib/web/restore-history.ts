@@ -108,7 +108,12 @@ function nextStepOf(record: RestoreRecord, now: Date): RestoreNextStep {
 }
 
 /** The latest restores of a deployment, newest first (ties by id): one query. */
-export async function listRestoreHistory(db: PrismaClient, deploymentId: string, query: RestoreHistoryQuery, now: Date): Promise<RestoreHistoryItem[]> {
+export async function listRestoreHistory(
+  db: PrismaClient,
+  deploymentId: string,
+  query: RestoreHistoryQuery,
+  now: Date,
+): Promise<RestoreHistoryItem[]> {
   const rows = await db.restoreRecord.findMany({
     where: { deploymentId },
     orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],

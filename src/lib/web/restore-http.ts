@@ -7,13 +7,23 @@ import { isRecordId } from '../shared/index.ts';
 
 /** The HTTP answer to a refused restore: 404 unknown, 403 wrong token, 410 expired token, 409 anything else. */
 export function refusalResponse(error: RestoreRefusedError): Response {
-  const status = error.code === 'NOT_FOUND' ? 404 : error.code === 'TOKEN_INVALID' ? 403 : error.code === 'TOKEN_EXPIRED' ? 410 : 409;
+  const status =
+    error.code === 'NOT_FOUND'
+      ? 404
+      : error.code === 'TOKEN_INVALID'
+        ? 403
+        : error.code === 'TOKEN_EXPIRED'
+          ? 410
+          : 409;
   return problem(status, error.message, { 'x-restore-refusal': error.code });
 }
 
-
 /** The restore `id` if it belongs to the principal's workspace, else null (another workspace's looks missing). */
-export async function findRestoreForPrincipal(db: PrismaClient, principal: Principal, id: string): Promise<RestoreRecord | null> {
+export async function findRestoreForPrincipal(
+  db: PrismaClient,
+  principal: Principal,
+  id: string,
+): Promise<RestoreRecord | null> {
   if (!isRecordId(id)) return null;
   return db.restoreRecord.findFirst({ where: { id, workspaceId: principal.workspaceId } });
 }
@@ -26,7 +36,12 @@ export function restoreNotFound(id: string): Response {
 /** 201 with a PROPOSED restore, its plan and its confirmation token (shown only in this answer), after a dry-run or an approval. */
 export function livePlanResponse(planned: LiveRestorePlan): Response {
   return json(
-    { restore: toRestoreRecordJson(planned.restore), plan: planned.plan, confirmToken: planned.confirmToken, expiresAt: planned.expiresAt.toISOString() },
+    {
+      restore: toRestoreRecordJson(planned.restore),
+      plan: planned.plan,
+      confirmToken: planned.confirmToken,
+      expiresAt: planned.expiresAt.toISOString(),
+    },
     { status: 201, headers: { location: `/api/restores/${planned.restore.id}` } },
   );
 }

@@ -12,26 +12,39 @@ export const SESSION_MAX_AGE_SECONDS = 12 * 60 * 60;
 export const LOGIN_PATH = '/login';
 
 const signInSchema = z.object({
-  token: z.string({ error: 'is required' }).trim().min(1, { error: 'is required' }).max(200, { error: 'is too long to be an API token' }),
+  token: z
+    .string({ error: 'is required' })
+    .trim()
+    .min(1, { error: 'is required' })
+    .max(200, { error: 'is too long to be an API token' }),
   next: z.string().optional(),
 });
 
 export type SignIn =
-  | { ok: true; token: string; form: boolean; next: string }
-  | { ok: false; status: 400 | 415; message: string };
+  { ok: true; token: string; form: boolean; next: string } | { ok: false; status: 400 | 415; message: string };
 
 /** Reads `{ token, next? }` from a JSON body or a form (urlencoded or multipart). */
 export async function readSignIn(request: Request): Promise<SignIn> {
   const type = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase() ?? '';
   const form = type === 'application/x-www-form-urlencoded' || type === 'multipart/form-data';
   if (!form && type !== 'application/json') {
-    return { ok: false, status: 415, message: `send {"token": "<API token>"} as application/json or a form (got content-type ${JSON.stringify(type)})` };
+    return {
+      ok: false,
+      status: 415,
+      message: `send {"token": "<API token>"} as application/json or a form (got content-type ${JSON.stringify(type)})`,
+    };
   }
   let body: unknown;
   try {
-    body = form ? Object.fromEntries([...(await request.formData()).entries()].filter(([, value]) => typeof value === 'string')) : await request.json();
+    body = form
+      ? Object.fromEntries([...(await request.formData()).entries()].filter(([, value]) => typeof value === 'string'))
+      : await request.json();
   } catch {
-    return { ok: false, status: 400, message: form ? 'the form could not be read' : 'body must be JSON: {"token": "<API token>"}' };
+    return {
+      ok: false,
+      status: 400,
+      message: form ? 'the form could not be read' : 'body must be JSON: {"token": "<API token>"}',
+    };
   }
   const parsed = signInSchema.safeParse(body);
   if (!parsed.success) {
@@ -58,7 +71,11 @@ export function signInRedirect(next: string, cookie: string | null): Response {
   const failed = `${LOGIN_PATH}?${new URLSearchParams({ next, reason: 'invalid' })}`;
   return new Response(null, {
     status: 303,
-    headers: { location: cookie ? next : failed, 'cache-control': 'no-store', ...(cookie ? { 'set-cookie': cookie } : {}) },
+    headers: {
+      location: cookie ? next : failed,
+      'cache-control': 'no-store',
+      ...(cookie ? { 'set-cookie': cookie } : {}),
+    },
   });
 }
 

@@ -11,13 +11,18 @@ export type StartBackupResult =
  * API answers 202 with the record). A backup of the same deployment already running is returned instead of a
  * second one; a refusal (FAILED deployment, no dataExport, …) comes back with its reason.
  */
-export function startBackup(deps: BackupDependencies, deploymentId: string, trigger: BackupTrigger): Promise<StartBackupResult> {
+export function startBackup(
+  deps: BackupDependencies,
+  deploymentId: string,
+  trigger: BackupTrigger,
+): Promise<StartBackupResult> {
   const log = deps.logger.child({ module: 'web/start-backup', deploymentId });
   return new Promise<StartBackupResult>((resolve, reject) => {
     executeBackup(deps, deploymentId, { trigger, onStarted: (record) => resolve({ kind: 'started', record }) })
       .then((outcome) => {
         if (outcome.status !== 'SKIPPED') return;
-        if (outcome.code === 'ALREADY_RUNNING' && outcome.runningRecord) resolve({ kind: 'running', record: outcome.runningRecord });
+        if (outcome.code === 'ALREADY_RUNNING' && outcome.runningRecord)
+          resolve({ kind: 'running', record: outcome.runningRecord });
         else resolve({ kind: 'refused', code: outcome.code, reason: outcome.reason });
       })
       .catch((error: unknown) => {

@@ -27,18 +27,37 @@ export interface TestRestoreSummary {
   shrinkWarning: string | null;
 }
 
-type ScheduleFields = Pick<Deployment, 'id' | 'status' | 'testRestoreSchedule' | 'backupTimezone' | 'lastTestRestoreAt'>;
+type ScheduleFields = Pick<
+  Deployment,
+  'id' | 'status' | 'testRestoreSchedule' | 'backupTimezone' | 'lastTestRestoreAt'
+>;
 
-export async function loadTestRestoreSummary(db: PrismaClient, deployment: ScheduleFields, now: Date): Promise<TestRestoreSummary> {
+export async function loadTestRestoreSummary(
+  db: PrismaClient,
+  deployment: ScheduleFields,
+  now: Date,
+): Promise<TestRestoreSummary> {
   const [last, shrank] = await Promise.all([
-    db.restoreRecord.findFirst({ where: { deploymentId: deployment.id, kind: 'TEST', status: { in: ['RUNNING', 'SUCCEEDED', 'FAILED'] } }, orderBy: { createdAt: 'desc' } }),
-    db.alert.findFirst({ where: { deploymentId: deployment.id, kind: DATA_SHRANK_ALERT, resolvedAt: null }, select: { message: true } }),
+    db.restoreRecord.findFirst({
+      where: { deploymentId: deployment.id, kind: 'TEST', status: { in: ['RUNNING', 'SUCCEEDED', 'FAILED'] } },
+      orderBy: { createdAt: 'desc' },
+    }),
+    db.alert.findFirst({
+      where: { deploymentId: deployment.id, kind: DATA_SHRANK_ALERT, resolvedAt: null },
+      select: { message: true },
+    }),
   ]);
-  const parsed = deployment.testRestoreSchedule ? tryParseCron(deployment.testRestoreSchedule, { timezone: deployment.backupTimezone }) : null;
+  const parsed = deployment.testRestoreSchedule
+    ? tryParseCron(deployment.testRestoreSchedule, { timezone: deployment.backupTimezone })
+    : null;
   const decision = isTestRestoreDue(deployment, now);
   return {
     schedule: deployment.testRestoreSchedule,
-    scheduleDescription: !parsed ? 'no test-restores scheduled' : parsed.ok ? describeCron(parsed.value) : `invalid schedule: ${parsed.error.message}`,
+    scheduleDescription: !parsed
+      ? 'no test-restores scheduled'
+      : parsed.ok
+        ? describeCron(parsed.value)
+        : `invalid schedule: ${parsed.error.message}`,
     dueNow: decision.due,
     nextRunAt: parsed?.ok && !decision.due ? nextFireTime(parsed.value, now) : null,
     last: last && {
@@ -58,7 +77,10 @@ export function describeCounts(json: unknown): string | null {
   const parsed = restoreCountsSchema.safeParse(json);
   if (!parsed.success) return null;
   const counts = parsed.data;
-  const [values, noun, unit] = 'tables' in counts ? [Object.values(counts.tables), 'table', 'rows'] : [Object.values(counts.keys), 'database', 'keys'];
+  const [values, noun, unit] =
+    'tables' in counts
+      ? [Object.values(counts.tables), 'table', 'rows']
+      : [Object.values(counts.keys), 'database', 'keys'];
   const total = values.reduce((sum, value) => sum + value, 0);
   return `${values.length} ${noun}${values.length === 1 ? '' : 's'}, ${total.toLocaleString('en-US')} ${total === 1 ? unit.slice(0, -1) : unit}`;
 }

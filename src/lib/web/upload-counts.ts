@@ -7,7 +7,10 @@ export interface UploadCounts {
 }
 
 /** Counts the PENDING and FAILED uploads of a workspace's or a deployment's backups, in one query. */
-export async function countOpenUploads(db: PrismaClient, scope: { workspaceId: string } | { deploymentId: string }): Promise<UploadCounts> {
+export async function countOpenUploads(
+  db: PrismaClient,
+  scope: { workspaceId: string } | { deploymentId: string },
+): Promise<UploadCounts> {
   const groups = await db.backupUpload.groupBy({
     by: ['status'],
     where: { status: { in: ['PENDING', 'FAILED'] }, backupRecord: scope },

@@ -1,12 +1,29 @@
 import { formatLateness, type Logger, runWithConcurrency } from '../shared/index.ts';
 import { BACKUP_BLOCKED_ALERT, BACKUP_OVERDUE_ALERT, raiseAndNotify, resolveAlerts } from '../alerts/index.ts';
-import { type BackupDecision, type BackupDependencies, BackupInterruptedError, type BackupState, type DeploymentBackupState, executeBackup, gatherBackupState, recoverInterruptedBackups, shouldRunBackup, type SkipCode } from '../backups/index.ts';
+import {
+  type BackupDecision,
+  type BackupDependencies,
+  BackupInterruptedError,
+  type BackupState,
+  type DeploymentBackupState,
+  executeBackup,
+  gatherBackupState,
+  recoverInterruptedBackups,
+  shouldRunBackup,
+  type SkipCode,
+} from '../backups/index.ts';
 import { pruneBackups } from '../retention/index.ts';
-import { type AgentTurnReport, backupTools, buildSystemPrompt, type LlmSettings, runAgentTurn, type ToolContext } from '../agent/index.ts';
+import {
+  type AgentTurnReport,
+  backupTools,
+  buildSystemPrompt,
+  type LlmSettings,
+  runAgentTurn,
+  type ToolContext,
+} from '../agent/index.ts';
 import { runTestRestorePass } from '../restore/index.ts';
 import { runUploadPass } from '../offsite/index.ts';
 import { checkUncheckedBackups } from '../verification/index.ts';
-
 
 /** Everything the ops-agent loop needs; built by the worker. */
 export interface LoopDependencies {
@@ -42,7 +59,7 @@ export interface CycleSummary {
   uploadsFailed: number;
   /** Successful backups left unchecked (a worker stopped before their format check) and checked this cycle. */
   lateFormatChecks: number;
-  agent: Pick<AgentTurnReport, 'stoppedBecause' | 'steps'> & { toolCalls: number } | null;
+  agent: (Pick<AgentTurnReport, 'stoppedBecause' | 'steps'> & { toolCalls: number }) | null;
   ms: number;
 }
 
@@ -73,8 +90,21 @@ export async function runCycle(deps: LoopDependencies, options: CycleOptions = {
   const started = deps.backup.clock();
   const summary: CycleSummary = {
     startedAt: started.toISOString(),
-    due: 0, run: 0, succeeded: 0, failed: 0, skipped: 0, overdue: 0, interrupted: 0, pruned: 0, pruneSuggestions: 0,
-    testRestores: 0, testRestoresFailed: 0, dataShrank: 0, uploaded: 0, uploadsFailed: 0, lateFormatChecks: 0,
+    due: 0,
+    run: 0,
+    succeeded: 0,
+    failed: 0,
+    skipped: 0,
+    overdue: 0,
+    interrupted: 0,
+    pruned: 0,
+    pruneSuggestions: 0,
+    testRestores: 0,
+    testRestoresFailed: 0,
+    dataShrank: 0,
+    uploaded: 0,
+    uploadsFailed: 0,
+    lateFormatChecks: 0,
     agent: null,
     ms: 0,
   };
@@ -86,7 +116,11 @@ export async function runCycle(deps: LoopDependencies, options: CycleOptions = {
   summary.interrupted = recovery?.interrupted.length ?? 0;
 
   const stateOptions = { overdueGraceMs: deps.settings.overdueGraceMs, retryDelayMs: deps.settings.retryDelayMs };
-  const state = await gatherBackupState(deps.backup.db, { now: started, ...stateOptions, backupRoot: deps.backup.store.root });
+  const state = await gatherBackupState(deps.backup.db, {
+    now: started,
+    ...stateOptions,
+    backupRoot: deps.backup.store.root,
+  });
   summary.overdue = state.totals.overdue;
   summary.pruneSuggestions = state.pruneSuggestions.length;
   const openAlerts = await loadOpenStateAlerts(deps);
@@ -104,7 +138,10 @@ export async function runCycle(deps: LoopDependencies, options: CycleOptions = {
   }
   summary.due = due.length;
   for (const suggestion of state.pruneSuggestions) {
-    log.warn(suggestion, `deployment ${suggestion.name} keeps ${suggestion.storedBackups} backups (more than 20): consider pruning`);
+    log.warn(
+      suggestion,
+      `deployment ${suggestion.name} keeps ${suggestion.storedBackups} backups (more than 20): consider pruning`,
+    );
   }
 
   await runWithConcurrency(due, deps.settings.concurrency, options.stopTakingWork, async (deployment) => {
@@ -136,7 +173,10 @@ export async function runCycle(deps: LoopDependencies, options: CycleOptions = {
         summary.pruned += report.pruned.length;
       } catch (error) {
         // The backup itself succeeded: a retention failure (e.g. an invalid policy) is reported, not counted as one.
-        log.error({ err: error, deploymentId: deployment.id }, `retention not applied: ${error instanceof Error ? error.message : String(error)}`);
+        log.error(
+          { err: error, deploymentId: deployment.id },
+          `retention not applied: ${error instanceof Error ? error.message : String(error)}`,
+        );
       }
     } catch (error) {
       summary.failed += 1;
@@ -158,12 +198,14 @@ export async function runCycle(deps: LoopDependencies, options: CycleOptions = {
 
   // Off-site copies of this cycle's backups (and retries of earlier ones); a failure here never fails a backup.
   if (deps.backup.destinations?.length && !options.stopTakingWork?.aborted) {
-    const uploads = await runUploadPass(deps.backup, deps.backup.clock(), options.abortRunning ? { signal: options.abortRunning } : {}).catch(
-      (error: unknown) => {
-        log.error({ err: error }, 'the off-site upload pass failed; the cycle goes on');
-        return null;
-      },
-    );
+    const uploads = await runUploadPass(
+      deps.backup,
+      deps.backup.clock(),
+      options.abortRunning ? { signal: options.abortRunning } : {},
+    ).catch((error: unknown) => {
+      log.error({ err: error }, 'the off-site upload pass failed; the cycle goes on');
+      return null;
+    });
     summary.uploaded = uploads?.uploaded ?? 0;
     summary.uploadsFailed = (uploads?.retrying ?? 0) + (uploads?.failed ?? 0);
   }
@@ -188,7 +230,10 @@ export async function runCycle(deps: LoopDependencies, options: CycleOptions = {
     summary.agent = await runAgent(deps, deps.agent, stateOptions, options, log);
   }
   summary.ms = deps.backup.clock().getTime() - started.getTime();
-  log.info(summary, `cycle: ${summary.due} due, ${summary.run} run, ${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.skipped} skipped, ${summary.overdue} overdue${summary.uploaded + summary.uploadsFailed > 0 ? `, ${summary.uploaded} uploaded, ${summary.uploadsFailed} upload(s) failed` : ''}${summary.testRestores > 0 ? `, ${summary.testRestores} test-restore(s), ${summary.testRestoresFailed} failed` : ''} (${summary.ms} ms)`);
+  log.info(
+    summary,
+    `cycle: ${summary.due} due, ${summary.run} run, ${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.skipped} skipped, ${summary.overdue} overdue${summary.uploaded + summary.uploadsFailed > 0 ? `, ${summary.uploaded} uploaded, ${summary.uploadsFailed} upload(s) failed` : ''}${summary.testRestores > 0 ? `, ${summary.testRestores} test-restore(s), ${summary.testRestoresFailed} failed` : ''} (${summary.ms} ms)`,
+  );
   return summary;
 }
 
@@ -201,7 +246,11 @@ async function decideAgain(
   deployment: DeploymentBackupState,
 ): Promise<{ decision: BackupDecision; lastBackupAt: Date | null }> {
   const current = await deps.backup.db.deployment.findUnique({ where: { id: deployment.id } });
-  if (!current) return { decision: { due: false, code: 'NOT_FOUND', reason: `deployment "${deployment.id}" does not exist` }, lastBackupAt: null };
+  if (!current)
+    return {
+      decision: { due: false, code: 'NOT_FOUND', reason: `deployment "${deployment.id}" does not exist` },
+      lastBackupAt: null,
+    };
   const decision = shouldRunBackup(current, deps.backup.clock(), {
     lastFailedAt: deployment.recentFailures[0]?.startedAt ?? null,
     retryDelayMs: deps.settings.retryDelayMs,
@@ -209,7 +258,12 @@ async function decideAgain(
   return { decision, lastBackupAt: current.lastBackupAt };
 }
 
-function noteSkip(deps: LoopDependencies, deployment: DeploymentBackupState, memory: SkipMemory | undefined, log: Logger): void {
+function noteSkip(
+  deps: LoopDependencies,
+  deployment: DeploymentBackupState,
+  memory: SkipMemory | undefined,
+  log: Logger,
+): void {
   if (deployment.decision.due) return;
   const { code, reason } = deployment.decision;
   if (memory?.get(deployment.id) === code) return;
@@ -231,31 +285,46 @@ async function loadOpenStateAlerts(deps: LoopDependencies): Promise<Set<string>>
  * Opens or resolves the overdue and blocked alerts of a deployment according to its state. Only changes touch the
  * database (`open` holds the alerts already open), so a steady state costs no statement per deployment.
  */
-async function reviewAlerts(deps: LoopDependencies, deployment: DeploymentBackupState, open: Set<string>, now: Date): Promise<void> {
+async function reviewAlerts(
+  deps: LoopDependencies,
+  deployment: DeploymentBackupState,
+  open: Set<string>,
+  now: Date,
+): Promise<void> {
   const { db, notifier } = deps.backup;
   const base = { workspaceId: deployment.workspaceId, deploymentId: deployment.id, deploymentName: deployment.name };
   const isOpen = (kind: string) => open.has(`${deployment.id}:${kind}`);
   if (deployment.overdue && !isOpen(BACKUP_OVERDUE_ALERT)) {
-    await raiseAndNotify(db, notifier, {
-      ...base,
-      severity: 'CRITICAL',
-      kind: BACKUP_OVERDUE_ALERT,
-      message:
-        `Backup of ${deployment.workspaceSlug}/${deployment.name} is overdue by ${formatLateness(deployment.overdue.lateByMs)}: ` +
-        `the schedule (${deployment.scheduleDescription}) fired at ${deployment.overdue.since.toISOString()} and no backup succeeded since. ` +
-        `Last successful backup: ${deployment.lastBackupAt?.toISOString() ?? 'never'}.`,
-    }, now);
+    await raiseAndNotify(
+      db,
+      notifier,
+      {
+        ...base,
+        severity: 'CRITICAL',
+        kind: BACKUP_OVERDUE_ALERT,
+        message:
+          `Backup of ${deployment.workspaceSlug}/${deployment.name} is overdue by ${formatLateness(deployment.overdue.lateByMs)}: ` +
+          `the schedule (${deployment.scheduleDescription}) fired at ${deployment.overdue.since.toISOString()} and no backup succeeded since. ` +
+          `Last successful backup: ${deployment.lastBackupAt?.toISOString() ?? 'never'}.`,
+      },
+      now,
+    );
   } else if (!deployment.overdue && isOpen(BACKUP_OVERDUE_ALERT)) {
     await resolveAlerts(db, deployment.id, [BACKUP_OVERDUE_ALERT], now);
   }
   const blocked = !deployment.decision.due && BLOCKED_CODES.has(deployment.decision.code);
   if (blocked && !isOpen(BACKUP_BLOCKED_ALERT)) {
-    await raiseAndNotify(db, notifier, {
-      ...base,
-      severity: 'WARNING',
-      kind: BACKUP_BLOCKED_ALERT,
-      message: `Backups of ${deployment.workspaceSlug}/${deployment.name} cannot run: ${deployment.decision.reason}.`,
-    }, now);
+    await raiseAndNotify(
+      db,
+      notifier,
+      {
+        ...base,
+        severity: 'WARNING',
+        kind: BACKUP_BLOCKED_ALERT,
+        message: `Backups of ${deployment.workspaceSlug}/${deployment.name} cannot run: ${deployment.decision.reason}.`,
+      },
+      now,
+    );
   } else if (!blocked && isOpen(BACKUP_BLOCKED_ALERT)) {
     await resolveAlerts(db, deployment.id, [BACKUP_BLOCKED_ALERT], now);
   }
@@ -333,5 +402,8 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 
 /** The reason running backups are aborted with when the worker shuts down. */
 export function shutdownInterruption(): BackupInterruptedError {
-  return new BackupInterruptedError('Interrupted', 'interrupted: the worker shut down before the backup finished (no file was kept)');
+  return new BackupInterruptedError(
+    'Interrupted',
+    'interrupted: the worker shut down before the backup finished (no file was kept)',
+  );
 }

@@ -50,7 +50,12 @@ async function deploymentWithPod(faults?: ExecFaults, database = sourceDatabase)
   const name = `db-${randomBytes(4).toString('hex')}`;
   const env = { PGHOST: '127.0.0.1', POSTGRES_USER: 'postgres', POSTGRES_DB: database };
   harness.kube.pods.push(podFor(name, 'postgres', env, faults ? { faults } : {}));
-  return createDeployment(harness.db.prisma, workspaceId, { name, recipeSlug: 'postgresql', status: 'RUNNING', namespace: 'apps' });
+  return createDeployment(harness.db.prisma, workspaceId, {
+    name,
+    recipeSlug: 'postgresql',
+    status: 'RUNNING',
+    namespace: 'apps',
+  });
 }
 
 /** Starts the CLI with only the harness's configuration in its environment; stdout is kept apart from the logs. */
@@ -65,7 +70,11 @@ function startCli(args: string[], extraEnvironment: Record<string, string> = {})
   const cli = startEntryPoint(CLI, args, env);
   let stdout = '';
   cli.child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  return { ...cli, stdout: () => stdout, finished: cli.exited.then((code) => ({ code, stdout, output: cli.output() })) };
+  return {
+    ...cli,
+    stdout: () => stdout,
+    finished: cli.exited.then((code) => ({ code, stdout, output: cli.output() })),
+  };
 }
 
 function runCli(args: string[], extraEnvironment: Record<string, string> = {}) {
@@ -88,7 +97,9 @@ describe('backup CLI', () => {
     const [list, verified] = await Promise.all([runCli(['list', deployment.id]), runCli(['verify', record.id])]);
 
     expect(list.code, list.output).toBe(0);
-    expect(list.stdout).toMatch(new RegExp(`^${record.startedAt.toISOString()}\\s+SUCCEEDED\\s+MANUAL\\s.*${record.id}\\s+${record.path}$`, 'm'));
+    expect(list.stdout).toMatch(
+      new RegExp(`^${record.startedAt.toISOString()}\\s+SUCCEEDED\\s+MANUAL\\s.*${record.id}\\s+${record.path}$`, 'm'),
+    );
     expect(verified.code, verified.output).toBe(0);
     expect(verified.stdout).toMatch(new RegExp(`^OK ${record.path} \\(.*sha256 ${record.sha256}\\)$`, 'm'));
 
@@ -106,7 +117,9 @@ describe('backup CLI', () => {
     const killed = await deploymentWithPod({ stallAfterBytes: STALL_AFTER_BYTES });
     const cli = startCli(['run', killed.id]);
     const running = await waitUntil('the CLI to record a RUNNING backup', () =>
-      harness.db.prisma.backupRecord.findFirst({ where: { deploymentId: killed.id, status: 'RUNNING' } }).then((record) => record ?? undefined),
+      harness.db.prisma.backupRecord
+        .findFirst({ where: { deploymentId: killed.id, status: 'RUNNING' } })
+        .then((record) => record ?? undefined),
     );
     // The store batches writes (256 KiB), so the stalled export's first bytes may still be in memory: the
     // temporary file existing is what recovery deals with.
@@ -127,7 +140,11 @@ describe('backup CLI', () => {
     const later = () => new Date(Date.now() + RECOVERY_SKEW_MS);
     const live = await deploymentWithPod({ stallAfterBytes: STALL_AFTER_BYTES });
     const stopLive = new AbortController();
-    const liveDeps = { ...harness.deps, clock: later, settings: { ...harness.deps.settings, claimTtlMs: LIVE_CLAIM_TTL_MS } };
+    const liveDeps = {
+      ...harness.deps,
+      clock: later,
+      settings: { ...harness.deps.settings, claimTtlMs: LIVE_CLAIM_TTL_MS },
+    };
     const liveBackup = executeBackup(liveDeps, live.id, { trigger: 'MANUAL', signal: stopLive.signal });
     const liveTempFile = await waitUntil('the live backup to touch its temporary file', async () => {
       const [partial] = (await filesUnder(folderOf(harness.root, live))).filter((file) => file.endsWith('.partial'));
@@ -137,20 +154,27 @@ describe('backup CLI', () => {
 
     const report = await recoverInterruptedBackups({ ...recoveryDeps, clock: later });
 
-    expect(report.interrupted).toEqual([{ id: running.id, deploymentId: killed.id, startedAt: running.startedAt.toISOString() }]);
+    expect(report.interrupted).toEqual([
+      { id: running.id, deploymentId: killed.id, startedAt: running.startedAt.toISOString() },
+    ]);
     expect(report.removedTempFiles).toEqual([tempFile]);
     const recovered = await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: running.id } });
     expect(recovered).toMatchObject({ status: 'FAILED', errorKind: 'Interrupted', path: null });
     expect(recovered.error).toContain('interrupted');
     expect(await filesUnder(folderOf(harness.root, killed))).toEqual([]);
-    const alert = await harness.db.prisma.alert.findFirstOrThrow({ where: { deploymentId: killed.id, resolvedAt: null } });
+    const alert = await harness.db.prisma.alert.findFirstOrThrow({
+      where: { deploymentId: killed.id, resolvedAt: null },
+    });
     expect(alert).toMatchObject({ kind: 'backup_failed', severity: 'CRITICAL', backupRecordId: running.id });
     const liveRecord = await harness.db.prisma.backupRecord.findFirstOrThrow({ where: { deploymentId: live.id } });
     expect(liveRecord.status).toBe('RUNNING');
     expect(await filesUnder(folderOf(harness.root, live))).toEqual([path.basename(liveTempFile)]);
 
     stopLive.abort(new BackupInterruptedError('Interrupted', 'interrupted: the test stopped the live backup'));
-    expect(await liveBackup).toMatchObject({ status: 'FAILED', record: { id: liveRecord.id, errorKind: 'Interrupted' } });
+    expect(await liveBackup).toMatchObject({
+      status: 'FAILED',
+      record: { id: liveRecord.id, errorKind: 'Interrupted' },
+    });
   });
 
   it('lets only one of two CLIs started together back up a deployment; the other exits 3', async () => {
@@ -181,7 +205,12 @@ describe('backup CLI', () => {
       expect(record).toMatchObject({ status: 'FAILED', errorKind: 'ExecFailed' });
       const alert = await harness.db.prisma.alert.findFirstOrThrow({ where: { deploymentId: deployment.id } });
       expect(webhook.bodies.map((body) => JSON.parse(body) as unknown)).toEqual([
-        expect.objectContaining({ type: 'backup.alert', alertId: alert.id, kind: 'backup_failed', backupRecordId: record.id }),
+        expect.objectContaining({
+          type: 'backup.alert',
+          alertId: alert.id,
+          kind: 'backup_failed',
+          backupRecordId: record.id,
+        }),
       ]);
     } finally {
       await webhook.close();
@@ -189,7 +218,10 @@ describe('backup CLI', () => {
   });
 
   it('rejects bad usage with exit code 2 and a message naming the problem', async () => {
-    const [keepZero, unknown] = await Promise.all([runCli(['prune', 'cdeployment0000000000000', '--keep', '0']), runCli(['frobnicate'])]);
+    const [keepZero, unknown] = await Promise.all([
+      runCli(['prune', 'cdeployment0000000000000', '--keep', '0']),
+      runCli(['frobnicate']),
+    ]);
 
     expect(keepZero.code).toBe(2);
     expect(keepZero.output).toContain('backup: --keep must be a whole number >= 1');

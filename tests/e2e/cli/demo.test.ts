@@ -14,7 +14,10 @@ describe('npm run demo', () => {
   it('backs up the demo database through the local cluster stand-in on the embedded database, twice', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'demo-'));
     dirs.push(dir);
-    const env = childEnvironment({ EMBEDDED_DATABASE_DIR: path.join(dir, 'pglite'), BACKUP_ROOT: path.join(dir, 'backups') });
+    const env = childEnvironment({
+      EMBEDDED_DATABASE_DIR: path.join(dir, 'pglite'),
+      BACKUP_ROOT: path.join(dir, 'backups'),
+    });
     for (const run of [1, 2]) {
       const demo = startEntryPoint('src/cli/demo.ts', [], env);
       expect(await demo.exited, demo.output()).toBe(0);

@@ -67,7 +67,9 @@ describe('backup CLI: off-site copies', () => {
     const down = await runCli(['upload']);
     expect(down.code, down.output).toBe(1);
     expect(down.stdout).toContain('0 uploaded and verified, 1 failed (to retry), 0 failed for good, 1 newly queued');
-    expect(await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: backup.id } })).toMatchObject({ status: 'SUCCEEDED' });
+    expect(await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: backup.id } })).toMatchObject({
+      status: 'SUCCEEDED',
+    });
 
     proxy.recover();
     const retried = await runCli(['upload', '--backup', backup.id]);
@@ -82,7 +84,12 @@ describe('backup CLI: off-site copies', () => {
 
     const stray = `cli/${backup.workspaceId}/pg-cli/20200101T000000.000Z.dump`;
     const destination = createS3Destination(s3.settings({ prefix: 'cli' }));
-    await destination.upload({ key: stray, localPath: backup.path!, sha256: backup.sha256!, sizeBytes: backup.sizeBytes! });
+    await destination.upload({
+      key: stray,
+      localPath: backup.path!,
+      sha256: backup.sha256!,
+      sizeBytes: backup.sizeBytes!,
+    });
     const orphaned = await runCli(['audit', backup.deploymentId]);
     expect(orphaned.code, orphaned.output).toBe(1);
     expect(orphaned.stdout).toContain(`s3 object without record: ${stray}`);
@@ -95,7 +102,9 @@ describe('backup CLI: off-site copies', () => {
     const missing = path.join(secrets, 'nope');
     const run = await runCli(['upload'], { S3_SECRET_ACCESS_KEY_FILE: missing });
     expect(run.code, run.output).toBe(2);
-    expect(run.output).toContain(`S3_SECRET_ACCESS_KEY_FILE names a file that cannot be read (got "${missing}": ENOENT)`);
+    expect(run.output).toContain(
+      `S3_SECRET_ACCESS_KEY_FILE names a file that cannot be read (got "${missing}": ENOENT)`,
+    );
   });
 
   it('says so when off-site copies are off', async () => {

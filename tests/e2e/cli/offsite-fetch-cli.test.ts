@@ -25,7 +25,11 @@ beforeAll(async () => {
   s3 = await startS3Server();
   const workspace = await createWorkspace(harness.db.prisma);
   backup = await makePostgresBackup(harness, workspace.id, 'pg-fetch-cli', { randomMiB: 1 });
-  const uploaded = await runUploadPass({ ...harness.deps, destinations: [createS3Destination(s3.settings())] }, new Date(), { backupId: backup.id });
+  const uploaded = await runUploadPass(
+    { ...harness.deps, destinations: [createS3Destination(s3.settings())] },
+    new Date(),
+    { backupId: backup.id },
+  );
   if (uploaded.uploaded !== 1) throw new Error(`upload did not succeed: ${JSON.stringify(uploaded)}`);
 });
 afterAll(async () => {

@@ -28,7 +28,15 @@ afterAll(async () => {
 });
 
 async function runCli(args: string[]): Promise<{ code: number | null; stdout: string; output: string }> {
-  const cli = startEntryPoint(CLI, args, childEnvironment({ DATABASE_URL: harness.db.url, KUBECONFIG: harness.kube.kubeconfigPath, BACKUP_ROOT: harness.root }));
+  const cli = startEntryPoint(
+    CLI,
+    args,
+    childEnvironment({
+      DATABASE_URL: harness.db.url,
+      KUBECONFIG: harness.kube.kubeconfigPath,
+      BACKUP_ROOT: harness.root,
+    }),
+  );
   let stdout = '';
   cli.child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
   const code = await cli.exited;
@@ -37,21 +45,45 @@ async function runCli(args: string[]): Promise<{ code: number | null; stdout: st
 
 async function seedBackup(deployment: Deployment, days: number): Promise<BackupRecord> {
   const startedAt = new Date(T0.getTime() + days * DAY_MS);
-  const writer = await harness.deps.store.open({ workspaceId, deploymentName: deployment.name, extension: 'dump', compressed: true, startedAt });
+  const writer = await harness.deps.store.open({
+    workspaceId,
+    deploymentName: deployment.name,
+    extension: 'dump',
+    compressed: true,
+    startedAt,
+  });
   writer.stream.write(randomBytes(1024));
   const stored = await writer.commit();
   return harness.db.prisma.backupRecord.create({
-    data: { deploymentId: deployment.id, workspaceId, trigger: 'SCHEDULE', status: 'SUCCEEDED', startedAt, finishedAt: startedAt, path: stored.path, sizeBytes: stored.sizeBytes, sha256: stored.sha256, extension: stored.extension },
+    data: {
+      deploymentId: deployment.id,
+      workspaceId,
+      trigger: 'SCHEDULE',
+      status: 'SUCCEEDED',
+      startedAt,
+      finishedAt: startedAt,
+      path: stored.path,
+      sizeBytes: stored.sizeBytes,
+      sha256: stored.sha256,
+      extension: stored.extension,
+    },
   });
 }
 
 async function recordIds(deployment: Deployment): Promise<string[]> {
-  return (await harness.db.prisma.backupRecord.findMany({ where: { deploymentId: deployment.id }, select: { id: true } })).map((r) => r.id).sort();
+  return (
+    await harness.db.prisma.backupRecord.findMany({ where: { deploymentId: deployment.id }, select: { id: true } })
+  )
+    .map((r) => r.id)
+    .sort();
 }
 
 describe('retention CLI', () => {
   it('prints the plan with reasons in a dry run, pins, and prunes with flags overriding the policy', async () => {
-    const deployment = await createDeployment(harness.db.prisma, workspaceId, { name: `db-${randomBytes(4).toString('hex')}`, backupRetention: 5 });
+    const deployment = await createDeployment(harness.db.prisma, workspaceId, {
+      name: `db-${randomBytes(4).toString('hex')}`,
+      backupRetention: 5,
+    });
     const backups: BackupRecord[] = [];
     for (let day = 0; day < 4; day += 1) backups.push(await seedBackup(deployment, day));
     const [first, second, third, fourth] = backups as [BackupRecord, BackupRecord, BackupRecord, BackupRecord];
@@ -59,10 +91,16 @@ describe('retention CLI', () => {
     const dryRun = await runCli(['prune', deployment.id, '--keep', '1', '--daily', '2', '--dry-run']);
     expect(dryRun.code, dryRun.output).toBe(0);
     expect(dryRun.stdout).toContain('policy: keep-last 1, daily 2 (periods in UTC)');
-    expect(dryRun.stdout).toContain(`  keep    ${fourth.startedAt.toISOString()}  SUCCEEDED  ${fourth.id}  newest, keep-last, daily\n`);
+    expect(dryRun.stdout).toContain(
+      `  keep    ${fourth.startedAt.toISOString()}  SUCCEEDED  ${fourth.id}  newest, keep-last, daily\n`,
+    );
     expect(dryRun.stdout).toContain(`  keep    ${third.startedAt.toISOString()}  SUCCEEDED  ${third.id}  daily\n`);
-    expect(dryRun.stdout).toContain(`  delete  ${second.startedAt.toISOString()}  SUCCEEDED  ${second.id}  kept by no rule  ${second.path}\n`);
-    expect(dryRun.stdout).toContain('would prune 2 backup(s) and 0 failed record(s); 2 record(s) kept (dry run: nothing deleted)');
+    expect(dryRun.stdout).toContain(
+      `  delete  ${second.startedAt.toISOString()}  SUCCEEDED  ${second.id}  kept by no rule  ${second.path}\n`,
+    );
+    expect(dryRun.stdout).toContain(
+      'would prune 2 backup(s) and 0 failed record(s); 2 record(s) kept (dry run: nothing deleted)',
+    );
     expect(await recordIds(deployment)).toHaveLength(4);
 
     const pin = await runCli(['pin', first.id]);
@@ -82,7 +120,11 @@ describe('retention CLI', () => {
   });
 
   it('refuses bad values with exit code 2, naming the flag or the column, and deletes nothing', async () => {
-    const deployment = await createDeployment(harness.db.prisma, workspaceId, { name: `db-${randomBytes(4).toString('hex')}`, backupRetention: 1, retentionMonthly: -1 });
+    const deployment = await createDeployment(harness.db.prisma, workspaceId, {
+      name: `db-${randomBytes(4).toString('hex')}`,
+      backupRetention: 1,
+      retentionMonthly: -1,
+    });
     await seedBackup(deployment, 0);
     await seedBackup(deployment, 1);
     const before = await recordIds(deployment);
@@ -99,7 +141,9 @@ describe('retention CLI', () => {
     expect(fraction.code).toBe(2);
     expect(fraction.output).toContain('backup: --max-age-days must be a whole number (got "1.5")');
     expect(badColumn.code).toBe(2);
-    expect(badColumn.output).toContain('backup: retention: retentionMonthly must be 0 or more (0 turns the month rule off) (got -1)');
+    expect(badColumn.output).toContain(
+      'backup: retention: retentionMonthly must be 0 or more (0 turns the month rule off) (got -1)',
+    );
     expect(pinFailed.code).toBe(1);
     expect(pinFailed.stdout).toBe('backup "nosuchbackup" not found\n');
     expect(await recordIds(deployment)).toEqual(before);

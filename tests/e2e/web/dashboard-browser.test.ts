@@ -66,9 +66,12 @@ let tokenB: string;
 
 beforeAll(async () => {
   if (!existsSync(BUILD_ID)) {
-    throw new Error(`the dashboard is not built (${BUILD_ID} is missing): run \`npm run build:web\` first (\`npm test\` does)`);
+    throw new Error(
+      `the dashboard is not built (${BUILD_ID} is missing): run \`npm run build:web\` first (\`npm test\` does)`,
+    );
   }
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does)`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does)`);
   harness = await startBackupHarness();
   const db = harness.db.prisma;
   const workspaceA = await createWorkspace(db, { name: 'Acme' });
@@ -80,18 +83,37 @@ beforeAll(async () => {
   const scratch = new pg.Client({ connectionString: databaseUrl(scratchDatabase) });
   await scratch.connect();
   await scratch.query('CREATE TABLE orders (id serial PRIMARY KEY, customer text NOT NULL, total numeric NOT NULL)');
-  deployment = await createDeployment(db, workspaceA.id, { name: 'orders-db', backupEnabled: true, backupSchedule: SCHEDULE, backupRetention: 7 });
-  harness.kube.pods.push(podFor('orders-db', 'postgres', { PGHOST: '127.0.0.1', POSTGRES_USER: 'postgres', POSTGRES_DB: scratchDatabase }));
+  deployment = await createDeployment(db, workspaceA.id, {
+    name: 'orders-db',
+    backupEnabled: true,
+    backupSchedule: SCHEDULE,
+    backupRetention: 7,
+  });
+  harness.kube.pods.push(
+    podFor('orders-db', 'postgres', { PGHOST: '127.0.0.1', POSTGRES_USER: 'postgres', POSTGRES_DB: scratchDatabase }),
+  );
   for (let step = 0; step < EXISTING_BACKUPS; step += 1) {
-    await scratch.query(`INSERT INTO orders (customer, total) SELECT md5(g::text), g * 1.5 FROM generate_series(1, ${ROWS_PER_STEP}) g`);
+    await scratch.query(
+      `INSERT INTO orders (customer, total) SELECT md5(g::text), g * 1.5 FROM generate_series(1, ${ROWS_PER_STEP}) g`,
+    );
     const outcome = await executeBackup(harness.deps, deployment.id, { trigger: step === 0 ? 'MANUAL' : 'SCHEDULE' });
     expect(outcome.status).toBe('SUCCEEDED');
   }
   await scratch.end();
 
   // A second deployment whose dump really fails (its database does not exist): a FAILED record and an open alert.
-  failing = await createDeployment(db, workspaceA.id, { name: 'billing-db', backupEnabled: true, backupSchedule: SCHEDULE });
-  harness.kube.pods.push(podFor('billing-db', 'postgres', { PGHOST: '127.0.0.1', POSTGRES_USER: 'postgres', POSTGRES_DB: `${scratchDatabase}_missing` }));
+  failing = await createDeployment(db, workspaceA.id, {
+    name: 'billing-db',
+    backupEnabled: true,
+    backupSchedule: SCHEDULE,
+  });
+  harness.kube.pods.push(
+    podFor('billing-db', 'postgres', {
+      PGHOST: '127.0.0.1',
+      POSTGRES_USER: 'postgres',
+      POSTGRES_DB: `${scratchDatabase}_missing`,
+    }),
+  );
   expect((await executeBackup(harness.deps, failing.id, { trigger: 'MANUAL' })).status).toBe('FAILED');
 
   baseUrl = await startServer();
@@ -114,7 +136,9 @@ afterAll(async () => {
 
 async function createApiToken(backupHarness: BackupHarness, workspaceId: string): Promise<string> {
   const { token, tokenHash, tokenPrefix } = generateApiToken();
-  await backupHarness.db.prisma.apiToken.create({ data: { workspaceId, name: 'browser test', tokenHash, tokenPrefix } });
+  await backupHarness.db.prisma.apiToken.create({
+    data: { workspaceId, name: 'browser test', tokenHash, tokenPrefix },
+  });
   return token;
 }
 
@@ -132,7 +156,13 @@ async function startServer(): Promise<string> {
   server = spawn(process.execPath, [entry, '--port', String(port), '--hostname', '127.0.0.1'], {
     cwd: PROJECT_ROOT,
     env: childEnvironment({
-      ...Object.fromEntries(assignments.trim().split(/\s+/).filter(Boolean).map((pair) => pair.split('=', 2) as [string, string])),
+      ...Object.fromEntries(
+        assignments
+          .trim()
+          .split(/\s+/)
+          .filter(Boolean)
+          .map((pair) => pair.split('=', 2) as [string, string]),
+      ),
       DATABASE_URL: harness.db.url,
       BACKUP_ROOT: harness.root,
       KUBECONFIG: harness.kube.kubeconfigPath,
@@ -145,7 +175,10 @@ async function startServer(): Promise<string> {
   const deadline = Date.now() + SERVER_START_MS;
   while (Date.now() < deadline) {
     if (server.exitCode !== null) throw new Error(`the web server exited with ${server.exitCode}:\n${serverOutput}`);
-    const answered = await fetch(`${url}/login`).then((response) => response.ok, () => false);
+    const answered = await fetch(`${url}/login`).then(
+      (response) => response.ok,
+      () => false,
+    );
     if (answered) return url;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
@@ -176,7 +209,9 @@ function rawRequest(url: string, init: { method?: string; headers?: Record<strin
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('error', reject);
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }));
+      response.on('end', () =>
+        resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }),
+      );
     });
     outgoing.on('error', reject);
     outgoing.end();
@@ -210,13 +245,29 @@ describe('dashboard in a browser', () => {
     expect(await page.getByText(SCHEDULE_WORDS).count()).toBe(1);
     expect(await page.getByText('keep-last 7').count()).toBe(1);
     expect(await historyRows().count()).toBe(EXISTING_BACKUPS);
-    const records = await harness.db.prisma.backupRecord.findMany({ where: { deploymentId: deployment.id }, orderBy: { startedAt: 'desc' } });
-    expect(await historyRows().evaluateAll((rows) => rows.map((row) => row.getAttribute('data-backup-id')))).toEqual(records.map((r) => r.id));
-    expect(await historyRows().evaluateAll((rows) => rows.map((row) => row.getAttribute('data-status')))).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
+    const records = await harness.db.prisma.backupRecord.findMany({
+      where: { deploymentId: deployment.id },
+      orderBy: { startedAt: 'desc' },
+    });
+    expect(await historyRows().evaluateAll((rows) => rows.map((row) => row.getAttribute('data-backup-id')))).toEqual(
+      records.map((r) => r.id),
+    );
+    expect(await historyRows().evaluateAll((rows) => rows.map((row) => row.getAttribute('data-status')))).toEqual([
+      'SUCCEEDED',
+      'SUCCEEDED',
+      'SUCCEEDED',
+    ]);
     expect(await page.locator('figure.chart rect.bar').count()).toBe(2 * EXISTING_BACKUPS);
     // Recoverability: no off-site destination is configured, so each backup is "local only"; no restore has run yet.
-    expect(await historyRows().locator('[data-offsite]').allTextContents()).toEqual(Array(EXISTING_BACKUPS).fill('local only'));
-    expect(await page.getByRole('region', { name: 'Restores' }).getByText(/^No restores yet\. Scheduled test-restores are off/).count()).toBe(1);
+    expect(await historyRows().locator('[data-offsite]').allTextContents()).toEqual(
+      Array(EXISTING_BACKUPS).fill('local only'),
+    );
+    expect(
+      await page
+        .getByRole('region', { name: 'Restores' })
+        .getByText(/^No restores yet\. Scheduled test-restores are off/)
+        .count(),
+    ).toBe(1);
   });
 
   it('"Back up now" adds a RUNNING row that turns SUCCEEDED, without reloading the page', async () => {
@@ -230,9 +281,13 @@ describe('dashboard in a browser', () => {
     expect(await newest.getAttribute('data-status')).toBe('RUNNING');
     expect(await page.getByRole('button', { name: 'Backup running…' }).isDisabled()).toBe(true);
 
-    await page.locator(`tbody tr[data-backup-id="${await newest.getAttribute('data-backup-id')}"][data-status="SUCCEEDED"]`).waitFor();
+    await page
+      .locator(`tbody tr[data-backup-id="${await newest.getAttribute('data-backup-id')}"][data-status="SUCCEEDED"]`)
+      .waitFor();
     expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
-    const record = await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: (await newest.getAttribute('data-backup-id'))! } });
+    const record = await harness.db.prisma.backupRecord.findUniqueOrThrow({
+      where: { id: (await newest.getAttribute('data-backup-id'))! },
+    });
     expect(record).toMatchObject({ status: 'SUCCEEDED', trigger: 'API' });
     await page.getByRole('button', { name: 'Back up now' }).waitFor();
     expect(await page.locator('figure.chart rect.bar').count()).toBe(2 * (EXISTING_BACKUPS + 1));
@@ -240,9 +295,14 @@ describe('dashboard in a browser', () => {
 
   it('downloads the newest backup: the file has the sha256 its record holds', async () => {
     const newest = historyRows().first();
-    const record = await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: (await newest.getAttribute('data-backup-id'))! } });
+    const record = await harness.db.prisma.backupRecord.findUniqueOrThrow({
+      where: { id: (await newest.getAttribute('data-backup-id'))! },
+    });
     expect(await newest.locator('code').textContent()).toBe(record.sha256!.slice(0, 12));
-    const [download] = await Promise.all([page.waitForEvent('download'), newest.getByRole('link', { name: /Download/ }).click()]);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      newest.getByRole('link', { name: /Download/ }).click(),
+    ]);
     expect(download.suggestedFilename()).toBe(path.basename(record.path!));
     const bytes = await readFile(await download.path());
     expect(bytes.subarray(0, 5).toString('latin1')).toBe('PGDMP');
@@ -256,7 +316,10 @@ describe('dashboard in a browser', () => {
     await page.goto(`${baseUrl}/backups`);
     const rows = page.locator('tbody tr[data-deployment-id]');
     await rows.first().waitFor();
-    expect(await rows.evaluateAll((all) => all.map((row) => row.getAttribute('data-deployment-id')))).toEqual([failing.id, deployment.id]);
+    expect(await rows.evaluateAll((all) => all.map((row) => row.getAttribute('data-deployment-id')))).toEqual([
+      failing.id,
+      deployment.id,
+    ]);
     expect(await rows.nth(0).locator('.badge').textContent()).toBe('FAILED');
     expect(await rows.nth(1).locator('.badge').textContent()).toBe('SUCCEEDED');
     expect(await rows.nth(1).textContent()).toContain(`${EXISTING_BACKUPS + 1} backups`);
@@ -273,7 +336,11 @@ describe('dashboard in a browser', () => {
     expect(await failed.textContent()).toContain('ExecFailed');
     expect(await failed.textContent()).toContain('does not exist');
 
-    const fresh = await createDeployment(harness.db.prisma, deployment.workspaceId, { name: 'fresh-db', backupEnabled: true, backupSchedule: SCHEDULE });
+    const fresh = await createDeployment(harness.db.prisma, deployment.workspaceId, {
+      name: 'fresh-db',
+      backupEnabled: true,
+      backupSchedule: SCHEDULE,
+    });
     await page.goto(`${baseUrl}/deployments/${fresh.id}/backups`);
     await page.getByText('No backups yet. The first scheduled backup runs in').waitFor();
   });
@@ -299,7 +366,10 @@ describe('GET|HEAD /api/backups/{id}/download over HTTP from the production serv
   let record: { id: string; sha256: string; size: number; bytes: Buffer };
 
   beforeAll(async () => {
-    const found = await harness.db.prisma.backupRecord.findFirstOrThrow({ where: { deploymentId: deployment.id, status: 'SUCCEEDED' }, orderBy: { startedAt: 'asc' } });
+    const found = await harness.db.prisma.backupRecord.findFirstOrThrow({
+      where: { deploymentId: deployment.id, status: 'SUCCEEDED' },
+      orderBy: { startedAt: 'asc' },
+    });
     const bytes = await readFile(found.path!);
     record = { id: found.id, sha256: found.sha256!, size: bytes.length, bytes };
     expect(BigInt(record.size)).toBe(found.sizeBytes);
@@ -314,7 +384,9 @@ describe('GET|HEAD /api/backups/{id}/download over HTTP from the production serv
   }
 
   it('sends the whole file with Content-Length, not chunked, and its sha256', async () => {
-    const answer = await rawRequest(downloadUrl(record.id), { headers: { ...bearer(tokenA), 'accept-encoding': 'gzip, br' } });
+    const answer = await rawRequest(downloadUrl(record.id), {
+      headers: { ...bearer(tokenA), 'accept-encoding': 'gzip, br' },
+    });
     expect(answer.status).toBe(200);
     expectLengthFraming(answer, record.size);
     expect(answer.headers['content-encoding']).toBeUndefined();
@@ -332,7 +404,9 @@ describe('GET|HEAD /api/backups/{id}/download over HTTP from the production serv
 
   it('answers a Range with 206, that slice and its length', async () => {
     const [start, end] = [1_000, 41_999];
-    const answer = await rawRequest(downloadUrl(record.id), { headers: { ...bearer(tokenA), range: `bytes=${start}-${end}` } });
+    const answer = await rawRequest(downloadUrl(record.id), {
+      headers: { ...bearer(tokenA), range: `bytes=${start}-${end}` },
+    });
     expect(answer.status).toBe(206);
     expectLengthFraming(answer, end - start + 1);
     expect(answer.headers['content-range']).toBe(`bytes ${start}-${end}/${record.size}`);

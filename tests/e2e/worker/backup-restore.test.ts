@@ -40,7 +40,10 @@ async function backUp(name: string, recipeSlug: string, container: string, env: 
   harness.kube.pods.push(podFor(name, container, env));
   const deployment = await createDeployment(harness.db.prisma, workspaceId, { name, recipeSlug });
   const outcome = await executeBackup(harness.deps, deployment.id, { trigger: 'MANUAL' });
-  if (outcome.status !== 'SUCCEEDED') throw new Error(`backup ${outcome.status}: ${JSON.stringify(outcome, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`);
+  if (outcome.status !== 'SUCCEEDED')
+    throw new Error(
+      `backup ${outcome.status}: ${JSON.stringify(outcome, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`,
+    );
   const record = outcome.record;
   expect(record.path).toMatch(new RegExp(`^${harness.root}/${workspaceId}/${name}/\\d{8}T\\d{6}\\.\\d{3}Z\\.`));
   expect(await verifyBackupFile(record.path!, record.sha256!)).toEqual({ ok: true, sizeBytes: record.sizeBytes });
@@ -71,7 +74,9 @@ describe('backup and restore with the real engines', () => {
     const client = new pg.Client({ connectionString: databaseUrl(source) });
     await client.connect();
     await client.query('CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, payload bytea NOT NULL)');
-    await client.query(`INSERT INTO items SELECT g, 'item ' || g, decode(md5(g::text), 'hex') FROM generate_series(1, ${ROWS}) g`);
+    await client.query(
+      `INSERT INTO items SELECT g, 'item ' || g, decode(md5(g::text), 'hex') FROM generate_series(1, ${ROWS}) g`,
+    );
     await client.end();
 
     const record = await backUp('pg-main', 'postgresql', 'postgres', {
@@ -95,16 +100,27 @@ describe('backup and restore with the real engines', () => {
     const database = `ops_test_maria_${randomBytes(4).toString('hex')}`;
     await mariadb(`CREATE DATABASE ${database}`);
     try {
-      await mariadb('CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(64) NOT NULL, payload VARBINARY(32) NOT NULL) ENGINE=InnoDB', database);
+      await mariadb(
+        'CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(64) NOT NULL, payload VARBINARY(32) NOT NULL) ENGINE=InnoDB',
+        database,
+      );
       await mariadb(
         `INSERT INTO items SELECT seq, CONCAT('item ', seq), UNHEX(MD5(seq)) FROM seq_1_to_${ROWS}`,
         database,
       );
-      const fingerprint = () => mariadb(`SELECT COUNT(*), MD5(GROUP_CONCAT(id, ':', name, ':', HEX(payload) ORDER BY id SEPARATOR ',')) FROM items`, database);
+      const fingerprint = () =>
+        mariadb(
+          `SELECT COUNT(*), MD5(GROUP_CONCAT(id, ':', name, ':', HEX(payload) ORDER BY id SEPARATOR ',')) FROM items`,
+          database,
+        );
       const before = await fingerprint();
       expect(before.startsWith(`${ROWS}\t`)).toBe(true);
 
-      const record = await backUp('maria-main', 'mariadb', 'mariadb', { MARIADB_USER: 'root', MARIADB_DATABASE: database, MARIADB_ROOT_PASSWORD: '' });
+      const record = await backUp('maria-main', 'mariadb', 'mariadb', {
+        MARIADB_USER: 'root',
+        MARIADB_DATABASE: database,
+        MARIADB_ROOT_PASSWORD: '',
+      });
       expect(record).toMatchObject({ format: 'mysql-sql', extension: 'sql.gz' });
       const dump = gunzipSync(await readFile(record.path!));
       const sql = dump.toString('latin1');
@@ -136,7 +152,24 @@ describe('backup and restore with the real engines', () => {
       await runCommand('mkdir', ['-p', dir]);
       await writeFile(path.join(dir, 'dump.rdb'), rdb);
       const port = await freePort();
-      const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--dbfilename', 'dump.rdb', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+      const server = spawn(
+        'redis-server',
+        [
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--dir',
+          dir,
+          '--dbfilename',
+          'dump.rdb',
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+        ],
+        { stdio: 'ignore' },
+      );
       try {
         await waitForRedis(port);
         expect(await redis(['GET', `${prefix}:string`], port)).toBe('hello world');

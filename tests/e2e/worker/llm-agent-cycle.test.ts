@@ -7,7 +7,12 @@ import { runCycle, type LoopDependencies } from '../../../src/lib/worker/loop.ts
 import { BACKUP_GUIDANCE } from '../../../src/lib/agent/system-prompt.ts';
 import { podFor, startBackupHarness, type BackupHarness } from '../../support/backup-harness.ts';
 import { createDeployment, createWorkspace } from '../../support/factories.ts';
-import { startFakeLlmServer, type FakeLlmReply, type FakeLlmServer, type RecordedLlmRequest } from '../../support/fake-llm-server.ts';
+import {
+  startFakeLlmServer,
+  type FakeLlmReply,
+  type FakeLlmServer,
+  type RecordedLlmRequest,
+} from '../../support/fake-llm-server.ts';
 import { createDatabase, databaseUrl, dropDatabase, uniqueDatabaseName } from '../../support/postgres.ts';
 
 /**
@@ -62,7 +67,12 @@ async function setUp() {
   });
   const prisma = harness.db.prisma;
   const workspace = await createWorkspace(prisma, { slug: 'acme' });
-  const daily = { backupEnabled: true, backupSchedule: '0 3 * * *', lastBackupAt: LAST_BACKUP_AT, createdAt: CREATED_AT };
+  const daily = {
+    backupEnabled: true,
+    backupSchedule: '0 3 * * *',
+    lastBackupAt: LAST_BACKUP_AT,
+    createdAt: CREATED_AT,
+  };
   const shop = await createDeployment(prisma, workspace.id, { name: 'shop-db', ...daily });
   const legacy = await createDeployment(prisma, workspace.id, { name: 'legacy-db', status: 'FAILED', ...daily });
   const yesterday = await prisma.backupRecord.create({
@@ -93,13 +103,19 @@ function loopDependencies(backup: BackupHarness, baseUrl: string | null): LoopDe
 /** The tool messages fed back to the model in a recorded request, in order, with their content parsed. */
 function toolMessages(request: RecordedLlmRequest | undefined) {
   return (request?.body.messages ?? []).flatMap((message) =>
-    message.role === 'tool' ? [{ toolCallId: message.tool_call_id, result: JSON.parse(message.content) as unknown }] : [],
+    message.role === 'tool'
+      ? [{ toolCallId: message.tool_call_id, result: JSON.parse(message.content) as unknown }]
+      : [],
   );
 }
 
 async function expectScheduledBackupSucceeded(backup: BackupHarness, shopId: string) {
-  const records = await backup.db.prisma.backupRecord.findMany({ where: { deploymentId: shopId, trigger: 'SCHEDULE', startedAt: { gte: T0 } } });
-  expect(records).toEqual([expect.objectContaining({ status: 'SUCCEEDED', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) })]);
+  const records = await backup.db.prisma.backupRecord.findMany({
+    where: { deploymentId: shopId, trigger: 'SCHEDULE', startedAt: { gte: T0 } },
+  });
+  expect(records).toEqual([
+    expect.objectContaining({ status: 'SUCCEEDED', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }),
+  ]);
   return records[0]!;
 }
 
@@ -111,8 +127,15 @@ describe('a cycle with the LLM agent', () => {
       { toolCalls: [{ name: 'listBackupStatus', arguments: '{}' }] },
       { toolCalls: [{ name: 'runBackup', arguments: '{"deploymentId":123}' }] },
       { toolCalls: [{ name: 'dropDatabase', arguments: '{"name":"shop"}' }] },
-      { content: 'legacy-db looks overdue, backing it up.', toolCalls: [{ name: 'runBackup', arguments: JSON.stringify({ deploymentId: legacyId }) }] },
-      { toolCalls: [{ name: 'pruneOldBackups', arguments: JSON.stringify({ deploymentId: shopId, keepCount: 1, dryRun: true }) }] },
+      {
+        content: 'legacy-db looks overdue, backing it up.',
+        toolCalls: [{ name: 'runBackup', arguments: JSON.stringify({ deploymentId: legacyId }) }],
+      },
+      {
+        toolCalls: [
+          { name: 'pruneOldBackups', arguments: JSON.stringify({ deploymentId: shopId, keepCount: 1, dryRun: true }) },
+        ],
+      },
       { content: FINAL_ANSWER },
     ];
     llm = await startFakeLlmServer({
@@ -124,7 +147,16 @@ describe('a cycle with the LLM agent', () => {
 
     const summary = await runCycle(loopDependencies(backup, llm.baseUrl));
 
-    expect(summary).toMatchObject({ due: 1, run: 1, succeeded: 1, failed: 0, skipped: 1, overdue: 2, interrupted: 0, pruned: 0 });
+    expect(summary).toMatchObject({
+      due: 1,
+      run: 1,
+      succeeded: 1,
+      failed: 0,
+      skipped: 1,
+      overdue: 2,
+      interrupted: 0,
+      pruned: 0,
+    });
     expect(summary.agent).toEqual({ stoppedBecause: 'final_answer', steps: 6, toolCalls: 5 });
     expect(llm.requests).toHaveLength(6);
 
@@ -144,7 +176,12 @@ describe('a cycle with the LLM agent', () => {
     expect(prompt).toContain(`OVERDUE by`);
     expect(prompt).toContain('not due: DEPLOYMENT_NOT_RUNNING');
     expect(llm.requests[0]!.body.tools?.map((tool) => tool.function.name)).toEqual([
-      'listBackupStatus', 'runBackup', 'getBackupHistory', 'pruneOldBackups', 'verifyBackup', 'proposeRestore',
+      'listBackupStatus',
+      'runBackup',
+      'getBackupHistory',
+      'pruneOldBackups',
+      'verifyBackup',
+      'proposeRestore',
     ]);
 
     // Each request carries the answer to the previous step's tool call; the last one carries them all.
@@ -159,7 +196,14 @@ describe('a cycle with the LLM agent', () => {
       value: {
         totals: { enabled: 2, running: 0, storedBytes: expect.stringMatching(/^\d+$/) },
         deployments: expect.arrayContaining([
-          expect.objectContaining({ deploymentId: shopId, due: false, skipCode: 'NOT_DUE', storedBackups: 2, lastBackupAt: scheduled.startedAt.toISOString(), overdue: null }),
+          expect.objectContaining({
+            deploymentId: shopId,
+            due: false,
+            skipCode: 'NOT_DUE',
+            storedBackups: 2,
+            lastBackupAt: scheduled.startedAt.toISOString(),
+            overdue: null,
+          }),
           expect.objectContaining({
             deploymentId: legacyId,
             status: 'FAILED',
@@ -171,13 +215,30 @@ describe('a cycle with the LLM agent', () => {
     });
     expect(invalid).toEqual({
       ok: false,
-      error: { code: 'INVALID_INPUT', message: expect.stringMatching(/^runBackup: invalid input \{"deploymentId":123\}: deploymentId: .*expected string/) },
+      error: {
+        code: 'INVALID_INPUT',
+        message: expect.stringMatching(
+          /^runBackup: invalid input \{"deploymentId":123\}: deploymentId: .*expected string/,
+        ),
+      },
     });
-    expect(unknown).toEqual({ ok: false, error: { code: 'UNKNOWN_TOOL', message: expect.stringContaining('no tool named "dropDatabase"') } });
-    expect(refused).toEqual({ ok: false, error: { code: 'REFUSED', message: expect.stringMatching(/^DEPLOYMENT_NOT_RUNNING: .*corrupt data/) } });
+    expect(unknown).toEqual({
+      ok: false,
+      error: { code: 'UNKNOWN_TOOL', message: expect.stringContaining('no tool named "dropDatabase"') },
+    });
+    expect(refused).toEqual({
+      ok: false,
+      error: { code: 'REFUSED', message: expect.stringMatching(/^DEPLOYMENT_NOT_RUNNING: .*corrupt data/) },
+    });
     expect(dryRun).toMatchObject({
       ok: true,
-      value: { deployment: 'shop-db', dryRun: true, prunedCount: 1, kept: 1, pruned: [expect.objectContaining({ id: yesterdayBackupId })] },
+      value: {
+        deployment: 'shop-db',
+        dryRun: true,
+        prunedCount: 1,
+        kept: 1,
+        pruned: [expect.objectContaining({ id: yesterdayBackupId })],
+      },
     });
 
     // Nothing was ever recorded for the FAILED deployment, and the dry run deleted nothing.

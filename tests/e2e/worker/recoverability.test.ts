@@ -56,7 +56,10 @@ const postgresFingerprint = () =>
     return rows[0]!.summary;
   });
 const mariaFingerprint = () =>
-  mariadb(`SELECT CONCAT(COUNT(*), '/', MD5(GROUP_CONCAT(id, ':', name, ':', HEX(payload) ORDER BY id SEPARATOR ','))) FROM items`, mariaDatabase);
+  mariadb(
+    `SELECT CONCAT(COUNT(*), '/', MD5(GROUP_CONCAT(id, ':', name, ':', HEX(payload) ORDER BY id SEPARATOR ','))) FROM items`,
+    mariaDatabase,
+  );
 const redisFingerprint = async () =>
   JSON.stringify({
     size: await redis(['DBSIZE'], redisPort),
@@ -68,9 +71,13 @@ const redisFingerprint = async () =>
 async function startPodRedis(): Promise<void> {
   redisFolder = await mkdtemp(path.join(os.tmpdir(), 'recoverability-redis-'));
   redisPort = await freePort();
-  redisServer = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', redisFolder], {
-    stdio: 'ignore',
-  });
+  redisServer = spawn(
+    'redis-server',
+    ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', redisFolder],
+    {
+      stdio: 'ignore',
+    },
+  );
   const deadline = Date.now() + 10_000;
   for (;;) {
     const pong = await redis(['PING'], redisPort).catch(() => '');
@@ -81,12 +88,20 @@ async function startPodRedis(): Promise<void> {
   // The pod's redis-cli talks to the pod's own server, as a real pod's talks to its localhost.
   const bin = path.join(redisFolder, 'bin');
   await mkdir(bin);
-  await writeFile(path.join(bin, 'redis-cli'), `#!/bin/sh\nexec ${process.env.REDIS_CLI ?? '/usr/bin/redis-cli'} -p ${redisPort} "$@"\n`);
+  await writeFile(
+    path.join(bin, 'redis-cli'),
+    `#!/bin/sh\nexec ${process.env.REDIS_CLI ?? '/usr/bin/redis-cli'} -p ${redisPort} "$@"\n`,
+  );
   await chmod(path.join(bin, 'redis-cli'), 0o755);
 }
 
 function loopDependencies(): LoopDependencies {
-  return { backup: harness.deps, logger: harness.deps.logger, settings: { concurrency: 3, overdueGraceMs: HOUR, retryDelayMs: HOUR }, agent: null };
+  return {
+    backup: harness.deps,
+    logger: harness.deps.logger,
+    settings: { concurrency: 3, overdueGraceMs: HOUR, retryDelayMs: HOUR },
+    agent: null,
+  };
 }
 
 beforeAll(async () => {
@@ -99,24 +114,48 @@ beforeAll(async () => {
   postgresDatabase = await createDatabase(uniqueDatabaseName('ops_test_recover'));
   await withPostgres(async (client) => {
     await client.query('CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, payload bytea NOT NULL)');
-    await client.query(`INSERT INTO items SELECT g, 'item ' || g, decode(md5(g::text), 'hex') FROM generate_series(1, ${ROWS}) g`);
+    await client.query(
+      `INSERT INTO items SELECT g, 'item ' || g, decode(md5(g::text), 'hex') FROM generate_series(1, ${ROWS}) g`,
+    );
   });
-  harness.kube.pods.push(podFor('orders-db', 'postgres', { PGHOST: '127.0.0.1', POSTGRES_USER: 'postgres', POSTGRES_DB: postgresDatabase }));
-  deployments.postgres = await createDeployment(harness.db.prisma, workspaceId, { name: 'orders-db', recipeSlug: 'postgresql', ...schedules });
+  harness.kube.pods.push(
+    podFor('orders-db', 'postgres', { PGHOST: '127.0.0.1', POSTGRES_USER: 'postgres', POSTGRES_DB: postgresDatabase }),
+  );
+  deployments.postgres = await createDeployment(harness.db.prisma, workspaceId, {
+    name: 'orders-db',
+    recipeSlug: 'postgresql',
+    ...schedules,
+  });
 
   mariaDatabase = `ops_test_recover_${randomBytes(4).toString('hex')}`;
   await mariadb(`CREATE DATABASE ${mariaDatabase}`);
-  await mariadb('CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(64) NOT NULL, payload VARBINARY(32) NOT NULL) ENGINE=InnoDB', mariaDatabase);
-  await mariadb(`INSERT INTO items SELECT seq, CONCAT('item ', seq), UNHEX(MD5(seq)) FROM seq_1_to_${ROWS}`, mariaDatabase);
-  harness.kube.pods.push(podFor('shop-db', 'mariadb', { MARIADB_USER: 'root', MARIADB_DATABASE: mariaDatabase, MARIADB_ROOT_PASSWORD: '' }));
-  deployments.maria = await createDeployment(harness.db.prisma, workspaceId, { name: 'shop-db', recipeSlug: 'mariadb', ...schedules });
+  await mariadb(
+    'CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(64) NOT NULL, payload VARBINARY(32) NOT NULL) ENGINE=InnoDB',
+    mariaDatabase,
+  );
+  await mariadb(
+    `INSERT INTO items SELECT seq, CONCAT('item ', seq), UNHEX(MD5(seq)) FROM seq_1_to_${ROWS}`,
+    mariaDatabase,
+  );
+  harness.kube.pods.push(
+    podFor('shop-db', 'mariadb', { MARIADB_USER: 'root', MARIADB_DATABASE: mariaDatabase, MARIADB_ROOT_PASSWORD: '' }),
+  );
+  deployments.maria = await createDeployment(harness.db.prisma, workspaceId, {
+    name: 'shop-db',
+    recipeSlug: 'mariadb',
+    ...schedules,
+  });
 
   await startPodRedis();
   await redis(['HSET', 'user:1', 'name', 'Ada', 'plan', 'pro'], redisPort);
   await redis(['RPUSH', 'queue', 'a', 'b', 'c'], redisPort);
   for (let i = 0; i < 200; i += 1) await redis(['SET', `k:${i}`, `value ${i}`], redisPort);
   harness.kube.pods.push(podFor('sessions', 'redis', { PATH: `${path.join(redisFolder, 'bin')}:${process.env.PATH}` }));
-  deployments.redis = await createDeployment(harness.db.prisma, workspaceId, { name: 'sessions', recipeSlug: 'redis', ...schedules });
+  deployments.redis = await createDeployment(harness.db.prisma, workspaceId, {
+    name: 'sessions',
+    recipeSlug: 'redis',
+    ...schedules,
+  });
 
   original.postgres = await postgresFingerprint();
   original.maria = await mariaFingerprint();
@@ -144,7 +183,9 @@ describe('backup → off-site upload → test-restore → confirmed destructive 
     };
     for (const key of ['postgres', 'maria', 'redis'] as const) {
       const deployment = deployments[key];
-      const [backup, ...others] = await harness.db.prisma.backupRecord.findMany({ where: { deploymentId: deployment.id } });
+      const [backup, ...others] = await harness.db.prisma.backupRecord.findMany({
+        where: { deploymentId: deployment.id },
+      });
       expect(others).toEqual([]);
       expect(backup).toMatchObject({ status: 'SUCCEEDED', verifyError: null });
       expect(backup!.verifiedAt).toBeInstanceOf(Date);
@@ -155,14 +196,19 @@ describe('backup → off-site upload → test-restore → confirmed destructive 
       const fileName = path.basename(backup!.path!);
       expect(uploads[0]!.objectKey).toBe(`offsite/e2e/${workspaceId}/${deployment.name}/${fileName}`);
       const hash = createHash('sha256');
-      for await (const chunk of await harness.deps.destinations![0]!.download(uploads[0]!.objectKey)) hash.update(chunk as Buffer);
+      for await (const chunk of await harness.deps.destinations![0]!.download(uploads[0]!.objectKey))
+        hash.update(chunk as Buffer);
       expect(hash.digest('hex')).toBe(backup!.sha256);
 
       // The test-restore: of that backup, into a scratch target that is gone again, with the seeded counts.
       const restores = await harness.db.prisma.restoreRecord.findMany({ where: { deploymentId: deployment.id } });
-      expect(restores).toEqual([expect.objectContaining({ kind: 'TEST', status: 'SUCCEEDED', backupRecordId: backup!.id })]);
+      expect(restores).toEqual([
+        expect.objectContaining({ kind: 'TEST', status: 'SUCCEEDED', backupRecordId: backup!.id }),
+      ]);
       expect(restores[0]!.counts).toEqual(expectedCounts[key]);
-      expect((await harness.db.prisma.deployment.findUniqueOrThrow({ where: { id: deployment.id } })).lastTestRestoreAt).toBeInstanceOf(Date);
+      expect(
+        (await harness.db.prisma.deployment.findUniqueOrThrow({ where: { id: deployment.id } })).lastTestRestoreAt,
+      ).toBeInstanceOf(Date);
     }
     const openAlerts = await harness.db.prisma.alert.findMany({ where: { workspaceId, resolvedAt: null } });
     expect(openAlerts.map((alert) => `${alert.kind}: ${alert.message}`)).toEqual([]);
@@ -177,17 +223,33 @@ describe('backup → off-site upload → test-restore → confirmed destructive 
     expect(await mariaFingerprint()).not.toBe(original.maria);
     expect(await redisFingerprint()).not.toBe(original.redis);
 
-    const context: ToolContext = { backup: harness.deps, workspaceId, stateOptions: { overdueGraceMs: HOUR, retryDelayMs: HOUR } };
+    const context: ToolContext = {
+      backup: harness.deps,
+      workspaceId,
+      stateOptions: { overdueGraceMs: HOUR, retryDelayMs: HOUR },
+    };
     for (const key of ['postgres', 'maria', 'redis'] as const) {
-      const backup = await harness.db.prisma.backupRecord.findFirstOrThrow({ where: { deploymentId: deployments[key].id, status: 'SUCCEEDED' } });
+      const backup = await harness.db.prisma.backupRecord.findFirstOrThrow({
+        where: { deploymentId: deployments[key].id, status: 'SUCCEEDED' },
+      });
       const proposal = await callTool(backupTools, 'proposeRestore', { backupId: backup.id }, context);
       expect(proposal.ok).toBe(true);
       const { restoreId } = (proposal as { value: { restoreId: string } }).value;
       // The agent got no token, and a proposal cannot be carried out without one.
       expect(JSON.stringify(proposal)).not.toMatch(/token"\s*:\s*"[^"]/i);
-      await expect(restoreBackup(harness.deps, backup.id, { mode: 'live', restoreId, confirmToken: 'guess', confirmedBy: 'agent' })).rejects.toThrow();
+      await expect(
+        restoreBackup(harness.deps, backup.id, {
+          mode: 'live',
+          restoreId,
+          confirmToken: 'guess',
+          confirmedBy: 'agent',
+        }),
+      ).rejects.toThrow();
 
-      const approved = await approveRestore(harness.deps, restoreId, { approvedBy: 'operator@example.test', now: new Date() });
+      const approved = await approveRestore(harness.deps, restoreId, {
+        approvedBy: 'operator@example.test',
+        now: new Date(),
+      });
       expect(approved.plan).toContain(deployments[key].name);
       const restored = await restoreBackup(harness.deps, backup.id, {
         mode: 'live',
@@ -195,7 +257,12 @@ describe('backup → off-site upload → test-restore → confirmed destructive 
         confirmToken: approved.confirmToken,
         confirmedBy: 'operator@example.test',
       });
-      expect(restored).toMatchObject({ status: 'SUCCEEDED', kind: 'DESTRUCTIVE', confirmedBy: 'operator@example.test', errorKind: null });
+      expect(restored).toMatchObject({
+        status: 'SUCCEEDED',
+        kind: 'DESTRUCTIVE',
+        confirmedBy: 'operator@example.test',
+        errorKind: null,
+      });
     }
 
     expect(await postgresFingerprint()).toBe(original.postgres);

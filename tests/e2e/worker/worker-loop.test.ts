@@ -46,7 +46,9 @@ beforeAll(async () => {
   const client = new pg.Client({ connectionString: databaseUrl(scratchDatabase) });
   await client.connect();
   await client.query('CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, payload bytea NOT NULL)');
-  await client.query(`INSERT INTO items SELECT g, 'item ' || g, decode(md5(g::text), 'hex') FROM generate_series(1, ${ROWS}) g`);
+  await client.query(
+    `INSERT INTO items SELECT g, 'item ' || g, decode(md5(g::text), 'hex') FROM generate_series(1, ${ROWS}) g`,
+  );
   await client.end();
 });
 afterAll(async () => {
@@ -64,10 +66,17 @@ afterEach(async () => {
 });
 
 /** A backup-enabled PostgreSQL deployment due now, with a pod that dumps `database` (the scratch one by default). */
-async function dueDeployment(name: string, options: { database?: string; faults?: ExecFaults; schedule?: string } = {}): Promise<Deployment> {
+async function dueDeployment(
+  name: string,
+  options: { database?: string; faults?: ExecFaults; schedule?: string } = {},
+): Promise<Deployment> {
   const env = { PGHOST: '127.0.0.1', POSTGRES_USER: 'postgres', POSTGRES_DB: options.database ?? scratchDatabase };
   harness.kube.pods.push(podFor(name, 'postgres', env, options.faults ? { faults: options.faults } : {}));
-  return createDeployment(harness.db.prisma, workspaceId, { name, backupEnabled: true, backupSchedule: options.schedule ?? EVERY_MINUTE });
+  return createDeployment(harness.db.prisma, workspaceId, {
+    name,
+    backupEnabled: true,
+    backupSchedule: options.schedule ?? EVERY_MINUTE,
+  });
 }
 
 function startWorker(args: string[], overrides: Record<string, string> = {}): RunningProcess {
@@ -124,7 +133,10 @@ function logLines(worker: RunningProcess, msg: RegExp): Array<Record<string, unk
 
 async function expectOneSucceededBackupOnDisk(deployment: Deployment, output = ''): Promise<void> {
   const records = await recordsOf(deployment.id);
-  expect(records.map((record) => record.status), `${deployment.name}\n${output}`).toEqual(['SUCCEEDED']);
+  expect(
+    records.map((record) => record.status),
+    `${deployment.name}\n${output}`,
+  ).toEqual(['SUCCEEDED']);
   const [record] = records;
   expect(record!.path).toContain(path.join(harness.root, workspaceId, deployment.name));
   expect(BigInt((await stat(record!.path!)).size)).toBe(record!.sizeBytes);
@@ -155,10 +167,18 @@ describe('worker loop', () => {
     expect(await recordsOf(site.id)).toEqual([]);
     const alerts = await harness.db.prisma.alert.findMany({ where: { deploymentId: failed.id } });
     expect(alerts).toEqual([
-      expect.objectContaining({ kind: 'backup_blocked', severity: 'WARNING', resolvedAt: null, occurrences: 1, message: expect.stringContaining('FAILED') }),
+      expect.objectContaining({
+        kind: 'backup_blocked',
+        severity: 'WARNING',
+        resolvedAt: null,
+        occurrences: 1,
+        message: expect.stringContaining('FAILED'),
+      }),
     ]);
     expect(await harness.db.prisma.alert.count({ where: { deploymentId: { not: failed.id } } })).toBe(0);
-    expect(logLines(worker, /backup skipped: .*dataExport/)).toEqual([expect.objectContaining({ deploymentId: site.id, code: 'NO_DATA_EXPORT' })]);
+    expect(logLines(worker, /backup skipped: .*dataExport/)).toEqual([
+      expect.objectContaining({ deploymentId: site.id, code: 'NO_DATA_EXPORT' }),
+    ]);
     const [summary, ...more] = logLines(worker, /^cycle: /);
     expect(more).toEqual([]);
     expect(summary!.msg).toMatch(/^cycle: 3 due, 3 run, 3 succeeded, 0 failed, 2 skipped, 0 overdue \(\d+ ms\)$/);
@@ -174,7 +194,10 @@ describe('worker loop', () => {
       deployments.push(await dueDeployment(`pg-${index}`, { schedule: DAILY, faults: { delayStatusMs } }));
     }
 
-    const pair = [startWorker(['--once'], { BACKUP_CONCURRENCY: '2' }), startWorker(['--once'], { BACKUP_CONCURRENCY: '2' })];
+    const pair = [
+      startWorker(['--once'], { BACKUP_CONCURRENCY: '2' }),
+      startWorker(['--once'], { BACKUP_CONCURRENCY: '2' }),
+    ];
     const codes = await Promise.all(pair.map((worker) => exitCodeOf(worker)));
     const outputs = pair.map((worker) => worker.output()).join('\n--- second worker ---\n');
     expect(codes, outputs).toEqual([0, 0]);
@@ -232,7 +255,14 @@ describe('worker loop', () => {
       const badRecords = await recordsOf(bad.id);
       expect(badRecords).toEqual([expect.objectContaining({ status: 'FAILED', errorKind: 'ExecFailed' })]);
       const alerts = await harness.db.prisma.alert.findMany({ where: { deploymentId: bad.id } });
-      expect(alerts).toEqual([expect.objectContaining({ kind: 'backup_failed', severity: 'CRITICAL', occurrences: 1, backupRecordId: badRecords[0]!.id })]);
+      expect(alerts).toEqual([
+        expect.objectContaining({
+          kind: 'backup_failed',
+          severity: 'CRITICAL',
+          occurrences: 1,
+          backupRecordId: badRecords[0]!.id,
+        }),
+      ]);
       // The notifier retried the 500s in the background while the cycle went on, then the worker exited anyway.
       const postsAfterFirstRun = webhook.bodies.length;
       expect(postsAfterFirstRun).toBeGreaterThanOrEqual(2);
@@ -241,7 +271,9 @@ describe('worker loop', () => {
 
       const second = startWorker(['--once'], environment);
       expect(await exitCodeOf(second), second.output()).toBe(0);
-      expect(logLines(second, /backup skipped/)).toContainEqual(expect.objectContaining({ deploymentId: bad.id, code: 'RETRY_LATER' }));
+      expect(logLines(second, /backup skipped/)).toContainEqual(
+        expect.objectContaining({ deploymentId: bad.id, code: 'RETRY_LATER' }),
+      );
       expect(await recordsOf(bad.id)).toHaveLength(1);
       expect(await harness.db.prisma.alert.findMany({ where: { deploymentId: bad.id } })).toEqual([
         expect.objectContaining({ id: alerts[0]!.id, occurrences: 1, resolvedAt: null }),
@@ -249,18 +281,29 @@ describe('worker loop', () => {
       expect(webhook.bodies.length).toBe(postsAfterFirstRun);
       const notifications = new Set(webhook.bodies.filter((body) => body.includes(bad.id)));
       expect(notifications.size).toBe(1);
-      expect(JSON.parse([...notifications][0]!)).toMatchObject({ type: 'backup.alert', alertId: alerts[0]!.id, kind: 'backup_failed' });
+      expect(JSON.parse([...notifications][0]!)).toMatchObject({
+        type: 'backup.alert',
+        alertId: alerts[0]!.id,
+        kind: 'backup_failed',
+      });
     } finally {
       await webhook.close();
     }
   });
 
-  it('a crashed worker\'s month-old RUNNING record does not stop the other deployments\' backups', async () => {
+  it("a crashed worker's month-old RUNNING record does not stop the other deployments' backups", async () => {
     const stuck = await dueDeployment('pg-stuck');
     const fine = await dueDeployment('pg-fine');
     const crashedAt = new Date(Date.now() - MONTH_MS);
     await harness.db.prisma.backupRecord.create({
-      data: { deploymentId: stuck.id, workspaceId, trigger: 'SCHEDULE', status: 'RUNNING', startedAt: crashedAt, claimToken: 'gone' },
+      data: {
+        deploymentId: stuck.id,
+        workspaceId,
+        trigger: 'SCHEDULE',
+        status: 'RUNNING',
+        startedAt: crashedAt,
+        claimToken: 'gone',
+      },
     });
 
     const worker = startWorker(['--once']);

@@ -25,7 +25,11 @@ describe('worker process', () => {
     const url = new URL(db.url);
     url.username = 'postgres';
     url.password = SECRET_PASSWORD;
-    const worker = startEntryPoint('src/worker.ts', [], childEnvironment({ DATABASE_URL: url.toString(), BACKUP_ROOT: tmp }));
+    const worker = startEntryPoint(
+      'src/worker.ts',
+      [],
+      childEnvironment({ DATABASE_URL: url.toString(), BACKUP_ROOT: tmp }),
+    );
     await worker.waitForOutput(/"msg":"worker ready"/);
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
@@ -37,7 +41,11 @@ describe('worker process', () => {
 
   it('starts on the embedded database when DATABASE_URL is unset, says so, and exits 0 on SIGINT', async () => {
     const dataDir = path.join(tmp, 'pglite');
-    const worker = startEntryPoint('src/worker.ts', [], childEnvironment({ EMBEDDED_DATABASE_DIR: dataDir, BACKUP_ROOT: tmp }));
+    const worker = startEntryPoint(
+      'src/worker.ts',
+      [],
+      childEnvironment({ EMBEDDED_DATABASE_DIR: dataDir, BACKUP_ROOT: tmp }),
+    );
     await worker.waitForOutput(/"msg":"worker ready"/, 60_000);
     worker.child.kill('SIGINT');
     expect(await worker.exited).toBe(0);
@@ -46,7 +54,11 @@ describe('worker process', () => {
   });
 
   it('refuses to start with bad configuration, naming the variable, with exit code 2', async () => {
-    const worker = startEntryPoint('src/worker.ts', [], childEnvironment({ BACKUP_CONCURRENCY: 'many', BACKUP_ROOT: 'relative/dir' }));
+    const worker = startEntryPoint(
+      'src/worker.ts',
+      [],
+      childEnvironment({ BACKUP_CONCURRENCY: 'many', BACKUP_ROOT: 'relative/dir' }),
+    );
     expect(await worker.exited).toBe(2);
     expect(worker.output()).toContain('BACKUP_CONCURRENCY must be a whole number from 1 to 32 (got "many")');
     expect(worker.output()).toContain('BACKUP_ROOT must be an absolute path (got "relative/dir")');

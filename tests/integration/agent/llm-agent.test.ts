@@ -6,7 +6,12 @@ import { z } from 'zod';
 import { createLogger, type Logger } from '../../../src/lib/shared/logger.ts';
 import { runAgentTurn, type AgentTurnReport, type LlmSettings } from '../../../src/lib/agent/llm-agent.ts';
 import type { AgentTool, AnyAgentTool } from '../../../src/lib/agent/tool.ts';
-import { startFakeLlmServer, type FakeLlmScript, type FakeLlmServer, type RecordedLlmRequest } from '../../support/fake-llm-server.js';
+import {
+  startFakeLlmServer,
+  type FakeLlmScript,
+  type FakeLlmServer,
+  type RecordedLlmRequest,
+} from '../../support/fake-llm-server.js';
 
 // The agent turn against a local server speaking the chat-completions protocol, with scripted model answers.
 
@@ -81,7 +86,12 @@ function captureLogs(): { logger: Logger; text(): string; entries(): Array<Recor
   const lines: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _encoding, callback) {
-      lines.push(...chunk.toString('utf8').split('\n').filter((line) => line !== ''));
+      lines.push(
+        ...chunk
+          .toString('utf8')
+          .split('\n')
+          .filter((line) => line !== ''),
+      );
       callback();
     },
   });
@@ -100,7 +110,15 @@ async function runTurn(
   const logs = captureLogs();
   const context: TestContext = { executed: [] };
   const report = await runAgentTurn({
-    settings: { baseUrl, model: MODEL, apiKey: API_KEY, maxSteps: MAX_STEPS, timeoutMs: TIMEOUT_MS, temperature: 0, ...settings },
+    settings: {
+      baseUrl,
+      model: MODEL,
+      apiKey: API_KEY,
+      maxSteps: MAX_STEPS,
+      timeoutMs: TIMEOUT_MS,
+      temperature: 0,
+      ...settings,
+    },
     systemPrompt: SYSTEM_PROMPT,
     userMessage: STATE,
     tools,
@@ -114,7 +132,9 @@ async function runTurn(
 /** The tool messages the agent fed back in a recorded request, with their content parsed. */
 function toolMessages(request: RecordedLlmRequest | undefined) {
   return (request?.body.messages ?? []).flatMap((message) =>
-    message.role === 'tool' ? [{ toolCallId: message.tool_call_id, result: JSON.parse(message.content) as unknown }] : [],
+    message.role === 'tool'
+      ? [{ toolCallId: message.tool_call_id, result: JSON.parse(message.content) as unknown }]
+      : [],
   );
 }
 
@@ -143,7 +163,12 @@ describe('what the agent sends', () => {
         { role: 'user', content: STATE },
       ],
     });
-    expect(request?.body.tools?.map((tool) => tool.function.name)).toEqual(['echo', 'add', 'delete_backup', 'count_bytes']);
+    expect(request?.body.tools?.map((tool) => tool.function.name)).toEqual([
+      'echo',
+      'add',
+      'delete_backup',
+      'count_bytes',
+    ]);
     expect(request?.body.tools?.[1]).toEqual({
       type: 'function',
       function: {
@@ -152,7 +177,10 @@ describe('what the agent sends', () => {
         parameters: {
           $schema: 'http://json-schema.org/draft-07/schema#',
           type: 'object',
-          properties: { a: { type: 'number', description: 'First addend.' }, b: { type: 'number', description: 'Second addend.' } },
+          properties: {
+            a: { type: 'number', description: 'First addend.' },
+            b: { type: 'number', description: 'Second addend.' },
+          },
           required: ['a', 'b'],
         },
       },
@@ -167,7 +195,10 @@ describe('what the agent sends', () => {
     const { report, logs } = await runTurn(server.baseUrl);
 
     expectStopped(report, 'error');
-    expect(server.requests.map((request) => request.headers.authorization)).toEqual([`Bearer ${API_KEY}`, `Bearer ${API_KEY}`]);
+    expect(server.requests.map((request) => request.headers.authorization)).toEqual([
+      `Bearer ${API_KEY}`,
+      `Bearer ${API_KEY}`,
+    ]);
     expect(logs.text()).toContain('HTTP 401');
     expect(logs.text()).not.toContain(API_KEY);
     expect(report.error).not.toContain(API_KEY);
@@ -185,7 +216,10 @@ describe('what the agent sends', () => {
 describe('tool calls', () => {
   it('runs a valid tool call, feeds its result back and returns the final answer', async () => {
     const server = await startServer([
-      { content: 'Let me add.', toolCalls: [{ name: 'add', arguments: JSON.stringify({ a: 2, b: 3 }), id: 'call_add' }] },
+      {
+        content: 'Let me add.',
+        toolCalls: [{ name: 'add', arguments: JSON.stringify({ a: 2, b: 3 }), id: 'call_add' }],
+      },
       { content: 'The sum is 5.' },
     ]);
     const { report, executed, logs } = await runTurn(server.baseUrl);
@@ -216,10 +250,28 @@ describe('tool calls', () => {
   });
 
   it.each([
-    { case: 'arguments of the wrong type', name: 'add', arguments: '{"a":"two","b":3}', code: 'INVALID_INPUT', mentions: 'a: Invalid input: expected number' },
+    {
+      case: 'arguments of the wrong type',
+      name: 'add',
+      arguments: '{"a":"two","b":3}',
+      code: 'INVALID_INPUT',
+      mentions: 'a: Invalid input: expected number',
+    },
     { case: 'a missing argument', name: 'echo', arguments: '{}', code: 'INVALID_INPUT', mentions: 'text:' },
-    { case: 'malformed JSON arguments', name: 'echo', arguments: '{"text": "unterminated', code: 'INVALID_INPUT', mentions: 'not valid JSON' },
-    { case: 'an unknown tool', name: 'drop_database', arguments: '{}', code: 'UNKNOWN_TOOL', mentions: 'no tool named "drop_database"' },
+    {
+      case: 'malformed JSON arguments',
+      name: 'echo',
+      arguments: '{"text": "unterminated',
+      code: 'INVALID_INPUT',
+      mentions: 'not valid JSON',
+    },
+    {
+      case: 'an unknown tool',
+      name: 'drop_database',
+      arguments: '{}',
+      code: 'UNKNOWN_TOOL',
+      mentions: 'no tool named "drop_database"',
+    },
   ])('does not run anything for $case and feeds the error back so the model can correct itself', async (call) => {
     const server = await startServer([
       { toolCalls: [{ name: call.name, arguments: call.arguments, id: 'call_bad' }] },
@@ -229,10 +281,23 @@ describe('tool calls', () => {
 
     expect(executed).toEqual([]);
     const [fedBack] = toolMessages(server.requests[1]);
-    expect(fedBack).toEqual({ toolCallId: 'call_bad', result: { ok: false, error: { code: call.code, message: expect.stringContaining(call.mentions) } } });
-    expect(report.toolCalls).toEqual([{ step: 1, name: call.name, arguments: expect.anything(), ok: false, result: expect.objectContaining({ code: call.code }) }]);
+    expect(fedBack).toEqual({
+      toolCallId: 'call_bad',
+      result: { ok: false, error: { code: call.code, message: expect.stringContaining(call.mentions) } },
+    });
+    expect(report.toolCalls).toEqual([
+      {
+        step: 1,
+        name: call.name,
+        arguments: expect.anything(),
+        ok: false,
+        result: expect.objectContaining({ code: call.code }),
+      },
+    ]);
     expectStopped(report, 'final_answer');
-    expect(logs.entries()).toContainEqual(expect.objectContaining({ level: 30, tool: call.name, ok: false, errorCode: call.code }));
+    expect(logs.entries()).toContainEqual(
+      expect.objectContaining({ level: 30, tool: call.name, ok: false, errorCode: call.code }),
+    );
   });
 
   it('feeds a refused result back as data', async () => {
@@ -244,7 +309,10 @@ describe('tool calls', () => {
 
     expect(executed).toEqual([{ tool: 'delete_backup', input: { backupId: 'b-1' } }]);
     expect(toolMessages(server.requests[1])).toEqual([
-      { toolCallId: 'call_1_1', result: { ok: false, error: { code: 'REFUSED', message: 'deleting backups needs an operator' } } },
+      {
+        toolCallId: 'call_1_1',
+        result: { ok: false, error: { code: 'REFUSED', message: 'deleting backups needs an operator' } },
+      },
     ]);
     expect(report.finalAnswer).toBe('An operator has to delete it.');
   });
@@ -276,7 +344,9 @@ describe('tool calls', () => {
   });
 
   it('stops after maxSteps model calls when the model calls tools forever', async () => {
-    const server = await startServer((_request, index) => ({ toolCalls: [{ name: 'echo', arguments: JSON.stringify({ text: `round ${index + 1}` }) }] }));
+    const server = await startServer((_request, index) => ({
+      toolCalls: [{ name: 'echo', arguments: JSON.stringify({ text: `round ${index + 1}` }) }],
+    }));
     const { report, executed, logs } = await runTurn(server.baseUrl);
 
     expect(server.requests).toHaveLength(MAX_STEPS);
@@ -285,18 +355,31 @@ describe('tool calls', () => {
     expect(report.toolCalls.map((call) => call.step)).toEqual([1, 2, 3]);
     // The last request carries the whole conversation: system, user, then (assistant, tool) per earlier step.
     expect(server.requests[MAX_STEPS - 1]?.body.messages).toHaveLength(2 + 2 * (MAX_STEPS - 1));
-    expect(logs.entries()).toContainEqual(expect.objectContaining({ level: 40, msg: expect.stringContaining('after 3 model calls') }));
+    expect(logs.entries()).toContainEqual(
+      expect.objectContaining({ level: 40, msg: expect.stringContaining('after 3 model calls') }),
+    );
   });
 });
 
 describe('failures end the turn as data, never as a throw', () => {
   it('stops with an error on HTTP 500 and logs the status with a short redacted body excerpt', async () => {
-    const server = await startServer([{ status: 500, body: `upstream exploded; retry with password=hunter2hunter2 ${'x'.repeat(2_000)}` }]);
+    const server = await startServer([
+      { status: 500, body: `upstream exploded; retry with password=hunter2hunter2 ${'x'.repeat(2_000)}` },
+    ]);
     const { report, logs } = await runTurn(server.baseUrl);
 
-    expect(report).toMatchObject({ steps: 1, stoppedBecause: 'error', finalAnswer: null, error: expect.stringContaining('HTTP 500') });
+    expect(report).toMatchObject({
+      steps: 1,
+      stoppedBecause: 'error',
+      finalAnswer: null,
+      error: expect.stringContaining('HTTP 500'),
+    });
     const logged = logs.entries().find((entry) => entry.level === 50);
-    expect(logged).toMatchObject({ status: 500, kind: 'http', bodyExcerpt: expect.stringContaining('upstream exploded') });
+    expect(logged).toMatchObject({
+      status: 500,
+      kind: 'http',
+      bodyExcerpt: expect.stringContaining('upstream exploded'),
+    });
     expect(String(logged?.bodyExcerpt).length).toBeLessThan(400);
     expect(logs.text()).not.toContain('hunter2');
   });
@@ -307,14 +390,23 @@ describe('failures end the turn as data, never as a throw', () => {
     { case: 'no choices', rawBody: '{"choices":[]}', mentions: 'choices' },
     {
       case: 'a tool call without a name',
-      rawBody: JSON.stringify({ choices: [{ message: { content: null, tool_calls: [{ id: 'c1', type: 'function', function: { arguments: '{}' } }] } }] }),
+      rawBody: JSON.stringify({
+        choices: [
+          { message: { content: null, tool_calls: [{ id: 'c1', type: 'function', function: { arguments: '{}' } }] } },
+        ],
+      }),
       mentions: 'choices.0.message.tool_calls.0.function.name',
     },
   ])('stops with an error on $case', async ({ rawBody, mentions }) => {
     const server = await startServer([{ rawBody }]);
     const { report, executed, logs } = await runTurn(server.baseUrl);
 
-    expect(report).toMatchObject({ steps: 1, stoppedBecause: 'error', toolCalls: [], error: expect.stringContaining(mentions) });
+    expect(report).toMatchObject({
+      steps: 1,
+      stoppedBecause: 'error',
+      toolCalls: [],
+      error: expect.stringContaining(mentions),
+    });
     expect(executed).toEqual([]);
     expect(logs.entries()).toContainEqual(expect.objectContaining({ level: 50, kind: 'bad_response', status: 200 }));
   });
@@ -325,7 +417,11 @@ describe('failures end the turn as data, never as a throw', () => {
     const { report, logs } = await runTurn(server.baseUrl, { timeoutMs: SHORT_TIMEOUT_MS });
 
     expect(performance.now() - startedAt).toBeLessThan(SLOW_REPLY_MS / 2);
-    expect(report).toMatchObject({ steps: 1, stoppedBecause: 'error', error: expect.stringContaining(`within ${SHORT_TIMEOUT_MS} ms`) });
+    expect(report).toMatchObject({
+      steps: 1,
+      stoppedBecause: 'error',
+      error: expect.stringContaining(`within ${SHORT_TIMEOUT_MS} ms`),
+    });
     expect(logs.entries()).toContainEqual(expect.objectContaining({ level: 50, kind: 'timeout' }));
   });
 
@@ -389,10 +485,18 @@ describe('abort', () => {
       },
     };
     const server = await startServer([
-      { toolCalls: [{ name: 'abort_cycle', arguments: '{}' }, { name: 'echo', arguments: '{"text":"after"}' }] },
+      {
+        toolCalls: [
+          { name: 'abort_cycle', arguments: '{}' },
+          { name: 'echo', arguments: '{"text":"after"}' },
+        ],
+      },
       { content: 'unreachable' },
     ]);
-    const { report, executed } = await runTurn(server.baseUrl, { tools: [echo, abortCycle], signal: controller.signal });
+    const { report, executed } = await runTurn(server.baseUrl, {
+      tools: [echo, abortCycle],
+      signal: controller.signal,
+    });
 
     expect(report).toMatchObject({ steps: 1, stoppedBecause: 'aborted' });
     expect(report.toolCalls.map((call) => call.name)).toEqual(['abort_cycle']);

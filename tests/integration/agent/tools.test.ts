@@ -46,7 +46,9 @@ beforeAll(async () => {
   const dumpsSource = { PGHOST: '127.0.0.1', POSTGRES_USER: 'postgres', POSTGRES_DB: source };
   harness = await startBackupHarness({
     pods: [
-      ...['shop-db', 'legacy-db', 'prune-db', 'verify-db', 'their-db'].map((name) => podFor(name, 'postgres', dumpsSource)),
+      ...['shop-db', 'legacy-db', 'prune-db', 'verify-db', 'their-db'].map((name) =>
+        podFor(name, 'postgres', dumpsSource),
+      ),
       podFor('broken-db', 'postgres', { ...dumpsSource, POSTGRES_DB: missingDatabase }),
     ],
   });
@@ -110,18 +112,25 @@ async function snapshot() {
 }
 
 describe('tool schemas (what the model sees)', () => {
-  it.each(backupTools.map((tool) => [tool.name, tool] as const))('%s: a strict draft-07 object schema, every property described', (_name, tool) => {
-    expect(tool.name).toMatch(/^[a-zA-Z0-9_-]{1,64}$/);
-    expect(tool.description.length).toBeGreaterThan(40);
-    const schema = toolInputJsonSchema(tool);
-    expect(schema).toMatchObject({ $schema: 'http://json-schema.org/draft-07/schema#', type: 'object', additionalProperties: false });
-    const properties = schema.properties as Record<string, Record<string, unknown>>;
-    for (const [key, property] of Object.entries(properties)) {
-      expect(property.description, `${tool.name}.${key}`).toMatch(/\w{3,}/);
-      expect(property.type, `${tool.name}.${key}`).toMatch(/^(string|integer|boolean|array)$/);
-    }
-    for (const key of (schema.required as string[] | undefined) ?? []) expect(Object.keys(properties)).toContain(key);
-  });
+  it.each(backupTools.map((tool) => [tool.name, tool] as const))(
+    '%s: a strict draft-07 object schema, every property described',
+    (_name, tool) => {
+      expect(tool.name).toMatch(/^[a-zA-Z0-9_-]{1,64}$/);
+      expect(tool.description.length).toBeGreaterThan(40);
+      const schema = toolInputJsonSchema(tool);
+      expect(schema).toMatchObject({
+        $schema: 'http://json-schema.org/draft-07/schema#',
+        type: 'object',
+        additionalProperties: false,
+      });
+      const properties = schema.properties as Record<string, Record<string, unknown>>;
+      for (const [key, property] of Object.entries(properties)) {
+        expect(property.description, `${tool.name}.${key}`).toMatch(/\w{3,}/);
+        expect(property.type, `${tool.name}.${key}`).toMatch(/^(string|integer|boolean|array)$/);
+      }
+      for (const key of (schema.required as string[] | undefined) ?? []) expect(Object.keys(properties)).toContain(key);
+    },
+  );
 
   it('requires exactly the fields without a default, and shows limits and defaults', () => {
     const byName = Object.fromEntries(backupTools.map((tool) => [tool.name, toolInputJsonSchema(tool)]));
@@ -142,15 +151,33 @@ describe('tool schemas (what the model sees)', () => {
   it('accepts and rejects the same inputs as the tool’s own validation (round trip through JSON Schema)', () => {
     const samples: Record<string, unknown[]> = {
       listBackupStatus: [{}, { workspaceId: 'x' }],
-      runBackup: [{ deploymentId: 'abc123' }, { deploymentId: 123 }, { deploymentId: 'ABC' }, {}, { deploymentId: 'abc', force: true }],
-      getBackupHistory: [{ deploymentId: 'abc' }, { deploymentId: 'abc', limit: 100 }, { deploymentId: 'abc', limit: 0 }, { deploymentId: 'abc', limit: 101 }, { deploymentId: 'abc', limit: 2.5 }],
-      pruneOldBackups: [{ deploymentId: 'abc', keepCount: 1 }, { deploymentId: 'abc', keepCount: 0 }, { deploymentId: 'abc', keepCount: 3, dryRun: 'yes' }],
+      runBackup: [
+        { deploymentId: 'abc123' },
+        { deploymentId: 123 },
+        { deploymentId: 'ABC' },
+        {},
+        { deploymentId: 'abc', force: true },
+      ],
+      getBackupHistory: [
+        { deploymentId: 'abc' },
+        { deploymentId: 'abc', limit: 100 },
+        { deploymentId: 'abc', limit: 0 },
+        { deploymentId: 'abc', limit: 101 },
+        { deploymentId: 'abc', limit: 2.5 },
+      ],
+      pruneOldBackups: [
+        { deploymentId: 'abc', keepCount: 1 },
+        { deploymentId: 'abc', keepCount: 0 },
+        { deploymentId: 'abc', keepCount: 3, dryRun: 'yes' },
+      ],
       verifyBackup: [{ backupId: 'b1' }, { backupId: '../x' }],
     };
     for (const tool of backupTools) {
       const seenByModel = z.fromJSONSchema(toolInputJsonSchema(tool) as Parameters<typeof z.fromJSONSchema>[0]);
       for (const sample of samples[tool.name] ?? []) {
-        expect(seenByModel.safeParse(sample).success, `${tool.name} ${JSON.stringify(sample)}`).toBe(tool.inputSchema.safeParse(sample).success);
+        expect(seenByModel.safeParse(sample).success, `${tool.name} ${JSON.stringify(sample)}`).toBe(
+          tool.inputSchema.safeParse(sample).success,
+        );
       }
     }
   });
@@ -158,27 +185,95 @@ describe('tool schemas (what the model sees)', () => {
 
 describe('invalid input: INVALID_INPUT naming the tool, and nothing happens', () => {
   const cases: Array<{ case: string; tool: string; input: (id: string) => unknown; mentions: string }> = [
-    { case: 'a number as deploymentId', tool: 'runBackup', input: () => ({ deploymentId: 123 }), mentions: 'deploymentId: Invalid input: expected string, received number' },
+    {
+      case: 'a number as deploymentId',
+      tool: 'runBackup',
+      input: () => ({ deploymentId: 123 }),
+      mentions: 'deploymentId: Invalid input: expected string, received number',
+    },
     { case: 'a missing deploymentId', tool: 'runBackup', input: () => ({}), mentions: 'deploymentId:' },
-    { case: 'an unknown key (strict)', tool: 'runBackup', input: (id) => ({ deploymentId: id, force: true }), mentions: 'Unrecognized key: "force"' },
-    { case: 'malformed JSON', tool: 'runBackup', input: (id) => `{"deploymentId": "${id}"`, mentions: 'arguments are not valid JSON' },
-    { case: 'a name instead of an id', tool: 'runBackup', input: () => ({ deploymentId: 'Shop DB' }), mentions: 'must be a deployment id' },
+    {
+      case: 'an unknown key (strict)',
+      tool: 'runBackup',
+      input: (id) => ({ deploymentId: id, force: true }),
+      mentions: 'Unrecognized key: "force"',
+    },
+    {
+      case: 'malformed JSON',
+      tool: 'runBackup',
+      input: (id) => `{"deploymentId": "${id}"`,
+      mentions: 'arguments are not valid JSON',
+    },
+    {
+      case: 'a name instead of an id',
+      tool: 'runBackup',
+      input: () => ({ deploymentId: 'Shop DB' }),
+      mentions: 'must be a deployment id',
+    },
     { case: 'a JSON array', tool: 'runBackup', input: () => '[]', mentions: 'expected object' },
-    { case: 'a string limit', tool: 'getBackupHistory', input: (id) => ({ deploymentId: id, limit: '5' }), mentions: 'limit:' },
-    { case: 'limit 0', tool: 'getBackupHistory', input: (id) => ({ deploymentId: id, limit: 0 }), mentions: 'limit: Too small' },
-    { case: 'limit 101', tool: 'getBackupHistory', input: (id) => ({ deploymentId: id, limit: 101 }), mentions: 'limit: Too big' },
-    { case: 'keepCount 0', tool: 'pruneOldBackups', input: (id) => ({ deploymentId: id, keepCount: 0 }), mentions: 'keepCount: must be at least 1' },
-    { case: 'a fractional keepCount', tool: 'pruneOldBackups', input: (id) => ({ deploymentId: id, keepCount: 1.5 }), mentions: 'keepCount:' },
-    { case: 'a GFS rule of its own', tool: 'pruneOldBackups', input: (id) => ({ deploymentId: id, daily: 1, dryRun: false }), mentions: 'Unrecognized key: "daily"' },
-    { case: 'dryRun as a string', tool: 'pruneOldBackups', input: (id) => ({ deploymentId: id, keepCount: 1, dryRun: 'false' }), mentions: 'dryRun:' },
-    { case: 'a path as backupId', tool: 'verifyBackup', input: () => ({ backupId: '../../etc/passwd' }), mentions: 'backupId: must be a backup id' },
-    { case: 'a scope of its own choosing', tool: 'listBackupStatus', input: () => ({ workspaceId: 'theirs' }), mentions: 'Unrecognized key: "workspaceId"' },
+    {
+      case: 'a string limit',
+      tool: 'getBackupHistory',
+      input: (id) => ({ deploymentId: id, limit: '5' }),
+      mentions: 'limit:',
+    },
+    {
+      case: 'limit 0',
+      tool: 'getBackupHistory',
+      input: (id) => ({ deploymentId: id, limit: 0 }),
+      mentions: 'limit: Too small',
+    },
+    {
+      case: 'limit 101',
+      tool: 'getBackupHistory',
+      input: (id) => ({ deploymentId: id, limit: 101 }),
+      mentions: 'limit: Too big',
+    },
+    {
+      case: 'keepCount 0',
+      tool: 'pruneOldBackups',
+      input: (id) => ({ deploymentId: id, keepCount: 0 }),
+      mentions: 'keepCount: must be at least 1',
+    },
+    {
+      case: 'a fractional keepCount',
+      tool: 'pruneOldBackups',
+      input: (id) => ({ deploymentId: id, keepCount: 1.5 }),
+      mentions: 'keepCount:',
+    },
+    {
+      case: 'a GFS rule of its own',
+      tool: 'pruneOldBackups',
+      input: (id) => ({ deploymentId: id, daily: 1, dryRun: false }),
+      mentions: 'Unrecognized key: "daily"',
+    },
+    {
+      case: 'dryRun as a string',
+      tool: 'pruneOldBackups',
+      input: (id) => ({ deploymentId: id, keepCount: 1, dryRun: 'false' }),
+      mentions: 'dryRun:',
+    },
+    {
+      case: 'a path as backupId',
+      tool: 'verifyBackup',
+      input: () => ({ backupId: '../../etc/passwd' }),
+      mentions: 'backupId: must be a backup id',
+    },
+    {
+      case: 'a scope of its own choosing',
+      tool: 'listBackupStatus',
+      input: () => ({ workspaceId: 'theirs' }),
+      mentions: 'Unrecognized key: "workspaceId"',
+    },
   ];
 
   it.each(cases)('$tool with $case', async ({ tool, input, mentions }) => {
     const before = await snapshot();
     const result = await call(tool, input(ids['prune-db']!));
-    expect(result).toEqual({ ok: false, error: { code: 'INVALID_INPUT', message: expect.stringMatching(new RegExp(`^${tool}: `)) } });
+    expect(result).toEqual({
+      ok: false,
+      error: { code: 'INVALID_INPUT', message: expect.stringMatching(new RegExp(`^${tool}: `)) },
+    });
     if (!result.ok) expect(result.error.message).toContain(mentions);
     expect(await snapshot()).toEqual(before);
   });
@@ -186,7 +281,11 @@ describe('invalid input: INVALID_INPUT naming the tool, and nothing happens', ()
   it('UNKNOWN_TOOL for a tool that does not exist, listing the ones that do', async () => {
     expect(await call('dropDatabase', {})).toEqual({
       ok: false,
-      error: { code: 'UNKNOWN_TOOL', message: 'no tool named "dropDatabase"; available: listBackupStatus, runBackup, getBackupHistory, pruneOldBackups, verifyBackup, proposeRestore' },
+      error: {
+        code: 'UNKNOWN_TOOL',
+        message:
+          'no tool named "dropDatabase"; available: listBackupStatus, runBackup, getBackupHistory, pruneOldBackups, verifyBackup, proposeRestore',
+      },
     });
   });
 });
@@ -201,7 +300,10 @@ describe('scope: unknown deployments and other workspaces are NOT_FOUND, alike',
   it.each(deploymentTools)('$tool: an id that does not exist', async ({ tool, input }) => {
     expect(await call(tool, input(UNKNOWN_ID))).toEqual({
       ok: false,
-      error: { code: 'NOT_FOUND', message: `no deployment "${UNKNOWN_ID}" in your scope; call listBackupStatus for the ids you may use` },
+      error: {
+        code: 'NOT_FOUND',
+        message: `no deployment "${UNKNOWN_ID}" in your scope; call listBackupStatus for the ids you may use`,
+      },
     });
   });
 
@@ -210,24 +312,45 @@ describe('scope: unknown deployments and other workspaces are NOT_FOUND, alike',
     const theirId = ids['their-db']!;
     expect(await call(tool, input(theirId))).toEqual({
       ok: false,
-      error: { code: 'NOT_FOUND', message: `no deployment "${theirId}" in your scope; call listBackupStatus for the ids you may use` },
+      error: {
+        code: 'NOT_FOUND',
+        message: `no deployment "${theirId}" in your scope; call listBackupStatus for the ids you may use`,
+      },
     });
     expect(await snapshot()).toEqual(before);
   });
 
   it('verifyBackup: a backup of another workspace, or one that does not exist', async () => {
-    expect(await call('verifyBackup', { backupId: theirBackupId })).toEqual({ ok: false, error: { code: 'NOT_FOUND', message: `no backup "${theirBackupId}" in your scope` } });
-    expect(await call('verifyBackup', { backupId: 'nosuchbackup0' })).toEqual({ ok: false, error: { code: 'NOT_FOUND', message: 'no backup "nosuchbackup0" in your scope' } });
+    expect(await call('verifyBackup', { backupId: theirBackupId })).toEqual({
+      ok: false,
+      error: { code: 'NOT_FOUND', message: `no backup "${theirBackupId}" in your scope` },
+    });
+    expect(await call('verifyBackup', { backupId: 'nosuchbackup0' })).toEqual({
+      ok: false,
+      error: { code: 'NOT_FOUND', message: 'no backup "nosuchbackup0" in your scope' },
+    });
   });
 
   it('listBackupStatus: only the deployments of the workspace; all of them for an unscoped agent', async () => {
-    const scoped = await callOk<{ deployments: Array<{ deploymentId: string; workspace: string }> }>('listBackupStatus', {});
-    expect(scoped.deployments.map((d) => d.deploymentId).sort()).toEqual([ids['legacy-db'], ids['prune-db'], ids['verify-db']].sort());
+    const scoped = await callOk<{ deployments: Array<{ deploymentId: string; workspace: string }> }>(
+      'listBackupStatus',
+      {},
+    );
+    expect(scoped.deployments.map((d) => d.deploymentId).sort()).toEqual(
+      [ids['legacy-db'], ids['prune-db'], ids['verify-db']].sort(),
+    );
     expect(new Set(scoped.deployments.map((d) => d.workspace))).toEqual(new Set(['mine']));
 
-    const unscoped = await callOk<{ deployments: Array<{ deploymentId: string }> }>('listBackupStatus', '', { ...context, workspaceId: null });
+    const unscoped = await callOk<{ deployments: Array<{ deploymentId: string }> }>('listBackupStatus', '', {
+      ...context,
+      workspaceId: null,
+    });
     expect(unscoped.deployments.map((d) => d.deploymentId)).toContain(ids['their-db']);
-    const theirsOnly = await callOk<{ deployments: Array<{ deploymentId: string }> }>('listBackupStatus', {}, { ...context, workspaceId: theirs.id });
+    const theirsOnly = await callOk<{ deployments: Array<{ deploymentId: string }> }>(
+      'listBackupStatus',
+      {},
+      { ...context, workspaceId: theirs.id },
+    );
     expect(theirsOnly.deployments.map((d) => d.deploymentId)).toEqual([ids['their-db']]);
   });
 });
@@ -236,7 +359,10 @@ describe('runBackup', () => {
   it('refuses a FAILED deployment (corrupt data), records nothing', async () => {
     const before = await snapshot();
     const result = await call('runBackup', { deploymentId: ids['legacy-db'] });
-    expect(result).toEqual({ ok: false, error: { code: 'REFUSED', message: expect.stringMatching(/^DEPLOYMENT_NOT_RUNNING: .*may produce corrupt data/) } });
+    expect(result).toEqual({
+      ok: false,
+      error: { code: 'REFUSED', message: expect.stringMatching(/^DEPLOYMENT_NOT_RUNNING: .*may produce corrupt data/) },
+    });
     expect(await harness.db.prisma.backupRecord.count({ where: { deploymentId: ids['legacy-db'] } })).toBe(0);
     expect(await snapshot()).toEqual(before);
   });
@@ -244,7 +370,10 @@ describe('runBackup', () => {
   it('refuses a recipe without a data export', async () => {
     expect(await call('runBackup', { deploymentId: ids.web })).toEqual({
       ok: false,
-      error: { code: 'REFUSED', message: 'NO_DATA_EXPORT: recipe "nginx" has no dataExport: there is no data to back up' },
+      error: {
+        code: 'REFUSED',
+        message: 'NO_DATA_EXPORT: recipe "nginx" has no dataExport: there is no data to back up',
+      },
     });
   });
 
@@ -260,7 +389,13 @@ describe('runBackup', () => {
       durationMs: expect.any(Number),
     });
     const record = await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: value.backupId as string } });
-    expect(record).toMatchObject({ status: 'SUCCEEDED', trigger: 'AGENT', workspaceId: mine.id, path: value.path, sha256: value.sha256 });
+    expect(record).toMatchObject({
+      status: 'SUCCEEDED',
+      trigger: 'AGENT',
+      workspaceId: mine.id,
+      path: value.path,
+      sha256: value.sha256,
+    });
     expect(record.sizeBytes?.toString()).toBe(value.sizeBytes);
     expect(BigInt((await stat(value.path as string)).size)).toBe(record.sizeBytes);
     expect((await readFile(value.path as string)).subarray(0, 5).toString('latin1')).toBe('PGDMP');
@@ -298,7 +433,14 @@ describe('runBackup', () => {
     const record = await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: value.backupId as string } });
     expect(record).toMatchObject({ status: 'FAILED', trigger: 'AGENT', errorKind: 'ExecFailed', path: null });
     const alerts = await harness.db.prisma.alert.findMany({ where: { deploymentId: ids['broken-db'] } });
-    expect(alerts).toEqual([expect.objectContaining({ kind: 'backup_failed', severity: 'CRITICAL', backupRecordId: record.id, resolvedAt: null })]);
+    expect(alerts).toEqual([
+      expect.objectContaining({
+        kind: 'backup_failed',
+        severity: 'CRITICAL',
+        backupRecordId: record.id,
+        resolvedAt: null,
+      }),
+    ]);
     expect(alerts[0]?.message).toContain('Data-loss risk');
     const folder = path.join(harness.root, mine.id, 'broken-db');
     expect(await readdir(folder).catch(() => [])).toEqual([]);
@@ -329,7 +471,9 @@ describe('getBackupHistory', () => {
   });
 
   it('returns the newest 10 by default, newest first, sizes as strings, errors of failed ones', async () => {
-    const value = await callOk<{ deployment: string; backups: Array<Record<string, unknown>> }>('getBackupHistory', { deploymentId: ids['history-db'] });
+    const value = await callOk<{ deployment: string; backups: Array<Record<string, unknown>> }>('getBackupHistory', {
+      deploymentId: ids['history-db'],
+    });
     expect(value.deployment).toBe('history-db');
     expect(value.backups.map((b) => b.backupId)).toEqual(seeded.slice(0, 10));
     expect(value.backups[0]).toEqual({
@@ -343,14 +487,24 @@ describe('getBackupHistory', () => {
       error: 'no output for 60 s (attempt 11)',
     });
     // 10 TB does not fit a 32-bit int; it travels as a decimal string.
-    expect(value.backups[1]).toEqual({ backupId: seeded[1], status: 'SUCCEEDED', trigger: 'SCHEDULE', startedAt: '2026-03-01T10:00:00.000Z', durationMs: 1_010, sizeBytes: '10000000000000' });
+    expect(value.backups[1]).toEqual({
+      backupId: seeded[1],
+      status: 'SUCCEEDED',
+      trigger: 'SCHEDULE',
+      startedAt: '2026-03-01T10:00:00.000Z',
+      durationMs: 1_010,
+      sizeBytes: '10000000000000',
+    });
   });
 
   it.each([
     { limit: 1, expected: 1 },
     { limit: 100, expected: 12 },
   ])('honours limit $limit', async ({ limit, expected }) => {
-    const value = await callOk<{ backups: Array<{ backupId: string }> }>('getBackupHistory', { deploymentId: ids['history-db'], limit });
+    const value = await callOk<{ backups: Array<{ backupId: string }> }>('getBackupHistory', {
+      deploymentId: ids['history-db'],
+      limit,
+    });
     expect(value.backups.map((b) => b.backupId)).toEqual(seeded.slice(0, expected));
   });
 
@@ -363,23 +517,43 @@ describe('pruneOldBackups', () => {
   const backups: Array<{ backupId: string; path: string }> = [];
   beforeAll(async () => {
     for (let index = 0; index < 3; index += 1) {
-      const value = await callOk<{ backupId: string; path: string; status: string }>('runBackup', { deploymentId: ids['prune-db'] });
+      const value = await callOk<{ backupId: string; path: string; status: string }>('runBackup', {
+        deploymentId: ids['prune-db'],
+      });
       expect(value.status).toBe('SUCCEEDED');
       backups.unshift(value);
     }
   });
-  const exists = (file: string) => stat(file).then(() => true, () => false);
+  const exists = (file: string) =>
+    stat(file).then(
+      () => true,
+      () => false,
+    );
 
   it('previews by default: lists what would go and why, deletes nothing', async () => {
     const before = await snapshot();
-    const value = await callOk<{ dryRun: boolean; prunedCount: number; pruned: Array<{ id: string; path: string; fileWasMissing: boolean; reason: string }>; kept: number }>(
-      'pruneOldBackups',
-      { deploymentId: ids['prune-db'], keepCount: 1 },
-    );
-    expect(value).toMatchObject({ policy: 'keep-last 1', keep: [{ id: backups[0]!.backupId, reasons: ['newest', 'newest-verified', 'keep-last'] }] });
+    const value = await callOk<{
+      dryRun: boolean;
+      prunedCount: number;
+      pruned: Array<{ id: string; path: string; fileWasMissing: boolean; reason: string }>;
+      kept: number;
+    }>('pruneOldBackups', { deploymentId: ids['prune-db'], keepCount: 1 });
+    expect(value).toMatchObject({
+      policy: 'keep-last 1',
+      keep: [{ id: backups[0]!.backupId, reasons: ['newest', 'newest-verified', 'keep-last'] }],
+    });
     expect(new Set(value.pruned.map((p) => p.reason))).toEqual(new Set(['no-keep-rule']));
-    expect(value).toMatchObject({ deployment: 'prune-db', dryRun: true, prunedCount: 2, kept: 1, problems: [], prunedFailedRecords: 0 });
-    expect(value.pruned.map((p) => [p.id, p.path, p.fileWasMissing])).toEqual(backups.slice(1).map((b) => [b.backupId, b.path, false]));
+    expect(value).toMatchObject({
+      deployment: 'prune-db',
+      dryRun: true,
+      prunedCount: 2,
+      kept: 1,
+      problems: [],
+      prunedFailedRecords: 0,
+    });
+    expect(value.pruned.map((p) => [p.id, p.path, p.fileWasMissing])).toEqual(
+      backups.slice(1).map((b) => [b.backupId, b.path, false]),
+    );
     expect(await snapshot()).toEqual(before);
   });
 
@@ -390,21 +564,30 @@ describe('pruneOldBackups', () => {
       error: { code: 'INVALID_INPUT', message: expect.stringContaining('dryRun: false needs expectDelete') },
     });
     // A plan seen with keep-last 2 (one deletion) does not confirm the keep-last 1 plan (two deletions).
-    const seen = await callOk<{ expectDelete: string[] }>('pruneOldBackups', { deploymentId: ids['prune-db'], keepCount: 2 });
-    expect(seen.expectDelete).toEqual([backups[2]!.backupId]);
-    const refused = await callOk<{ dryRun: boolean; planChanged: { unconfirmed: string[] }; expectDelete: string[] }>('pruneOldBackups', {
+    const seen = await callOk<{ expectDelete: string[] }>('pruneOldBackups', {
       deploymentId: ids['prune-db'],
-      keepCount: 1,
-      dryRun: false,
-      expectDelete: seen.expectDelete,
+      keepCount: 2,
     });
+    expect(seen.expectDelete).toEqual([backups[2]!.backupId]);
+    const refused = await callOk<{ dryRun: boolean; planChanged: { unconfirmed: string[] }; expectDelete: string[] }>(
+      'pruneOldBackups',
+      {
+        deploymentId: ids['prune-db'],
+        keepCount: 1,
+        dryRun: false,
+        expectDelete: seen.expectDelete,
+      },
+    );
     expect(refused).toMatchObject({ dryRun: true, planChanged: { unconfirmed: [backups[1]!.backupId] } });
     expect(refused.expectDelete).toEqual([backups[1]!.backupId, backups[2]!.backupId].sort());
     expect(await snapshot()).toEqual(before);
   });
 
   it('deletes the older files, their sidecars and records, and keeps the newest', async () => {
-    const plan = await callOk<{ expectDelete: string[] }>('pruneOldBackups', { deploymentId: ids['prune-db'], keepCount: 1 });
+    const plan = await callOk<{ expectDelete: string[] }>('pruneOldBackups', {
+      deploymentId: ids['prune-db'],
+      keepCount: 1,
+    });
     const value = await callOk<{ dryRun: boolean; prunedCount: number; kept: number }>('pruneOldBackups', {
       deploymentId: ids['prune-db'],
       keepCount: 1,
@@ -418,13 +601,18 @@ describe('pruneOldBackups', () => {
     }
     const newest = backups[0]!;
     expect(await exists(newest.path)).toBe(true);
-    const left = await harness.db.prisma.backupRecord.findMany({ where: { deploymentId: ids['prune-db'] }, select: { id: true } });
+    const left = await harness.db.prisma.backupRecord.findMany({
+      where: { deploymentId: ids['prune-db'] },
+      select: { id: true },
+    });
     expect(left).toEqual([{ id: newest.backupId }]);
     expect(await callOk('verifyBackup', { backupId: newest.backupId })).toMatchObject({ ok: true });
   });
 
   it('prunes nothing more when run again', async () => {
-    expect(await callOk('pruneOldBackups', { deploymentId: ids['prune-db'], keepCount: 1, dryRun: false, expectDelete: [] })).toMatchObject({ prunedCount: 0, kept: 1 });
+    expect(
+      await callOk('pruneOldBackups', { deploymentId: ids['prune-db'], keepCount: 1, dryRun: false, expectDelete: [] }),
+    ).toMatchObject({ prunedCount: 0, kept: 1 });
   });
 });
 
@@ -475,7 +663,9 @@ describe('verifyBackup', () => {
   });
 
   it('answers NO_FILE for a failed backup', async () => {
-    const failed = await harness.db.prisma.backupRecord.findFirstOrThrow({ where: { deploymentId: ids['broken-db'], status: 'FAILED' } });
+    const failed = await harness.db.prisma.backupRecord.findFirstOrThrow({
+      where: { deploymentId: ids['broken-db'], status: 'FAILED' },
+    });
     expect(await call('verifyBackup', { backupId: failed.id })).toEqual({
       ok: false,
       error: { code: 'NO_FILE', message: `backup ${failed.id} is FAILED: there is no file to verify` },

@@ -37,9 +37,13 @@ describe('backup claims', () => {
     const crashed = { deploymentId: deployment.id, token: 'crashed-worker', ttlMs: TTL_MS };
     expect(await claimDeployment(db.prisma, { ...crashed, now: T0 })).toBe(true);
     const later = new Date(T0.getTime() + TTL_MS - 1);
-    expect(await claimDeployment(db.prisma, { deploymentId: deployment.id, token: 'other', now: later, ttlMs: TTL_MS })).toBe(false);
+    expect(
+      await claimDeployment(db.prisma, { deploymentId: deployment.id, token: 'other', now: later, ttlMs: TTL_MS }),
+    ).toBe(false);
     const expired = new Date(T0.getTime() + TTL_MS);
-    expect(await claimDeployment(db.prisma, { deploymentId: deployment.id, token: 'other', now: expired, ttlMs: TTL_MS })).toBe(true);
+    expect(
+      await claimDeployment(db.prisma, { deploymentId: deployment.id, token: 'other', now: expired, ttlMs: TTL_MS }),
+    ).toBe(true);
     expect(await renewClaim(db.prisma, { ...crashed, now: expired })).toBe(false);
     await releaseClaim(db.prisma, crashed);
     const row = await db.prisma.deployment.findUniqueOrThrow({ where: { id: deployment.id } });
@@ -53,11 +57,13 @@ describe('backup claims', () => {
     await claimDeployment(db.prisma, { ...claim, now: T0 });
     const renewedAt = new Date(T0.getTime() + 60_000);
     expect(await renewClaim(db.prisma, { ...claim, now: renewedAt })).toBe(true);
-    expect((await db.prisma.deployment.findUniqueOrThrow({ where: { id: deployment.id } })).backupClaimExpiresAt).toEqual(
-      new Date(renewedAt.getTime() + TTL_MS),
-    );
+    expect(
+      (await db.prisma.deployment.findUniqueOrThrow({ where: { id: deployment.id } })).backupClaimExpiresAt,
+    ).toEqual(new Date(renewedAt.getTime() + TTL_MS));
     await releaseClaim(db.prisma, claim);
-    expect(await claimDeployment(db.prisma, { deploymentId: deployment.id, token: 'next', now: renewedAt, ttlMs: TTL_MS })).toBe(true);
+    expect(
+      await claimDeployment(db.prisma, { deploymentId: deployment.id, token: 'next', now: renewedAt, ttlMs: TTL_MS }),
+    ).toBe(true);
   });
 });
 
@@ -65,7 +71,13 @@ describe('alerts', () => {
   it('keeps one open alert per deployment and kind, counting repeats, until resolved', async () => {
     const workspace = await createWorkspace(db.prisma);
     const deployment = await createDeployment(db.prisma, workspace.id);
-    const alert = { workspaceId: workspace.id, deploymentId: deployment.id, severity: 'CRITICAL' as const, kind: 'backup_failed', message: 'first' };
+    const alert = {
+      workspaceId: workspace.id,
+      deploymentId: deployment.id,
+      severity: 'CRITICAL' as const,
+      kind: 'backup_failed',
+      message: 'first',
+    };
     const first = await raiseAlert(db.prisma, alert, T0);
     const second = await raiseAlert(db.prisma, { ...alert, message: 'second' }, new Date(T0.getTime() + 60_000));
     expect(second.id).toBe(first.id);

@@ -32,7 +32,12 @@ async function startReceiver(statuses: number[]) {
     let body = '';
     request.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
     request.on('end', () => {
-      bodies.push({ method: request.method, path: request.url, contentType: request.headers['content-type'], body: JSON.parse(body) });
+      bodies.push({
+        method: request.method,
+        path: request.url,
+        contentType: request.headers['content-type'],
+        body: JSON.parse(body),
+      });
       response.statusCode = statuses[Math.min(bodies.length - 1, statuses.length - 1)] ?? 200;
       response.end('{}');
     });
@@ -61,7 +66,12 @@ describe('webhook notifier', () => {
     notifier.notify(NOTIFICATION);
     await notifier.flush(5_000);
     expect(receiver.bodies).toEqual([
-      { method: 'POST', path: SECRET_PATH, contentType: 'application/json', body: { type: 'backup.alert', ...NOTIFICATION } },
+      {
+        method: 'POST',
+        path: SECRET_PATH,
+        contentType: 'application/json',
+        body: { type: 'backup.alert', ...NOTIFICATION },
+      },
     ]);
   });
 
@@ -69,7 +79,12 @@ describe('webhook notifier', () => {
     const receiver = await startReceiver([500, 429, 503, 200]);
     const delays: number[] = [];
     const { logger } = capturingLogger();
-    const notifier = createWebhookNotifier({ url: receiver.url, logger, baseDelayMs: 100, sleep: async (ms) => void delays.push(ms) });
+    const notifier = createWebhookNotifier({
+      url: receiver.url,
+      logger,
+      baseDelayMs: 100,
+      sleep: async (ms) => void delays.push(ms),
+    });
     notifier.notify(NOTIFICATION);
     await notifier.flush(5_000);
     expect(receiver.bodies).toHaveLength(4);
@@ -99,7 +114,13 @@ describe('webhook notifier', () => {
 
   it('never throws or blocks the caller, even when nothing listens', async () => {
     const { logger, output } = capturingLogger();
-    const notifier = createWebhookNotifier({ url: 'http://127.0.0.1:9/closed', logger, maxAttempts: 2, sleep: NO_DELAY, timeoutMs: 1_000 });
+    const notifier = createWebhookNotifier({
+      url: 'http://127.0.0.1:9/closed',
+      logger,
+      maxAttempts: 2,
+      sleep: NO_DELAY,
+      timeoutMs: 1_000,
+    });
     expect(notifier.notify(NOTIFICATION)).toBeUndefined();
     await notifier.flush(5_000);
     expect(output()).toContain('giving up');

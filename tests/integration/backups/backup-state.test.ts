@@ -3,7 +3,11 @@ import path from 'node:path';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrismaClient, type Prisma } from '../../../src/generated/prisma/client.ts';
-import { gatherBackupState, type BackupState, type DeploymentBackupState } from '../../../src/lib/backups/backup-state.ts';
+import {
+  gatherBackupState,
+  type BackupState,
+  type DeploymentBackupState,
+} from '../../../src/lib/backups/backup-state.ts';
 import { createDeployment, createWorkspace } from '../../support/factories.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
 
@@ -26,7 +30,11 @@ let workspaceB: { id: string; slug: string };
 const alphaRecords = new Map<string, string>();
 const ids: Record<string, string> = {};
 
-async function deployment(workspaceId: string, name: string, overrides: Partial<Prisma.DeploymentUncheckedCreateInput> = {}) {
+async function deployment(
+  workspaceId: string,
+  name: string,
+  overrides: Partial<Prisma.DeploymentUncheckedCreateInput> = {},
+) {
   const created = await createDeployment(db.prisma, workspaceId, {
     name,
     backupEnabled: true,
@@ -38,7 +46,13 @@ async function deployment(workspaceId: string, name: string, overrides: Partial<
   return created;
 }
 
-type RecordSeed = { label?: string; status: 'SUCCEEDED' | 'FAILED' | 'RUNNING'; startedAt: Date; sizeBytes?: bigint; errorKind?: string };
+type RecordSeed = {
+  label?: string;
+  status: 'SUCCEEDED' | 'FAILED' | 'RUNNING';
+  startedAt: Date;
+  sizeBytes?: bigint;
+  errorKind?: string;
+};
 
 async function records(deployment: { id: string; workspaceId: string }, seeds: RecordSeed[]) {
   for (const seed of seeds) {
@@ -85,12 +99,22 @@ beforeAll(async () => {
   ]);
   // bravo: backups off; its records must not count anywhere.
   const bravo = await deployment(workspaceA.id, 'bravo', { backupEnabled: false });
-  await records(bravo, [{ status: 'SUCCEEDED', startedAt: at(-DAY), sizeBytes: 5_000n }, { status: 'FAILED', startedAt: at(-HOUR) }]);
+  await records(bravo, [
+    { status: 'SUCCEEDED', startedAt: at(-DAY), sizeBytes: 5_000n },
+    { status: 'FAILED', startedAt: at(-HOUR) },
+  ]);
   // charlie: FAILED deployment with backups on.
   await deployment(workspaceA.id, 'charlie', { status: 'FAILED', lastBackupAt: at(-HOUR) });
   // delta: 25 stored backups of 1 MiB, the newest after today's fire time.
   const delta = await deployment(workspaceA.id, 'delta', { lastBackupAt: at(-30 * MINUTE) });
-  await records(delta, Array.from({ length: 25 }, (_, index) => ({ status: 'SUCCEEDED' as const, startedAt: at(-30 * MINUTE - index * DAY), sizeBytes: BigInt(MIB) })));
+  await records(
+    delta,
+    Array.from({ length: 25 }, (_, index) => ({
+      status: 'SUCCEEDED' as const,
+      startedAt: at(-30 * MINUTE - index * DAY),
+      sizeBytes: BigInt(MIB),
+    })),
+  );
   // echo: a recipe without a data export; foxtrot: a broken schedule; golf: never backed up, every 30 minutes;
   // india: never backed up, created after 03:00 today (owes no backup for it).
   await deployment(workspaceA.id, 'echo', { recipeSlug: 'nginx' });
@@ -108,7 +132,15 @@ afterAll(async () => {
 describe('gatherBackupState', () => {
   it('lists only backup-enabled deployments of the workspace, ordered by name', async () => {
     const state = await gatherBackupState(db.prisma, { ...OPTIONS, workspaceId: workspaceA.id });
-    expect(state.deployments.map((d) => d.name)).toEqual(['alpha', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'india']);
+    expect(state.deployments.map((d) => d.name)).toEqual([
+      'alpha',
+      'charlie',
+      'delta',
+      'echo',
+      'foxtrot',
+      'golf',
+      'india',
+    ]);
     expect(state.deployments.every((d) => d.workspaceId === workspaceA.id && d.workspaceSlug === 'acme')).toBe(true);
     expect(state.gatheredAt).toEqual(T0);
   });
@@ -120,7 +152,14 @@ describe('gatherBackupState', () => {
 
     const all = await gatherBackupState(db.prisma, { ...OPTIONS, workspaceId: null });
     expect(all.deployments.map((d) => `${d.workspaceSlug}/${d.name}`)).toEqual([
-      'acme/alpha', 'acme/charlie', 'acme/delta', 'acme/echo', 'acme/foxtrot', 'acme/golf', 'acme/india', 'bolt/hotel',
+      'acme/alpha',
+      'acme/charlie',
+      'acme/delta',
+      'acme/echo',
+      'acme/foxtrot',
+      'acme/golf',
+      'acme/india',
+      'bolt/hotel',
     ]);
   });
 
@@ -128,16 +167,40 @@ describe('gatherBackupState', () => {
     const state = await gatherBackupState(db.prisma, { ...OPTIONS, workspaceId: workspaceA.id });
     expect(byName(state, 'alpha')).toMatchObject({ storedBackups: 3, storedBytes: 600n });
     expect(byName(state, 'delta')).toMatchObject({ storedBackups: 25, storedBytes: BigInt(25 * MIB) });
-    expect(byName(state, 'golf')).toMatchObject({ storedBackups: 0, storedBytes: 0n, recentFailures: [], failuresSinceLastSuccess: 0, running: null });
-    expect(state.totals).toEqual({ enabled: 7, due: 2, overdue: 1, failing: 1, running: 1, storedBackups: 28, storedBytes: BigInt(25 * MIB + 600) });
+    expect(byName(state, 'golf')).toMatchObject({
+      storedBackups: 0,
+      storedBytes: 0n,
+      recentFailures: [],
+      failuresSinceLastSuccess: 0,
+      running: null,
+    });
+    expect(state.totals).toEqual({
+      enabled: 7,
+      due: 2,
+      overdue: 1,
+      failing: 1,
+      running: 1,
+      storedBackups: 28,
+      storedBytes: BigInt(25 * MIB + 600),
+    });
   });
 
   it('counts the failures since the last success and lists the newest three of them', async () => {
     const alpha = byName(await gatherBackupState(db.prisma, { ...OPTIONS, workspaceId: workspaceA.id }), 'alpha');
     expect(alpha.failuresSinceLastSuccess).toBe(4);
     expect(alpha.recentFailures).toEqual([
-      { id: alphaRecords.get('F4'), startedAt: at(-10 * MINUTE), errorKind: 'EmptyOutput', error: 'failed with EmptyOutput' },
-      { id: alphaRecords.get('F3'), startedAt: at(-2 * HOUR), errorKind: 'ConnectionLost', error: 'failed with ConnectionLost' },
+      {
+        id: alphaRecords.get('F4'),
+        startedAt: at(-10 * MINUTE),
+        errorKind: 'EmptyOutput',
+        error: 'failed with EmptyOutput',
+      },
+      {
+        id: alphaRecords.get('F3'),
+        startedAt: at(-2 * HOUR),
+        errorKind: 'ConnectionLost',
+        error: 'failed with ConnectionLost',
+      },
       { id: alphaRecords.get('F2'), startedAt: at(-3 * HOUR), errorKind: 'Timeout', error: 'failed with Timeout' },
     ]);
   });
@@ -156,7 +219,9 @@ describe('gatherBackupState', () => {
 
   it('decides for each deployment whether a backup is due, and why not', async () => {
     const state = await gatherBackupState(db.prisma, { ...OPTIONS, workspaceId: workspaceA.id });
-    const decisions = Object.fromEntries(state.deployments.map((d) => [d.name, d.decision.due ? 'DUE' : d.decision.code]));
+    const decisions = Object.fromEntries(
+      state.deployments.map((d) => [d.name, d.decision.due ? 'DUE' : d.decision.code]),
+    );
     expect(decisions).toEqual({
       alpha: 'RETRY_LATER',
       charlie: 'DEPLOYMENT_NOT_RUNNING',
@@ -166,7 +231,11 @@ describe('gatherBackupState', () => {
       golf: 'DUE',
       india: 'DUE',
     });
-    expect(byName(state, 'golf').decision).toEqual({ due: true, scheduledAt: T0, reason: 'no successful backup exists yet' });
+    expect(byName(state, 'golf').decision).toEqual({
+      due: true,
+      scheduledAt: T0,
+      reason: 'no successful backup exists yet',
+    });
     expect(byName(state, 'golf').nextRunAt).toEqual(at(30 * MINUTE));
     expect(byName(state, 'echo').hasDataExport).toBe(false);
     expect(byName(state, 'foxtrot')).toMatchObject({
@@ -178,15 +247,27 @@ describe('gatherBackupState', () => {
 
   it('suggests pruning for deployments with more than 20 stored backups', async () => {
     const state = await gatherBackupState(db.prisma, { ...OPTIONS, workspaceId: workspaceA.id });
-    expect(state.pruneSuggestions).toEqual([{ deploymentId: ids.delta, name: 'delta', storedBackups: 25, retention: 10 }]);
+    expect(state.pruneSuggestions).toEqual([
+      { deploymentId: ids.delta, name: 'delta', storedBackups: 25, retention: 10 },
+    ]);
   });
 
   it('reads the backup volume’s size when given its root, and reports null for a missing one', async () => {
-    const withVolume = await gatherBackupState(db.prisma, { ...OPTIONS, workspaceId: workspaceB.id, backupRoot: os.tmpdir() });
+    const withVolume = await gatherBackupState(db.prisma, {
+      ...OPTIONS,
+      workspaceId: workspaceB.id,
+      backupRoot: os.tmpdir(),
+    });
     expect(withVolume.volume).not.toBeNull();
     expect(withVolume.volume!.totalBytes).toBeGreaterThan(0n);
-    expect(withVolume.volume!.usedBytes + withVolume.volume!.freeBytes).toBeLessThanOrEqual(withVolume.volume!.totalBytes);
-    const missing = await gatherBackupState(db.prisma, { ...OPTIONS, workspaceId: workspaceB.id, backupRoot: path.join(os.tmpdir(), 'no-such-backup-root-7f3a') });
+    expect(withVolume.volume!.usedBytes + withVolume.volume!.freeBytes).toBeLessThanOrEqual(
+      withVolume.volume!.totalBytes,
+    );
+    const missing = await gatherBackupState(db.prisma, {
+      ...OPTIONS,
+      workspaceId: workspaceB.id,
+      backupRoot: path.join(os.tmpdir(), 'no-such-backup-root-7f3a'),
+    });
     expect(missing.volume).toBeNull();
   });
 });
@@ -196,7 +277,10 @@ describe('gatherBackupState query count', () => {
   let queries = 0;
 
   beforeAll(async () => {
-    counted = new PrismaClient({ adapter: new PrismaPg({ connectionString: db.url }), log: [{ emit: 'event', level: 'query' }] });
+    counted = new PrismaClient({
+      adapter: new PrismaPg({ connectionString: db.url }),
+      log: [{ emit: 'event', level: 'query' }],
+    });
     counted.$on('query', () => {
       queries += 1;
     });

@@ -11,7 +11,13 @@ import { BackupInterruptedError } from '../../../src/lib/backups/backup-outcome.
 import { createFileBackupStore, type CreateFileSink } from '../../../src/lib/storage/backup-store.ts';
 import { hashFile } from '../../../src/lib/storage/verify-backup.ts';
 import { podFor, startBackupHarness, type BackupHarness } from '../../support/backup-harness.ts';
-import { createSourceDatabase, filesUnder, folderOf, toSearchableJson, waitUntil } from '../../support/backup-checks.ts';
+import {
+  createSourceDatabase,
+  filesUnder,
+  folderOf,
+  toSearchableJson,
+  waitUntil,
+} from '../../support/backup-checks.ts';
 import type { ExecRecord, FakePod } from '../../support/fake-kube-api.ts';
 import { createDeployment, createWorkspace } from '../../support/factories.ts';
 import { dropDatabase } from '../../support/postgres.ts';
@@ -52,7 +58,13 @@ afterAll(async () => {
 
 /** The env of a PostgreSQL container whose pg_dump reaches the local server; the password is never needed (trust). */
 function postgresEnv(overrides: Record<string, string> = {}): Record<string, string> {
-  return { PGHOST: '127.0.0.1', POSTGRES_USER: 'postgres', POSTGRES_DB: sourceDatabase, PGPASSWORD: SECRET, ...overrides };
+  return {
+    PGHOST: '127.0.0.1',
+    POSTGRES_USER: 'postgres',
+    POSTGRES_DB: sourceDatabase,
+    PGPASSWORD: SECRET,
+    ...overrides,
+  };
 }
 
 let deploymentCount = 0;
@@ -65,10 +77,20 @@ async function deploymentWithPod(
   deploymentCount += 1;
   const name = `db-${deploymentCount}-${randomBytes(3).toString('hex')}`;
   if (pod) harness.kube.pods.push(podFor(name, 'postgres', postgresEnv(pod.env), pod.overrides));
-  return createDeployment(harness.db.prisma, workspaceId, { name, recipeSlug: 'postgresql', status: 'RUNNING', namespace: 'apps', ...fields });
+  return createDeployment(harness.db.prisma, workspaceId, {
+    name,
+    recipeSlug: 'postgresql',
+    status: 'RUNNING',
+    namespace: 'apps',
+    ...fields,
+  });
 }
 
-function backUp(deployment: Deployment, deps: BackupDependencies = harness.deps, signal?: AbortSignal): Promise<BackupOutcome> {
+function backUp(
+  deployment: Deployment,
+  deps: BackupDependencies = harness.deps,
+  signal?: AbortSignal,
+): Promise<BackupOutcome> {
   return executeBackup(deps, deployment.id, { trigger: 'MANUAL', ...(signal ? { signal } : {}) });
 }
 
@@ -83,7 +105,10 @@ function execOf(deployment: Deployment): ExecRecord {
 async function exitOf(exec: ExecRecord) {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`the exec (${exec.transferred.stdout} bytes sent) was not torn down`)), TEARDOWN_DEADLINE_MS);
+    timer = setTimeout(
+      () => reject(new Error(`the exec (${exec.transferred.stdout} bytes sent) was not torn down`)),
+      TEARDOWN_DEADLINE_MS,
+    );
   });
   try {
     return await Promise.race([exec.exited, deadline]);
@@ -97,13 +122,24 @@ async function exitOf(exec: ExecRecord) {
  * temporary one) is left in the deployment's folder, one open CRITICAL `backup_failed` alert points at the record,
  * and the deployment's claim is free again. Returns the stored record.
  */
-async function expectCleanFailure(outcome: BackupOutcome, deployment: Deployment, kind: BackupFailureKind): Promise<BackupRecord> {
+async function expectCleanFailure(
+  outcome: BackupOutcome,
+  deployment: Deployment,
+  kind: BackupFailureKind,
+): Promise<BackupRecord> {
   const db = harness.db.prisma;
   expect(outcome.status).toBe('FAILED');
   if (outcome.status !== 'FAILED') throw new Error('unreachable');
   const record = await db.backupRecord.findUniqueOrThrow({ where: { id: outcome.record.id } });
   expect(outcome.record).toEqual(record);
-  expect(record).toMatchObject({ status: 'FAILED', errorKind: kind, path: null, sha256: null, sizeBytes: null, deploymentId: deployment.id });
+  expect(record).toMatchObject({
+    status: 'FAILED',
+    errorKind: kind,
+    path: null,
+    sha256: null,
+    sizeBytes: null,
+    deploymentId: deployment.id,
+  });
   expect(record.error).toBeTruthy();
   expect(record.finishedAt).not.toBeNull();
   expect(await filesUnder(folderOf(harness.root, deployment))).toEqual([]);
@@ -122,7 +158,8 @@ function fullDiskSink(capacityBytes: number): CreateFileSink {
     let written = 0;
     return new Writable({
       write(chunk: Buffer, _encoding, done) {
-        if (written + chunk.length > capacityBytes) return done(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }));
+        if (written + chunk.length > capacityBytes)
+          return done(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }));
         written += chunk.length;
         file.write(chunk).then(() => done(), done);
       },
@@ -139,7 +176,9 @@ describe('a failing export', () => {
 
     expect(record.exitCode).toBe(1);
     expect(record.stderrTail).toContain(`database "${missing}" does not exist`);
-    expect(record.error).toContain(`pod "${deployment.name}-0" (container "postgres") in namespace "apps" exited with code 1`);
+    expect(record.error).toContain(
+      `pod "${deployment.name}-0" (container "postgres") in namespace "apps" exited with code 1`,
+    );
     expect(record.error).toContain(`database "${missing}" does not exist`);
   });
 
@@ -170,7 +209,9 @@ describe('a pod that cannot run the export', () => {
 
     const record = await expectCleanFailure(await backUp(deployment), deployment, 'PodNotFound');
 
-    expect(record.error).toBe(`no pod in namespace "apps" matches selector "app.kubernetes.io/instance=${deployment.name}"`);
+    expect(record.error).toBe(
+      `no pod in namespace "apps" matches selector "app.kubernetes.io/instance=${deployment.name}"`,
+    );
   });
 
   it('records ContainerNotReady when the postgres container is not ready', async () => {
@@ -180,17 +221,26 @@ describe('a pod that cannot run the export', () => {
 
     const record = await expectCleanFailure(await backUp(deployment), deployment, 'ContainerNotReady');
 
-    expect(record.error).toContain(`container "postgres" of pod "${deployment.name}-0" in namespace "apps" is not ready`);
+    expect(record.error).toContain(
+      `container "postgres" of pod "${deployment.name}-0" in namespace "apps" is not ready`,
+    );
   });
 
   it('records ContainerNotReady naming the containers a pod without postgres has', async () => {
     const deployment = await deploymentWithPod({
-      overrides: { containers: [{ name: 'app', ready: true }, { name: 'metrics', ready: true }] },
+      overrides: {
+        containers: [
+          { name: 'app', ready: true },
+          { name: 'metrics', ready: true },
+        ],
+      },
     });
 
     const record = await expectCleanFailure(await backUp(deployment), deployment, 'ContainerNotReady');
 
-    expect(record.error).toBe(`pod "${deployment.name}-0" in namespace "apps" has no container "postgres" (containers: app, metrics)`);
+    expect(record.error).toBe(
+      `pod "${deployment.name}-0" in namespace "apps" has no container "postgres" (containers: app, metrics)`,
+    );
   });
 });
 
@@ -198,9 +248,17 @@ describe('stopping a running export', () => {
   it('records a full disk as StorageFailed and tears the exec down', async () => {
     // The pod stalls after more bytes than the disk holds, so the exec can only end by being torn down.
     const deployment = await deploymentWithPod({ overrides: { faults: { stallAfterBytes: STALL_AFTER_BYTES } } });
-    const store = createFileBackupStore({ root: harness.root, logger: harness.deps.logger, createSink: fullDiskSink(DISK_CAPACITY_BYTES) });
+    const store = createFileBackupStore({
+      root: harness.root,
+      logger: harness.deps.logger,
+      createSink: fullDiskSink(DISK_CAPACITY_BYTES),
+    });
 
-    const record = await expectCleanFailure(await backUp(deployment, { ...harness.deps, store }), deployment, 'StorageFailed');
+    const record = await expectCleanFailure(
+      await backUp(deployment, { ...harness.deps, store }),
+      deployment,
+      'StorageFailed',
+    );
 
     expect(record.error).toContain('no space left on device');
     await expect(exitOf(execOf(deployment))).resolves.toMatchObject({ signal: 'SIGKILL' });
@@ -211,10 +269,16 @@ describe('stopping a running export', () => {
     const settings = { ...harness.deps.settings, timeoutMs: SHORT_TIMEOUT_MS };
 
     const started = Date.now();
-    const record = await expectCleanFailure(await backUp(deployment, { ...harness.deps, settings }), deployment, 'Timeout');
+    const record = await expectCleanFailure(
+      await backUp(deployment, { ...harness.deps, settings }),
+      deployment,
+      'Timeout',
+    );
 
     expect(Date.now() - started).toBeGreaterThanOrEqual(SHORT_TIMEOUT_MS);
-    expect(record.error).toContain(`did not finish within ${SHORT_TIMEOUT_MS} ms (${STALL_AFTER_BYTES} bytes received)`);
+    expect(record.error).toContain(
+      `did not finish within ${SHORT_TIMEOUT_MS} ms (${STALL_AFTER_BYTES} bytes received)`,
+    );
     await expect(exitOf(execOf(deployment))).resolves.toMatchObject({ signal: 'SIGKILL' });
   });
 
@@ -224,7 +288,9 @@ describe('stopping a running export', () => {
 
     const running = backUp(deployment, harness.deps, controller.signal);
     const exec = await waitUntil('the exec to have sent its bytes', () =>
-      harness.kube.execs.find((candidate) => candidate.pod === `${deployment.name}-0` && candidate.transferred.stdout === STALL_AFTER_BYTES),
+      harness.kube.execs.find(
+        (candidate) => candidate.pod === `${deployment.name}-0` && candidate.transferred.stdout === STALL_AFTER_BYTES,
+      ),
     );
     controller.abort(new BackupInterruptedError('Interrupted', 'interrupted: the worker is shutting down'));
     const record = await expectCleanFailure(await running, deployment, 'Interrupted');
@@ -294,13 +360,21 @@ describe('backups that must not run', () => {
   it('refuses an unknown deployment id', async () => {
     const outcome = await executeBackup(harness.deps, 'cnotadeployment000000000', { trigger: 'MANUAL' });
 
-    expect(outcome).toEqual({ status: 'SKIPPED', code: 'NOT_FOUND', reason: 'deployment "cnotadeployment000000000" does not exist' });
+    expect(outcome).toEqual({
+      status: 'SKIPPED',
+      code: 'NOT_FOUND',
+      reason: 'deployment "cnotadeployment000000000" does not exist',
+    });
   });
 
   it('refuses a scheduled backup when backups are off, but runs a manual one', async () => {
     const deployment = await deploymentWithPod({}, { backupEnabled: false });
 
-    await expectRefused(await executeBackup(harness.deps, deployment.id, { trigger: 'SCHEDULE' }), deployment.id, 'BACKUPS_DISABLED');
+    await expectRefused(
+      await executeBackup(harness.deps, deployment.id, { trigger: 'SCHEDULE' }),
+      deployment.id,
+      'BACKUPS_DISABLED',
+    );
     const manual = await backUp(deployment);
 
     expect(manual).toMatchObject({ status: 'SUCCEEDED', record: { trigger: 'MANUAL' } });
@@ -349,14 +423,19 @@ describe('one backup per deployment at a time', () => {
     expect(succeeded).toHaveLength(1);
     expect(skipped).toHaveLength(SIMULTANEOUS_BACKUPS - 1);
     for (const outcome of skipped) {
-      expect(outcome).toMatchObject({ code: 'ALREADY_RUNNING', runningRecord: { id: succeeded[0]!.id, status: 'RUNNING' } });
+      expect(outcome).toMatchObject({
+        code: 'ALREADY_RUNNING',
+        runningRecord: { id: succeeded[0]!.id, status: 'RUNNING' },
+      });
     }
     expect(await harness.db.prisma.backupRecord.count({ where: { deploymentId: deployment.id } })).toBe(1);
 
     const next = await backUp(deployment);
 
     expect(next.status).toBe('SUCCEEDED');
-    expect(await harness.db.prisma.backupRecord.count({ where: { deploymentId: deployment.id, status: 'SUCCEEDED' } })).toBe(2);
+    expect(
+      await harness.db.prisma.backupRecord.count({ where: { deploymentId: deployment.id, status: 'SUCCEEDED' } }),
+    ).toBe(2);
   });
 });
 
@@ -382,7 +461,9 @@ describe('a successful backup after a failure', () => {
     expect(await hashFile(record.path!)).toEqual({ sha256: record.sha256, sizeBytes: record.sizeBytes });
     // The faults above cut this same dump short: it is bigger than every threshold they use.
     expect(record.sizeBytes! > BigInt(STALL_AFTER_BYTES)).toBe(true);
-    const check = await execFileAsync('sha256sum', ['-c', `${fileName}.sha256`], { cwd: folderOf(harness.root, deployment) });
+    const check = await execFileAsync('sha256sum', ['-c', `${fileName}.sha256`], {
+      cwd: folderOf(harness.root, deployment),
+    });
     expect(check.stdout).toBe(`${fileName}: OK\n`);
     const { stdout: listing } = await execFileAsync('pg_restore', ['--list', record.path!]);
     expect(listing).toContain('TABLE public items');

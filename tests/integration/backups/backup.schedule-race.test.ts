@@ -22,8 +22,14 @@ afterAll(async () => {
 describe('scheduled backup decided on a stale lastBackupAt', () => {
   it('is skipped as NOT_DUE when another backup finished meanwhile: no record, claim released', async () => {
     const workspace = await createWorkspace(harness.db.prisma);
-    const deployment = await createDeployment(harness.db.prisma, workspace.id, { backupEnabled: true, lastBackupAt: BACKED_UP_MEANWHILE });
-    const outcome = await executeBackup(harness.deps, deployment.id, { trigger: 'SCHEDULE', expectedLastBackupAt: DECIDED_ON });
+    const deployment = await createDeployment(harness.db.prisma, workspace.id, {
+      backupEnabled: true,
+      lastBackupAt: BACKED_UP_MEANWHILE,
+    });
+    const outcome = await executeBackup(harness.deps, deployment.id, {
+      trigger: 'SCHEDULE',
+      expectedLastBackupAt: DECIDED_ON,
+    });
     expect(outcome).toMatchObject({ status: 'SKIPPED', code: 'NOT_DUE' });
     expect(await harness.db.prisma.backupRecord.count({ where: { deploymentId: deployment.id } })).toBe(0);
     const row = await harness.db.prisma.deployment.findUniqueOrThrow({ where: { id: deployment.id } });
@@ -32,9 +38,15 @@ describe('scheduled backup decided on a stale lastBackupAt', () => {
 
   it('goes ahead when lastBackupAt is still the one the decision saw', async () => {
     const workspace = await createWorkspace(harness.db.prisma);
-    const deployment = await createDeployment(harness.db.prisma, workspace.id, { backupEnabled: true, lastBackupAt: DECIDED_ON });
+    const deployment = await createDeployment(harness.db.prisma, workspace.id, {
+      backupEnabled: true,
+      lastBackupAt: DECIDED_ON,
+    });
     // No pod exists, so the attempt itself fails: what matters is that it got past the check and made a record.
-    const outcome = await executeBackup(harness.deps, deployment.id, { trigger: 'SCHEDULE', expectedLastBackupAt: DECIDED_ON });
+    const outcome = await executeBackup(harness.deps, deployment.id, {
+      trigger: 'SCHEDULE',
+      expectedLastBackupAt: DECIDED_ON,
+    });
     expect(outcome.status).toBe('FAILED');
     expect(outcome.status !== 'SKIPPED' && outcome.record.errorKind).toBe('PodNotFound');
   });

@@ -27,7 +27,13 @@ import { createLogger } from '../../../src/lib/shared/logger.ts';
 import type { DataExport } from '../../../src/lib/recipes/recipe.ts';
 import { findRecipe } from '../../../src/lib/recipes/registry.ts';
 import { collectingDestination, failingDestination, sha256, slowDestination } from '../../support/export-fixtures.ts';
-import { startFakeKubeApi, type ExecRecord, type FakeContainer, type FakeKubeApi, type FakePod } from '../../support/fake-kube-api.ts';
+import {
+  startFakeKubeApi,
+  type ExecRecord,
+  type FakeContainer,
+  type FakeKubeApi,
+  type FakePod,
+} from '../../support/fake-kube-api.ts';
 import { createDatabase, databaseUrl, dropDatabase, uniqueDatabaseName } from '../../support/postgres.ts';
 
 // A deployment's data leaves its pod through Kubernetes exec: the real client library against the fake API server,
@@ -72,7 +78,12 @@ function databasePod(name: string, overrides: Partial<FakePod> = {}, container: 
     labels: { 'app.kubernetes.io/instance': deployment },
     phase: 'Running',
     containers: [
-      { name: 'postgres', ready: true, env: { PGHOST: '127.0.0.1', POSTGRES_USER: 'postgres', POSTGRES_DB: database, PGPASSWORD: SECRET }, ...container },
+      {
+        name: 'postgres',
+        ready: true,
+        env: { PGHOST: '127.0.0.1', POSTGRES_USER: 'postgres', POSTGRES_DB: database, PGPASSWORD: SECRET },
+        ...container,
+      },
       { name: 'metrics', ready: true },
     ],
     ...overrides,
@@ -97,7 +108,12 @@ beforeAll(async () => {
       databasePod('shop-db-1', { phase: 'Pending' }),
       databasePod('shop-db-0'),
       databasePod('starting-db-0', {}, { ready: false }),
-      databasePod('sidecar-only-0', { containers: [{ name: 'app', ready: true }, { name: 'metrics', ready: true }] }),
+      databasePod('sidecar-only-0', {
+        containers: [
+          { name: 'app', ready: true },
+          { name: 'metrics', ready: true },
+        ],
+      }),
       databasePod('flaky-db-0', { faults: { dropAfterBytes: DROP_AFTER_BYTES } }),
       databasePod('quiet-db-0', { faults: { omitStatus: true } }),
       databasePod('stuck-db-0', { faults: { stallAfterBytes: STALL_AFTER_BYTES } }),
@@ -129,7 +145,9 @@ describe('a successful export', () => {
     const restored = await createDatabase(uniqueDatabaseName('export_restore'));
     try {
       await execFileAsync('pg_restore', ['--no-owner', `--dbname=${databaseUrl(restored)}`, dumpFile]);
-      const rows = await withDatabase(restored, (client) => client.query('SELECT id, name, price FROM items ORDER BY id'));
+      const rows = await withDatabase(restored, (client) =>
+        client.query('SELECT id, name, price FROM items ORDER BY id'),
+      );
       expect(rows.rows).toEqual(ROWS);
     } finally {
       await dropDatabase(restored);
@@ -149,7 +167,11 @@ describe('a successful export', () => {
 
     const result = await runDataExport(
       clients,
-      request({ command: ['sh', '-c', 'exec cat "$0"', largeFile], destination: destination.stream, onProgress: (bytes) => progress.push(bytes) }),
+      request({
+        command: ['sh', '-c', 'exec cat "$0"', largeFile],
+        destination: destination.stream,
+        onProgress: (bytes) => progress.push(bytes),
+      }),
       logger,
     );
     destination.stream.end();
@@ -181,7 +203,13 @@ describe('a failing command', () => {
     const failure = await exportFailure(request({ command }));
 
     expect(failure).toBeInstanceOf(ExecFailedError);
-    expect(failure).toMatchObject({ kind: 'ExecFailed', exitCode: 2, pod: 'shop-db-0', container: 'postgres', namespace: NAMESPACE });
+    expect(failure).toMatchObject({
+      kind: 'ExecFailed',
+      exitCode: 2,
+      pod: 'shop-db-0',
+      container: 'postgres',
+      namespace: NAMESPACE,
+    });
     expect((failure as ExecFailedError).stderrTail).toBe('pg_dump: error: connection to server failed');
     expect(failure.message).toBe(
       'export command in pod "shop-db-0" (container "postgres") in namespace "shop" exited with code 2: pg_dump: error: connection to server failed',
@@ -234,7 +262,12 @@ describe('a broken connection', () => {
     const failure = await exportFailure(request({ deploymentName: 'flaky-db', command: ['cat', largeFile] }));
 
     expect(failure).toBeInstanceOf(ConnectionLostError);
-    expect(failure).toMatchObject({ kind: 'ConnectionLost', closeCode: 1006, statusReceived: false, pod: 'flaky-db-0' });
+    expect(failure).toMatchObject({
+      kind: 'ConnectionLost',
+      closeCode: 1006,
+      statusReceived: false,
+      pod: 'flaky-db-0',
+    });
     expect((failure as ConnectionLostError).bytes).toBeLessThanOrEqual(DROP_AFTER_BYTES);
   });
 
@@ -248,9 +281,24 @@ describe('a broken connection', () => {
 
 describe('choosing the pod', () => {
   it.each([
-    ['an unknown namespace', { namespace: 'nowhere' }, PodNotFoundError, 'no pod in namespace "nowhere" matches selector "app.kubernetes.io/instance=shop-db"'],
-    ['a deployment without pods', { deploymentName: 'gone-db' }, PodNotFoundError, 'no pod in namespace "shop" matches selector "app.kubernetes.io/instance=gone-db"'],
-    ['a container that is not ready', { deploymentName: 'starting-db' }, ContainerNotReadyError, 'container "postgres" of pod "starting-db-0" in namespace "shop" is not ready'],
+    [
+      'an unknown namespace',
+      { namespace: 'nowhere' },
+      PodNotFoundError,
+      'no pod in namespace "nowhere" matches selector "app.kubernetes.io/instance=shop-db"',
+    ],
+    [
+      'a deployment without pods',
+      { deploymentName: 'gone-db' },
+      PodNotFoundError,
+      'no pod in namespace "shop" matches selector "app.kubernetes.io/instance=gone-db"',
+    ],
+    [
+      'a container that is not ready',
+      { deploymentName: 'starting-db' },
+      ContainerNotReadyError,
+      'container "postgres" of pod "starting-db-0" in namespace "shop" is not ready',
+    ],
     [
       'a pod without the container',
       { deploymentName: 'sidecar-only' },
@@ -265,7 +313,11 @@ describe('choosing the pod', () => {
   });
 
   it('uses an explicit pod selector when the deployment has one', async () => {
-    const selected = request({ deploymentName: 'ignored', podSelector: 'app.kubernetes.io/instance in (shop-db)', command: ['printf', 'x'] });
+    const selected = request({
+      deploymentName: 'ignored',
+      podSelector: 'app.kubernetes.io/instance in (shop-db)',
+      command: ['printf', 'x'],
+    });
 
     const result = await runDataExport(clients, selected, logger);
 
@@ -278,7 +330,8 @@ describe('choosing the pod', () => {
     await expect(streamFrom('vanished-0')).rejects.toBeInstanceOf(PodNotFoundError);
     await expect(streamFrom('vanished-0')).rejects.toMatchObject({
       pod: 'vanished-0',
-      message: 'pod "vanished-0" (container "postgres") in namespace "shop" no longer exists (the exec was answered with 404)',
+      message:
+        'pod "vanished-0" (container "postgres") in namespace "shop" no longer exists (the exec was answered with 404)',
     });
     await expect(streamFrom('starting-db-0')).rejects.toBeInstanceOf(ContainerNotReadyError);
   });
@@ -287,10 +340,17 @@ describe('choosing the pod', () => {
 // A broken teardown would hang these until the process exits; fail them early instead.
 describe('stopping an export', { timeout: 10_000 }, () => {
   it('times out a stalled exec with TimeoutError and kills the process', async () => {
-    const failure = await exportFailure(request({ deploymentName: 'stuck-db', command: ['cat', '/dev/zero'], timeoutMs: SHORT_TIMEOUT_MS }));
+    const failure = await exportFailure(
+      request({ deploymentName: 'stuck-db', command: ['cat', '/dev/zero'], timeoutMs: SHORT_TIMEOUT_MS }),
+    );
 
     expect(failure).toBeInstanceOf(TimeoutError);
-    expect(failure).toMatchObject({ kind: 'Timeout', timeoutMs: SHORT_TIMEOUT_MS, bytes: STALL_AFTER_BYTES, pod: 'stuck-db-0' });
+    expect(failure).toMatchObject({
+      kind: 'Timeout',
+      timeoutMs: SHORT_TIMEOUT_MS,
+      bytes: STALL_AFTER_BYTES,
+      pod: 'stuck-db-0',
+    });
     await expect(latestExec().exited).resolves.toMatchObject({ signal: 'SIGKILL' });
   });
 
@@ -336,18 +396,24 @@ describe('an unusable cluster', () => {
     const badToken = 'not-the-token-0123456789';
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromOptions({
-      clusters: [{ name: 'fake', server: fake.url, caData: Buffer.from(fake.caPem).toString('base64'), skipTLSVerify: false }],
+      clusters: [
+        { name: 'fake', server: fake.url, caData: Buffer.from(fake.caPem).toString('base64'), skipTLSVerify: false },
+      ],
       users: [{ name: 'fake', token: badToken }],
       contexts: [{ name: 'fake', cluster: 'fake', user: 'fake' }],
       currentContext: 'fake',
     });
 
     const failure = await exportFailure(request(), createKubeClients(kubeConfig));
-    const execFailure = await execToStream(new Exec(kubeConfig), streamOptions('shop-db-0')).catch((error: unknown) => error);
+    const execFailure = await execToStream(new Exec(kubeConfig), streamOptions('shop-db-0')).catch(
+      (error: unknown) => error,
+    );
 
     expect(failure).toBeInstanceOf(ClusterUnreachableError);
     expect(failure).toMatchObject({ kind: 'ClusterUnreachable', statusCode: 401 });
-    expect(failure.message).toContain('Kubernetes API answered 401 (Unauthorized: check the credentials) while listing pods in namespace "shop"');
+    expect(failure.message).toContain(
+      'Kubernetes API answered 401 (Unauthorized: check the credentials) while listing pods in namespace "shop"',
+    );
     expect(failure.message).not.toContain(badToken);
     expect(execFailure).toBeInstanceOf(ClusterUnreachableError);
     expect(execFailure).toMatchObject({ statusCode: 401 });
@@ -382,7 +448,10 @@ describe('loadKubeConfig', () => {
     vi.stubEnv('KUBERNETES_SERVICE_PORT', '443');
 
     expect(loadKubeConfig({ kubeconfigPath: fake.kubeconfigPath }).getCurrentCluster()?.server).toBe(fake.url);
-    expect(loadKubeConfig().getCurrentCluster()).toMatchObject({ server: 'https://10.96.0.1:443', caFile: '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt' });
+    expect(loadKubeConfig().getCurrentCluster()).toMatchObject({
+      server: 'https://10.96.0.1:443',
+      caFile: '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt',
+    });
   });
 });
 
@@ -403,7 +472,15 @@ function request(overrides: Partial<DataExportRequest> & { command?: string[] } 
 /** Options for calling execToStream directly (past the pod lookup). */
 function streamOptions(pod: string): ExecToStreamOptions {
   const destination = collectingDestination().stream;
-  return { namespace: NAMESPACE, pod, container: 'postgres', command: ['true'], destination, timeoutMs: TIMEOUT_MS, redact: (text) => text };
+  return {
+    namespace: NAMESPACE,
+    pod,
+    container: 'postgres',
+    command: ['true'],
+    destination,
+    timeoutMs: TIMEOUT_MS,
+    redact: (text) => text,
+  };
 }
 
 async function exportFailure(exportRequest: DataExportRequest, kubeClients: KubeClients = clients): Promise<Error> {
@@ -432,6 +509,7 @@ async function withDatabase<T>(name: string, work: (client: pg.Client) => Promis
 }
 
 async function waitFor(condition: () => boolean): Promise<void> {
-  for (let attempt = 0; attempt < 500 && !condition(); attempt += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+  for (let attempt = 0; attempt < 500 && !condition(); attempt += 1)
+    await new Promise((resolve) => setTimeout(resolve, 10));
   if (!condition()) throw new Error('data-export test: gave up waiting');
 }

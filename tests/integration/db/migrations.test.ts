@@ -4,7 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { withPgConnection } from '../../../src/lib/db/database.ts';
-import { applyMigrations, checksumMigration, MIGRATIONS_DIR, readMigrations, type Migration } from '../../../src/lib/db/migrations.ts';
+import {
+  applyMigrations,
+  checksumMigration,
+  MIGRATIONS_DIR,
+  readMigrations,
+  type Migration,
+} from '../../../src/lib/db/migrations.ts';
 import { createDatabase, databaseUrl, dropDatabase, uniqueDatabaseName } from '../../support/postgres.ts';
 
 const created: string[] = [];
@@ -38,19 +44,32 @@ describe('migration runner on a real PostgreSQL', () => {
     const second = await withPgConnection(url, (c) => applyMigrations(c, migrations));
     expect(second).toEqual({ applied: [], alreadyApplied: migrations.map((m) => m.name) });
 
-    const rows = await withPgConnection(url, (c) => c.query<MigrationRow>('SELECT * FROM "_prisma_migrations" ORDER BY migration_name'));
+    const rows = await withPgConnection(url, (c) =>
+      c.query<MigrationRow>('SELECT * FROM "_prisma_migrations" ORDER BY migration_name'),
+    );
     expect(rows).toHaveLength(migrations.length);
     const tables = await withPgConnection(url, (c) =>
       c.query<{ tablename: string }>(`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`),
     );
-    expect(tables.map((t) => t.tablename)).toEqual(['Alert', 'ApiToken', 'BackupRecord', 'BackupUpload', 'Deployment', 'RestoreRecord', 'Workspace', '_prisma_migrations']);
+    expect(tables.map((t) => t.tablename)).toEqual([
+      'Alert',
+      'ApiToken',
+      'BackupRecord',
+      'BackupUpload',
+      'Deployment',
+      'RestoreRecord',
+      'Workspace',
+      '_prisma_migrations',
+    ]);
   });
 
   it("keeps Prisma's bookkeeping: sha256 of the file bytes, finished_at, one applied step, uuid ids", async () => {
     const url = await emptyDatabase();
     const migrations = await readMigrations();
     await withPgConnection(url, (c) => applyMigrations(c, migrations));
-    const [row] = await withPgConnection(url, (c) => c.query<MigrationRow>('SELECT * FROM "_prisma_migrations" ORDER BY migration_name LIMIT 1'));
+    const [row] = await withPgConnection(url, (c) =>
+      c.query<MigrationRow>('SELECT * FROM "_prisma_migrations" ORDER BY migration_name LIMIT 1'),
+    );
     const first = migrations[0]!;
     const bytes = await readFile(path.join(MIGRATIONS_DIR, first.name, 'migration.sql'));
     const { createHash } = await import('node:crypto');
@@ -95,7 +114,9 @@ describe('migration runner on a real PostgreSQL', () => {
   it('applies each migration once when several processes start together (advisory lock)', async () => {
     const url = await emptyDatabase();
     const migrations = await readMigrations();
-    const reports = await Promise.all([1, 2, 3].map(() => withPgConnection(url, (c) => applyMigrations(c, migrations))));
+    const reports = await Promise.all(
+      [1, 2, 3].map(() => withPgConnection(url, (c) => applyMigrations(c, migrations))),
+    );
     expect(reports.flatMap((r) => r.applied).sort()).toEqual(migrations.map((m) => m.name).sort());
     const rows = await withPgConnection(url, (c) => c.query('SELECT 1 FROM "_prisma_migrations"'));
     expect(rows).toHaveLength(migrations.length);
@@ -107,7 +128,9 @@ describe('migration runner on a real PostgreSQL', () => {
       const { mkdir, writeFile } = await import('node:fs/promises');
       await mkdir(path.join(dir, 'add_things'));
       await writeFile(path.join(dir, 'add_things', 'migration.sql'), 'SELECT 1;');
-      await expect(readMigrations(dir)).rejects.toThrow('folder "add_things" is not named <14-digit timestamp>_<snake_case_name>');
+      await expect(readMigrations(dir)).rejects.toThrow(
+        'folder "add_things" is not named <14-digit timestamp>_<snake_case_name>',
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -44,16 +44,26 @@ describe('data model constraints on the real database', () => {
 
   it('keeps workspace slugs unique', async () => {
     await createWorkspace(db.prisma, { slug: 'acme' });
-    expect(prismaCode(await createWorkspace(db.prisma, { slug: 'acme' }).catch((error: unknown) => error))).toBe('P2002');
+    expect(prismaCode(await createWorkspace(db.prisma, { slug: 'acme' }).catch((error: unknown) => error))).toBe(
+      'P2002',
+    );
   });
 
   it('refuses to delete a deployment that still has backup records (backups are never lost by a cascade)', async () => {
     const workspace = await createWorkspace(db.prisma);
     const deployment = await createDeployment(db.prisma, workspace.id);
     await db.prisma.backupRecord.create({
-      data: { deploymentId: deployment.id, workspaceId: workspace.id, trigger: 'MANUAL', status: 'SUCCEEDED', sizeBytes: 5_000_000_000n },
+      data: {
+        deploymentId: deployment.id,
+        workspaceId: workspace.id,
+        trigger: 'MANUAL',
+        status: 'SUCCEEDED',
+        sizeBytes: 5_000_000_000n,
+      },
     });
-    const error = await db.prisma.deployment.delete({ where: { id: deployment.id } }).catch((caught: unknown) => caught);
+    const error = await db.prisma.deployment
+      .delete({ where: { id: deployment.id } })
+      .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(Error);
     expect(await db.prisma.deployment.count({ where: { id: deployment.id } })).toBe(1);
     expect(await db.prisma.backupRecord.count({ where: { deploymentId: deployment.id } })).toBe(1);
@@ -70,7 +80,13 @@ describe('data model constraints on the real database', () => {
     const workspace = await createWorkspace(db.prisma);
     const deployment = await createDeployment(db.prisma, workspace.id);
     await db.prisma.alert.create({
-      data: { workspaceId: workspace.id, deploymentId: deployment.id, severity: 'CRITICAL', kind: 'backup_failed', message: 'x' },
+      data: {
+        workspaceId: workspace.id,
+        deploymentId: deployment.id,
+        severity: 'CRITICAL',
+        kind: 'backup_failed',
+        message: 'x',
+      },
     });
     await db.prisma.deployment.delete({ where: { id: deployment.id } });
     expect(await db.prisma.alert.count({ where: { deploymentId: deployment.id } })).toBe(0);
@@ -80,7 +96,14 @@ describe('data model constraints on the real database', () => {
       data: { deploymentId: other.id, workspaceId: workspace.id, trigger: 'SCHEDULE', status: 'FAILED' },
     });
     const alert = await db.prisma.alert.create({
-      data: { workspaceId: workspace.id, deploymentId: other.id, backupRecordId: record.id, severity: 'CRITICAL', kind: 'backup_failed', message: 'y' },
+      data: {
+        workspaceId: workspace.id,
+        deploymentId: other.id,
+        backupRecordId: record.id,
+        severity: 'CRITICAL',
+        kind: 'backup_failed',
+        message: 'y',
+      },
     });
     await db.prisma.backupRecord.delete({ where: { id: record.id } });
     expect((await db.prisma.alert.findUniqueOrThrow({ where: { id: alert.id } })).backupRecordId).toBeNull();

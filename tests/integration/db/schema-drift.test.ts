@@ -72,7 +72,10 @@ describe('schema drift', () => {
   it('detects a changed default', async () => {
     const edited = path.join(workDir, 'schema-default.prisma');
     const schema = await readFile(SCHEMA_PATH, 'utf8');
-    await writeFile(edited, schema.replace('backupRetention Int              @default(10)', 'backupRetention Int              @default(7)'));
+    await writeFile(
+      edited,
+      schema.replace('backupRetention Int              @default(10)', 'backupRetention Int              @default(7)'),
+    );
     const diff = diffCatalogs(fromMigrations, await snapshotOfSchema(edited));
     expect(diff.onlyInSchema).toEqual(['column Deployment.backupRetention integer NOT NULL DEFAULT 7']);
   });

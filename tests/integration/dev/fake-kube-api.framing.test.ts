@@ -46,7 +46,13 @@ beforeAll(async () => {
   fake = await startFakeKubeApi({
     pods: [
       { namespace: NAMESPACE, name: 'db-0', phase: 'Running', containers: [container] },
-      { namespace: NAMESPACE, name: 'flaky-0', phase: 'Running', containers: [container], faults: { dropAfterBytes: DROP_AFTER_BYTES } },
+      {
+        namespace: NAMESPACE,
+        name: 'flaky-0',
+        phase: 'Running',
+        containers: [container],
+        faults: { dropAfterBytes: DROP_AFTER_BYTES },
+      },
     ],
   });
 });
@@ -61,7 +67,10 @@ function execFrames(pod: string, command: string[], pauseMs: number): Promise<{ 
   const query = new URLSearchParams({ container: CONTAINER, stdout: 'true', stderr: 'true' });
   for (const part of command) query.append('command', part);
   const url = `${fake.url.replace('https:', 'wss:')}/api/v1/namespaces/${NAMESPACE}/pods/${pod}/exec?${query}`;
-  const socket = new RawWebSocket(url, ['v5.channel.k8s.io'], { ca: fake.caPem, headers: { Authorization: `Bearer ${fake.token}` } });
+  const socket = new RawWebSocket(url, ['v5.channel.k8s.io'], {
+    ca: fake.caPem,
+    headers: { Authorization: `Bearer ${fake.token}` },
+  });
   const frames: Buffer[] = [];
   socket.on('message', (data) => frames.push(data));
   socket.pause();
@@ -72,7 +81,8 @@ function execFrames(pod: string, command: string[], pauseMs: number): Promise<{ 
   });
 }
 
-const stdoutOf = (frames: Buffer[]) => Buffer.concat(frames.filter((frame) => frame[0] === 1).map((frame) => frame.subarray(1)));
+const stdoutOf = (frames: Buffer[]) =>
+  Buffer.concat(frames.filter((frame) => frame[0] === 1).map((frame) => frame.subarray(1)));
 
 describe('stdout framing', () => {
   it('coalesces what arrived meanwhile into frames of at most 32 KiB, in order, before the status', async () => {

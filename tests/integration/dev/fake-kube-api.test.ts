@@ -72,14 +72,56 @@ beforeAll(async () => {
   const container = { name: CONTAINER, ready: true, env: { PGUSER: 'backup' } };
   fake = await startFakeKubeApi({
     pods: [
-      { namespace: NAMESPACE, name: 'postgres-0', labels: { app: 'postgres', role: 'primary' }, phase: 'Running', containers: [container] },
-      { namespace: NAMESPACE, name: 'postgres-1', labels: { app: 'postgres', role: 'replica' }, phase: 'Running', containers: [container] },
-      { namespace: NAMESPACE, name: 'redis-0', labels: { app: 'redis' }, phase: 'Running', containers: [{ name: 'redis', ready: true }] },
+      {
+        namespace: NAMESPACE,
+        name: 'postgres-0',
+        labels: { app: 'postgres', role: 'primary' },
+        phase: 'Running',
+        containers: [container],
+      },
+      {
+        namespace: NAMESPACE,
+        name: 'postgres-1',
+        labels: { app: 'postgres', role: 'replica' },
+        phase: 'Running',
+        containers: [container],
+      },
+      {
+        namespace: NAMESPACE,
+        name: 'redis-0',
+        labels: { app: 'redis' },
+        phase: 'Running',
+        containers: [{ name: 'redis', ready: true }],
+      },
       { namespace: NAMESPACE, name: 'starting-0', phase: 'Running', containers: [{ name: CONTAINER, ready: false }] },
-      { namespace: NAMESPACE, name: 'flaky-0', phase: 'Running', containers: [container], faults: { dropAfterBytes: DROP_AFTER_BYTES } },
-      { namespace: NAMESPACE, name: 'stuck-0', phase: 'Running', containers: [container], faults: { stallAfterBytes: STALL_AFTER_BYTES } },
-      { namespace: NAMESPACE, name: 'quiet-0', phase: 'Running', containers: [container], faults: { omitStatus: true } },
-      { namespace: NAMESPACE, name: 'slow-0', phase: 'Running', containers: [container], faults: { delayStatusMs: STATUS_DELAY_MS } },
+      {
+        namespace: NAMESPACE,
+        name: 'flaky-0',
+        phase: 'Running',
+        containers: [container],
+        faults: { dropAfterBytes: DROP_AFTER_BYTES },
+      },
+      {
+        namespace: NAMESPACE,
+        name: 'stuck-0',
+        phase: 'Running',
+        containers: [container],
+        faults: { stallAfterBytes: STALL_AFTER_BYTES },
+      },
+      {
+        namespace: NAMESPACE,
+        name: 'quiet-0',
+        phase: 'Running',
+        containers: [container],
+        faults: { omitStatus: true },
+      },
+      {
+        namespace: NAMESPACE,
+        name: 'slow-0',
+        phase: 'Running',
+        containers: [container],
+        faults: { delayStatusMs: STATUS_DELAY_MS },
+      },
     ],
   });
 });
@@ -91,7 +133,16 @@ afterAll(async () => {
 
 describe('kubectl exec against the fake', () => {
   it('passes stdout, stderr and the exit code through', async () => {
-    const result = await runKubectl(['exec', 'postgres-0', '-c', CONTAINER, '--', 'sh', '-c', 'printf hello; printf err >&2; exit 3']);
+    const result = await runKubectl([
+      'exec',
+      'postgres-0',
+      '-c',
+      CONTAINER,
+      '--',
+      'sh',
+      '-c',
+      'printf hello; printf err >&2; exit 3',
+    ]);
 
     expect(result.stdout.toString()).toBe('hello');
     expect(result.stderr).toContain('err');
@@ -189,13 +240,18 @@ describe('@kubernetes/client-node against the fake', () => {
   it('answers 401 without a bearer token and never records the token', async () => {
     const anonymous = new KubeConfig();
     anonymous.loadFromOptions({
-      clusters: [{ name: 'fake', server: fake.url, caData: Buffer.from(fake.caPem).toString('base64'), skipTLSVerify: false }],
+      clusters: [
+        { name: 'fake', server: fake.url, caData: Buffer.from(fake.caPem).toString('base64'), skipTLSVerify: false },
+      ],
       users: [{ name: 'anonymous' }],
       contexts: [{ name: 'fake', cluster: 'fake', user: 'anonymous' }],
       currentContext: 'fake',
     });
 
-    const failure = await anonymous.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: NAMESPACE }).catch((error: unknown) => error);
+    const failure = await anonymous
+      .makeApiClient(CoreV1Api)
+      .listNamespacedPod({ namespace: NAMESPACE })
+      .catch((error: unknown) => error);
 
     expect(failure).toBeInstanceOf(ApiException);
     expect(failure).toMatchObject({ code: 401 });
@@ -206,9 +262,26 @@ describe('@kubernetes/client-node against the fake', () => {
   it('pauses the process while the client does not read, then delivers everything', async () => {
     const exec = new Exec(fake.kubeConfig());
     let received = 0;
-    const stdout = new Writable({ write: (chunk: Buffer, _encoding, done) => { received += chunk.length; done(); } });
+    const stdout = new Writable({
+      write: (chunk: Buffer, _encoding, done) => {
+        received += chunk.length;
+        done();
+      },
+    });
     let status: V1Status | undefined;
-    const socket: ClientSocket = await exec.exec(NAMESPACE, 'postgres-0', CONTAINER, ['head', '-c', String(BACKPRESSURE_STREAM_BYTES), '/dev/zero'], stdout, null, null, false, (value) => { status = value; });
+    const socket: ClientSocket = await exec.exec(
+      NAMESPACE,
+      'postgres-0',
+      CONTAINER,
+      ['head', '-c', String(BACKPRESSURE_STREAM_BYTES), '/dev/zero'],
+      stdout,
+      null,
+      null,
+      false,
+      (value) => {
+        status = value;
+      },
+    );
     socket.pause();
     const session = latestExec();
 
@@ -224,7 +297,10 @@ describe('@kubernetes/client-node against the fake', () => {
 
 describe('a raw ws client against the fake', () => {
   it('negotiates v4 when v5 is not offered and frames each stream with its channel byte', async () => {
-    const result = await execWithRawSocket(['v4.channel.k8s.io', 'v3.channel.k8s.io'], ['sh', '-c', 'printf out; printf err >&2']);
+    const result = await execWithRawSocket(
+      ['v4.channel.k8s.io', 'v3.channel.k8s.io'],
+      ['sh', '-c', 'printf out; printf err >&2'],
+    );
 
     expect(result.protocol).toBe('v4.channel.k8s.io');
     expect(result.frames).toEqual([
@@ -254,13 +330,20 @@ describe('fault injection', () => {
   it('stallAfterBytes keeps the socket open and silent; disconnecting kills the whole process group', async () => {
     const exec = new Exec(fake.kubeConfig());
     let received = 0;
-    const stdout = new Writable({ write: (chunk: Buffer, _encoding, done) => { received += chunk.length; done(); } });
+    const stdout = new Writable({
+      write: (chunk: Buffer, _encoding, done) => {
+        received += chunk.length;
+        done();
+      },
+    });
     const pidFile = path.join(scratch, 'producer.pid');
     // The background sleep writes nothing, so only a process-group kill (not SIGPIPE) can end it.
     const pipeline = ['sh', '-c', 'sleep 30 & echo $! > "$0"; cat /dev/zero', pidFile];
     const socket: ClientSocket = await exec.exec(NAMESPACE, 'stuck-0', CONTAINER, pipeline, stdout, null, null, false);
     let closed = false;
-    socket.on('close', () => { closed = true; });
+    socket.on('close', () => {
+      closed = true;
+    });
     const session = latestExec();
 
     await waitFor(() => received === STALL_AFTER_BYTES, 'the bytes before the stall');
@@ -296,14 +379,36 @@ describe('fault injection', () => {
 async function execWithClient(pod: string, command: string[], stdinBytes?: Buffer): Promise<ClientExecResult> {
   const stdoutChunks: Buffer[] = [];
   const stderrChunks: Buffer[] = [];
-  const collect = (chunks: Buffer[]) => new Writable({ write: (chunk: Buffer, _encoding, done) => { chunks.push(chunk); done(); } });
+  const collect = (chunks: Buffer[]) =>
+    new Writable({
+      write: (chunk: Buffer, _encoding, done) => {
+        chunks.push(chunk);
+        done();
+      },
+    });
   let status: V1Status | undefined;
   const stdin = stdinBytes ? Readable.from([stdinBytes]) : null;
   const socket: ClientSocket = await new Exec(fake.kubeConfig()).exec(
-    NAMESPACE, pod, CONTAINER, command, collect(stdoutChunks), collect(stderrChunks), stdin, false, (value) => { status = value; },
+    NAMESPACE,
+    pod,
+    CONTAINER,
+    command,
+    collect(stdoutChunks),
+    collect(stderrChunks),
+    stdin,
+    false,
+    (value) => {
+      status = value;
+    },
   );
   const closeCode = await closeCodeOf(socket);
-  return { stdout: Buffer.concat(stdoutChunks), stderr: Buffer.concat(stderrChunks).toString(), status, closeCode, protocol: socket.protocol };
+  return {
+    stdout: Buffer.concat(stdoutChunks),
+    stderr: Buffer.concat(stderrChunks).toString(),
+    status,
+    closeCode,
+    protocol: socket.protocol,
+  };
 }
 
 function closeCodeOf(socket: ClientSocket): Promise<number> {
@@ -314,11 +419,17 @@ function closeCodeOf(socket: ClientSocket): Promise<number> {
 }
 
 /** Opens the exec WebSocket with exactly the given subprotocols and collects every frame as [channel, text]. */
-function execWithRawSocket(protocols: string[], command: string[]): Promise<{ protocol: string; frames: [number, string][]; closeCode: number }> {
+function execWithRawSocket(
+  protocols: string[],
+  command: string[],
+): Promise<{ protocol: string; frames: [number, string][]; closeCode: number }> {
   const query = new URLSearchParams({ container: CONTAINER, stdout: 'true', stderr: 'true' });
   for (const part of command) query.append('command', part);
   const url = `${fake.url.replace('https:', 'wss:')}/api/v1/namespaces/${NAMESPACE}/pods/postgres-0/exec?${query}`;
-  const socket = new RawWebSocket(url, protocols, { ca: fake.caPem, headers: { Authorization: `Bearer ${fake.token}` } });
+  const socket = new RawWebSocket(url, protocols, {
+    ca: fake.caPem,
+    headers: { Authorization: `Bearer ${fake.token}` },
+  });
   const frames: [number, string][] = [];
   socket.on('message', (data) => frames.push([data[0]!, data.subarray(1).toString()]));
   return new Promise((resolve, reject) => {
@@ -334,9 +445,13 @@ interface KubectlResult {
 }
 
 function runKubectl(args: string[], stdinFile?: string): Promise<KubectlResult> {
-  const child = spawn(KUBECTL, ['--kubeconfig', fake.kubeconfigPath, '--cache-dir', path.join(scratch, 'kube-cache'), '-n', NAMESPACE, ...args], {
-    stdio: [stdinFile ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    KUBECTL,
+    ['--kubeconfig', fake.kubeconfigPath, '--cache-dir', path.join(scratch, 'kube-cache'), '-n', NAMESPACE, ...args],
+    {
+      stdio: [stdinFile ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    },
+  );
   if (stdinFile && child.stdin) createReadStream(stdinFile).pipe(child.stdin);
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
@@ -344,7 +459,9 @@ function runKubectl(args: string[], stdinFile?: string): Promise<KubectlResult> 
   child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
   return new Promise((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (exitCode) => resolve({ exitCode, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr).toString() }));
+    child.on('close', (exitCode) =>
+      resolve({ exitCode, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr).toString() }),
+    );
   });
 }
 
@@ -369,7 +486,8 @@ async function waitUntilStable(read: () => number): Promise<number> {
 async function waitFor(condition: () => boolean, what: string): Promise<void> {
   const deadline = Date.now() + WAIT_LIMIT_MS;
   while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`fake-kube-api test: gave up waiting for ${what} after ${WAIT_LIMIT_MS} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`fake-kube-api test: gave up waiting for ${what} after ${WAIT_LIMIT_MS} ms`);
     await sleep(POLL_INTERVAL_MS);
   }
 }

@@ -33,7 +33,15 @@ beforeAll(async () => {
   await writeFile(file, contents);
   await writeFile(`${file}.sha256`, formatSidecar(sha256, 'dump.rdb'));
   fake = await startFakeKubeApi({
-    pods: [{ namespace: 'apps', name: 'db-0', labels: { 'app.kubernetes.io/instance': 'db' }, phase: 'Running', containers: [{ name: 'db', ready: true, env: {} }] }],
+    pods: [
+      {
+        namespace: 'apps',
+        name: 'db-0',
+        labels: { 'app.kubernetes.io/instance': 'db' },
+        phase: 'Running',
+        containers: [{ name: 'db', ready: true, env: {} }],
+      },
+    ],
   });
 });
 afterAll(async () => {
@@ -42,20 +50,23 @@ afterAll(async () => {
 });
 
 describe('a restore whose input ends while the pod pipe is full', () => {
-  it.each([1, 2, 3])('finishes with the exit status and a clean close, well within the time limit (run %i)', async () => {
-    const result = await runDataImport(
-      createKubeClients(fake.kubeConfig()),
-      {
-        namespace: 'apps',
-        podSelector: null,
-        deploymentName: 'db',
-        container: 'db',
-        command: ['sh', '-c', 'cat > /dev/null; echo read-all'],
-        source: { path: file, sha256, gunzip: false },
-        timeoutMs: TIME_LIMIT_MS,
-      },
-      createLogger({ level: 'silent' }),
-    );
-    expect(result).toMatchObject({ bytesSent: FILE_BYTES });
-  });
+  it.each([1, 2, 3])(
+    'finishes with the exit status and a clean close, well within the time limit (run %i)',
+    async () => {
+      const result = await runDataImport(
+        createKubeClients(fake.kubeConfig()),
+        {
+          namespace: 'apps',
+          podSelector: null,
+          deploymentName: 'db',
+          container: 'db',
+          command: ['sh', '-c', 'cat > /dev/null; echo read-all'],
+          source: { path: file, sha256, gunzip: false },
+          timeoutMs: TIME_LIMIT_MS,
+        },
+        createLogger({ level: 'silent' }),
+      );
+      expect(result).toMatchObject({ bytesSent: FILE_BYTES });
+    },
+  );
 });

@@ -49,7 +49,9 @@ async function uploadedBackup(name: string, randomMiB = 0): Promise<{ backup: Ba
   const backup = await makePostgresBackup(harness, workspaceId, name, { randomMiB });
   const summary = await runUploadPass(deps, deps.clock(), { backupId: backup.id });
   expect(summary.uploaded).toBe(1);
-  const upload = await harness.db.prisma.backupUpload.findFirstOrThrow({ where: { backupRecordId: backup.id, status: 'UPLOADED' } });
+  const upload = await harness.db.prisma.backupUpload.findFirstOrThrow({
+    where: { backupRecordId: backup.id, status: 'UPLOADED' },
+  });
   return { backup, objectKey: upload.objectKey };
 }
 
@@ -81,7 +83,11 @@ describe('fetchOffsiteCopy', () => {
     // The volume is gone: a new, empty one holds not even the workspace folder.
     await rm(path.join(harness.root, workspaceId), { recursive: true, force: true });
 
-    const refused = await restoreBackup(harness.deps, backup.id, { mode: 'scratch', requestedBy: 'test', trigger: 'MANUAL' }).catch((error: unknown) => error);
+    const refused = await restoreBackup(harness.deps, backup.id, {
+      mode: 'scratch',
+      requestedBy: 'test',
+      trigger: 'MANUAL',
+    }).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(RestoreRefusedError);
     expect((refused as RestoreRefusedError).message).toContain(
       `is missing; an off-site copy is on s3 (${objectKey}): fetch it with \`npm run backup -- fetch ${backup.id}\`, then restore again`,
@@ -109,7 +115,11 @@ describe('fetchOffsiteCopy', () => {
     // The source database was dropped after the backup: the scratch database is created from the server's own.
     const pod = harness.kube.pods.find((candidate) => candidate.name === 'pg-lost-0')!;
     pod.containers[0]!.env = { ...pod.containers[0]!.env, POSTGRES_DB: 'postgres' };
-    const restored = await restoreBackup(harness.deps, backup.id, { mode: 'scratch', requestedBy: 'test', trigger: 'MANUAL' });
+    const restored = await restoreBackup(harness.deps, backup.id, {
+      mode: 'scratch',
+      requestedBy: 'test',
+      trigger: 'MANUAL',
+    });
     expect(restored).toMatchObject({ status: 'SUCCEEDED', errorKind: null });
     expect(restored.counts).toEqual({ tables: { 'public.blobs': ROWS } });
 
@@ -145,7 +155,11 @@ describe('fetchOffsiteCopy', () => {
     expect(await folderEntries(backup)).toEqual([]);
 
     await putObject(objectKey, randomBytes(size + 1));
-    await expect(fetchOffsiteCopy(deps, backup.id)).rejects.toMatchObject({ name: 'FetchedCopyMismatchError', field: 'size', expected: String(size) });
+    await expect(fetchOffsiteCopy(deps, backup.id)).rejects.toMatchObject({
+      name: 'FetchedCopyMismatchError',
+      field: 'size',
+      expected: String(size),
+    });
     expect(await folderEntries(backup)).toEqual([]);
 
     await putObject(objectKey, randomBytes(size - 1));
@@ -157,7 +171,10 @@ describe('fetchOffsiteCopy', () => {
     const { backup } = await uploadedBackup('pg-interrupted', 1);
     await rm(backup.path!);
     const stop = new AbortController();
-    const result = await fetchOffsiteCopy(deps, backup.id, { signal: stop.signal, onProgress: () => stop.abort() }).catch((error: unknown) => error);
+    const result = await fetchOffsiteCopy(deps, backup.id, {
+      signal: stop.signal,
+      onProgress: () => stop.abort(),
+    }).catch((error: unknown) => error);
     expect(result).toBeInstanceOf(Error);
     expect(stop.signal.aborted).toBe(true);
     expect(await folderEntries(backup)).toEqual([`${path.basename(backup.path!)}.sha256`]);
@@ -171,13 +188,20 @@ describe('fetchOffsiteCopy', () => {
     expect(refused).toBeInstanceOf(FetchRefusedError);
     expect(refused).toMatchObject({ code: 'NO_UPLOADED_COPY', backupId: backup.id });
     expect((refused as Error).message).toContain('it was never queued for upload');
-    await expect(restoreBackup(harness.deps, backup.id, { mode: 'scratch', requestedBy: 'test', trigger: 'MANUAL' })).rejects.toThrow(
-      'is missing; it has no uploaded off-site copy to fetch',
-    );
+    await expect(
+      restoreBackup(harness.deps, backup.id, { mode: 'scratch', requestedBy: 'test', trigger: 'MANUAL' }),
+    ).rejects.toThrow('is missing; it has no uploaded off-site copy to fetch');
 
     // A copy whose upload gave up is no copy; its reason is shown.
     await harness.db.prisma.backupUpload.create({
-      data: { backupRecordId: backup.id, destination: 's3', objectKey: `ops/${workspaceId}/pg-local-only/x.dump`, status: 'FAILED', attempts: 12, lastError: 'bucket unreachable' },
+      data: {
+        backupRecordId: backup.id,
+        destination: 's3',
+        objectKey: `ops/${workspaceId}/pg-local-only/x.dump`,
+        status: 'FAILED',
+        attempts: 12,
+        lastError: 'bucket unreachable',
+      },
     });
     await expect(fetchOffsiteCopy(deps, backup.id)).rejects.toThrow('s3 FAILED (bucket unreachable)');
     expect(await folderEntries(backup)).toEqual([`${path.basename(backup.path!)}.sha256`]);
@@ -186,7 +210,10 @@ describe('fetchOffsiteCopy', () => {
   it('refuses when the local file is intact, a backup is not SUCCEEDED, or its destination is not configured, downloading nothing', async () => {
     const { backup } = await uploadedBackup('pg-intact');
     let downloads = 0;
-    const counting: OffsiteDestination = { ...destination, download: (key, signal) => ((downloads += 1), destination.download(key, signal)) };
+    const counting: OffsiteDestination = {
+      ...destination,
+      download: (key, signal) => ((downloads += 1), destination.download(key, signal)),
+    };
     const countingDeps = { ...deps, destinations: [counting] };
 
     const intact = await fetchOffsiteCopy(countingDeps, backup.id).catch((error: unknown) => error);
@@ -194,18 +221,32 @@ describe('fetchOffsiteCopy', () => {
     expect((intact as Error).message).toContain(`nothing to fetch: the local file ${backup.path} is intact`);
 
     const failed = await harness.db.prisma.backupRecord.create({
-      data: { deploymentId: backup.deploymentId, workspaceId, trigger: 'MANUAL', status: 'FAILED', errorKind: 'ExecFailed', error: 'x' },
+      data: {
+        deploymentId: backup.deploymentId,
+        workspaceId,
+        trigger: 'MANUAL',
+        status: 'FAILED',
+        errorKind: 'ExecFailed',
+        error: 'x',
+      },
     });
     await expect(fetchOffsiteCopy(countingDeps, failed.id)).rejects.toMatchObject({ code: 'NOT_SUCCEEDED' });
     await expect(fetchOffsiteCopy(countingDeps, 'nosuchbackup')).rejects.toMatchObject({ code: 'NOT_FOUND' });
 
     await rm(backup.path!);
-    await expect(fetchOffsiteCopy({ ...deps, destinations: [] }, backup.id)).rejects.toThrow('s3, which is not configured here (configured: none; set S3_BUCKET)');
-    await expect(fetchOffsiteCopy(countingDeps, backup.id, { destination: 'b2' })).rejects.toMatchObject({ code: 'NO_UPLOADED_COPY' });
+    await expect(fetchOffsiteCopy({ ...deps, destinations: [] }, backup.id)).rejects.toThrow(
+      's3, which is not configured here (configured: none; set S3_BUCKET)',
+    );
+    await expect(fetchOffsiteCopy(countingDeps, backup.id, { destination: 'b2' })).rejects.toMatchObject({
+      code: 'NO_UPLOADED_COPY',
+    });
     expect(downloads).toBe(0);
 
     // A record whose path is not in this store (another BACKUP_ROOT) is refused too.
-    await harness.db.prisma.backupRecord.update({ where: { id: backup.id }, data: { path: `/elsewhere/${workspaceId}/pg-intact/x.dump` } });
+    await harness.db.prisma.backupRecord.update({
+      where: { id: backup.id },
+      data: { path: `/elsewhere/${workspaceId}/pg-intact/x.dump` },
+    });
     await expect(fetchOffsiteCopy(countingDeps, backup.id)).rejects.toMatchObject({ code: 'PATH_NOT_IN_STORE' });
     expect(downloads).toBe(0);
   });

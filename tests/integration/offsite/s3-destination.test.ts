@@ -9,7 +9,13 @@ import { createS3Destination, MIN_PART_SIZE_BYTES } from '../../../src/lib/offsi
 import { startBackupHarness, type BackupHarness } from '../../support/backup-harness.ts';
 import { createWorkspace } from '../../support/factories.ts';
 import { makePostgresBackup } from '../../support/offsite-backups.ts';
-import { S3RVER_CREDENTIALS, startFaultyProxy, startS3Server, type FaultyProxy, type S3Server } from '../../support/s3-server.ts';
+import {
+  S3RVER_CREDENTIALS,
+  startFaultyProxy,
+  startS3Server,
+  type FaultyProxy,
+  type S3Server,
+} from '../../support/s3-server.ts';
 
 /**
  * The S3 destination against a real S3-protocol server (s3rver): a real pg_dump backup of 12 MiB of random data goes
@@ -29,8 +35,15 @@ beforeAll(async () => {
   s3 = await startS3Server();
   // Through a proxy that only watches, to see the requests the upload makes.
   proxy = await startFaultyProxy(s3.port);
-  destination = createS3Destination(s3.settings({ endpoint: proxy.endpoint, prefix: '/ops//prod/', partSizeBytes: MIN_PART_SIZE_BYTES }));
-  raw = new S3Client({ region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, credentials: { ...S3RVER_CREDENTIALS } });
+  destination = createS3Destination(
+    s3.settings({ endpoint: proxy.endpoint, prefix: '/ops//prod/', partSizeBytes: MIN_PART_SIZE_BYTES }),
+  );
+  raw = new S3Client({
+    region: 'us-east-1',
+    endpoint: s3.endpoint,
+    forcePathStyle: true,
+    credentials: { ...S3RVER_CREDENTIALS },
+  });
   const workspace = await createWorkspace(harness.db.prisma);
   backup = await makePostgresBackup(harness, workspace.id, 'pg-big', { randomMiB: RANDOM_MIB });
 });
@@ -48,7 +61,11 @@ async function collect(iterable: AsyncIterable<OffsiteObject>): Promise<OffsiteO
 }
 
 function keyOf(record: BackupRecord): string {
-  return destination.objectKeyFor({ workspaceId: record.workspaceId, deploymentName: 'pg-big', fileName: record.path!.split('/').at(-1)! });
+  return destination.objectKeyFor({
+    workspaceId: record.workspaceId,
+    deploymentName: 'pg-big',
+    fileName: record.path!.split('/').at(-1)!,
+  });
 }
 
 describe('S3 destination against s3rver', () => {
@@ -67,7 +84,9 @@ describe('S3 destination against s3rver', () => {
     expect(parts).toBeGreaterThanOrEqual(3);
     const requests = proxy.requests();
     expect(requests.filter((line) => line.startsWith('POST') && line.includes('?uploads'))).toHaveLength(1);
-    const partNumbers = requests.flatMap((line) => (line.startsWith('PUT') ? [Number(/partNumber=(\d+)/.exec(line)?.[1])] : []));
+    const partNumbers = requests.flatMap((line) =>
+      line.startsWith('PUT') ? [Number(/partNumber=(\d+)/.exec(line)?.[1])] : [],
+    );
     expect(partNumbers.sort((a, b) => a - b)).toEqual(Array.from({ length: parts }, (_, i) => i + 1));
     expect(requests.filter((line) => line.startsWith('POST') && line.includes('uploadId='))).toHaveLength(1);
 
@@ -104,19 +123,27 @@ describe('S3 destination against s3rver', () => {
   it('refuses an upload whose file is not the recorded backup and leaves no object', async () => {
     const key = `${destination.keyPrefix}/bad/${backup.id}`;
     const wrongSha = 'f'.repeat(64);
-    const error = await destination.upload({ key, localPath: backup.path!, sha256: wrongSha, sizeBytes: backup.sizeBytes! }).catch((caught: unknown) => caught);
+    const error = await destination
+      .upload({ key, localPath: backup.path!, sha256: wrongSha, sizeBytes: backup.sizeBytes! })
+      .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(OffsiteVerificationError);
     expect(error).toMatchObject({ field: 'local-sha256', expected: wrongSha, actual: backup.sha256 });
     expect(await collect(destination.list(`${destination.keyPrefix}/bad/`))).toEqual([]);
 
-    const sizeError = await destination.upload({ key, localPath: backup.path!, sha256: backup.sha256!, sizeBytes: backup.sizeBytes! + 1n }).catch((caught: unknown) => caught);
+    const sizeError = await destination
+      .upload({ key, localPath: backup.path!, sha256: backup.sha256!, sizeBytes: backup.sizeBytes! + 1n })
+      .catch((caught: unknown) => caught);
     expect(sizeError).toMatchObject({ name: 'OffsiteVerificationError', field: 'local-size' });
   });
 
   it('names the operation and the S3 error, never the secret, when the credentials are refused', async () => {
     const secret = 'unknown-secret-value-1234567890';
-    const wrong = createS3Destination(s3.settings({ credentials: { accessKeyId: 'NOT-A-KEY', secretAccessKey: secret } }));
-    const error = await wrong.upload({ key: 'ops/x', localPath: backup.path!, sha256: backup.sha256!, sizeBytes: backup.sizeBytes! }).catch((caught: unknown) => caught);
+    const wrong = createS3Destination(
+      s3.settings({ credentials: { accessKeyId: 'NOT-A-KEY', secretAccessKey: secret } }),
+    );
+    const error = await wrong
+      .upload({ key: 'ops/x', localPath: backup.path!, sha256: backup.sha256!, sizeBytes: backup.sizeBytes! })
+      .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(OffsiteRequestError);
     expect((error as Error).message).toMatch(/^s3: upload of "ops\/x" failed: InvalidAccessKeyId \(HTTP 403\)/);
     expect((error as Error).message).not.toContain(secret);

@@ -44,7 +44,11 @@ beforeAll(async () => {
   s3 = await startS3Server();
   proxy = await startFaultyProxy(s3.port);
   destination = createS3Destination(
-    s3.settings({ endpoint: proxy.endpoint, partSizeBytes: MIN_PART_SIZE_BYTES, credentials: { accessKeyId: 'S3RVER', secretAccessKey: SECRET } }),
+    s3.settings({
+      endpoint: proxy.endpoint,
+      partSizeBytes: MIN_PART_SIZE_BYTES,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: SECRET },
+    }),
   );
   deps = { ...harness.deps, destinations: [destination] };
   workspaceId = (await createWorkspace(harness.db.prisma)).id;
@@ -58,7 +62,9 @@ afterAll(async () => {
 beforeEach(() => proxy.recover());
 
 function uploadOf(record: BackupRecord) {
-  return harness.db.prisma.backupUpload.findUniqueOrThrow({ where: { backupRecordId_destination: { backupRecordId: record.id, destination: 's3' } } });
+  return harness.db.prisma.backupUpload.findUniqueOrThrow({
+    where: { backupRecordId_destination: { backupRecordId: record.id, destination: 's3' } },
+  });
 }
 
 function openUploadAlert(deploymentId: string) {
@@ -82,7 +88,14 @@ describe('runUploadPass', () => {
     const backup = await makePostgresBackup(harness, workspaceId, 'pg-first', { randomMiB: MULTIPART_MIB });
     const deployment = await harness.db.prisma.deployment.findUniqueOrThrow({ where: { id: backup.deploymentId } });
     const failed = await harness.db.prisma.backupRecord.create({
-      data: { deploymentId: deployment.id, workspaceId, trigger: 'MANUAL', status: 'FAILED', errorKind: 'ExecFailed', error: 'x' },
+      data: {
+        deploymentId: deployment.id,
+        workspaceId,
+        trigger: 'MANUAL',
+        status: 'FAILED',
+        errorKind: 'ExecFailed',
+        error: 'x',
+      },
     });
 
     const summary = await runUploadPass(deps, clock());
@@ -90,12 +103,23 @@ describe('runUploadPass', () => {
     expect(summary).toEqual({ queued: 1, attempted: 1, uploaded: 1, retrying: 0, failed: 0 });
     const upload = await uploadOf(backup);
     const fileName = backup.path!.split('/').at(-1);
-    expect(upload).toMatchObject({ status: 'UPLOADED', attempts: 0, lastError: null, objectKey: `ops/${workspaceId}/pg-first/${fileName}` });
+    expect(upload).toMatchObject({
+      status: 'UPLOADED',
+      attempts: 0,
+      lastError: null,
+      objectKey: `ops/${workspaceId}/pg-first/${fileName}`,
+    });
     expect(upload.uploadedAt).toBeInstanceOf(Date);
     expect(await storedSha256(upload.objectKey)).toBe(backup.sha256);
     expect(await harness.db.prisma.backupUpload.count({ where: { backupRecordId: failed.id } })).toBe(0);
 
-    expect(await runUploadPass(deps, clock())).toEqual({ queued: 0, attempted: 0, uploaded: 0, retrying: 0, failed: 0 });
+    expect(await runUploadPass(deps, clock())).toEqual({
+      queued: 0,
+      attempted: 0,
+      uploaded: 0,
+      retrying: 0,
+      failed: 0,
+    });
     expect(harness.logs()).toContain(`backup ${backup.id} uploaded to s3 and verified`);
   });
 
@@ -132,7 +156,13 @@ describe('runUploadPass', () => {
     expect(await runUploadPass(deps, clock())).toMatchObject({ attempted: 0 });
 
     skewMs += MINUTE + 1_000;
-    expect(await runUploadPass(deps, clock())).toEqual({ queued: 0, attempted: 1, uploaded: 1, retrying: 0, failed: 0 });
+    expect(await runUploadPass(deps, clock())).toEqual({
+      queued: 0,
+      attempted: 1,
+      uploaded: 1,
+      retrying: 0,
+      failed: 0,
+    });
     const uploaded = await uploadOf(backup);
     expect(uploaded).toMatchObject({ status: 'UPLOADED', attempts: 1, lastError: null });
     expect(await storedSha256(uploaded.objectKey)).toBe(backup.sha256);
@@ -146,17 +176,26 @@ describe('runUploadPass', () => {
 
     expect(await runUploadPass(deps, clock(), { retryPolicy: policy })).toMatchObject({ retrying: 1, failed: 0 });
     skewMs += 2_000;
-    expect(await runUploadPass(deps, clock(), { retryPolicy: policy })).toMatchObject({ attempted: 1, retrying: 0, failed: 1 });
+    expect(await runUploadPass(deps, clock(), { retryPolicy: policy })).toMatchObject({
+      attempted: 1,
+      retrying: 0,
+      failed: 1,
+    });
     expect(await uploadOf(backup)).toMatchObject({ status: 'FAILED', attempts: 2 });
     const alert = await openUploadAlert(backup.deploymentId);
     expect(alert).toMatchObject({ occurrences: 2, severity: 'WARNING' });
-    expect(alert!.message).toContain(`failed for good after 2 attempt(s); retry with \`npm run backup -- upload --backup ${backup.id}\``);
+    expect(alert!.message).toContain(
+      `failed for good after 2 attempt(s); retry with \`npm run backup -- upload --backup ${backup.id}\``,
+    );
     skewMs += 10 * MINUTE;
     expect(await runUploadPass(deps, clock(), { retryPolicy: policy })).toMatchObject({ attempted: 0 });
 
     proxy.recover();
     expect(await requeueUploads(harness.db.prisma, backup.id, clock())).toBe(1);
-    expect(await runUploadPass(deps, clock(), { backupId: backup.id, retryPolicy: policy })).toMatchObject({ attempted: 1, uploaded: 1 });
+    expect(await runUploadPass(deps, clock(), { backupId: backup.id, retryPolicy: policy })).toMatchObject({
+      attempted: 1,
+      uploaded: 1,
+    });
     expect(await uploadOf(backup)).toMatchObject({ status: 'UPLOADED', attempts: 0 });
     expect(await openUploadAlert(backup.deploymentId)).toBeNull();
   });
@@ -168,9 +207,16 @@ describe('runUploadPass', () => {
     expect(await runUploadPass(deps, clock())).toMatchObject({ attempted: 1, failed: 1, uploaded: 0 });
     const upload = await uploadOf(backup);
     expect(upload).toMatchObject({ status: 'FAILED', attempts: 1 });
-    expect(upload.lastError).toBe(`the local backup file ${backup.path} no longer exists (it was deleted before it was uploaded); nothing to upload`);
-    expect(await openUploadAlert(backup.deploymentId)).toMatchObject({ severity: 'WARNING', backupRecordId: backup.id });
-    expect(await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: backup.id } })).toMatchObject({ status: 'SUCCEEDED' });
+    expect(upload.lastError).toBe(
+      `the local backup file ${backup.path} no longer exists (it was deleted before it was uploaded); nothing to upload`,
+    );
+    expect(await openUploadAlert(backup.deploymentId)).toMatchObject({
+      severity: 'WARNING',
+      backupRecordId: backup.id,
+    });
+    expect(await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: backup.id } })).toMatchObject({
+      status: 'SUCCEEDED',
+    });
   });
 
   it('two passes at once upload each copy once', async () => {
@@ -181,7 +227,9 @@ describe('runUploadPass', () => {
     expect(first.uploaded + second.uploaded).toBe(1);
     const upload = await uploadOf(backup);
     expect(upload.status).toBe('UPLOADED');
-    const putsOfKey = proxy.requests().filter((line) => line.startsWith('PUT') && line.includes(upload.objectKey.split('/').at(-1)!));
+    const putsOfKey = proxy
+      .requests()
+      .filter((line) => line.startsWith('PUT') && line.includes(upload.objectKey.split('/').at(-1)!));
     expect(putsOfKey).toHaveLength(1);
   });
 
@@ -198,7 +246,9 @@ describe('runUploadPass', () => {
     const summary = await runUploadPass({ ...deps, destinations: [pruning] }, clock());
     expect(summary).toMatchObject({ queued: 1, uploaded: 0, retrying: 0, failed: 0 });
     expect(await keysUnder(`ops/${workspaceId}/pg-pruned/`)).toEqual([]);
-    expect(harness.logs()).toContain(`backup ${backup.id} was pruned while it was uploaded; its copy was deleted again`);
+    expect(harness.logs()).toContain(
+      `backup ${backup.id} was pruned while it was uploaded; its copy was deleted again`,
+    );
   });
 
   it('never writes the secret into rows, alerts or logs', async () => {
@@ -219,7 +269,12 @@ describe('findOffsiteOrphans', () => {
     const lostUpload = await uploadOf(lost);
     await destination.delete(lostUpload.objectKey);
     const strayKey = `ops/${workspaceId}/pg-orphans/20200101T000000.000Z.dump`;
-    await destination.upload({ key: strayKey, localPath: kept.path!, sha256: kept.sha256!, sizeBytes: kept.sizeBytes! });
+    await destination.upload({
+      key: strayKey,
+      localPath: kept.path!,
+      sha256: kept.sha256!,
+      sizeBytes: kept.sizeBytes!,
+    });
 
     const [scoped] = await findOffsiteOrphans(deps, { deploymentId: deployment.id });
     expect(scoped).toMatchObject({
@@ -239,9 +294,20 @@ describe('the worker cycle', () => {
   it('uploads the backups it made after making them, and counts them in its summary', async () => {
     const source = await createDatabase(uniqueDatabaseName('ops_test_offsite_cycle'));
     try {
-      harness.kube.pods.push(podFor('pg-cycle', 'postgres', { PGHOST: '127.0.0.1', POSTGRES_USER: 'postgres', POSTGRES_DB: source }));
-      const deployment = await createDeployment(harness.db.prisma, workspaceId, { name: 'pg-cycle', backupEnabled: true, backupSchedule: '0 3 * * *' });
-      const loop = { backup: deps, logger: harness.deps.logger, settings: { concurrency: 1, overdueGraceMs: 60 * MINUTE, retryDelayMs: 60 * MINUTE }, agent: null };
+      harness.kube.pods.push(
+        podFor('pg-cycle', 'postgres', { PGHOST: '127.0.0.1', POSTGRES_USER: 'postgres', POSTGRES_DB: source }),
+      );
+      const deployment = await createDeployment(harness.db.prisma, workspaceId, {
+        name: 'pg-cycle',
+        backupEnabled: true,
+        backupSchedule: '0 3 * * *',
+      });
+      const loop = {
+        backup: deps,
+        logger: harness.deps.logger,
+        settings: { concurrency: 1, overdueGraceMs: 60 * MINUTE, retryDelayMs: 60 * MINUTE },
+        agent: null,
+      };
 
       const summary = await runCycle(loop);
 
@@ -249,7 +315,10 @@ describe('the worker cycle', () => {
       const backup = await harness.db.prisma.backupRecord.findFirstOrThrow({ where: { deploymentId: deployment.id } });
       expect(await uploadOf(backup)).toMatchObject({ status: 'UPLOADED' });
       expect(await storedSha256((await uploadOf(backup)).objectKey)).toBe(backup.sha256);
-      expect(await runCycle({ ...loop, backup: { ...deps, destinations: [] } })).toMatchObject({ uploaded: 0, uploadsFailed: 0 });
+      expect(await runCycle({ ...loop, backup: { ...deps, destinations: [] } })).toMatchObject({
+        uploaded: 0,
+        uploadsFailed: 0,
+      });
     } finally {
       await dropDatabase(source);
     }

@@ -28,7 +28,9 @@ async function fingerprint(): Promise<string> {
   const client = new pg.Client({ connectionString: databaseUrl(live) });
   await client.connect();
   try {
-    const { rows } = await client.query<{ fp: string }>(`SELECT count(*) || '/' || md5(string_agg(id || ':' || body, ',' ORDER BY id)) AS fp FROM items`);
+    const { rows } = await client.query<{ fp: string }>(
+      `SELECT count(*) || '/' || md5(string_agg(id || ':' || body, ',' ORDER BY id)) AS fp FROM items`,
+    );
     return rows[0]!.fp;
   } finally {
     await client.end();
@@ -43,13 +45,23 @@ async function fakeBackup(content: Buffer): Promise<string> {
   await writeFile(filePath, content);
   await writeFile(`${filePath}.sha256`, formatSidecar(sha256, filePath.split('/').at(-1)!));
   const record = await harness.db.prisma.backupRecord.create({
-    data: { ...original, id: undefined, path: filePath, sha256, sizeBytes: BigInt(content.length), startedAt: new Date(original.startedAt.getTime() + 9) },
+    data: {
+      ...original,
+      id: undefined,
+      path: filePath,
+      sha256,
+      sizeBytes: BigInt(content.length),
+      startedAt: new Date(original.startedAt.getTime() + 9),
+    },
   });
   return record.id;
 }
 
 /** A TCP proxy to the fake API server that cuts any connection after `cutAfterBytes` sent towards the server. */
-async function startCuttingProxy(target: URL, cutAfterBytes: number): Promise<{ url: string; cuts: number; close(): Promise<void> }> {
+async function startCuttingProxy(
+  target: URL,
+  cutAfterBytes: number,
+): Promise<{ url: string; cuts: number; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
   const state = { cuts: 0 };
   const server = net.createServer((client) => {
@@ -91,11 +103,17 @@ beforeAll(async () => {
   await client.connect();
   await client.query('CREATE TABLE items (id int PRIMARY KEY, body text NOT NULL)');
   // Random text, so the custom-format dump stays large (a few MB) after its compression.
-  await client.query(`INSERT INTO items SELECT g, md5(random()::text) || md5(random()::text) FROM generate_series(1, ${ROWS}) g`);
+  await client.query(
+    `INSERT INTO items SELECT g, md5(random()::text) || md5(random()::text) FROM generate_series(1, ${ROWS}) g`,
+  );
   await client.end();
   const workspace = await createWorkspace(harness.db.prisma);
-  harness.kube.pods.push(podFor('pg-faults', 'postgres', { PGHOST: '127.0.0.1', POSTGRES_USER: 'postgres', POSTGRES_DB: live }));
-  deploymentId = (await createDeployment(harness.db.prisma, workspace.id, { name: 'pg-faults', recipeSlug: 'postgresql' })).id;
+  harness.kube.pods.push(
+    podFor('pg-faults', 'postgres', { PGHOST: '127.0.0.1', POSTGRES_USER: 'postgres', POSTGRES_DB: live }),
+  );
+  deploymentId = (
+    await createDeployment(harness.db.prisma, workspace.id, { name: 'pg-faults', recipeSlug: 'postgresql' })
+  ).id;
   const outcome = await executeBackup(harness.deps, deploymentId, { trigger: 'MANUAL' });
   if (outcome.status !== 'SUCCEEDED') throw new Error(`backup ${outcome.status}`);
   expect(outcome.record.sizeBytes! > 1024n * 1024n).toBe(true);
@@ -112,12 +130,16 @@ describe('restore faults', () => {
     const junk = await fakeBackup(Buffer.from('PGDMP but not really a dump\n'.repeat(100)));
     const record = await restoreBackup(harness.deps, junk, { mode: 'scratch', requestedBy: 'test', trigger: 'MANUAL' });
     expect(record).toMatchObject({ status: 'FAILED', errorKind: 'ExecFailed' });
-    expect(record.error).toMatch(/restore command in pod "pg-faults-0" \(container "postgres"\) in namespace "apps" exited with code 1/);
+    expect(record.error).toMatch(
+      /restore command in pod "pg-faults-0" \(container "postgres"\) in namespace "apps" exited with code 1/,
+    );
     expect(record.stderrTail).toMatch(/pg_restore/);
     expect(record.finishedAt).not.toBeNull();
     const { rows } = await adminQuery('SELECT 1 FROM pg_database WHERE datname = $1', [record.target]);
     expect(rows).toHaveLength(0);
-    const alert = await harness.db.prisma.alert.findFirstOrThrow({ where: { deploymentId, kind: 'restore_failed', resolvedAt: null } });
+    const alert = await harness.db.prisma.alert.findFirstOrThrow({
+      where: { deploymentId, kind: 'restore_failed', resolvedAt: null },
+    });
     expect(alert).toMatchObject({ severity: 'WARNING', backupRecordId: junk });
     expect(alert.message).toContain('ExecFailed');
   });
@@ -126,13 +148,26 @@ describe('restore faults', () => {
     const before = await fingerprint();
     const original = await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: backupId } });
     const truncated = await fakeBackup((await readFile(original.path!)).subarray(0, 200 * KIB));
-    const planned = await planLiveRestore(harness.deps, truncated, { requestedBy: 'cli', trigger: 'MANUAL', now: new Date() });
-    const record = await restoreBackup(harness.deps, truncated, { mode: 'live', restoreId: planned.restore.id, confirmToken: planned.confirmToken, confirmedBy: 'alice' });
+    const planned = await planLiveRestore(harness.deps, truncated, {
+      requestedBy: 'cli',
+      trigger: 'MANUAL',
+      now: new Date(),
+    });
+    const record = await restoreBackup(harness.deps, truncated, {
+      mode: 'live',
+      restoreId: planned.restore.id,
+      confirmToken: planned.confirmToken,
+      confirmedBy: 'alice',
+    });
     expect(record).toMatchObject({ status: 'FAILED', errorKind: 'ExecFailed' });
     expect(await fingerprint()).toBe(before);
-    const alert = await harness.db.prisma.alert.findFirstOrThrow({ where: { deploymentId, kind: 'restore_failed', resolvedAt: null } });
+    const alert = await harness.db.prisma.alert.findFirstOrThrow({
+      where: { deploymentId, kind: 'restore_failed', resolvedAt: null },
+    });
     expect(alert.severity).toBe('CRITICAL');
-    expect((await harness.db.prisma.deployment.findUniqueOrThrow({ where: { id: deploymentId } })).backupClaimToken).toBeNull();
+    expect(
+      (await harness.db.prisma.deployment.findUniqueOrThrow({ where: { id: deploymentId } })).backupClaimToken,
+    ).toBeNull();
   });
 
   it('a connection dropped while the backup is streamed fails the restore and leaves the live data unchanged', async () => {
@@ -149,7 +184,12 @@ describe('restore faults', () => {
       });
       const deps = { ...harness.deps, kube: createKubeClients(viaProxy) };
       const planned = await planLiveRestore(deps, backupId, { requestedBy: 'cli', trigger: 'MANUAL', now: new Date() });
-      const record = await restoreBackup(deps, backupId, { mode: 'live', restoreId: planned.restore.id, confirmToken: planned.confirmToken, confirmedBy: 'alice' });
+      const record = await restoreBackup(deps, backupId, {
+        mode: 'live',
+        restoreId: planned.restore.id,
+        confirmToken: planned.confirmToken,
+        confirmedBy: 'alice',
+      });
       expect(proxy.cuts).toBe(1);
       expect(record).toMatchObject({ status: 'FAILED', errorKind: 'ConnectionLost' });
       expect(record.error).toContain('without an exit status');
@@ -163,20 +203,35 @@ describe('restore faults', () => {
     const scratch = { mode: 'scratch', requestedBy: 'test', trigger: 'MANUAL' } as const;
     const original = await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: backupId } });
     const failed = await harness.db.prisma.backupRecord.create({
-      data: { ...original, id: undefined, status: 'FAILED', path: null, sha256: null, startedAt: new Date(original.startedAt.getTime() + 5) },
+      data: {
+        ...original,
+        id: undefined,
+        status: 'FAILED',
+        path: null,
+        sha256: null,
+        startedAt: new Date(original.startedAt.getTime() + 5),
+      },
     });
-    await expect(restoreBackup(harness.deps, failed.id, scratch)).rejects.toMatchObject({ code: 'BACKUP_NOT_RESTORABLE' });
+    await expect(restoreBackup(harness.deps, failed.id, scratch)).rejects.toMatchObject({
+      code: 'BACKUP_NOT_RESTORABLE',
+    });
 
     const gone = await fakeBackup(Buffer.from('soon gone'));
     const goneRecord = await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: gone } });
     await rm(goneRecord.path!);
     await expect(restoreBackup(harness.deps, gone, scratch)).rejects.toMatchObject({ code: 'BACKUP_NOT_RESTORABLE' });
-    await expect(planLiveRestore(harness.deps, gone, { requestedBy: 'cli', trigger: 'MANUAL', now: new Date() })).rejects.toMatchObject({ code: 'BACKUP_NOT_RESTORABLE' });
+    await expect(
+      planLiveRestore(harness.deps, gone, { requestedBy: 'cli', trigger: 'MANUAL', now: new Date() }),
+    ).rejects.toMatchObject({ code: 'BACKUP_NOT_RESTORABLE' });
 
     await harness.db.prisma.deployment.update({ where: { id: deploymentId }, data: { status: 'FAILED' } });
     try {
-      await expect(restoreBackup(harness.deps, backupId, scratch)).rejects.toMatchObject({ code: 'DEPLOYMENT_NOT_RUNNING' });
-      await expect(planLiveRestore(harness.deps, backupId, { requestedBy: 'cli', trigger: 'MANUAL', now: new Date() })).rejects.toMatchObject({ code: 'DEPLOYMENT_NOT_RUNNING' });
+      await expect(restoreBackup(harness.deps, backupId, scratch)).rejects.toMatchObject({
+        code: 'DEPLOYMENT_NOT_RUNNING',
+      });
+      await expect(
+        planLiveRestore(harness.deps, backupId, { requestedBy: 'cli', trigger: 'MANUAL', now: new Date() }),
+      ).rejects.toMatchObject({ code: 'DEPLOYMENT_NOT_RUNNING' });
     } finally {
       await harness.db.prisma.deployment.update({ where: { id: deploymentId }, data: { status: 'RUNNING' } });
     }

@@ -17,19 +17,30 @@ let database: string;
 let backupId: string;
 
 const fingerprint = (db: string) =>
-  mariadb(`SELECT COUNT(*), MD5(GROUP_CONCAT(id, ':', name, ':', HEX(payload) ORDER BY id SEPARATOR ',')), (SELECT COUNT(*) FROM notes) FROM items`, db);
+  mariadb(
+    `SELECT COUNT(*), MD5(GROUP_CONCAT(id, ':', name, ':', HEX(payload) ORDER BY id SEPARATOR ',')), (SELECT COUNT(*) FROM notes) FROM items`,
+    db,
+  );
 
 beforeAll(async () => {
   harness = await startBackupHarness();
   database = `ops_test_maria_${randomBytes(4).toString('hex')}`;
   await mariadb(`CREATE DATABASE ${database}`);
-  await mariadb('CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(64) NOT NULL, payload VARBINARY(32) NOT NULL) ENGINE=InnoDB', database);
+  await mariadb(
+    'CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(64) NOT NULL, payload VARBINARY(32) NOT NULL) ENGINE=InnoDB',
+    database,
+  );
   await mariadb(`INSERT INTO items SELECT seq, CONCAT('item ', seq), UNHEX(MD5(seq)) FROM seq_1_to_${ROWS}`, database);
   await mariadb(`CREATE TABLE notes (id INT AUTO_INCREMENT PRIMARY KEY, body TEXT)`, database);
   await mariadb(`INSERT INTO notes (body) VALUES ('first\\nline'), ('USE \`other\`;'), ('third')`, database);
   const workspace = await createWorkspace(harness.db.prisma);
-  harness.kube.pods.push(podFor('maria-restore', 'mariadb', { MARIADB_USER: 'root', MARIADB_DATABASE: database, MARIADB_ROOT_PASSWORD: '' }));
-  const deployment = await createDeployment(harness.db.prisma, workspace.id, { name: 'maria-restore', recipeSlug: 'mariadb' });
+  harness.kube.pods.push(
+    podFor('maria-restore', 'mariadb', { MARIADB_USER: 'root', MARIADB_DATABASE: database, MARIADB_ROOT_PASSWORD: '' }),
+  );
+  const deployment = await createDeployment(harness.db.prisma, workspace.id, {
+    name: 'maria-restore',
+    recipeSlug: 'mariadb',
+  });
   const outcome = await executeBackup(harness.deps, deployment.id, { trigger: 'MANUAL' });
   if (outcome.status !== 'SUCCEEDED') throw new Error(`backup ${outcome.status}`);
   expect(outcome.record.extension).toBe('sql.gz');
@@ -44,7 +55,12 @@ afterAll(async () => {
 describe('MariaDB restore', () => {
   it('restores into a scratch database (not the one the dump names), counts it and drops it', async () => {
     const liveBefore = await fingerprint(database);
-    const record = await restoreBackup(harness.deps, backupId, { mode: 'scratch', requestedBy: 'test', trigger: 'MANUAL', keepScratch: true });
+    const record = await restoreBackup(harness.deps, backupId, {
+      mode: 'scratch',
+      requestedBy: 'test',
+      trigger: 'MANUAL',
+      keepScratch: true,
+    });
     try {
       expect(record).toMatchObject({ status: 'SUCCEEDED', errorKind: null });
       expect(record.counts).toEqual({ tables: { items: ROWS, notes: 3 } });
@@ -53,7 +69,11 @@ describe('MariaDB restore', () => {
     } finally {
       await mariadb(`DROP DATABASE IF EXISTS ${record.target}`);
     }
-    const dropped = await restoreBackup(harness.deps, backupId, { mode: 'scratch', requestedBy: 'test', trigger: 'MANUAL' });
+    const dropped = await restoreBackup(harness.deps, backupId, {
+      mode: 'scratch',
+      requestedBy: 'test',
+      trigger: 'MANUAL',
+    });
     expect(dropped.status).toBe('SUCCEEDED');
     expect(await mariadb(`SHOW DATABASES LIKE '${dropped.target}'`)).toBe('');
     expect(await fingerprint(database)).toBe(liveBefore);
@@ -66,11 +86,20 @@ describe('MariaDB restore', () => {
     await mariadb(`INSERT INTO notes (body) VALUES ('after the backup')`, database);
     expect(await fingerprint(database)).not.toBe(backedUp);
 
-    const planned = await planLiveRestore(harness.deps, backupId, { requestedBy: 'cli', trigger: 'MANUAL', now: new Date() });
+    const planned = await planLiveRestore(harness.deps, backupId, {
+      requestedBy: 'cli',
+      trigger: 'MANUAL',
+      now: new Date(),
+    });
     expect(planned.restore.target).toBe(database);
     expect(planned.plan).toContain('items: 600 rows');
     expect(planned.plan).toContain('notes: 4 rows');
-    const restored = await restoreBackup(harness.deps, backupId, { mode: 'live', restoreId: planned.restore.id, confirmToken: planned.confirmToken, confirmedBy: 'alice' });
+    const restored = await restoreBackup(harness.deps, backupId, {
+      mode: 'live',
+      restoreId: planned.restore.id,
+      confirmToken: planned.confirmToken,
+      confirmedBy: 'alice',
+    });
     expect(restored).toMatchObject({ status: 'SUCCEEDED', errorKind: null });
     expect(restored.counts).toEqual({ tables: { items: ROWS, notes: 3 } });
     expect(await fingerprint(database)).toBe(backedUp);

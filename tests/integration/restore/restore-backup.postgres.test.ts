@@ -3,7 +3,13 @@ import { appendFile } from 'node:fs/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { executeBackup } from '../../../src/lib/backups/backup.ts';
-import { approveRestore, cancelRestore, planLiveRestore, restoreBackup, RestoreRefusedError } from '../../../src/lib/restore/restore-backup.ts';
+import {
+  approveRestore,
+  cancelRestore,
+  planLiveRestore,
+  restoreBackup,
+  RestoreRefusedError,
+} from '../../../src/lib/restore/restore-backup.ts';
 import { podFor, startBackupHarness, type BackupHarness } from '../../support/backup-harness.ts';
 import { createDeployment, createWorkspace } from '../../support/factories.ts';
 import { adminQuery, createDatabase, databaseUrl, dropDatabase, uniqueDatabaseName } from '../../support/postgres.ts';
@@ -52,11 +58,23 @@ beforeAll(async () => {
   const workspace = await createWorkspace(harness.db.prisma);
   live = await createDatabase(uniqueDatabaseName('ops_test_live'));
   await query(live, 'CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, payload bytea NOT NULL)');
-  await query(live, `INSERT INTO items SELECT g, 'item ' || g, decode(md5(g::text), 'hex') FROM generate_series(1, ${ROWS}) g`);
+  await query(
+    live,
+    `INSERT INTO items SELECT g, 'item ' || g, decode(md5(g::text), 'hex') FROM generate_series(1, ${ROWS}) g`,
+  );
   await query(live, `CREATE TABLE notes (id serial PRIMARY KEY, body text)`);
   await query(live, `INSERT INTO notes (body) VALUES ('first'), ('second'), ('third')`);
-  harness.kube.pods.push(podFor('pg-restore', 'postgres', { PGHOST: '127.0.0.1', POSTGRES_USER: 'postgres', POSTGRES_DB: live, PGPASSWORD: SECRET }));
-  deploymentId = (await createDeployment(harness.db.prisma, workspace.id, { name: 'pg-restore', recipeSlug: 'postgresql' })).id;
+  harness.kube.pods.push(
+    podFor('pg-restore', 'postgres', {
+      PGHOST: '127.0.0.1',
+      POSTGRES_USER: 'postgres',
+      POSTGRES_DB: live,
+      PGPASSWORD: SECRET,
+    }),
+  );
+  deploymentId = (
+    await createDeployment(harness.db.prisma, workspace.id, { name: 'pg-restore', recipeSlug: 'postgresql' })
+  ).id;
   const outcome = await executeBackup(harness.deps, deploymentId, { trigger: 'MANUAL' });
   if (outcome.status !== 'SUCCEEDED') throw new Error(`backup ${outcome.status}`);
   backupId = outcome.record.id;
@@ -70,20 +88,31 @@ afterAll(async () => {
 describe('PostgreSQL restore', () => {
   it('restores into a scratch database, records exact counts, and drops it', async () => {
     const before = await scratchDatabases();
-    const record = await restoreBackup(harness.deps, backupId, { mode: 'scratch', requestedBy: 'test', trigger: 'MANUAL' });
+    const record = await restoreBackup(harness.deps, backupId, {
+      mode: 'scratch',
+      requestedBy: 'test',
+      trigger: 'MANUAL',
+    });
     expect(record).toMatchObject({ status: 'SUCCEEDED', kind: 'SCRATCH', backupRecordId: backupId, errorKind: null });
     expect(record.target).toMatch(/^ops_scratch_[0-9a-f]{12}$/);
     expect(record.counts).toEqual({ tables: { 'public.items': ROWS, 'public.notes': 3 } });
     expect(Number(record.bytesRestored)).toBeGreaterThan(10_000);
     expect(await scratchDatabases()).toEqual(before);
     // The scratch import got the target as its own argument, after the fixed script.
-    const importExec = harness.kube.execs.find((exec) => exec.argv.at(-1) === record.target && exec.argv[2]?.includes('pg_restore'));
+    const importExec = harness.kube.execs.find(
+      (exec) => exec.argv.at(-1) === record.target && exec.argv[2]?.includes('pg_restore'),
+    );
     expect(importExec?.argv.slice(0, 2)).toEqual(['sh', '-c']);
     expect(importExec?.transferred.stdin).toBe(Number(record.bytesRestored));
   });
 
   it('keeps the scratch database when asked, with the same data as the backup', async () => {
-    const record = await restoreBackup(harness.deps, backupId, { mode: 'scratch', requestedBy: 'test', trigger: 'MANUAL', keepScratch: true });
+    const record = await restoreBackup(harness.deps, backupId, {
+      mode: 'scratch',
+      requestedBy: 'test',
+      trigger: 'MANUAL',
+      keepScratch: true,
+    });
     try {
       expect(record.status).toBe('SUCCEEDED');
       expect(await fingerprint(record.target)).toBe(await fingerprint(live));
@@ -110,7 +139,12 @@ describe('PostgreSQL restore', () => {
     expect(stored.confirmTokenHash).toMatch(/^[0-9a-f]{64}$/);
     expect(JSON.stringify(stored)).not.toContain(planned.confirmToken);
 
-    const restored = await restoreBackup(harness.deps, backupId, { mode: 'live', restoreId: planned.restore.id, confirmToken: planned.confirmToken, confirmedBy: 'alice' });
+    const restored = await restoreBackup(harness.deps, backupId, {
+      mode: 'live',
+      restoreId: planned.restore.id,
+      confirmToken: planned.confirmToken,
+      confirmedBy: 'alice',
+    });
     expect(restored).toMatchObject({ status: 'SUCCEEDED', confirmedBy: 'alice', errorKind: null });
     expect(restored.counts).toEqual({ tables: { 'public.items': ROWS, 'public.notes': 3 } });
     expect(await fingerprint(live)).toBe(backedUp);
@@ -119,7 +153,12 @@ describe('PostgreSQL restore', () => {
 
     // Single use.
     await expect(
-      restoreBackup(harness.deps, backupId, { mode: 'live', restoreId: planned.restore.id, confirmToken: planned.confirmToken, confirmedBy: 'alice' }),
+      restoreBackup(harness.deps, backupId, {
+        mode: 'live',
+        restoreId: planned.restore.id,
+        confirmToken: planned.confirmToken,
+        confirmedBy: 'alice',
+      }),
     ).rejects.toMatchObject({ code: 'NOT_PROPOSED' });
   });
 
@@ -127,7 +166,13 @@ describe('PostgreSQL restore', () => {
     await query(live, `INSERT INTO notes (body) VALUES ('must survive')`);
     const before = await fingerprint(live);
     const planned = await planLiveRestore(harness.deps, backupId, { requestedBy: 'cli', trigger: 'MANUAL', now });
-    const confirm = (token: string) => restoreBackup(harness.deps, backupId, { mode: 'live', restoreId: planned.restore.id, confirmToken: token, confirmedBy: 'mallory' });
+    const confirm = (token: string) =>
+      restoreBackup(harness.deps, backupId, {
+        mode: 'live',
+        restoreId: planned.restore.id,
+        confirmToken: token,
+        confirmedBy: 'mallory',
+      });
     await expect(confirm(`${planned.confirmToken.slice(0, -1)}x`)).rejects.toMatchObject({ code: 'TOKEN_INVALID' });
     await expect(confirm('')).rejects.toBeInstanceOf(RestoreRefusedError);
 
@@ -137,13 +182,20 @@ describe('PostgreSQL restore', () => {
     } finally {
       now = T0;
     }
-    expect(await harness.db.prisma.restoreRecord.findUniqueOrThrow({ where: { id: planned.restore.id } })).toMatchObject({ status: 'CANCELLED', errorKind: 'Expired' });
+    expect(
+      await harness.db.prisma.restoreRecord.findUniqueOrThrow({ where: { id: planned.restore.id } }),
+    ).toMatchObject({ status: 'CANCELLED', errorKind: 'Expired' });
     await expect(confirm(planned.confirmToken)).rejects.toMatchObject({ code: 'NOT_PROPOSED' });
 
     const second = await planLiveRestore(harness.deps, backupId, { requestedBy: 'cli', trigger: 'MANUAL', now });
     await cancelRestore(harness.deps, second.restore.id, { cancelledBy: 'bob', now });
     await expect(
-      restoreBackup(harness.deps, backupId, { mode: 'live', restoreId: second.restore.id, confirmToken: second.confirmToken, confirmedBy: 'bob' }),
+      restoreBackup(harness.deps, backupId, {
+        mode: 'live',
+        restoreId: second.restore.id,
+        confirmToken: second.confirmToken,
+        confirmedBy: 'bob',
+      }),
     ).rejects.toMatchObject({ code: 'NOT_PROPOSED' });
     expect(await fingerprint(live)).toBe(before);
   });
@@ -153,21 +205,39 @@ describe('PostgreSQL restore', () => {
     const approved = await approveRestore(harness.deps, planned.restore.id, { approvedBy: 'carol', now });
     expect(approved.confirmToken).not.toBe(planned.confirmToken);
     await expect(
-      restoreBackup(harness.deps, backupId, { mode: 'live', restoreId: planned.restore.id, confirmToken: planned.confirmToken, confirmedBy: 'carol' }),
+      restoreBackup(harness.deps, backupId, {
+        mode: 'live',
+        restoreId: planned.restore.id,
+        confirmToken: planned.confirmToken,
+        confirmedBy: 'carol',
+      }),
     ).rejects.toMatchObject({ code: 'TOKEN_INVALID' });
     await cancelRestore(harness.deps, planned.restore.id, { cancelledBy: 'carol', now });
   });
 
   it('refuses a live restore while a backup holds the deployment, and leaves the proposal usable', async () => {
     const planned = await planLiveRestore(harness.deps, backupId, { requestedBy: 'cli', trigger: 'MANUAL', now });
-    await harness.db.prisma.deployment.update({ where: { id: deploymentId }, data: { backupClaimToken: 'a-backup', backupClaimExpiresAt: new Date(T0.getTime() + MINUTE) } });
+    await harness.db.prisma.deployment.update({
+      where: { id: deploymentId },
+      data: { backupClaimToken: 'a-backup', backupClaimExpiresAt: new Date(T0.getTime() + MINUTE) },
+    });
     try {
       await expect(
-        restoreBackup(harness.deps, backupId, { mode: 'live', restoreId: planned.restore.id, confirmToken: planned.confirmToken, confirmedBy: 'dave' }),
+        restoreBackup(harness.deps, backupId, {
+          mode: 'live',
+          restoreId: planned.restore.id,
+          confirmToken: planned.confirmToken,
+          confirmedBy: 'dave',
+        }),
       ).rejects.toMatchObject({ code: 'BUSY' });
-      expect((await harness.db.prisma.restoreRecord.findUniqueOrThrow({ where: { id: planned.restore.id } })).status).toBe('PROPOSED');
+      expect(
+        (await harness.db.prisma.restoreRecord.findUniqueOrThrow({ where: { id: planned.restore.id } })).status,
+      ).toBe('PROPOSED');
     } finally {
-      await harness.db.prisma.deployment.update({ where: { id: deploymentId }, data: { backupClaimToken: null, backupClaimExpiresAt: null } });
+      await harness.db.prisma.deployment.update({
+        where: { id: deploymentId },
+        data: { backupClaimToken: null, backupClaimExpiresAt: null },
+      });
     }
     await cancelRestore(harness.deps, planned.restore.id, { cancelledBy: 'dave', now });
   });
@@ -176,23 +246,38 @@ describe('PostgreSQL restore', () => {
     const execsBefore = harness.kube.execs.length;
     const backup = await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: backupId } });
     const tampered = await harness.db.prisma.backupRecord.create({
-      data: { ...backup, id: undefined, sha256: backup.sha256, path: `${backup.path}.copy`, startedAt: new Date(backup.startedAt.getTime() + 1) },
+      data: {
+        ...backup,
+        id: undefined,
+        sha256: backup.sha256,
+        path: `${backup.path}.copy`,
+        startedAt: new Date(backup.startedAt.getTime() + 1),
+      },
     });
     const { copyFile } = await import('node:fs/promises');
     await copyFile(backup.path!, tampered.path!);
     await copyFile(`${backup.path}.sha256`, `${tampered.path}.sha256`);
     await appendFile(tampered.path!, 'x');
-    const record = await restoreBackup(harness.deps, tampered.id, { mode: 'scratch', requestedBy: 'test', trigger: 'MANUAL' });
+    const record = await restoreBackup(harness.deps, tampered.id, {
+      mode: 'scratch',
+      requestedBy: 'test',
+      trigger: 'MANUAL',
+    });
     expect(record).toMatchObject({ status: 'FAILED', errorKind: 'ChecksumMismatch' });
     expect(record.error).toContain('does not match its record');
     // Refused before the cluster was contacted: no scratch database, nothing streamed.
     expect(harness.kube.execs.length).toBe(execsBefore);
-    const alert = await harness.db.prisma.alert.findFirstOrThrow({ where: { deploymentId, kind: 'restore_failed', resolvedAt: null } });
+    const alert = await harness.db.prisma.alert.findFirstOrThrow({
+      where: { deploymentId, kind: 'restore_failed', resolvedAt: null },
+    });
     expect(alert.message).toContain('ChecksumMismatch');
   });
 
   it('never writes a secret of the pod into records, alerts, logs or commands', async () => {
-    const stored = JSON.stringify([await harness.db.prisma.restoreRecord.findMany(), await harness.db.prisma.alert.findMany()], (_k, v) => (typeof v === 'bigint' ? String(v) : v));
+    const stored = JSON.stringify(
+      [await harness.db.prisma.restoreRecord.findMany(), await harness.db.prisma.alert.findMany()],
+      (_k, v) => (typeof v === 'bigint' ? String(v) : v),
+    );
     expect(stored).not.toContain(SECRET);
     expect(harness.logs()).not.toContain(SECRET);
     expect(harness.kube.execs.every((exec) => !exec.argv.join(' ').includes(SECRET))).toBe(true);

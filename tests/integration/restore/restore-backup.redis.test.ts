@@ -48,12 +48,19 @@ beforeAll(async () => {
   harness = await startBackupHarness();
   folder = await mkdtemp(path.join(os.tmpdir(), 'redis-pod-'));
   port = await freePort();
-  server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', folder], { stdio: 'ignore' });
+  server = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', folder],
+    { stdio: 'ignore' },
+  );
   await waitForRedis();
   const bin = path.join(folder, 'bin');
   await rm(bin, { recursive: true, force: true });
   await import('node:fs/promises').then((fs) => fs.mkdir(bin));
-  await writeFile(path.join(bin, 'redis-cli'), `#!/bin/sh\nexec ${process.env.REDIS_CLI ?? '/usr/bin/redis-cli'} -p ${port} "$@"\n`);
+  await writeFile(
+    path.join(bin, 'redis-cli'),
+    `#!/bin/sh\nexec ${process.env.REDIS_CLI ?? '/usr/bin/redis-cli'} -p ${port} "$@"\n`,
+  );
   await chmod(path.join(bin, 'redis-cli'), 0o755);
 
   await redis(['SET', 'k:string', `hello ${randomBytes(4).toString('hex')}`], port);
@@ -66,7 +73,10 @@ beforeAll(async () => {
 
   const workspace = await createWorkspace(harness.db.prisma);
   harness.kube.pods.push(podFor('cache-restore', 'redis', { PATH: `${bin}:${process.env.PATH}` }));
-  const deployment = await createDeployment(harness.db.prisma, workspace.id, { name: 'cache-restore', recipeSlug: 'redis' });
+  const deployment = await createDeployment(harness.db.prisma, workspace.id, {
+    name: 'cache-restore',
+    recipeSlug: 'redis',
+  });
   const outcome = await executeBackup(harness.deps, deployment.id, { trigger: 'MANUAL' });
   if (outcome.status !== 'SUCCEEDED') throw new Error(`backup ${outcome.status}`);
   expect(outcome.record.extension).toBe('rdb.gz');
@@ -81,7 +91,11 @@ afterAll(async () => {
 
 describe('Redis restore', () => {
   it('loads the RDB into a temporary server in the pod and counts its keys per database', async () => {
-    const record = await restoreBackup(harness.deps, backupId, { mode: 'scratch', requestedBy: 'test', trigger: 'MANUAL' });
+    const record = await restoreBackup(harness.deps, backupId, {
+      mode: 'scratch',
+      requestedBy: 'test',
+      trigger: 'MANUAL',
+    });
     expect(record).toMatchObject({ status: 'SUCCEEDED', errorKind: null });
     expect(record.counts).toEqual({ keys: { db0: 205, db3: 1 } });
   });
@@ -94,9 +108,18 @@ describe('Redis restore', () => {
     await redis(['-n', '3', 'FLUSHDB'], port);
     expect(await snapshot()).not.toEqual(backedUp);
 
-    const planned = await planLiveRestore(harness.deps, backupId, { requestedBy: 'cli', trigger: 'MANUAL', now: new Date() });
+    const planned = await planLiveRestore(harness.deps, backupId, {
+      requestedBy: 'cli',
+      trigger: 'MANUAL',
+      now: new Date(),
+    });
     expect(planned.plan).toContain('db0: 203 keys');
-    const restored = await restoreBackup(harness.deps, backupId, { mode: 'live', restoreId: planned.restore.id, confirmToken: planned.confirmToken, confirmedBy: 'alice' });
+    const restored = await restoreBackup(harness.deps, backupId, {
+      mode: 'live',
+      restoreId: planned.restore.id,
+      confirmToken: planned.confirmToken,
+      confirmedBy: 'alice',
+    });
     expect(restored).toMatchObject({ status: 'SUCCEEDED', errorKind: null, stderrTail: null });
     expect(restored.counts).toEqual({ keys: { db0: 205, db3: 1 } });
     expect(await snapshot()).toEqual(backedUp);

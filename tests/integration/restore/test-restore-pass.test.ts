@@ -56,7 +56,9 @@ async function postgresDeployment(fields: Partial<Deployment> = {}): Promise<{ d
   await query(live, 'CREATE TABLE notes (id serial PRIMARY KEY, body text)');
   await query(live, `INSERT INTO notes (body) SELECT 'note ' || g FROM generate_series(1, ${NOTES}) g`);
   const name = `pg-${randomBytes(4).toString('hex')}`;
-  harness.kube.pods.push(podFor(name, 'postgres', { PGHOST: '127.0.0.1', POSTGRES_USER: 'postgres', POSTGRES_DB: live }));
+  harness.kube.pods.push(
+    podFor(name, 'postgres', { PGHOST: '127.0.0.1', POSTGRES_USER: 'postgres', POSTGRES_DB: live }),
+  );
   const deployment = await createDeployment(harness.db.prisma, workspaceId, {
     name,
     recipeSlug: 'postgresql',
@@ -74,7 +76,10 @@ async function backUp(deployment: Deployment): Promise<BackupRecord> {
 }
 
 function testRestoresOf(deploymentId: string) {
-  return harness.db.prisma.restoreRecord.findMany({ where: { deploymentId, kind: 'TEST' }, orderBy: { createdAt: 'asc' } });
+  return harness.db.prisma.restoreRecord.findMany({
+    where: { deploymentId, kind: 'TEST' },
+    orderBy: { createdAt: 'asc' },
+  });
 }
 
 function openAlert(deploymentId: string, kind: string) {
@@ -106,12 +111,25 @@ describe('scheduled test-restores of PostgreSQL', () => {
 
     // First run: never ran before, so due at once; its counts are the baseline.
     const [first] = await pass(deployment.id);
-    expect(first).toMatchObject({ outcome: 'clean', backupId: firstBackup.id, detail: expect.stringContaining('first test-restore') });
+    expect(first).toMatchObject({
+      outcome: 'clean',
+      backupId: firstBackup.id,
+      detail: expect.stringContaining('first test-restore'),
+    });
     const [baseline] = await testRestoresOf(deployment.id);
-    expect(baseline).toMatchObject({ id: first!.restoreId, status: 'SUCCEEDED', kind: 'TEST', trigger: 'SCHEDULE', requestedBy: 'schedule', backupRecordId: firstBackup.id });
+    expect(baseline).toMatchObject({
+      id: first!.restoreId,
+      status: 'SUCCEEDED',
+      kind: 'TEST',
+      trigger: 'SCHEDULE',
+      requestedBy: 'schedule',
+      backupRecordId: firstBackup.id,
+    });
     expect(baseline!.counts).toEqual({ tables: { 'public.items': ITEMS, 'public.notes': NOTES } });
     expect(await scratchDatabases()).toEqual(scratchBefore);
-    expect((await harness.db.prisma.deployment.findUniqueOrThrow({ where: { id: deployment.id } })).lastTestRestoreAt).toEqual(now);
+    expect(
+      (await harness.db.prisma.deployment.findUniqueOrThrow({ where: { id: deployment.id } })).lastTestRestoreAt,
+    ).toEqual(now);
 
     // Not due again until next Sunday 03:00: nothing runs.
     now = new Date(SUNDAY.getTime() + 3 * 24 * HOUR);
@@ -129,7 +147,9 @@ describe('scheduled test-restores of PostgreSQL', () => {
     expect(shrank).toMatchObject({ severity: 'WARNING', backupRecordId: shrunkBackup.id });
     expect(shrank!.message).toContain(`public.items: ${ITEMS} → ${KEPT_ITEMS} rows (-95.0%)`);
     expect(shrank!.message).not.toContain('public.notes');
-    expect((await testRestoresOf(deployment.id)).at(-1)!.counts).toEqual({ tables: { 'public.items': KEPT_ITEMS, 'public.notes': NOTES } });
+    expect((await testRestoresOf(deployment.id)).at(-1)!.counts).toEqual({
+      tables: { 'public.items': KEPT_ITEMS, 'public.notes': NOTES },
+    });
 
     // The week after, the same data again: a clean run resolves the warning.
     now = new Date(SUNDAY.getTime() + 2 * WEEK);
@@ -145,7 +165,10 @@ describe('scheduled test-restores of PostgreSQL', () => {
     const verified = await backUp(deployment);
     now = new Date(SUNDAY.getTime() + 60_000);
     const unverified = await backUp(deployment);
-    await harness.db.prisma.backupRecord.update({ where: { id: unverified.id }, data: { verifiedAt: null, verifyError: 'cut short' } });
+    await harness.db.prisma.backupRecord.update({
+      where: { id: unverified.id },
+      data: { verifiedAt: null, verifyError: 'cut short' },
+    });
     const [result] = await pass(deployment.id);
     expect(result).toMatchObject({ outcome: 'clean', backupId: verified.id });
   });
@@ -166,18 +189,26 @@ describe('scheduled test-restores of PostgreSQL', () => {
     expect(record).toMatchObject({ status: 'FAILED', kind: 'TEST', counts: null });
     const alert = await openAlert(deployment.id, TEST_RESTORE_FAILED_ALERT);
     expect(alert).toMatchObject({ severity: 'CRITICAL', backupRecordId: backup.id, occurrences: 1 });
-    expect(alert!.message).toMatch(/^Scheduled test-restore of ws-[0-9a-f]+\/pg-[0-9a-f]+ failed: the backup from 2026-11-22T03:10:00.000Z could not be restored/);
+    expect(alert!.message).toMatch(
+      /^Scheduled test-restore of ws-[0-9a-f]+\/pg-[0-9a-f]+ failed: the backup from 2026-11-22T03:10:00.000Z could not be restored/,
+    );
     // One failure, one alert: the engine's own restore_failed is not raised for a test-restore.
     expect(await harness.db.prisma.alert.count({ where: { deploymentId: deployment.id, resolvedAt: null } })).toBe(1);
     expect(await scratchDatabases()).not.toContain(record.target);
     // The run counts even though it failed: not retried every cycle.
-    expect((await harness.db.prisma.deployment.findUniqueOrThrow({ where: { id: deployment.id } })).lastTestRestoreAt).toEqual(now);
+    expect(
+      (await harness.db.prisma.deployment.findUniqueOrThrow({ where: { id: deployment.id } })).lastTestRestoreAt,
+    ).toEqual(now);
 
     // The file gone: the engine refuses before starting; that is a failed test-restore as well.
     await rm(backup.path!);
     now = new Date(SUNDAY.getTime() + WEEK);
     const [refused] = await pass(deployment.id);
-    expect(refused).toMatchObject({ outcome: 'failed', restoreId: null, detail: expect.stringContaining('restore refused') });
+    expect(refused).toMatchObject({
+      outcome: 'failed',
+      restoreId: null,
+      detail: expect.stringContaining('restore refused'),
+    });
     expect(await openAlert(deployment.id, TEST_RESTORE_FAILED_ALERT)).toMatchObject({ occurrences: 2 });
 
     const good = await backUp(deployment);
@@ -200,7 +231,9 @@ describe('scheduled test-restores of PostgreSQL', () => {
     for (const deployment of [unscheduled, withoutBackup, stopped]) {
       expect(ids).not.toContain(deployment.id);
       expect(await testRestoresOf(deployment.id)).toEqual([]);
-      expect((await harness.db.prisma.deployment.findUniqueOrThrow({ where: { id: deployment.id } })).lastTestRestoreAt).toBeNull();
+      expect(
+        (await harness.db.prisma.deployment.findUniqueOrThrow({ where: { id: deployment.id } })).lastTestRestoreAt,
+      ).toBeNull();
     }
   });
 
@@ -219,7 +252,12 @@ describe('scheduled test-restores of PostgreSQL', () => {
     expect(restore).toMatchObject({ status: 'SUCCEEDED', backupRecordId: backup!.id });
     expect(summary.testRestores).toBeGreaterThanOrEqual(1);
     expect(summary.testRestoresFailed).toBe(0);
-    const again = await runCycle({ backup: harness.deps, logger: harness.deps.logger, settings: { concurrency: 1, overdueGraceMs: HOUR, retryDelayMs: HOUR }, agent: null });
+    const again = await runCycle({
+      backup: harness.deps,
+      logger: harness.deps.logger,
+      settings: { concurrency: 1, overdueGraceMs: HOUR, retryDelayMs: HOUR },
+      agent: null,
+    });
     expect(again.testRestores).toBe(0);
     expect(await testRestoresOf(deployment.id)).toHaveLength(1);
   });

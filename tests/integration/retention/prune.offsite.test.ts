@@ -45,26 +45,61 @@ function depsWith(destinations?: readonly OffsiteDestination[]): PruneDependenci
 }
 
 function newDeployment(): Promise<Deployment> {
-  return createDeployment(harness.db.prisma, workspaceId, { name: `db-${randomBytes(4).toString('hex')}`, backupRetention: 1 });
+  return createDeployment(harness.db.prisma, workspaceId, {
+    name: `db-${randomBytes(4).toString('hex')}`,
+    backupRetention: 1,
+  });
 }
 
 /**
  * A SUCCEEDED backup written by the store `hours` after T0 and, unless `upload` says otherwise, uploaded to s3rver
  * through the destination with its BackupUpload row UPLOADED.
  */
-async function seedBackup(deployment: Deployment, hours: number, upload: UploadStatus | 'none' = 'UPLOADED'): Promise<{ record: BackupRecord; key: string }> {
+async function seedBackup(
+  deployment: Deployment,
+  hours: number,
+  upload: UploadStatus | 'none' = 'UPLOADED',
+): Promise<{ record: BackupRecord; key: string }> {
   const startedAt = new Date(T0.getTime() + hours * HOUR_MS);
-  const writer = await harness.deps.store.open({ workspaceId, deploymentName: deployment.name, extension: 'dump', compressed: true, startedAt });
+  const writer = await harness.deps.store.open({
+    workspaceId,
+    deploymentName: deployment.name,
+    extension: 'dump',
+    compressed: true,
+    startedAt,
+  });
   writer.stream.write(randomBytes(BACKUP_BYTES));
   const stored = await writer.commit();
   const record = await harness.db.prisma.backupRecord.create({
-    data: { deploymentId: deployment.id, workspaceId, trigger: 'SCHEDULE', status: 'SUCCEEDED', startedAt, finishedAt: startedAt, path: stored.path, sizeBytes: stored.sizeBytes, sha256: stored.sha256, extension: stored.extension },
+    data: {
+      deploymentId: deployment.id,
+      workspaceId,
+      trigger: 'SCHEDULE',
+      status: 'SUCCEEDED',
+      startedAt,
+      finishedAt: startedAt,
+      path: stored.path,
+      sizeBytes: stored.sizeBytes,
+      sha256: stored.sha256,
+      extension: stored.extension,
+    },
   });
-  const key = destination.objectKeyFor({ workspaceId, deploymentName: deployment.name, fileName: path.basename(stored.path) });
-  if (upload === 'UPLOADED') await destination.upload({ key, localPath: stored.path, sha256: stored.sha256, sizeBytes: stored.sizeBytes });
+  const key = destination.objectKeyFor({
+    workspaceId,
+    deploymentName: deployment.name,
+    fileName: path.basename(stored.path),
+  });
+  if (upload === 'UPLOADED')
+    await destination.upload({ key, localPath: stored.path, sha256: stored.sha256, sizeBytes: stored.sizeBytes });
   if (upload !== 'none') {
     await harness.db.prisma.backupUpload.create({
-      data: { backupRecordId: record.id, destination: 's3', objectKey: key, status: upload, ...(upload === 'UPLOADED' ? { uploadedAt: startedAt } : { lastError: 'upload failed' }) },
+      data: {
+        backupRecordId: record.id,
+        destination: 's3',
+        objectKey: key,
+        status: upload,
+        ...(upload === 'UPLOADED' ? { uploadedAt: startedAt } : { lastError: 'upload failed' }),
+      },
     });
   }
   return { record, key };
@@ -72,20 +107,38 @@ async function seedBackup(deployment: Deployment, hours: number, upload: UploadS
 
 async function remoteKeys(deployment: Deployment): Promise<string[]> {
   const objects: OffsiteObject[] = [];
-  for await (const object of destination.list(`${destination.keyPrefix}/${workspaceId}/${deployment.name}/`)) objects.push(object);
+  for await (const object of destination.list(`${destination.keyPrefix}/${workspaceId}/${deployment.name}/`))
+    objects.push(object);
   return objects.map((object) => object.key).sort();
 }
 
 async function everything(deployment: Deployment) {
-  const records = await harness.db.prisma.backupRecord.findMany({ where: { deploymentId: deployment.id }, select: { id: true }, orderBy: { id: 'asc' } });
-  const uploads = await harness.db.prisma.backupUpload.findMany({ where: { backupRecord: { deploymentId: deployment.id } }, select: { objectKey: true, status: true }, orderBy: { objectKey: 'asc' } });
-  return { records: records.map((r) => r.id), uploads, files: await filesUnder(folderOf(harness.root, deployment)), remote: await remoteKeys(deployment) };
+  const records = await harness.db.prisma.backupRecord.findMany({
+    where: { deploymentId: deployment.id },
+    select: { id: true },
+    orderBy: { id: 'asc' },
+  });
+  const uploads = await harness.db.prisma.backupUpload.findMany({
+    where: { backupRecord: { deploymentId: deployment.id } },
+    select: { objectKey: true, status: true },
+    orderBy: { objectKey: 'asc' },
+  });
+  return {
+    records: records.map((r) => r.id),
+    uploads,
+    files: await filesUnder(folderOf(harness.root, deployment)),
+    remote: await remoteKeys(deployment),
+  };
 }
 
 describe('prune deletes off-site copies', () => {
   it('lists the copies in the dry run, then deletes objects, upload rows, files and records together', async () => {
     const deployment = await newDeployment();
-    const [oldest, middle, newest] = [await seedBackup(deployment, 0), await seedBackup(deployment, 1), await seedBackup(deployment, 2)];
+    const [oldest, middle, newest] = [
+      await seedBackup(deployment, 0),
+      await seedBackup(deployment, 1),
+      await seedBackup(deployment, 2),
+    ];
     expect(await remoteKeys(deployment)).toEqual([oldest!.key, middle!.key, newest!.key].sort());
 
     const plan = await pruneBackups(depsWith([destination]), deployment.id, { dryRun: true });
@@ -118,13 +171,21 @@ describe('prune deletes off-site copies', () => {
     const report = await pruneBackups(depsWith([unreachable]), deployment.id);
 
     expect(report.pruned).toEqual([]);
-    expect(report.problems).toEqual([{ id: old!.record.id, path: old!.record.path, reason: expect.stringContaining(`its copy ${old!.key} on destination "s3" could not be deleted: `) }]);
+    expect(report.problems).toEqual([
+      {
+        id: old!.record.id,
+        path: old!.record.path,
+        reason: expect.stringContaining(`its copy ${old!.key} on destination "s3" could not be deleted: `),
+      },
+    ]);
     expect(report.problems[0]!.reason).not.toContain(s3.settings().credentials!.secretAccessKey);
     expect(await everything(deployment)).toEqual(before);
     expect(harness.logs()).toContain('prune kept a backup it could not delete');
 
     // Reachable again: the next prune finishes the job.
-    expect((await pruneBackups(depsWith([destination]), deployment.id)).pruned.map((p) => p.id)).toEqual([old!.record.id]);
+    expect((await pruneBackups(depsWith([destination]), deployment.id)).pruned.map((p) => p.id)).toEqual([
+      old!.record.id,
+    ]);
     expect((await everything(deployment)).remote).toHaveLength(1);
   });
 
@@ -150,18 +211,28 @@ describe('prune deletes off-site copies', () => {
     const report = await pruneBackups(depsWith(), deployment.id);
 
     expect(report.problems).toEqual([]);
-    expect(report.pruned.map((p) => [p.id, p.remoteCopies])).toEqual([[noUpload.record.id, []], [failedUpload.record.id, []]]);
+    expect(report.pruned.map((p) => [p.id, p.remoteCopies])).toEqual([
+      [noUpload.record.id, []],
+      [failedUpload.record.id, []],
+    ]);
     expect(await everything(deployment)).toMatchObject({ records: [newest.record.id], uploads: [] });
   });
 
   it('does not delete a backup pinned while the prune runs', async () => {
     const deployment = await newDeployment();
-    const [older, old, newest] = [await seedBackup(deployment, 0), await seedBackup(deployment, 1), await seedBackup(deployment, 2)];
+    const [older, old, newest] = [
+      await seedBackup(deployment, 0),
+      await seedBackup(deployment, 1),
+      await seedBackup(deployment, 2),
+    ];
     // Backups are deleted newest first: while `old`'s copy is being deleted, someone pins `older`.
     const pinningMeanwhile: OffsiteDestination = {
       ...destination,
       async delete(key) {
-        if (key === old!.key) expect(await setBackupPinned(harness.db.prisma, { backupId: older!.record.id }, true)).toMatchObject({ ok: true });
+        if (key === old!.key)
+          expect(await setBackupPinned(harness.db.prisma, { backupId: older!.record.id }, true)).toMatchObject({
+            ok: true,
+          });
         await destination.delete(key);
       },
     };
@@ -169,7 +240,12 @@ describe('prune deletes off-site copies', () => {
     const report = await pruneBackups(depsWith([pinningMeanwhile]), deployment.id);
 
     expect(report.pruned.map((p) => p.id)).toEqual([old!.record.id]);
-    expect(report.problems).toEqual([{ id: older!.record.id, path: older!.record.path, reason: 'it was pinned after the plan was made' }]);
-    expect(await everything(deployment)).toMatchObject({ records: [older!.record.id, newest!.record.id].sort(), remote: [older!.key, newest!.key].sort() });
+    expect(report.problems).toEqual([
+      { id: older!.record.id, path: older!.record.path, reason: 'it was pinned after the plan was made' },
+    ]);
+    expect(await everything(deployment)).toMatchObject({
+      records: [older!.record.id, newest!.record.id].sort(),
+      remote: [older!.key, newest!.key].sort(),
+    });
   });
 });

@@ -40,13 +40,23 @@ function hoursAfterT0(hours: number): Date {
 }
 
 function newDeployment(columns: Partial<Deployment> = {}): Promise<Deployment> {
-  return createDeployment(harness.db.prisma, workspaceId, { name: `db-${randomBytes(4).toString('hex')}`, recipeSlug: 'postgresql', ...columns });
+  return createDeployment(harness.db.prisma, workspaceId, {
+    name: `db-${randomBytes(4).toString('hex')}`,
+    recipeSlug: 'postgresql',
+    ...columns,
+  });
 }
 
 /** A finished backup file written by the store, and its SUCCEEDED record, started `hours` after T0. */
 async function seedBackup(deployment: Deployment, hours: number): Promise<BackupRecord> {
   const startedAt = hoursAfterT0(hours);
-  const writer = await harness.deps.store.open({ workspaceId, deploymentName: deployment.name, extension: 'dump', compressed: true, startedAt });
+  const writer = await harness.deps.store.open({
+    workspaceId,
+    deploymentName: deployment.name,
+    extension: 'dump',
+    compressed: true,
+    startedAt,
+  });
   writer.stream.write(randomBytes(BACKUP_BYTES));
   const stored = await writer.commit();
   return harness.db.prisma.backupRecord.create({
@@ -67,7 +77,12 @@ async function seedBackup(deployment: Deployment, hours: number): Promise<Backup
 }
 
 /** A record alone (no file written), started `hours` after T0. */
-function seedRecord(deployment: Deployment, hours: number, status: BackupStatus, fields: { path?: string } = {}): Promise<BackupRecord> {
+function seedRecord(
+  deployment: Deployment,
+  hours: number,
+  status: BackupStatus,
+  fields: { path?: string } = {},
+): Promise<BackupRecord> {
   return harness.db.prisma.backupRecord.create({
     data: {
       deploymentId: deployment.id,
@@ -82,7 +97,10 @@ function seedRecord(deployment: Deployment, hours: number, status: BackupStatus,
 }
 
 async function recordIds(deployment: Deployment): Promise<string[]> {
-  const records = await harness.db.prisma.backupRecord.findMany({ where: { deploymentId: deployment.id }, select: { id: true } });
+  const records = await harness.db.prisma.backupRecord.findMany({
+    where: { deploymentId: deployment.id },
+    select: { id: true },
+  });
   return records.map((record) => record.id).sort();
 }
 
@@ -96,7 +114,7 @@ function idsOf(...records: BackupRecord[]): string[] {
 }
 
 describe('retention', () => {
-  it("keeps the newest 10 of 12 backups by default, deleting the 2 oldest files, sidecars and records; a second run deletes nothing", async () => {
+  it('keeps the newest 10 of 12 backups by default, deleting the 2 oldest files, sidecars and records; a second run deletes nothing', async () => {
     const deployment = await newDeployment();
     const backups: BackupRecord[] = [];
     for (let hour = 0; hour < 12; hour += 1) backups.push(await seedBackup(deployment, hour));
@@ -104,7 +122,13 @@ describe('retention', () => {
 
     const report = await pruneBackups(harness.deps, deployment.id);
 
-    expect(report).toMatchObject({ policy: { keepLast: DEFAULT_RETENTION }, dryRun: false, kept: 10, prunedFailedRecords: [], problems: [] });
+    expect(report).toMatchObject({
+      policy: { keepLast: DEFAULT_RETENTION },
+      dryRun: false,
+      kept: 10,
+      prunedFailedRecords: [],
+      problems: [],
+    });
     expect(report.pruned.map((pruned) => pruned.id).sort()).toEqual(idsOf(oldest!, secondOldest!));
     expect(report.pruned.every((pruned) => !pruned.fileWasMissing)).toBe(true);
     expect(await filesUnder(folderOf(harness.root, deployment))).toEqual(filesOf(...newest));
@@ -118,8 +142,16 @@ describe('retention', () => {
 
   it('never prunes the newest successful backup, even behind newer failures', async () => {
     const deployment = await newDeployment();
-    const successes = [await seedBackup(deployment, 0), await seedBackup(deployment, 1), await seedBackup(deployment, 2)];
-    const failures = [await seedRecord(deployment, 3, 'FAILED'), await seedRecord(deployment, 4, 'FAILED'), await seedRecord(deployment, 5, 'FAILED')];
+    const successes = [
+      await seedBackup(deployment, 0),
+      await seedBackup(deployment, 1),
+      await seedBackup(deployment, 2),
+    ];
+    const failures = [
+      await seedRecord(deployment, 3, 'FAILED'),
+      await seedRecord(deployment, 4, 'FAILED'),
+      await seedRecord(deployment, 5, 'FAILED'),
+    ];
 
     const report = await pruneBackups(harness.deps, deployment.id, { policy: { keepLast: 1 } });
 
@@ -142,8 +174,12 @@ describe('retention', () => {
     const report = await pruneBackups(harness.deps, deployment.id, { policy: { keepLast: 2 } });
 
     expect(report.pruned.map((pruned) => pruned.id)).toEqual([oldSuccess.id]);
-    expect(report.prunedFailedRecords).toEqual([{ id: oldFailure.id, startedAt: oldFailure.startedAt.toISOString(), reason: 'old-failure' }]);
-    expect(await recordIds(deployment)).toEqual(idsOf(staleRunning, keptSuccess, failureInWindow, newestSuccess, newestFailure));
+    expect(report.prunedFailedRecords).toEqual([
+      { id: oldFailure.id, startedAt: oldFailure.startedAt.toISOString(), reason: 'old-failure' },
+    ]);
+    expect(await recordIds(deployment)).toEqual(
+      idsOf(staleRunning, keptSuccess, failureInWindow, newestSuccess, newestFailure),
+    );
     expect(await recordIds(deployment)).not.toContain(oldFailure.id);
     expect(await filesUnder(folderOf(harness.root, deployment))).toEqual(filesOf(keptSuccess, newestSuccess));
   });
@@ -176,25 +212,39 @@ describe('retention', () => {
     const deployment = await newDeployment();
     const backups = [await seedBackup(deployment, 0), await seedBackup(deployment, 1), await seedBackup(deployment, 2)];
     await seedRecord(deployment, -1, 'FAILED');
-    const before = { files: await filesUnder(folderOf(harness.root, deployment)), records: await recordIds(deployment) };
+    const before = {
+      files: await filesUnder(folderOf(harness.root, deployment)),
+      records: await recordIds(deployment),
+    };
 
     const report = await pruneBackups(harness.deps, deployment.id, { policy: { keepLast: 1 }, dryRun: true });
 
     expect(report).toMatchObject({ dryRun: true, problems: [] });
     expect(report.prunedFailedRecords).toHaveLength(1);
     expect(report.pruned.map((pruned) => pruned.id).sort()).toEqual(idsOf(backups[0]!, backups[1]!));
-    expect({ files: await filesUnder(folderOf(harness.root, deployment)), records: await recordIds(deployment) }).toEqual(before);
+    expect({
+      files: await filesUnder(folderOf(harness.root, deployment)),
+      records: await recordIds(deployment),
+    }).toEqual(before);
   });
 
   it.each([0, -1, 1.5])('refuses keepLast %s with InvalidRetentionError and deletes nothing', async (keepCount) => {
     const deployment = await newDeployment();
     await seedBackup(deployment, 0);
     await seedBackup(deployment, 1);
-    const before = { files: await filesUnder(folderOf(harness.root, deployment)), records: await recordIds(deployment) };
+    const before = {
+      files: await filesUnder(folderOf(harness.root, deployment)),
+      records: await recordIds(deployment),
+    };
 
-    await expect(pruneBackups(harness.deps, deployment.id, { policy: { keepLast: keepCount } })).rejects.toBeInstanceOf(InvalidRetentionError);
+    await expect(pruneBackups(harness.deps, deployment.id, { policy: { keepLast: keepCount } })).rejects.toBeInstanceOf(
+      InvalidRetentionError,
+    );
 
-    expect({ files: await filesUnder(folderOf(harness.root, deployment)), records: await recordIds(deployment) }).toEqual(before);
+    expect({
+      files: await filesUnder(folderOf(harness.root, deployment)),
+      records: await recordIds(deployment),
+    }).toEqual(before);
   });
 });
 
@@ -211,11 +261,20 @@ describe('retention outside the deployment folder', () => {
     const outside = {
       neighbourFile: neighbourBackups[0]!.path!,
       systemFile,
-      dotDot: path.join(folderOf(harness.root, deployment), '..', neighbour.name, path.basename(neighbourBackups[1]!.path!)),
+      dotDot: path.join(
+        folderOf(harness.root, deployment),
+        '..',
+        neighbour.name,
+        path.basename(neighbourBackups[1]!.path!),
+      ),
       link,
     };
-    const refused = await Promise.all(Object.values(outside).map((filePath, hour) => seedRecord(deployment, hour, 'SUCCEEDED', { path: filePath })));
-    const contentsBefore = await Promise.all([...Object.values(outside).slice(0, 3), systemFile].map((file) => readFile(file)));
+    const refused = await Promise.all(
+      Object.values(outside).map((filePath, hour) => seedRecord(deployment, hour, 'SUCCEEDED', { path: filePath })),
+    );
+    const contentsBefore = await Promise.all(
+      [...Object.values(outside).slice(0, 3), systemFile].map((file) => readFile(file)),
+    );
 
     const report = await pruneBackups(harness.deps, deployment.id, { policy: { keepLast: 1 } });
 
@@ -225,9 +284,13 @@ describe('retention outside the deployment folder', () => {
       expect(problem.reason).toMatch(/^storage: refused .*(not directly inside the deployment folder|symbolic link)/);
     }
     expect(await recordIds(deployment)).toEqual(idsOf(newest, ...refused));
-    expect(await Promise.all([...Object.values(outside).slice(0, 3), systemFile].map((file) => readFile(file)))).toEqual(contentsBefore);
+    expect(
+      await Promise.all([...Object.values(outside).slice(0, 3), systemFile].map((file) => readFile(file))),
+    ).toEqual(contentsBefore);
     expect(await filesUnder(folderOf(harness.root, neighbour))).toEqual(filesOf(...neighbourBackups));
-    expect(await filesUnder(folderOf(harness.root, deployment))).toEqual([path.basename(link), ...filesOf(newest)].sort());
+    expect(await filesUnder(folderOf(harness.root, deployment))).toEqual(
+      [path.basename(link), ...filesOf(newest)].sort(),
+    );
     expect(harness.logs()).toContain('prune kept a backup it could not delete');
   });
 });
@@ -241,7 +304,11 @@ describe('the deployment policy', () => {
     const deployment = await newDeployment({ backupRetention: 1, retentionDaily: 3, backupTimezone: 'Europe/Berlin' });
     const byDay: BackupRecord[][] = [];
     for (let day = 0; day < 4; day += 1) {
-      byDay.push([await seedBackup(deployment, day * DAY_HOURS + 19), await seedBackup(deployment, day * DAY_HOURS + 20.5), await seedBackup(deployment, day * DAY_HOURS + 21.5)]);
+      byDay.push([
+        await seedBackup(deployment, day * DAY_HOURS + 19),
+        await seedBackup(deployment, day * DAY_HOURS + 20.5),
+        await seedBackup(deployment, day * DAY_HOURS + 21.5),
+      ]);
     }
     // Local days: Mar 1 holds day 0's 21:00 and 22:30; Mar 2 holds day 0's 23:30 and day 1's first two; … Mar 5 holds day 3's 23:30.
     const expectedKept = [byDay[3]![2]!, byDay[3]![1]!, byDay[2]![1]!];
@@ -266,7 +333,9 @@ describe('the deployment policy', () => {
     await seedBackup(deployment, 1);
     const before = await recordIds(deployment);
 
-    await expect(pruneBackups(harness.deps, deployment.id)).rejects.toThrow('retention: retentionDaily must be 0 or more (0 turns the day rule off) (got -1)');
+    await expect(pruneBackups(harness.deps, deployment.id)).rejects.toThrow(
+      'retention: retentionDaily must be 0 or more (0 turns the day rule off) (got -1)',
+    );
     expect(await recordIds(deployment)).toEqual(before);
   });
 });
@@ -277,15 +346,30 @@ describe('pinned backups', () => {
     const old = await seedBackup(deployment, 0);
     const middle = await seedBackup(deployment, 1);
     const newest = await seedBackup(deployment, 2);
-    expect(await setBackupPinned(harness.db.prisma, { backupId: old.id }, true)).toEqual({ ok: true, backupId: old.id, pinned: true, changed: true });
-    expect(await setBackupPinned(harness.db.prisma, { backupId: old.id }, true)).toMatchObject({ ok: true, changed: false });
+    expect(await setBackupPinned(harness.db.prisma, { backupId: old.id }, true)).toEqual({
+      ok: true,
+      backupId: old.id,
+      pinned: true,
+      changed: true,
+    });
+    expect(await setBackupPinned(harness.db.prisma, { backupId: old.id }, true)).toMatchObject({
+      ok: true,
+      changed: false,
+    });
 
     const report = await pruneBackups(harness.deps, deployment.id);
-    expect(report.keep.map((kept) => [kept.id, kept.reasons])).toEqual([[newest.id, ['newest', 'keep-last']], [old.id, ['pinned']]]);
+    expect(report.keep.map((kept) => [kept.id, kept.reasons])).toEqual([
+      [newest.id, ['newest', 'keep-last']],
+      [old.id, ['pinned']],
+    ]);
     expect(report.pruned.map((pruned) => pruned.id)).toEqual([middle.id]);
     expect(await filesUnder(folderOf(harness.root, deployment))).toEqual(filesOf(old, newest));
 
-    expect(await setBackupPinned(harness.db.prisma, { backupId: old.id }, false)).toMatchObject({ ok: true, pinned: false, changed: true });
+    expect(await setBackupPinned(harness.db.prisma, { backupId: old.id }, false)).toMatchObject({
+      ok: true,
+      pinned: false,
+      changed: true,
+    });
     expect((await pruneBackups(harness.deps, deployment.id)).pruned.map((pruned) => pruned.id)).toEqual([old.id]);
     expect(await recordIds(deployment)).toEqual([newest.id]);
   });
@@ -300,10 +384,20 @@ describe('pinned backups', () => {
       code: 'NOT_SUCCEEDED',
       message: `backup "${failed.id}" is FAILED: only a successful backup can be pinned`,
     });
-    expect(await setBackupPinned(harness.db.prisma, { backupId: running.id }, true)).toMatchObject({ ok: false, code: 'NOT_SUCCEEDED' });
-    expect(await setBackupPinned(harness.db.prisma, { backupId: 'nosuchbackup' }, true)).toMatchObject({ ok: false, code: 'NOT_FOUND' });
-    expect(await setBackupPinned(harness.db.prisma, { backupId: success.id, workspaceId: 'someoneelse' }, true)).toMatchObject({ ok: false, code: 'NOT_FOUND' });
-    const pinnedCount = await harness.db.prisma.backupRecord.count({ where: { deploymentId: deployment.id, pinned: true } });
+    expect(await setBackupPinned(harness.db.prisma, { backupId: running.id }, true)).toMatchObject({
+      ok: false,
+      code: 'NOT_SUCCEEDED',
+    });
+    expect(await setBackupPinned(harness.db.prisma, { backupId: 'nosuchbackup' }, true)).toMatchObject({
+      ok: false,
+      code: 'NOT_FOUND',
+    });
+    expect(
+      await setBackupPinned(harness.db.prisma, { backupId: success.id, workspaceId: 'someoneelse' }, true),
+    ).toMatchObject({ ok: false, code: 'NOT_FOUND' });
+    const pinnedCount = await harness.db.prisma.backupRecord.count({
+      where: { deploymentId: deployment.id, pinned: true },
+    });
     expect(pinnedCount).toBe(0);
   });
 });
@@ -327,14 +421,20 @@ describe('a confirmed plan (expectDelete)', () => {
     expect(idsToDelete(plan)).toEqual(idsOf(backups[0]!, backups[1]!));
     await setBackupPinned(harness.db.prisma, { backupId: backups[0]!.id }, true);
     const newer = await seedBackup(deployment, 3);
-    const before = { files: await filesUnder(folderOf(harness.root, deployment)), records: await recordIds(deployment) };
+    const before = {
+      files: await filesUnder(folderOf(harness.root, deployment)),
+      records: await recordIds(deployment),
+    };
 
     const report = await pruneBackups(harness.deps, deployment.id, { expectDelete: idsToDelete(plan) });
 
     expect(report.dryRun).toBe(true);
     expect(report.planChanged).toEqual({ unconfirmed: [backups[2]!.id], noLongerDeleted: [backups[0]!.id] });
     expect(idsToDelete(report)).toEqual(idsOf(backups[1]!, backups[2]!));
-    expect({ files: await filesUnder(folderOf(harness.root, deployment)), records: await recordIds(deployment) }).toEqual(before);
+    expect({
+      files: await filesUnder(folderOf(harness.root, deployment)),
+      records: await recordIds(deployment),
+    }).toEqual(before);
     expect(await recordIds(deployment)).toContain(newer.id);
   });
 });

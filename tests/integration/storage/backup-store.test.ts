@@ -60,13 +60,24 @@ afterEach(async () => {
 });
 
 function target(overrides: Partial<BackupTarget> = {}): BackupTarget {
-  return { workspaceId: WORKSPACE, deploymentName: 'db-a', extension: 'sql', compressed: false, startedAt: STARTED_AT, ...overrides };
+  return {
+    workspaceId: WORKSPACE,
+    deploymentName: 'db-a',
+    extension: 'sql',
+    compressed: false,
+    startedAt: STARTED_AT,
+    ...overrides,
+  };
 }
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 /** Writes like a well-behaved producer: waits for 'drain' whenever write() says so; fails when the stream does. */
-async function writeChunks(stream: Writable, chunks: Iterable<Buffer>, afterWrite: (bytes: number) => void = () => undefined): Promise<void> {
+async function writeChunks(
+  stream: Writable,
+  chunks: Iterable<Buffer>,
+  afterWrite: (bytes: number) => void = () => undefined,
+): Promise<void> {
   for (const chunk of chunks) {
     if (stream.destroyed) throw stream.errored ?? new Error('the stream was destroyed');
     const ready = stream.write(chunk);
@@ -100,7 +111,10 @@ async function storeBackup(data: Buffer, overrides: Partial<BackupTarget> = {}) 
   return writer.commit();
 }
 
-async function expectRejection<T extends Error>(promise: Promise<unknown>, type: new (...args: never[]) => T): Promise<T> {
+async function expectRejection<T extends Error>(
+  promise: Promise<unknown>,
+  type: new (...args: never[]) => T,
+): Promise<T> {
   const error = await promise.then(
     () => undefined,
     (caught: unknown) => caught,
@@ -110,7 +124,11 @@ async function expectRejection<T extends Error>(promise: Promise<unknown>, type:
 }
 
 const folderOf = (deploymentName: string) => path.join(root, WORKSPACE, deploymentName);
-const exists = (filePath: string) => lstat(filePath).then(() => true, () => false);
+const exists = (filePath: string) =>
+  lstat(filePath).then(
+    () => true,
+    () => false,
+  );
 
 /** A sink that stores the first `limit` bytes, then fails like a full disk. */
 function diskFullAfter(limit: number): CreateFileSink {
@@ -123,7 +141,13 @@ function diskFullAfter(limit: number): CreateFileSink {
         accepted += chunk.length;
         if (room >= chunk.length) return void real.write(chunk, callback);
         real.write(chunk.subarray(0, Math.max(0, room)), () =>
-          callback(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' })),
+          callback(
+            Object.assign(new Error('ENOSPC: no space left on device, write'), {
+              code: 'ENOSPC',
+              errno: -28,
+              syscall: 'write',
+            }),
+          ),
         );
       },
     });
@@ -141,7 +165,10 @@ describe('storing a backup', () => {
     await writeChunks(writer.stream, chunksOf(data));
     const stored = await writer.commit();
 
-    expect(stored).toMatchObject({ path: path.join(folderOf('db-a'), `20261122T031500.123Z.${storedExtension}`), extension: storedExtension });
+    expect(stored).toMatchObject({
+      path: path.join(folderOf('db-a'), `20261122T031500.123Z.${storedExtension}`),
+      extension: storedExtension,
+    });
     expect(writer.bytesWritten()).toBe(ROUND_TRIP_BYTES);
     const onDisk = await readFile(stored.path);
     expect(stored.sizeBytes).toBe(BigInt(onDisk.length));
@@ -171,7 +198,9 @@ describe('storing a backup', () => {
       '20261122T031500.123Z_2.sql.gz',
       '20261122T031500.123Z_3.sql.gz',
     ]);
-    const contents = await Promise.all(stored.map(async (backup) => gunzipSync(await readFile(backup.path)).toString()));
+    const contents = await Promise.all(
+      stored.map(async (backup) => gunzipSync(await readFile(backup.path)).toString()),
+    );
     expect(contents).toEqual(['first', 'second', 'third']);
   });
 
@@ -181,10 +210,12 @@ describe('storing a backup', () => {
       const real = createFileSink(file);
       return new Writable({
         write(chunk: Buffer, _encoding, callback) {
-          setImmediate(() => real.write(chunk, (error) => {
-            sunk += chunk.length;
-            callback(error);
-          }));
+          setImmediate(() =>
+            real.write(chunk, (error) => {
+              sunk += chunk.length;
+              callback(error);
+            }),
+          );
         },
       });
     };
@@ -264,12 +295,23 @@ describe('failures while storing', () => {
     return path.join(scratch, 'a-file');
   };
   it.each([
-    { label: 'a root below a regular file', code: 'ENOTDIR', makeRoot: async () => path.join(await aFile(), 'backups') },
+    {
+      label: 'a root below a regular file',
+      code: 'ENOTDIR',
+      makeRoot: async () => path.join(await aFile(), 'backups'),
+    },
     { label: 'a root that is a regular file', code: 'ENOTDIR', makeRoot: aFile },
-    { label: 'a missing root (volume not mounted)', code: 'ENOENT', makeRoot: async () => path.join(scratch, 'not-mounted') },
+    {
+      label: 'a missing root (volume not mounted)',
+      code: 'ENOENT',
+      makeRoot: async () => path.join(scratch, 'not-mounted'),
+    },
   ])('open fails with StorageFailed for $label', async ({ code, makeRoot }) => {
     const badRoot = await makeRoot();
-    const error = await expectRejection(createFileBackupStore({ root: badRoot, logger }).open(target()), StorageFailedError);
+    const error = await expectRejection(
+      createFileBackupStore({ root: badRoot, logger }).open(target()),
+      StorageFailedError,
+    );
     expect(error).toMatchObject({ kind: 'StorageFailed', stage: 'open', code });
     expect(await exists(path.join(scratch, 'not-mounted'))).toBe(false);
   });
@@ -279,7 +321,12 @@ describe('failures while storing', () => {
     await mkdir(outside);
     await mkdir(path.join(root, WORKSPACE));
     await symlink(outside, folderOf('db-link'));
-    for (const bad of [target({ deploymentName: '../x' }), target({ workspaceId: 'A' }), target({ extension: 'SQL' }), target({ deploymentName: 'db-link' })]) {
+    for (const bad of [
+      target({ deploymentName: '../x' }),
+      target({ workspaceId: 'A' }),
+      target({ extension: 'SQL' }),
+      target({ deploymentName: 'db-link' }),
+    ]) {
       const error = await expectRejection(store.open(bad), StorageFailedError);
       expect(error.kind).toBe('StorageFailed');
     }
@@ -303,7 +350,10 @@ describe('removeBackupFile', () => {
     expect(await removeBackupFile(root, WORKSPACE, 'db-a', kept)).toEqual({ removed: true, missing: false });
     expect(await readdir(folderOf('db-a'))).toEqual([]);
     expect(await removeBackupFile(root, WORKSPACE, 'db-a', kept)).toEqual({ removed: false, missing: true });
-    expect(await removeBackupFile(root, WORKSPACE, 'db-gone', path.join(folderOf('db-gone'), 'x.dump'))).toEqual({ removed: false, missing: true });
+    expect(await removeBackupFile(root, WORKSPACE, 'db-gone', path.join(folderOf('db-gone'), 'x.dump'))).toEqual({
+      removed: false,
+      missing: true,
+    });
   });
 
   it('refuses paths outside the deployment folder and touches nothing', async () => {
@@ -323,11 +373,22 @@ describe('removeBackupFile', () => {
     ];
     for (const [deploymentName, candidate, label] of refused) {
       const workspaceId = label.startsWith('deployment folder') ? workspaceLink : WORKSPACE;
-      await expect(removeBackupFile(root, workspaceId, deploymentName, candidate), label).rejects.toBeInstanceOf(OutsideDeploymentFolderError);
+      await expect(removeBackupFile(root, workspaceId, deploymentName, candidate), label).rejects.toBeInstanceOf(
+        OutsideDeploymentFolderError,
+      );
     }
-    await expect(removeBackupFile(root, WORKSPACE, 'db-a', `${kept}.sha256`)).rejects.toBeInstanceOf(InvalidBackupPathError);
+    await expect(removeBackupFile(root, WORKSPACE, 'db-a', `${kept}.sha256`)).rejects.toBeInstanceOf(
+      InvalidBackupPathError,
+    );
 
-    for (const untouched of [kept, `${kept}.sha256`, sibling, `${sibling}.sha256`, outsideFile, path.join(scratch, 'elsewhere', 'victim.dump')]) {
+    for (const untouched of [
+      kept,
+      `${kept}.sha256`,
+      sibling,
+      `${sibling}.sha256`,
+      outsideFile,
+      path.join(scratch, 'elsewhere', 'victim.dump'),
+    ]) {
       expect(await exists(untouched), untouched).toBe(true);
     }
     expect(await readFile(outsideFile, 'utf8')).toBe('not a backup');
@@ -355,7 +416,9 @@ describe('crash recovery and reports', () => {
       await utimes(file, time, time);
     }
 
-    expect((await findOrphanTempFiles(root)).map((file) => file.path)).toEqual([files.stale, files.staleSidecar, files.fresh].sort());
+    expect((await findOrphanTempFiles(root)).map((file) => file.path)).toEqual(
+      [files.stale, files.staleSidecar, files.fresh].sort(),
+    );
     const result = await removeStaleTempFiles(root, CUTOFF);
     expect(result.failed).toEqual([]);
     expect(result.removed.map((file) => file.path).sort()).toEqual([files.stale, files.staleSidecar].sort());
@@ -366,7 +429,11 @@ describe('crash recovery and reports', () => {
 
   it('lists finished backups with size and time, and measures the bytes they use', async () => {
     const first = await storeBackup(randomBytes(SMALL_BYTES));
-    const second = await storeBackup(randomBytes(SMALL_BYTES), { extension: 'dump', compressed: true, startedAt: new Date(STARTED_AT.getTime() + 1) });
+    const second = await storeBackup(randomBytes(SMALL_BYTES), {
+      extension: 'dump',
+      compressed: true,
+      startedAt: new Date(STARTED_AT.getTime() + 1),
+    });
     const other = await storeBackup(Buffer.from('other'), { deploymentName: 'db-b' });
     const inProgress = await store.open(target());
 
@@ -375,9 +442,14 @@ describe('crash recovery and reports', () => {
       { fileName: first.fileName, sizeBytes: first.sizeBytes },
       { fileName: second.fileName, sizeBytes: second.sizeBytes },
     ]);
-    expect(listed.every((file) => file.modifiedAt instanceof Date && !Number.isNaN(file.modifiedAt.getTime()))).toBe(true);
+    expect(listed.every((file) => file.modifiedAt instanceof Date && !Number.isNaN(file.modifiedAt.getTime()))).toBe(
+      true,
+    );
     expect(await listBackupFiles(root, WORKSPACE, 'db-none')).toEqual([]);
-    expect(await measureBackupUsage(root)).toEqual({ totalBytes: first.sizeBytes + second.sizeBytes + other.sizeBytes, fileCount: 3 });
+    expect(await measureBackupUsage(root)).toEqual({
+      totalBytes: first.sizeBytes + second.sizeBytes + other.sizeBytes,
+      fileCount: 3,
+    });
     await inProgress.abort();
   });
 });
@@ -393,11 +465,18 @@ describe('verifyBackupFile', () => {
     const bytes = await readFile(stored.path);
     bytes[SMALL_BYTES / 2] = (bytes[SMALL_BYTES / 2] ?? 0) ^ 0xff;
     await writeFile(stored.path, bytes);
-    expect(await verifyBackupFile(stored.path, stored.sha256)).toMatchObject({ ok: false, reason: 'checksum-mismatch' });
+    expect(await verifyBackupFile(stored.path, stored.sha256)).toMatchObject({
+      ok: false,
+      reason: 'checksum-mismatch',
+    });
   });
 
   it.each([
-    { label: 'names another checksum', sidecar: () => `${'0'.repeat(64)}  ${stored.fileName}\n`, reason: 'sidecar-mismatch' },
+    {
+      label: 'names another checksum',
+      sidecar: () => `${'0'.repeat(64)}  ${stored.fileName}\n`,
+      reason: 'sidecar-mismatch',
+    },
     { label: 'names another file', sidecar: () => `${stored.sha256}  other.dump\n`, reason: 'sidecar-mismatch' },
     { label: 'is garbage', sidecar: () => 'garbage', reason: 'sidecar-invalid' },
   ])('detects a sidecar that $label', async ({ sidecar, reason }) => {

@@ -52,11 +52,17 @@ beforeAll(async () => {
   harness = await startBackupHarness();
   workspaceId = (await createWorkspace(harness.db.prisma)).id;
   binDir = await mkdtemp(path.join(os.tmpdir(), 'fake-bin-'));
-  const real = (binary: string) => execFileSync('sh', ['-c', `command -v ${binary}`]).toString().trim();
+  const real = (binary: string) =>
+    execFileSync('sh', ['-c', `command -v ${binary}`])
+      .toString()
+      .trim();
   await script('pg_dump', `"${real('pg_dump')}" "$@" | head -c ${CUT_AT_BYTES}\nexit 0`);
   await script('mariadb-dump', `"${real('mariadb-dump')}" "$@" | head -n 40\nexit 0`);
   // The recipe runs `redis-cli --rdb "$f"`: the wrapper lets the real one write the snapshot, then cuts it in half.
-  await script('redis-cli', `"${real('redis-cli')}" "$@" || exit $?\nfor last; do :; done\nhead -c $(( $(wc -c < "$last") / 2 )) "$last" > "$last.cut" && mv "$last.cut" "$last"`);
+  await script(
+    'redis-cli',
+    `"${real('redis-cli')}" "$@" || exit $?\nfor last; do :; done\nhead -c $(( $(wc -c < "$last") / 2 )) "$last" > "$last.cut" && mv "$last.cut" "$last"`,
+  );
 });
 
 afterAll(async () => {
@@ -74,7 +80,12 @@ async function script(name: string, body: string): Promise<void> {
 }
 
 type Engine = 'postgresql' | 'mariadb' | 'redis' | 'mongodb';
-const CONTAINERS: Record<Engine, string> = { postgresql: 'postgres', mariadb: 'mariadb', redis: 'redis', mongodb: 'mongodb' };
+const CONTAINERS: Record<Engine, string> = {
+  postgresql: 'postgres',
+  mariadb: 'mariadb',
+  redis: 'redis',
+  mongodb: 'mongodb',
+};
 
 function envOf(engine: Engine, broken: boolean): Record<string, string> {
   const base: Record<Engine, Record<string, string>> = {
@@ -105,7 +116,9 @@ async function backUp(deployment: Deployment, deps: BackupDependencies = harness
   expect(outcome.status).toBe('SUCCEEDED');
   if (outcome.status !== 'SUCCEEDED') throw new Error('unreachable');
   // What executeBackup returned is what the database holds.
-  expect(await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: outcome.record.id } })).toEqual(outcome.record);
+  expect(await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: outcome.record.id } })).toEqual(
+    outcome.record,
+  );
   return outcome.record;
 }
 
@@ -162,19 +175,29 @@ describe('a dump that is not restorable stays SUCCEEDED with a verifyError and a
     const deployment = await deploymentOf('postgresql', { broken: true });
     const bad = await backUp(deployment);
     expect(Number(bad.sizeBytes)).toBe(CUT_AT_BYTES);
-    await expectUnverified(bad, 'pg_restore', /^pg_restore could not read the whole dump \(exit 1\): .*could not read from input file: end of file/);
+    await expectUnverified(
+      bad,
+      'pg_restore',
+      /^pg_restore could not read the whole dump \(exit 1\): .*could not read from input file: end of file/,
+    );
 
     repair(deployment, 'postgresql');
     const good = await backUp(deployment);
     expectVerified(good, 'pg_restore');
     expect(await openAlerts(deployment.id)).toEqual([]);
-    const resolved = await harness.db.prisma.alert.findFirstOrThrow({ where: { deploymentId: deployment.id, kind: BACKUP_UNVERIFIED_ALERT } });
+    const resolved = await harness.db.prisma.alert.findFirstOrThrow({
+      where: { deploymentId: deployment.id, kind: BACKUP_UNVERIFIED_ALERT },
+    });
     expect(resolved.resolvedAt).toBeInstanceOf(Date);
   });
 
   it('MariaDB: a dump without its trailer (the export exits 0 after partial output)', async () => {
     const record = await backUp(await deploymentOf('mariadb', { broken: true }));
-    await expectUnverified(record, 'mysql-trailer', /^the dump does not end with "-- Dump completed" \(its last line is ".+"\): it was cut short$/);
+    await expectUnverified(
+      record,
+      'mysql-trailer',
+      /^the dump does not end with "-- Dump completed" \(its last line is ".+"\): it was cut short$/,
+    );
   });
 
   it('Redis: an RDB file cut short', async () => {
@@ -197,7 +220,11 @@ describe('a dump that is not restorable stays SUCCEEDED with a verifyError and a
     harness.kube.pods.at(-1)!.containers[0]!.env!.ARCHIVE = 'archive-corrupt.gz';
     const badRecord = await backUp(bad);
     expect(badRecord.extension).toBe('archive.gz');
-    await expectUnverified(badRecord, 'mongo-archive', /^gzip: (incorrect data check|invalid .*|.*) \(the file is truncated or corrupt\)$/);
+    await expectUnverified(
+      badRecord,
+      'mongo-archive',
+      /^gzip: (incorrect data check|invalid .*|.*) \(the file is truncated or corrupt\)$/,
+    );
 
     const good = await deploymentOf('mongodb', { path: pathWithMongo });
     harness.kube.pods.at(-1)!.containers[0]!.env!.ARCHIVE = 'archive-good.gz';
@@ -210,13 +237,21 @@ describe('a dump that is not restorable stays SUCCEEDED with a verifyError and a
     const cut = await cutStoredFile(record, Number(record.sizeBytes) - 30);
     const checked = await recordFormatCheck(harness.deps, cut);
     expect(checked.outcome).toBe('failed');
-    await expectUnverified(checked.record, 'mysql-trailer', /^gzip: unexpected end of file \(the file is truncated or corrupt\)$/);
+    await expectUnverified(
+      checked.record,
+      'mysql-trailer',
+      /^gzip: unexpected end of file \(the file is truncated or corrupt\)$/,
+    );
   });
 });
 
 describe('npm run backup -- verify', () => {
   function verifyCli(backupId: string): Promise<{ code: number | string; stdout: string }> {
-    const env = childEnvironment({ DATABASE_URL: harness.db.url, KUBECONFIG: harness.kube.kubeconfigPath, BACKUP_ROOT: harness.root });
+    const env = childEnvironment({
+      DATABASE_URL: harness.db.url,
+      KUBECONFIG: harness.kube.kubeconfigPath,
+      BACKUP_ROOT: harness.root,
+    });
     const cli = startEntryPoint('src/cli/backup.ts', ['verify', backupId], env);
     let stdout = '';
     cli.child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
@@ -227,81 +262,145 @@ describe('npm run backup -- verify', () => {
     const record = await backUp(await deploymentOf('postgresql'));
     const good = await verifyCli(record.id);
     expect(good.code).toBe(0);
-    expect(good.stdout).toMatch(/^OK .*\.dump \(.*, sha256 [0-9a-f]{64}\)\nOK format \(pg_restore\): \d+ table-of-contents entries, every data block readable\n$/);
+    expect(good.stdout).toMatch(
+      /^OK .*\.dump \(.*, sha256 [0-9a-f]{64}\)\nOK format \(pg_restore\): \d+ table-of-contents entries, every data block readable\n$/,
+    );
 
     // Cut, with sha256, sidecar and record made to agree: the sha256 check passes, the format check does not.
     const cut = await cutStoredFile(record, Number(record.sizeBytes) - 100);
     const bad = await verifyCli(record.id);
     expect(bad.code).toBe(1);
-    expect(bad.stdout).toMatch(/^OK .*\nBAD format \(pg_restore\): pg_restore could not read the whole dump \(exit 1\): /);
-    await expectUnverified(await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: cut.id } }), 'pg_restore', /could not read from input file: end of file/);
+    expect(bad.stdout).toMatch(
+      /^OK .*\nBAD format \(pg_restore\): pg_restore could not read the whole dump \(exit 1\): /,
+    );
+    await expectUnverified(
+      await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: cut.id } }),
+      'pg_restore',
+      /could not read from input file: end of file/,
+    );
   });
 });
 
 describe('a check that cannot run is recorded, never crashes the backup', () => {
   it('a check that throws: SUCCEEDED with "could not run" and the alert', async () => {
-    const deps: BackupDependencies = { ...harness.deps, checkFormat: async () => { throw new Error('disk exploded'); } };
+    const deps: BackupDependencies = {
+      ...harness.deps,
+      checkFormat: async () => {
+        throw new Error('disk exploded');
+      },
+    };
     const record = await backUp(await deploymentOf('postgresql'), deps);
     await expectUnverified(record, 'format-check', /^the format check could not run: disk exploded$/);
   });
 
-  it('a missing pg_restore is the worker\'s fault, named as such', async () => {
+  it("a missing pg_restore is the worker's fault, named as such", async () => {
     const record = await backUp(await deploymentOf('postgresql'));
-    await expect(checkBackupFormat({ path: record.path!, format: record.format, extension: record.extension }, { pgRestoreBinary: 'pg_restore-not-installed' }))
-      .rejects.toThrow(FormatCheckUnavailableError);
-    const deps: BackupDependencies = { ...harness.deps, checkFormat: (file, options) => checkBackupFormat(file, { ...options, pgRestoreBinary: 'pg_restore-not-installed' }) };
+    await expect(
+      checkBackupFormat(
+        { path: record.path!, format: record.format, extension: record.extension },
+        { pgRestoreBinary: 'pg_restore-not-installed' },
+      ),
+    ).rejects.toThrow(FormatCheckUnavailableError);
+    const deps: BackupDependencies = {
+      ...harness.deps,
+      checkFormat: (file, options) =>
+        checkBackupFormat(file, { ...options, pgRestoreBinary: 'pg_restore-not-installed' }),
+    };
     const checked = await recordFormatCheck(deps, record);
-    await expectUnverified(checked.record, 'pg_restore', /^the format check could not run: .*pg_restore-not-installed is not installed on the worker/);
+    await expectUnverified(
+      checked.record,
+      'pg_restore',
+      /^the format check could not run: .*pg_restore-not-installed is not installed on the worker/,
+    );
   });
 
   it('a check that hangs is stopped after the timeout and recorded', async () => {
     const record = await backUp(await deploymentOf('postgresql'));
     const hanging = (_file: unknown, options: { signal?: AbortSignal }) =>
-      new Promise<never>((_resolve, reject) => options.signal!.addEventListener('abort', () => reject(options.signal!.reason)));
+      new Promise<never>((_resolve, reject) =>
+        options.signal!.addEventListener('abort', () => reject(options.signal!.reason)),
+      );
     const started = Date.now();
-    const checked = await recordFormatCheck({ ...harness.deps, checkFormat: hanging, settings: { ...harness.deps.settings, timeoutMs: SHORT_TIMEOUT_MS } }, record);
+    const checked = await recordFormatCheck(
+      { ...harness.deps, checkFormat: hanging, settings: { ...harness.deps.settings, timeoutMs: SHORT_TIMEOUT_MS } },
+      record,
+    );
     expect(Date.now() - started).toBeLessThan(5_000);
-    await expectUnverified(checked.record, 'format-check', new RegExp(`^the format check could not run: it took longer than ${SHORT_TIMEOUT_MS} ms$`));
+    await expectUnverified(
+      checked.record,
+      'format-check',
+      new RegExp(`^the format check could not run: it took longer than ${SHORT_TIMEOUT_MS} ms$`),
+    );
   });
 
   it('a check interrupted by the caller (shutdown) leaves the record unchecked and raises nothing', async () => {
     const record = await backUp(await deploymentOf('postgresql'));
-    const unchecked = await harness.db.prisma.backupRecord.update({ where: { id: record.id }, data: { verifiedAt: null, verifyMethod: null } });
+    const unchecked = await harness.db.prisma.backupRecord.update({
+      where: { id: record.id },
+      data: { verifiedAt: null, verifyMethod: null },
+    });
     const stop = new AbortController();
     const hanging = (_file: unknown, options: { signal?: AbortSignal }) => {
       setTimeout(() => stop.abort(new Error('worker shutting down')), 20);
-      return new Promise<never>((_resolve, reject) => options.signal!.addEventListener('abort', () => reject(options.signal!.reason)));
+      return new Promise<never>((_resolve, reject) =>
+        options.signal!.addEventListener('abort', () => reject(options.signal!.reason)),
+      );
     };
-    const checked = await recordFormatCheck({ ...harness.deps, checkFormat: hanging }, unchecked, { signal: stop.signal });
+    const checked = await recordFormatCheck({ ...harness.deps, checkFormat: hanging }, unchecked, {
+      signal: stop.signal,
+    });
     expect(checked.outcome).toBe('interrupted');
-    expect(await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: record.id } })).toMatchObject({ verifiedAt: null, verifyMethod: null, verifyError: null });
+    expect(await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: record.id } })).toMatchObject({
+      verifiedAt: null,
+      verifyMethod: null,
+      verifyError: null,
+    });
     expect(await openAlerts(record.deploymentId)).toEqual([]);
   });
 
   it('a backup left unchecked (the worker stopped first) is checked by a later cycle, once its grace period is over', async () => {
     const record = await backUp(await deploymentOf('postgresql'));
-    await harness.db.prisma.backupRecord.update({ where: { id: record.id }, data: { verifiedAt: null, verifyMethod: null } });
+    await harness.db.prisma.backupRecord.update({
+      where: { id: record.id },
+      data: { verifiedAt: null, verifyMethod: null },
+    });
     const finishedAt = record.finishedAt!.getTime();
     const soon = await checkUncheckedBackups(harness.deps, { now: new Date(finishedAt + 60_000), limit: 100 });
     expect(soon.map((result) => result.backupId)).not.toContain(record.id);
-    const later = await checkUncheckedBackups(harness.deps, { now: new Date(finishedAt + DEFAULT_UNCHECKED_GRACE_MS + 60_000), limit: 100 });
+    const later = await checkUncheckedBackups(harness.deps, {
+      now: new Date(finishedAt + DEFAULT_UNCHECKED_GRACE_MS + 60_000),
+      limit: 100,
+    });
     expect(later).toContainEqual({ backupId: record.id, outcome: 'verified' });
     expectVerified(await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: record.id } }), 'pg_restore');
-    const again = await checkUncheckedBackups(harness.deps, { now: new Date(finishedAt + DEFAULT_UNCHECKED_GRACE_MS + 120_000), limit: 100 });
+    const again = await checkUncheckedBackups(harness.deps, {
+      now: new Date(finishedAt + DEFAULT_UNCHECKED_GRACE_MS + 120_000),
+      limit: 100,
+    });
     expect(again.map((result) => result.backupId)).not.toContain(record.id);
   });
 
   it('the worker cycle runs that catch-up', async () => {
     const record = await backUp(await deploymentOf('postgresql'));
     const anHourAgo = new Date(Date.now() - 3_600_000);
-    await harness.db.prisma.backupRecord.update({ where: { id: record.id }, data: { verifiedAt: null, verifyMethod: null, finishedAt: anHourAgo } });
-    const summary = await runCycle({ backup: harness.deps, logger: harness.deps.logger, settings: { concurrency: 1, overdueGraceMs: 3_600_000, retryDelayMs: 3_600_000 }, agent: null });
+    await harness.db.prisma.backupRecord.update({
+      where: { id: record.id },
+      data: { verifiedAt: null, verifyMethod: null, finishedAt: anHourAgo },
+    });
+    const summary = await runCycle({
+      backup: harness.deps,
+      logger: harness.deps.logger,
+      settings: { concurrency: 1, overdueGraceMs: 3_600_000, retryDelayMs: 3_600_000 },
+      agent: null,
+    });
     expect(summary.lateFormatChecks).toBeGreaterThanOrEqual(1);
     expectVerified(await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: record.id } }), 'pg_restore');
   });
 
   it('never writes a secret of the pod into records, alerts or logs', async () => {
-    const stored = JSON.stringify(await harness.db.prisma.backupRecord.findMany(), (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
+    const stored = JSON.stringify(await harness.db.prisma.backupRecord.findMany(), (_k, v: unknown) =>
+      typeof v === 'bigint' ? String(v) : v,
+    );
     const alerts = JSON.stringify(await harness.db.prisma.alert.findMany());
     expect(stored).toContain('verifyMethod');
     expect(stored).not.toContain(SECRET);

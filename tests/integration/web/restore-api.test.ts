@@ -41,7 +41,9 @@ async function count(): Promise<number> {
 
 async function storeToken(forWorkspace: string): Promise<string> {
   const { token, tokenHash, tokenPrefix } = generateApiToken();
-  await harness.db.prisma.apiToken.create({ data: { workspaceId: forWorkspace, name: 'test', tokenHash, tokenPrefix } });
+  await harness.db.prisma.apiToken.create({
+    data: { workspaceId: forWorkspace, name: 'test', tokenHash, tokenPrefix },
+  });
   return token;
 }
 
@@ -60,11 +62,21 @@ beforeAll(async () => {
   await client.connect();
   await client.query(`CREATE TABLE items AS SELECT g AS id, md5(g::text) AS body FROM generate_series(1, 500) g`);
   await client.end();
-  harness = await startBackupHarness({ pods: [podFor('pg-api', 'postgres', { PGHOST: '127.0.0.1', POSTGRES_USER: 'postgres', POSTGRES_DB: live })] });
-  Object.assign(process.env, { DATABASE_URL: harness.db.url, BACKUP_ROOT: harness.root, KUBECONFIG: harness.kube.kubeconfigPath, LOG_LEVEL: 'silent' });
+  harness = await startBackupHarness({
+    pods: [podFor('pg-api', 'postgres', { PGHOST: '127.0.0.1', POSTGRES_USER: 'postgres', POSTGRES_DB: live })],
+  });
+  Object.assign(process.env, {
+    DATABASE_URL: harness.db.url,
+    BACKUP_ROOT: harness.root,
+    KUBECONFIG: harness.kube.kubeconfigPath,
+    LOG_LEVEL: 'silent',
+  });
   await getWebContext();
   workspaceId = (await createWorkspace(harness.db.prisma)).id;
-  const deployment = await createDeployment(harness.db.prisma, workspaceId, { name: 'pg-api', recipeSlug: 'postgresql' });
+  const deployment = await createDeployment(harness.db.prisma, workspaceId, {
+    name: 'pg-api',
+    recipeSlug: 'postgresql',
+  });
   const outcome = await executeBackup(harness.deps, deployment.id, { trigger: 'MANUAL' });
   if (outcome.status !== 'SUCCEEDED') throw new Error(`backup ${outcome.status}`);
   backupId = outcome.record.id;
@@ -79,7 +91,11 @@ afterAll(async () => {
 });
 
 describe('proposeRestore (agent tool)', () => {
-  const context = (): ToolContext => ({ backup: harness.deps, workspaceId, stateOptions: { overdueGraceMs: 3_600_000, retryDelayMs: 900_000 } });
+  const context = (): ToolContext => ({
+    backup: harness.deps,
+    workspaceId,
+    stateOptions: { overdueGraceMs: 3_600_000, retryDelayMs: 900_000 },
+  });
 
   it('records a proposal with a plan and no token, raises an INFO alert, and returns no secret', async () => {
     const result = await callTool(backupTools, 'proposeRestore', { backupId }, context());
@@ -89,23 +105,45 @@ describe('proposeRestore (agent tool)', () => {
     expect(value.plan).toContain('items: 500 rows');
     expect(JSON.stringify(value)).not.toMatch(/opsr_/);
     const record = await harness.db.prisma.restoreRecord.findUniqueOrThrow({ where: { id: value.restoreId } });
-    expect(record).toMatchObject({ status: 'PROPOSED', requestedBy: 'agent', trigger: 'AGENT', confirmTokenHash: null, confirmExpiresAt: null });
-    const alert = await harness.db.prisma.alert.findFirstOrThrow({ where: { kind: 'restore_proposed', resolvedAt: null } });
+    expect(record).toMatchObject({
+      status: 'PROPOSED',
+      requestedBy: 'agent',
+      trigger: 'AGENT',
+      confirmTokenHash: null,
+      confirmExpiresAt: null,
+    });
+    const alert = await harness.db.prisma.alert.findFirstOrThrow({
+      where: { kind: 'restore_proposed', resolvedAt: null },
+    });
     expect(alert.message).toContain(`npm run restore -- approve ${value.restoreId}`);
     expect(harness.logs()).toContain(`npm run restore -- confirm ${value.restoreId}`);
   });
 
   it('gives the agent no way to confirm: no such tool, and the proposal refuses any token until a person approves', async () => {
-    expect(backupTools.map((tool) => tool.name).filter((name) => /confirm|approve|restore/i.test(name))).toEqual(['proposeRestore']);
-    expect(await callTool(backupTools, 'proposeRestore', { backupId, confirm: true }, context())).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT' } });
-    const proposal = await harness.db.prisma.restoreRecord.findFirstOrThrow({ where: { requestedBy: 'agent', status: 'PROPOSED' } });
+    expect(backupTools.map((tool) => tool.name).filter((name) => /confirm|approve|restore/i.test(name))).toEqual([
+      'proposeRestore',
+    ]);
+    expect(await callTool(backupTools, 'proposeRestore', { backupId, confirm: true }, context())).toMatchObject({
+      ok: false,
+      error: { code: 'INVALID_INPUT' },
+    });
+    const proposal = await harness.db.prisma.restoreRecord.findFirstOrThrow({
+      where: { requestedBy: 'agent', status: 'PROPOSED' },
+    });
     await expect(
-      restoreBackup(harness.deps, backupId, { mode: 'live', restoreId: proposal.id, confirmToken: `opsr_${'a'.repeat(40)}`, confirmedBy: 'agent' }),
+      restoreBackup(harness.deps, backupId, {
+        mode: 'live',
+        restoreId: proposal.id,
+        confirmToken: `opsr_${'a'.repeat(40)}`,
+        confirmedBy: 'agent',
+      }),
     ).rejects.toMatchObject({ code: 'NOT_APPROVED' });
   });
 
   it('refuses backups of another workspace as not found', async () => {
-    expect(await callTool(backupTools, 'proposeRestore', { backupId }, { ...context(), workspaceId: 'someoneelse' })).toEqual({
+    expect(
+      await callTool(backupTools, 'proposeRestore', { backupId }, { ...context(), workspaceId: 'someoneelse' }),
+    ).toEqual({
       ok: false,
       error: { code: 'NOT_FOUND', message: `no backup "${backupId}" in your scope` },
     });
@@ -114,12 +152,37 @@ describe('proposeRestore (agent tool)', () => {
 
 describe('restore API', () => {
   it('refuses strangers and other workspaces like missing records', async () => {
-    expect((await planRoute.POST(new Request(`${BASE}/api/backups/${backupId}/restore`, { method: 'POST' }), params(backupId))).status).toBe(401);
-    expect((await planRoute.POST(post(`/api/backups/${backupId}/restore`, theirToken), params(backupId))).status).toBe(404);
+    expect(
+      (
+        await planRoute.POST(
+          new Request(`${BASE}/api/backups/${backupId}/restore`, { method: 'POST' }),
+          params(backupId),
+        )
+      ).status,
+    ).toBe(401);
+    expect((await planRoute.POST(post(`/api/backups/${backupId}/restore`, theirToken), params(backupId))).status).toBe(
+      404,
+    );
     const proposal = await harness.db.prisma.restoreRecord.findFirstOrThrow({ where: { status: 'PROPOSED' } });
-    expect((await approveRoute.POST(post(`/api/restores/${proposal.id}/approve`, theirToken), params(proposal.id))).status).toBe(404);
-    expect((await confirmRoute.POST(post(`/api/restores/${proposal.id}/confirm`, theirToken, { token: 'x' }), params(proposal.id))).status).toBe(404);
-    expect((await restoreRoute.GET(new Request(`${BASE}/api/restores/${proposal.id}`, { headers: { authorization: `Bearer ${theirToken}` } }), params(proposal.id))).status).toBe(404);
+    expect(
+      (await approveRoute.POST(post(`/api/restores/${proposal.id}/approve`, theirToken), params(proposal.id))).status,
+    ).toBe(404);
+    expect(
+      (
+        await confirmRoute.POST(
+          post(`/api/restores/${proposal.id}/confirm`, theirToken, { token: 'x' }),
+          params(proposal.id),
+        )
+      ).status,
+    ).toBe(404);
+    expect(
+      (
+        await restoreRoute.GET(
+          new Request(`${BASE}/api/restores/${proposal.id}`, { headers: { authorization: `Bearer ${theirToken}` } }),
+          params(proposal.id),
+        )
+      ).status,
+    ).toBe(404);
   });
 
   it('plans (201 with the token), refuses a wrong token (403), and confirms (202) into a restore that succeeds', async () => {
@@ -132,42 +195,67 @@ describe('restore API', () => {
     const id = body.restore.id as string;
 
     expect((await confirmRoute.POST(post(`/api/restores/${id}/confirm`, myToken, {}), params(id))).status).toBe(400);
-    const wrong = await confirmRoute.POST(post(`/api/restores/${id}/confirm`, myToken, { token: `opsr_${'b'.repeat(40)}` }), params(id));
+    const wrong = await confirmRoute.POST(
+      post(`/api/restores/${id}/confirm`, myToken, { token: `opsr_${'b'.repeat(40)}` }),
+      params(id),
+    );
     expect(wrong.status).toBe(403);
 
     const client = new pg.Client({ connectionString: databaseUrl(live) });
     await client.connect();
     await client.query('DELETE FROM items WHERE id > 100');
     await client.end();
-    const confirmed = await confirmRoute.POST(post(`/api/restores/${id}/confirm`, myToken, { token: body.confirmToken }), params(id));
+    const confirmed = await confirmRoute.POST(
+      post(`/api/restores/${id}/confirm`, myToken, { token: body.confirmToken }),
+      params(id),
+    );
     expect(confirmed.status).toBe(202);
     expect(((await confirmed.json()) as { restore: { status: string } }).restore.status).toBe('RUNNING');
     const deadline = Date.now() + DEADLINE_MS;
     let status = 'RUNNING';
     while (status === 'RUNNING' && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 100));
-      const answer = await restoreRoute.GET(new Request(`${BASE}/api/restores/${id}`, { headers: { authorization: `Bearer ${myToken}` } }), params(id));
+      const answer = await restoreRoute.GET(
+        new Request(`${BASE}/api/restores/${id}`, { headers: { authorization: `Bearer ${myToken}` } }),
+        params(id),
+      );
       status = ((await answer.json()) as { restore: { status: string } }).restore.status;
     }
     expect(status).toBe('SUCCEEDED');
     expect(await count()).toBe(500);
-    const reused = await confirmRoute.POST(post(`/api/restores/${id}/confirm`, myToken, { token: body.confirmToken }), params(id));
+    const reused = await confirmRoute.POST(
+      post(`/api/restores/${id}/confirm`, myToken, { token: body.confirmToken }),
+      params(id),
+    );
     expect(reused.status).toBe(409);
   });
 
   it('a person approves the agent’s proposal through the API and gets a token that confirms it', async () => {
-    const proposal = await harness.db.prisma.restoreRecord.findFirstOrThrow({ where: { requestedBy: 'agent', status: 'PROPOSED' } });
-    const approved = await approveRoute.POST(post(`/api/restores/${proposal.id}/approve`, myToken), params(proposal.id));
+    const proposal = await harness.db.prisma.restoreRecord.findFirstOrThrow({
+      where: { requestedBy: 'agent', status: 'PROPOSED' },
+    });
+    const approved = await approveRoute.POST(
+      post(`/api/restores/${proposal.id}/approve`, myToken),
+      params(proposal.id),
+    );
     expect(approved.status).toBe(201);
     const { confirmToken } = (await approved.json()) as { confirmToken: string };
-    const confirmed = await confirmRoute.POST(post(`/api/restores/${proposal.id}/confirm`, myToken, { token: confirmToken }), params(proposal.id));
+    const confirmed = await confirmRoute.POST(
+      post(`/api/restores/${proposal.id}/confirm`, myToken, { token: confirmToken }),
+      params(proposal.id),
+    );
     expect(confirmed.status).toBe(202);
     const deadline = Date.now() + DEADLINE_MS;
-    while (Date.now() < deadline && (await harness.db.prisma.restoreRecord.findUniqueOrThrow({ where: { id: proposal.id } })).status === 'RUNNING') {
+    while (
+      Date.now() < deadline &&
+      (await harness.db.prisma.restoreRecord.findUniqueOrThrow({ where: { id: proposal.id } })).status === 'RUNNING'
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    expect(await harness.db.prisma.restoreRecord.findUniqueOrThrow({ where: { id: proposal.id } })).toMatchObject({ status: 'SUCCEEDED', confirmedBy: expect.stringMatching(/^api:/) });
+    expect(await harness.db.prisma.restoreRecord.findUniqueOrThrow({ where: { id: proposal.id } })).toMatchObject({
+      status: 'SUCCEEDED',
+      confirmedBy: expect.stringMatching(/^api:/),
+    });
     expect(await harness.db.prisma.alert.count({ where: { kind: 'restore_proposed', resolvedAt: null } })).toBe(0);
   });
 });
-

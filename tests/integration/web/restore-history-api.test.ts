@@ -34,7 +34,11 @@ async function storeToken(workspaceId: string): Promise<string> {
   return token;
 }
 
-async function storeRestore(deployment: Deployment, minutes: number, data: Partial<Prisma.RestoreRecordUncheckedCreateInput>): Promise<RestoreRecord> {
+async function storeRestore(
+  deployment: Deployment,
+  minutes: number,
+  data: Partial<Prisma.RestoreRecordUncheckedCreateInput>,
+): Promise<RestoreRecord> {
   const backup = await db.backupRecord.create({
     data: {
       deploymentId: deployment.id,
@@ -72,7 +76,12 @@ function listRestores(id: string, token: string | null, query = ''): Promise<Res
 
 beforeAll(async () => {
   harness = await startBackupHarness();
-  Object.assign(process.env, { DATABASE_URL: harness.db.url, BACKUP_ROOT: harness.root, KUBECONFIG: harness.kube.kubeconfigPath, LOG_LEVEL: 'silent' });
+  Object.assign(process.env, {
+    DATABASE_URL: harness.db.url,
+    BACKUP_ROOT: harness.root,
+    KUBECONFIG: harness.kube.kubeconfigPath,
+    LOG_LEVEL: 'silent',
+  });
   db = (await getWebContext()).runtime.database.prisma;
   const myWorkspace = await createWorkspace(db);
   const theirWorkspace = await createWorkspace(db);
@@ -92,8 +101,18 @@ beforeAll(async () => {
       bytesRestored: 2n ** 40n,
       counts: { tables: { 'public.orders': 1_200, 'public.items': 30, 'public.notes': 4 } },
     }),
-    scratchFailed: await storeRestore(mine, 2, { ...scratch, kind: 'SCRATCH', status: 'FAILED', errorKind: 'ExecFailed', error: 'pg_restore exited with code 1' }),
-    live: await storeRestore(mine, 3, { confirmedBy: 'api:tok_1', plan: 'Overwrites app: 3 tables, 1,234 rows.', durationMs: 9_000 }),
+    scratchFailed: await storeRestore(mine, 2, {
+      ...scratch,
+      kind: 'SCRATCH',
+      status: 'FAILED',
+      errorKind: 'ExecFailed',
+      error: 'pg_restore exited with code 1',
+    }),
+    live: await storeRestore(mine, 3, {
+      confirmedBy: 'api:tok_1',
+      plan: 'Overwrites app: 3 tables, 1,234 rows.',
+      durationMs: 9_000,
+    }),
     planned: await storeRestore(mine, 4, {
       status: 'PROPOSED',
       plan: 'Overwrites app: 3 tables, 1,300 rows.',
@@ -101,7 +120,12 @@ beforeAll(async () => {
       // Far ahead of any run of this test: the token is still valid.
       confirmExpiresAt: new Date('2099-01-01T00:00:00Z'),
     }),
-    proposed: await storeRestore(mine, 5, { status: 'PROPOSED', trigger: 'AGENT', requestedBy: 'agent', plan: 'Overwrites app: 3 tables, 1,310 rows.' }),
+    proposed: await storeRestore(mine, 5, {
+      status: 'PROPOSED',
+      trigger: 'AGENT',
+      requestedBy: 'agent',
+      plan: 'Overwrites app: 3 tables, 1,310 rows.',
+    }),
     cancelled: await storeRestore(mine, 6, { status: 'CANCELLED', error: 'cancelled by cli' }),
   };
   await storeRestore(theirs, 7, {});
@@ -137,7 +161,14 @@ describe('GET /api/deployments/{id}/restores', () => {
     expect(response.headers.get('cache-control')).toBe('no-store');
     const { items } = (await response.json()) as { items: RestoreHistoryItem[] };
     const { test, scratchFailed, live, planned, proposed, cancelled } = restores;
-    expect(items.map((item) => item.id)).toEqual([cancelled.id, proposed.id, planned.id, live.id, scratchFailed.id, test.id]);
+    expect(items.map((item) => item.id)).toEqual([
+      cancelled.id,
+      proposed.id,
+      planned.id,
+      live.id,
+      scratchFailed.id,
+      test.id,
+    ]);
     expect(items.at(-1)).toEqual({
       id: test.id,
       kind: 'TEST',
@@ -162,7 +193,13 @@ describe('GET /api/deployments/{id}/restores', () => {
       confirmExpiresAt: null,
       nextStep: null,
     });
-    expect(items[4]).toMatchObject({ kind: 'SCRATCH', status: 'FAILED', errorKind: 'ExecFailed', error: 'pg_restore exited with code 1', countsSummary: null });
+    expect(items[4]).toMatchObject({
+      kind: 'SCRATCH',
+      status: 'FAILED',
+      errorKind: 'ExecFailed',
+      error: 'pg_restore exited with code 1',
+      countsSummary: null,
+    });
     expect(items[3]).toMatchObject({ kind: 'DESTRUCTIVE', confirmedBy: 'api:tok_1', nextStep: null });
   });
 
@@ -191,7 +228,9 @@ describe('GET /api/deployments/{id}/restores', () => {
   });
 
   it('?limit=2 gives the two newest', async () => {
-    const { items } = (await (await listRestores(mine.id, myToken, '?limit=2')).json()) as { items: RestoreHistoryItem[] };
+    const { items } = (await (await listRestores(mine.id, myToken, '?limit=2')).json()) as {
+      items: RestoreHistoryItem[];
+    };
     expect(items.map((item) => item.id)).toEqual([restores.cancelled.id, restores.proposed.id]);
   });
 

@@ -51,20 +51,36 @@ function backup(deployment: Deployment, minutes: number, fields: Record<string, 
 describe('backup history JSON', () => {
   it('carries the format check: verified, failed, or all null when unchecked', async () => {
     const deployment = await createDeployment(database.prisma, workspaceId);
-    const verified = await backup(deployment, 3, { verifiedAt: new Date(T0.getTime() + 4 * MINUTE), verifyMethod: 'pg_restore' });
-    const failed = await backup(deployment, 2, { verifyMethod: 'pg_restore', verifyError: 'pg_restore could not read the whole dump' });
+    const verified = await backup(deployment, 3, {
+      verifiedAt: new Date(T0.getTime() + 4 * MINUTE),
+      verifyMethod: 'pg_restore',
+    });
+    const failed = await backup(deployment, 2, {
+      verifyMethod: 'pg_restore',
+      verifyError: 'pg_restore could not read the whole dump',
+    });
     const unchecked = await backup(deployment, 1);
     const { items } = await listBackupHistory(database.prisma, deployment.id, { limit: 10 });
     expect(items.map((item) => item.id)).toEqual([verified.id, failed.id, unchecked.id]);
-    expect(items[0]).toMatchObject({ verifiedAt: '2026-11-22T03:04:00.000Z', verifyMethod: 'pg_restore', verifyError: null });
-    expect(items[1]).toMatchObject({ verifiedAt: null, verifyMethod: 'pg_restore', verifyError: 'pg_restore could not read the whole dump' });
+    expect(items[0]).toMatchObject({
+      verifiedAt: '2026-11-22T03:04:00.000Z',
+      verifyMethod: 'pg_restore',
+      verifyError: null,
+    });
+    expect(items[1]).toMatchObject({
+      verifiedAt: null,
+      verifyMethod: 'pg_restore',
+      verifyError: 'pg_restore could not read the whole dump',
+    });
     expect(items[2]).toMatchObject({ verifiedAt: null, verifyMethod: null, verifyError: null, pinned: false });
   });
 });
 
 describe('backup history JSON: off-site copies', () => {
   function upload(backupRecordId: string, destination: string, fields: Record<string, unknown>) {
-    return database.prisma.backupUpload.create({ data: { backupRecordId, destination, objectKey: `ops/${backupRecordId}.dump`, ...fields } });
+    return database.prisma.backupUpload.create({
+      data: { backupRecordId, destination, objectKey: `ops/${backupRecordId}.dump`, ...fields },
+    });
   }
 
   it('carries each backup’s uploads by destination, and the pin', async () => {
@@ -74,23 +90,70 @@ describe('backup history JSON: off-site copies', () => {
     const failed = await backup(deployment, 1);
     await upload(uploaded.id, 's3', { status: 'UPLOADED', uploadedAt: new Date(T0.getTime() + 5 * MINUTE) });
     await upload(uploaded.id, 'b2', { status: 'PENDING', nextAttemptAt: new Date(T0.getTime() + 6 * MINUTE) });
-    await upload(retrying.id, 's3', { status: 'PENDING', attempts: 2, lastError: 'connect ECONNREFUSED 127.0.0.1:9000', nextAttemptAt: new Date(T0.getTime() + 9 * MINUTE) });
-    await upload(failed.id, 's3', { status: 'FAILED', attempts: 12, lastError: 'AccessDenied: the key may not write to bucket backups', nextAttemptAt: T0 });
+    await upload(retrying.id, 's3', {
+      status: 'PENDING',
+      attempts: 2,
+      lastError: 'connect ECONNREFUSED 127.0.0.1:9000',
+      nextAttemptAt: new Date(T0.getTime() + 9 * MINUTE),
+    });
+    await upload(failed.id, 's3', {
+      status: 'FAILED',
+      attempts: 12,
+      lastError: 'AccessDenied: the key may not write to bucket backups',
+      nextAttemptAt: T0,
+    });
 
     const { items } = await listBackupHistory(database.prisma, deployment.id, { limit: 10 });
-    expect(items.map((item) => [item.id, item.pinned])).toEqual([[uploaded.id, true], [retrying.id, false], [failed.id, false]]);
+    expect(items.map((item) => [item.id, item.pinned])).toEqual([
+      [uploaded.id, true],
+      [retrying.id, false],
+      [failed.id, false],
+    ]);
     expect(items[0]!.uploads).toEqual([
-      { destination: 'b2', status: 'PENDING', attempts: 0, lastError: null, uploadedAt: null, nextAttemptAt: '2026-11-22T03:06:00.000Z' },
-      { destination: 's3', status: 'UPLOADED', attempts: 0, lastError: null, uploadedAt: '2026-11-22T03:05:00.000Z', nextAttemptAt: null },
+      {
+        destination: 'b2',
+        status: 'PENDING',
+        attempts: 0,
+        lastError: null,
+        uploadedAt: null,
+        nextAttemptAt: '2026-11-22T03:06:00.000Z',
+      },
+      {
+        destination: 's3',
+        status: 'UPLOADED',
+        attempts: 0,
+        lastError: null,
+        uploadedAt: '2026-11-22T03:05:00.000Z',
+        nextAttemptAt: null,
+      },
     ]);
     expect(items[1]!.uploads).toEqual([
-      { destination: 's3', status: 'PENDING', attempts: 2, lastError: 'connect ECONNREFUSED 127.0.0.1:9000', uploadedAt: null, nextAttemptAt: '2026-11-22T03:09:00.000Z' },
+      {
+        destination: 's3',
+        status: 'PENDING',
+        attempts: 2,
+        lastError: 'connect ECONNREFUSED 127.0.0.1:9000',
+        uploadedAt: null,
+        nextAttemptAt: '2026-11-22T03:09:00.000Z',
+      },
     ]);
     expect(items[2]!.uploads).toEqual([
-      { destination: 's3', status: 'FAILED', attempts: 12, lastError: 'AccessDenied: the key may not write to bucket backups', uploadedAt: null, nextAttemptAt: null },
+      {
+        destination: 's3',
+        status: 'FAILED',
+        attempts: 12,
+        lastError: 'AccessDenied: the key may not write to bucket backups',
+        uploadedAt: null,
+        nextAttemptAt: null,
+      },
     ]);
 
-    const summary = await loadDeploymentBackupSummary(database.prisma, { workspaceId, tokenId: 'test' }, deployment.id, { now: NOW, overdueGraceMs: MINUTE });
+    const summary = await loadDeploymentBackupSummary(
+      database.prisma,
+      { workspaceId, tokenId: 'test' },
+      deployment.id,
+      { now: NOW, overdueGraceMs: MINUTE },
+    );
     expect(summary.uploads).toEqual({ pending: 2, failed: 1 });
     // GET /api/backups/{id} shows one backup the same way.
     expect(await loadBackupHistoryItem(database.prisma, uploaded.id)).toEqual(items[0]);
@@ -99,7 +162,10 @@ describe('backup history JSON: off-site copies', () => {
 
   it('reads a page of 3 backups and a page of 20 with the same number of queries', async () => {
     const deployment = await createDeployment(database.prisma, workspaceId);
-    const counted = new PrismaClient({ adapter: new PrismaPg({ connectionString: database.url }), log: [{ emit: 'event', level: 'query' }] });
+    const counted = new PrismaClient({
+      adapter: new PrismaPg({ connectionString: database.url }),
+      log: [{ emit: 'event', level: 'query' }],
+    });
     let queries = 0;
     counted.$on('query', () => {
       queries += 1;
@@ -115,8 +181,14 @@ describe('backup history JSON: off-site copies', () => {
         if (minutes < 3 || minutes >= 6) await upload(record.id, 's3', { status: 'UPLOADED', uploadedAt: T0 });
       }
       const twenty = await countQueries();
-      await database.prisma.backupUpload.deleteMany({ where: { backupRecord: { deploymentId: deployment.id, startedAt: { gte: new Date(T0.getTime() + 3 * MINUTE) } } } });
-      await database.prisma.backupRecord.deleteMany({ where: { deploymentId: deployment.id, startedAt: { gte: new Date(T0.getTime() + 3 * MINUTE) } } });
+      await database.prisma.backupUpload.deleteMany({
+        where: {
+          backupRecord: { deploymentId: deployment.id, startedAt: { gte: new Date(T0.getTime() + 3 * MINUTE) } },
+        },
+      });
+      await database.prisma.backupRecord.deleteMany({
+        where: { deploymentId: deployment.id, startedAt: { gte: new Date(T0.getTime() + 3 * MINUTE) } },
+      });
       const three = await countQueries();
       expect(twenty).toEqual({ queries: three.queries, backups: 20, uploads: 17 });
       expect(three).toMatchObject({ backups: 3, uploads: 3 });
@@ -136,16 +208,36 @@ describe('overview: off-site uploads to do', () => {
     const statuses = ['PENDING', 'PENDING', 'FAILED', 'UPLOADED'] as const;
     for (const [index, status] of statuses.entries()) {
       const record = await database.prisma.backupRecord.create({
-        data: { deploymentId: ownDeployment.id, workspaceId: own.id, trigger: 'SCHEDULE', status: 'SUCCEEDED', startedAt: new Date(T0.getTime() + index * MINUTE) },
+        data: {
+          deploymentId: ownDeployment.id,
+          workspaceId: own.id,
+          trigger: 'SCHEDULE',
+          status: 'SUCCEEDED',
+          startedAt: new Date(T0.getTime() + index * MINUTE),
+        },
       });
-      await database.prisma.backupUpload.create({ data: { backupRecordId: record.id, destination: 's3', objectKey: `k/${record.id}`, status } });
+      await database.prisma.backupUpload.create({
+        data: { backupRecordId: record.id, destination: 's3', objectKey: `k/${record.id}`, status },
+      });
     }
-    const foreign = await database.prisma.backupRecord.create({ data: { deploymentId: otherDeployment.id, workspaceId: other.id, trigger: 'SCHEDULE', status: 'SUCCEEDED' } });
-    await database.prisma.backupUpload.create({ data: { backupRecordId: foreign.id, destination: 's3', objectKey: `k/${foreign.id}`, status: 'FAILED' } });
+    const foreign = await database.prisma.backupRecord.create({
+      data: { deploymentId: otherDeployment.id, workspaceId: other.id, trigger: 'SCHEDULE', status: 'SUCCEEDED' },
+    });
+    await database.prisma.backupUpload.create({
+      data: { backupRecordId: foreign.id, destination: 's3', objectKey: `k/${foreign.id}`, status: 'FAILED' },
+    });
 
-    const overview = await loadOverview(database.prisma, { workspaceId: own.id, tokenId: 'test' }, { now: NOW, overdueGraceMs: MINUTE, retryDelayMs: MINUTE, backupRoot: '/nonexistent' });
+    const overview = await loadOverview(
+      database.prisma,
+      { workspaceId: own.id, tokenId: 'test' },
+      { now: NOW, overdueGraceMs: MINUTE, retryDelayMs: MINUTE, backupRoot: '/nonexistent' },
+    );
     expect(overview.uploads).toEqual({ pending: 2, failed: 1 });
-    const empty = await loadOverview(database.prisma, { workspaceId: (await createWorkspace(database.prisma)).id, tokenId: 'test' }, { now: NOW, overdueGraceMs: MINUTE, retryDelayMs: MINUTE, backupRoot: '/nonexistent' });
+    const empty = await loadOverview(
+      database.prisma,
+      { workspaceId: (await createWorkspace(database.prisma)).id, tokenId: 'test' },
+      { now: NOW, overdueGraceMs: MINUTE, retryDelayMs: MINUTE, backupRoot: '/nonexistent' },
+    );
     expect(empty.uploads).toEqual({ pending: 0, failed: 0 });
   });
 });
@@ -153,12 +245,29 @@ describe('overview: off-site uploads to do', () => {
 describe('deployment page: retention policy in words', () => {
   it.each([
     [{}, 'keep-last 10'],
-    [{ backupRetention: 3, retentionDaily: 7, retentionWeekly: 4, retentionMonthly: 6, backupTimezone: 'Europe/Berlin' }, 'keep-last 3, daily 7, weekly 4, monthly 6 (periods in Europe/Berlin)'],
+    [
+      {
+        backupRetention: 3,
+        retentionDaily: 7,
+        retentionWeekly: 4,
+        retentionMonthly: 6,
+        backupTimezone: 'Europe/Berlin',
+      },
+      'keep-last 3, daily 7, weekly 4, monthly 6 (periods in Europe/Berlin)',
+    ],
     [{ retentionMaxAgeDays: 30 }, 'keep-last 10, max age 30 days for keep-last'],
-    [{ retentionDaily: -1 }, 'invalid retention policy, nothing is pruned: retentionDaily must be 0 or more (0 turns the day rule off) (got -1)'],
+    [
+      { retentionDaily: -1 },
+      'invalid retention policy, nothing is pruned: retentionDaily must be 0 or more (0 turns the day rule off) (got -1)',
+    ],
   ])('columns %j → %j', async (columns, words) => {
     const deployment = await createDeployment(database.prisma, workspaceId, columns);
-    const summary = await loadDeploymentBackupSummary(database.prisma, { workspaceId, tokenId: 'test' }, deployment.id, { now: NOW, overdueGraceMs: MINUTE });
+    const summary = await loadDeploymentBackupSummary(
+      database.prisma,
+      { workspaceId, tokenId: 'test' },
+      deployment.id,
+      { now: NOW, overdueGraceMs: MINUTE },
+    );
     expect(summary.retentionDescription).toBe(words);
     expect(summary.uploads).toEqual({ pending: 0, failed: 0 });
   });
@@ -166,39 +275,91 @@ describe('deployment page: retention policy in words', () => {
 
 describe('deployment page: test-restores', () => {
   it('shows the last test-restore with its counts, the next run and an open shrink warning', async () => {
-    const deployment = await createDeployment(database.prisma, workspaceId, { testRestoreSchedule: '0 3 * * 0', lastTestRestoreAt: new Date('2026-11-22T03:20:00Z') });
+    const deployment = await createDeployment(database.prisma, workspaceId, {
+      testRestoreSchedule: '0 3 * * 0',
+      lastTestRestoreAt: new Date('2026-11-22T03:20:00Z'),
+    });
     const source = await backup(deployment, 0);
     const restore = (status: 'SUCCEEDED' | 'FAILED', minutes: number, fields: Record<string, unknown> = {}) =>
       database.prisma.restoreRecord.create({
         data: {
-          workspaceId, deploymentId: deployment.id, backupRecordId: source.id, backupSha256: source.sha256!, backupStartedAt: source.startedAt,
-          kind: 'TEST', status, trigger: 'SCHEDULE', target: 'ops_scratch_000000000000', requestedBy: 'schedule',
-          createdAt: new Date(T0.getTime() + minutes * MINUTE), finishedAt: new Date(T0.getTime() + (minutes + 1) * MINUTE), ...fields,
+          workspaceId,
+          deploymentId: deployment.id,
+          backupRecordId: source.id,
+          backupSha256: source.sha256!,
+          backupStartedAt: source.startedAt,
+          kind: 'TEST',
+          status,
+          trigger: 'SCHEDULE',
+          target: 'ops_scratch_000000000000',
+          requestedBy: 'schedule',
+          createdAt: new Date(T0.getTime() + minutes * MINUTE),
+          finishedAt: new Date(T0.getTime() + (minutes + 1) * MINUTE),
+          ...fields,
         },
       });
     await restore('FAILED', 5, { errorKind: 'ExecFailed', error: 'pg_restore exited with code 1' });
     await restore('SUCCEEDED', 15, { counts: { tables: { 'public.items': 2000, 'public.notes': 30 } } });
-    await database.prisma.alert.create({ data: { workspaceId, deploymentId: deployment.id, severity: 'WARNING', kind: DATA_SHRANK_ALERT, message: 'Test-restore found less data: public.items: 2000 → 100 rows (-95.0%).' } });
+    await database.prisma.alert.create({
+      data: {
+        workspaceId,
+        deploymentId: deployment.id,
+        severity: 'WARNING',
+        kind: DATA_SHRANK_ALERT,
+        message: 'Test-restore found less data: public.items: 2000 → 100 rows (-95.0%).',
+      },
+    });
 
-    const summary = await loadDeploymentBackupSummary(database.prisma, { workspaceId, tokenId: 'test' }, deployment.id, { now: NOW, overdueGraceMs: MINUTE });
+    const summary = await loadDeploymentBackupSummary(
+      database.prisma,
+      { workspaceId, tokenId: 'test' },
+      deployment.id,
+      { now: NOW, overdueGraceMs: MINUTE },
+    );
     expect(summary.testRestore).toEqual({
       schedule: '0 3 * * 0',
       scheduleDescription: expect.stringMatching(/Sunday/),
       dueNow: false,
       nextRunAt: new Date('2026-11-29T03:00:00Z'),
-      last: { id: expect.any(String), status: 'SUCCEEDED', finishedAt: new Date('2026-11-22T03:16:00Z'), backupStartedAt: T0, counts: '2 tables, 2,030 rows', error: null },
+      last: {
+        id: expect.any(String),
+        status: 'SUCCEEDED',
+        finishedAt: new Date('2026-11-22T03:16:00Z'),
+        backupStartedAt: T0,
+        counts: '2 tables, 2,030 rows',
+        error: null,
+      },
       shrinkWarning: 'Test-restore found less data: public.items: 2000 → 100 rows (-95.0%).',
     });
 
     const failing = await restore('FAILED', 30, { errorKind: 'ExecFailed', error: 'pg_restore exited with code 1' });
-    const after = await loadDeploymentBackupSummary(database.prisma, { workspaceId, tokenId: 'test' }, deployment.id, { now: new Date('2026-11-29T03:05:00Z'), overdueGraceMs: MINUTE });
-    expect(after.testRestore).toMatchObject({ dueNow: true, nextRunAt: null, last: { id: failing.id, status: 'FAILED', counts: null, error: 'ExecFailed: pg_restore exited with code 1' } });
+    const after = await loadDeploymentBackupSummary(database.prisma, { workspaceId, tokenId: 'test' }, deployment.id, {
+      now: new Date('2026-11-29T03:05:00Z'),
+      overdueGraceMs: MINUTE,
+    });
+    expect(after.testRestore).toMatchObject({
+      dueNow: true,
+      nextRunAt: null,
+      last: { id: failing.id, status: 'FAILED', counts: null, error: 'ExecFailed: pg_restore exited with code 1' },
+    });
   });
 
   it('has nothing to show without a schedule or a test-restore', async () => {
     const deployment = await createDeployment(database.prisma, workspaceId);
-    const summary = await loadDeploymentBackupSummary(database.prisma, { workspaceId, tokenId: 'test' }, deployment.id, { now: NOW, overdueGraceMs: MINUTE });
-    expect(summary.testRestore).toEqual({ schedule: null, scheduleDescription: 'no test-restores scheduled', dueNow: false, nextRunAt: null, last: null, shrinkWarning: null });
+    const summary = await loadDeploymentBackupSummary(
+      database.prisma,
+      { workspaceId, tokenId: 'test' },
+      deployment.id,
+      { now: NOW, overdueGraceMs: MINUTE },
+    );
+    expect(summary.testRestore).toEqual({
+      schedule: null,
+      scheduleDescription: 'no test-restores scheduled',
+      dueNow: false,
+      nextRunAt: null,
+      last: null,
+      shrinkWarning: null,
+    });
   });
 
   it.each([

@@ -58,11 +58,15 @@ beforeAll(async () => {
   source = await createDatabase(uniqueDatabaseName('ops_test_web_src'));
   const client = new pg.Client({ connectionString: databaseUrl(source) });
   await client.connect();
-  await client.query(`CREATE TABLE orders AS SELECT g AS id, 'order ' || g || ' ' || md5(g::text) AS label FROM generate_series(1, 5000) g`);
+  await client.query(
+    `CREATE TABLE orders AS SELECT g AS id, 'order ' || g || ' ' || md5(g::text) AS label FROM generate_series(1, 5000) g`,
+  );
   await client.end();
   const dumpsSource = { PGHOST: '127.0.0.1', POSTGRES_USER: 'postgres', POSTGRES_DB: source };
   const slow = { faults: { delayStatusMs: DUMP_STATUS_DELAY_MS } };
-  harness = await startBackupHarness({ pods: [podFor('pg-web', 'postgres', dumpsSource, slow), podFor('pg-twice', 'postgres', dumpsSource, slow)] });
+  harness = await startBackupHarness({
+    pods: [podFor('pg-web', 'postgres', dumpsSource, slow), podFor('pg-twice', 'postgres', dumpsSource, slow)],
+  });
 
   // The web context reads its configuration from the environment on first use: point it at the harness.
   Object.assign(process.env, {
@@ -80,7 +84,12 @@ beforeAll(async () => {
   theirToken = await storeToken(theirs.id);
   revokedToken = await storeToken(mine.id, { revokedAt: T0 });
   history = await createDeployment(db, mine.id, { name: 'history-db' });
-  dumped = await createDeployment(db, mine.id, { name: 'pg-web', backupEnabled: true, backupSchedule: '0 3 * * *', createdAt: new Date() });
+  dumped = await createDeployment(db, mine.id, {
+    name: 'pg-web',
+    backupEnabled: true,
+    backupSchedule: '0 3 * * *',
+    createdAt: new Date(),
+  });
   dumpedTwice = await createDeployment(db, mine.id, { name: 'pg-twice' });
   const bytes = randomBytes(LARGE_FILE_BYTES);
   large = { record: await storeBackupFile(history, T0, bytes), bytes };
@@ -92,7 +101,10 @@ afterAll(async () => {
   await dropDatabase(source);
 });
 
-async function storeToken(workspaceId: string, overrides: Partial<Prisma.ApiTokenUncheckedCreateInput> = {}): Promise<string> {
+async function storeToken(
+  workspaceId: string,
+  overrides: Partial<Prisma.ApiTokenUncheckedCreateInput> = {},
+): Promise<string> {
   const { token, tokenHash, tokenPrefix } = generateApiToken();
   await db.apiToken.create({ data: { workspaceId, name: 'test', tokenHash, tokenPrefix, ...overrides } });
   return token;
@@ -124,9 +136,19 @@ async function storeBackupFile(deployment: Deployment, startedAt: Date, bytes: B
   });
 }
 
-async function storeRecord(deployment: Deployment, data: Partial<Prisma.BackupRecordUncheckedCreateInput>): Promise<BackupRecord> {
+async function storeRecord(
+  deployment: Deployment,
+  data: Partial<Prisma.BackupRecordUncheckedCreateInput>,
+): Promise<BackupRecord> {
   return db.backupRecord.create({
-    data: { deploymentId: deployment.id, workspaceId: deployment.workspaceId, trigger: 'SCHEDULE', status: 'FAILED', startedAt: T0, ...data },
+    data: {
+      deploymentId: deployment.id,
+      workspaceId: deployment.workspaceId,
+      trigger: 'SCHEDULE',
+      status: 'FAILED',
+      startedAt: T0,
+      ...data,
+    },
   });
 }
 
@@ -142,10 +164,13 @@ function request(url: string, { token, headers }: Call = {}, init: RequestInit =
 }
 
 const params = (id: string) => ({ params: Promise.resolve({ id }) });
-const listBackups = (id: string, call: Call = {}, query = '') => backupsRoute.GET(request(`/api/deployments/${id}/backups${query}`, call), params(id));
-const startBackup = (id: string, call: Call = {}) => backupsRoute.POST(request(`/api/deployments/${id}/backups`, call, { method: 'POST' }), params(id));
+const listBackups = (id: string, call: Call = {}, query = '') =>
+  backupsRoute.GET(request(`/api/deployments/${id}/backups${query}`, call), params(id));
+const startBackup = (id: string, call: Call = {}) =>
+  backupsRoute.POST(request(`/api/deployments/${id}/backups`, call, { method: 'POST' }), params(id));
 const showBackup = (id: string, call: Call = {}) => backupRoute.GET(request(`/api/backups/${id}`, call), params(id));
-const download = (id: string, call: Call = {}) => downloadRoute.GET(request(`/api/backups/${id}/download`, call), params(id));
+const download = (id: string, call: Call = {}) =>
+  downloadRoute.GET(request(`/api/backups/${id}/download`, call), params(id));
 const metrics = (call: Call = {}) => metricsRoute.GET(request('/api/metrics', call));
 
 const sha256Of = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
@@ -173,7 +198,10 @@ describe('authentication: no valid workspace token, no data', () => {
     ['a malformed token', () => ({ token: 'not-a-token' })],
     ['an unknown token', () => ({ token: generateApiToken().token })],
     ['a revoked token', () => ({ token: revokedToken })],
-    ['a Basic header', () => ({ headers: { authorization: `Basic ${Buffer.from(`x:${myToken}`).toString('base64')}` } })],
+    [
+      'a Basic header',
+      () => ({ headers: { authorization: `Basic ${Buffer.from(`x:${myToken}`).toString('base64')}` } }),
+    ],
     ['an unknown session cookie', () => ({ headers: { cookie: `ops_session=${generateApiToken().token}` } })],
     ['the metrics token', () => ({ token: METRICS_TOKEN })],
   ];
@@ -186,7 +214,8 @@ describe('authentication: no valid workspace token, no data', () => {
       const text = await response.text();
       expect(Object.keys(JSON.parse(text))).toEqual(['error']);
       expect(text).toMatch(/authentication required/);
-      for (const secret of [history.id, large.record.id, large.record.sha256!, mine.id]) expect(text).not.toContain(secret);
+      for (const secret of [history.id, large.record.id, large.record.sha256!, mine.id])
+        expect(text).not.toContain(secret);
     });
   }
 
@@ -211,20 +240,25 @@ describe('workspaces: another workspace’s ids are indistinguishable from missi
     { name: 'GET download', kind: 'backup', call: download, id: () => large.record.id },
   ];
 
-  it.each(cases)('$name: 404 for their token on my id, as for an id that does not exist', async ({ kind, call, id }) => {
-    const foreign = await call(id(), { token: theirToken });
-    const missing = await call(UNKNOWN_ID, { token: theirToken });
-    expect([foreign.status, missing.status]).toEqual([404, 404]);
-    expect([...foreign.headers.keys()]).toEqual([...missing.headers.keys()]);
-    expect(await foreign.json()).toEqual({ error: `${kind} "${id()}" not found` });
-    expect(await missing.json()).toEqual({ error: `${kind} "${UNKNOWN_ID}" not found` });
-  });
+  it.each(cases)(
+    '$name: 404 for their token on my id, as for an id that does not exist',
+    async ({ kind, call, id }) => {
+      const foreign = await call(id(), { token: theirToken });
+      const missing = await call(UNKNOWN_ID, { token: theirToken });
+      expect([foreign.status, missing.status]).toEqual([404, 404]);
+      expect([...foreign.headers.keys()]).toEqual([...missing.headers.keys()]);
+      expect(await foreign.json()).toEqual({ error: `${kind} "${id()}" not found` });
+      expect(await missing.json()).toEqual({ error: `${kind} "${UNKNOWN_ID}" not found` });
+    },
+  );
 
   it('404 for ids that cannot be ids at all (and the echo is cut short)', async () => {
     const response = await listBackups('../../etc', { token: myToken });
     expect(response.status).toBe(404);
     expect(await response.json()).toEqual({ error: 'deployment "../../etc" not found' });
-    expect((await (await download('x'.repeat(300), { token: myToken })).json()).error).toBe(`backup "${'x'.repeat(40)}…" not found`);
+    expect((await (await download('x'.repeat(300), { token: myToken })).json()).error).toBe(
+      `backup "${'x'.repeat(40)}…" not found`,
+    );
   });
 
   it('their POST started nothing in my workspace', async () => {
@@ -240,7 +274,12 @@ describe('GET /api/deployments/{id}/backups: history pages', () => {
     for (let index = 0; index < PAGE_RECORDS - 1; index += 1) {
       // The 10th and 11th newest share a start time: the page boundary falls between them (ties go by id).
       const minutesBack = index <= 9 ? index : index - 1;
-      created.push(await storeRecord(history, { startedAt: new Date(T0.getTime() + DAY - minutesBack * MINUTE), status: index % 3 ? 'SUCCEEDED' : 'FAILED' }));
+      created.push(
+        await storeRecord(history, {
+          startedAt: new Date(T0.getTime() + DAY - minutesBack * MINUTE),
+          status: index % 3 ? 'SUCCEEDED' : 'FAILED',
+        }),
+      );
     }
     expectedOrder = [...created, large.record]
       .sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime() || (a.id < b.id ? 1 : -1))
@@ -251,7 +290,11 @@ describe('GET /api/deployments/{id}/backups: history pages', () => {
     const pages: Array<{ items: BackupRecordJson[]; nextCursor: string | null }> = [];
     let cursor: string | null = null;
     do {
-      const response = await listBackups(history.id, { token: myToken }, `?limit=10${cursor ? `&cursor=${cursor}` : ''}`);
+      const response = await listBackups(
+        history.id,
+        { token: myToken },
+        `?limit=10${cursor ? `&cursor=${cursor}` : ''}`,
+      );
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toBe('application/json; charset=utf-8');
       expect(response.headers.get('cache-control')).toBe('no-store');
@@ -265,9 +308,13 @@ describe('GET /api/deployments/{id}/backups: history pages', () => {
   });
 
   it('defaults to 20 per page and serialises a record as JSON-safe values', async () => {
-    const { items } = (await (await listBackups(history.id, { token: myToken })).json()) as { items: BackupRecordJson[] };
+    const { items } = (await (await listBackups(history.id, { token: myToken })).json()) as {
+      items: BackupRecordJson[];
+    };
     expect(items).toHaveLength(20);
-    const oldest = (await (await listBackups(history.id, { token: myToken }, '?limit=1&cursor=' + expectedOrder[23])).json()) as { items: BackupRecordJson[] };
+    const oldest = (await (
+      await listBackups(history.id, { token: myToken }, '?limit=1&cursor=' + expectedOrder[23])
+    ).json()) as { items: BackupRecordJson[] };
     expect(oldest.items[0]).toEqual({
       id: large.record.id,
       deploymentId: history.id,
@@ -304,7 +351,10 @@ describe('GET /api/deployments/{id}/backups: history pages', () => {
     ['?limit=101', 'limit must be a whole number from 1 to 100 (got "101")'],
     ['?limit=2.5', 'limit must be a whole number from 1 to 100 (got "2.5")'],
     ['?cursor=NOT-AN-ID', 'cursor must be a backup id from nextCursor (got "NOT-AN-ID")'],
-    ['?limit=0&cursor=x!', 'cursor must be a backup id from nextCursor (got "x!"); limit must be a whole number from 1 to 100 (got "0")'],
+    [
+      '?limit=0&cursor=x!',
+      'cursor must be a backup id from nextCursor (got "x!"); limit must be a whole number from 1 to 100 (got "0")',
+    ],
   ])('%s → 400 naming the parameter', async (query, message) => {
     const response = await listBackups(history.id, { token: myToken }, query);
     expect(response.status).toBe(400);
@@ -316,7 +366,9 @@ describe('GET /api/deployments/{id}/backups: history pages', () => {
       const other = cursor === UNKNOWN_ID ? history.id : dumpedTwice.id;
       const response = await listBackups(other, { token: myToken }, `?cursor=${cursor}`);
       expect(response.status).toBe(400);
-      expect((await response.json()).error).toBe(`cursor must be the nextCursor of a previous page of this deployment's history (got "${cursor}")`);
+      expect((await response.json()).error).toBe(
+        `cursor must be the nextCursor of a previous page of this deployment's history (got "${cursor}")`,
+      );
     }
   });
 
@@ -331,7 +383,10 @@ describe('POST /api/deployments/{id}/backups: one backup at a time', () => {
     const first = await startBackup(dumped.id, { token: myToken });
     expect(first.status).toBe(202);
     const started = (await first.json()) as { backup: BackupRecordJson; started: boolean };
-    expect(started).toMatchObject({ started: true, backup: { deploymentId: dumped.id, status: 'RUNNING', trigger: 'API', sizeBytes: null } });
+    expect(started).toMatchObject({
+      started: true,
+      backup: { deploymentId: dumped.id, status: 'RUNNING', trigger: 'API', sizeBytes: null },
+    });
     expect(first.headers.get('location')).toBe(`/api/backups/${started.backup.id}`);
 
     const second = await startBackup(dumped.id, { token: myToken });
@@ -340,7 +395,13 @@ describe('POST /api/deployments/{id}/backups: one backup at a time', () => {
     expect(await db.backupRecord.count({ where: { deploymentId: dumped.id } })).toBe(1);
 
     const finished = await waitForBackupToEnd(started.backup.id);
-    expect(finished).toMatchObject({ status: 'SUCCEEDED', trigger: 'API', format: 'postgres-custom', extension: 'dump', error: null });
+    expect(finished).toMatchObject({
+      status: 'SUCCEEDED',
+      trigger: 'API',
+      format: 'postgres-custom',
+      extension: 'dump',
+      error: null,
+    });
     expect(BigInt(finished.sizeBytes!)).toBeGreaterThan(0n);
     expect(await db.backupRecord.count({ where: { deploymentId: dumped.id } })).toBe(1);
 
@@ -357,9 +418,15 @@ describe('POST /api/deployments/{id}/backups: one backup at a time', () => {
   });
 
   it('two POSTs at the same moment start one backup: one says started, both return the same record', async () => {
-    const answers = await Promise.all([startBackup(dumpedTwice.id, { token: myToken }), startBackup(dumpedTwice.id, { token: myToken })]);
+    const answers = await Promise.all([
+      startBackup(dumpedTwice.id, { token: myToken }),
+      startBackup(dumpedTwice.id, { token: myToken }),
+    ]);
     expect(answers.map((answer) => answer.status)).toEqual([202, 202]);
-    const bodies = (await Promise.all(answers.map((answer) => answer.json()))) as Array<{ backup: BackupRecordJson; started: boolean }>;
+    const bodies = (await Promise.all(answers.map((answer) => answer.json()))) as Array<{
+      backup: BackupRecordJson;
+      started: boolean;
+    }>;
     expect(bodies.map((body) => body.started).sort()).toEqual([false, true]);
     expect(bodies[0]!.backup.id).toBe(bodies[1]!.backup.id);
     expect((await waitForBackupToEnd(bodies[0]!.backup.id)).status).toBe('SUCCEEDED');
@@ -369,7 +436,10 @@ describe('POST /api/deployments/{id}/backups: one backup at a time', () => {
   it('409 with the reason for a deployment that may not be backed up', async () => {
     const failedDeployment = await createDeployment(db, mine.id, { status: 'FAILED' });
     const nginx = await createDeployment(db, mine.id, { recipeSlug: 'nginx' });
-    for (const [deployment, code] of [[failedDeployment, 'DEPLOYMENT_NOT_RUNNING'], [nginx, 'NO_DATA_EXPORT']] as const) {
+    for (const [deployment, code] of [
+      [failedDeployment, 'DEPLOYMENT_NOT_RUNNING'],
+      [nginx, 'NO_DATA_EXPORT'],
+    ] as const) {
       const response = await startBackup(deployment.id, { token: myToken });
       expect(response.status).toBe(409);
       const body = (await response.json()) as { error: string; code: string };
@@ -418,22 +488,36 @@ describe('GET /api/backups/{id}/download', () => {
     expect((await bodyBytes(response)).equals(large.bytes.subarray(start, end + 1))).toBe(true);
   });
 
-  it.each([`bytes=${size}-`, `bytes=${size + 1}-${size + 9}`, 'bytes=-0'])('Range %s → 416 with the size', async (range) => {
-    const response = await download(large.record.id, { token: myToken, headers: { range } });
-    expect(response.status).toBe(416);
-    expect(response.headers.get('content-range')).toBe(`bytes */${size}`);
-    expect((await response.json()).error).toMatch(/holds no byte of this 3145728-byte file/);
-  });
+  it.each([`bytes=${size}-`, `bytes=${size + 1}-${size + 9}`, 'bytes=-0'])(
+    'Range %s → 416 with the size',
+    async (range) => {
+      const response = await download(large.record.id, { token: myToken, headers: { range } });
+      expect(response.status).toBe(416);
+      expect(response.headers.get('content-range')).toBe(`bytes */${size}`);
+      expect((await response.json()).error).toMatch(/holds no byte of this 3145728-byte file/);
+    },
+  );
 
-  it.each(['bytes=0-1,5-6', 'items=0-1', 'bytes=9-3', 'nonsense'])('Range %s is ignored: 200 with the whole file', async (range) => {
-    const response = await download(large.record.id, { token: myToken, headers: { range } });
-    expect(response.status).toBe(200);
-    expect(sha256Of(await bodyBytes(response))).toBe(large.record.sha256);
-  });
+  it.each(['bytes=0-1,5-6', 'items=0-1', 'bytes=9-3', 'nonsense'])(
+    'Range %s is ignored: 200 with the whole file',
+    async (range) => {
+      const response = await download(large.record.id, { token: myToken, headers: { range } });
+      expect(response.status).toBe(200);
+      expect(sha256Of(await bodyBytes(response))).toBe(large.record.sha256);
+    },
+  );
 
   it('leaves no file open: after HEAD, a 416, a cancelled download and a finished one', async () => {
-    const head = await downloadRoute.HEAD(request(`/api/backups/${large.record.id}/download`, { token: myToken }, { method: 'HEAD' }), params(large.record.id));
-    expect([head.status, head.body, head.headers.get('content-length'), head.headers.get('x-backup-sha256')]).toEqual([200, null, String(size), large.record.sha256]);
+    const head = await downloadRoute.HEAD(
+      request(`/api/backups/${large.record.id}/download`, { token: myToken }, { method: 'HEAD' }),
+      params(large.record.id),
+    );
+    expect([head.status, head.body, head.headers.get('content-length'), head.headers.get('x-backup-sha256')]).toEqual([
+      200,
+      null,
+      String(size),
+      large.record.sha256,
+    ]);
     await download(large.record.id, { token: myToken, headers: { range: `bytes=${size}-` } });
     expect(await openFilesUnder(harness.root)).toEqual([]);
     const cancelled = await download(large.record.id, { token: myToken });
@@ -461,14 +545,26 @@ describe('GET /api/backups/{id}/download', () => {
     await rm(record.path!);
     const response = await download(record.id, { token: myToken });
     expect(response.status).toBe(410);
-    expect((await response.json()).error).toBe(`backup "${record.id}": its file ${path.basename(record.path!)} is gone (pruned or deleted)`);
+    expect((await response.json()).error).toBe(
+      `backup "${record.id}": its file ${path.basename(record.path!)} is gone (pruned or deleted)`,
+    );
   });
 
   it('never serves a file outside the deployment’s folder under BACKUP_ROOT', async () => {
     const secret = path.join(harness.root, 'not-a-backup.txt');
     await writeFile(secret, 'secret');
-    const outside = await storeRecord(history, { status: 'SUCCEEDED', path: '/etc/passwd', sizeBytes: 10n, sha256: 'a'.repeat(64) });
-    const sideways = await storeRecord(history, { status: 'SUCCEEDED', path: secret, sizeBytes: 6n, sha256: 'a'.repeat(64) });
+    const outside = await storeRecord(history, {
+      status: 'SUCCEEDED',
+      path: '/etc/passwd',
+      sizeBytes: 10n,
+      sha256: 'a'.repeat(64),
+    });
+    const sideways = await storeRecord(history, {
+      status: 'SUCCEEDED',
+      path: secret,
+      sizeBytes: 6n,
+      sha256: 'a'.repeat(64),
+    });
     const linked = await storeBackupFile(history, new Date(T0.getTime() + 2), Buffer.from('secret'));
     await rm(linked.path!);
     await symlink(secret, linked.path!);
@@ -488,7 +584,9 @@ describe('GET /api/backups/{id}/download', () => {
     try {
       const response = await download(large.record.id, { token: myToken });
       expect(response.status).toBe(503);
-      expect((await response.json()).error).toBe(`backup "${large.record.id}": the backup volume (BACKUP_ROOT) is not available: ENOENT`);
+      expect((await response.json()).error).toBe(
+        `backup "${large.record.id}": the backup volume (BACKUP_ROOT) is not available: ENOENT`,
+      );
     } finally {
       await rename(moved, harness.root);
     }
@@ -509,14 +607,36 @@ describe('GET /api/metrics', () => {
   const lastFinished = new Date(T0.getTime() + 4_200);
 
   beforeAll(async () => {
-    flaky = await createDeployment(db, mine.id, { name: 'flaky-db', backupEnabled: true, backupSchedule: '*/5 * * * *', lastBackupAt: T0 });
-    await storeRecord(flaky, { status: 'SUCCEEDED', startedAt: new Date(T0.getTime() - DAY), finishedAt: new Date(T0.getTime() - DAY + 1_000), durationMs: 1_000, sizeBytes: 1n });
-    await storeRecord(flaky, { status: 'SUCCEEDED', startedAt: T0, finishedAt: lastFinished, durationMs: 4_200, sizeBytes: 123_456n });
+    flaky = await createDeployment(db, mine.id, {
+      name: 'flaky-db',
+      backupEnabled: true,
+      backupSchedule: '*/5 * * * *',
+      lastBackupAt: T0,
+    });
+    await storeRecord(flaky, {
+      status: 'SUCCEEDED',
+      startedAt: new Date(T0.getTime() - DAY),
+      finishedAt: new Date(T0.getTime() - DAY + 1_000),
+      durationMs: 1_000,
+      sizeBytes: 1n,
+    });
+    await storeRecord(flaky, {
+      status: 'SUCCEEDED',
+      startedAt: T0,
+      finishedAt: lastFinished,
+      durationMs: 4_200,
+      sizeBytes: 123_456n,
+    });
     await storeRecord(flaky, { status: 'FAILED', startedAt: new Date(T0.getTime() + HOUR) });
     await storeRecord(flaky, { status: 'FAILED', startedAt: new Date(T0.getTime() + 2 * HOUR) });
     // Its daily fire time was about 12 hours ago, and it has never been backed up: overdue.
     const hour = (new Date().getUTCHours() + 12) % 24;
-    late = await createDeployment(db, theirs.id, { name: 'late-db', backupEnabled: true, backupSchedule: `0 ${hour} * * *`, createdAt: new Date(Date.now() - 3 * DAY) });
+    late = await createDeployment(db, theirs.id, {
+      name: 'late-db',
+      backupEnabled: true,
+      backupSchedule: `0 ${hour} * * *`,
+      createdAt: new Date(Date.now() - 3 * DAY),
+    });
   });
 
   it.each([
@@ -552,7 +672,9 @@ describe('GET /api/metrics', () => {
 
     // The backup made through the API (an enabled deployment) is there too.
     const webRecord = await db.backupRecord.findFirstOrThrow({ where: { deploymentId: dumped.id } });
-    expect(samples.get(`ops_backup_last_size_bytes{workspace="${mine.slug}",deployment="pg-web"}`)).toBe(Number(webRecord.sizeBytes));
+    expect(samples.get(`ops_backup_last_size_bytes{workspace="${mine.slug}",deployment="pg-web"}`)).toBe(
+      Number(webRecord.sizeBytes),
+    );
     // Deployments with backups off are not reported.
     expect([...samples.keys()].some((key) => key.includes('history-db'))).toBe(false);
 
@@ -568,14 +690,22 @@ describe('GET /api/metrics', () => {
   });
 
   it('costs the same four queries for 3 enabled deployments as for 23', async () => {
-    const counted = new PrismaClient({ adapter: new PrismaPg({ connectionString: harness.db.url }), log: [{ emit: 'event', level: 'query' }] });
+    const counted = new PrismaClient({
+      adapter: new PrismaPg({ connectionString: harness.db.url }),
+      log: [{ emit: 'event', level: 'query' }],
+    });
     let queries = 0;
     counted.$on('query', () => {
       queries += 1;
     });
     const countQueries = async () => {
       queries = 0;
-      const snapshot = await gatherMetricsSnapshot(counted, { now: new Date(), overdueGraceMs: HOUR, retryDelayMs: HOUR, backupRoot: harness.root });
+      const snapshot = await gatherMetricsSnapshot(counted, {
+        now: new Date(),
+        overdueGraceMs: HOUR,
+        retryDelayMs: HOUR,
+        backupRoot: harness.root,
+      });
       return { queries, deployments: snapshot.deployments.length };
     };
     try {
@@ -611,7 +741,11 @@ describe('POST/DELETE /api/session: the dashboard’s cookie', () => {
     const direct = await signIn(JSON.stringify({ token: myToken }), 'application/json', 'https://ops.test/api/session');
     expect(direct.headers.get('set-cookie')).toMatch(/; Secure$/);
     const proxied = await sessionRoute.POST(
-      new Request(`${BASE}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-proto': 'https' }, body: JSON.stringify({ token: myToken }) }),
+      new Request(`${BASE}/api/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-proto': 'https' },
+        body: JSON.stringify({ token: myToken }),
+      }),
     );
     expect(proxied.headers.get('set-cookie')).toMatch(/; Secure$/);
   });
@@ -628,7 +762,8 @@ describe('POST/DELETE /api/session: the dashboard’s cookie', () => {
   });
 
   it('a login form is redirected: to `next` with the cookie, or back to the login page without one', async () => {
-    const form = (fields: Record<string, string>) => signIn(new URLSearchParams(fields).toString(), 'application/x-www-form-urlencoded');
+    const form = (fields: Record<string, string>) =>
+      signIn(new URLSearchParams(fields).toString(), 'application/x-www-form-urlencoded');
     const good = await form({ token: myToken, next: '/deployments/abc' });
     expect([good.status, good.headers.get('location')]).toEqual([303, '/deployments/abc']);
     expect(good.headers.get('set-cookie')).toMatch(/^ops_session=opsb_/);
@@ -659,7 +794,9 @@ describe('POST/DELETE /api/session: the dashboard’s cookie', () => {
 
 /** Files under `folder` this process holds open (from /proc/self/fd). */
 async function openFilesUnder(folder: string): Promise<string[]> {
-  const targets = await Promise.all((await readdir('/proc/self/fd')).map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => '')));
+  const targets = await Promise.all(
+    (await readdir('/proc/self/fd')).map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => '')),
+  );
   return targets.filter((target) => target.startsWith(`${folder}/`));
 }
 

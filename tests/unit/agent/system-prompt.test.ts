@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { assembleBackupState, type DeploymentRow, type RecordRow, type StatsRow } from '../../../src/lib/backups/backup-state.ts';
+import {
+  assembleBackupState,
+  type DeploymentRow,
+  type RecordRow,
+  type StatsRow,
+} from '../../../src/lib/backups/backup-state.ts';
 import { BACKUP_GUIDANCE, buildSystemPrompt } from '../../../src/lib/agent/system-prompt.ts';
 
 // The agent's system prompt: the sentences its behaviour rests on, and the state rendered into it (plain rows, no DB).
@@ -38,21 +43,58 @@ const STATS: StatsRow[] = [
   { deploymentId: 'dlogs01', storedBackups: 25, storedBytes: '26214400', lastFailedAt: null },
 ];
 const RECORDS: RecordRow[] = [
-  { id: 'bfail1', deploymentId: 'dshop01', status: 'FAILED', trigger: 'SCHEDULE', startedAt: at(-2 * HOUR), errorKind: 'ExecFailed', error: 'pg_dump exited with 1', sameStatusCount: 2 },
-  { id: 'bfail2', deploymentId: 'dshop01', status: 'FAILED', trigger: 'SCHEDULE', startedAt: at(-HOUR), errorKind: 'Timeout', error: 'no output for 60 s', sameStatusCount: 2 },
+  {
+    id: 'bfail1',
+    deploymentId: 'dshop01',
+    status: 'FAILED',
+    trigger: 'SCHEDULE',
+    startedAt: at(-2 * HOUR),
+    errorKind: 'ExecFailed',
+    error: 'pg_dump exited with 1',
+    sameStatusCount: 2,
+  },
+  {
+    id: 'bfail2',
+    deploymentId: 'dshop01',
+    status: 'FAILED',
+    trigger: 'SCHEDULE',
+    startedAt: at(-HOUR),
+    errorKind: 'Timeout',
+    error: 'no output for 60 s',
+    sameStatusCount: 2,
+  },
 ];
 
 describe('BACKUP_GUIDANCE', () => {
   it.each([
     { duty: 'check every schedule each cycle', sentence: /check every deployment’s backup schedule each cycle/i },
-    { duty: 'run backups that are due', sentence: /run a backup yourself \(runBackup\) only when one is due or overdue and none is running/ },
-    { duty: 'treat failures as critical, a data-loss risk', sentence: /treat every failed backup as critical: it is a data-loss risk/i },
-    { duty: 'suggest pruning above 20 backups', sentence: /suggest pruning when a deployment has more than 20 stored backups/i },
-    { duty: 'preview pruning with a dry run and confirm that plan', sentence: /preview with pruneOldBackups \(a dry run by default\) and delete only that plan, passing its expectDelete/ },
-    { duty: 'never back up FAILED deployments', sentence: /never back up a FAILED deployment: it may produce corrupt data/i },
+    {
+      duty: 'run backups that are due',
+      sentence: /run a backup yourself \(runBackup\) only when one is due or overdue and none is running/,
+    },
+    {
+      duty: 'treat failures as critical, a data-loss risk',
+      sentence: /treat every failed backup as critical: it is a data-loss risk/i,
+    },
+    {
+      duty: 'suggest pruning above 20 backups',
+      sentence: /suggest pruning when a deployment has more than 20 stored backups/i,
+    },
+    {
+      duty: 'preview pruning with a dry run and confirm that plan',
+      sentence:
+        /preview with pruneOldBackups \(a dry run by default\) and delete only that plan, passing its expectDelete/,
+    },
+    {
+      duty: 'never back up FAILED deployments',
+      sentence: /never back up a FAILED deployment: it may produce corrupt data/i,
+    },
     { duty: 'explain every skip', sentence: /explain every skip: say which deployment was not backed up and why/i },
     { duty: 'use only listed ids', sentence: /do not invent ids/i },
-    { duty: 'treat restores as proposals for a person', sentence: /restores over live data are only proposals \(proposeRestore\): a person approves and confirms them/i },
+    {
+      duty: 'treat restores as proposals for a person',
+      sentence: /restores over live data are only proposals \(proposeRestore\): a person approves and confirms them/i,
+    },
   ])('tells the agent to $duty', ({ sentence }) => {
     expect(BACKUP_GUIDANCE.filter((line) => sentence.test(line))).toHaveLength(1);
   });
@@ -68,7 +110,9 @@ describe('buildSystemPrompt', () => {
 
   it('contains the rendered state: totals, every deployment id, OVERDUE, failures and the prune suggestion', () => {
     expect(prompt).toContain('Backup state at 2026-03-01T05:30:00.000Z:');
-    expect(prompt).toContain('3 deployments with backups on; 1 due, 0 running, 1 overdue, 1 failing; 29 backups stored');
+    expect(prompt).toContain(
+      '3 deployments with backups on; 1 due, 0 running, 1 overdue, 1 failing; 29 backups stored',
+    );
     expect(prompt).toContain('Backup volume: usage unknown.');
     for (const id of ['dshop01', 'dlogs01', 'dlegacy1']) expect(prompt).toContain(`id=${id}`);
     expect(prompt).toContain('- acme/shop-db id=dshop01 status=RUNNING recipe=postgresql');

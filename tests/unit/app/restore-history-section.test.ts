@@ -10,18 +10,45 @@ import type { TestRestoreSummary } from '../../../src/lib/web/test-restore-summa
 
 const NOW = new Date('2026-11-25T12:00:00Z');
 const ID = 'ckrestore00000000000000009';
-const TEST_RESTORES_OFF: TestRestoreSummary = { schedule: null, scheduleDescription: 'no test-restores scheduled', dueNow: false, nextRunAt: null, last: null, shrinkWarning: null };
+const TEST_RESTORES_OFF: TestRestoreSummary = {
+  schedule: null,
+  scheduleDescription: 'no test-restores scheduled',
+  dueNow: false,
+  nextRunAt: null,
+  last: null,
+  shrinkWarning: null,
+};
 
 function item(fields: Partial<RestoreHistoryItem>): RestoreHistoryItem {
   return {
-    id: ID, kind: 'DESTRUCTIVE', status: 'PROPOSED', trigger: 'AGENT', requestedBy: 'agent', confirmedBy: null, target: 'app', backupRecordId: 'b',
-    backupStartedAt: '2026-11-25T03:00:00.000Z', backupSha256: 'a'.repeat(64), createdAt: '2026-11-25T11:00:00.000Z', startedAt: null, finishedAt: null,
-    durationMs: null, bytesRestored: null, counts: null, countsSummary: null, errorKind: null, error: null, plan: null, confirmExpiresAt: null, nextStep: null,
+    id: ID,
+    kind: 'DESTRUCTIVE',
+    status: 'PROPOSED',
+    trigger: 'AGENT',
+    requestedBy: 'agent',
+    confirmedBy: null,
+    target: 'app',
+    backupRecordId: 'b',
+    backupStartedAt: '2026-11-25T03:00:00.000Z',
+    backupSha256: 'a'.repeat(64),
+    createdAt: '2026-11-25T11:00:00.000Z',
+    startedAt: null,
+    finishedAt: null,
+    durationMs: null,
+    bytesRestored: null,
+    counts: null,
+    countsSummary: null,
+    errorKind: null,
+    error: null,
+    plan: null,
+    confirmExpiresAt: null,
+    nextStep: null,
     ...fields,
   };
 }
 
-const render = (items: RestoreHistoryItem[]) => renderToStaticMarkup(createElement(RestoreHistorySection, { items, testRestore: TEST_RESTORES_OFF, now: NOW }));
+const render = (items: RestoreHistoryItem[]) =>
+  renderToStaticMarkup(createElement(RestoreHistorySection, { items, testRestore: TEST_RESTORES_OFF, now: NOW }));
 
 describe('RestoreHistorySection', () => {
   it('shows a proposal’s plan and how to approve, confirm or cancel it', () => {
@@ -48,8 +75,21 @@ describe('RestoreHistorySection', () => {
 
   it('shows a finished test-restore with its counts and bytes, and an error in words', () => {
     const html = render([
-      item({ kind: 'TEST', status: 'SUCCEEDED', requestedBy: 'schedule', durationMs: 42_000, countsSummary: '3 tables, 1,234 rows', bytesRestored: '1048576' }),
-      item({ id: 'other', kind: 'SCRATCH', status: 'FAILED', errorKind: 'ExecFailed', error: 'pg_restore exited with code 1' }),
+      item({
+        kind: 'TEST',
+        status: 'SUCCEEDED',
+        requestedBy: 'schedule',
+        durationMs: 42_000,
+        countsSummary: '3 tables, 1,234 rows',
+        bytesRestored: '1048576',
+      }),
+      item({
+        id: 'other',
+        kind: 'SCRATCH',
+        status: 'FAILED',
+        errorKind: 'ExecFailed',
+        error: 'pg_restore exited with code 1',
+      }),
     ]);
     expect(html).toContain('scheduled test-restore');
     expect(html).toContain('3 tables, 1,234 rows · 1.0 MiB restored');

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { checkBackupEligibility, findOverdue, shouldRunBackup, type ScheduledDeployment } from '../../../src/lib/backups/backup-due.ts';
+import {
+  checkBackupEligibility,
+  findOverdue,
+  shouldRunBackup,
+  type ScheduledDeployment,
+} from '../../../src/lib/backups/backup-due.ts';
 
 // Whether a deployment's backup is due, and whether it is overdue: pure functions of the row and fixed instants.
 
@@ -30,22 +35,42 @@ describe('shouldRunBackup: why a backup is not taken', () => {
       code: 'DEPLOYMENT_NOT_RUNNING',
       reason: 'the deployment is FAILED: backups never run on FAILED deployments because they may produce corrupt data',
     },
-    { case: 'a STOPPED deployment', deployment: { ...DAILY, status: 'STOPPED' }, code: 'DEPLOYMENT_NOT_RUNNING', reason: 'the deployment is STOPPED, not RUNNING' },
+    {
+      case: 'a STOPPED deployment',
+      deployment: { ...DAILY, status: 'STOPPED' },
+      code: 'DEPLOYMENT_NOT_RUNNING',
+      reason: 'the deployment is STOPPED, not RUNNING',
+    },
     {
       case: 'a FAILED deployment with backups off (eligibility is checked first)',
       deployment: { ...DAILY, status: 'FAILED', backupEnabled: false },
       code: 'DEPLOYMENT_NOT_RUNNING',
       reason: expect.stringContaining('corrupt data'),
     },
-    { case: 'a recipe the worker does not know', deployment: { ...DAILY, recipeSlug: 'cobol-db' }, code: 'UNKNOWN_RECIPE', reason: 'recipe "cobol-db" is not known to this worker' },
+    {
+      case: 'a recipe the worker does not know',
+      deployment: { ...DAILY, recipeSlug: 'cobol-db' },
+      code: 'UNKNOWN_RECIPE',
+      reason: 'recipe "cobol-db" is not known to this worker',
+    },
     {
       case: 'a recipe without dataExport (nginx)',
       deployment: { ...DAILY, recipeSlug: 'nginx' },
       code: 'NO_DATA_EXPORT',
       reason: 'recipe "nginx" has no dataExport: there is no data to back up',
     },
-    { case: 'backups turned off', deployment: { ...DAILY, backupEnabled: false }, code: 'BACKUPS_DISABLED', reason: 'scheduled backups are turned off' },
-    { case: 'no schedule', deployment: { ...DAILY, backupSchedule: null }, code: 'NO_SCHEDULE', reason: 'backups are on but no schedule is set' },
+    {
+      case: 'backups turned off',
+      deployment: { ...DAILY, backupEnabled: false },
+      code: 'BACKUPS_DISABLED',
+      reason: 'scheduled backups are turned off',
+    },
+    {
+      case: 'no schedule',
+      deployment: { ...DAILY, backupSchedule: null },
+      code: 'NO_SCHEDULE',
+      reason: 'backups are on but no schedule is set',
+    },
     {
       case: 'a schedule with a bad day-of-week',
       deployment: { ...DAILY, backupSchedule: '0 3 * * fooday' },
@@ -83,7 +108,11 @@ describe('shouldRunBackup: why a backup is not taken', () => {
 
 describe('shouldRunBackup: due', () => {
   it('is due when no successful backup exists yet', () => {
-    expect(shouldRunBackup({ ...DAILY, lastBackupAt: null }, at(10 * MINUTE))).toEqual({ due: true, scheduledAt: T0, reason: 'no successful backup exists yet' });
+    expect(shouldRunBackup({ ...DAILY, lastBackupAt: null }, at(10 * MINUTE))).toEqual({
+      due: true,
+      scheduledAt: T0,
+      reason: 'no successful backup exists yet',
+    });
   });
 
   it('is due once the schedule fired after the last successful backup, naming the fire time', () => {
@@ -100,15 +129,40 @@ describe('shouldRunBackup: due', () => {
   });
 
   it('runs once after a worker outage over several fire times, scheduled at the latest one', () => {
-    expect(shouldRunBackup({ ...DAILY, lastBackupAt: at(-3 * DAY) }, at(10 * MINUTE))).toMatchObject({ due: true, scheduledAt: T0 });
+    expect(shouldRunBackup({ ...DAILY, lastBackupAt: at(-3 * DAY) }, at(10 * MINUTE))).toMatchObject({
+      due: true,
+      scheduledAt: T0,
+    });
   });
 
   it.each([
     // Berlin is UTC+1 in winter and UTC+2 in summer: 03:00 there is 02:00Z on T0's day and 01:00Z on 1 July.
-    { case: 'in winter, fires at 02:00Z', lastBackupAt: '2026-02-28T02:00:30Z', now: '2026-03-01T02:00:00Z', due: true, scheduledAt: '2026-03-01T02:00:00Z' },
-    { case: 'in winter, not yet at 01:59Z', lastBackupAt: '2026-02-28T02:00:30Z', now: '2026-03-01T01:59:00Z', due: false },
-    { case: 'in summer, fires at 01:00Z', lastBackupAt: '2026-06-30T01:00:30Z', now: '2026-07-01T01:00:00Z', due: true, scheduledAt: '2026-07-01T01:00:00Z' },
-    { case: 'in summer, not yet at 00:59Z', lastBackupAt: '2026-06-30T01:00:30Z', now: '2026-07-01T00:59:00Z', due: false },
+    {
+      case: 'in winter, fires at 02:00Z',
+      lastBackupAt: '2026-02-28T02:00:30Z',
+      now: '2026-03-01T02:00:00Z',
+      due: true,
+      scheduledAt: '2026-03-01T02:00:00Z',
+    },
+    {
+      case: 'in winter, not yet at 01:59Z',
+      lastBackupAt: '2026-02-28T02:00:30Z',
+      now: '2026-03-01T01:59:00Z',
+      due: false,
+    },
+    {
+      case: 'in summer, fires at 01:00Z',
+      lastBackupAt: '2026-06-30T01:00:30Z',
+      now: '2026-07-01T01:00:00Z',
+      due: true,
+      scheduledAt: '2026-07-01T01:00:00Z',
+    },
+    {
+      case: 'in summer, not yet at 00:59Z',
+      lastBackupAt: '2026-06-30T01:00:30Z',
+      now: '2026-07-01T00:59:00Z',
+      due: false,
+    },
   ])('reads `0 3 * * *` in Europe/Berlin: $case', ({ lastBackupAt, now, due, scheduledAt }) => {
     const deployment = { ...DAILY, backupTimezone: 'Europe/Berlin', lastBackupAt: new Date(lastBackupAt) };
     const decision = shouldRunBackup(deployment, new Date(now));
@@ -139,11 +193,16 @@ describe('shouldRunBackup: retry delay after a failed attempt', () => {
 
   it('ignores a failure older than the last successful backup', () => {
     const deployment = { ...DAILY, lastBackupAt: at(-DAY + 5_000) };
-    expect(shouldRunBackup(deployment, at(MINUTE), { lastFailedAt: at(-DAY), retryDelayMs: 7 * DAY })).toMatchObject({ due: true });
+    expect(shouldRunBackup(deployment, at(MINUTE), { lastFailedAt: at(-DAY), retryDelayMs: 7 * DAY })).toMatchObject({
+      due: true,
+    });
   });
 
   it('waits after a failure also when no backup ever succeeded', () => {
-    expect(shouldRunBackup({ ...DAILY, lastBackupAt: null }, at(10 * MINUTE), retry)).toMatchObject({ due: false, code: 'RETRY_LATER' });
+    expect(shouldRunBackup({ ...DAILY, lastBackupAt: null }, at(10 * MINUTE), retry)).toMatchObject({
+      due: false,
+      code: 'RETRY_LATER',
+    });
   });
 
   it('retries at once without a retry delay', () => {
@@ -151,7 +210,10 @@ describe('shouldRunBackup: retry delay after a failed attempt', () => {
   });
 
   it('reports a schedule that has not fired as NOT_DUE, not RETRY_LATER', () => {
-    expect(shouldRunBackup({ ...DAILY, lastBackupAt: at(5_000) }, at(10 * MINUTE), retry)).toMatchObject({ due: false, code: 'NOT_DUE' });
+    expect(shouldRunBackup({ ...DAILY, lastBackupAt: at(5_000) }, at(10 * MINUTE), retry)).toMatchObject({
+      due: false,
+      code: 'NOT_DUE',
+    });
   });
 });
 
@@ -178,20 +240,35 @@ describe('findOverdue', () => {
   });
 
   it('is overdue after the grace period, since the fire time, late by the time since then', () => {
-    expect(findOverdue(DAILY, at(2 * HOUR + 30 * MINUTE), GRACE_MS)).toEqual({ since: T0, lateByMs: 2 * HOUR + 30 * MINUTE });
+    expect(findOverdue(DAILY, at(2 * HOUR + 30 * MINUTE), GRACE_MS)).toEqual({
+      since: T0,
+      lateByMs: 2 * HOUR + 30 * MINUTE,
+    });
   });
 
   it('is overdue when no backup ever succeeded', () => {
-    expect(findOverdue({ ...DAILY, lastBackupAt: null }, at(2 * HOUR), GRACE_MS)).toEqual({ since: T0, lateByMs: 2 * HOUR });
+    expect(findOverdue({ ...DAILY, lastBackupAt: null }, at(2 * HOUR), GRACE_MS)).toEqual({
+      since: T0,
+      lateByMs: 2 * HOUR,
+    });
   });
 
   it('is overdue for a deployment created before the fire time, and for a FAILED one (it is not being backed up)', () => {
-    expect(findOverdue({ ...DAILY, lastBackupAt: null, createdAt: at(-MINUTE) }, at(2 * HOUR), GRACE_MS)).toEqual({ since: T0, lateByMs: 2 * HOUR });
-    expect(findOverdue({ ...DAILY, status: 'FAILED' }, at(2 * HOUR), GRACE_MS)).toEqual({ since: T0, lateByMs: 2 * HOUR });
+    expect(findOverdue({ ...DAILY, lastBackupAt: null, createdAt: at(-MINUTE) }, at(2 * HOUR), GRACE_MS)).toEqual({
+      since: T0,
+      lateByMs: 2 * HOUR,
+    });
+    expect(findOverdue({ ...DAILY, status: 'FAILED' }, at(2 * HOUR), GRACE_MS)).toEqual({
+      since: T0,
+      lateByMs: 2 * HOUR,
+    });
   });
 
   it('counts from the latest fire time after an outage of several days', () => {
-    expect(findOverdue({ ...DAILY, lastBackupAt: at(-3 * DAY) }, at(2 * HOUR), GRACE_MS)).toEqual({ since: T0, lateByMs: 2 * HOUR });
+    expect(findOverdue({ ...DAILY, lastBackupAt: at(-3 * DAY) }, at(2 * HOUR), GRACE_MS)).toEqual({
+      since: T0,
+      lateByMs: 2 * HOUR,
+    });
   });
 
   it.each([
@@ -205,17 +282,26 @@ describe('findOverdue', () => {
     // 03:00 in Berlin is 02:00Z on T0's day.
     const berlin = { ...DAILY, backupTimezone: 'Europe/Berlin', lastBackupAt: new Date('2026-02-28T02:00:30Z') };
     expect(findOverdue(berlin, at(0), GRACE_MS)).toBeNull();
-    expect(findOverdue(berlin, at(HOUR + MINUTE), GRACE_MS)).toEqual({ since: new Date('2026-03-01T02:00:00Z'), lateByMs: 2 * HOUR + MINUTE });
+    expect(findOverdue(berlin, at(HOUR + MINUTE), GRACE_MS)).toEqual({
+      since: new Date('2026-03-01T02:00:00Z'),
+      lateByMs: 2 * HOUR + MINUTE,
+    });
   });
 
   it.each([
     { case: 'backups are off', deployment: { ...DAILY, backupEnabled: false } },
     { case: 'there is no schedule', deployment: { ...DAILY, backupSchedule: null } },
     { case: 'the schedule is invalid', deployment: { ...DAILY, backupSchedule: '0 3 * * fooday' } },
-    { case: 'the schedule never fires (February 30)', deployment: { ...DAILY, backupSchedule: '0 3 30 2 *', lastBackupAt: null } },
+    {
+      case: 'the schedule never fires (February 30)',
+      deployment: { ...DAILY, backupSchedule: '0 3 30 2 *', lastBackupAt: null },
+    },
     { case: 'the time zone is unknown', deployment: { ...DAILY, backupTimezone: 'Mars/Olympus_Mons' } },
     { case: 'the recipe has nothing to back up (nginx)', deployment: { ...DAILY, recipeSlug: 'nginx' } },
-    { case: 'the deployment was created after the fire time', deployment: { ...DAILY, lastBackupAt: null, createdAt: at(MINUTE) } },
+    {
+      case: 'the deployment was created after the fire time',
+      deployment: { ...DAILY, lastBackupAt: null, createdAt: at(MINUTE) },
+    },
   ])('is null when $case', ({ deployment }) => {
     expect(findOverdue(deployment, at(5 * HOUR), GRACE_MS)).toBeNull();
   });

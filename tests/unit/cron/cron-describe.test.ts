@@ -16,7 +16,11 @@ describe('describeCron', () => {
     ['0 0 * * 1-5', 'UTC', 'on Monday through Friday at 00:00 (UTC)'],
     ['0 12 * * sat,sun', 'UTC', 'on Saturday and Sunday at 12:00 (UTC)'],
     ['@weekly', 'UTC', 'on Sunday at 00:00 (UTC)'],
-    ['*/15 9-17 * * mon-fri', 'Europe/Berlin', 'every 15 minutes during hours 9-17 on Monday through Friday (Europe/Berlin)'],
+    [
+      '*/15 9-17 * * mon-fri',
+      'Europe/Berlin',
+      'every 15 minutes during hours 9-17 on Monday through Friday (Europe/Berlin)',
+    ],
     ['*/10 * * * 0', 'UTC', 'every 10 minutes on Sunday (UTC)'],
     ['0 0 1 * *', 'UTC', 'on day 1 of the month at 00:00 (UTC)'],
     ['@yearly', 'UTC', 'on January 1 at 00:00 (UTC)'],
@@ -32,6 +36,8 @@ describe('describeCron', () => {
   });
 
   it('describes a parsed schedule in its own zone', () => {
-    expect(describeCron(parseCron('0 3 * * *', { timezone: 'Asia/Kolkata' }))).toBe('every day at 03:00 (Asia/Kolkata)');
+    expect(describeCron(parseCron('0 3 * * *', { timezone: 'Asia/Kolkata' }))).toBe(
+      'every day at 03:00 (Asia/Kolkata)',
+    );
   });
 });

@@ -121,7 +121,7 @@ function seededRandom(seed: number): () => number {
 
 const random = seededRandom(SEED);
 const integer = (low: number, high: number) => low + Math.floor(random() * (high - low + 1));
-const pick = <T,>(values: readonly T[]): T => values[Math.floor(random() * values.length)] as T;
+const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)] as T;
 
 interface FieldShape {
   min: number;
@@ -135,7 +135,13 @@ const FIELD_SHAPES: readonly FieldShape[] = [
   { min: 0, max: 59, maxStep: 30, names: null, likely: [0, 0, 15, 30, 45, 59] },
   { min: 0, max: 23, maxStep: 12, names: null, likely: [0, 1, 2, 2, 3, 23] },
   { min: 1, max: 31, maxStep: 15, names: null, likely: [1, 13, 28, 29, 30, 31] },
-  { min: 1, max: 12, maxStep: 6, names: ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'], likely: [2, 3, 10, 11] },
+  {
+    min: 1,
+    max: 12,
+    maxStep: 6,
+    names: ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'],
+    likely: [2, 3, 10, 11],
+  },
   { min: 0, max: 7, maxStep: 7, names: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'], likely: [0, 7, 1, 5, 6] },
 ];
 
@@ -285,10 +291,14 @@ function compareWithCroner(cases: readonly Case[]): { compared: number; mismatch
     for (let step = 0; step < 2 && at !== null; step++) {
       const time: Date = new Date(at);
       const ours: (string | null)[] = [nextFireTime(schedule, time), previousFireTime(schedule, time)].map(isoOrNull);
-      const theirs: (string | null)[] = [croner.nextRun(time), croner.previousRuns(1, new Date(at + 1))[0] ?? null].map(isoOrNull);
+      const theirs: (string | null)[] = [croner.nextRun(time), croner.previousRuns(1, new Date(at + 1))[0] ?? null].map(
+        isoOrNull,
+      );
       compared++;
       if (ours[0] !== theirs[0] || ours[1] !== theirs[1]) {
-        mismatches.push(`${timezone} "${expression}" at ${time.toISOString()}: ours next ${ours[0]} previous ${ours[1]}, croner ${theirs[0]} ${theirs[1]}`);
+        mismatches.push(
+          `${timezone} "${expression}" at ${time.toISOString()}: ours next ${ours[0]} previous ${ours[1]}, croner ${theirs[0]} ${theirs[1]}`,
+        );
       }
       at = ours[0] == null ? null : Date.parse(ours[0]);
     }
@@ -322,9 +332,13 @@ describe('brute-force minute scan on a sample', () => {
       const schedule = parseCron(expression, { timezone });
       const oracle = new MinuteScan(schedule);
       const expected = [oracle.next(reference), oracle.previous(reference)];
-      const actual = [nextFireTime(schedule, new Date(reference)), previousFireTime(schedule, new Date(reference))].map((time) => time?.getTime() ?? null);
+      const actual = [nextFireTime(schedule, new Date(reference)), previousFireTime(schedule, new Date(reference))].map(
+        (time) => time?.getTime() ?? null,
+      );
       if (expected[0] !== actual[0] || expected[1] !== actual[1]) {
-        mismatches.push(`${timezone} "${expression}" at ${new Date(reference).toISOString()}: ours ${actual.map(isoOrNull)}, scan ${expected.map(isoOrNull)}`);
+        mismatches.push(
+          `${timezone} "${expression}" at ${new Date(reference).toISOString()}: ours ${actual.map(isoOrNull)}, scan ${expected.map(isoOrNull)}`,
+        );
       }
     }
     expect(mismatches).toEqual([]);
@@ -386,17 +400,25 @@ class MinuteScan {
 
   /** Local time as milliseconds of the wall clock, from Intl's formatted "M/D/Y, h:m". */
   private wallTime(instant: number): number {
-    const [month = 0, day = 0, year = 0, hour = 0, minute = 0] = (this.format.format(instant).match(/\d+/g) ?? []).map(Number);
+    const [month = 0, day = 0, year = 0, hour = 0, minute = 0] = (this.format.format(instant).match(/\d+/g) ?? []).map(
+      Number,
+    );
     return Date.UTC(year, month - 1, day, hour % 24, minute);
   }
 
   private matches(wall: number): boolean {
     const date = new Date(wall);
-    const { minutes, hours, daysOfMonth, months, daysOfWeek, dayOfMonthRestricted, dayOfWeekRestricted } = this.schedule;
+    const { minutes, hours, daysOfMonth, months, daysOfWeek, dayOfMonthRestricted, dayOfWeekRestricted } =
+      this.schedule;
     const dayOfMonth = daysOfMonth.includes(date.getUTCDate());
     const dayOfWeek = daysOfWeek.includes(date.getUTCDay());
     const day = dayOfMonthRestricted && dayOfWeekRestricted ? dayOfMonth || dayOfWeek : dayOfMonth && dayOfWeek;
-    return minutes.includes(date.getUTCMinutes()) && hours.includes(date.getUTCHours()) && months.includes(date.getUTCMonth() + 1) && day;
+    return (
+      minutes.includes(date.getUTCMinutes()) &&
+      hours.includes(date.getUTCHours()) &&
+      months.includes(date.getUTCMonth() + 1) &&
+      day
+    );
   }
 }
 

@@ -62,9 +62,12 @@ describe('parseCron: every syntax form', () => {
     ['0 0 1 * 1', true, true],
     ['0 0 */2 * 1', false, true],
     ['0 0 1-31 * 1', true, true],
-  ])('%j: day-of-month restricted %s, day-of-week restricted %s', (expression, dayOfMonthRestricted, dayOfWeekRestricted) => {
-    expect(parseCron(expression)).toMatchObject({ dayOfMonthRestricted, dayOfWeekRestricted });
-  });
+  ])(
+    '%j: day-of-month restricted %s, day-of-week restricted %s',
+    (expression, dayOfMonthRestricted, dayOfWeekRestricted) => {
+      expect(parseCron(expression)).toMatchObject({ dayOfMonthRestricted, dayOfWeekRestricted });
+    },
+  );
 
   it.each([
     ['30 2 * * *', true],
@@ -116,36 +119,141 @@ describe('parseCron: every error', () => {
     ['* * * 0 *', 'month', '0', 'cron: month "0" is out of range 1-12 in "* * * 0 *"'],
     ['* * * * 8', 'day-of-week', '8', 'cron: day-of-week "8" is out of range 0-7 in "* * * * 8"'],
     ['1-60 * * * *', 'minute', '60', 'cron: minute "60" is out of range 0-59 in "1-60 * * * *"'],
-    ['0 0 0 * * *', 'expression', '0 0 0 * * *', 'cron: expected 5 fields (minute hour day-of-month month day-of-week) but got 6 in "0 0 0 * * *"'],
-    ['0 0 * *', 'expression', '0 0 * *', 'cron: expected 5 fields (minute hour day-of-month month day-of-week) but got 4 in "0 0 * *"'],
+    [
+      '0 0 0 * * *',
+      'expression',
+      '0 0 0 * * *',
+      'cron: expected 5 fields (minute hour day-of-month month day-of-week) but got 6 in "0 0 0 * * *"',
+    ],
+    [
+      '0 0 * *',
+      'expression',
+      '0 0 * *',
+      'cron: expected 5 fields (minute hour day-of-month month day-of-week) but got 4 in "0 0 * *"',
+    ],
     ['', 'expression', '', 'cron: expression is empty'],
     ['   ', 'expression', '', 'cron: expression is empty'],
     ['1,,2 * * * *', 'minute', '1,,2', 'cron: minute "1,,2" has an empty list item in "1,,2 * * * *"'],
     ['1, * * * *', 'minute', '1,', 'cron: minute "1," has an empty list item in "1, * * * *"'],
-    ['1- * * * *', 'minute', '1-', 'cron: minute "1-" is malformed (expected *, n, a-b, */n, a-b/n or a/n with values 0-59) in "1- * * * *"'],
-    ['-1 * * * *', 'minute', '-1', 'cron: minute "-1" is malformed (expected *, n, a-b, */n, a-b/n or a/n with values 0-59) in "-1 * * * *"'],
-    ['1-2-3 * * * *', 'minute', '1-2-3', 'cron: minute "1-2-3" is malformed (expected *, n, a-b, */n, a-b/n or a/n with values 0-59) in "1-2-3 * * * *"'],
-    ['*/ * * * *', 'minute', '*/', 'cron: minute "*/" is malformed (expected *, n, a-b, */n, a-b/n or a/n with values 0-59) in "*/ * * * *"'],
-    ['1/2/3 * * * *', 'minute', '1/2/3', 'cron: minute "1/2/3" is malformed (expected *, n, a-b, */n, a-b/n or a/n with values 0-59) in "1/2/3 * * * *"'],
-    ['*-5 * * * *', 'minute', '*-5', 'cron: minute "*-5" is malformed (expected *, n, a-b, */n, a-b/n or a/n with values 0-59) in "*-5 * * * *"'],
-    ['+5 * * * *', 'minute', '+5', 'cron: minute "+5" is malformed (expected *, n, a-b, */n, a-b/n or a/n with values 0-59) in "+5 * * * *"'],
-    ['? * * * *', 'minute', '?', 'cron: minute "?" is malformed (expected *, n, a-b, */n, a-b/n or a/n with values 0-59) in "? * * * *"'],
-    ['0 0 15W * *', 'day-of-month', '15W', 'cron: day-of-month "15W" is malformed (expected *, n, a-b, */n, a-b/n or a/n with values 1-31) in "0 0 15W * *"'],
-    ['0 0 * * 5#2', 'day-of-week', '5#2', 'cron: day-of-week "5#2" is malformed (expected *, n, a-b, */n, a-b/n or a/n with values 0-7 or sun-sat (0 and 7 are Sunday)) in "0 0 * * 5#2"'],
+    [
+      '1- * * * *',
+      'minute',
+      '1-',
+      'cron: minute "1-" is malformed (expected *, n, a-b, */n, a-b/n or a/n with values 0-59) in "1- * * * *"',
+    ],
+    [
+      '-1 * * * *',
+      'minute',
+      '-1',
+      'cron: minute "-1" is malformed (expected *, n, a-b, */n, a-b/n or a/n with values 0-59) in "-1 * * * *"',
+    ],
+    [
+      '1-2-3 * * * *',
+      'minute',
+      '1-2-3',
+      'cron: minute "1-2-3" is malformed (expected *, n, a-b, */n, a-b/n or a/n with values 0-59) in "1-2-3 * * * *"',
+    ],
+    [
+      '*/ * * * *',
+      'minute',
+      '*/',
+      'cron: minute "*/" is malformed (expected *, n, a-b, */n, a-b/n or a/n with values 0-59) in "*/ * * * *"',
+    ],
+    [
+      '1/2/3 * * * *',
+      'minute',
+      '1/2/3',
+      'cron: minute "1/2/3" is malformed (expected *, n, a-b, */n, a-b/n or a/n with values 0-59) in "1/2/3 * * * *"',
+    ],
+    [
+      '*-5 * * * *',
+      'minute',
+      '*-5',
+      'cron: minute "*-5" is malformed (expected *, n, a-b, */n, a-b/n or a/n with values 0-59) in "*-5 * * * *"',
+    ],
+    [
+      '+5 * * * *',
+      'minute',
+      '+5',
+      'cron: minute "+5" is malformed (expected *, n, a-b, */n, a-b/n or a/n with values 0-59) in "+5 * * * *"',
+    ],
+    [
+      '? * * * *',
+      'minute',
+      '?',
+      'cron: minute "?" is malformed (expected *, n, a-b, */n, a-b/n or a/n with values 0-59) in "? * * * *"',
+    ],
+    [
+      '0 0 15W * *',
+      'day-of-month',
+      '15W',
+      'cron: day-of-month "15W" is malformed (expected *, n, a-b, */n, a-b/n or a/n with values 1-31) in "0 0 15W * *"',
+    ],
+    [
+      '0 0 * * 5#2',
+      'day-of-week',
+      '5#2',
+      'cron: day-of-week "5#2" is malformed (expected *, n, a-b, */n, a-b/n or a/n with values 0-7 or sun-sat (0 and 7 are Sunday)) in "0 0 * * 5#2"',
+    ],
     ['*/0 * * * *', 'minute', '*/0', 'cron: minute "*/0" has a step out of range 1-60 in "*/0 * * * *"'],
     ['*/61 * * * *', 'minute', '*/61', 'cron: minute "*/61" has a step out of range 1-60 in "*/61 * * * *"'],
-    ['0 0 * * 1-5/8', 'day-of-week', '1-5/8', 'cron: day-of-week "1-5/8" has a step out of range 1-7 in "0 0 * * 1-5/8"'],
-    ['5-2 * * * *', 'minute', '5-2', 'cron: minute "5-2" is a reversed range (its start is after its end; allowed 0-59) in "5-2 * * * *"'],
-    ['0 0 * * fri-mon', 'day-of-week', 'fri-mon', 'cron: day-of-week "fri-mon" is a reversed range (its start is after its end; allowed 0-7 or sun-sat (0 and 7 are Sunday)) in "0 0 * * fri-mon"'],
-    ['0 0 * * 6-0', 'day-of-week', '6-0', 'cron: day-of-week "6-0" is a reversed range (its start is after its end; allowed 0-7 or sun-sat (0 and 7 are Sunday)) in "0 0 * * 6-0"'],
+    [
+      '0 0 * * 1-5/8',
+      'day-of-week',
+      '1-5/8',
+      'cron: day-of-week "1-5/8" has a step out of range 1-7 in "0 0 * * 1-5/8"',
+    ],
+    [
+      '5-2 * * * *',
+      'minute',
+      '5-2',
+      'cron: minute "5-2" is a reversed range (its start is after its end; allowed 0-59) in "5-2 * * * *"',
+    ],
+    [
+      '0 0 * * fri-mon',
+      'day-of-week',
+      'fri-mon',
+      'cron: day-of-week "fri-mon" is a reversed range (its start is after its end; allowed 0-7 or sun-sat (0 and 7 are Sunday)) in "0 0 * * fri-mon"',
+    ],
+    [
+      '0 0 * * 6-0',
+      'day-of-week',
+      '6-0',
+      'cron: day-of-week "6-0" is a reversed range (its start is after its end; allowed 0-7 or sun-sat (0 and 7 are Sunday)) in "0 0 * * 6-0"',
+    ],
     ['0 0 * foo *', 'month', 'foo', 'cron: month "foo" is not a known name (allowed 1-12 or jan-dec) in "0 0 * foo *"'],
-    ['0 0 * january *', 'month', 'january', 'cron: month "january" is not a known name (allowed 1-12 or jan-dec) in "0 0 * january *"'],
-    ['0 0 * * mon-foo', 'day-of-week', 'foo', 'cron: day-of-week "foo" is not a known name (allowed 0-7 or sun-sat (0 and 7 are Sunday)) in "0 0 * * mon-foo"'],
-    ['0 0 * * jan', 'day-of-week', 'jan', 'cron: day-of-week "jan" is not a known name (allowed 0-7 or sun-sat (0 and 7 are Sunday)) in "0 0 * * jan"'],
+    [
+      '0 0 * january *',
+      'month',
+      'january',
+      'cron: month "january" is not a known name (allowed 1-12 or jan-dec) in "0 0 * january *"',
+    ],
+    [
+      '0 0 * * mon-foo',
+      'day-of-week',
+      'foo',
+      'cron: day-of-week "foo" is not a known name (allowed 0-7 or sun-sat (0 and 7 are Sunday)) in "0 0 * * mon-foo"',
+    ],
+    [
+      '0 0 * * jan',
+      'day-of-week',
+      'jan',
+      'cron: day-of-week "jan" is not a known name (allowed 0-7 or sun-sat (0 and 7 are Sunday)) in "0 0 * * jan"',
+    ],
     ['jan * * * *', 'minute', 'jan', 'cron: minute "jan" is not a number (allowed 0-59) in "jan * * * *"'],
     ['0 0 L * *', 'day-of-month', 'L', 'cron: day-of-month "L" is not a number (allowed 1-31) in "0 0 L * *"'],
-    ['@reboot', 'expression', '@reboot', 'cron: "@reboot" is not a supported macro (allowed @yearly @annually @monthly @weekly @daily @midnight @hourly) in "@reboot"'],
-    ['@daily 0', 'expression', '@daily 0', 'cron: "@daily 0" is not a supported macro (allowed @yearly @annually @monthly @weekly @daily @midnight @hourly) in "@daily 0"'],
+    [
+      '@reboot',
+      'expression',
+      '@reboot',
+      'cron: "@reboot" is not a supported macro (allowed @yearly @annually @monthly @weekly @daily @midnight @hourly) in "@reboot"',
+    ],
+    [
+      '@daily 0',
+      'expression',
+      '@daily 0',
+      'cron: "@daily 0" is not a supported macro (allowed @yearly @annually @monthly @weekly @daily @midnight @hourly) in "@daily 0"',
+    ],
   ])('rejects %j', (expression, field, token, message) => {
     const error = catchError(() => parseCron(expression));
     expect(error).toBeInstanceOf(CronParseError);

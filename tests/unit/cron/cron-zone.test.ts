@@ -41,9 +41,15 @@ describe('zoneClock', () => {
 
   it.each([
     ['2026-01-15T03:00:00', { kind: 'unique', instant: instant('2026-01-15T02:00:00Z') }],
-    ['2026-03-29T02:30:00', { kind: 'skipped', resumesAt: instant('2026-03-29T01:00:00Z'), resumesAtWall: wall('2026-03-29T03:00:00') }],
+    [
+      '2026-03-29T02:30:00',
+      { kind: 'skipped', resumesAt: instant('2026-03-29T01:00:00Z'), resumesAtWall: wall('2026-03-29T03:00:00') },
+    ],
     ['2026-03-29T03:00:00', { kind: 'unique', instant: instant('2026-03-29T01:00:00Z') }],
-    ['2026-10-25T02:30:00', { kind: 'repeated', first: instant('2026-10-25T00:30:00Z'), second: instant('2026-10-25T01:30:00Z') }],
+    [
+      '2026-10-25T02:30:00',
+      { kind: 'repeated', first: instant('2026-10-25T00:30:00Z'), second: instant('2026-10-25T01:30:00Z') },
+    ],
     ['2026-10-25T03:00:00', { kind: 'unique', instant: instant('2026-10-25T02:00:00Z') }],
   ])('resolves Berlin wall time %s', (localTime, resolution) => {
     expect(berlin.resolveWallTime(wall(localTime))).toEqual(resolution);
@@ -69,6 +75,9 @@ describe('zoneClock', () => {
   it('treats UTC as a clock without changes', () => {
     const utc = zoneClock('Etc/UTC');
     expect(utc.hasTransitions).toBe(false);
-    expect(utc.resolveWallTime(wall('2026-03-29T02:30:00'))).toEqual({ kind: 'unique', instant: instant('2026-03-29T02:30:00Z') });
+    expect(utc.resolveWallTime(wall('2026-03-29T02:30:00'))).toEqual({
+      kind: 'unique',
+      instant: instant('2026-03-29T02:30:00Z'),
+    });
   });
 });

@@ -90,7 +90,12 @@ describe('daylight saving time', () => {
     ['30 2,14 * * *', BERLIN, BEFORE_SPRING, ['2026-03-28T13:30:00Z', '2026-03-29T01:00:00Z', '2026-03-29T12:30:00Z']],
     // Interval jobs: a skipped time does not fire; hourly jobs stay an hour apart in real time.
     ['*/30 2 * * *', BERLIN, BEFORE_SPRING, ['2026-03-30T00:00:00Z', '2026-03-30T00:30:00Z']],
-    ['0 * * * *', BERLIN, new Date('2026-03-28T23:30:00Z'), ['2026-03-29T00:00:00Z', '2026-03-29T01:00:00Z', '2026-03-29T02:00:00Z']],
+    [
+      '0 * * * *',
+      BERLIN,
+      new Date('2026-03-28T23:30:00Z'),
+      ['2026-03-29T00:00:00Z', '2026-03-29T01:00:00Z', '2026-03-29T02:00:00Z'],
+    ],
     // Fixed-time jobs: a repeated time fires at its first occurrence only.
     ['30 2 * * *', BERLIN, BEFORE_AUTUMN, ['2026-10-25T00:30:00Z', '2026-10-26T01:30:00Z']],
     ['0,30 2 * * *', BERLIN, BEFORE_AUTUMN, ['2026-10-25T00:00:00Z', '2026-10-25T00:30:00Z', '2026-10-26T01:00:00Z']],
@@ -99,19 +104,60 @@ describe('daylight saving time', () => {
       '*/30 2 * * *',
       BERLIN,
       BEFORE_AUTUMN,
-      ['2026-10-25T00:00:00Z', '2026-10-25T00:30:00Z', '2026-10-25T01:00:00Z', '2026-10-25T01:30:00Z', '2026-10-26T01:00:00Z'],
+      [
+        '2026-10-25T00:00:00Z',
+        '2026-10-25T00:30:00Z',
+        '2026-10-25T01:00:00Z',
+        '2026-10-25T01:30:00Z',
+        '2026-10-26T01:00:00Z',
+      ],
     ],
-    ['30 * * * *', BERLIN, new Date('2026-10-24T23:45:00Z'), ['2026-10-25T00:30:00Z', '2026-10-25T01:30:00Z', '2026-10-25T02:30:00Z']],
+    [
+      '30 * * * *',
+      BERLIN,
+      new Date('2026-10-24T23:45:00Z'),
+      ['2026-10-25T00:30:00Z', '2026-10-25T01:30:00Z', '2026-10-25T02:30:00Z'],
+    ],
     // America/New_York: 02:00 EST -> 03:00 EDT on March 8 (07:00Z), 02:00 EDT -> 01:00 EST on November 1 (06:00Z).
-    ['30 2 * * *', { timezone: 'America/New_York' }, new Date('2026-03-07T12:00:00Z'), ['2026-03-08T07:00:00Z', '2026-03-09T06:30:00Z']],
-    ['30 1 * * *', { timezone: 'America/New_York' }, new Date('2026-10-31T12:00:00Z'), ['2026-11-01T05:30:00Z', '2026-11-02T06:30:00Z']],
+    [
+      '30 2 * * *',
+      { timezone: 'America/New_York' },
+      new Date('2026-03-07T12:00:00Z'),
+      ['2026-03-08T07:00:00Z', '2026-03-09T06:30:00Z'],
+    ],
+    [
+      '30 1 * * *',
+      { timezone: 'America/New_York' },
+      new Date('2026-10-31T12:00:00Z'),
+      ['2026-11-01T05:30:00Z', '2026-11-02T06:30:00Z'],
+    ],
     // Australia/Lord_Howe moves by 30 minutes: 02:00 -> 02:30 on October 4 (15:30Z), 02:00 -> 01:30 on April 5 (15:00Z).
-    ['15 2 * * *', { timezone: 'Australia/Lord_Howe' }, new Date('2026-10-02T12:00:00Z'), ['2026-10-02T15:45:00Z', '2026-10-03T15:30:00Z', '2026-10-04T15:15:00Z']],
-    ['45 1 * * *', { timezone: 'Australia/Lord_Howe' }, new Date('2026-04-04T00:00:00Z'), ['2026-04-04T14:45:00Z', '2026-04-05T15:15:00Z']],
-    ['*/30 1 * * *', { timezone: 'Australia/Lord_Howe' }, new Date('2026-04-04T14:00:00Z'), ['2026-04-04T14:30:00Z', '2026-04-04T15:00:00Z', '2026-04-05T14:30:00Z']],
+    [
+      '15 2 * * *',
+      { timezone: 'Australia/Lord_Howe' },
+      new Date('2026-10-02T12:00:00Z'),
+      ['2026-10-02T15:45:00Z', '2026-10-03T15:30:00Z', '2026-10-04T15:15:00Z'],
+    ],
+    [
+      '45 1 * * *',
+      { timezone: 'Australia/Lord_Howe' },
+      new Date('2026-04-04T00:00:00Z'),
+      ['2026-04-04T14:45:00Z', '2026-04-05T15:15:00Z'],
+    ],
+    [
+      '*/30 1 * * *',
+      { timezone: 'Australia/Lord_Howe' },
+      new Date('2026-04-04T14:00:00Z'),
+      ['2026-04-04T14:30:00Z', '2026-04-04T15:00:00Z', '2026-04-05T14:30:00Z'],
+    ],
     // Pacific/Apia skipped December 30, 2011 (23:59 on the 29th was followed by 00:00 on the 31st): the
     // 03:00 of the 30th would resume on another day, so it does not fire.
-    ['0 3 * * *', { timezone: 'Pacific/Apia' }, new Date('2011-12-29T12:00:00Z'), ['2011-12-29T13:00:00Z', '2011-12-30T13:00:00Z']],
+    [
+      '0 3 * * *',
+      { timezone: 'Pacific/Apia' },
+      new Date('2011-12-29T12:00:00Z'),
+      ['2011-12-29T13:00:00Z', '2011-12-30T13:00:00Z'],
+    ],
   ])('%j in %o from %s', (expression, options, start, expected) => {
     const fireTimes: string[] = [];
     let after: Date | null = start;
@@ -208,11 +254,24 @@ describe('errors and limits', () => {
 });
 
 describe('properties', () => {
-  const EXPRESSIONS = ['*/7 */5 */3 * 1-5', '30 2 * * *', '*/20 1-3 * * *', '0 0 29 2 *', '15 2,3 * 3,10 0', '@hourly', '0 0 13 * 5'];
+  const EXPRESSIONS = [
+    '*/7 */5 */3 * 1-5',
+    '30 2 * * *',
+    '*/20 1-3 * * *',
+    '0 0 29 2 *',
+    '15 2,3 * 3,10 0',
+    '@hourly',
+    '0 0 13 * 5',
+  ];
   const ZONES = ['UTC', 'Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe'];
-  const REFERENCES = ['2026-03-29T00:40:00Z', '2026-10-25T00:59:30Z', '2026-03-08T06:30:00Z', '2026-11-01T05:15:00Z', '2026-04-04T14:45:00Z', '2027-06-15T12:00:00Z'].map(
-    (time) => new Date(time),
-  );
+  const REFERENCES = [
+    '2026-03-29T00:40:00Z',
+    '2026-10-25T00:59:30Z',
+    '2026-03-08T06:30:00Z',
+    '2026-11-01T05:15:00Z',
+    '2026-04-04T14:45:00Z',
+    '2027-06-15T12:00:00Z',
+  ].map((time) => new Date(time));
   const cases = EXPRESSIONS.flatMap((expression) => ZONES.map((timezone) => [expression, timezone] as const));
 
   it.each(cases)('%j in %s: fire times strictly increase and previous/next agree', (expression, timezone) => {
@@ -223,9 +282,9 @@ describe('properties', () => {
         if (next === null) break;
         expect(next.getTime()).toBeGreaterThan(after.getTime());
         expect(previousFireTime(expression, next, { timezone })?.getTime()).toBe(next.getTime());
-        expect(previousFireTime(expression, new Date(next.getTime() - 1), { timezone })?.getTime() ?? -Infinity).toBeLessThanOrEqual(
-          after.getTime(),
-        );
+        expect(
+          previousFireTime(expression, new Date(next.getTime() - 1), { timezone })?.getTime() ?? -Infinity,
+        ).toBeLessThanOrEqual(after.getTime());
         after = next;
       }
     }
@@ -236,7 +295,9 @@ describe('properties', () => {
       const next = nextFireTime(expression, lastRunAt, { timezone });
       for (const offsetMinutes of [0, 1, 30, 61, 60 * 24, 60 * 24 * 400]) {
         const now = new Date(lastRunAt.getTime() + offsetMinutes * MINUTE_MS);
-        expect(shouldRunNow(expression, lastRunAt, now, { timezone })).toBe(next !== null && next.getTime() <= now.getTime());
+        expect(shouldRunNow(expression, lastRunAt, now, { timezone })).toBe(
+          next !== null && next.getTime() <= now.getTime(),
+        );
       }
     }
   });

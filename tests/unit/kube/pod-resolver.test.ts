@@ -49,11 +49,23 @@ describe('choosePod', () => {
   it.each<[string, V1Pod[], string]>([
     ['the only Running pod', [pod('db-0')], 'db-0'],
     ['a Running pod over a Pending one', [pod('db-0', { phase: 'Pending' }), pod('db-1')], 'db-1'],
-    ['a ready container over a not ready one', [pod('db-0', { containers: [{ name: 'postgres', ready: false }] }), pod('db-1')], 'db-1'],
+    [
+      'a ready container over a not ready one',
+      [pod('db-0', { containers: [{ name: 'postgres', ready: false }] }), pod('db-1')],
+      'db-1',
+    ],
     ['the first by name among equals, whatever the list order', [pod('db-2'), pod('db-10'), pod('db-1')], 'db-1'],
-    ['a pod that has the container over one that lacks it', [pod('db-0', { containers: [{ name: 'app' }] }), pod('db-1')], 'db-1'],
+    [
+      'a pod that has the container over one that lacks it',
+      [pod('db-0', { containers: [{ name: 'app' }] }), pod('db-1')],
+      'db-1',
+    ],
     ['a pod that is not being deleted', [pod('db-0', { terminating: true }), pod('db-1')], 'db-1'],
-    ['a terminating pod when it is the only ready one', [pod('db-0', { terminating: true }), pod('db-1', { containers: [{ name: 'postgres', ready: false }] })], 'db-0'],
+    [
+      'a terminating pod when it is the only ready one',
+      [pod('db-0', { terminating: true }), pod('db-1', { containers: [{ name: 'postgres', ready: false }] })],
+      'db-0',
+    ],
   ])('chooses %s', (_case, pods, expected) => {
     expect(choosePod(pods, QUERY).metadata?.name).toBe(expected);
   });
@@ -62,12 +74,19 @@ describe('choosePod', () => {
     const failure = catchFailure(() => choosePod([], QUERY));
 
     expect(failure).toBeInstanceOf(PodNotFoundError);
-    expect(failure).toMatchObject({ kind: 'PodNotFound', namespace: 'apps', pod: null, podSelector: QUERY.podSelector });
+    expect(failure).toMatchObject({
+      kind: 'PodNotFound',
+      namespace: 'apps',
+      pod: null,
+      podSelector: QUERY.podSelector,
+    });
     expect(failure.message).toBe('no pod in namespace "apps" matches selector "app.kubernetes.io/instance=db"');
   });
 
   it('reports pods that are not Running as PodNotFound, with their phases', () => {
-    const failure = catchFailure(() => choosePod([pod('db-1', { phase: 'Failed' }), pod('db-0', { phase: 'Pending' })], QUERY));
+    const failure = catchFailure(() =>
+      choosePod([pod('db-1', { phase: 'Failed' }), pod('db-0', { phase: 'Pending' })], QUERY),
+    );
 
     expect(failure).toBeInstanceOf(PodNotFoundError);
     expect(failure.message).toContain('no Running pod in namespace "apps"');
@@ -75,11 +94,20 @@ describe('choosePod', () => {
   });
 
   it('reports a missing container as ContainerNotReady and lists the containers the pod has', () => {
-    const failure = catchFailure(() => choosePod([pod('db-0', { containers: [{ name: 'app' }, { name: 'metrics' }] })], QUERY));
+    const failure = catchFailure(() =>
+      choosePod([pod('db-0', { containers: [{ name: 'app' }, { name: 'metrics' }] })], QUERY),
+    );
 
     expect(failure).toBeInstanceOf(ContainerNotReadyError);
-    expect(failure).toMatchObject({ kind: 'ContainerNotReady', pod: 'db-0', container: 'postgres', availableContainers: ['app', 'metrics'] });
-    expect(failure.message).toBe('pod "db-0" in namespace "apps" has no container "postgres" (containers: app, metrics)');
+    expect(failure).toMatchObject({
+      kind: 'ContainerNotReady',
+      pod: 'db-0',
+      container: 'postgres',
+      availableContainers: ['app', 'metrics'],
+    });
+    expect(failure.message).toBe(
+      'pod "db-0" in namespace "apps" has no container "postgres" (containers: app, metrics)',
+    );
   });
 
   it('reports a container that is not ready as ContainerNotReady, with its state', () => {
@@ -92,7 +120,9 @@ describe('choosePod', () => {
 
     expect(failure).toBeInstanceOf(ContainerNotReadyError);
     expect(failure).toMatchObject({ pod: 'db-0', availableContainers: ['postgres'] });
-    expect(failure.message).toBe('container "postgres" of pod "db-0" in namespace "apps" is not ready (waiting: CrashLoopBackOff)');
+    expect(failure.message).toBe(
+      'container "postgres" of pod "db-0" in namespace "apps" is not ready (waiting: CrashLoopBackOff)',
+    );
   });
 });
 
@@ -100,7 +130,15 @@ describe('collectSecretValues', () => {
   it("takes the literal values of the target container's secret-looking variables only", () => {
     const target = pod('db-0', {
       containers: [
-        { name: 'postgres', env: { POSTGRES_USER: 'app', POSTGRES_PASSWORD: 'hunter2-long', PGPASSWORD: 'hunter2-long', API_TOKEN: 'tok-123456' } },
+        {
+          name: 'postgres',
+          env: {
+            POSTGRES_USER: 'app',
+            POSTGRES_PASSWORD: 'hunter2-long',
+            PGPASSWORD: 'hunter2-long',
+            API_TOKEN: 'tok-123456',
+          },
+        },
         { name: 'sidecar', env: { SIDECAR_PASSWORD: 'other-secret' } },
       ],
     });
@@ -129,7 +167,14 @@ describe('export command', () => {
 describe('exitCodeOf', () => {
   it.each([
     [{ status: 'Failure', reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: '2' }] } }, 2],
-    [{ status: 'Failure', reason: 'InternalError', details: { causes: [{ message: 'exec: "pg_dump": executable file not found' }] } }, null],
+    [
+      {
+        status: 'Failure',
+        reason: 'InternalError',
+        details: { causes: [{ message: 'exec: "pg_dump": executable file not found' }] },
+      },
+      null,
+    ],
     [{ status: 'Success' }, null],
   ])('reads %j as %s', (status, expected) => {
     expect(exitCodeOf(status)).toBe(expected);

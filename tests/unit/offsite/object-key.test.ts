@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { buildObjectKey, deploymentListingPrefix, InvalidObjectKeyError, normaliseKeyPrefix, rootListingPrefix } from '../../../src/lib/offsite/object-key.ts';
+import {
+  buildObjectKey,
+  deploymentListingPrefix,
+  InvalidObjectKeyError,
+  normaliseKeyPrefix,
+  rootListingPrefix,
+} from '../../../src/lib/offsite/object-key.ts';
 
 const FILE = { workspaceId: 'clx0abc', deploymentName: 'db-main', fileName: '20261122T031500.123Z.sql.gz' };
 
@@ -37,7 +43,9 @@ describe('object keys', () => {
     [{ ...FILE, fileName: 'a/b' }, 'fileName'],
     [{ ...FILE, fileName: '' }, 'fileName'],
   ])('refuses a key part that could escape or be empty: %j', (file, field) => {
-    expect(() => buildObjectKey('ops', file)).toThrowError(expect.objectContaining({ name: 'InvalidObjectKeyError', field }));
+    expect(() => buildObjectKey('ops', file)).toThrowError(
+      expect.objectContaining({ name: 'InvalidObjectKeyError', field }),
+    );
   });
 
   it('lists under "{prefix}/", or the whole bucket for an empty prefix', () => {

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_UPLOAD_RETRY_POLICY, planUploadRetry, type UploadRetryPolicy } from '../../../src/lib/offsite/upload-backoff.ts';
+import {
+  DEFAULT_UPLOAD_RETRY_POLICY,
+  planUploadRetry,
+  type UploadRetryPolicy,
+} from '../../../src/lib/offsite/upload-backoff.ts';
 
 const T0 = new Date('2026-11-22T03:00:00.000Z');
 const MINUTE = 60_000;
@@ -25,7 +29,10 @@ describe('planUploadRetry', () => {
   });
 
   it('gives up when the last allowed attempt failed', () => {
-    expect(planUploadRetry(DEFAULT_UPLOAD_RETRY_POLICY.maxAttempts - 1, T0)).toEqual({ status: 'FAILED', attempts: 12 });
+    expect(planUploadRetry(DEFAULT_UPLOAD_RETRY_POLICY.maxAttempts - 1, T0)).toEqual({
+      status: 'FAILED',
+      attempts: 12,
+    });
     expect(planUploadRetry(DEFAULT_UPLOAD_RETRY_POLICY.maxAttempts + 5, T0)).toMatchObject({ status: 'FAILED' });
   });
 

@@ -13,8 +13,16 @@ describe('recipe registry', () => {
   });
 
   it('names formats by what they really are', () => {
-    expect(findRecipe('postgresql')?.dataExport).toMatchObject({ format: 'postgres-custom', extension: 'dump', compressed: true });
-    expect(findRecipe('mariadb')?.dataExport).toMatchObject({ format: 'mysql-sql', extension: 'sql', compressed: false });
+    expect(findRecipe('postgresql')?.dataExport).toMatchObject({
+      format: 'postgres-custom',
+      extension: 'dump',
+      compressed: true,
+    });
+    expect(findRecipe('mariadb')?.dataExport).toMatchObject({
+      format: 'mysql-sql',
+      extension: 'sql',
+      compressed: false,
+    });
     expect(findRecipe('redis')?.dataExport).toMatchObject({ format: 'redis-rdb', extension: 'rdb', compressed: false });
     expect(findRecipe('mongodb')?.dataExport).toMatchObject({ extension: 'archive.gz', compressed: true });
   });
@@ -40,7 +48,11 @@ describe('recipe registry', () => {
     const valid = findRecipe('postgresql');
     expect(recipeSchema.safeParse(valid).success).toBe(true);
     expect(recipeSchema.safeParse({ ...valid, dataExport: { ...valid?.dataExport, command: [] } }).success).toBe(false);
-    expect(recipeSchema.safeParse({ ...valid, dataExport: { ...valid?.dataExport, container: 'Bad_Name' } }).success).toBe(false);
-    expect(recipeSchema.safeParse({ ...valid, dataExport: { ...valid?.dataExport, extension: '.dump' } }).success).toBe(false);
+    expect(
+      recipeSchema.safeParse({ ...valid, dataExport: { ...valid?.dataExport, container: 'Bad_Name' } }).success,
+    ).toBe(false);
+    expect(recipeSchema.safeParse({ ...valid, dataExport: { ...valid?.dataExport, extension: '.dump' } }).success).toBe(
+      false,
+    );
   });
 });

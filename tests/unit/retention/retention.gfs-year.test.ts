@@ -19,7 +19,9 @@ const year: RetentionCandidate[] = Array.from({ length: DAYS_IN_YEAR }, (_, inde
 });
 
 function keptIds(timeZone: string): string[] {
-  return planRetention({ backups: year, policy: { ...GFS, timeZone }, now: NOW }).keep.map((decision) => decision.record.id);
+  return planRetention({ backups: year, policy: { ...GFS, timeZone }, now: NOW }).keep.map(
+    (decision) => decision.record.id,
+  );
 }
 
 describe('GFS 7/4/6 over a year of daily backups', () => {
@@ -31,17 +33,31 @@ describe('GFS 7/4/6 over a year of daily backups', () => {
   it('keeps exactly 7 days, the last backup of 4 ISO weeks and of 6 months, read in UTC', () => {
     expect(keptIds('UTC')).toEqual([
       // daily: the last 7 days (the newest, 02-28, is also the newest of its week and month)
-      '2026-02-28', '2026-02-27', '2026-02-26', '2026-02-25', '2026-02-24', '2026-02-23', '2026-02-22',
+      '2026-02-28',
+      '2026-02-27',
+      '2026-02-26',
+      '2026-02-25',
+      '2026-02-24',
+      '2026-02-23',
+      '2026-02-22',
       // weekly: 02-28 and 02-22 above, then the Sundays of the two weeks before
-      '2026-02-15', '2026-02-08',
+      '2026-02-15',
+      '2026-02-08',
       // monthly: 02-28 above, then the last day of each month before
-      '2026-01-31', '2025-12-31', '2025-11-30', '2025-10-31', '2025-09-30',
+      '2026-01-31',
+      '2025-12-31',
+      '2025-11-30',
+      '2025-10-31',
+      '2025-09-30',
     ]);
   });
 
   it('tells why each is kept', () => {
     const reasons = Object.fromEntries(
-      planRetention({ backups: year, policy: GFS, now: NOW }).keep.map((decision) => [decision.record.id, decision.reasons.join(' ')]),
+      planRetention({ backups: year, policy: GFS, now: NOW }).keep.map((decision) => [
+        decision.record.id,
+        decision.reasons.join(' '),
+      ]),
     );
     expect(reasons).toEqual({
       '2026-02-28': 'newest keep-last daily weekly monthly',
@@ -65,9 +81,20 @@ describe('GFS 7/4/6 over a year of daily backups', () => {
     // Each backup's local date is the UTC date minus one (19:00 PST / 20:00 PDT), so the newest of local January
     // is the backup of 2026-02-01 UTC, and the newest of local ISO week Mon 02-16 .. Sun 02-22 is 02-23 UTC.
     expect(keptIds('America/Los_Angeles')).toEqual([
-      '2026-02-28', '2026-02-27', '2026-02-26', '2026-02-25', '2026-02-24', '2026-02-23', '2026-02-22',
-      '2026-02-16', '2026-02-09',
-      '2026-02-01', '2026-01-01', '2025-12-01', '2025-11-01', '2025-10-01',
+      '2026-02-28',
+      '2026-02-27',
+      '2026-02-26',
+      '2026-02-25',
+      '2026-02-24',
+      '2026-02-23',
+      '2026-02-22',
+      '2026-02-16',
+      '2026-02-09',
+      '2026-02-01',
+      '2026-01-01',
+      '2025-12-01',
+      '2025-11-01',
+      '2025-10-01',
     ]);
   });
 

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidRetentionError, planRetention, type RetentionCandidate, type RetentionPlan } from '../../../src/lib/retention/retention.ts';
+import {
+  InvalidRetentionError,
+  planRetention,
+  type RetentionCandidate,
+  type RetentionPlan,
+} from '../../../src/lib/retention/retention.ts';
 import type { RetentionPolicyInput } from '../../../src/lib/retention/retention-policy.ts';
 
 // The rules of planRetention, one table row or story each. Records are built from compact history strings so that
@@ -29,20 +34,29 @@ function at(id: string, iso: string, fields: Partial<RetentionCandidate> = {}): 
   return { id, status: 'SUCCEEDED', startedAt: new Date(iso), verifiedAt: null, pinned: false, ...fields };
 }
 
-function plan(records: RetentionCandidate[], policy: RetentionPolicyInput, now = NOW): RetentionPlan<RetentionCandidate> {
+function plan(
+  records: RetentionCandidate[],
+  policy: RetentionPolicyInput,
+  now = NOW,
+): RetentionPlan<RetentionCandidate> {
   return planRetention({ backups: records, policy, now });
 }
 
 const deleted = (result: RetentionPlan<RetentionCandidate>) => result.deleteBackups.map((d) => d.record.id).sort();
-const deletedFailures = (result: RetentionPlan<RetentionCandidate>) => result.deleteFailedRecords.map((d) => d.record.id).sort();
+const deletedFailures = (result: RetentionPlan<RetentionCandidate>) =>
+  result.deleteFailedRecords.map((d) => d.record.id).sort();
 const kept = (result: RetentionPlan<RetentionCandidate>) => result.keep.map((k) => k.record.id).sort();
-const reasonsOf = (result: RetentionPlan<RetentionCandidate>) => Object.fromEntries(result.keep.map((k) => [k.record.id, k.reasons]));
+const reasonsOf = (result: RetentionPlan<RetentionCandidate>) =>
+  Object.fromEntries(result.keep.map((k) => [k.record.id, k.reasons]));
 
 describe('keep-last', () => {
   it('keeps the newest 10 of 12 successful backups by default and deletes the 2 oldest as kept by no rule', () => {
     const result = plan(history('SSSSSSSSSSSS'), {});
     expect(result.policy).toEqual({ keepLast: 10, timeZone: 'UTC' });
-    expect(result.deleteBackups.map((d) => [d.record.id, d.reason])).toEqual([['r01', 'no-keep-rule'], ['r00', 'no-keep-rule']]);
+    expect(result.deleteBackups.map((d) => [d.record.id, d.reason])).toEqual([
+      ['r01', 'no-keep-rule'],
+      ['r00', 'no-keep-rule'],
+    ]);
     expect(result.keep).toHaveLength(10);
     expect(reasonsOf(result).r11).toEqual(['newest', 'keep-last']);
     expect(reasonsOf(result).r02).toEqual(['keep-last']);
@@ -59,7 +73,10 @@ describe('keep-last', () => {
   it('deletes failed records older than the oldest kept success, not newer ones', () => {
     const result = plan(history('FSFSFSF'), { keepLast: 2 });
     expect(deleted(result)).toEqual(['r01']);
-    expect(result.deleteFailedRecords.map((d) => [d.record.id, d.reason])).toEqual([['r02', 'old-failure'], ['r00', 'old-failure']]);
+    expect(result.deleteFailedRecords.map((d) => [d.record.id, d.reason])).toEqual([
+      ['r02', 'old-failure'],
+      ['r00', 'old-failure'],
+    ]);
     expect(kept(result)).toEqual(['r03', 'r04', 'r05', 'r06']);
   });
 
@@ -76,7 +93,10 @@ describe('keep-last', () => {
   });
 
   it('keeps every failure while no backup has succeeded yet, saying so', () => {
-    expect(reasonsOf(plan(history('FF'), { keepLast: 1 }))).toEqual({ r00: ['no-success-yet'], r01: ['no-success-yet'] });
+    expect(reasonsOf(plan(history('FF'), { keepLast: 1 }))).toEqual({
+      r00: ['no-success-yet'],
+      r01: ['no-success-yet'],
+    });
   });
 
   it('never touches RUNNING records, however old', () => {
@@ -89,14 +109,26 @@ describe('keep-last', () => {
     const policy = { keepLast: 3, daily: 2, maxAgeDays: 1 };
     const first = plan(history('FSSFSSSSFSSSSSS', T0 - 3 * DAY, 7 * HOUR), policy);
     expect(first.deleteBackups.length).toBeGreaterThan(0);
-    const second = plan(first.keep.map((k) => k.record), policy);
+    const second = plan(
+      first.keep.map((k) => k.record),
+      policy,
+    );
     expect(second.deleteBackups).toEqual([]);
     expect(second.deleteFailedRecords).toEqual([]);
   });
 
   it('does not depend on input order', () => {
     const records = history('SFSSFSVS');
-    const shuffled = [records[3]!, records[7]!, records[0]!, records[5]!, records[1]!, records[6]!, records[4]!, records[2]!];
+    const shuffled = [
+      records[3]!,
+      records[7]!,
+      records[0]!,
+      records[5]!,
+      records[1]!,
+      records[6]!,
+      records[4]!,
+      records[2]!,
+    ];
     const policy = { keepLast: 2, daily: 1 };
     expect(plan(shuffled, policy)).toEqual(plan(records, policy));
   });
@@ -111,7 +143,12 @@ describe('always kept', () => {
 
   it('keeps every pinned backup, however old, and a pinned one does not widen the window for old failures', () => {
     const result = plan(history('PFSFPFSS'), { keepLast: 2 }, new Date(T0 + 400 * DAY));
-    expect(reasonsOf(result)).toEqual({ r07: ['newest', 'keep-last'], r06: ['keep-last'], r04: ['pinned'], r00: ['pinned'] });
+    expect(reasonsOf(result)).toEqual({
+      r07: ['newest', 'keep-last'],
+      r06: ['keep-last'],
+      r04: ['pinned'],
+      r00: ['pinned'],
+    });
     expect(deleted(result)).toEqual(['r02']);
     expect(deletedFailures(result)).toEqual(['r01', 'r03', 'r05']);
   });
@@ -132,14 +169,22 @@ describe('max age', () => {
   it('stops keep-last from keeping backups older than maxAgeDays, and says so', () => {
     const records = history('SSSS', T0, 3 * DAY); // days 0, 3, 6, 9 before `now` at day 10: ages 10, 7, 4, 1
     const result = plan(records, { keepLast: 4, maxAgeDays: 5 }, now);
-    expect(result.deleteBackups.map((d) => [d.record.id, d.reason])).toEqual([['r01', 'max-age'], ['r00', 'max-age']]);
+    expect(result.deleteBackups.map((d) => [d.record.id, d.reason])).toEqual([
+      ['r01', 'max-age'],
+      ['r00', 'max-age'],
+    ]);
     expect(kept(result)).toEqual(['r02', 'r03']);
   });
 
   it('is a strict bound: a backup exactly maxAgeDays old is still kept', () => {
     const records = [at('edge', '2026-03-06T03:00:00Z'), at('newer', '2026-03-10T03:00:00Z')];
-    expect(kept(plan(records, { keepLast: 2, maxAgeDays: 5 }, new Date('2026-03-11T03:00:00Z')))).toEqual(['edge', 'newer']);
-    expect(deleted(plan(records, { keepLast: 2, maxAgeDays: 5 }, new Date('2026-03-11T03:00:00.001Z')))).toEqual(['edge']);
+    expect(kept(plan(records, { keepLast: 2, maxAgeDays: 5 }, new Date('2026-03-11T03:00:00Z')))).toEqual([
+      'edge',
+      'newer',
+    ]);
+    expect(deleted(plan(records, { keepLast: 2, maxAgeDays: 5 }, new Date('2026-03-11T03:00:00.001Z')))).toEqual([
+      'edge',
+    ]);
   });
 
   it('never deletes the newest success, however old', () => {
@@ -149,7 +194,11 @@ describe('max age', () => {
   });
 
   it('does not limit GFS: monthly keeps its months beyond the max age', () => {
-    const records = [at('jan', '2026-01-31T03:00:00Z'), at('feb', '2026-02-28T03:00:00Z'), at('mar', '2026-03-09T03:00:00Z')];
+    const records = [
+      at('jan', '2026-01-31T03:00:00Z'),
+      at('feb', '2026-02-28T03:00:00Z'),
+      at('mar', '2026-03-09T03:00:00Z'),
+    ];
     const result = plan(records, { keepLast: 3, monthly: 3, maxAgeDays: 5 }, now);
     expect(reasonsOf(result)).toEqual({ mar: ['newest', 'keep-last', 'monthly'], feb: ['monthly'], jan: ['monthly'] });
   });
@@ -171,13 +220,19 @@ describe('GFS periods', () => {
 
   it('keeps the newest success of each day: later backups of a day replace earlier ones', () => {
     const records = history('SSSSSS', Date.parse('2026-03-01T08:00:00Z'), 6 * HOUR); // 08, 14, 20 on Mar 1; 02, 08, 14 on Mar 2
-    expect(reasonsOf(plan(records, { keepLast: 1, daily: 2 }))).toEqual({ r05: ['newest', 'keep-last', 'daily'], r02: ['daily'] });
+    expect(reasonsOf(plan(records, { keepLast: 1, daily: 2 }))).toEqual({
+      r05: ['newest', 'keep-last', 'daily'],
+      r02: ['daily'],
+    });
   });
 
   it('breaks a tie of equal start times by the larger id, whatever the input order', () => {
     const records = [at('b', '2026-03-01T03:00:00Z'), at('a', '2026-03-01T03:00:00Z'), at('c', '2026-02-28T03:00:00Z')];
     for (const order of [records, [...records].reverse()]) {
-      expect(reasonsOf(plan(order, { keepLast: 1, daily: 2 }))).toEqual({ b: ['newest', 'keep-last', 'daily'], c: ['daily'] });
+      expect(reasonsOf(plan(order, { keepLast: 1, daily: 2 }))).toEqual({
+        b: ['newest', 'keep-last', 'daily'],
+        c: ['daily'],
+      });
     }
   });
 
@@ -194,13 +249,21 @@ describe('GFS periods', () => {
       kept: ['early', 'late'],
     },
   ])('$case', ({ policy, kept: expected }) => {
-    const records = [at('prev', '2026-03-27T12:00:00Z'), at('early', '2026-03-28T22:30:00Z'), at('late', '2026-03-28T23:30:00Z')];
+    const records = [
+      at('prev', '2026-03-27T12:00:00Z'),
+      at('early', '2026-03-28T22:30:00Z'),
+      at('late', '2026-03-28T23:30:00Z'),
+    ];
     expect(kept(plan(records, { keepLast: 1, ...policy }))).toEqual(expected.sort());
   });
 
   it('reads a 23-hour day (spring forward in Berlin) as one day: 00:00 and 23:59 CEST are the same local day', () => {
     // 2026-03-29: clocks go 02:00 CET -> 03:00 CEST. 2026-03-28T23:00Z is 00:00 CET on Mar 29; 21:59Z is 23:59 CEST.
-    const records = [at('midnight', '2026-03-28T23:00:00Z'), at('last-minute', '2026-03-29T21:59:00Z'), at('next-day', '2026-03-29T22:00:00Z')];
+    const records = [
+      at('midnight', '2026-03-28T23:00:00Z'),
+      at('last-minute', '2026-03-29T21:59:00Z'),
+      at('next-day', '2026-03-29T22:00:00Z'),
+    ];
     const result = plan(records, { keepLast: 1, daily: 3, timeZone: 'Europe/Berlin' });
     expect(reasonsOf(result)).toEqual({ 'next-day': ['newest', 'keep-last', 'daily'], 'last-minute': ['daily'] });
     expect(deleted(result)).toEqual(['midnight']);
@@ -208,7 +271,11 @@ describe('GFS periods', () => {
 
   it('reads a 25-hour day (fall back in New York) as one day', () => {
     // 2026-11-01: clocks go 02:00 EDT -> 01:00 EST. 04:00Z is 00:00 EDT; 04:59Z next day is 23:59 EST of Nov 1.
-    const records = [at('start', '2026-11-01T04:00:00Z'), at('end', '2026-11-02T04:59:00Z'), at('after', '2026-11-02T05:00:00Z')];
+    const records = [
+      at('start', '2026-11-01T04:00:00Z'),
+      at('end', '2026-11-02T04:59:00Z'),
+      at('after', '2026-11-02T05:00:00Z'),
+    ];
     const result = plan(records, { keepLast: 1, daily: 3, timeZone: 'America/New_York' });
     expect(reasonsOf(result)).toEqual({ after: ['newest', 'keep-last', 'daily'], end: ['daily'] });
   });
@@ -220,29 +287,51 @@ describe('GFS periods', () => {
       at('sat', '2026-03-07T12:00:00Z'), // Saturday, 2026-W10
       at('sun-late-utc', '2026-03-08T23:30:00Z'), // Sunday 23:30 UTC (W10) but Monday 00:30 in Berlin (W11)
     ];
-    expect(kept(plan(records, { keepLast: 1, weekly: 3, timeZone: 'UTC' }, new Date('2026-03-09T12:00:00Z')))).toEqual(['sun', 'sun-late-utc']);
-    expect(kept(plan(records, { keepLast: 1, weekly: 3, timeZone: 'Europe/Berlin' }, new Date('2026-03-09T12:00:00Z')))).toEqual(['sat', 'sun', 'sun-late-utc']);
+    expect(kept(plan(records, { keepLast: 1, weekly: 3, timeZone: 'UTC' }, new Date('2026-03-09T12:00:00Z')))).toEqual([
+      'sun',
+      'sun-late-utc',
+    ]);
+    expect(
+      kept(plan(records, { keepLast: 1, weekly: 3, timeZone: 'Europe/Berlin' }, new Date('2026-03-09T12:00:00Z'))),
+    ).toEqual(['sat', 'sun', 'sun-late-utc']);
   });
 
   it('puts New Year days into the ISO week of their Thursday (2027-01-01 is in 2026-W53)', () => {
-    const records = [at('dec-28', '2026-12-28T12:00:00Z'), at('jan-01', '2027-01-01T12:00:00Z'), at('jan-04', '2027-01-04T12:00:00Z')];
-    expect(kept(plan(records, { keepLast: 1, weekly: 3 }, new Date('2027-01-05T00:00:00Z')))).toEqual(['jan-01', 'jan-04']);
+    const records = [
+      at('dec-28', '2026-12-28T12:00:00Z'),
+      at('jan-01', '2027-01-01T12:00:00Z'),
+      at('jan-04', '2027-01-04T12:00:00Z'),
+    ];
+    expect(kept(plan(records, { keepLast: 1, weekly: 3 }, new Date('2027-01-05T00:00:00Z')))).toEqual([
+      'jan-01',
+      'jan-04',
+    ]);
   });
 
   it('uses calendar months in the zone for monthly', () => {
-    const records = [at('jan-31', '2026-01-31T12:00:00Z'), at('feb-01-tokyo', '2026-01-31T16:00:00Z'), at('feb-15', '2026-02-15T12:00:00Z')];
+    const records = [
+      at('jan-31', '2026-01-31T12:00:00Z'),
+      at('feb-01-tokyo', '2026-01-31T16:00:00Z'),
+      at('feb-15', '2026-02-15T12:00:00Z'),
+    ];
     expect(kept(plan(records, { keepLast: 1, monthly: 2, timeZone: 'UTC' }))).toEqual(['feb-01-tokyo', 'feb-15']);
     expect(kept(plan(records, { keepLast: 1, monthly: 2, timeZone: 'Asia/Tokyo' }))).toEqual(['feb-15', 'jan-31']);
   });
 
   it('treats 0 like an absent rule', () => {
-    expect(plan(history('SSS'), { keepLast: 1, daily: 0, weekly: 0, monthly: 0 })).toEqual({ ...plan(history('SSS'), { keepLast: 1 }), policy: expect.anything() });
+    expect(plan(history('SSS'), { keepLast: 1, daily: 0, weekly: 0, monthly: 0 })).toEqual({
+      ...plan(history('SSS'), { keepLast: 1 }),
+      policy: expect.anything(),
+    });
   });
 });
 
 describe('invalid policies', () => {
   it.each([
-    [{ keepLast: 0 }, /keepLast must be a whole number >= 1 \(the newest successful backup is never deleted\) \(got 0\)/],
+    [
+      { keepLast: 0 },
+      /keepLast must be a whole number >= 1 \(the newest successful backup is never deleted\) \(got 0\)/,
+    ],
     [{ keepLast: -1 }, /keepLast must be a whole number >= 1/],
     [{ keepLast: 1.5 }, /keepLast must be a whole number >= 1 \(got 1\.5\)/],
     [{ keepLast: Number.NaN }, /keepLast must be a whole number >= 1/],

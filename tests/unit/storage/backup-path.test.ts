@@ -47,12 +47,13 @@ describe('backupTimestamp', () => {
     expect(new Set(names).size).toBe(names.length);
   });
 
-  it.each([['Invalid Date', new Date(Number.NaN)], ['year 10000', new Date('+010000-01-01T00:00:00Z')], ['year -1', new Date('-000001-01-01T00:00:00Z')]])(
-    'rejects %s',
-    (_label, date) => {
-      expect(() => backupTimestamp(date)).toThrow(InvalidBackupPathError);
-    },
-  );
+  it.each([
+    ['Invalid Date', new Date(Number.NaN)],
+    ['year 10000', new Date('+010000-01-01T00:00:00Z')],
+    ['year -1', new Date('-000001-01-01T00:00:00Z')],
+  ])('rejects %s', (_label, date) => {
+    expect(() => backupTimestamp(date)).toThrow(InvalidBackupPathError);
+  });
 });
 
 describe('storedExtension', () => {
@@ -69,13 +70,23 @@ describe('storedExtension', () => {
 
 describe('backupFileName and backupFilePath', () => {
   it('names the file {timestamp}.{extension} in {root}/{workspaceId}/{deploymentName}', () => {
-    expect(backupFilePath(ROOT, WORKSPACE, DEPLOYMENT, T0, 'sql.gz')).toBe('/backups/clx0abc123/db-main/20261122T031500.123Z.sql.gz');
-    expect(backupFilePath('/srv/backups/', WORKSPACE, DEPLOYMENT, T0, 'dump')).toBe('/srv/backups/clx0abc123/db-main/20261122T031500.123Z.dump');
+    expect(backupFilePath(ROOT, WORKSPACE, DEPLOYMENT, T0, 'sql.gz')).toBe(
+      '/backups/clx0abc123/db-main/20261122T031500.123Z.sql.gz',
+    );
+    expect(backupFilePath('/srv/backups/', WORKSPACE, DEPLOYMENT, T0, 'dump')).toBe(
+      '/srv/backups/clx0abc123/db-main/20261122T031500.123Z.dump',
+    );
   });
 
   it('numbers later files of the same millisecond so that they sort after the first', () => {
-    const names = Array.from({ length: MAX_FILES_PER_MILLISECOND }, (_, index) => backupFileName(T0, 'sql.gz', index + 1));
-    expect(names.slice(0, 3)).toEqual(['20261122T031500.123Z.sql.gz', '20261122T031500.123Z_2.sql.gz', '20261122T031500.123Z_3.sql.gz']);
+    const names = Array.from({ length: MAX_FILES_PER_MILLISECOND }, (_, index) =>
+      backupFileName(T0, 'sql.gz', index + 1),
+    );
+    expect(names.slice(0, 3)).toEqual([
+      '20261122T031500.123Z.sql.gz',
+      '20261122T031500.123Z_2.sql.gz',
+      '20261122T031500.123Z_3.sql.gz',
+    ]);
     const oneLater = backupFileName(new Date(T0.getTime() + 1), 'sql.gz');
     expect([...names, oneLater].sort()).toEqual([...names, oneLater]);
   });
@@ -84,7 +95,9 @@ describe('backupFileName and backupFilePath', () => {
     const finalPath = '/backups/clx0abc123/db-main/20261122T031500.123Z.sql.gz';
     expect(tempPathFor(finalPath)).toBe('/backups/clx0abc123/db-main/.20261122T031500.123Z.sql.gz.partial');
     expect(sidecarPathFor(finalPath)).toBe(`${finalPath}.sha256`);
-    expect(tempPathFor(sidecarPathFor(finalPath))).toBe('/backups/clx0abc123/db-main/.20261122T031500.123Z.sql.gz.sha256.partial');
+    expect(tempPathFor(sidecarPathFor(finalPath))).toBe(
+      '/backups/clx0abc123/db-main/.20261122T031500.123Z.sql.gz.sha256.partial',
+    );
   });
 
   it.each([
@@ -143,7 +156,9 @@ describe('validation', () => {
   });
 
   it('names the bad value in the message', () => {
-    expect(() => deploymentFolder(ROOT, WORKSPACE, '../etc')).toThrow('backup path: invalid deploymentName "../etc": must be a DNS label');
+    expect(() => deploymentFolder(ROOT, WORKSPACE, '../etc')).toThrow(
+      'backup path: invalid deploymentName "../etc": must be a DNS label',
+    );
   });
 });
 
@@ -154,10 +169,12 @@ describe('sidecar format', () => {
     expect(parseSidecar(`${SHA256} *x.dump\n`)).toEqual({ sha256: SHA256, fileName: 'x.dump' });
   });
 
-  it.each([['empty', ''], ['short hash', 'abc  x.dump\n'], ['two lines', `${SHA256}  a\n${SHA256}  b\n`], ['uppercase hex', `${'A'.repeat(64)}  x\n`]])(
-    'rejects %s',
-    (_label, text) => {
-      expect(parseSidecar(text)).toBeNull();
-    },
-  );
+  it.each([
+    ['empty', ''],
+    ['short hash', 'abc  x.dump\n'],
+    ['two lines', `${SHA256}  a\n${SHA256}  b\n`],
+    ['uppercase hex', `${'A'.repeat(64)}  x\n`],
+  ])('rejects %s', (_label, text) => {
+    expect(parseSidecar(text)).toBeNull();
+  });
 });

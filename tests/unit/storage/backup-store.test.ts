@@ -1,7 +1,11 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { FILE_FLUSH_INTERVAL_BYTES, FILE_WRITE_BATCH_BYTES, createFileSink } from '../../../src/lib/storage/backup-store.ts';
+import {
+  FILE_FLUSH_INTERVAL_BYTES,
+  FILE_WRITE_BATCH_BYTES,
+  createFileSink,
+} from '../../../src/lib/storage/backup-store.ts';
 
 // The store's default file sink against an in-memory file handle: batching, background fdatasync, and its failures.
 

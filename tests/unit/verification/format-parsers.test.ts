@@ -16,7 +16,8 @@ const COMPLETED = '-- Dump completed on 2026-11-22  4:46:41';
 
 function feed(bytes: Buffer, chunkSize: number): RdbChecker {
   const checker = new RdbChecker();
-  for (let offset = 0; offset < bytes.length; offset += chunkSize) checker.update(bytes.subarray(offset, offset + chunkSize));
+  for (let offset = 0; offset < bytes.length; offset += chunkSize)
+    checker.update(bytes.subarray(offset, offset + chunkSize));
   return checker;
 }
 
@@ -65,8 +66,18 @@ describe('MySQL dump trailer', () => {
   it.each([
     { name: 'complete dump', text: `INSERT INTO t VALUES (1);\n${COMPLETED}\n`, whole: true, ok: true },
     { name: 'trailer followed by blank lines and CRLF', text: `x\r\n${COMPLETED}\r\n\r\n\n`, whole: true, ok: true },
-    { name: 'cut in the middle of a statement', text: 'CREATE TABLE t (\n  id int,\n  name varch', whole: true, ok: false },
-    { name: 'trailer text inside an earlier line only', text: `${COMPLETED}\nINSERT INTO t VALUES (2);\n`, whole: true, ok: false },
+    {
+      name: 'cut in the middle of a statement',
+      text: 'CREATE TABLE t (\n  id int,\n  name varch',
+      whole: true,
+      ok: false,
+    },
+    {
+      name: 'trailer text inside an earlier line only',
+      text: `${COMPLETED}\nINSERT INTO t VALUES (2);\n`,
+      whole: true,
+      ok: false,
+    },
     { name: 'only the end of a long line is in the tail', text: 'Dump completed on 2026\n', whole: false, ok: false },
     { name: 'empty dump', text: '', whole: true, ok: false },
   ])('$name → ok: $ok', ({ text, whole, ok }) => {
@@ -75,12 +86,19 @@ describe('MySQL dump trailer', () => {
 
   it('names the last line it found instead, shortened', () => {
     const result = checkDumpTrailer(Buffer.from(`INSERT INTO t VALUES ${'(1),'.repeat(50)}`), true);
-    expect(result).toEqual({ ok: false, problem: expect.stringMatching(/^the dump does not end with "-- Dump completed" \(its last line is "INSERT INTO t VALUES \(1\),.*…"\): it was cut short$/) });
+    expect(result).toEqual({
+      ok: false,
+      problem: expect.stringMatching(
+        /^the dump does not end with "-- Dump completed" \(its last line is "INSERT INTO t VALUES \(1\),.*…"\): it was cut short$/,
+      ),
+    });
   });
 
   it('ignores a first line that may be cut when the tail is not the whole dump', () => {
     expect(lastNonEmptyLine(Buffer.from('-- Dump completed on x'), false)).toBeNull();
-    expect(lastNonEmptyLine(Buffer.from('tail of a line\n-- Dump completed on x\n'), false)).toBe('-- Dump completed on x');
+    expect(lastNonEmptyLine(Buffer.from('tail of a line\n-- Dump completed on x\n'), false)).toBe(
+      '-- Dump completed on x',
+    );
   });
 });
 
@@ -89,7 +107,10 @@ describe('RDB header', () => {
     { head: 'REDIS0010', result: { ok: true, version: 10 } },
     { head: 'REDIS0011\xfa', result: { ok: true, version: 11 } },
     { head: 'REDIS', result: { ok: false, problem: 'the file has only 5 byte(s), shorter than an RDB header' } },
-    { head: 'PGDMP\x01\x0e\x00\x04', result: { ok: false, problem: expect.stringContaining('does not start with "REDIS"') } },
+    {
+      head: 'PGDMP\x01\x0e\x00\x04',
+      result: { ok: false, problem: expect.stringContaining('does not start with "REDIS"') },
+    },
     { head: 'REDISab10', result: { ok: false, problem: 'the RDB version "ab10" is not four digits' } },
   ])('$head', ({ head, result }) => {
     expect(parseRdbHeader(Buffer.from(head, 'latin1'))).toEqual(result);
@@ -97,14 +118,22 @@ describe('RDB header', () => {
 });
 
 describe('RdbChecker', () => {
-  it.each([1, 3, 8, 9, 17, 4096])('accepts a real RDB file fed in chunks of %i bytes, its CRC-64 verified', (chunkSize) => {
-    expect(feed(REAL_RDB, chunkSize).finish()).toEqual({ ok: true, version: 10, checksum: 'verified' });
-  });
+  it.each([1, 3, 8, 9, 17, 4096])(
+    'accepts a real RDB file fed in chunks of %i bytes, its CRC-64 verified',
+    (chunkSize) => {
+      expect(feed(REAL_RDB, chunkSize).finish()).toEqual({ ok: true, version: 10, checksum: 'verified' });
+    },
+  );
 
   it('rejects the file with one byte changed in the middle (checksum mismatch)', () => {
     const corrupt = Buffer.from(REAL_RDB);
     corrupt[40] = (corrupt[40] as number) ^ 0x01;
-    expect(feed(corrupt, 64).finish()).toEqual({ ok: false, problem: expect.stringMatching(/^the RDB checksum does not match \(stored 0x[0-9a-f]{16}, computed 0x[0-9a-f]{16}\): the file is corrupt$/) });
+    expect(feed(corrupt, 64).finish()).toEqual({
+      ok: false,
+      problem: expect.stringMatching(
+        /^the RDB checksum does not match \(stored 0x[0-9a-f]{16}, computed 0x[0-9a-f]{16}\): the file is corrupt$/,
+      ),
+    });
   });
 
   it.each([1, 8, 9, 50, REAL_RDB.length - 1])('rejects the file cut to %i bytes', (length) => {
@@ -120,6 +149,9 @@ describe('RdbChecker', () => {
   it('rejects a file without the EOF opcode before the checksum', () => {
     const noEof = Buffer.from(REAL_RDB);
     noEof[noEof.length - 9] = 0xfe;
-    expect(feed(noEof, 5).finish()).toEqual({ ok: false, problem: expect.stringContaining('does not end with the RDB EOF opcode 0xFF') });
+    expect(feed(noEof, 5).finish()).toEqual({
+      ok: false,
+      problem: expect.stringContaining('does not end with the RDB EOF opcode 0xFF'),
+    });
   });
 });

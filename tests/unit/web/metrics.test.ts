@@ -1,6 +1,10 @@
 import { register } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { buildMetricsRegistry, type BackupMetricsSnapshot, type DeploymentMetrics } from '../../../src/lib/web/metrics.ts';
+import {
+  buildMetricsRegistry,
+  type BackupMetricsSnapshot,
+  type DeploymentMetrics,
+} from '../../../src/lib/web/metrics.ts';
 
 /** The Prometheus exposition built from plain data: which series exist, their values, and nothing global. */
 const FINISHED = new Date('2026-03-01T03:00:04.200Z');
@@ -12,7 +16,14 @@ const BACKED_UP: DeploymentMetrics = {
   overdue: false,
   running: true,
 };
-const NEVER_BACKED_UP: DeploymentMetrics = { workspace: 'acme', deployment: 'db-new', lastSuccess: null, failuresTotal: 0, overdue: true, running: false };
+const NEVER_BACKED_UP: DeploymentMetrics = {
+  workspace: 'acme',
+  deployment: 'db-new',
+  lastSuccess: null,
+  failuresTotal: 0,
+  overdue: true,
+  running: false,
+};
 
 /** The sample lines only (no HELP/TYPE comments, no blank lines). */
 async function samples(snapshot: BackupMetricsSnapshot): Promise<string[]> {
@@ -22,7 +33,9 @@ async function samples(snapshot: BackupMetricsSnapshot): Promise<string[]> {
 
 describe('buildMetricsRegistry', () => {
   it('reports every series of a backed-up deployment, the never-backed-up one without last-success series, and the volume', async () => {
-    expect(await samples({ deployments: [BACKED_UP, NEVER_BACKED_UP], volume: { usedBytes: 1_000n, freeBytes: 9_000n } })).toEqual([
+    expect(
+      await samples({ deployments: [BACKED_UP, NEVER_BACKED_UP], volume: { usedBytes: 1_000n, freeBytes: 9_000n } }),
+    ).toEqual([
       'ops_backup_last_success_timestamp_seconds{workspace="acme",deployment="db-main"} 1772334004.2',
       'ops_backup_last_duration_seconds{workspace="acme",deployment="db-main"} 4.2',
       'ops_backup_last_size_bytes{workspace="acme",deployment="db-main"} 123456',
@@ -38,7 +51,10 @@ describe('buildMetricsRegistry', () => {
   });
 
   it('documents each metric and types it as a gauge', async () => {
-    const text = await buildMetricsRegistry({ deployments: [BACKED_UP], volume: { usedBytes: 1n, freeBytes: 1n } }).metrics();
+    const text = await buildMetricsRegistry({
+      deployments: [BACKED_UP],
+      volume: { usedBytes: 1n, freeBytes: 1n },
+    }).metrics();
     for (const name of [
       'ops_backup_last_success_timestamp_seconds',
       'ops_backup_last_duration_seconds',
@@ -59,7 +75,9 @@ describe('buildMetricsRegistry', () => {
     ['no size', { sizeBytes: null }, ['ops_backup_last_success_timestamp_seconds', 'ops_backup_last_duration_seconds']],
   ])('a last success with %s leaves only that series out', async (_label, change, expected) => {
     const deployment = { ...BACKED_UP, lastSuccess: { ...BACKED_UP.lastSuccess!, ...change } };
-    const names = (await samples({ deployments: [deployment], volume: null })).map((line) => line.slice(0, line.indexOf('{')));
+    const names = (await samples({ deployments: [deployment], volume: null })).map((line) =>
+      line.slice(0, line.indexOf('{')),
+    );
     expect(names.filter((name) => name.startsWith('ops_backup_last_'))).toEqual(expected);
   });
 
@@ -77,7 +95,9 @@ describe('buildMetricsRegistry', () => {
 
   it('sizes beyond 2^53 are reported as the nearest float (Prometheus values are float64)', async () => {
     const deployment = { ...BACKED_UP, lastSuccess: { ...BACKED_UP.lastSuccess!, sizeBytes: 2n ** 60n } };
-    const line = (await samples({ deployments: [deployment], volume: null })).find((sample) => sample.startsWith('ops_backup_last_size_bytes'));
+    const line = (await samples({ deployments: [deployment], volume: null })).find((sample) =>
+      sample.startsWith('ops_backup_last_size_bytes'),
+    );
     expect(Number(line!.split(' ')[1])).toBe(2 ** 60);
   });
 

@@ -1,4 +1,10 @@
-import { buildMetricsRegistry, gatherMetricsSnapshot, getWebContext, isMetricsRequestAuthorized, problem } from '../../../lib/web/index.ts';
+import {
+  buildMetricsRegistry,
+  gatherMetricsSnapshot,
+  getWebContext,
+  isMetricsRequestAuthorized,
+  problem,
+} from '../../../lib/web/index.ts';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';
@@ -7,9 +13,13 @@ export const runtime = 'nodejs';
 export async function GET(request: Request): Promise<Response> {
   const { config, database } = (await getWebContext()).runtime;
   if (!isMetricsRequestAuthorized(request.headers, config.METRICS_TOKEN)) {
-    return problem(401, 'metrics require "Authorization: Bearer <METRICS_TOKEN>" (workspace API tokens are not accepted here)', {
-      'www-authenticate': 'Bearer realm="ops-metrics"',
-    });
+    return problem(
+      401,
+      'metrics require "Authorization: Bearer <METRICS_TOKEN>" (workspace API tokens are not accepted here)',
+      {
+        'www-authenticate': 'Bearer realm="ops-metrics"',
+      },
+    );
   }
   const snapshot = await gatherMetricsSnapshot(database.prisma, {
     now: new Date(),
@@ -18,5 +28,7 @@ export async function GET(request: Request): Promise<Response> {
     backupRoot: config.BACKUP_ROOT,
   });
   const registry = buildMetricsRegistry(snapshot);
-  return new Response(await registry.metrics(), { headers: { 'content-type': registry.contentType, 'cache-control': 'no-store' } });
+  return new Response(await registry.metrics(), {
+    headers: { 'content-type': registry.contentType, 'cache-control': 'no-store' },
+  });
 }

@@ -1,4 +1,12 @@
-import { authenticate, getWebContext, json, problem, readSignIn, sessionCookie, signInRedirect } from '../../../lib/web/index.ts';
+import {
+  authenticate,
+  getWebContext,
+  json,
+  problem,
+  readSignIn,
+  sessionCookie,
+  signInRedirect,
+} from '../../../lib/web/index.ts';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';
@@ -15,10 +23,16 @@ export async function POST(request: Request): Promise<Response> {
   const principal = await authenticate(db, new Headers({ authorization: `Bearer ${signIn.token}` }), new Date());
   if (signIn.form) return signInRedirect(signIn.next, principal ? sessionCookie(request, signIn.token) : null);
   if (!principal) return problem(401, 'token is not a valid workspace API token (unknown, revoked or malformed)');
-  return json({ signedIn: true, workspaceId: principal.workspaceId }, { headers: { 'set-cookie': sessionCookie(request, signIn.token) } });
+  return json(
+    { signedIn: true, workspaceId: principal.workspaceId },
+    { headers: { 'set-cookie': sessionCookie(request, signIn.token) } },
+  );
 }
 
 /** Signs out: clears the session cookie. */
 export async function DELETE(request: Request): Promise<Response> {
-  return new Response(null, { status: 204, headers: { 'set-cookie': sessionCookie(request, null), 'cache-control': 'no-store' } });
+  return new Response(null, {
+    status: 204,
+    headers: { 'set-cookie': sessionCookie(request, null), 'cache-control': 'no-store' },
+  });
 }

@@ -1,4 +1,11 @@
-import { backupNotFound, findBackupForPrincipal, getWebContext, json, loadBackupHistoryItem, requirePrincipal } from '../../../../lib/web/index.ts';
+import {
+  backupNotFound,
+  findBackupForPrincipal,
+  getWebContext,
+  json,
+  loadBackupHistoryItem,
+  requirePrincipal,
+} from '../../../../lib/web/index.ts';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';

@@ -1,4 +1,11 @@
-import { findRestoreForPrincipal, getWebContext, json, requirePrincipal, restoreNotFound, toRestoreRecordJson } from '../../../../lib/web/index.ts';
+import {
+  findRestoreForPrincipal,
+  getWebContext,
+  json,
+  requirePrincipal,
+  restoreNotFound,
+  toRestoreRecordJson,
+} from '../../../../lib/web/index.ts';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';

@@ -1,5 +1,14 @@
 import { formatBytes, isRecordId } from '../../../../lib/shared/index.ts';
-import { type DeploymentBackupSummary, describeSpan, formatInstant, formatRelative, listBackupHistory, listRestoreHistory, loadDeploymentBackupSummary, requirePagePrincipal } from '../../../../lib/web/index.ts';
+import {
+  type DeploymentBackupSummary,
+  describeSpan,
+  formatInstant,
+  formatRelative,
+  listBackupHistory,
+  listRestoreHistory,
+  loadDeploymentBackupSummary,
+  requirePagePrincipal,
+} from '../../../../lib/web/index.ts';
 import { BackupHistoryPanel } from '../../../_components/backup-history-panel.tsx';
 import { RestoreHistorySection } from '../../../_components/restore-history-section.tsx';
 import { StatusBadge } from '../../../_components/status-badge.tsx';
@@ -47,7 +56,8 @@ export default async function DeploymentBackupsPage({ params, searchParams }: Pa
       </p>
       {summary.overdue ? (
         <p className="notice warn" role="status">
-          The scheduled backup of {formatInstant(summary.overdue.since)} has not been made: it is {describeSpan(summary.overdue.lateByMs)} late.
+          The scheduled backup of {formatInstant(summary.overdue.since)} has not been made: it is{' '}
+          {describeSpan(summary.overdue.lateByMs)} late.
         </p>
       ) : null}
       <ScheduleFacts summary={summary} now={now} offsiteBucket={offsiteBucket} />
@@ -67,7 +77,15 @@ export default async function DeploymentBackupsPage({ params, searchParams }: Pa
   );
 }
 
-function ScheduleFacts({ summary, now, offsiteBucket }: { summary: DeploymentBackupSummary; now: Date; offsiteBucket: string | null }) {
+function ScheduleFacts({
+  summary,
+  now,
+  offsiteBucket,
+}: {
+  summary: DeploymentBackupSummary;
+  now: Date;
+  offsiteBucket: string | null;
+}) {
   const { uploads } = summary;
   return (
     <section className="card" aria-label="Schedule">
@@ -96,7 +114,13 @@ function ScheduleFacts({ summary, now, offsiteBucket }: { summary: DeploymentBac
             {summary.lastSuccessAt ? formatInstant(summary.lastSuccessAt) : 'never'}
             <small>
               {summary.lastSuccessAt ? `${formatRelative(summary.lastSuccessAt, now)} · ` : ''}
-              {summary.overdue ? <StatusBadge status="OVERDUE" /> : summary.backupEnabled ? 'on schedule' : 'not scheduled'}
+              {summary.overdue ? (
+                <StatusBadge status="OVERDUE" />
+              ) : summary.backupEnabled ? (
+                'on schedule'
+              ) : (
+                'not scheduled'
+              )}
             </small>
           </dd>
         </div>
@@ -163,8 +187,14 @@ function TestRestoreFacts({ summary, now }: { summary: DeploymentBackupSummary; 
         <div>
           <dt>Next test-restore</dt>
           <dd>
-            {testRestore.dueNow ? 'due: runs in the next worker cycle' : testRestore.nextRunAt ? formatInstant(testRestore.nextRunAt) : '—'}
-            {testRestore.nextRunAt && !testRestore.dueNow ? <small>{formatRelative(testRestore.nextRunAt, now)}</small> : null}
+            {testRestore.dueNow
+              ? 'due: runs in the next worker cycle'
+              : testRestore.nextRunAt
+                ? formatInstant(testRestore.nextRunAt)
+                : '—'}
+            {testRestore.nextRunAt && !testRestore.dueNow ? (
+              <small>{formatRelative(testRestore.nextRunAt, now)}</small>
+            ) : null}
           </dd>
         </div>
         <div>
@@ -173,7 +203,8 @@ function TestRestoreFacts({ summary, now }: { summary: DeploymentBackupSummary; 
             {last ? <StatusBadge status={last.status} /> : 'never'}
             {last ? (
               <small>
-                {last.finishedAt ? `${formatInstant(last.finishedAt)} · ` : ''}backup of {formatInstant(last.backupStartedAt)}
+                {last.finishedAt ? `${formatInstant(last.finishedAt)} · ` : ''}backup of{' '}
+                {formatInstant(last.backupStartedAt)}
                 {last.counts ? ` · ${last.counts}` : ''}
               </small>
             ) : null}

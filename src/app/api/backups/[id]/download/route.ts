@@ -1,4 +1,13 @@
-import { type BackupFileRefusal, backupFileResponse, backupNotFound, findBackupForPrincipal, getWebContext, openBackupFile, problem, requirePrincipal } from '../../../../../lib/web/index.ts';
+import {
+  type BackupFileRefusal,
+  backupFileResponse,
+  backupNotFound,
+  findBackupForPrincipal,
+  getWebContext,
+  openBackupFile,
+  problem,
+  requirePrincipal,
+} from '../../../../../lib/web/index.ts';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';
@@ -23,7 +32,8 @@ export async function GET(request: Request, { params }: { params: Promise<{ id: 
   const opened = await openBackupFile(runtime.config.BACKUP_ROOT, record);
   if (!opened.ok) {
     const status = REFUSAL_STATUS[opened.reason];
-    if (status >= 500) runtime.logger.child({ module: 'web/download', backupId: id }).error({ reason: opened.reason }, opened.detail);
+    if (status >= 500)
+      runtime.logger.child({ module: 'web/download', backupId: id }).error({ reason: opened.reason }, opened.detail);
     return problem(status, opened.detail);
   }
   return backupFileResponse(opened, request);

@@ -7,7 +7,6 @@ export const runtime = 'nodejs';
 
 type Context = { params: Promise<{ id: string }> };
 
-
 async function setPinned(request: Request, { params }: Context, pinned: boolean): Promise<Response> {
   const { id } = await params;
   const db = (await getWebContext()).runtime.database.prisma;

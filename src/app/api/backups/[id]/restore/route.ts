@@ -1,4 +1,11 @@
-import { backupNotFound, findBackupForPrincipal, getWebContext, livePlanResponse, refusalResponse, requirePrincipal } from '../../../../../lib/web/index.ts';
+import {
+  backupNotFound,
+  findBackupForPrincipal,
+  getWebContext,
+  livePlanResponse,
+  refusalResponse,
+  requirePrincipal,
+} from '../../../../../lib/web/index.ts';
 import { planLiveRestore, RestoreRefusedError } from '../../../../../lib/restore/index.ts';
 
 export const dynamic = 'force-dynamic';
@@ -17,7 +24,11 @@ export async function POST(request: Request, { params }: { params: Promise<{ id:
   const record = await findBackupForPrincipal(db, principal, id);
   if (!record) return backupNotFound(id);
   try {
-    const planned = await planLiveRestore(backup, record.id, { requestedBy: `api:${principal.tokenId}`, trigger: 'API', now: backup.clock() });
+    const planned = await planLiveRestore(backup, record.id, {
+      requestedBy: `api:${principal.tokenId}`,
+      trigger: 'API',
+      now: backup.clock(),
+    });
     return livePlanResponse(planned);
   } catch (error) {
     if (error instanceof RestoreRefusedError) return refusalResponse(error);

@@ -1,4 +1,16 @@
-import { deploymentNotFound, getWebContext, historyQuerySchema, json, listBackupHistory, parseSearchParams, problem, quoteInput, requireDeployment, startBackup, toBackupRecordJson } from '../../../../../lib/web/index.ts';
+import {
+  deploymentNotFound,
+  getWebContext,
+  historyQuerySchema,
+  json,
+  listBackupHistory,
+  parseSearchParams,
+  problem,
+  quoteInput,
+  requireDeployment,
+  startBackup,
+  toBackupRecordJson,
+} from '../../../../../lib/web/index.ts';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';
@@ -16,7 +28,10 @@ export async function GET(request: Request, { params }: Context): Promise<Respon
   const { cursor } = query.value;
   // A cursor must be a backup of this deployment: an unknown one would silently give an empty page.
   if (cursor && (await db.backupRecord.count({ where: { id: cursor, deploymentId: deployment.id } })) === 0) {
-    return problem(400, `cursor must be the nextCursor of a previous page of this deployment's history (got ${quoteInput(cursor)})`);
+    return problem(
+      400,
+      `cursor must be the nextCursor of a previous page of this deployment's history (got ${quoteInput(cursor)})`,
+    );
   }
   return json(await listBackupHistory(db, deployment.id, query.value));
 }

@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { idsToDelete, InvalidRetentionError, pruneBackups, type PruneReport } from '../../../../../lib/retention/index.ts';
+import {
+  idsToDelete,
+  InvalidRetentionError,
+  pruneBackups,
+  type PruneReport,
+} from '../../../../../lib/retention/index.ts';
 import { getWebContext, json, problem, requireDeployment } from '../../../../../lib/web/index.ts';
 import { recordIdSchema } from '../../../../../lib/shared/index.ts';
 
@@ -38,7 +43,8 @@ export async function GET(request: Request, { params }: Context): Promise<Respon
   try {
     return json({ plan: planJson(await pruneBackups(backup, deployment.id, { dryRun: true })) });
   } catch (error) {
-    if (error instanceof InvalidRetentionError) return problem(409, `the deployment's retention policy is invalid: ${error.details}`);
+    if (error instanceof InvalidRetentionError)
+      return problem(409, `the deployment's retention policy is invalid: ${error.details}`);
     throw error;
   }
 }
@@ -56,7 +62,8 @@ export async function POST(request: Request, { params }: Context): Promise<Respo
   const deployment = await requireDeployment(db, request, id, new Date());
   if (deployment instanceof Response) return deployment;
   const type = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase() ?? '';
-  if (type !== 'application/json') return problem(415, `send {"expectDelete": [...]} as application/json (got content-type ${JSON.stringify(type)})`);
+  if (type !== 'application/json')
+    return problem(415, `send {"expectDelete": [...]} as application/json (got content-type ${JSON.stringify(type)})`);
   let body: unknown;
   try {
     body = await request.json();
@@ -72,13 +79,18 @@ export async function POST(request: Request, { params }: Context): Promise<Respo
     const report = await pruneBackups(backup, deployment.id, { expectDelete: parsed.data.expectDelete });
     if (report.planChanged) {
       return json(
-        { error: 'the retention plan changed since it was shown; nothing was deleted: review the new plan and confirm it', plan: planJson(report) },
+        {
+          error:
+            'the retention plan changed since it was shown; nothing was deleted: review the new plan and confirm it',
+          plan: planJson(report),
+        },
         { status: 409 },
       );
     }
     return json({ report });
   } catch (error) {
-    if (error instanceof InvalidRetentionError) return problem(409, `the deployment's retention policy is invalid: ${error.details}`);
+    if (error instanceof InvalidRetentionError)
+      return problem(409, `the deployment's retention policy is invalid: ${error.details}`);
     throw error;
   }
 }

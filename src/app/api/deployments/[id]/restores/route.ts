@@ -1,4 +1,12 @@
-import { getWebContext, json, listRestoreHistory, parseSearchParams, problem, requireDeployment, restoreHistoryQuerySchema } from '../../../../../lib/web/index.ts';
+import {
+  getWebContext,
+  json,
+  listRestoreHistory,
+  parseSearchParams,
+  problem,
+  requireDeployment,
+  restoreHistoryQuerySchema,
+} from '../../../../../lib/web/index.ts';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';

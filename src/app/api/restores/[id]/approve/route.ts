@@ -1,4 +1,11 @@
-import { findRestoreForPrincipal, getWebContext, livePlanResponse, refusalResponse, requirePrincipal, restoreNotFound } from '../../../../../lib/web/index.ts';
+import {
+  findRestoreForPrincipal,
+  getWebContext,
+  livePlanResponse,
+  refusalResponse,
+  requirePrincipal,
+  restoreNotFound,
+} from '../../../../../lib/web/index.ts';
 import { approveRestore, RestoreRefusedError } from '../../../../../lib/restore/index.ts';
 
 export const dynamic = 'force-dynamic';
@@ -17,7 +24,10 @@ export async function POST(request: Request, { params }: { params: Promise<{ id:
   const proposal = await findRestoreForPrincipal(db, principal, id);
   if (!proposal) return restoreNotFound(id);
   try {
-    const approved = await approveRestore(backup, proposal.id, { approvedBy: `api:${principal.tokenId}`, now: backup.clock() });
+    const approved = await approveRestore(backup, proposal.id, {
+      approvedBy: `api:${principal.tokenId}`,
+      now: backup.clock(),
+    });
     return livePlanResponse(approved);
   } catch (error) {
     if (error instanceof RestoreRefusedError) return refusalResponse(error);

@@ -1,12 +1,23 @@
 import { z } from 'zod';
 import type { RestoreRecord } from '../../../../../generated/prisma/client.ts';
-import { findRestoreForPrincipal, getWebContext, json, problem, refusalResponse, requirePrincipal, restoreNotFound, toRestoreRecordJson } from '../../../../../lib/web/index.ts';
+import {
+  findRestoreForPrincipal,
+  getWebContext,
+  json,
+  problem,
+  refusalResponse,
+  requirePrincipal,
+  restoreNotFound,
+  toRestoreRecordJson,
+} from '../../../../../lib/web/index.ts';
 import { restoreBackup, RestoreRefusedError } from '../../../../../lib/restore/index.ts';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';
 
-const bodySchema = z.object({ token: z.string().min(1).max(200).describe('The confirmation token of the dry-run (or of the approval).') }).strict();
+const bodySchema = z
+  .object({ token: z.string().min(1).max(200).describe('The confirmation token of the dry-run (or of the approval).') })
+  .strict();
 
 /**
  * Confirms a planned restore with its token and runs it over the live data: 202 with the RUNNING record as soon as
@@ -26,13 +37,21 @@ export async function POST(request: Request, { params }: { params: Promise<{ id:
   const backupId = proposal.backupRecordId;
   try {
     const started = await new Promise<RestoreRecord>((resolve, reject) => {
-      restoreBackup(backup, backupId, { mode: 'live', restoreId: id, confirmToken: body.data.token, confirmedBy: `api:${principal.tokenId}`, onStarted: resolve })
-        .catch((error: unknown) => {
-          log.error({ err: error }, 'restore started from the web failed');
-          reject(error);
-        });
+      restoreBackup(backup, backupId, {
+        mode: 'live',
+        restoreId: id,
+        confirmToken: body.data.token,
+        confirmedBy: `api:${principal.tokenId}`,
+        onStarted: resolve,
+      }).catch((error: unknown) => {
+        log.error({ err: error }, 'restore started from the web failed');
+        reject(error);
+      });
     });
-    return json({ restore: toRestoreRecordJson(started) }, { status: 202, headers: { location: `/api/restores/${started.id}` } });
+    return json(
+      { restore: toRestoreRecordJson(started) },
+      { status: 202, headers: { location: `/api/restores/${started.id}` } },
+    );
   } catch (error) {
     if (error instanceof RestoreRefusedError) return refusalResponse(error);
     throw error;
