@@ -11,7 +11,8 @@ import type { MigrationConnection } from './migrations.ts';
  * database that SQL builds is compared, catalog entry by catalog entry, with the database the migrations build.
  */
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+// From this module's path, not `new URL('…', import.meta.url)`: Turbopack takes that for an asset import (migrations.ts).
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const SCHEMA_PATH = path.join(ROOT, 'prisma', 'schema.prisma');
 const PRISMA6_CLI = path.join(ROOT, 'node_modules', 'prisma6', 'build', 'index.js');
 const PRISMA6_CONFIG = path.join(ROOT, 'prisma', 'drift', 'prisma6.config.ts');
