@@ -72,6 +72,14 @@ module.exports = {
       to: { path: '^src/(app|cli|dev)/|^src/(worker|web-server)\\.ts$' },
     },
     {
+      name: 'lib-independent-of-next',
+      comment:
+        "src/lib does not depend on Next.js's runtime (headers, redirects, not-found): the web server, CLIs and worker load it outside a request",
+      severity: 'error',
+      from: { path: '^src/lib/' },
+      to: { path: '^node_modules/next/' },
+    },
+    {
       name: 'src-imports-no-tests',
       comment: 'production code never imports tests, benchmarks or scripts',
       severity: 'error',

@@ -5,8 +5,8 @@ import {
   loadOverview,
   type Overview,
   type OverviewDeployment,
-  requirePagePrincipal,
 } from '../../lib/web/index.ts';
+import { requirePagePrincipal } from '../_server/page-auth.ts';
 import { StatusBadge } from '../_components/status-badge.tsx';
 
 export const dynamic = 'force-dynamic';

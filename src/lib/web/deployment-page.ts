@@ -1,4 +1,3 @@
-import { notFound } from 'next/navigation.js';
 import type { PrismaClient } from '../../generated/prisma/client.ts';
 import { checkBackupEligibility, findOverdue, type Overdue } from '../backups/index.ts';
 import { describeCron, nextFireTime, tryParseCron } from '../cron/index.ts';
@@ -45,17 +44,17 @@ export interface DeploymentBackupSummary {
 
 /**
  * Loads the summary of deployment `deploymentId` for `principal`. A deployment that does not exist or belongs to
- * another workspace is a 404 (`notFound()`): the answer never tells which of the two it was.
+ * another workspace is null (the page answers 404): the answer never tells which of the two it was.
  */
 export async function loadDeploymentBackupSummary(
   db: PrismaClient,
   principal: Principal,
   deploymentId: string,
   options: { now: Date; overdueGraceMs: number },
-): Promise<DeploymentBackupSummary> {
-  if (!isRecordId(deploymentId)) notFound();
+): Promise<DeploymentBackupSummary | null> {
+  if (!isRecordId(deploymentId)) return null;
   const deployment = await db.deployment.findFirst({ where: { id: deploymentId, workspaceId: principal.workspaceId } });
-  if (!deployment) notFound();
+  if (!deployment) return null;
   const [stored, uploads] = await Promise.all([
     db.backupRecord.aggregate({
       where: { deploymentId, status: 'SUCCEEDED' },

@@ -5,7 +5,7 @@ export {
   requireDeployment,
   requirePrincipal,
 } from './api-auth.ts';
-export { authenticate, isMetricsRequestAuthorized } from './auth.ts';
+export { authenticate, bearerToken, isMetricsRequestAuthorized, type Principal, sessionToken } from './auth.ts';
 export { type BackupFileRefusal, backupFileResponse, openBackupFile } from './backup-download.ts';
 export {
   type BackupHistoryItem,
@@ -23,7 +23,6 @@ export { gatherMetricsSnapshot } from './metrics-snapshot.ts';
 export { buildMetricsRegistry } from './metrics.ts';
 export { describeOffsiteCopies } from './offsite-copy-state.ts';
 export { loadOverview, type Overview, type OverviewDeployment } from './overview.ts';
-export { requirePagePrincipal } from './page-auth.ts';
 export {
   emptyRestoresMessage,
   listRestoreHistory,
@@ -33,7 +32,7 @@ export {
 } from './restore-history.ts';
 export { findRestoreForPrincipal, livePlanResponse, refusalResponse, restoreNotFound } from './restore-http.ts';
 export { toRestoreRecordJson } from './restore-json.ts';
-export { readSignIn, safeNextPath, sessionCookie, signInRedirect } from './session.ts';
+export { LOGIN_PATH, readSignIn, safeNextPath, sessionCookie, signInRedirect } from './session.ts';
 export { startBackup } from './start-backup.ts';
 export type { TestRestoreSummary } from './test-restore-summary.ts';
-export { getWebContext } from './web-context.ts';
+export { getWebContext, type WebContext } from './web-context.ts';

@@ -9,6 +9,13 @@ import { describeCounts } from '../../../src/lib/web/test-restore-summary.ts';
 import { createDeployment, createWorkspace } from '../../support/factories.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
 
+/** The summary of a deployment that exists in the principal's workspace (null would be the page's 404). */
+async function summaryOf(...args: Parameters<typeof loadDeploymentBackupSummary>) {
+  const summary = await loadDeploymentBackupSummary(...args);
+  if (!summary) throw new Error(`deployment ${args[2]} not found for workspace ${args[1].workspaceId}`);
+  return summary;
+}
+
 // What the dashboard shows of verification: the format check beside each backup in the history JSON (present once
 // it ran), and the last test-restore with its counts, the next one and an open shrink warning on the deployment page.
 // And of the off-site copies: each backup's uploads in the history (loaded with the page, not per backup), the
@@ -148,13 +155,16 @@ describe('backup history JSON: off-site copies', () => {
       },
     ]);
 
-    const summary = await loadDeploymentBackupSummary(
-      database.prisma,
-      { workspaceId, tokenId: 'test' },
-      deployment.id,
-      { now: NOW, overdueGraceMs: MINUTE },
-    );
+    const summary = await summaryOf(database.prisma, { workspaceId, tokenId: 'test' }, deployment.id, {
+      now: NOW,
+      overdueGraceMs: MINUTE,
+    });
     expect(summary.uploads).toEqual({ pending: 2, failed: 1 });
+    // Another workspace's deployment, or an id of the wrong shape, is no summary at all: the page answers 404.
+    const stranger = { workspaceId: (await createWorkspace(database.prisma)).id, tokenId: 'test' };
+    const options = { now: NOW, overdueGraceMs: MINUTE };
+    expect(await loadDeploymentBackupSummary(database.prisma, stranger, deployment.id, options)).toBeNull();
+    expect(await loadDeploymentBackupSummary(database.prisma, stranger, '../etc', options)).toBeNull();
     // GET /api/backups/{id} shows one backup the same way.
     expect(await loadBackupHistoryItem(database.prisma, uploaded.id)).toEqual(items[0]);
     expect(await loadBackupHistoryItem(database.prisma, 'nosuchbackup')).toBeNull();
@@ -262,12 +272,10 @@ describe('deployment page: retention policy in words', () => {
     ],
   ])('columns %j → %j', async (columns, words) => {
     const deployment = await createDeployment(database.prisma, workspaceId, columns);
-    const summary = await loadDeploymentBackupSummary(
-      database.prisma,
-      { workspaceId, tokenId: 'test' },
-      deployment.id,
-      { now: NOW, overdueGraceMs: MINUTE },
-    );
+    const summary = await summaryOf(database.prisma, { workspaceId, tokenId: 'test' }, deployment.id, {
+      now: NOW,
+      overdueGraceMs: MINUTE,
+    });
     expect(summary.retentionDescription).toBe(words);
     expect(summary.uploads).toEqual({ pending: 0, failed: 0 });
   });
@@ -310,12 +318,10 @@ describe('deployment page: test-restores', () => {
       },
     });
 
-    const summary = await loadDeploymentBackupSummary(
-      database.prisma,
-      { workspaceId, tokenId: 'test' },
-      deployment.id,
-      { now: NOW, overdueGraceMs: MINUTE },
-    );
+    const summary = await summaryOf(database.prisma, { workspaceId, tokenId: 'test' }, deployment.id, {
+      now: NOW,
+      overdueGraceMs: MINUTE,
+    });
     expect(summary.testRestore).toEqual({
       schedule: '0 3 * * 0',
       scheduleDescription: expect.stringMatching(/Sunday/),
@@ -333,7 +339,7 @@ describe('deployment page: test-restores', () => {
     });
 
     const failing = await restore('FAILED', 30, { errorKind: 'ExecFailed', error: 'pg_restore exited with code 1' });
-    const after = await loadDeploymentBackupSummary(database.prisma, { workspaceId, tokenId: 'test' }, deployment.id, {
+    const after = await summaryOf(database.prisma, { workspaceId, tokenId: 'test' }, deployment.id, {
       now: new Date('2026-11-29T03:05:00Z'),
       overdueGraceMs: MINUTE,
     });
@@ -346,12 +352,10 @@ describe('deployment page: test-restores', () => {
 
   it('has nothing to show without a schedule or a test-restore', async () => {
     const deployment = await createDeployment(database.prisma, workspaceId);
-    const summary = await loadDeploymentBackupSummary(
-      database.prisma,
-      { workspaceId, tokenId: 'test' },
-      deployment.id,
-      { now: NOW, overdueGraceMs: MINUTE },
-    );
+    const summary = await summaryOf(database.prisma, { workspaceId, tokenId: 'test' }, deployment.id, {
+      now: NOW,
+      overdueGraceMs: MINUTE,
+    });
     expect(summary.testRestore).toEqual({
       schedule: null,
       scheduleDescription: 'no test-restores scheduled',

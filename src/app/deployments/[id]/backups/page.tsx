@@ -1,3 +1,4 @@
+import { notFound } from 'next/navigation.js';
 import { formatBytes, isRecordId } from '../../../../lib/shared/index.ts';
 import {
   type DeploymentBackupSummary,
@@ -7,8 +8,8 @@ import {
   listBackupHistory,
   listRestoreHistory,
   loadDeploymentBackupSummary,
-  requirePagePrincipal,
 } from '../../../../lib/web/index.ts';
+import { requirePagePrincipal } from '../../../_server/page-auth.ts';
 import { BackupHistoryPanel } from '../../../_components/backup-history-panel.tsx';
 import { RestoreHistorySection } from '../../../_components/restore-history-section.tsx';
 import { StatusBadge } from '../../../_components/status-badge.tsx';
@@ -39,6 +40,7 @@ export default async function DeploymentBackupsPage({ params, searchParams }: Pa
     now,
     overdueGraceMs: context.runtime.config.BACKUP_OVERDUE_GRACE_MINUTES * 60_000,
   });
+  if (!summary) notFound();
   const cursor = typeof cursorParam === 'string' && isRecordId(cursorParam) ? cursorParam : null;
   const [history, restores] = await Promise.all([
     listBackupHistory(prisma, summary.id, { limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) }),

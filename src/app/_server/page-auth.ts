@@ -1,8 +1,14 @@
 import { headers } from 'next/headers.js';
 import { redirect } from 'next/navigation.js';
-import { authenticate, bearerToken, sessionToken, type Principal } from './auth.ts';
-import { LOGIN_PATH } from './session.ts';
-import { getWebContext, type WebContext } from './web-context.ts';
+import {
+  authenticate,
+  bearerToken,
+  getWebContext,
+  LOGIN_PATH,
+  type Principal,
+  sessionToken,
+  type WebContext,
+} from '../../lib/web/index.ts';
 
 /**
  * The workspace a page request acts for, from its bearer token or its session cookie, with the web context. Anyone
