@@ -92,6 +92,8 @@ module.exports = {
     exclude: { path: ['^src/generated/', '^\\.next/', '^dist/'] },
     tsConfig: { fileName: 'tsconfig.json' },
     tsPreCompilationDeps: true,
+    // TypeScript 7 has no compiler API yet: sources are parsed with swc.
+    parser: 'swc',
     enhancedResolveOptions: { extensions: ['.ts', '.tsx', '.js', '.mjs'] },
   },
 };

@@ -29,7 +29,7 @@ const S3RVER_BIN = createRequire(import.meta.url).resolve('s3rver/bin/s3rver.js'
 export async function startS3Server(options: { bucket?: string } = {}): Promise<S3Server> {
   const bucket = options.bucket ?? 'ops-backups';
   const directory = await mkdtemp(path.join(os.tmpdir(), 's3rver-'));
-  // Its ListObjectsV2 continuation tokens use DES, which Node 20's OpenSSL only has in the legacy provider.
+  // Its ListObjectsV2 continuation tokens use DES, which OpenSSL 3 (Node 24's too) only has in the legacy provider.
   const child = spawn(
     process.execPath,
     [

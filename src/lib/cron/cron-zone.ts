@@ -63,6 +63,8 @@ export function normalizeTimeZoneName(name: string): string {
   } catch {
     throw new CronTimeZoneError(name);
   }
+  // Intl on Node 24 also takes UTC offsets (`+05:00`, `-0500`); they are not IANA names.
+  if (resolved.startsWith('+') || resolved.startsWith('-')) throw new CronTimeZoneError(name);
   const normalized = resolved === 'UTC' || resolved.toLowerCase() === name.toLowerCase() ? resolved : name;
   normalizedNames.set(name, normalized);
   return normalized;
