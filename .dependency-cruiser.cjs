@@ -10,6 +10,7 @@ const LAYERS = [
   'cron',
   'recipes',
   'db',
+  'jobs',
   'kube',
   'storage',
   'alerts',

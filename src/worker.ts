@@ -4,10 +4,11 @@ import { assertBackupRootUsable } from './lib/storage/index.ts';
 import { runLoop, shutdownInterruption } from './lib/worker/index.ts';
 
 /**
- * The worker process: opens (and migrates) the database, then runs the ops-agent loop every
- * WORKER_INTERVAL_SECONDS (`--once`: a single cycle). On SIGTERM/SIGINT it takes no new work, lets running backups
- * finish for SHUTDOWN_GRACE_SECONDS, then aborts them (recorded FAILED "interrupted", temporary files removed) and
- * exits 0.
+ * The worker process: opens (and migrates) the database, starts the job runners (backups, confirmed restores,
+ * test-restores and off-site uploads from the durable queue) and runs the ops-agent cycle every
+ * WORKER_INTERVAL_SECONDS (`--once`: a single cycle, then it waits until the queued work is done). On SIGTERM/SIGINT
+ * it takes no new work, lets running jobs finish for SHUTDOWN_GRACE_SECONDS, then aborts them (a backup is recorded
+ * FAILED "interrupted", its temporary file removed, and its job retried by another worker) and exits 0.
  */
 runMain(async () => {
   const { values } = parseArgs({ options: { once: { type: 'boolean', default: false } } });
@@ -29,10 +30,14 @@ runMain(async () => {
   };
   process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
 
-  const services = await openServices(readEnvironment(), 'worker');
+  const services = await openServices(readEnvironment(), 'worker', { role: 'worker' });
   const { config, logger } = services.runtime;
   await assertBackupRootUsable(config.BACKUP_ROOT);
-  const deps = createLoopDependencies(services);
+  const deps = await createLoopDependencies(services);
+  // From the first signal on, no new job is taken; the running ones go on until the grace period ends.
+  const pause = () => void deps.jobs.pause().catch((error: unknown) => logger.warn({ err: error }, 'could not pause'));
+  if (stopTakingWork.signal.aborted) pause();
+  else stopTakingWork.signal.addEventListener('abort', pause, { once: true });
   logger.info(
     { agent: deps.agent ? 'LLM agent enabled' : 'no LLM endpoint configured: automatic backups only' },
     'ops-agent loop starting',
@@ -47,6 +52,7 @@ runMain(async () => {
     abortRunning: abortRunning.signal,
     once: values.once,
   });
-  await services.close(5_000);
+  // Running jobs end by themselves, or when the grace period aborts them; the margin covers recording that.
+  await services.close({ flushTimeoutMs: 5_000, jobsTimeoutMs: (config.SHUTDOWN_GRACE_SECONDS + 60) * 1_000 });
   logger.info('worker stopped');
 });

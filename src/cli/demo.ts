@@ -3,7 +3,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { startFakeKubeApi } from '../dev/local-cluster/fake-kube-api.ts';
 import { formatBytes } from '../lib/shared/index.ts';
-import { runCycle } from '../lib/worker/index.ts';
+import { runOnce } from '../lib/worker/index.ts';
 import { createLoopDependencies, createServices, openRuntime, readEnvironment, runMain } from '../lib/runtime/index.ts';
 import { verifyBackupFile } from '../lib/storage/index.ts';
 
@@ -45,6 +45,8 @@ runMain(async () => {
       },
     ],
   });
+  // The real services, with the stand-in cluster's credentials instead of a kubeconfig file.
+  const services = createServices(runtime, { role: 'worker', overrides: { kubeConfig: cluster.kubeConfig() } });
   try {
     say('What is local in this demo:');
     say(
@@ -85,12 +87,12 @@ runMain(async () => {
       });
     }
 
-    // The real services, with the stand-in cluster's credentials instead of a kubeconfig file.
-    const deps = createLoopDependencies(createServices(runtime, { kubeConfig: cluster.kubeConfig() }));
+    const deps = await createLoopDependencies(services);
     say('Running one ops-agent cycle (schedule "0 3 * * *", never backed up, so shop-db is due)...');
-    const summary = await runCycle(deps);
+    const { cycle, jobs } = await runOnce(deps);
     say(
-      `cycle: ${summary.due} due, ${summary.run} run, ${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.skipped} skipped (${summary.ms} ms)`,
+      `cycle: ${cycle.due} due, ${jobs.backupsRun} run, ${jobs.backupsSucceeded} succeeded, ${jobs.backupsFailed} failed, ` +
+        `${cycle.skipped + jobs.backupsSkipped} skipped (${cycle.ms} ms to decide, then the queued backup ran)`,
     );
     say();
 
@@ -123,7 +125,7 @@ runMain(async () => {
     if (!verification.ok) process.exitCode = 1;
   } finally {
     await cluster.close();
-    await database.close();
+    await services.close();
   }
 });
 

@@ -18,6 +18,8 @@ import {
 import { checkBackupEligibility, type SkipCode } from './backup-due.ts';
 import { BackupInterruptedError, summarizeFailure } from './backup-outcome.ts';
 import { claimDeployment, releaseClaim, renewClaim } from './claims.ts';
+import { createProgressRecorder } from './progress-recorder.ts';
+import { pruneBackups } from '../retention/index.ts';
 
 /** Everything `executeBackup` needs from the outside world; built by the entry points, replaced in tests. */
 export interface BackupDependencies {
@@ -53,11 +55,14 @@ export interface BackupOptions {
   expectedLastBackupAt?: Date | null;
   /** Called once the RUNNING record exists (an API answers 202 with its id while the backup goes on). */
   onStarted?: (record: BackupRecord) => void;
+  /** The queued job this backup runs for; recorded on the BackupRecord. */
+  jobId?: string;
 }
 
 /** A backup that ran (its record says how it ended), or one that did not run and why. */
 export type BackupOutcome =
-  | { status: 'SUCCEEDED' | 'FAILED'; record: BackupRecord }
+  | { status: 'SUCCEEDED'; record: BackupRecord; /** Backups retention deleted afterwards. */ pruned: number }
+  | { status: 'FAILED'; record: BackupRecord }
   | { status: 'SKIPPED'; code: SkipCode; reason: string; runningRecord?: BackupRecord | null };
 
 /**
@@ -78,7 +83,24 @@ export async function executeBackup(
   // The format check runs once SUCCEEDED is recorded and the claim released: a slow check (a full read of a large
   // dump) never holds the deployment's lease. Its result is recorded beside the status, never changing it.
   const checked = await recordFormatCheck(deps, outcome.record, options.signal ? { signal: options.signal } : {});
-  return { status: 'SUCCEEDED', record: checked.record };
+  return { status: 'SUCCEEDED', record: checked.record, pruned: await applyRetention(deps, deploymentId) };
+}
+
+/**
+ * The deployment's own retention policy, after every successful backup whatever started it (schedule, CLI, API,
+ * agent). The backup itself succeeded: a retention failure (an invalid policy, a file that cannot be deleted) is
+ * logged, not turned into a failed backup.
+ */
+async function applyRetention(deps: BackupDependencies, deploymentId: string): Promise<number> {
+  try {
+    return (await pruneBackups(deps, deploymentId)).pruned.length;
+  } catch (error) {
+    deps.logger.error(
+      { err: error, deploymentId, module: 'ops-agent/backup' },
+      `retention not applied: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    return 0;
+  }
 }
 
 /** The backup itself, from the eligibility check to the recorded result and the released claim. */
@@ -128,6 +150,7 @@ async function backUpAndRecord(
         startedAt,
         format: dataExport.format,
         claimToken: token,
+        jobId: options.jobId ?? null,
       },
     });
   });
@@ -172,6 +195,21 @@ async function backUpAndRecord(
     Math.max(1_000, Math.floor(deps.settings.claimTtlMs / 3)),
   );
 
+  // Bytes so far, every few seconds, for the dashboard and the API; also what a person watching a stuck export sees.
+  const progress = createProgressRecorder({
+    write: (bytes, at) =>
+      deps.db.backupRecord.updateMany({
+        where: { id: record.id, status: 'RUNNING' },
+        data: { progressBytes: BigInt(bytes), progressAt: at },
+      }),
+    clock: deps.clock,
+    logger: log,
+  });
+  const onProgress = (bytes: number) => {
+    progress.report(bytes);
+    options.onProgress?.(bytes);
+  };
+
   try {
     log.info({ backupId: record.id }, 'backup started');
     options.onStarted?.(record);
@@ -192,12 +230,13 @@ async function backUpAndRecord(
         destination: writer.stream,
         timeoutMs: deps.settings.timeoutMs,
         signal,
-        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        onProgress,
       },
       log,
     );
     if (signal.aborted) throw signal.reason;
     const stored = await writer.commit();
+    await progress.settle();
     const finishedAt = deps.clock();
     const [succeeded] = await deps.db.$transaction([
       deps.db.backupRecord.update({
@@ -212,6 +251,8 @@ async function backUpAndRecord(
           durationMs: finishedAt.getTime() - startedAt.getTime(),
           exitCode: 0,
           stderrTail: exported.stderrTail || null,
+          progressBytes: BigInt(exported.bytes),
+          progressAt: finishedAt,
         },
       }),
       deps.db.deployment.update({ where: { id: deploymentId }, data: { lastBackupAt: startedAt } }),
@@ -227,9 +268,10 @@ async function backUpAndRecord(
       },
       'backup succeeded',
     );
-    return { status: 'SUCCEEDED', record: succeeded };
+    return { status: 'SUCCEEDED', record: succeeded, pruned: 0 };
   } catch (caught) {
     await writer?.abort();
+    await progress.settle();
     const error = signal.aborted && signal.reason instanceof TypedFailure ? signal.reason : caught;
     const failure = summarizeFailure(error);
     const finishedAt = deps.clock();

@@ -16,4 +16,5 @@ export {
 } from './backup-state.ts';
 export { type BackupDependencies, executeBackup } from './backup.ts';
 export { claimDeployment, releaseClaim, renewClaim } from './claims.ts';
+export { createProgressRecorder } from './progress-recorder.ts';
 export { auditBackupFiles, recoverInterruptedBackups } from './recovery.ts';

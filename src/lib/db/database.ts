@@ -17,8 +17,13 @@ export interface Database {
   /** Where the data lives, safe to log (no credentials). */
   location: string;
   migrations: MigrationReport;
+  /** How other clients of the same database connect (the job queue): the server's URL, or the embedded instance. */
+  connection: DatabaseConnection;
   close(): Promise<void>;
 }
+
+/** A PostgreSQL server by its connection string, or the embedded PGlite instance (one connection, shared). */
+export type DatabaseConnection = { kind: 'postgres'; url: string } | { kind: 'embedded'; pglite: PGlite };
 
 export interface DatabaseOptions {
   /** PostgreSQL connection string; unset selects the embedded database in `embeddedDir`. */
@@ -45,6 +50,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       kind: 'postgres',
       location: describePgLocation(options.databaseUrl),
       migrations: report,
+      connection: { kind: 'postgres', url: options.databaseUrl },
       close: () => prisma.$disconnect(),
     };
   }
@@ -59,6 +65,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     kind: 'embedded',
     location: dataDir,
     migrations: report,
+    connection: { kind: 'embedded', pglite },
     async close() {
       await prisma.$disconnect();
       await pglite.close();

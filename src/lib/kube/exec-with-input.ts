@@ -34,6 +34,8 @@ export interface ExecWithInputOptions {
   redact: (text: string) => string;
   /** Stdout beyond this many bytes is dropped (`stdoutTruncated`). */
   maxStdoutBytes?: number;
+  /** Called with the bytes sent so far after each chunk of input. Must not throw. */
+  onProgress?: (bytesSent: number) => void;
 }
 
 export interface ExecWithInputResult {
@@ -127,6 +129,7 @@ export function execWithInput(exec: Exec, options: ExecWithInputOptions): Promis
         if (settled) return;
         bytesSent += chunk.length;
         sink.write(chunk);
+        options.onProgress?.(bytesSent);
       }
       if (settled) return;
       await options.beforeEndOfInput?.();

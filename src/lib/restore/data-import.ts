@@ -40,6 +40,8 @@ export interface DataImportRequest {
   /** Bounds the pod lookup and, separately, the exec. */
   timeoutMs: number;
   signal?: AbortSignal;
+  /** Called with the bytes sent so far while the source streams in. Must not throw. */
+  onProgress?: (bytesSent: number) => void;
 }
 
 export interface DataImportResult {
@@ -94,6 +96,7 @@ export async function runDataImport(
       ...(streamed ? { input: streamed.stream, beforeEndOfInput: streamed.assertComplete } : {}),
       timeoutMs,
       ...(signal ? { signal } : {}),
+      ...(request.onProgress ? { onProgress: request.onProgress } : {}),
       redact,
     });
     log.info({ namespace, pod: target.pod, container, bytesSent: result.bytesSent }, 'restore step finished');

@@ -11,4 +11,12 @@ export {
 export { RestoreRefusedError } from './restore-errors.ts';
 export { restoreCountsSchema } from './test-restore-compare.ts';
 export { isTestRestoreDue } from './test-restore-due.ts';
-export { runTestRestorePass } from './test-restore-pass.ts';
+export { claimDueTestRestores, runDeploymentTestRestore, runTestRestorePass } from './test-restore-pass.ts';
+export {
+  failInterruptedRestore,
+  queueLiveRestore,
+  type QueuedRestoreOutcome,
+  recoverInterruptedRestores,
+  RestoreBusyError,
+  runQueuedRestore,
+} from './queued-restore.ts';

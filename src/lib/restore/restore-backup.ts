@@ -27,26 +27,13 @@ import { parseCountLines, type DataCounts } from './count-lines.ts';
 import { RestoreRefusedError } from './restore-errors.ts';
 import { summarizeRestoreFailure } from './restore-failure.ts';
 import { describeLivePlan } from './restore-plan.ts';
+import { holdRestore, leaseUntil, type RestoreClaim } from './restore-lease.ts';
 import { buildStepCommand, newScratchTargetName } from './restore-target.ts';
 
 export { RestoreRefusedError, type RestoreRefusalCode } from './restore-errors.ts';
+import type { RestoreDependencies } from './restore-dependencies.ts';
 
-/** Everything a restore needs from the outside world (a `BackupDependencies` is one); built by the entry points. */
-export interface RestoreDependencies {
-  db: PrismaClient;
-  kube: KubeClients;
-  /** Backup files are only read from below this root. */
-  store: { root: string };
-  clock: () => Date;
-  logger: Logger;
-  notifier?: Notifier;
-  settings: {
-    /** Bounds each step (pod lookup, then the exec) of a restore. */
-    timeoutMs: number;
-    /** Lease of the deployment claim a live restore holds; renewed every third of it. */
-    claimTtlMs: number;
-  };
-}
+export type { RestoreDependencies } from './restore-dependencies.ts';
 
 export type RestoreRequest =
   /** Into a new scratch database next to the live one: non-destructive, needs no confirmation. */
@@ -58,6 +45,8 @@ export type RestoreRequest =
       /** Keep the scratch database after counting (it is dropped by default, and always after a failure). */
       keepScratch?: boolean;
       signal?: AbortSignal;
+      /** The queued job this restore runs for; recorded on the RestoreRecord. */
+      jobId?: string;
     }
   /** Over the live data: the PROPOSED record of a dry-run and the token it issued. */
   | {
@@ -81,7 +70,7 @@ export interface LiveRestorePlan {
 type BackupWithDeployment = BackupRecord & { deployment: Deployment & { workspace: Workspace } };
 
 /** A backup that may be restored, with what restoring it takes. */
-interface Restorable {
+export interface Restorable {
   backup: BackupWithDeployment;
   deployment: Deployment & { workspace: Workspace };
   recipe: Recipe;
@@ -135,6 +124,8 @@ async function restoreIntoScratch(
       target,
       requestedBy: request.requestedBy,
       startedAt,
+      leaseExpiresAt: leaseUntil(deps, startedAt),
+      jobId: request.jobId ?? null,
     },
   });
   const log = deps.logger.child({
@@ -145,6 +136,7 @@ async function restoreIntoScratch(
     kind: record.kind,
   });
   log.info({ target }, 'scratch restore started');
+  const hold = holdRestore(deps, record, null, log);
   let created = false;
   let succeeded = false;
   let bytesRestored: number | null = null;
@@ -154,7 +146,12 @@ async function restoreIntoScratch(
     if (scratch.create) await runStep(deps, restorable, scratch.create, { target, signal: request.signal });
     created = true;
     const source = { ...restorable.source, verified: true };
-    const imported = await runStep(deps, restorable, scratch.import, { target, signal: request.signal, source });
+    const imported = await runStep(deps, restorable, scratch.import, {
+      target,
+      signal: request.signal,
+      source,
+      onProgress: hold.onProgress,
+    });
     bytesRestored = imported.bytesSent;
     const countOutput = scratch.printsCounts
       ? imported.stdout
@@ -167,6 +164,7 @@ async function restoreIntoScratch(
   } catch (error) {
     return await finishFailed(deps, record, restorable, error, bytesRestored, log);
   } finally {
+    await hold.release();
     if (created && scratch.drop && !(succeeded && request.keepScratch)) {
       await runStep(deps, restorable, scratch.drop, { target }).then(
         () => log.info({ target }, 'scratch database dropped'),
@@ -177,21 +175,34 @@ async function restoreIntoScratch(
   }
 }
 
-async function restoreOverLive(
+/**
+ * The PROPOSED live restore `restoreId` (of `backupId`, when given) if `token` confirms it now. Refusals throw
+ * `RestoreRefusedError`: unknown restore, not PROPOSED, not approved yet, wrong token; an expired token also cancels
+ * the proposal.
+ */
+export async function checkConfirmation(
   deps: RestoreDependencies,
-  backupId: string,
-  request: Extract<RestoreRequest, { mode: 'live' }>,
-): Promise<RestoreRecord> {
-  const now = deps.clock();
-  const proposal = await deps.db.restoreRecord.findUnique({ where: { id: request.restoreId } });
-  if (!proposal || proposal.kind !== 'DESTRUCTIVE' || proposal.backupRecordId !== backupId) {
+  restoreId: string,
+  token: string,
+  now: Date,
+  backupId?: string,
+): Promise<RestoreRecord & { backupRecordId: string }> {
+  const proposal = await deps.db.restoreRecord.findUnique({ where: { id: restoreId } });
+  if (
+    !proposal ||
+    proposal.kind !== 'DESTRUCTIVE' ||
+    !proposal.backupRecordId ||
+    (backupId !== undefined && proposal.backupRecordId !== backupId)
+  ) {
     throw new RestoreRefusedError(
       'NOT_FOUND',
-      `no proposed live restore "${request.restoreId}" of backup "${backupId}"`,
+      backupId === undefined
+        ? `no proposed live restore "${restoreId}"`
+        : `no proposed live restore "${restoreId}" of backup "${backupId}"`,
     );
   }
   assertConfirmable(proposal, now);
-  if (!confirmTokenMatches(request.confirmToken, proposal.confirmTokenHash)) {
+  if (!confirmTokenMatches(token, proposal.confirmTokenHash)) {
     throw new RestoreRefusedError('TOKEN_INVALID', `the confirmation token of restore ${proposal.id} is wrong`);
   }
   if (!proposal.confirmExpiresAt || proposal.confirmExpiresAt.getTime() <= now.getTime()) {
@@ -209,6 +220,16 @@ async function restoreOverLive(
       `the confirmation token of restore ${proposal.id} expired at ${proposal.confirmExpiresAt?.toISOString()}; plan again`,
     );
   }
+  return { ...proposal, backupRecordId: proposal.backupRecordId };
+}
+
+async function restoreOverLive(
+  deps: RestoreDependencies,
+  backupId: string,
+  request: Extract<RestoreRequest, { mode: 'live' }>,
+): Promise<RestoreRecord> {
+  const now = deps.clock();
+  const proposal = await checkConfirmation(deps, request.restoreId, request.confirmToken, now, backupId);
   const restorable = await loadRestorable(deps, backupId);
   const { deployment } = restorable;
   const claim = { deploymentId: deployment.id, token: `restore-${randomUUID()}`, ttlMs: deps.settings.claimTtlMs };
@@ -228,37 +249,51 @@ async function restoreOverLive(
         confirmTokenHash: proposal.confirmTokenHash,
         confirmExpiresAt: { gt: now },
       },
-      data: { status: 'RUNNING', confirmedBy: request.confirmedBy, startedAt: now },
+      data: {
+        status: 'RUNNING',
+        confirmedBy: request.confirmedBy,
+        startedAt: now,
+        leaseExpiresAt: leaseUntil(deps, now),
+      },
     });
     if (count !== 1)
       throw new RestoreRefusedError('NOT_PROPOSED', `restore ${proposal.id} was confirmed or cancelled meanwhile`);
     return tx.restoreRecord.findUniqueOrThrow({ where: { id: proposal.id } });
   });
+  request.onStarted?.(record);
+  return runLiveRestore(deps, { record, restorable, claim, ...(request.signal ? { signal: request.signal } : {}) });
+}
+
+/**
+ * Runs a live restore whose record is RUNNING and whose deployment claim is held: streams the backup into the live
+ * database, counts the result and records it (SUCCEEDED, or FAILED with a `restore_failed` alert), then releases
+ * the claim. Never throws for a failed restore: the record says how it ended.
+ */
+export async function runLiveRestore(
+  deps: RestoreDependencies,
+  run: { record: RestoreRecord; restorable: Restorable; claim: RestoreClaim; signal?: AbortSignal },
+): Promise<RestoreRecord> {
+  const { record, restorable, claim } = run;
+  const { deployment } = restorable;
   const log = deps.logger.child({
     module: 'restore',
     restoreId: record.id,
     deploymentId: deployment.id,
-    backupId,
+    backupId: restorable.backup.id,
     kind: record.kind,
   });
-  log.warn({ target: record.target, confirmedBy: request.confirmedBy }, 'live restore started');
-  request.onStarted?.(record);
-  await resolveAlerts(deps.db, deployment.id, [RESTORE_PROPOSED_ALERT], now).catch(() => 0);
+  log.warn({ target: record.target, confirmedBy: record.confirmedBy }, 'live restore started');
+  await resolveAlerts(deps.db, deployment.id, [RESTORE_PROPOSED_ALERT], deps.clock()).catch(() => 0);
 
-  const stop = new AbortController();
-  const signal = request.signal ? AbortSignal.any([request.signal, stop.signal]) : stop.signal;
-  const heartbeat = setInterval(
-    () => {
-      renewClaim(deps.db, { ...claim, now: deps.clock() }).then(
-        (held) => held || stop.abort(),
-        (error: unknown) => log.warn({ err: error }, 'could not renew the restore claim'),
-      );
-    },
-    Math.max(1_000, Math.floor(deps.settings.claimTtlMs / 3)),
-  );
+  const hold = holdRestore(deps, record, claim, log);
+  const signal = run.signal ? AbortSignal.any([run.signal, hold.signal]) : hold.signal;
   let bytesRestored: number | null = null;
   try {
-    const imported = await runStep(deps, restorable, restorable.dataImport.live, { signal, source: restorable.source });
+    const imported = await runStep(deps, restorable, restorable.dataImport.live, {
+      signal,
+      source: restorable.source,
+      onProgress: hold.onProgress,
+    });
     bytesRestored = imported.bytesSent;
     const counts = await countLive(deps, restorable).catch((error: unknown) => {
       log.warn({ err: error }, 'the live restore succeeded but the restored data could not be counted');
@@ -271,10 +306,7 @@ async function restoreOverLive(
   } catch (error) {
     return await finishFailed(deps, record, restorable, error, bytesRestored, log);
   } finally {
-    clearInterval(heartbeat);
-    await releaseClaim(deps.db, claim).catch((error: unknown) =>
-      log.warn({ err: error }, 'could not release the restore claim'),
-    );
+    await hold.release();
   }
 }
 
@@ -447,7 +479,7 @@ function assertConfirmable(proposal: RestoreRecord, now: Date): void {
 }
 
 /** Loads the backup and checks it may be restored now; throws `RestoreRefusedError` naming what is wrong. */
-async function loadRestorable(deps: RestoreDependencies, backupId: string): Promise<Restorable> {
+export async function loadRestorable(deps: RestoreDependencies, backupId: string): Promise<Restorable> {
   const backup = await deps.db.backupRecord.findUnique({
     where: { id: backupId },
     include: { deployment: { include: { workspace: true } } },
@@ -531,7 +563,12 @@ function runStep(
   deps: RestoreDependencies,
   restorable: Restorable,
   command: readonly string[],
-  options: { target?: string; signal?: AbortSignal | undefined; source?: ImportSource },
+  options: {
+    target?: string;
+    signal?: AbortSignal | undefined;
+    source?: ImportSource;
+    onProgress?: (bytesSent: number) => void;
+  },
 ): Promise<DataImportResult> {
   const { deployment, dataImport } = restorable;
   return runDataImport(
@@ -545,6 +582,7 @@ function runStep(
       ...(options.source ? { source: options.source } : {}),
       timeoutMs: deps.settings.timeoutMs,
       ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     },
     deps.logger,
   );

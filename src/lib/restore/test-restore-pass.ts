@@ -5,12 +5,12 @@
  * the run in `lastTestRestoreAt`; and alert a person: `test_restore_failed` (critical) when the restore failed or
  * was refused, `data_shrank` (warning) when tables or keys shrank beyond the tolerance. A clean run resolves both.
  *
- * One deployment at a time (a restore loads the database server as much as a backup). A run is claimed by moving
- * `lastTestRestoreAt` from the value the decision read to the start time, so two workers never run the same one; a
- * worker that dies mid-run leaves it claimed until the schedule fires again. Errors of one deployment never stop
- * the others; nothing here throws.
+ * A run is claimed by moving `lastTestRestoreAt` from the value the decision read to the start time, so two workers
+ * never run the same one. The worker queues each claimed run as a job in the same transaction (its job is retried
+ * when a worker dies mid-run); `runTestRestorePass` runs them in line, one at a time. Errors of one deployment never
+ * stop the others; nothing here throws.
  */
-import type { BackupRecord, Deployment, RestoreRecord } from '../../generated/prisma/client.ts';
+import type { BackupRecord, Deployment, Prisma, RestoreRecord } from '../../generated/prisma/client.ts';
 import { DATA_SHRANK_ALERT, raiseAndNotify, resolveAlerts, TEST_RESTORE_FAILED_ALERT } from '../alerts/index.ts';
 import { redactSecrets } from '../shared/index.ts';
 import { restoreBackup, RestoreRefusedError, type RestoreDependencies } from './restore-backup.ts';
@@ -48,21 +48,40 @@ export interface TestRestoreReport {
   results: TestRestoreResult[];
 }
 
-/** Runs every due test-restore once; `now` is the time the due decisions are taken at. */
+/** Runs every due test-restore once, one after another; `now` is the time the due decisions are taken at. */
 export async function runTestRestorePass(
   deps: RestoreDependencies,
   now: Date,
   options: TestRestorePassOptions = {},
 ): Promise<TestRestoreReport> {
-  const log = deps.logger.child({ module: 'restore/test-restore' });
   const report: TestRestoreReport = { due: 0, results: [] };
+  for (const due of await claimDueTestRestores(deps, now)) {
+    if (options.stopTakingWork?.aborted) break;
+    report.due += 1;
+    const result = await runDeploymentTestRestore(deps, due.deploymentId, options);
+    if (result) report.results.push(result);
+  }
+  return report;
+}
+
+/**
+ * Takes the due decision for every deployment with a test-restore schedule and claims each due one that has a
+ * backup to restore, by moving `lastTestRestoreAt` from the value the decision read to `now` (two workers never
+ * claim the same run). `claim` runs in the same transaction as that move: a worker queues the test-restore's job
+ * there, so a claimed run always has its job. Returns the claimed deployments.
+ */
+export async function claimDueTestRestores(
+  deps: RestoreDependencies,
+  now: Date,
+  claim?: (transaction: Prisma.TransactionClient, deploymentId: string) => Promise<boolean>,
+): Promise<Array<{ deploymentId: string }>> {
+  const log = deps.logger.child({ module: 'restore/test-restore' });
   const deployments = await deps.db.deployment.findMany({
     where: { testRestoreSchedule: { not: null } },
-    include: { workspace: { select: { slug: true } } },
     orderBy: { id: 'asc' },
   });
+  const claimed: Array<{ deploymentId: string }> = [];
   for (const deployment of deployments) {
-    if (options.stopTakingWork?.aborted) break;
     const decision = isTestRestoreDue(deployment, now);
     if (!decision.due) {
       if (decision.code === 'INVALID_SCHEDULE')
@@ -70,31 +89,62 @@ export async function runTestRestorePass(
       continue;
     }
     try {
-      const backup = await chooseBackup(deps, deployment.id);
-      if (!backup) {
+      if (!(await chooseBackup(deps, deployment.id))) {
         log.info({ deploymentId: deployment.id }, 'test-restore due but the deployment has no successful backup yet');
         continue;
       }
-      report.due += 1;
-      const claimed = await deps.db.deployment.updateMany({
-        where: { id: deployment.id, lastTestRestoreAt: deployment.lastTestRestoreAt },
-        data: { lastTestRestoreAt: now },
+      const taken = await deps.db.$transaction(async (tx) => {
+        const moved = await tx.deployment.updateMany({
+          where: { id: deployment.id, lastTestRestoreAt: deployment.lastTestRestoreAt },
+          data: { lastTestRestoreAt: now },
+        });
+        if (moved.count !== 1) return false;
+        if (claim && !(await claim(tx, deployment.id))) throw new ClaimDeclined();
+        return true;
       });
-      if (claimed.count !== 1) continue;
-      log.info({ deploymentId: deployment.id, backupId: backup.id, reason: decision.reason }, 'test-restore started');
-      const result = await testRestore(deps, deployment, backup, options);
-      report.results.push(result);
-      await deps.db.deployment.update({ where: { id: deployment.id }, data: { lastTestRestoreAt: deps.clock() } });
-      const level = result.outcome === 'clean' ? 'info' : result.outcome === 'shrank' ? 'warn' : 'error';
-      log[level](
-        { deploymentId: deployment.id, restoreId: result.restoreId, outcome: result.outcome },
-        `test-restore ${result.outcome}: ${result.detail}`,
-      );
+      if (!taken) continue;
+      log.info({ deploymentId: deployment.id, reason: decision.reason }, 'test-restore due');
+      claimed.push({ deploymentId: deployment.id });
     } catch (error) {
-      log.error({ err: error, deploymentId: deployment.id }, 'test-restore crashed');
+      if (error instanceof ClaimDeclined) continue;
+      log.error({ err: error, deploymentId: deployment.id }, 'could not claim a due test-restore');
     }
   }
-  return report;
+  return claimed;
+}
+
+/** The claim's owner declined (its job was already queued): the move of `lastTestRestoreAt` is rolled back. */
+class ClaimDeclined extends Error {}
+
+/**
+ * Runs the claimed test-restore of one deployment: its newest backup (verified if possible) into a scratch database,
+ * compared with the previous run, alerted on, recorded in `lastTestRestoreAt`. Null when there is nothing to
+ * restore (the deployment or its backups are gone). Never throws for a failed restore: the result says how it went.
+ */
+export async function runDeploymentTestRestore(
+  deps: RestoreDependencies,
+  deploymentId: string,
+  options: TestRestorePassOptions & { jobId?: string } = {},
+): Promise<TestRestoreResult | null> {
+  const log = deps.logger.child({ module: 'restore/test-restore' });
+  const deployment = await deps.db.deployment.findUnique({
+    where: { id: deploymentId },
+    include: { workspace: { select: { slug: true } } },
+  });
+  const backup = deployment ? await chooseBackup(deps, deploymentId) : null;
+  if (!deployment || !backup) {
+    log.info({ deploymentId }, 'test-restore skipped: the deployment or its backups are gone');
+    return null;
+  }
+  log.info({ deploymentId, backupId: backup.id }, 'test-restore started');
+  const result = await testRestore(deps, deployment, backup, options);
+  await deps.db.deployment.update({ where: { id: deploymentId }, data: { lastTestRestoreAt: deps.clock() } });
+  const level = result.outcome === 'clean' ? 'info' : result.outcome === 'shrank' ? 'warn' : 'error';
+  log[level](
+    { deploymentId, restoreId: result.restoreId, outcome: result.outcome },
+    `test-restore ${result.outcome}: ${result.detail}`,
+  );
+  return result;
 }
 
 /** The newest SUCCEEDED backup that passed its format check, else the newest SUCCEEDED one. */
@@ -118,7 +168,7 @@ async function testRestore(
   deps: RestoreDependencies,
   deployment: DeploymentWithSlug,
   backup: BackupRecord,
-  options: TestRestorePassOptions,
+  options: TestRestorePassOptions & { jobId?: string },
 ): Promise<TestRestoreResult> {
   const base = { deploymentId: deployment.id, deploymentName: deployment.name, backupId: backup.id };
   const label = `${deployment.workspace.slug}/${deployment.name}`;
@@ -136,6 +186,7 @@ async function testRestore(
       trigger: 'SCHEDULE',
       keepScratch: false,
       ...(options.abortRunning ? { signal: options.abortRunning } : {}),
+      ...(options.jobId ? { jobId: options.jobId } : {}),
     });
     if (restore.status !== 'SUCCEEDED')
       failure = `${restore.errorKind ?? 'Failed'}: ${restore.error ?? 'the restore failed'}`;

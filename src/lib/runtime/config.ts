@@ -47,6 +47,15 @@ export const configSchema = z
     BACKUP_OVERDUE_GRACE_MINUTES: integerVariable(1, 7 * 24 * 60, 60).describe(
       'A scheduled backup not made this long after its fire time counts as overdue.',
     ),
+    JOB_HEARTBEAT_SECONDS: integerVariable(10, 3_600, 30).describe(
+      'A worker running a job proves it is alive this often (half of it); after this long without a sign, the job is retried elsewhere (or, for a live restore, failed).',
+    ),
+    JOB_MONITOR_SECONDS: integerVariable(1, 600, 15).describe(
+      'How often workers look for jobs whose worker died (and expire old ones).',
+    ),
+    JOB_POLL_SECONDS: integerVariable(1, 60, 2).describe(
+      'How often an idle worker looks for new jobs (on PostgreSQL it is also woken at once when one is queued).',
+    ),
     SHUTDOWN_GRACE_SECONDS: integerVariable(0, 3_600, 60).describe(
       'On SIGTERM, running backups may finish for this long before they are aborted.',
     ),

@@ -1,6 +1,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { createWebhookNotifier, noopNotifier, type Notifier } from '../alerts/index.ts';
 import type { BackupDependencies } from '../backups/index.ts';
+import { type JobQueue, openJobQueue } from '../jobs/index.ts';
 import { createKubeClients, loadKubeConfig } from '../kube/index.ts';
 import { createS3Destination, type OffsiteDestination } from '../offsite/index.ts';
 import type { Logger } from '../shared/index.ts';
@@ -20,9 +21,20 @@ export interface Services {
   notifier: Notifier;
   /** What backups, retention, restores, uploads and format checks need; the notifier included. */
   backup: BackupDependencies & { notifier: Notifier };
-  /** Waits (bounded) for alert deliveries still in flight, then closes the database. */
-  close(flushTimeoutMs?: number): Promise<void>;
+  /**
+   * The durable job queue, opened on first use (a command that sends no job does not pay for it). Workers run
+   * jobs and retry those of dead workers; the web and the CLIs only send them.
+   */
+  jobs(): Promise<JobQueue>;
+  /**
+   * Waits (bounded) for alert deliveries still in flight, stops the job queue (running jobs get `jobsTimeoutMs` to
+   * end; the rest are retried by another worker), then closes the database.
+   */
+  close(options?: { flushTimeoutMs?: number; jobsTimeoutMs?: number }): Promise<void>;
 }
+
+/** How a process uses the job queue: a worker runs jobs, a client (web, CLI) only sends them. */
+export type ProcessRole = 'worker' | 'client';
 
 /** Replacements for a local setup (the demo's stand-in cluster). */
 export interface ServiceOverrides {
@@ -35,13 +47,17 @@ const DEFAULT_FLUSH_TIMEOUT_MS = 10_000;
 export async function openServices(
   env: Record<string, string | undefined>,
   name: string,
-  options: { logToStderr?: boolean } = {},
+  options: { logToStderr?: boolean; role?: ProcessRole } = {},
 ): Promise<Services> {
-  return createServices(await openRuntime(env, name, options));
+  return createServices(await openRuntime(env, name, options), { role: options.role ?? 'client' });
 }
 
 /** Builds the services of an opened runtime. */
-export function createServices(runtime: Runtime, overrides: ServiceOverrides = {}): Services {
+export function createServices(
+  runtime: Runtime,
+  options: { role: ProcessRole; overrides?: ServiceOverrides },
+): Services {
+  const overrides = options.overrides ?? {};
   const { config, logger, database } = runtime;
   const notifier = createNotifier(config, logger);
   const kubeConfig =
@@ -56,11 +72,34 @@ export function createServices(runtime: Runtime, overrides: ServiceOverrides = {
     destinations: createOffsiteDestinations(config),
     settings: { timeoutMs: config.BACKUP_TIMEOUT_SECONDS * 1_000, claimTtlMs: config.BACKUP_CLAIM_TTL_SECONDS * 1_000 },
   };
+  let jobs: Promise<JobQueue> | null = null;
   return {
     runtime,
     notifier,
     backup,
-    async close(flushTimeoutMs = DEFAULT_FLUSH_TIMEOUT_MS) {
+    jobs() {
+      jobs ??= openJobQueue({
+        connection: database.connection,
+        logger,
+        role: options.role,
+        settings: {
+          heartbeatSeconds: config.JOB_HEARTBEAT_SECONDS,
+          monitorSeconds: config.JOB_MONITOR_SECONDS,
+          pollSeconds: config.JOB_POLL_SECONDS,
+          backupTimeoutSeconds: config.BACKUP_TIMEOUT_SECONDS,
+        },
+      }).catch((error: unknown) => {
+        jobs = null;
+        throw error;
+      });
+      return jobs;
+    },
+    async close(closeOptions = {}) {
+      const flushTimeoutMs = closeOptions.flushTimeoutMs ?? DEFAULT_FLUSH_TIMEOUT_MS;
+      if (jobs) {
+        const queue = await jobs.catch(() => null);
+        await queue?.stop({ graceful: true, timeoutMs: closeOptions.jobsTimeoutMs ?? flushTimeoutMs });
+      }
       await notifier.flush(flushTimeoutMs);
       await database.close();
     },
@@ -68,10 +107,11 @@ export function createServices(runtime: Runtime, overrides: ServiceOverrides = {
 }
 
 /** What the worker loop runs on: the backup dependencies, the cycle's settings and the optional LLM agent. */
-export function createLoopDependencies(services: Services): LoopDependencies {
+export async function createLoopDependencies(services: Services): Promise<LoopDependencies> {
   const { config, logger } = services.runtime;
   return {
     backup: services.backup,
+    jobs: await services.jobs(),
     logger,
     settings: {
       concurrency: config.BACKUP_CONCURRENCY,

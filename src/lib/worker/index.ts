@@ -1,1 +1,2 @@
-export { type LoopDependencies, runCycle, runLoop, shutdownInterruption } from './loop.ts';
+export { emptyJobTally, type JobTally, runBackupJob, startJobRunners } from './job-runners.ts';
+export { type CycleSummary, type LoopDependencies, runCycle, runLoop, runOnce, shutdownInterruption } from './loop.ts';

@@ -1,18 +1,14 @@
-import { formatLateness, type Logger, runWithConcurrency } from '../shared/index.ts';
+import { formatLateness, type Logger } from '../shared/index.ts';
 import { BACKUP_BLOCKED_ALERT, BACKUP_OVERDUE_ALERT, raiseAndNotify, resolveAlerts } from '../alerts/index.ts';
 import {
-  type BackupDecision,
   type BackupDependencies,
   BackupInterruptedError,
   type BackupState,
   type DeploymentBackupState,
-  executeBackup,
   gatherBackupState,
   recoverInterruptedBackups,
-  shouldRunBackup,
   type SkipCode,
 } from '../backups/index.ts';
-import { pruneBackups } from '../retention/index.ts';
 import {
   type AgentTurnReport,
   backupTools,
@@ -21,13 +17,16 @@ import {
   runAgentTurn,
   type ToolContext,
 } from '../agent/index.ts';
-import { runTestRestorePass } from '../restore/index.ts';
-import { runUploadPass } from '../offsite/index.ts';
+import type { JobQueue } from '../jobs/index.ts';
+import { emptyJobTally, type JobTally, startJobRunners, tallySince } from './job-runners.ts';
+import { claimDueTestRestores, recoverInterruptedRestores } from '../restore/index.ts';
 import { checkUncheckedBackups } from '../verification/index.ts';
 
 /** Everything the ops-agent loop needs; built by the worker. */
 export interface LoopDependencies {
   backup: BackupDependencies;
+  /** Where the cycle queues the work it decides on; the job runners take it from there. */
+  jobs: JobQueue;
   logger: Logger;
   settings: {
     concurrency: number;
@@ -38,25 +37,24 @@ export interface LoopDependencies {
   agent: { llm: LlmSettings; workspaceId: string | null } | null;
 }
 
-/** What one cycle did; logged as its summary. */
+/** What one cycle decided and queued (the jobs' own results are in the job tally). */
 export interface CycleSummary {
   startedAt: string;
+  /** Deployments whose scheduled backup is due (and not running). */
   due: number;
-  run: number;
-  succeeded: number;
-  failed: number;
+  /** Of those, backups newly queued (the others were already waiting in the queue). */
+  queued: number;
+  /** Deployments not due, or not backed up (FAILED, no dataExport, backups off, …). */
   skipped: number;
   overdue: number;
+  /** Backups and restores whose process died, now FAILED "Interrupted". */
   interrupted: number;
-  pruned: number;
+  interruptedRestores: number;
   pruneSuggestions: number;
-  /** Scheduled test-restores run this cycle, and how many of them failed or found the data shrunk. */
-  testRestores: number;
-  testRestoresFailed: number;
-  dataShrank: number;
-  /** Off-site copies uploaded (and verified) this cycle, and failed upload attempts (retried later or given up). */
-  uploaded: number;
-  uploadsFailed: number;
+  /** Scheduled test-restores queued this cycle. */
+  testRestoresQueued: number;
+  /** Whether an off-site upload pass was queued (one runs at a time; false when one already waits). */
+  uploadPassQueued: boolean;
   /** Successful backups left unchecked (a worker stopped before their format check) and checked this cycle. */
   lateFormatChecks: number;
   agent: (Pick<AgentTurnReport, 'stoppedBecause' | 'steps'> & { toolCalls: number }) | null;
@@ -91,19 +89,14 @@ export async function runCycle(deps: LoopDependencies, options: CycleOptions = {
   const summary: CycleSummary = {
     startedAt: started.toISOString(),
     due: 0,
-    run: 0,
-    succeeded: 0,
-    failed: 0,
+    queued: 0,
     skipped: 0,
     overdue: 0,
     interrupted: 0,
-    pruned: 0,
+    interruptedRestores: 0,
     pruneSuggestions: 0,
-    testRestores: 0,
-    testRestoresFailed: 0,
-    dataShrank: 0,
-    uploaded: 0,
-    uploadsFailed: 0,
+    testRestoresQueued: 0,
+    uploadPassQueued: false,
     lateFormatChecks: 0,
     agent: null,
     ms: 0,
@@ -114,6 +107,11 @@ export async function runCycle(deps: LoopDependencies, options: CycleOptions = {
     return null;
   });
   summary.interrupted = recovery?.interrupted.length ?? 0;
+  const restores = await recoverInterruptedRestores(deps.backup).catch((error: unknown) => {
+    log.error({ err: error }, 'crash recovery of restores failed; the cycle goes on without it');
+    return [];
+  });
+  summary.interruptedRestores = restores.length;
 
   const stateOptions = { overdueGraceMs: deps.settings.overdueGraceMs, retryDelayMs: deps.settings.retryDelayMs };
   const state = await gatherBackupState(deps.backup.db, {
@@ -144,118 +142,63 @@ export async function runCycle(deps: LoopDependencies, options: CycleOptions = {
     );
   }
 
-  await runWithConcurrency(due, deps.settings.concurrency, options.stopTakingWork, async (deployment) => {
-    summary.run += 1;
-    try {
-      const { decision: current, lastBackupAt } = await decideAgain(deps, deployment);
-      if (!current.due) {
-        summary.skipped += 1;
-        log.info({ deploymentId: deployment.id, code: current.code }, `scheduled backup skipped: ${current.reason}`);
-        return;
-      }
-      const outcome = await executeBackup(deps.backup, deployment.id, {
-        trigger: 'SCHEDULE',
-        expectedLastBackupAt: lastBackupAt,
-        ...(options.abortRunning ? { signal: options.abortRunning } : {}),
-      });
-      if (outcome.status === 'SKIPPED') {
-        summary.skipped += 1;
-        log.info({ deploymentId: deployment.id, code: outcome.code }, `scheduled backup skipped: ${outcome.reason}`);
-        return;
-      }
-      if (outcome.status === 'FAILED') {
-        summary.failed += 1;
-        return;
-      }
-      summary.succeeded += 1;
-      try {
-        const report = await pruneBackups(deps.backup, deployment.id);
-        summary.pruned += report.pruned.length;
-      } catch (error) {
-        // The backup itself succeeded: a retention failure (e.g. an invalid policy) is reported, not counted as one.
-        log.error(
-          { err: error, deploymentId: deployment.id },
-          `retention not applied: ${error instanceof Error ? error.message : String(error)}`,
-        );
-      }
-    } catch (error) {
-      summary.failed += 1;
-      log.error({ err: error, deploymentId: deployment.id }, 'scheduled backup crashed');
-    }
-  });
+  if (options.stopTakingWork?.aborted) return finish(deps, summary, started, log);
+
+  // Due backups are queued in one statement; the queue drops a deployment whose backup already waits. Workers take
+  // them from there, spread over every worker process, without waiting for any model.
+  summary.queued = await deps.jobs
+    .enqueueMany(
+      'backup',
+      due.map((deployment) => ({
+        deploymentId: deployment.id,
+        trigger: 'SCHEDULE' as const,
+        requestedBy: 'schedule',
+        expectedLastBackupAt: deployment.lastBackupAt?.toISOString() ?? null,
+      })),
+    )
+    .catch((error: unknown) => {
+      log.error({ err: error }, 'could not queue the due backups; the next cycle tries again');
+      return 0;
+    });
 
   // Format checks a stopped worker never ran (each backup checks its own file right after it succeeds).
-  if (!options.stopTakingWork?.aborted) {
-    const caughtUp = await checkUncheckedBackups(deps.backup, {
-      now: deps.backup.clock(),
-      ...(options.abortRunning ? { signal: options.abortRunning } : {}),
-    }).catch((error: unknown) => {
-      log.error({ err: error }, 'catching up unchecked backups failed; the cycle goes on');
-      return [];
-    });
-    summary.lateFormatChecks = caughtUp.length;
+  const caughtUp = await checkUncheckedBackups(deps.backup, {
+    now: deps.backup.clock(),
+    ...(options.abortRunning ? { signal: options.abortRunning } : {}),
+  }).catch((error: unknown) => {
+    log.error({ err: error }, 'catching up unchecked backups failed; the cycle goes on');
+    return [];
+  });
+  summary.lateFormatChecks = caughtUp.length;
+
+  // Off-site copies of new backups (and retries of earlier ones): one pass at a time, beside the cycle.
+  if (deps.backup.destinations?.length) {
+    summary.uploadPassQueued =
+      (await deps.jobs.enqueue('upload', {}).catch((error: unknown) => {
+        log.error({ err: error }, 'could not queue the off-site upload pass; the next cycle tries again');
+        return null;
+      })) !== null;
   }
 
-  // Off-site copies of this cycle's backups (and retries of earlier ones); a failure here never fails a backup.
-  if (deps.backup.destinations?.length && !options.stopTakingWork?.aborted) {
-    const uploads = await runUploadPass(
-      deps.backup,
-      deps.backup.clock(),
-      options.abortRunning ? { signal: options.abortRunning } : {},
-    ).catch((error: unknown) => {
-      log.error({ err: error }, 'the off-site upload pass failed; the cycle goes on');
-      return null;
-    });
-    summary.uploaded = uploads?.uploaded ?? 0;
-    summary.uploadsFailed = (uploads?.retrying ?? 0) + (uploads?.failed ?? 0);
-  }
+  // Due test-restores, each claimed and queued in one transaction, run one at a time beside the cycle.
+  const testRestores = await claimDueTestRestores(deps.backup, deps.backup.clock(), async (transaction, id) =>
+    Boolean(await deps.jobs.enqueue('testRestore', { deploymentId: id }, { transaction })),
+  ).catch((error: unknown) => {
+    log.error({ err: error }, 'could not queue the due test-restores; the next cycle tries again');
+    return [];
+  });
+  summary.testRestoresQueued = testRestores.length;
 
-  // After the backups, so a due test-restore restores this cycle's fresh backup.
-  if (!options.stopTakingWork?.aborted) {
-    const testRestores = await runTestRestorePass(deps.backup, deps.backup.clock(), {
-      ...(options.stopTakingWork ? { stopTakingWork: options.stopTakingWork } : {}),
-      ...(options.abortRunning ? { abortRunning: options.abortRunning } : {}),
-    }).catch((error: unknown) => {
-      log.error({ err: error }, 'the test-restore pass failed; the cycle goes on');
-      return null;
-    });
-    for (const result of testRestores?.results ?? []) {
-      summary.testRestores += 1;
-      if (result.outcome === 'failed') summary.testRestoresFailed += 1;
-      if (result.outcome === 'shrank') summary.dataShrank += 1;
-    }
-  }
-
-  if (deps.agent && !options.stopTakingWork?.aborted) {
+  if (deps.agent) {
     summary.agent = await runAgent(deps, deps.agent, stateOptions, options, log);
   }
-  summary.ms = deps.backup.clock().getTime() - started.getTime();
-  log.info(
-    summary,
-    `cycle: ${summary.due} due, ${summary.run} run, ${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.skipped} skipped, ${summary.overdue} overdue${summary.uploaded + summary.uploadsFailed > 0 ? `, ${summary.uploaded} uploaded, ${summary.uploadsFailed} upload(s) failed` : ''}${summary.testRestores > 0 ? `, ${summary.testRestores} test-restore(s), ${summary.testRestoresFailed} failed` : ''} (${summary.ms} ms)`,
-  );
-  return summary;
+  return finish(deps, summary, started, log);
 }
 
-/**
- * Takes the due decision again on the deployment as it is now: the state was gathered before the earlier backups of
- * this cycle ran, and meanwhile another worker may have backed this deployment up and released its claim.
- */
-async function decideAgain(
-  deps: LoopDependencies,
-  deployment: DeploymentBackupState,
-): Promise<{ decision: BackupDecision; lastBackupAt: Date | null }> {
-  const current = await deps.backup.db.deployment.findUnique({ where: { id: deployment.id } });
-  if (!current)
-    return {
-      decision: { due: false, code: 'NOT_FOUND', reason: `deployment "${deployment.id}" does not exist` },
-      lastBackupAt: null,
-    };
-  const decision = shouldRunBackup(current, deps.backup.clock(), {
-    lastFailedAt: deployment.recentFailures[0]?.startedAt ?? null,
-    retryDelayMs: deps.settings.retryDelayMs,
-  });
-  return { decision, lastBackupAt: current.lastBackupAt };
+function finish(deps: LoopDependencies, summary: CycleSummary, started: Date, log: Logger): CycleSummary {
+  summary.ms = deps.backup.clock().getTime() - started.getTime();
+  log.debug(summary, 'cycle decided');
+  return summary;
 }
 
 function noteSkip(
@@ -367,24 +310,86 @@ async function runAgent(
 }
 
 /**
- * Runs cycles every `intervalMs` until `stopTakingWork` aborts; a cycle that throws is logged and the loop goes on.
- * Returns when the current cycle has finished after the stop.
+ * The worker: starts the job runners (backups, restores, test-restores, uploads, taken from the durable queue), then
+ * runs a cycle every `intervalMs` until `stopTakingWork` aborts. Each cycle logs one line: what it decided, and what
+ * this worker's jobs did since the previous line. With `once`, a single cycle runs and the worker waits until the
+ * work it queued (and any other ready work) is done. A cycle that throws is logged and the loop goes on. Returns
+ * when the loop has stopped; the caller stops the job queue (which lets running jobs finish within the grace).
  */
 export async function runLoop(
   deps: LoopDependencies,
   options: { intervalMs: number; stopTakingWork: AbortSignal; abortRunning: AbortSignal; once?: boolean },
 ): Promise<void> {
+  if (options.once) {
+    await runOnce(deps, options);
+    return;
+  }
   const log = deps.logger.child({ module: 'ops-agent/loop' });
   const skipMemory: SkipMemory = new Map();
+  const tally = emptyJobTally();
+  await startJobRunners(runnerDependencies(deps), { abortRunning: options.abortRunning, tally });
+  let reported = { ...tally };
   while (!options.stopTakingWork.aborted) {
     try {
-      await runCycle(deps, { stopTakingWork: options.stopTakingWork, abortRunning: options.abortRunning, skipMemory });
+      const cycle = await runCycle(deps, {
+        stopTakingWork: options.stopTakingWork,
+        abortRunning: options.abortRunning,
+        skipMemory,
+      });
+      logCycle(log, cycle, tallySince(tally, reported));
+      reported = { ...tally };
     } catch (error) {
       log.error({ err: error }, 'cycle failed; the loop goes on');
     }
-    if (options.once) return;
     await sleep(options.intervalMs, options.stopTakingWork);
   }
+}
+
+/**
+ * One cycle and the work it queued: starts the job runners, runs the cycle, waits until no job is ready or running
+ * (or `stopTakingWork` aborts), stops taking jobs, logs the cycle's line and returns what happened. For `--once`,
+ * the demo and tests.
+ */
+export async function runOnce(
+  deps: LoopDependencies,
+  options: { stopTakingWork?: AbortSignal; abortRunning?: AbortSignal } = {},
+): Promise<{ cycle: CycleSummary; jobs: JobTally }> {
+  const log = deps.logger.child({ module: 'ops-agent/loop' });
+  const tally = emptyJobTally();
+  await startJobRunners(runnerDependencies(deps), {
+    abortRunning: options.abortRunning ?? new AbortController().signal,
+    tally,
+  });
+  try {
+    const cycle = await runCycle(deps, options);
+    await deps.jobs.waitUntilIdle(options.stopTakingWork ? { signal: options.stopTakingWork } : {});
+    logCycle(log, cycle, tally);
+    return { cycle, jobs: { ...tally } };
+  } finally {
+    await deps.jobs.pause();
+  }
+}
+
+function runnerDependencies(deps: LoopDependencies) {
+  return {
+    backup: deps.backup,
+    jobs: deps.jobs,
+    logger: deps.logger,
+    settings: { concurrency: deps.settings.concurrency },
+  };
+}
+
+/** The cycle's one log line: its decisions, and the jobs this worker finished since the previous line. */
+function logCycle(log: Logger, cycle: CycleSummary, jobs: JobTally): void {
+  const uploads =
+    jobs.uploaded + jobs.uploadsFailed > 0 ? `, ${jobs.uploaded} uploaded, ${jobs.uploadsFailed} upload(s) failed` : '';
+  const tests =
+    jobs.testRestores > 0 ? `, ${jobs.testRestores} test-restore(s), ${jobs.testRestoresFailed} failed` : '';
+  log.info(
+    { ...cycle, jobs },
+    `cycle: ${cycle.due} due, ${jobs.backupsRun} run, ${jobs.backupsSucceeded} succeeded, ${jobs.backupsFailed} failed, ` +
+      `${cycle.skipped + jobs.backupsSkipped} skipped, ${cycle.overdue} overdue${uploads}${tests} (${cycle.ms} ms)`,
+  );
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

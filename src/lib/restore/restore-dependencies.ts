@@ -1,0 +1,21 @@
+import type { PrismaClient } from '../../generated/prisma/client.ts';
+import type { Notifier } from '../alerts/index.ts';
+import type { KubeClients } from '../kube/index.ts';
+import type { Logger } from '../shared/index.ts';
+
+/** Everything a restore needs from the outside world (a `BackupDependencies` is one); built by the entry points. */
+export interface RestoreDependencies {
+  db: PrismaClient;
+  kube: KubeClients;
+  /** Backup files are only read from below this root. */
+  store: { root: string };
+  clock: () => Date;
+  logger: Logger;
+  notifier?: Notifier;
+  settings: {
+    /** Bounds each step (pod lookup, then the exec) of a restore. */
+    timeoutMs: number;
+    /** Lease of the deployment claim a live restore holds; renewed every third of it. */
+    claimTtlMs: number;
+  };
+}
