@@ -27,6 +27,7 @@ import { createKubeClients } from '../src/lib/kube/kube-clients.ts';
 import { loadKubeConfig } from '../src/lib/kube/kube-clients.ts';
 import { createLogger } from '../src/lib/shared/logger.ts';
 import { gatherBackupState } from '../src/lib/backups/backup-state.ts';
+import { openJobQueue } from '../src/lib/jobs/index.ts';
 import { runCycle, type LoopDependencies, type SkipMemory } from '../src/lib/worker/loop.ts';
 import { noopNotifier } from '../src/lib/alerts/notifier.ts';
 import { createFileBackupStore } from '../src/lib/storage/backup-store.ts';
@@ -54,6 +55,7 @@ const STATEMENT_KEY_LENGTH = 60;
 
 /** A Prisma client on a pg pool whose every connection counts (and times) the statements it sends. */
 interface CountingClient {
+  url: string;
   prisma: PrismaClient;
   statements: string[];
   /** Milliseconds from the first statement sent to the last answer received since the last reset. */
@@ -91,6 +93,7 @@ function countingClient(url: string): CountingClient {
   });
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
+    url,
     prisma,
     statements,
     sqlWallMs: () => lastAnswered - firstSent,
@@ -238,7 +241,15 @@ async function benchGather(client: CountingClient, scale: Scale): Promise<Gather
 async function benchCycleDecisions(client: CountingClient, scale: Scale): Promise<void> {
   const root = await mkdtemp(path.join(tmpdir(), 'bench-cycle-'));
   const logger = createLogger({ level: 'silent' });
+  // The cycle queues no work here (it is stopped before that), but a worker's loop always has its queue.
+  const jobs = await openJobQueue({
+    connection: { kind: 'postgres', url: client.url },
+    logger,
+    role: 'client',
+    settings: { heartbeatSeconds: 30, monitorSeconds: 15, pollSeconds: 2, backupTimeoutSeconds: 3_600 },
+  });
   const deps: LoopDependencies = {
+    jobs,
     backup: {
       db: client.prisma,
       kube: createKubeClients(loadKubeConfig()),
@@ -268,6 +279,7 @@ async function benchCycleDecisions(client: CountingClient, scale: Scale): Promis
         console.log(`    statements of the last pass by kind:\n${statementKinds(client.statements)}`);
     }
   } finally {
+    await jobs.stop({ graceful: false, timeoutMs: 1_000 });
     await rm(root, { recursive: true, force: true });
   }
 }

@@ -6,6 +6,8 @@ import { createKubeClients } from '../../src/lib/kube/kube-clients.ts';
 import { createLogger } from '../../src/lib/shared/logger.ts';
 import type { BackupDependencies } from '../../src/lib/backups/backup.ts';
 import { createFileBackupStore, type CreateFileSink } from '../../src/lib/storage/backup-store.ts';
+import { openJobQueue, type JobQueue } from '../../src/lib/jobs/index.ts';
+import type { LoopDependencies } from '../../src/lib/worker/index.ts';
 import { startFakeKubeApi, type FakeKubeApi, type FakePod } from './fake-kube-api.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
 
@@ -21,8 +23,20 @@ export interface BackupHarness {
   deps: BackupDependencies;
   /** Every log line written so far (JSON text). */
   logs(): string;
+  /** The durable job queue on the harness's database (opened on first use, as a worker: it runs jobs). */
+  jobs(): Promise<JobQueue>;
+  /** The worker loop's dependencies over the harness: its backup dependencies and its job queue. */
+  loop(overrides?: Partial<Omit<LoopDependencies, 'jobs'>>): Promise<LoopDependencies>;
   close(): Promise<void>;
 }
+
+/** Job settings for tests: the shortest heartbeat pg-boss allows, and quick polls and monitor passes. */
+export const TEST_JOB_SETTINGS = {
+  heartbeatSeconds: 10,
+  monitorSeconds: 1,
+  pollSeconds: 0.5,
+  backupTimeoutSeconds: 600,
+};
 
 export interface BackupHarnessOptions {
   pods?: FakePod[];
@@ -52,13 +66,33 @@ export async function startBackupHarness(options: BackupHarnessOptions = {}): Pr
     logger,
     settings: { timeoutMs: options.timeoutMs ?? 60_000, claimTtlMs: options.claimTtlMs ?? 60_000 },
   };
+  let jobs: Promise<JobQueue> | null = null;
+  const openJobs = () =>
+    (jobs ??= openJobQueue({
+      connection: { kind: 'postgres', url: db.url },
+      logger,
+      role: 'worker',
+      settings: TEST_JOB_SETTINGS,
+    }));
   return {
     db,
     kube,
     root,
     deps,
     logs: () => lines.join(''),
+    jobs: openJobs,
+    async loop(overrides = {}) {
+      return {
+        backup: deps,
+        logger,
+        settings: { concurrency: 2, overdueGraceMs: 3_600_000, retryDelayMs: 3_600_000 },
+        agent: null,
+        ...overrides,
+        jobs: await openJobs(),
+      };
+    },
     async close() {
+      if (jobs) await (await jobs).stop({ graceful: true, timeoutMs: 10_000 });
       await kube.close();
       await db.drop();
       await rm(root, { recursive: true, force: true });

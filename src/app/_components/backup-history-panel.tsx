@@ -37,9 +37,15 @@ export function BackupHistoryPanel(props: BackupHistoryPanelProps) {
               type="button"
               className="primary"
               onClick={() => void history.startBackup()}
-              disabled={history.starting || history.running}
+              disabled={history.starting || history.running || history.queued !== null}
             >
-              {history.starting ? 'Starting…' : history.running ? 'Backup running…' : 'Back up now'}
+              {history.starting
+                ? 'Starting…'
+                : history.running
+                  ? 'Backup running…'
+                  : history.queued
+                    ? 'Backup queued…'
+                    : 'Back up now'}
             </button>
           )}
         </div>
@@ -48,10 +54,10 @@ export function BackupHistoryPanel(props: BackupHistoryPanelProps) {
             {history.problem}
           </p>
         ) : null}
-        {history.items.length === 0 ? (
+        {history.items.length === 0 && !history.queued ? (
           <p className="empty">{emptyMessage}</p>
         ) : (
-          <BackupHistoryTable items={history.items} offsiteEnabled={offsiteEnabled} />
+          <BackupHistoryTable items={history.items} offsiteEnabled={offsiteEnabled} queued={history.queued} />
         )}
         {cursor || nextCursor ? (
           <nav className="pager" aria-label="History pages">

@@ -2,6 +2,7 @@ import {
   type BackupHistoryItem,
   type BackupRecordJson,
   describeOffsiteCopies,
+  describeProgress,
   formatDuration,
   formatInstant,
   shortSha256,
@@ -16,7 +17,21 @@ const TRIGGER_WORDS: Record<string, string> = { SCHEDULE: 'schedule', AGENT: 'ag
  * A deployment's backups, newest first: one row per attempt, the failure's reason on failed ones, the off-site copies
  * of good ones (`offsiteEnabled`: a destination is configured) and a marker on pinned ones.
  */
-export function BackupHistoryTable({ items, offsiteEnabled }: { items: BackupHistoryItem[]; offsiteEnabled: boolean }) {
+export function BackupHistoryTable({
+  items,
+  offsiteEnabled,
+  queued = null,
+  now = new Date(),
+}: {
+  items: BackupHistoryItem[];
+  offsiteEnabled: boolean;
+  /** A backup asked for and waiting for a worker (it has no record yet). */
+  queued?: { jobId: string; since: string } | null;
+  now?: Date;
+}) {
+  // A running backup's bar fills towards the size of the previous successful one (raw bytes, as progress counts).
+  const previous = items.find((item) => item.status === 'SUCCEEDED' && item.progressBytes !== null);
+  const expectedBytes = previous?.progressBytes ? BigInt(previous.progressBytes) : null;
   return (
     <div className="table-scroll">
       <table>
@@ -34,6 +49,18 @@ export function BackupHistoryTable({ items, offsiteEnabled }: { items: BackupHis
           </tr>
         </thead>
         <tbody>
+          {queued ? (
+            <tr data-job-id={queued.jobId} data-status="QUEUED">
+              <td className="nowrap">
+                <StatusBadge status="QUEUED" />
+              </td>
+              <td>API</td>
+              <td className="nowrap">{formatInstant(queued.since, { seconds: true })}</td>
+              <td colSpan={6} className="muted">
+                waiting for a worker to take it
+              </td>
+            </tr>
+          ) : null}
           {items.map((item) => (
             <tr key={item.id} data-backup-id={item.id} data-status={item.status}>
               <td className="nowrap">
@@ -46,7 +73,13 @@ export function BackupHistoryTable({ items, offsiteEnabled }: { items: BackupHis
               </td>
               <td>{TRIGGER_WORDS[item.trigger] ?? item.trigger}</td>
               <td className="nowrap">{formatInstant(item.startedAt, { seconds: true })}</td>
-              <td className="nowrap">{item.status === 'RUNNING' ? 'running…' : formatDuration(item.durationMs)}</td>
+              <td className="nowrap">
+                {item.status === 'RUNNING' ? (
+                  <RunningProgress item={item} now={now} expectedBytes={expectedBytes} />
+                ) : (
+                  formatDuration(item.durationMs)
+                )}
+              </td>
               <td className="number">{item.sizeBytes === null ? '—' : formatBytes(BigInt(item.sizeBytes))}</td>
               <td className="nowrap">
                 {item.sha256 ? (
@@ -120,6 +153,25 @@ function OffsiteCopies({ item, offsiteEnabled }: { item: BackupHistoryItem; offs
         </li>
       ))}
     </ul>
+  );
+}
+
+/** A running backup's bar (towards the previous backup's size, when there is one), bytes, rate and elapsed time. */
+function RunningProgress({
+  item,
+  now,
+  expectedBytes,
+}: {
+  item: BackupRecordJson;
+  now: Date;
+  expectedBytes: bigint | null;
+}) {
+  const progress = describeProgress(item, now, { expectedBytes });
+  return (
+    <span className="progress" data-progress>
+      <progress max={1} {...(progress.fraction === null ? {} : { value: progress.fraction })} />{' '}
+      <span className="muted">{progress.text}</span>
+    </span>
   );
 }
 

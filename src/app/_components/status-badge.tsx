@@ -5,6 +5,7 @@ const TONES: Record<string, string> = {
   OVERDUE: 'warn',
   NONE: 'neutral',
   PROPOSED: 'warn',
+  QUEUED: 'info',
   CANCELLED: 'neutral',
 };
 

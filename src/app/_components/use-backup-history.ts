@@ -19,6 +19,8 @@ export interface BackupHistoryOptions {
 export interface BackupHistory {
   items: BackupHistoryItem[];
   running: boolean;
+  /** A backup asked for here that waits for a worker (no record yet). */
+  queued: { jobId: string; since: string } | null;
   starting: boolean;
   /** What went wrong last, in words (null when all is well). */
   problem: string | null;
@@ -27,9 +29,10 @@ export interface BackupHistory {
 
 /**
  * A deployment's history that stays current: "Back up now" POSTs to `/api/deployments/{id}/backups` (202 with the
- * RUNNING record, shown at once), and while a backup is RUNNING the page is fetched again from the same address every
- * POLL_INTERVAL_MS. When a running backup finishes, the server-rendered parts of the page (last success, stored
- * bytes) are refreshed too.
+ * queued job, shown at once as a QUEUED row, or with the backup already running), and while a backup is queued or
+ * RUNNING the page is fetched again from the same address every POLL_INTERVAL_MS (a queued job that ended without a
+ * record is read at /api/jobs/{id}). When a running backup finishes, the server-rendered parts of the page (last
+ * success, stored bytes) are refreshed too.
  */
 export function useBackupHistory({
   deploymentId,
@@ -43,11 +46,24 @@ export function useBackupHistory({
   const [starting, setStarting] = useState(false);
   const [polls, setPolls] = useState(0);
   const [signedOut, setSignedOut] = useState(false);
+  const [queued, setQueued] = useState<{ jobId: string; since: string } | null>(null);
   const runningIds = useRef(new Set<string>());
   const endpoint = `/api/deployments/${encodeURIComponent(deploymentId)}/backups`;
 
   // A server refresh or another page of history brings new initial items.
   useEffect(() => setItems(initialItems), [initialItems]);
+
+  /** A queued job that ended without making a record (refused by the worker, or another backup was the answer). */
+  const followQueuedJob = useCallback(async (jobId: string) => {
+    const response = await fetch(`/api/jobs/${encodeURIComponent(jobId)}`, { cache: 'no-store' });
+    if (!response.ok) return;
+    const { job } = (await response.json()) as { job: { state: string } };
+    if (job.state === 'succeeded' || job.state === 'cancelled') setQueued(null);
+    if (job.state === 'failed') {
+      setQueued(null);
+      setProblem('The queued backup could not run; see the worker’s log and the alerts.');
+    }
+  }, []);
 
   /** Fetches the shown page again; when a backup seen RUNNING has finished, the server-rendered summary too. */
   const reload = useCallback(async () => {
@@ -64,6 +80,10 @@ export function useBackupHistory({
         return;
       }
       const page = (await response.json()) as { items: BackupHistoryItem[] };
+      if (queued) {
+        if (page.items.some((item) => item.jobId === queued.jobId)) setQueued(null);
+        else await followQueuedJob(queued.jobId);
+      }
       const finished = page.items.some((item) => runningIds.current.has(item.id) && item.status !== 'RUNNING');
       runningIds.current = new Set(page.items.filter((item) => item.status === 'RUNNING').map((item) => item.id));
       setItems(page.items);
@@ -74,17 +94,17 @@ export function useBackupHistory({
     } finally {
       setPolls((count) => count + 1);
     }
-  }, [endpoint, pageSize, cursor, router]);
+  }, [endpoint, pageSize, cursor, router, queued, followQueuedJob]);
 
   const running = items.some((item) => item.status === 'RUNNING');
   useEffect(() => {
     for (const item of items) if (item.status === 'RUNNING') runningIds.current.add(item.id);
   }, [items]);
   useEffect(() => {
-    if (!running || signedOut) return;
+    if ((!running && !queued) || signedOut) return;
     const timer = setTimeout(() => void reload(), POLL_INTERVAL_MS);
     return () => clearTimeout(timer);
-  }, [running, signedOut, polls, reload]);
+  }, [running, queued, signedOut, polls, reload]);
 
   const startBackup = useCallback(async () => {
     setStarting(true);
@@ -99,12 +119,18 @@ export function useBackupHistory({
         );
         return;
       }
-      // The answer is the RUNNING record (or the backup already running); it is the newest, so it shows on the first page.
-      const { backup } = (await response.json()) as { backup: BackupRecordJson };
+      // The answer is the queued job, or the backup already running; either is the newest, on the first page.
+      const answer = (await response.json()) as { backup?: BackupRecordJson; job?: { id: string; createdAt: string } };
       if (cursor) {
         router.push(`/deployments/${encodeURIComponent(deploymentId)}/backups`);
         return;
       }
+      if (answer.job) {
+        setQueued({ jobId: answer.job.id, since: answer.job.createdAt });
+        return;
+      }
+      const backup = answer.backup;
+      if (!backup) return;
       // Polling follows it from here, and refreshes the summary once it has finished. A running backup has no
       // off-site copies yet.
       runningIds.current.add(backup.id);
@@ -120,7 +146,7 @@ export function useBackupHistory({
     }
   }, [endpoint, cursor, deploymentId, pageSize, router]);
 
-  return { items, running, starting, problem, startBackup };
+  return { items, running, queued, starting, problem, startBackup };
 }
 
 function capitalize(text: string): string {

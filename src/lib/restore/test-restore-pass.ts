@@ -74,6 +74,8 @@ export async function claimDueTestRestores(
   deps: RestoreDependencies,
   now: Date,
   claim?: (transaction: Prisma.TransactionClient, deploymentId: string) => Promise<boolean>,
+  /** Deployments whose first backup is on its way (queued this cycle): due without a backup yet. */
+  backupComing: ReadonlySet<string> = new Set(),
 ): Promise<Array<{ deploymentId: string }>> {
   const log = deps.logger.child({ module: 'restore/test-restore' });
   const deployments = await deps.db.deployment.findMany({
@@ -89,7 +91,7 @@ export async function claimDueTestRestores(
       continue;
     }
     try {
-      if (!(await chooseBackup(deps, deployment.id))) {
+      if (!backupComing.has(deployment.id) && !(await chooseBackup(deps, deployment.id))) {
         log.info({ deploymentId: deployment.id }, 'test-restore due but the deployment has no successful backup yet');
         continue;
       }

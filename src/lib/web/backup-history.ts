@@ -36,6 +36,11 @@ export interface BackupRecordJson {
   verifyError: string | null;
   /** Pinned backups are never pruned by retention. */
   pinned: boolean;
+  /** While RUNNING: raw bytes received so far and when that was recorded (every few seconds); the final size after. */
+  progressBytes: string | null;
+  progressAt: string | null;
+  /** The queued job that made this backup (null: the CLI's own process). */
+  jobId: string | null;
 }
 
 export function toBackupRecordJson(record: BackupRecord): BackupRecordJson {
@@ -58,6 +63,9 @@ export function toBackupRecordJson(record: BackupRecord): BackupRecordJson {
     verifyMethod: record.verifyMethod,
     verifyError: record.verifyError,
     pinned: record.pinned,
+    progressBytes: record.progressBytes?.toString() ?? null,
+    progressAt: record.progressAt?.toISOString() ?? null,
+    jobId: record.jobId,
   };
 }
 

@@ -2,6 +2,7 @@ export {
   backupNotFound,
   deploymentNotFound,
   findBackupForPrincipal,
+  findDeploymentForPrincipal,
   requireDeployment,
   requirePrincipal,
 } from './api-auth.ts';
@@ -33,6 +34,9 @@ export {
 export { findRestoreForPrincipal, livePlanResponse, refusalResponse, restoreNotFound } from './restore-http.ts';
 export { toRestoreRecordJson } from './restore-json.ts';
 export { LOGIN_PATH, readSignIn, safeNextPath, sessionCookie, signInRedirect } from './session.ts';
-export { startBackup } from './start-backup.ts';
+export { type BackupRequestResult, requestBackup } from './start-backup.ts';
+export { type JobJson, toJobJson } from './job-json.ts';
+export { findJobForPrincipal } from './job-lookup.ts';
 export type { TestRestoreSummary } from './test-restore-summary.ts';
 export { getWebContext, type WebContext } from './web-context.ts';
+export { describeProgress, type ProgressView } from './progress.ts';

@@ -1,10 +1,16 @@
 import type { BackupDependencies } from '../backups/index.ts';
+import type { JobQueue } from '../jobs/index.ts';
 import { openServices, readEnvironment, type Runtime } from '../runtime/index.ts';
 
-/** What the web server's pages and route handlers use: the runtime and the backup service, built once per process. */
+/**
+ * What the web server's pages and route handlers use, built once per process: the runtime, the backup service (for
+ * what the web does itself: history, downloads, pins, retention) and the job queue, through which it asks workers
+ * for everything that needs the cluster (backups, restore plans, restores).
+ */
 export interface WebContext {
   runtime: Runtime;
   backup: BackupDependencies;
+  jobs(): Promise<JobQueue>;
 }
 
 const globalForWeb = globalThis as typeof globalThis & { opsWebContext?: Promise<WebContext> };
@@ -16,7 +22,7 @@ const globalForWeb = globalThis as typeof globalThis & { opsWebContext?: Promise
  */
 export function getWebContext(): Promise<WebContext> {
   globalForWeb.opsWebContext ??= openServices(readEnvironment(), 'web')
-    .then(({ runtime, backup }) => ({ runtime, backup }))
+    .then(({ runtime, backup, jobs }) => ({ runtime, backup, jobs }))
     .catch((error: unknown) => {
       globalForWeb.opsWebContext = undefined;
       throw error;

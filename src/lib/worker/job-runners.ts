@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { executeBackup, type BackupDependencies } from '../backups/index.ts';
 import type { JobQueue, RunningJob } from '../jobs/index.ts';
 import { runUploadPass } from '../offsite/index.ts';
@@ -73,6 +74,17 @@ export async function startJobRunners(
   const signalFor = (job: { signal: AbortSignal }) => AbortSignal.any([options.abortRunning, job.signal]);
   await deps.jobs.work('backup', { concurrency: deps.settings.concurrency }, async (job) => {
     const result = await runBackupJob(deps, job, signalFor(job));
+    if ('status' in result && result.status === 'SUCCEEDED' && deps.backup.destinations?.length) {
+      // Its off-site copy starts right away, beside the other backups (the periodic pass retries what fails).
+      await deps.jobs
+        .enqueue('upload', { backupId: result.backupId })
+        .catch((error: unknown) =>
+          deps.logger.warn(
+            { err: error, backupId: result.backupId },
+            'could not queue the upload; the next pass takes it',
+          ),
+        );
+    }
     if ('skipped' in result) tally.backupsSkipped += 1;
     else {
       tally.backupsRun += 1;
@@ -92,6 +104,8 @@ export async function startJobRunners(
     return { outcome: result.outcome, restoreId: job.data.restoreId };
   });
   await deps.jobs.work('testRestore', { concurrency: 1 }, async (job) => {
+    // A backup of the deployment queued in the same cycle is waited for: the test-restore restores the newest backup.
+    await waitForPendingBackup(deps.jobs, job.data.deploymentId, signalFor(job));
     const result = await runDeploymentTestRestore(deps.backup, job.data.deploymentId, {
       abortRunning: signalFor(job),
       jobId: job.id,
@@ -111,6 +125,14 @@ export async function startJobRunners(
     tally.uploadsFailed += report.retrying + report.failed;
     return { uploaded: report.uploaded, retrying: report.retrying, failed: report.failed };
   });
+}
+
+/** Resolves once no backup job of the deployment waits or runs (or `signal` aborts). */
+async function waitForPendingBackup(jobs: JobQueue, deploymentId: string, signal: AbortSignal): Promise<void> {
+  const key = { deploymentId, trigger: 'SCHEDULE' as const, requestedBy: 'test-restore' };
+  while (!signal.aborted && (await jobs.findPending('backup', key))) {
+    await sleep(1_000, undefined, { signal }).catch(() => undefined);
+  }
 }
 
 /**

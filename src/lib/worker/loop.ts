@@ -181,8 +181,11 @@ export async function runCycle(deps: LoopDependencies, options: CycleOptions = {
   }
 
   // Due test-restores, each claimed and queued in one transaction, run one at a time beside the cycle.
-  const testRestores = await claimDueTestRestores(deps.backup, deps.backup.clock(), async (transaction, id) =>
-    Boolean(await deps.jobs.enqueue('testRestore', { deploymentId: id }, { transaction })),
+  const testRestores = await claimDueTestRestores(
+    deps.backup,
+    deps.backup.clock(),
+    async (transaction, id) => Boolean(await deps.jobs.enqueue('testRestore', { deploymentId: id }, { transaction })),
+    new Set(due.map((deployment) => deployment.id)),
   ).catch((error: unknown) => {
     log.error({ err: error }, 'could not queue the due test-restores; the next cycle tries again');
     return [];

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { runCycle, type LoopDependencies } from '../../../src/lib/worker/loop.ts';
+import { runOnce, type LoopDependencies } from '../../../src/lib/worker/loop.ts';
 import { BACKUP_GUIDANCE } from '../../../src/lib/agent/system-prompt.ts';
 import { podFor, startBackupHarness, type BackupHarness } from '../../support/backup-harness.ts';
 import { createDeployment, createWorkspace } from '../../support/factories.ts';
@@ -91,13 +91,11 @@ async function setUp() {
   return { harness, shopId: shop.id, legacyId: legacy.id, yesterdayBackupId: yesterday.id };
 }
 
-function loopDependencies(backup: BackupHarness, baseUrl: string | null): LoopDependencies {
-  return {
-    backup: backup.deps,
-    logger: backup.deps.logger,
+function loopDependencies(backup: BackupHarness, baseUrl: string | null): Promise<LoopDependencies> {
+  return backup.loop({
     settings: SETTINGS,
     agent: baseUrl === null ? null : { llm: { baseUrl, ...LLM }, workspaceId: null },
-  };
+  });
 }
 
 /** The tool messages fed back to the model in a recorded request, in order, with their content parsed. */
@@ -120,8 +118,12 @@ async function expectScheduledBackupSucceeded(backup: BackupHarness, shopId: str
 }
 
 describe('a cycle with the LLM agent', () => {
-  it('backs up what is due first, then lets the model use the tools; invalid, unknown and refused calls come back as data', async () => {
+  it('lets the model use the tools after the scheduler backed up what was due; invalid, unknown and refused calls come back as data', async () => {
     const { harness: backup, shopId, legacyId, yesterdayBackupId } = await setUp();
+    // The scheduler queues and runs the due backup without any model (the agent's turns never hold it up).
+    const first = await runOnce(await loopDependencies(backup, null));
+    expect(first.cycle).toMatchObject({ due: 1, queued: 1, skipped: 1, overdue: 2, interrupted: 0, agent: null });
+    expect(first.jobs).toMatchObject({ backupsRun: 1, backupsSucceeded: 1, backupsFailed: 0, pruned: 0 });
     let firstRequestAt: Date | null = null;
     const replies: FakeLlmReply[] = [
       { toolCalls: [{ name: 'listBackupStatus', arguments: '{}' }] },
@@ -145,22 +147,13 @@ describe('a cycle with the LLM agent', () => {
       },
     });
 
-    const summary = await runCycle(loopDependencies(backup, llm.baseUrl));
+    const { cycle: summary } = await runOnce(await loopDependencies(backup, llm.baseUrl));
 
-    expect(summary).toMatchObject({
-      due: 1,
-      run: 1,
-      succeeded: 1,
-      failed: 0,
-      skipped: 1,
-      overdue: 2,
-      interrupted: 0,
-      pruned: 0,
-    });
+    expect(summary).toMatchObject({ due: 0, queued: 0, skipped: 2, overdue: 1, interrupted: 0 });
     expect(summary.agent).toEqual({ stoppedBecause: 'final_answer', steps: 6, toolCalls: 5 });
     expect(llm.requests).toHaveLength(6);
 
-    // The scheduled backup finished before the model was first asked, and the prompt shows its result.
+    // The scheduled backup finished before the model was asked, and the prompt shows its result.
     const scheduled = await expectScheduledBackupSucceeded(backup, shopId);
     expect(firstRequestAt).not.toBeNull();
     expect(scheduled.finishedAt!.getTime()).toBeLessThanOrEqual(firstRequestAt!.getTime());
@@ -273,9 +266,10 @@ describe('a cycle with the LLM agent', () => {
     const { harness: backup, shopId, legacyId } = await setUp();
     const baseUrl = await start();
 
-    const summary = await runCycle(loopDependencies(backup, baseUrl));
+    const { cycle: summary, jobs } = await runOnce(await loopDependencies(backup, baseUrl));
 
-    expect(summary).toMatchObject({ due: 1, run: 1, succeeded: 1, failed: 0, skipped: 1 });
+    expect(summary).toMatchObject({ due: 1, queued: 1, skipped: 1 });
+    expect(jobs).toMatchObject({ backupsRun: 1, backupsSucceeded: 1, backupsFailed: 0 });
     expect(summary.agent).toEqual({ stoppedBecause: 'error', steps: 1, toolCalls: 0 });
     await expectScheduledBackupSucceeded(backup, shopId);
     expect(await backup.db.prisma.backupRecord.count({ where: { deploymentId: legacyId } })).toBe(0);
@@ -287,9 +281,10 @@ describe('a cycle without an agent', () => {
   it('runs the due backups and needs no model', async () => {
     const { harness: backup, shopId } = await setUp();
 
-    const summary = await runCycle(loopDependencies(backup, null));
+    const { cycle: summary, jobs } = await runOnce(await loopDependencies(backup, null));
 
-    expect(summary).toMatchObject({ due: 1, run: 1, succeeded: 1, failed: 0, skipped: 1, overdue: 2, agent: null });
+    expect(summary).toMatchObject({ due: 1, queued: 1, skipped: 1, overdue: 2, agent: null });
+    expect(jobs).toMatchObject({ backupsRun: 1, backupsSucceeded: 1, backupsFailed: 0 });
     await expectScheduledBackupSucceeded(backup, shopId);
     expect(backup.logs()).not.toContain('ops-agent/llm-agent');
   });

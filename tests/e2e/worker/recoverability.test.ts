@@ -7,7 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deployment } from '../../../src/generated/prisma/client.ts';
 import { createS3Destination } from '../../../src/lib/offsite/s3-destination.ts';
-import { runCycle, type LoopDependencies } from '../../../src/lib/worker/loop.ts';
+import { runOnce, type LoopDependencies } from '../../../src/lib/worker/loop.ts';
 import { callTool } from '../../../src/lib/agent/tool.ts';
 import type { ToolContext } from '../../../src/lib/agent/tool-context.ts';
 import { backupTools } from '../../../src/lib/agent/tools.ts';
@@ -95,13 +95,8 @@ async function startPodRedis(): Promise<void> {
   await chmod(path.join(bin, 'redis-cli'), 0o755);
 }
 
-function loopDependencies(): LoopDependencies {
-  return {
-    backup: harness.deps,
-    logger: harness.deps.logger,
-    settings: { concurrency: 3, overdueGraceMs: HOUR, retryDelayMs: HOUR },
-    agent: null,
-  };
+function loopDependencies(): Promise<LoopDependencies> {
+  return harness.loop({ settings: { concurrency: 3, overdueGraceMs: HOUR, retryDelayMs: HOUR } });
 }
 
 beforeAll(async () => {
@@ -173,8 +168,15 @@ afterAll(async () => {
 
 describe('backup → off-site upload → test-restore → confirmed destructive restore, for three engines', () => {
   it('one worker cycle backs up, verifies, uploads and test-restores each deployment', async () => {
-    const summary = await runCycle(loopDependencies());
-    expect(summary).toMatchObject({ due: 3, run: 3, succeeded: 3, failed: 0, testRestores: 3, testRestoresFailed: 0 });
+    const { cycle, jobs } = await runOnce(await loopDependencies());
+    expect(cycle).toMatchObject({ due: 3, queued: 3, testRestoresQueued: 3 });
+    expect(jobs).toMatchObject({
+      backupsRun: 3,
+      backupsSucceeded: 3,
+      backupsFailed: 0,
+      testRestores: 3,
+      testRestoresFailed: 0,
+    });
 
     const expectedCounts = {
       postgres: { tables: { 'public.items': ROWS } },

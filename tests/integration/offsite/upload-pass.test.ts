@@ -9,7 +9,7 @@ import { runUploadPass } from '../../../src/lib/offsite/upload-pass.ts';
 import type { BackupDependencies } from '../../../src/lib/backups/backup.ts';
 import { requeueUploads } from '../../../src/lib/offsite/upload-records.ts';
 import { UPLOAD_FAILED_ALERT } from '../../../src/lib/alerts/alerts.ts';
-import { runCycle } from '../../../src/lib/worker/loop.ts';
+import { runOnce } from '../../../src/lib/worker/loop.ts';
 import { podFor, startBackupHarness, type BackupHarness } from '../../support/backup-harness.ts';
 import { createDeployment, createWorkspace } from '../../support/factories.ts';
 import { makePostgresBackup } from '../../support/offsite-backups.ts';
@@ -302,23 +302,20 @@ describe('the worker cycle', () => {
         backupEnabled: true,
         backupSchedule: '0 3 * * *',
       });
-      const loop = {
+      const loop = await harness.loop({
         backup: deps,
-        logger: harness.deps.logger,
         settings: { concurrency: 1, overdueGraceMs: 60 * MINUTE, retryDelayMs: 60 * MINUTE },
-        agent: null,
-      };
+      });
 
-      const summary = await runCycle(loop);
+      const { jobs } = await runOnce(loop);
 
-      expect(summary).toMatchObject({ succeeded: 1, failed: 0, uploaded: 1, uploadsFailed: 0 });
+      expect(jobs).toMatchObject({ backupsSucceeded: 1, backupsFailed: 0, uploaded: 1, uploadsFailed: 0 });
       const backup = await harness.db.prisma.backupRecord.findFirstOrThrow({ where: { deploymentId: deployment.id } });
       expect(await uploadOf(backup)).toMatchObject({ status: 'UPLOADED' });
       expect(await storedSha256((await uploadOf(backup)).objectKey)).toBe(backup.sha256);
-      expect(await runCycle({ ...loop, backup: { ...deps, destinations: [] } })).toMatchObject({
-        uploaded: 0,
-        uploadsFailed: 0,
-      });
+      const again = await runOnce({ ...loop, backup: { ...deps, destinations: [] } });
+      expect(again.cycle.uploadPassQueued).toBe(false);
+      expect(again.jobs).toMatchObject({ uploaded: 0, uploadsFailed: 0 });
     } finally {
       await dropDatabase(source);
     }

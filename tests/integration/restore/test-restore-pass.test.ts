@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupRecord, Deployment } from '../../../src/generated/prisma/client.ts';
 import { DATA_SHRANK_ALERT, TEST_RESTORE_FAILED_ALERT } from '../../../src/lib/alerts/alerts.ts';
 import { executeBackup } from '../../../src/lib/backups/backup.ts';
-import { runCycle } from '../../../src/lib/worker/loop.ts';
+import { runOnce } from '../../../src/lib/worker/loop.ts';
 import { runTestRestorePass } from '../../../src/lib/restore/test-restore-pass.ts';
 import { formatSidecar, sidecarPathFor } from '../../../src/lib/storage/backup-path.ts';
 import { hashFile } from '../../../src/lib/storage/verify-backup.ts';
@@ -240,25 +240,18 @@ describe('scheduled test-restores of PostgreSQL', () => {
   it('the worker cycle runs due test-restores after its backups and counts them in its summary', async () => {
     now = SUNDAY;
     const { deployment } = await postgresDeployment({ backupEnabled: true, backupSchedule: '0 3 * * *' });
-    const summary = await runCycle({
-      backup: harness.deps,
-      logger: harness.deps.logger,
-      settings: { concurrency: 1, overdueGraceMs: HOUR, retryDelayMs: HOUR },
-      agent: null,
-    });
+    const loop = await harness.loop({ settings: { concurrency: 1, overdueGraceMs: HOUR, retryDelayMs: HOUR } });
+    const summary = await runOnce(loop);
     const [restore] = await testRestoresOf(deployment.id);
     // The cycle backed the deployment up, then test-restored that very backup.
     const [backup] = await harness.db.prisma.backupRecord.findMany({ where: { deploymentId: deployment.id } });
     expect(restore).toMatchObject({ status: 'SUCCEEDED', backupRecordId: backup!.id });
-    expect(summary.testRestores).toBeGreaterThanOrEqual(1);
-    expect(summary.testRestoresFailed).toBe(0);
-    const again = await runCycle({
-      backup: harness.deps,
-      logger: harness.deps.logger,
-      settings: { concurrency: 1, overdueGraceMs: HOUR, retryDelayMs: HOUR },
-      agent: null,
-    });
-    expect(again.testRestores).toBe(0);
+    expect(summary.cycle.testRestoresQueued).toBeGreaterThanOrEqual(1);
+    expect(summary.jobs.testRestores).toBeGreaterThanOrEqual(1);
+    expect(summary.jobs.testRestoresFailed).toBe(0);
+    const again = await runOnce(loop);
+    expect(again.cycle.testRestoresQueued).toBe(0);
+    expect(again.jobs.testRestores).toBe(0);
     expect(await testRestoresOf(deployment.id)).toHaveLength(1);
   });
 });

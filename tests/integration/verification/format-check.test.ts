@@ -387,12 +387,7 @@ describe('a check that cannot run is recorded, never crashes the backup', () => 
       where: { id: record.id },
       data: { verifiedAt: null, verifyMethod: null, finishedAt: anHourAgo },
     });
-    const summary = await runCycle({
-      backup: harness.deps,
-      logger: harness.deps.logger,
-      settings: { concurrency: 1, overdueGraceMs: 3_600_000, retryDelayMs: 3_600_000 },
-      agent: null,
-    });
+    const summary = await runCycle(await harness.loop());
     expect(summary.lateFormatChecks).toBeGreaterThanOrEqual(1);
     expectVerified(await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: record.id } }), 'pg_restore');
   });

@@ -1,5 +1,6 @@
 import {
   deploymentNotFound,
+  findDeploymentForPrincipal,
   getWebContext,
   historyQuerySchema,
   json,
@@ -8,8 +9,10 @@ import {
   problem,
   quoteInput,
   requireDeployment,
-  startBackup,
+  requestBackup,
+  requirePrincipal,
   toBackupRecordJson,
+  toJobJson,
 } from '../../../../../lib/web/index.ts';
 
 export const dynamic = 'force-dynamic';
@@ -37,22 +40,31 @@ export async function GET(request: Request, { params }: Context): Promise<Respon
 }
 
 /**
- * Starts a backup now (trigger API) and answers 202 as soon as its RUNNING record exists. While a backup of the
- * deployment runs, the answer is that backup (`started: false`), never a second one; a refusal is 409 with its reason.
+ * Asks for a backup now (trigger API): a worker runs it, the web process only queues it. 202 with the queued job
+ * (follow it at /api/jobs/{id}), or with the backup already running or already queued (`started: false`), never a
+ * second one; a deployment that may not be backed up is 409 with the reason.
  */
 export async function POST(request: Request, { params }: Context): Promise<Response> {
   const { id } = await params;
-  const { runtime, backup } = await getWebContext();
-  const db = runtime.database.prisma;
-  const deployment = await requireDeployment(db, request, id, new Date());
-  if (deployment instanceof Response) return deployment;
-  const result = await startBackup(backup, deployment.id, 'API');
+  const context = await getWebContext();
+  const db = context.runtime.database.prisma;
+  const principal = await requirePrincipal(db, request, new Date());
+  if (principal instanceof Response) return principal;
+  const deployment = await findDeploymentForPrincipal(db, principal, id);
+  if (!deployment) return deploymentNotFound(id);
+  const result = await requestBackup({ db, jobs: await context.jobs() }, deployment, `api:${principal.tokenId}`);
   if (result.kind === 'refused') {
     if (result.code === 'NOT_FOUND') return deploymentNotFound(id);
     return json({ error: `backup not started: ${result.reason}`, code: result.code }, { status: 409 });
   }
+  if (result.kind === 'running') {
+    return json(
+      { backup: toBackupRecordJson(result.record), started: false },
+      { status: 202, headers: { location: `/api/backups/${result.record.id}` } },
+    );
+  }
   return json(
-    { backup: toBackupRecordJson(result.record), started: result.kind === 'started' },
-    { status: 202, headers: { location: `/api/backups/${result.record.id}` } },
+    { job: toJobJson(result.job), started: result.started },
+    { status: 202, headers: { location: `/api/jobs/${result.job.id}` } },
   );
 }
