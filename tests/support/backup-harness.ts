@@ -7,7 +7,7 @@ import { createLogger } from '../../src/lib/shared/logger.ts';
 import type { BackupDependencies } from '../../src/lib/backups/backup.ts';
 import { createFileBackupStore, type CreateFileSink } from '../../src/lib/storage/backup-store.ts';
 import { openJobQueue, type JobQueue } from '../../src/lib/jobs/index.ts';
-import type { LoopDependencies } from '../../src/lib/worker/index.ts';
+import { startJobRunners, type LoopDependencies } from '../../src/lib/worker/index.ts';
 import { startFakeKubeApi, type FakeKubeApi, type FakePod } from './fake-kube-api.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
 
@@ -25,6 +25,8 @@ export interface BackupHarness {
   logs(): string;
   /** The durable job queue on the harness's database (opened on first use, as a worker: it runs jobs). */
   jobs(): Promise<JobQueue>;
+  /** Runs the worker's job runners on the harness, as a worker process does, until `close` (or `jobs().pause()`). */
+  runJobs(options?: { concurrency?: number }): Promise<void>;
   /** The worker loop's dependencies over the harness: its backup dependencies and its job queue. */
   loop(overrides?: Partial<Omit<LoopDependencies, 'jobs'>>): Promise<LoopDependencies>;
   close(): Promise<void>;
@@ -81,6 +83,12 @@ export async function startBackupHarness(options: BackupHarnessOptions = {}): Pr
     deps,
     logs: () => lines.join(''),
     jobs: openJobs,
+    async runJobs(runOptions = {}) {
+      await startJobRunners(
+        { backup: deps, jobs: await openJobs(), logger, settings: { concurrency: runOptions.concurrency ?? 2 } },
+        { abortRunning: new AbortController().signal },
+      );
+    },
     async loop(overrides = {}) {
       return {
         backup: deps,

@@ -25,6 +25,28 @@ export const jobSchemas = {
   restore: z.object({ restoreId: recordIdSchema('must be a restore id') }).strict(),
   /** A scheduled test-restore of one deployment's newest backup into a scratch database. */
   testRestore: z.object({ deploymentId: recordIdSchema('must be a deployment id') }).strict(),
+  /**
+   * A dry-run of a live restore (count the live data, record the PROPOSED restore and its plan), or a person's
+   * approval of a proposal. The web process asks a worker for it and waits: only a worker may exec into pods. The
+   * token stays with the web process; the job carries its hash, like the record.
+   */
+  restorePlan: z.discriminatedUnion('action', [
+    z.object({
+      action: z.literal('plan'),
+      backupId: recordIdSchema('must be a backup id'),
+      requestedBy: z.string().min(1).max(200),
+      trigger: z.enum(BACKUP_TRIGGERS),
+      tokenHash: z.string().regex(/^[0-9a-f]{64}$/),
+      expiresAt: z.iso.datetime(),
+    }),
+    z.object({
+      action: z.literal('approve'),
+      restoreId: recordIdSchema('must be a restore id'),
+      approvedBy: z.string().min(1).max(200),
+      tokenHash: z.string().regex(/^[0-9a-f]{64}$/),
+      expiresAt: z.iso.datetime(),
+    }),
+  ]),
   /** An off-site upload pass: every due upload, or only one backup's. */
   upload: z.object({ backupId: recordIdSchema('must be a backup id').optional() }).strict(),
 } as const;
@@ -93,6 +115,15 @@ export function queueDefinitions(settings: JobSettings): Record<JobName, QueueDe
       retryBackoff: true,
       retryDelayMaxSeconds: 900,
       expireInSeconds: hours(settings.backupTimeoutSeconds + 3_600),
+      heartbeatSeconds,
+    },
+    restorePlan: {
+      policy: 'standard',
+      // The web waits for the answer; a plan that failed is asked for again by the person, not retried here.
+      retryLimit: 0,
+      retryDelaySeconds: 0,
+      retryBackoff: false,
+      expireInSeconds: 600,
       heartbeatSeconds,
     },
     upload: {

@@ -13,6 +13,8 @@ export function singletonKeyOf<Name extends JobName>(name: Name, data: JobData<N
       return String(fields.deploymentId);
     case 'restore':
       return String(fields.restoreId);
+    case 'restorePlan':
+      return `plan:${String(fields.tokenHash)}`;
     case 'upload':
       return fields.backupId ? `backup:${String(fields.backupId)}` : 'all';
     default:

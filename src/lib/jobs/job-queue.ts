@@ -93,6 +93,11 @@ export interface JobQueue {
     options: { concurrency: number },
     handler: (job: RunningJob<Name>) => Promise<object | void>,
   ): Promise<void>;
+  /**
+   * Waits until the job has ended (succeeded, failed or cancelled) and returns it; after `timeoutMs` it is cancelled
+   * if it has not started, and returned as it is then.
+   */
+  waitForJob(name: JobName, id: string, options: { timeoutMs: number; pollMs?: number }): Promise<JobView | null>;
   /** Counts read from the jobs themselves (not pg-boss's cached figures), one statement. */
   stats(): Promise<QueueStats[]>;
   /** Stops taking new jobs (running ones go on); `stop` ends the rest. */
@@ -211,6 +216,18 @@ export async function openJobQueue(options: JobQueueOptions): Promise<JobQueue> 
         },
       );
     },
+    async waitForJob(name, id, waitOptions) {
+      const deadline = Date.now() + waitOptions.timeoutMs;
+      for (;;) {
+        const job = await queue.getJob(name, id);
+        if (!job || ['succeeded', 'failed', 'cancelled'].includes(job.state)) return job;
+        if (Date.now() >= deadline) {
+          if (job.state === 'queued' || job.state === 'retrying') await boss.cancel(queueNameOf(name), id);
+          return queue.getJob(name, id);
+        }
+        await sleep(waitOptions.pollMs ?? 100);
+      }
+    },
     async stats() {
       const { rows } = await boss.getDb().executeSql(
         `SELECT name,
@@ -263,7 +280,9 @@ async function ensureQueues(boss: PgBoss, settings: JobSettings): Promise<void> 
       retryLimit: definition.retryLimit,
       retryDelay: definition.retryDelaySeconds,
       retryBackoff: definition.retryBackoff,
-      retryDelayMax: definition.retryDelayMaxSeconds ?? null,
+      ...(definition.retryBackoff && definition.retryDelayMaxSeconds !== undefined
+        ? { retryDelayMax: definition.retryDelayMaxSeconds }
+        : {}),
       expireInSeconds: definition.expireInSeconds,
       heartbeatSeconds: definition.heartbeatSeconds,
       notify: true,
@@ -275,7 +294,6 @@ async function ensureQueues(boss: PgBoss, settings: JobSettings): Promise<void> 
         .createQueue(queueName, {
           ...options,
           policy: definition.policy,
-          retryDelayMax: definition.retryDelayMaxSeconds,
         })
         .then(
           () => true,

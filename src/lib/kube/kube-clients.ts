@@ -6,6 +6,26 @@ export interface KubeClients {
   exec: Exec;
 }
 
+/**
+ * Clients for a process that must not reach the cluster (the web process: it only queues work for workers). Any
+ * call fails at once with `reason`, so a code path that would exec from the wrong process fails loudly instead of
+ * quietly needing `pods/exec` there.
+ */
+export function noKubeClients(reason: string): KubeClients {
+  const refuse = new Proxy(
+    {},
+    {
+      get: (_target, property) =>
+        typeof property === 'symbol' || property === 'then'
+          ? undefined
+          : () => {
+              throw new Error(`kube: ${reason} (${String(property)} was called)`);
+            },
+    },
+  );
+  return { core: refuse as CoreV1Api, exec: refuse as Exec };
+}
+
 /** Builds the clients from a loaded KubeConfig (see `loadKubeConfig`). */
 export function createKubeClients(kubeConfig: KubeConfig): KubeClients {
   return { core: kubeConfig.makeApiClient(CoreV1Api), exec: new Exec(kubeConfig) };

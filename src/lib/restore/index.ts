@@ -20,3 +20,4 @@ export {
   RestoreBusyError,
   runQueuedRestore,
 } from './queued-restore.ts';
+export { answerPlanRequest, type PlanAnswer, PlanUnansweredError, requestLivePlan } from './plan-request.ts';

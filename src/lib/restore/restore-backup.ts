@@ -321,18 +321,32 @@ export async function planLiveRestore(
   backupId: string,
   options: { requestedBy: string; trigger: BackupTrigger; now: Date },
 ): Promise<LiveRestorePlan> {
-  const restorable = await loadRestorable(deps, backupId);
   const confirmation = newConfirmation(options.now);
+  const { restore, plan } = await recordLivePlan(deps, backupId, options, confirmation);
+  return { restore, confirmToken: confirmation.token, plan, expiresAt: confirmation.expiresAt };
+}
+
+/**
+ * The dry-run with a confirmation made by the caller (only the token's hash comes here): a web process keeps the
+ * token and asks a worker, which can reach the pod, to count the live data and record the PROPOSED restore.
+ */
+export async function recordLivePlan(
+  deps: RestoreDependencies,
+  backupId: string,
+  options: { requestedBy: string; trigger: BackupTrigger; now: Date },
+  confirmation: { tokenHash: string; expiresAt: Date },
+): Promise<{ restore: RestoreRecord; plan: string }> {
+  const restorable = await loadRestorable(deps, backupId);
   const described = await describeLive(deps, restorable, confirmation.expiresAt);
   const restore = await createProposal(deps, restorable, options, described, confirmation);
   deps.logger
     .child({ module: 'restore' })
     .info({ restoreId: restore.id, backupId, requestedBy: options.requestedBy }, 'live restore planned');
-  return { restore, confirmToken: confirmation.token, plan: described.plan, expiresAt: confirmation.expiresAt };
+  return { restore, plan: described.plan };
 }
 
 /** A fresh confirmation token and when it expires: the token is shown once, only its hash is stored. */
-function newConfirmation(now: Date): { token: string; tokenHash: string; expiresAt: Date } {
+export function newConfirmation(now: Date): { token: string; tokenHash: string; expiresAt: Date } {
   return { ...generateConfirmToken(), expiresAt: new Date(now.getTime() + CONFIRM_TOKEN_TTL_MS) };
 }
 
@@ -409,6 +423,18 @@ export async function approveRestore(
   restoreId: string,
   options: { approvedBy: string; now: Date },
 ): Promise<LiveRestorePlan> {
+  const confirmation = newConfirmation(options.now);
+  const { restore, plan } = await recordApproval(deps, restoreId, options, confirmation);
+  return { restore, confirmToken: confirmation.token, plan, expiresAt: confirmation.expiresAt };
+}
+
+/** The approval with a confirmation made by the caller (see `recordLivePlan`). */
+export async function recordApproval(
+  deps: RestoreDependencies,
+  restoreId: string,
+  options: { approvedBy: string; now: Date },
+  confirmation: { tokenHash: string; expiresAt: Date },
+): Promise<{ restore: RestoreRecord; plan: string }> {
   const proposal = await deps.db.restoreRecord.findUnique({ where: { id: restoreId } });
   if (!proposal || proposal.kind !== 'DESTRUCTIVE' || !proposal.backupRecordId) {
     throw new RestoreRefusedError('NOT_FOUND', `no proposed live restore "${restoreId}"`);
@@ -416,7 +442,7 @@ export async function approveRestore(
   if (proposal.status !== 'PROPOSED')
     throw new RestoreRefusedError('NOT_PROPOSED', `restore ${proposal.id} is ${proposal.status}, not PROPOSED`);
   const restorable = await loadRestorable(deps, proposal.backupRecordId);
-  const { token, tokenHash, expiresAt } = newConfirmation(options.now);
+  const { tokenHash, expiresAt } = confirmation;
   const { plan, target } = await describeLive(deps, restorable, expiresAt);
   const { count } = await deps.db.restoreRecord.updateMany({
     where: { id: proposal.id, status: 'PROPOSED' },
@@ -427,12 +453,7 @@ export async function approveRestore(
   deps.logger
     .child({ module: 'restore' })
     .info({ restoreId, approvedBy: options.approvedBy }, 'live restore approved; confirmation token issued');
-  return {
-    restore: await deps.db.restoreRecord.findUniqueOrThrow({ where: { id: proposal.id } }),
-    confirmToken: token,
-    plan,
-    expiresAt,
-  };
+  return { restore: await deps.db.restoreRecord.findUniqueOrThrow({ where: { id: proposal.id } }), plan };
 }
 
 /** Cancels a PROPOSED restore (its token stops working). Throws `RestoreRefusedError` for anything else. */

@@ -2,7 +2,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { createWebhookNotifier, noopNotifier, type Notifier } from '../alerts/index.ts';
 import type { BackupDependencies } from '../backups/index.ts';
 import { type JobQueue, openJobQueue } from '../jobs/index.ts';
-import { createKubeClients, loadKubeConfig } from '../kube/index.ts';
+import { createKubeClients, loadKubeConfig, noKubeClients } from '../kube/index.ts';
 import { createS3Destination, type OffsiteDestination } from '../offsite/index.ts';
 import type { Logger } from '../shared/index.ts';
 import { createFileBackupStore } from '../storage/index.ts';
@@ -47,24 +47,36 @@ const DEFAULT_FLUSH_TIMEOUT_MS = 10_000;
 export async function openServices(
   env: Record<string, string | undefined>,
   name: string,
-  options: { logToStderr?: boolean; role?: ProcessRole } = {},
+  options: { logToStderr?: boolean; role?: ProcessRole; cluster?: boolean } = {},
 ): Promise<Services> {
-  return createServices(await openRuntime(env, name, options), { role: options.role ?? 'client' });
+  return createServices(await openRuntime(env, name, options), {
+    role: options.role ?? 'client',
+    cluster: options.cluster ?? true,
+  });
 }
 
 /** Builds the services of an opened runtime. */
 export function createServices(
   runtime: Runtime,
-  options: { role: ProcessRole; overrides?: ServiceOverrides },
+  options: {
+    role: ProcessRole;
+    /** False for a process that must never reach the cluster (the web): its Kubernetes clients refuse every call. */
+    cluster?: boolean;
+    overrides?: ServiceOverrides;
+  },
 ): Services {
   const overrides = options.overrides ?? {};
   const { config, logger, database } = runtime;
   const notifier = createNotifier(config, logger);
-  const kubeConfig =
-    overrides.kubeConfig ?? loadKubeConfig(config.KUBECONFIG ? { kubeconfigPath: config.KUBECONFIG } : {});
+  const kube =
+    options.cluster === false
+      ? noKubeClients(`the ${options.role} process has no access to the cluster: this work runs in a worker`)
+      : createKubeClients(
+          overrides.kubeConfig ?? loadKubeConfig(config.KUBECONFIG ? { kubeconfigPath: config.KUBECONFIG } : {}),
+        );
   const backup = {
     db: database.prisma,
-    kube: createKubeClients(kubeConfig),
+    kube,
     store: createFileBackupStore({ root: config.BACKUP_ROOT, logger }),
     clock: () => new Date(),
     logger,

@@ -31,7 +31,13 @@ export {
   restoreHistoryQuerySchema,
   type RestoreNextStep,
 } from './restore-history.ts';
-export { findRestoreForPrincipal, livePlanResponse, refusalResponse, restoreNotFound } from './restore-http.ts';
+export {
+  findRestoreForPrincipal,
+  livePlanResponse,
+  planUnansweredResponse,
+  refusalResponse,
+  restoreNotFound,
+} from './restore-http.ts';
 export { toRestoreRecordJson } from './restore-json.ts';
 export { LOGIN_PATH, readSignIn, safeNextPath, sessionCookie, signInRedirect } from './session.ts';
 export { type BackupRequestResult, requestBackup } from './start-backup.ts';

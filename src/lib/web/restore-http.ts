@@ -28,6 +28,11 @@ export async function findRestoreForPrincipal(
   return db.restoreRecord.findFirst({ where: { id, workspaceId: principal.workspaceId } });
 }
 
+/** 503 when no worker answered a dry-run or approval in time: nothing was planned; ask again. */
+export function planUnansweredResponse(error: Error): Response {
+  return problem(503, `the restore could not be planned: ${error.message}`, { 'retry-after': '30' });
+}
+
 /** The 404 for a restore that is missing or not the principal's. */
 export function restoreNotFound(id: string): Response {
   return problem(404, `restore ${quoteInput(id)} not found`);

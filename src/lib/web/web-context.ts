@@ -11,6 +11,8 @@ export interface WebContext {
   runtime: Runtime;
   backup: BackupDependencies;
   jobs(): Promise<JobQueue>;
+  /** Stops the job queue and closes the database (a server's graceful stop, the end of a test). */
+  close(): Promise<void>;
 }
 
 const globalForWeb = globalThis as typeof globalThis & { opsWebContext?: Promise<WebContext> };
@@ -21,8 +23,13 @@ const globalForWeb = globalThis as typeof globalThis & { opsWebContext?: Promise
  * request tries again, so the dashboard recovers without a restart.
  */
 export function getWebContext(): Promise<WebContext> {
-  globalForWeb.opsWebContext ??= openServices(readEnvironment(), 'web')
-    .then(({ runtime, backup, jobs }) => ({ runtime, backup, jobs }))
+  globalForWeb.opsWebContext ??= openServices(readEnvironment(), 'web', { cluster: false })
+    .then((services) => ({
+      runtime: services.runtime,
+      backup: services.backup,
+      jobs: services.jobs,
+      close: () => services.close(),
+    }))
     .catch((error: unknown) => {
       globalForWeb.opsWebContext = undefined;
       throw error;

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { executeBackup, type BackupDependencies } from '../backups/index.ts';
 import type { JobQueue, RunningJob } from '../jobs/index.ts';
 import { runUploadPass } from '../offsite/index.ts';
-import { runDeploymentTestRestore, runQueuedRestore } from '../restore/index.ts';
+import { answerPlanRequest, runDeploymentTestRestore, runQueuedRestore } from '../restore/index.ts';
 import type { Logger } from '../shared/index.ts';
 
 /** What the job runners need: the backup dependencies (a restore's too), the queue, and the worker's settings. */
@@ -103,6 +103,8 @@ export async function startJobRunners(
     }
     return { outcome: result.outcome, restoreId: job.data.restoreId };
   });
+  // Dry-runs and approvals the web asks for: quick (a count in the pod), so two at a time, ahead of long work.
+  await deps.jobs.work('restorePlan', { concurrency: 2 }, (job) => answerPlanRequest(deps.backup, job.data));
   await deps.jobs.work('testRestore', { concurrency: 1 }, async (job) => {
     // A backup of the deployment queued in the same cycle is waited for: the test-restore restores the newest backup.
     await waitForPendingBackup(deps.jobs, job.data.deploymentId, signalFor(job));

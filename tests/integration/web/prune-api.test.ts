@@ -48,7 +48,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await (await getWebContext()).runtime.database.close();
+  await (await getWebContext()).close();
   await harness?.close();
 });
 

@@ -7,11 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as backupRoute from '../../../src/app/api/backups/[id]/route.ts';
 import * as downloadRoute from '../../../src/app/api/backups/[id]/download/route.ts';
 import * as backupsRoute from '../../../src/app/api/deployments/[id]/backups/route.ts';
+import * as jobsRoute from '../../../src/app/api/jobs/[id]/route.ts';
 import * as metricsRoute from '../../../src/app/api/metrics/route.ts';
 import * as sessionRoute from '../../../src/app/api/session/route.ts';
 import { PrismaClient, type BackupRecord, type Deployment, type Prisma } from '../../../src/generated/prisma/client.ts';
 import { backupFileName, deploymentFolder, formatSidecar } from '../../../src/lib/storage/backup-path.ts';
 import type { BackupRecordJson } from '../../../src/lib/web/backup-history.ts';
+import type { JobJson } from '../../../src/lib/web/job-json.ts';
 import { gatherMetricsSnapshot } from '../../../src/lib/web/metrics-snapshot.ts';
 import { generateApiToken } from '../../../src/lib/shared/tokens.ts';
 import { getWebContext } from '../../../src/lib/web/web-context.ts';
@@ -77,6 +79,8 @@ beforeAll(async () => {
     LOG_LEVEL: 'silent',
   });
   db = (await getWebContext()).runtime.database.prisma;
+  // A worker beside the web process: it runs the backups the API queues.
+  await harness.runJobs();
 
   mine = await createWorkspace(db, { slug: `mine-${randomBytes(3).toString('hex')}` });
   theirs = await createWorkspace(db, { slug: `theirs-${randomBytes(3).toString('hex')}` });
@@ -96,7 +100,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await (await getWebContext()).runtime.database.close();
+  await (await getWebContext()).close();
   await harness.close();
   await dropDatabase(source);
 });
@@ -175,6 +179,21 @@ const metrics = (call: Call = {}) => metricsRoute.GET(request('/api/metrics', ca
 
 const sha256Of = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const bodyBytes = async (response: Response) => Buffer.from(await response.arrayBuffer());
+
+/** GET /api/jobs/{id} until the job has made its backup record (a worker took it); that record. */
+async function waitForJobRecord(jobId: string): Promise<BackupRecordJson> {
+  const deadline = Date.now() + BACKUP_DEADLINE_MS;
+  for (;;) {
+    const response = await jobsRoute.GET(request(`/api/jobs/${jobId}`, { token: myToken }), params(jobId));
+    expect(response.status).toBe(200);
+    const { job, backup } = (await response.json()) as { job: JobJson; backup: BackupRecordJson | null };
+    if (backup) return backup;
+    if (['failed', 'cancelled', 'succeeded'].includes(job.state))
+      throw new Error(`job ${jobId} ended ${job.state} without a record`);
+    if (Date.now() > deadline) throw new Error(`job ${jobId} still ${job.state} after ${BACKUP_DEADLINE_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
 
 async function waitForBackupToEnd(id: string): Promise<BackupRecordJson> {
   const deadline = Date.now() + BACKUP_DEADLINE_MS;
@@ -334,6 +353,9 @@ describe('GET /api/deployments/{id}/backups: history pages', () => {
       verifyMethod: null,
       verifyError: null,
       pinned: false,
+      progressBytes: null,
+      progressAt: null,
+      jobId: null,
       uploads: [],
     });
   });
@@ -378,21 +400,24 @@ describe('GET /api/deployments/{id}/backups: history pages', () => {
   });
 });
 
-describe('POST /api/deployments/{id}/backups: one backup at a time', () => {
-  it('answers 202 with the RUNNING record, returns that same record while it runs, and the backup succeeds', async () => {
+describe('POST /api/deployments/{id}/backups: one backup at a time, run by a worker', () => {
+  it('answers 202 with the queued job, then with the RUNNING record while it runs, and the backup succeeds', async () => {
     const first = await startBackup(dumped.id, { token: myToken });
     expect(first.status).toBe(202);
-    const started = (await first.json()) as { backup: BackupRecordJson; started: boolean };
-    expect(started).toMatchObject({
-      started: true,
-      backup: { deploymentId: dumped.id, status: 'RUNNING', trigger: 'API', sizeBytes: null },
-    });
-    expect(first.headers.get('location')).toBe(`/api/backups/${started.backup.id}`);
+    const queued = (await first.json()) as { job: JobJson; started: boolean };
+    expect(queued).toMatchObject({ started: true, job: { kind: 'backup', state: 'queued', attempts: 0 } });
+    expect(first.headers.get('location')).toBe(`/api/jobs/${queued.job.id}`);
 
+    // The job makes its record once a worker takes it; meanwhile (and while it runs) a repeat is no second backup.
+    const running = await waitForJobRecord(queued.job.id);
+    expect(running).toMatchObject({ deploymentId: dumped.id, trigger: 'API', jobId: queued.job.id });
     const second = await startBackup(dumped.id, { token: myToken });
     expect(second.status).toBe(202);
-    expect(await second.json()).toEqual({ started: false, backup: started.backup });
+    const repeat = (await second.json()) as { started: boolean; backup?: BackupRecordJson; job?: JobJson };
+    expect(repeat.started).toBe(false);
+    expect(repeat.backup?.id ?? repeat.job?.id).toBe(repeat.backup ? running.id : queued.job.id);
     expect(await db.backupRecord.count({ where: { deploymentId: dumped.id } })).toBe(1);
+    const started = { backup: running };
 
     const finished = await waitForBackupToEnd(started.backup.id);
     expect(finished).toMatchObject({
@@ -417,19 +442,23 @@ describe('POST /api/deployments/{id}/backups: one backup at a time', () => {
     expect(response.headers.get('content-length')).toBe(String(record.sizeBytes));
   });
 
-  it('two POSTs at the same moment start one backup: one says started, both return the same record', async () => {
+  it('two POSTs at the same moment queue one backup: one says started, both answer with the same job', async () => {
     const answers = await Promise.all([
       startBackup(dumpedTwice.id, { token: myToken }),
       startBackup(dumpedTwice.id, { token: myToken }),
     ]);
     expect(answers.map((answer) => answer.status)).toEqual([202, 202]);
     const bodies = (await Promise.all(answers.map((answer) => answer.json()))) as Array<{
-      backup: BackupRecordJson;
+      job?: JobJson;
+      backup?: BackupRecordJson;
       started: boolean;
     }>;
     expect(bodies.map((body) => body.started).sort()).toEqual([false, true]);
-    expect(bodies[0]!.backup.id).toBe(bodies[1]!.backup.id);
-    expect((await waitForBackupToEnd(bodies[0]!.backup.id)).status).toBe('SUCCEEDED');
+    const jobId = bodies.find((body) => body.started)!.job!.id;
+    const other = bodies.find((body) => !body.started)!;
+    expect(other.job?.id ?? other.backup?.jobId).toBe(jobId);
+    const record = await waitForJobRecord(jobId);
+    expect((await waitForBackupToEnd(record.id)).status).toBe('SUCCEEDED');
     expect(await db.backupRecord.count({ where: { deploymentId: dumpedTwice.id } })).toBe(1);
   });
 

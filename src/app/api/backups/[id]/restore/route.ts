@@ -3,10 +3,11 @@ import {
   findBackupForPrincipal,
   getWebContext,
   livePlanResponse,
+  planUnansweredResponse,
   refusalResponse,
   requirePrincipal,
 } from '../../../../../lib/web/index.ts';
-import { planLiveRestore, RestoreRefusedError } from '../../../../../lib/restore/index.ts';
+import { PlanUnansweredError, requestLivePlan, RestoreRefusedError } from '../../../../../lib/restore/index.ts';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';
@@ -14,24 +15,25 @@ export const runtime = 'nodejs';
 /**
  * The dry-run of a restore of this backup over the live data: 201 with the PROPOSED restore, its plan (what will be
  * overwritten) and the confirmation token, shown only in this answer. Confirm with POST /api/restores/{id}/confirm.
+ * A worker counts the live data (the web process never execs into pods); 503 when none answers in time.
  */
 export async function POST(request: Request, { params }: { params: Promise<{ id: string }> }): Promise<Response> {
   const { id } = await params;
-  const { runtime, backup } = await getWebContext();
+  const { runtime, backup, jobs } = await getWebContext();
   const db = runtime.database.prisma;
   const principal = await requirePrincipal(db, request, new Date());
   if (principal instanceof Response) return principal;
   const record = await findBackupForPrincipal(db, principal, id);
   if (!record) return backupNotFound(id);
   try {
-    const planned = await planLiveRestore(backup, record.id, {
-      requestedBy: `api:${principal.tokenId}`,
-      trigger: 'API',
-      now: backup.clock(),
-    });
+    const planned = await requestLivePlan(
+      { db, jobs: await jobs(), clock: backup.clock },
+      { action: 'plan', backupId: record.id, requestedBy: `api:${principal.tokenId}`, trigger: 'API' },
+    );
     return livePlanResponse(planned);
   } catch (error) {
     if (error instanceof RestoreRefusedError) return refusalResponse(error);
+    if (error instanceof PlanUnansweredError) return planUnansweredResponse(error);
     throw error;
   }
 }

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import type { RestoreRecord } from '../../../../../generated/prisma/client.ts';
 import {
   findRestoreForPrincipal,
   getWebContext,
@@ -10,7 +9,7 @@ import {
   restoreNotFound,
   toRestoreRecordJson,
 } from '../../../../../lib/web/index.ts';
-import { restoreBackup, RestoreRefusedError } from '../../../../../lib/restore/index.ts';
+import { queueLiveRestore, RestoreRefusedError } from '../../../../../lib/restore/index.ts';
 
 export const dynamic = 'force-dynamic';
 export const runtime = 'nodejs';
@@ -20,12 +19,13 @@ const bodySchema = z
   .strict();
 
 /**
- * Confirms a planned restore with its token and runs it over the live data: 202 with the RUNNING record as soon as
- * the token was accepted (follow it at /api/restores/{id}); 403 wrong token, 410 expired, 409 used, cancelled or busy.
+ * Confirms a planned restore with its token: 202 with the QUEUED record as soon as the token was accepted; a worker
+ * runs it over the live data (follow it at /api/restores/{id}). 403 wrong token, 410 expired, 409 used, cancelled,
+ * or the deployment cannot be restored now.
  */
 export async function POST(request: Request, { params }: { params: Promise<{ id: string }> }): Promise<Response> {
   const { id } = await params;
-  const { runtime, backup } = await getWebContext();
+  const { runtime, backup, jobs } = await getWebContext();
   const db = runtime.database.prisma;
   const principal = await requirePrincipal(db, request, new Date());
   if (principal instanceof Response) return principal;
@@ -33,24 +33,15 @@ export async function POST(request: Request, { params }: { params: Promise<{ id:
   if (!proposal?.backupRecordId) return restoreNotFound(id);
   const body = bodySchema.safeParse(await request.json().catch(() => null));
   if (!body.success) return problem(400, 'the body must be JSON {"token": "<confirmation token>"}');
-  const log = backup.logger.child({ module: 'web/restore', restoreId: id });
-  const backupId = proposal.backupRecordId;
   try {
-    const started = await new Promise<RestoreRecord>((resolve, reject) => {
-      restoreBackup(backup, backupId, {
-        mode: 'live',
-        restoreId: id,
-        confirmToken: body.data.token,
-        confirmedBy: `api:${principal.tokenId}`,
-        onStarted: resolve,
-      }).catch((error: unknown) => {
-        log.error({ err: error }, 'restore started from the web failed');
-        reject(error);
-      });
+    const queued = await queueLiveRestore(backup, await jobs(), {
+      restoreId: proposal.id,
+      confirmToken: body.data.token,
+      confirmedBy: `api:${principal.tokenId}`,
     });
     return json(
-      { restore: toRestoreRecordJson(started) },
-      { status: 202, headers: { location: `/api/restores/${started.id}` } },
+      { restore: toRestoreRecordJson(queued) },
+      { status: 202, headers: { location: `/api/restores/${queued.id}` } },
     );
   } catch (error) {
     if (error instanceof RestoreRefusedError) return refusalResponse(error);
