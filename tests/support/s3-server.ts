@@ -103,6 +103,8 @@ export interface FaultyProxy {
   /** Request lines seen so far, e.g. `PUT /bucket/key?partNumber=2&uploadId=… HTTP/1.1`. */
   requests(): string[];
   cutAfter(bytes: number): void;
+  /** Lets `n` more request bytes through, then holds every connection open without forwarding (a stalled upload). */
+  holdAfter(bytes: number): void;
   recover(): void;
   /** Resolves once the connections have been cut. */
   cut: () => Promise<void>;
@@ -117,6 +119,8 @@ export async function startFaultyProxy(targetPort: number): Promise<FaultyProxy>
   const requestLines: string[] = [];
   let budget = Number.POSITIVE_INFINITY;
   let down = false;
+  let holdBudget = Number.POSITIVE_INFINITY;
+  const held: Array<{ upstream: net.Socket; chunk: Buffer }> = [];
   let onCut: (() => void) | null = null;
   let cutPromise = new Promise<void>((resolve) => (onCut = resolve));
 
@@ -139,6 +143,12 @@ export async function startFaultyProxy(targetPort: number): Promise<FaultyProxy>
     upstream.on('close', forget).on('error', forget);
     client.on('data', (chunk: Buffer) => {
       if (down) return;
+      if (holdBudget <= 0) return void held.push({ upstream, chunk });
+      if (chunk.length > holdBudget) {
+        held.push({ upstream, chunk: chunk.subarray(holdBudget) });
+        chunk = chunk.subarray(0, holdBudget);
+      }
+      holdBudget -= chunk.length;
       const allowed = Math.min(chunk.length, budget);
       if (allowed > 0) upstream.write(chunk.subarray(0, allowed));
       // Request bodies here are random bytes or XML: a request line cannot appear in them by chance.
@@ -157,12 +167,18 @@ export async function startFaultyProxy(targetPort: number): Promise<FaultyProxy>
     port,
     forwardedBytes: () => forwarded,
     requests: () => [...requestLines],
+    holdAfter(bytes) {
+      holdBudget = bytes;
+    },
     cutAfter(bytes) {
       budget = bytes;
     },
     recover() {
       down = false;
       budget = Number.POSITIVE_INFINITY;
+      // Held bytes of connections still open go on; those of closed ones are dropped with them.
+      holdBudget = Number.POSITIVE_INFINITY;
+      for (const { upstream, chunk } of held.splice(0)) if (!upstream.destroyed) upstream.write(chunk);
       cutPromise = new Promise<void>((resolve) => (onCut = resolve));
     },
     cut: () => cutPromise,

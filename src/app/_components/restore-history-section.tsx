@@ -1,5 +1,6 @@
 import { formatBytes } from '../../lib/shared/index.ts';
 import {
+  describeProgress,
   emptyRestoresMessage,
   formatDuration,
   formatInstant,
@@ -56,7 +57,7 @@ export function RestoreHistorySection({ items, testRestore, now }: RestoreHistor
             </thead>
             <tbody>
               {items.map((item) => (
-                <RestoreRows key={item.id} item={item} />
+                <RestoreRows key={item.id} item={item} now={now} />
               ))}
             </tbody>
           </table>
@@ -66,7 +67,7 @@ export function RestoreHistorySection({ items, testRestore, now }: RestoreHistor
   );
 }
 
-function RestoreRows({ item }: { item: RestoreHistoryItem }) {
+function RestoreRows({ item, now }: { item: RestoreHistoryItem; now: Date }) {
   return (
     <>
       <tr data-restore-id={item.id} data-restore-kind={item.kind} data-status={item.status}>
@@ -80,7 +81,20 @@ function RestoreRows({ item }: { item: RestoreHistoryItem }) {
             <div className="muted">ended {formatInstant(item.finishedAt, { seconds: true })}</div>
           ) : null}
         </td>
-        <td className="nowrap">{item.status === 'RUNNING' ? 'running…' : formatDuration(item.durationMs)}</td>
+        <td className="nowrap">
+          {item.status === 'RUNNING' && item.startedAt ? (
+            <span className="progress" data-progress>
+              <progress max={1} />{' '}
+              <span className="muted">
+                {describeProgress({ ...item, startedAt: item.startedAt }, now, { verb: 'sent into the pod' }).text}
+              </span>
+            </span>
+          ) : item.status === 'QUEUED' ? (
+            'waiting for a worker'
+          ) : (
+            formatDuration(item.durationMs)
+          )}
+        </td>
         <td className="nowrap">
           <span title={`sha256 ${item.backupSha256}`}>{formatInstant(item.backupStartedAt)}</span>
           {item.backupRecordId ? null : <div className="muted">since pruned</div>}

@@ -1,6 +1,7 @@
 import { formatBytes } from '../../lib/shared/index.ts';
 import {
   describeSpan,
+  formatDuration,
   formatRelative,
   loadOverview,
   type Overview,
@@ -24,6 +25,7 @@ export default async function BackupsOverviewPage() {
     overdueGraceMs: config.BACKUP_OVERDUE_GRACE_MINUTES * 60_000,
     retryDelayMs: config.BACKUP_RETRY_MINUTES * 60_000,
     backupRoot: config.BACKUP_ROOT,
+    jobs: await context.jobs(),
   });
   return (
     <>
@@ -49,7 +51,7 @@ export default async function BackupsOverviewPage() {
 }
 
 function Totals({ overview, offsiteEnabled }: { overview: Overview; offsiteEnabled: boolean }) {
-  const { totals, volume, uploads } = overview;
+  const { totals, volume, uploads, queue } = overview;
   return (
     <div className="stats">
       <div className="stat">
@@ -74,6 +76,20 @@ function Totals({ overview, offsiteEnabled }: { overview: Overview; offsiteEnabl
           stored in {totals.storedBackups} backup{totals.storedBackups === 1 ? '' : 's'}
         </span>
       </div>
+      {queue ? (
+        <div
+          className={`stat${queue.oldestWaitingSeconds !== null && queue.oldestWaitingSeconds > 600 ? ' warn' : ''}`}
+          data-stat="queue"
+        >
+          <strong>{queue.waiting}</strong>
+          <span>
+            waiting for a worker
+            {queue.oldestWaitingSeconds !== null
+              ? `, the oldest for ${formatDuration(queue.oldestWaitingSeconds * 1_000)}`
+              : ''}
+          </span>
+        </div>
+      ) : null}
       {volume ? (
         <div className="stat">
           <strong>{formatBytes(volume.freeBytes)}</strong>

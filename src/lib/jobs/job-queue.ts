@@ -98,8 +98,11 @@ export interface JobQueue {
    * if it has not started, and returned as it is then.
    */
   waitForJob(name: JobName, id: string, options: { timeoutMs: number; pollMs?: number }): Promise<JobView | null>;
-  /** Counts read from the jobs themselves (not pg-boss's cached figures), one statement. */
-  stats(): Promise<QueueStats[]>;
+  /**
+   * Counts read from the jobs themselves (not pg-boss's cached figures), one statement; with `deploymentIds`, only
+   * the jobs of those deployments (a workspace's view).
+   */
+  stats(filter?: { deploymentIds?: readonly string[] }): Promise<QueueStats[]>;
   /** Stops taking new jobs (running ones go on); `stop` ends the rest. */
   pause(): Promise<void>;
   /** Resolves once no job of the module is ready or running (deferred retries do not count), or when `signal` aborts. */
@@ -228,7 +231,8 @@ export async function openJobQueue(options: JobQueueOptions): Promise<JobQueue> 
         await sleep(waitOptions.pollMs ?? 100);
       }
     },
-    async stats() {
+    async stats(filter = {}) {
+      const only = filter.deploymentIds;
       const { rows } = await boss.getDb().executeSql(
         `SELECT name,
                 count(*) FILTER (WHERE state IN ('created', 'retry') AND start_after <= now())::int AS ready,
@@ -238,8 +242,9 @@ export async function openJobQueue(options: JobQueueOptions): Promise<JobQueue> 
                   AND start_after <= now()))::float AS oldest
            FROM ${JOB_SCHEMA}.job
           WHERE name = ANY($1::text[]) AND state IN ('created', 'retry', 'active')
+            ${only ? `AND data->>'deploymentId' = ANY($2::text[])` : ''}
           GROUP BY name`,
-        [JOB_NAMES.map(queueNameOf)],
+        only ? [JOB_NAMES.map(queueNameOf), [...only]] : [JOB_NAMES.map(queueNameOf)],
       );
       const byName = new Map(rows.map((row: Record<string, unknown>) => [row.name, row]));
       return JOB_NAMES.map((name) => {

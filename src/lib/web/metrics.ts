@@ -17,8 +17,20 @@ export interface DeploymentMetrics {
   running: boolean;
 }
 
+/** One job queue as the metrics see it. */
+export interface QueueMetrics {
+  queue: string;
+  ready: number;
+  deferred: number;
+  running: number;
+  /** How long the oldest job that could start has waited; null when none waits (the series is then left out). */
+  oldestReadySeconds: number | null;
+}
+
 export interface BackupMetricsSnapshot {
   deployments: DeploymentMetrics[];
+  /** The durable job queues; absent when the queue could not be read (their series are then left out). */
+  queues?: QueueMetrics[];
   /** The backup volume's filesystem; null when it cannot be read (its series are then left out). */
   volume: { usedBytes: bigint; freeBytes: bigint } | null;
 }
@@ -69,6 +81,24 @@ export function buildMetricsRegistry(snapshot: BackupMetricsSnapshot): Registry 
       help: 'Bytes free on the backup volume.',
       registers: [registry],
     }).set(Number(snapshot.volume.freeBytes));
+  }
+  if (snapshot.queues) {
+    const perQueue = (name: string, help: string) =>
+      new Gauge({ name, help, labelNames: ['queue'] as const, registers: [registry] });
+    const ready = perQueue('ops_job_queue_ready', 'Jobs that could start now and wait for a worker.');
+    const deferred = perQueue('ops_job_queue_deferred', 'Jobs waiting for a later time (a retry backoff).');
+    const running = perQueue('ops_job_queue_running', 'Jobs a worker is running.');
+    const oldest = perQueue(
+      'ops_job_queue_oldest_ready_seconds',
+      'How long the oldest job that could start has waited for a worker.',
+    );
+    for (const queue of snapshot.queues) {
+      const labels = { queue: queue.queue };
+      ready.set(labels, queue.ready);
+      deferred.set(labels, queue.deferred);
+      running.set(labels, queue.running);
+      if (queue.oldestReadySeconds !== null) oldest.set(labels, queue.oldestReadySeconds);
+    }
   }
   return registry;
 }

@@ -1,5 +1,6 @@
 import type { AlertSeverity, PrismaClient } from '../../generated/prisma/client.ts';
 import { type BackupState, type DeploymentBackupState, gatherBackupState, type Overdue } from '../backups/index.ts';
+import type { JobQueue } from '../jobs/index.ts';
 import type { Principal } from './auth.ts';
 import { countOpenUploads, type UploadCounts } from './upload-counts.ts';
 
@@ -43,6 +44,8 @@ export interface Overview {
   openAlerts: number;
   /** Off-site copies of the workspace's backups waiting for their upload, and those given up on. */
   uploads: UploadCounts;
+  /** The workspace's backups and test-restores in the job queue; null when it was not (or could not be) read. */
+  queue: { waiting: number; running: number; oldestWaitingSeconds: number | null } | null;
 }
 
 /**
@@ -52,10 +55,10 @@ export interface Overview {
 export async function loadOverview(
   db: PrismaClient,
   principal: Principal,
-  options: { now: Date; overdueGraceMs: number; retryDelayMs: number; backupRoot: string },
+  options: { now: Date; overdueGraceMs: number; retryDelayMs: number; backupRoot: string; jobs?: JobQueue },
 ): Promise<Overview> {
   const where = { workspaceId: principal.workspaceId, resolvedAt: null };
-  const [state, alerts, openAlerts, uploads] = await Promise.all([
+  const [state, alerts, openAlerts, uploads, queue] = await Promise.all([
     gatherBackupState(db, { ...options, workspaceId: principal.workspaceId }),
     db.alert.findMany({
       where,
@@ -66,6 +69,7 @@ export async function loadOverview(
     }),
     db.alert.count({ where }),
     countOpenUploads(db, { workspaceId: principal.workspaceId }),
+    options.jobs ? workspaceQueue(db, options.jobs, principal.workspaceId) : null,
   ]);
   return {
     deployments: orderForAttention(state.deployments.map(toOverviewDeployment)),
@@ -82,7 +86,24 @@ export async function loadOverview(
     })),
     openAlerts,
     uploads,
+    queue,
   };
+}
+
+/** The workspace's backups and test-restores in the job queue; null when the queue cannot be read. */
+async function workspaceQueue(db: PrismaClient, jobs: JobQueue, workspaceId: string): Promise<Overview['queue']> {
+  try {
+    const deployments = await db.deployment.findMany({ where: { workspaceId }, select: { id: true } });
+    const stats = await jobs.stats({ deploymentIds: deployments.map((deployment) => deployment.id) });
+    const oldest = stats.map((queue) => queue.oldestReadySeconds).filter((seconds) => seconds !== null);
+    return {
+      waiting: stats.reduce((sum, queue) => sum + queue.ready + queue.deferred, 0),
+      running: stats.reduce((sum, queue) => sum + queue.running, 0),
+      oldestWaitingSeconds: oldest.length > 0 ? Math.max(...oldest) : null,
+    };
+  } catch {
+    return null;
+  }
 }
 
 function toOverviewDeployment(state: DeploymentBackupState): OverviewDeployment {

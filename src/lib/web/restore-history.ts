@@ -51,6 +51,9 @@ export interface RestoreHistoryItem {
   durationMs: number | null;
   /** Bytes streamed into the pod, as a decimal string. */
   bytesRestored: string | null;
+  /** While RUNNING: bytes sent so far and when that was recorded (every few seconds). */
+  progressBytes: string | null;
+  progressAt: string | null;
   /** The counts as recorded (`{"tables": {…}}` or `{"keys": {…}}`) and in words ("3 tables, 1,234 rows"). */
   counts: unknown;
   countsSummary: string | null;
@@ -81,6 +84,8 @@ export function toRestoreHistoryItem(record: RestoreRecord, now: Date): RestoreH
     finishedAt: record.finishedAt?.toISOString() ?? null,
     durationMs: record.durationMs,
     bytesRestored: record.bytesRestored?.toString() ?? null,
+    progressBytes: record.progressBytes?.toString() ?? null,
+    progressAt: record.progressAt?.toISOString() ?? null,
     counts: record.counts ?? null,
     countsSummary: describeCounts(record.counts),
     errorKind: record.errorKind,

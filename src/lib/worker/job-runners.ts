@@ -121,6 +121,8 @@ export async function startJobRunners(
   await deps.jobs.work('upload', { concurrency: 1 }, async (job) => {
     const report = await runUploadPass(deps.backup, deps.backup.clock(), {
       signal: signalFor(job),
+      // An upload whose worker died is taken over once this lease lapses: as long as a backup's claim.
+      leaseMs: deps.backup.settings.claimTtlMs,
       ...(job.data.backupId ? { backupId: job.data.backupId } : {}),
     });
     tally.uploaded += report.uploaded;

@@ -1,4 +1,3 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
@@ -13,10 +12,10 @@ import { SESSION_COOKIE } from '../../../src/lib/web/auth.ts';
 import { DECLARED_LENGTH_HEADER } from '../../../src/lib/web/declared-length.ts';
 import { generateApiToken } from '../../../src/lib/shared/tokens.ts';
 import { podFor, startBackupHarness, type BackupHarness } from '../../support/backup-harness.ts';
-import { freePort } from '../../support/engines.ts';
 import { createDeployment, createWorkspace } from '../../support/factories.ts';
 import { createDatabase, databaseUrl, dropDatabase, uniqueDatabaseName } from '../../support/postgres.ts';
-import { childEnvironment, PROJECT_ROOT } from '../../support/processes.ts';
+import { PROJECT_ROOT } from '../../support/processes.ts';
+import { startWebServer, type WebServer } from '../../support/web-server.ts';
 
 /**
  * The dashboard as a person uses it: the built Next.js app (`npm run build:web`) served the way production serves it
@@ -24,11 +23,6 @@ import { childEnvironment, PROJECT_ROOT } from '../../support/processes.ts';
  * playwright-core, and its download endpoint over real HTTP. The deployment's pod runs a real pg_dump through the fake
  * Kubernetes API, in the test's process; the web server is a separate process that reaches it through a kubeconfig.
  */
-const BUILD_ID = path.join(PROJECT_ROOT, '.next', 'BUILD_ID');
-const TSC_BIN = path.join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-/** Compiles src/web-server.ts (and its imports) with `npm run build`'s options into dist/. */
-const WEB_SERVER_TSCONFIG = path.join(PROJECT_ROOT, 'tests', 'e2e', 'web', 'web-server.tsconfig.json');
-const PACKAGE_JSON = path.join(PROJECT_ROOT, 'package.json');
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_FLAGS = [
   '--headless',
@@ -48,13 +42,11 @@ const ROWS_PER_STEP = 3_000;
 const EXISTING_BACKUPS = 3;
 /** The fake API holds back the exit status of "Back up now"'s dump this long, so its RUNNING row can be seen. */
 const HELD_STATUS_MS = 2_500;
-const SERVER_START_MS = 30_000;
 const UI_TIMEOUT_MS = 15_000;
 
 let harness: BackupHarness;
 let scratchDatabase: string;
-let server: ChildProcessWithoutNullStreams;
-let serverOutput = '';
+let server: WebServer | undefined;
 let baseUrl: string;
 let browser: Browser;
 let signedIn: BrowserContext;
@@ -65,11 +57,6 @@ let tokenA: string;
 let tokenB: string;
 
 beforeAll(async () => {
-  if (!existsSync(BUILD_ID)) {
-    throw new Error(
-      `the dashboard is not built (${BUILD_ID} is missing): run \`npm run build:web\` first (\`npm test\` does)`,
-    );
-  }
   if (!existsSync(CHROMIUM))
     throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does)`);
   harness = await startBackupHarness();
@@ -116,7 +103,15 @@ beforeAll(async () => {
   );
   expect((await executeBackup(harness.deps, failing.id, { trigger: 'MANUAL' })).status).toBe('FAILED');
 
-  baseUrl = await startServer();
+  server = await startWebServer({
+    DATABASE_URL: harness.db.url,
+    BACKUP_ROOT: harness.root,
+    KUBECONFIG: harness.kube.kubeconfigPath,
+    LOG_LEVEL: 'warn',
+  });
+  baseUrl = server.url;
+  // A worker beside the web process: it runs the backups the dashboard queues.
+  await harness.runJobs();
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
   signedIn = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   page = await signedIn.newPage();
@@ -125,11 +120,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((resolve) => server.once('exit', resolve));
-    server.kill('SIGTERM');
-    await exited;
-  }
+  await server?.stop();
   await harness?.close();
   if (scratchDatabase) await dropDatabase(scratchDatabase);
 });
@@ -140,59 +131,6 @@ async function createApiToken(backupHarness: BackupHarness, workspaceId: string)
     data: { workspaceId, name: 'browser test', tokenHash, tokenPrefix },
   });
   return token;
-}
-
-/**
- * `npm run start:web`'s command (`VAR=value … node <entry>`, read from package.json) on a free port with the harness's
- * database, backup root and cluster, its entry compiled first; resolves once it answers.
- */
-async function startServer(): Promise<string> {
-  const script = JSON.parse(await readFile(PACKAGE_JSON, 'utf8')).scripts['start:web'] as string;
-  const command = /^((?:[A-Z_]+=\S+ )*)node (\S+)$/.exec(script);
-  if (!command) throw new Error(`start:web is not "VAR=value … node <entry>": ${script}`);
-  const [, assignments = '', entry = ''] = command;
-  await compileWebServer();
-  const port = await freePort();
-  server = spawn(process.execPath, [entry, '--port', String(port), '--hostname', '127.0.0.1'], {
-    cwd: PROJECT_ROOT,
-    env: childEnvironment({
-      ...Object.fromEntries(
-        assignments
-          .trim()
-          .split(/\s+/)
-          .filter(Boolean)
-          .map((pair) => pair.split('=', 2) as [string, string]),
-      ),
-      DATABASE_URL: harness.db.url,
-      BACKUP_ROOT: harness.root,
-      KUBECONFIG: harness.kube.kubeconfigPath,
-      LOG_LEVEL: 'warn',
-    }),
-  });
-  server.stdout.on('data', (chunk: Buffer) => (serverOutput += chunk.toString('utf8')));
-  server.stderr.on('data', (chunk: Buffer) => (serverOutput += chunk.toString('utf8')));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + SERVER_START_MS;
-  while (Date.now() < deadline) {
-    if (server.exitCode !== null) throw new Error(`the web server exited with ${server.exitCode}:\n${serverOutput}`);
-    const answered = await fetch(`${url}/login`).then(
-      (response) => response.ok,
-      () => false,
-    );
-    if (answered) return url;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`the web server did not answer within ${SERVER_START_MS} ms:\n${serverOutput}`);
-}
-
-/** `tsc -p tests/e2e/web/web-server.tsconfig.json`: dist/web-server.js as `npm run build` writes it. */
-async function compileWebServer(): Promise<void> {
-  const tsc = spawn(process.execPath, [TSC_BIN, '-p', WEB_SERVER_TSCONFIG], { cwd: PROJECT_ROOT });
-  let output = '';
-  tsc.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  tsc.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  const code = await new Promise<number | null>((resolve) => tsc.on('exit', resolve));
-  if (code !== 0) throw new Error(`compiling src/web-server.ts failed (${code}):\n${output}`);
 }
 
 /** What a raw HTTP answer looks like on the wire: status, headers as sent (chunked or not) and the body's bytes. */

@@ -36,6 +36,8 @@ function item(fields: Partial<RestoreHistoryItem>): RestoreHistoryItem {
     finishedAt: null,
     durationMs: null,
     bytesRestored: null,
+    progressBytes: null,
+    progressAt: null,
     counts: null,
     countsSummary: null,
     errorKind: null,
@@ -71,6 +73,22 @@ describe('RestoreHistorySection', () => {
     expect(html).toContain(`POST /api/restores/${ID}/approve`);
     expect(html).toContain(`--token &lt;token&gt;`);
     expect(html).toContain('waiting for a person');
+  });
+
+  it('shows a running restore’s progress (bytes sent, rate, elapsed) and a queued one waiting for a worker', () => {
+    const startedAt = new Date(NOW.getTime() - 90_000);
+    const html = render([
+      item({
+        status: 'RUNNING',
+        startedAt: startedAt.toISOString(),
+        progressBytes: String(60 * 1024 * 1024),
+        progressAt: new Date(startedAt.getTime() + 60_000).toISOString(),
+      }),
+      item({ id: 'ckrestore00000000000000002', status: 'QUEUED', confirmedBy: 'api:tok' }),
+    ]);
+    expect(html).toContain('data-progress');
+    expect(html).toContain('60.0 MiB sent into the pod · 1.0 MiB/s · 1 min 30 s');
+    expect(html).toContain('waiting for a worker');
   });
 
   it('shows a finished test-restore with its counts and bytes, and an error in words', () => {

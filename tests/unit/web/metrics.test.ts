@@ -50,6 +50,27 @@ describe('buildMetricsRegistry', () => {
     ]);
   });
 
+  it('reports each job queue: ready, deferred, running, and how long the oldest ready job has waited', async () => {
+    const lines = await samples({
+      deployments: [],
+      volume: null,
+      queues: [
+        { queue: 'backup', ready: 3, deferred: 1, running: 2, oldestReadySeconds: 42.5 },
+        { queue: 'restore', ready: 0, deferred: 0, running: 0, oldestReadySeconds: null },
+      ],
+    });
+    expect(lines).toEqual([
+      'ops_job_queue_ready{queue="backup"} 3',
+      'ops_job_queue_ready{queue="restore"} 0',
+      'ops_job_queue_deferred{queue="backup"} 1',
+      'ops_job_queue_deferred{queue="restore"} 0',
+      'ops_job_queue_running{queue="backup"} 2',
+      'ops_job_queue_running{queue="restore"} 0',
+      // No job waits in the restore queue: no age rather than an age of 0.
+      'ops_job_queue_oldest_ready_seconds{queue="backup"} 42.5',
+    ]);
+  });
+
   it('documents each metric and types it as a gauge', async () => {
     const text = await buildMetricsRegistry({
       deployments: [BACKED_UP],
