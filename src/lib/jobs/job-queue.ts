@@ -196,6 +196,9 @@ export async function openJobQueue(options: JobQueueOptions): Promise<JobQueue> 
         {
           localConcurrency: workOptions.concurrency,
           pollingIntervalSeconds: settings.pollSeconds,
+          // NOTIFY wakes a worker for a job queued while it idles; one queued while it was busy waits for the next
+          // poll, so the backstop polls as often as without NOTIFY.
+          notifyPollingIntervalSeconds: settings.pollSeconds,
           includeMetadata: true,
         },
         async ([job]) => {

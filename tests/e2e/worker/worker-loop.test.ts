@@ -198,16 +198,16 @@ describe('worker loop', () => {
       startWorker(['--once'], { BACKUP_CONCURRENCY: '2' }),
       startWorker(['--once'], { BACKUP_CONCURRENCY: '2' }),
     ];
-    const codes = await Promise.all(pair.map((worker) => exitCodeOf(worker)));
+    const codes = await Promise.all(pair.map((worker) => exitCodeOf(worker, 2 * WORKER_RUN_MS)));
     const outputs = pair.map((worker) => worker.output()).join('\n--- second worker ---\n');
     expect(codes, outputs).toEqual([0, 0]);
 
     for (const deployment of deployments) await expectOneSucceededBackupOnDisk(deployment, outputs);
     expect(harness.kube.execs).toHaveLength(deployments.length);
-    // Whatever one worker found the other backing up, it skipped (ALREADY_RUNNING) instead of failing.
-    const summaries = pair.map((worker) => logLines(worker, /^cycle: /)[0]!);
-    expect(summaries.reduce((sum, line) => sum + Number(line.succeeded), 0)).toBe(deployments.length);
-    expect(summaries.map((line) => line.failed)).toEqual([0, 0]);
+    // The queue gave each backup to one worker: together they made each once, and none failed.
+    const summaries = pair.map((worker) => logLines(worker, /^cycle: /)[0]!.jobs as Record<string, number>);
+    expect(summaries.reduce((sum, jobs) => sum + jobs.backupsSucceeded!, 0)).toBe(deployments.length);
+    expect(summaries.map((jobs) => jobs.backupsFailed)).toEqual([0, 0]);
   });
 
   it('on SIGTERM lets a running backup use the grace period, then aborts it: FAILED "Interrupted", no temporary file, exit 0', async () => {

@@ -451,7 +451,10 @@ describe('a successful backup after a failure', () => {
     if (outcome.status === 'SKIPPED') throw new Error('unreachable');
     const { record } = outcome;
     const alert = await harness.db.prisma.alert.findFirstOrThrow({ where: { deploymentId: deployment.id } });
-    expect(alert).toMatchObject({ backupRecordId: failed.id, kind: 'backup_failed' });
+    // Retention runs after every successful backup: a failed attempt older than the oldest kept success goes (its
+    // alert stays, resolved, no longer pointing at a record).
+    expect(await harness.db.prisma.backupRecord.findUnique({ where: { id: failed.id } })).toBeNull();
+    expect(alert).toMatchObject({ backupRecordId: null, kind: 'backup_failed' });
     expect(alert.resolvedAt).toEqual(record.finishedAt);
     const after = await harness.db.prisma.deployment.findUniqueOrThrow({ where: { id: deployment.id } });
     expect(after.lastBackupAt).toEqual(record.startedAt);

@@ -74,7 +74,7 @@ describe('schema drift', () => {
     const schema = await readFile(SCHEMA_PATH, 'utf8');
     await writeFile(
       edited,
-      schema.replace('backupRetention Int              @default(10)', 'backupRetention Int              @default(7)'),
+      schema.replace(/(backupRetention\s+Int\s+)@default\(10\)/, '$1@default(7)'),
     );
     const diff = diffCatalogs(fromMigrations, await snapshotOfSchema(edited));
     expect(diff.onlyInSchema).toEqual(['column Deployment.backupRetention integer NOT NULL DEFAULT 7']);

@@ -72,6 +72,8 @@ beforeAll(async () => {
     LOG_LEVEL: 'silent',
   });
   await getWebContext();
+  // A worker beside the web process: it answers dry-runs and approvals and runs the confirmed restores.
+  await harness.runJobs();
   workspaceId = (await createWorkspace(harness.db.prisma)).id;
   const deployment = await createDeployment(harness.db.prisma, workspaceId, {
     name: 'pg-api',
@@ -210,10 +212,11 @@ describe('restore API', () => {
       params(id),
     );
     expect(confirmed.status).toBe(202);
-    expect(((await confirmed.json()) as { restore: { status: string } }).restore.status).toBe('RUNNING');
+    // Queued for a worker: the web process only checked the token.
+    expect(((await confirmed.json()) as { restore: { status: string } }).restore.status).toBe('QUEUED');
     const deadline = Date.now() + DEADLINE_MS;
-    let status = 'RUNNING';
-    while (status === 'RUNNING' && Date.now() < deadline) {
+    let status = 'QUEUED';
+    while ((status === 'QUEUED' || status === 'RUNNING') && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 100));
       const answer = await restoreRoute.GET(
         new Request(`${BASE}/api/restores/${id}`, { headers: { authorization: `Bearer ${myToken}` } }),
@@ -248,7 +251,9 @@ describe('restore API', () => {
     const deadline = Date.now() + DEADLINE_MS;
     while (
       Date.now() < deadline &&
-      (await harness.db.prisma.restoreRecord.findUniqueOrThrow({ where: { id: proposal.id } })).status === 'RUNNING'
+      ['QUEUED', 'RUNNING'].includes(
+        (await harness.db.prisma.restoreRecord.findUniqueOrThrow({ where: { id: proposal.id } })).status,
+      )
     ) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
