@@ -103,7 +103,7 @@ function deploymentWithPod(name: string, faults?: ExecFaults, fields: Partial<De
 
 const podOf = (name: string) => harness.kube.pods.find((pod) => pod.name === `${name}-0`)!;
 
-describe('a worker killed mid-way', () => {
+describe('a worker killed mid-way', { timeout: 4 * 60_000 }, () => {
   it('mid-backup: another worker retries the job and the backup is made once', async () => {
     const deployment = await deploymentWithPod('pg-kill', { delayStatusMs: HELD_MS });
     const jobs = await harness.jobs();
@@ -211,7 +211,7 @@ describe('a worker killed mid-way', () => {
       // One object, holding exactly the backup's bytes.
       const destination = createS3Destination(s3.settings({ prefix: 'jobs' }));
       const keys: string[] = [];
-      for await (const object of destination.list(`${workspaceId}/`)) keys.push(object.key);
+      for await (const object of destination.list(`${destination.keyPrefix}/`)) keys.push(object.key);
       expect(keys).toEqual([uploaded.objectKey]);
       const hash = createHash('sha256');
       for await (const chunk of await destination.download(uploaded.objectKey)) hash.update(chunk as Buffer);
@@ -223,7 +223,7 @@ describe('a worker killed mid-way', () => {
   });
 });
 
-describe.each([2, 3])('%i workers with many due backups', (count) => {
+describe.each([2, 3])('%i workers with many due backups', { timeout: 3 * 60_000 }, (count) => {
   it('run each backup once, and every worker takes a share', async () => {
     const deployments: Deployment[] = [];
     for (let index = 0; index < 3 * count; index += 1) {
