@@ -105,8 +105,11 @@ export interface JobQueue {
   stats(filter?: { deploymentIds?: readonly string[] }): Promise<QueueStats[]>;
   /** Stops taking new jobs (running ones go on); `stop` ends the rest. */
   pause(): Promise<void>;
-  /** Resolves once no job of the module is ready or running (deferred retries do not count), or when `signal` aborts. */
-  waitUntilIdle(options?: { signal?: AbortSignal; pollMs?: number }): Promise<void>;
+  /**
+   * Resolves once no job of the module (or of the queues in `names`) is ready or running (deferred retries do not
+   * count), or when `signal` aborts.
+   */
+  waitUntilIdle(options?: { signal?: AbortSignal; pollMs?: number; names?: readonly JobName[] }): Promise<void>;
   /** Stops working; with `graceful`, running handlers get `timeoutMs` to finish before their jobs are left to retry. */
   stop(options: { graceful: boolean; timeoutMs: number }): Promise<void>;
 }
@@ -264,7 +267,9 @@ export async function openJobQueue(options: JobQueueOptions): Promise<JobQueue> 
     async waitUntilIdle(waitOptions = {}) {
       const pollMs = waitOptions.pollMs ?? 250;
       while (!waitOptions.signal?.aborted) {
-        const busy = (await queue.stats()).some((stats) => stats.ready + stats.running > 0);
+        const busy = (await queue.stats()).some(
+          (stats) => (!waitOptions.names || waitOptions.names.includes(stats.name)) && stats.ready + stats.running > 0,
+        );
         if (!busy) return;
         await sleep(pollMs, undefined, waitOptions.signal ? { signal: waitOptions.signal } : {}).catch(() => undefined);
       }

@@ -181,6 +181,46 @@ describe('a worker killed mid-way', { timeout: 4 * 60_000 }, () => {
     expect(await harness.db.prisma.restoreRecord.count({ where: { deploymentId: deployment.id } })).toBe(1);
   });
 
+  it('a restore CLI killed mid-restore: the next worker’s recovery fails it, with the alert', async () => {
+    const deployment = await deploymentWithPod('pg-cli');
+    const backup = await executeBackup(harness.deps, deployment.id, { trigger: 'MANUAL' });
+    if (backup.status !== 'SUCCEEDED') throw new Error(`the backup to restore did not succeed: ${backup.status}`);
+    const planned = await planLiveRestore(harness.deps, backup.record.id, {
+      requestedBy: 'test',
+      trigger: 'MANUAL',
+      now: new Date(),
+    });
+    podOf('pg-cli').faults = { delayStatusMs: HELD_MS };
+    const cli = startEntryPoint(
+      'src/cli/restore.ts',
+      ['confirm', planned.restore.id, '--token', planned.confirmToken],
+      childEnvironment({
+        DATABASE_URL: harness.db.url,
+        KUBECONFIG: harness.kube.kubeconfigPath,
+        BACKUP_ROOT: harness.root,
+        ...FAST_JOBS,
+      }),
+    );
+    workers.push(cli);
+    await waitFor('the CLI’s restore to run', () =>
+      harness.db.prisma.restoreRecord.findFirst({ where: { id: planned.restore.id, status: 'RUNNING' } }),
+    );
+    await kill(cli);
+    delete podOf('pg-cli').faults;
+
+    startWorker();
+    const failed = await waitFor('crash recovery to fail the restore', () =>
+      harness.db.prisma.restoreRecord.findFirst({ where: { id: planned.restore.id, status: 'FAILED' } }),
+    );
+    expect(failed).toMatchObject({ errorKind: 'Interrupted' });
+    expect(failed.error).toContain('the process running it stopped');
+    expect(
+      await harness.db.prisma.alert.count({
+        where: { deploymentId: deployment.id, kind: 'restore_failed', severity: 'CRITICAL' },
+      }),
+    ).toBe(1);
+  });
+
   it('mid-upload: another worker uploads the copy, once', async () => {
     const s3 = await startS3Server();
     const proxy = await startFaultyProxy(s3.port);

@@ -72,10 +72,7 @@ describe('schema drift', () => {
   it('detects a changed default', async () => {
     const edited = path.join(workDir, 'schema-default.prisma');
     const schema = await readFile(SCHEMA_PATH, 'utf8');
-    await writeFile(
-      edited,
-      schema.replace(/(backupRetention\s+Int\s+)@default\(10\)/, '$1@default(7)'),
-    );
+    await writeFile(edited, schema.replace(/(backupRetention\s+Int\s+)@default\(10\)/, '$1@default(7)'));
     const diff = diffCatalogs(fromMigrations, await snapshotOfSchema(edited));
     expect(diff.onlyInSchema).toEqual(['column Deployment.backupRetention integer NOT NULL DEFAULT 7']);
   });
