@@ -1,9 +1,11 @@
 import type { AlertSeverity, PrismaClient } from '../../generated/prisma/client.ts';
+import { newRecordId } from '../shared/index.ts';
 import type { Notifier } from './notifier.ts';
 
 /**
- * Alerts: what a person must see. One open alert per deployment and kind: a repeated failure bumps `occurrences`
- * and `lastSeenAt` of the open alert instead of adding a new one; the next success resolves it.
+ * Alerts: what a person must see. One open alert per deployment and kind (a unique index on open alerts holds it, also
+ * when workers race): a repeated failure bumps `occurrences` and `lastSeenAt` of the open alert instead of adding a new
+ * one; the next success resolves it.
  */
 /** The alert kind a failed backup raises and a successful one resolves. */
 export const BACKUP_FAILED_ALERT = 'backup_failed';
@@ -38,35 +40,36 @@ export interface AlertInput {
   message: string;
 }
 
-/** Opens an alert, or records another occurrence of the open one. Returns its id. */
-export async function raiseAlert(
-  db: PrismaClient,
-  alert: AlertInput,
-  now: Date,
-): Promise<{ id: string; occurrences: number }> {
-  return db.$transaction(async (tx) => {
-    const open = await tx.alert.findFirst({
-      where: { deploymentId: alert.deploymentId, kind: alert.kind, resolvedAt: null },
-      orderBy: { createdAt: 'asc' },
-    });
-    if (open) {
-      return tx.alert.update({
-        where: { id: open.id },
-        data: {
-          occurrences: { increment: 1 },
-          lastSeenAt: now,
-          message: alert.message,
-          severity: alert.severity,
-          backupRecordId: alert.backupRecordId ?? open.backupRecordId,
-        },
-        select: { id: true, occurrences: true },
-      });
-    }
-    return tx.alert.create({
-      data: { ...alert, backupRecordId: alert.backupRecordId ?? null, createdAt: now, lastSeenAt: now },
-      select: { id: true, occurrences: true },
-    });
-  });
+/** What raising an alert did. */
+export interface RaisedAlert {
+  id: string;
+  occurrences: number;
+  /** True when this call opened the alert; false when it counted another occurrence of the open one. */
+  opened: boolean;
+}
+
+/**
+ * Opens an alert, or records another occurrence of the open one (`occurrences` + 1, `lastSeenAt`, the new message,
+ * severity and backup record), in one insert-on-conflict against the unique index of open alerts: however many
+ * workers raise the same alert at once, one opens it and the others count.
+ */
+export async function raiseAlert(db: PrismaClient, alert: AlertInput, now: Date): Promise<RaisedAlert> {
+  const id = newRecordId();
+  const [row] = await db.$queryRaw<Array<{ id: string; occurrences: number }>>`
+    INSERT INTO "Alert" (id, "workspaceId", "deploymentId", "backupRecordId", severity, kind, message, occurrences,
+                         "createdAt", "lastSeenAt")
+    VALUES (${id}, ${alert.workspaceId}, ${alert.deploymentId}, ${alert.backupRecordId ?? null},
+            ${alert.severity}::"AlertSeverity", ${alert.kind}, ${alert.message}, 1, ${now}::timestamp(3),
+            ${now}::timestamp(3))
+    ON CONFLICT ("deploymentId", kind) WHERE "resolvedAt" IS NULL DO UPDATE
+      SET occurrences = "Alert".occurrences + 1,
+          "lastSeenAt" = EXCLUDED."lastSeenAt",
+          message = EXCLUDED.message,
+          severity = EXCLUDED.severity,
+          "backupRecordId" = COALESCE(EXCLUDED."backupRecordId", "Alert"."backupRecordId")
+    RETURNING id, occurrences`;
+  if (!row) throw new Error(`raising alert ${alert.kind} of deployment ${alert.deploymentId} returned no row`);
+  return { id: row.id, occurrences: row.occurrences, opened: row.id === id };
 }
 
 /** Resolves the open alerts of these kinds for a deployment (e.g. after a successful backup). Returns how many. */
@@ -92,10 +95,10 @@ export async function raiseAndNotify(
   notifier: Notifier | undefined,
   alert: AlertInput & { deploymentName: string },
   now: Date,
-): Promise<{ id: string; occurrences: number }> {
+): Promise<RaisedAlert> {
   const { deploymentName, ...input } = alert;
   const raised = await raiseAlert(db, input, now);
-  if (raised.occurrences === 1) {
+  if (raised.opened) {
     notifier?.notify({
       alertId: raised.id,
       severity: input.severity,

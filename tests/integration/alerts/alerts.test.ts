@@ -1,12 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { raiseAlert, resolveAlerts } from '../../../src/lib/alerts/alerts.ts';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaClient } from '../../../src/generated/prisma/client.ts';
+import { raiseAlert, raiseAndNotify, resolveAlerts } from '../../../src/lib/alerts/alerts.ts';
+import { createWebhookNotifier } from '../../../src/lib/alerts/notifier.ts';
+import { createLogger } from '../../../src/lib/shared/logger.ts';
 import { claimDeployment, releaseClaim, renewClaim } from '../../../src/lib/backups/claims.ts';
 import { createDeployment, createWorkspace } from '../../support/factories.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
+import { startWebhookReceiver } from '../../support/webhook-receiver.ts';
 
 const T0 = new Date('2026-03-01T03:00:00Z');
 const TTL_MS = 5 * 60_000;
+/** Workers raising the same alert at the same moment, each on a connection of its own. */
+const CONCURRENT_WRITERS = 20;
 let db: TestDatabase;
 
 beforeAll(async () => {
@@ -91,5 +98,53 @@ describe('alerts', () => {
     const reopened = await raiseAlert(db.prisma, alert, new Date(T0.getTime() + 180_000));
     expect(reopened.id).not.toBe(first.id);
     expect(reopened.occurrences).toBe(1);
+  });
+
+  it('opens one alert when many workers raise it at once on separate connections, and pages once', async () => {
+    const workspace = await createWorkspace(db.prisma);
+    const deployment = await createDeployment(db.prisma, workspace.id);
+    const receiver = await startWebhookReceiver();
+    const clients = Array.from(
+      { length: CONCURRENT_WRITERS },
+      () => new PrismaClient({ adapter: new PrismaPg({ connectionString: db.url }) }),
+    );
+    try {
+      // Connected beforehand, so that the raises race instead of queueing behind connection set-up.
+      await Promise.all(clients.map((client) => client.$queryRaw`SELECT 1`));
+      const notifier = createWebhookNotifier({ url: receiver.url, logger: createLogger({ level: 'silent' }) });
+      const raised = await Promise.all(
+        clients.map((client, index) =>
+          raiseAndNotify(
+            client,
+            notifier,
+            {
+              workspaceId: workspace.id,
+              deploymentId: deployment.id,
+              deploymentName: deployment.name,
+              severity: 'CRITICAL',
+              kind: 'backup_failed',
+              message: `failure seen by worker ${index}`,
+            },
+            T0,
+          ),
+        ),
+      );
+      await notifier.flush(5_000);
+
+      expect(raised.filter((alert) => alert.opened)).toHaveLength(1);
+      expect(new Set(raised.map((alert) => alert.id)).size).toBe(1);
+      expect(raised.map((alert) => alert.occurrences).sort((a, b) => a - b)).toEqual(
+        Array.from({ length: CONCURRENT_WRITERS }, (_, index) => index + 1),
+      );
+      const alerts = await db.prisma.alert.findMany({ where: { deploymentId: deployment.id } });
+      expect(alerts).toEqual([
+        expect.objectContaining({ id: raised[0]!.id, occurrences: CONCURRENT_WRITERS, resolvedAt: null }),
+      ]);
+      expect(receiver.bodies).toHaveLength(1);
+      expect(JSON.parse(receiver.bodies[0]!)).toMatchObject({ alertId: alerts[0]!.id, kind: 'backup_failed' });
+    } finally {
+      await Promise.all(clients.map((client) => client.$disconnect()));
+      await receiver.close();
+    }
   });
 });
