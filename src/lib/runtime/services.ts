@@ -1,9 +1,15 @@
 import type { KubeConfig } from '@kubernetes/client-node';
-import { createWebhookNotifier, noopNotifier, type Notifier } from '../alerts/index.ts';
+import {
+  type AlertDeliveryDependencies,
+  createWebhookNotifier,
+  DEFAULT_DELIVERY_RETRY_POLICY,
+  type DeliveryRetryPolicy,
+  noopNotifier,
+  type Notifier,
+} from '../alerts/index.ts';
 import type { BackupDependencies } from '../backups/index.ts';
 import { createKubeClients, loadKubeConfig } from '../kube/index.ts';
 import { createS3Destination, type OffsiteDestination } from '../offsite/index.ts';
-import type { Logger } from '../shared/index.ts';
 import { createFileBackupStore } from '../storage/index.ts';
 import type { LoopDependencies } from '../worker/index.ts';
 import type { Config } from './config.ts';
@@ -16,11 +22,16 @@ import { openRuntime, type Runtime } from './runtime.ts';
  */
 export interface Services {
   runtime: Runtime;
-  /** The webhook notifier when ALERT_WEBHOOK_URL is set, else one that drops notifications (the Alert table stays). */
+  /**
+   * The webhook notifier when ALERT_WEBHOOK_URL is set (new alerts get a delivery row in the outbox), else one that
+   * writes none (the Alert table stays).
+   */
   notifier: Notifier;
+  /** What sending the outbox's deliveries needs, when ALERT_WEBHOOK_URL is set; null: no webhook. */
+  alertDelivery: AlertDelivery | null;
   /** What backups, retention, restores, uploads and format checks need; the notifier included. */
   backup: BackupDependencies & { notifier: Notifier };
-  /** Waits (bounded) for alert deliveries still in flight, then closes the database. */
+  /** Sends (bounded) the alert deliveries this process queued that are due, then closes the database. */
   close(flushTimeoutMs?: number): Promise<void>;
 }
 
@@ -29,7 +40,15 @@ export interface ServiceOverrides {
   kubeConfig?: KubeConfig;
 }
 
+/** The webhook deliveries' dependencies and retry policy, from the configuration. */
+export interface AlertDelivery {
+  deps: AlertDeliveryDependencies;
+  retryPolicy: DeliveryRetryPolicy;
+}
+
 const DEFAULT_FLUSH_TIMEOUT_MS = 10_000;
+/** How often the worker looks for due webhook deliveries between (and during) its cycles. */
+const ALERT_DELIVERY_INTERVAL_MS = 5_000;
 
 /** Opens the runtime (config, logger, migrated database) and builds the services on it. */
 export async function openServices(
@@ -43,14 +62,23 @@ export async function openServices(
 /** Builds the services of an opened runtime. */
 export function createServices(runtime: Runtime, overrides: ServiceOverrides = {}): Services {
   const { config, logger, database } = runtime;
-  const notifier = createNotifier(config, logger);
+  const clock = () => new Date();
+  const alertDelivery: AlertDelivery | null = config.ALERT_WEBHOOK_URL
+    ? {
+        deps: { db: database.prisma, url: config.ALERT_WEBHOOK_URL, clock, logger },
+        retryPolicy: { ...DEFAULT_DELIVERY_RETRY_POLICY, baseDelayMs: config.ALERT_WEBHOOK_RETRY_SECONDS * 1_000 },
+      }
+    : null;
+  const notifier = alertDelivery
+    ? createWebhookNotifier(alertDelivery.deps, { retryPolicy: alertDelivery.retryPolicy })
+    : noopNotifier;
   const kubeConfig =
     overrides.kubeConfig ?? loadKubeConfig(config.KUBECONFIG ? { kubeconfigPath: config.KUBECONFIG } : {});
   const backup = {
     db: database.prisma,
     kube: createKubeClients(kubeConfig),
     store: createFileBackupStore({ root: config.BACKUP_ROOT, logger }),
-    clock: () => new Date(),
+    clock,
     logger,
     notifier,
     destinations: createOffsiteDestinations(config),
@@ -59,6 +87,7 @@ export function createServices(runtime: Runtime, overrides: ServiceOverrides = {
   return {
     runtime,
     notifier,
+    alertDelivery,
     backup,
     async close(flushTimeoutMs = DEFAULT_FLUSH_TIMEOUT_MS) {
       await notifier.flush(flushTimeoutMs);
@@ -78,6 +107,10 @@ export function createLoopDependencies(services: Services): LoopDependencies {
       overdueGraceMs: config.BACKUP_OVERDUE_GRACE_MINUTES * 60_000,
       retryDelayMs: config.BACKUP_RETRY_MINUTES * 60_000,
     },
+    alertDelivery: services.alertDelivery && {
+      ...services.alertDelivery,
+      intervalMs: ALERT_DELIVERY_INTERVAL_MS,
+    },
     agent: config.LLM_BASE_URL
       ? {
           llm: {
@@ -91,10 +124,6 @@ export function createLoopDependencies(services: Services): LoopDependencies {
         }
       : null,
   };
-}
-
-function createNotifier(config: Config, logger: Logger): Notifier {
-  return config.ALERT_WEBHOOK_URL ? createWebhookNotifier({ url: config.ALERT_WEBHOOK_URL, logger }) : noopNotifier;
 }
 
 /** The destinations the configuration asks for: one S3 destination named `s3` when S3_BUCKET is set, else none. */

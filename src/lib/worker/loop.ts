@@ -1,5 +1,13 @@
 import { formatLateness, type Logger, runWithConcurrency } from '../shared/index.ts';
-import { BACKUP_BLOCKED_ALERT, BACKUP_OVERDUE_ALERT, raiseAndNotify, resolveAlerts } from '../alerts/index.ts';
+import {
+  type AlertDeliveryDependencies,
+  BACKUP_BLOCKED_ALERT,
+  BACKUP_OVERDUE_ALERT,
+  type DeliveryRetryPolicy,
+  raiseAndNotify,
+  resolveAlerts,
+  startAlertDeliveryTimer,
+} from '../alerts/index.ts';
 import {
   type BackupDecision,
   type BackupDependencies,
@@ -36,6 +44,11 @@ export interface LoopDependencies {
   };
   /** The optional LLM agent; null: the loop runs without a model. */
   agent: { llm: LlmSettings; workspaceId: string | null } | null;
+  /**
+   * The alert webhook's outbox, sent by `runLoop` after each cycle and every `intervalMs` (during cycles too); null or
+   * unset: no webhook.
+   */
+  alertDelivery?: { deps: AlertDeliveryDependencies; retryPolicy: DeliveryRetryPolicy; intervalMs: number } | null;
 }
 
 /** What one cycle did; logged as its summary. */
@@ -368,7 +381,8 @@ async function runAgent(
 
 /**
  * Runs cycles every `intervalMs` until `stopTakingWork` aborts; a cycle that throws is logged and the loop goes on.
- * Returns when the current cycle has finished after the stop.
+ * With a webhook, due alert deliveries are sent after each cycle and on their own timer. Returns when the current
+ * cycle has finished after the stop.
  */
 export async function runLoop(
   deps: LoopDependencies,
@@ -376,14 +390,27 @@ export async function runLoop(
 ): Promise<void> {
   const log = deps.logger.child({ module: 'ops-agent/loop' });
   const skipMemory: SkipMemory = new Map();
-  while (!options.stopTakingWork.aborted) {
-    try {
-      await runCycle(deps, { stopTakingWork: options.stopTakingWork, abortRunning: options.abortRunning, skipMemory });
-    } catch (error) {
-      log.error({ err: error }, 'cycle failed; the loop goes on');
+  const { alertDelivery } = deps;
+  const deliveries = alertDelivery
+    ? startAlertDeliveryTimer(alertDelivery.deps, alertDelivery.intervalMs, { retryPolicy: alertDelivery.retryPolicy })
+    : null;
+  try {
+    while (!options.stopTakingWork.aborted) {
+      try {
+        await runCycle(deps, {
+          stopTakingWork: options.stopTakingWork,
+          abortRunning: options.abortRunning,
+          skipMemory,
+        });
+      } catch (error) {
+        log.error({ err: error }, 'cycle failed; the loop goes on');
+      }
+      await deliveries?.deliverNow();
+      if (options.once) return;
+      await sleep(options.intervalMs, options.stopTakingWork);
     }
-    if (options.once) return;
-    await sleep(options.intervalMs, options.stopTakingWork);
+  } finally {
+    await deliveries?.stop();
   }
 }
 

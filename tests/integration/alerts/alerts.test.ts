@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '../../../src/generated/prisma/client.ts';
 import { raiseAlert, raiseAndNotify, resolveAlerts } from '../../../src/lib/alerts/alerts.ts';
+import { deliverPendingAlerts } from '../../../src/lib/alerts/deliver-alerts.ts';
 import { createWebhookNotifier } from '../../../src/lib/alerts/notifier.ts';
 import { createLogger } from '../../../src/lib/shared/logger.ts';
 import { claimDeployment, releaseClaim, renewClaim } from '../../../src/lib/backups/claims.ts';
@@ -111,12 +112,13 @@ describe('alerts', () => {
     try {
       // Connected beforehand, so that the raises race instead of queueing behind connection set-up.
       await Promise.all(clients.map((client) => client.$queryRaw`SELECT 1`));
-      const notifier = createWebhookNotifier({ url: receiver.url, logger: createLogger({ level: 'silent' }) });
+      const logger = createLogger({ level: 'silent' });
+      const delivery = { url: receiver.url, clock: () => T0, logger };
       const raised = await Promise.all(
         clients.map((client, index) =>
           raiseAndNotify(
             client,
-            notifier,
+            createWebhookNotifier({ db: client, ...delivery }),
             {
               workspaceId: workspace.id,
               deploymentId: deployment.id,
@@ -129,7 +131,6 @@ describe('alerts', () => {
           ),
         ),
       );
-      await notifier.flush(5_000);
 
       expect(raised.filter((alert) => alert.opened)).toHaveLength(1);
       expect(new Set(raised.map((alert) => alert.id)).size).toBe(1);
@@ -140,8 +141,17 @@ describe('alerts', () => {
       expect(alerts).toEqual([
         expect.objectContaining({ id: raised[0]!.id, occurrences: CONCURRENT_WRITERS, resolvedAt: null }),
       ]);
-      expect(receiver.bodies).toHaveLength(1);
-      expect(JSON.parse(receiver.bodies[0]!)).toMatchObject({ alertId: alerts[0]!.id, kind: 'backup_failed' });
+      const deliveries = await db.prisma.alertDelivery.findMany({ where: { alertId: alerts[0]!.id } });
+      expect(deliveries).toHaveLength(1);
+      expect(raised.flatMap((alert) => (alert.deliveryId ? [alert.deliveryId] : []))).toEqual([deliveries[0]!.id]);
+
+      // Every worker drains the outbox at once: the alert reaches the webhook once.
+      const summaries = await Promise.all(
+        clients.map((client) => deliverPendingAlerts({ db: client, ...delivery }, T0)),
+      );
+      expect(summaries.reduce((sum, summary) => sum + summary.delivered, 0)).toBe(1);
+      expect(receiver.arrived()).toHaveLength(1);
+      expect(JSON.parse(receiver.arrived()[0]!)).toMatchObject({ alertId: alerts[0]!.id, kind: 'backup_failed' });
     } finally {
       await Promise.all(clients.map((client) => client.$disconnect()));
       await receiver.close();
