@@ -295,6 +295,74 @@ describe('worker loop', () => {
     }
   });
 
+  it('a webhook down for two cycles, the worker restarted meanwhile: every alert arrives once when it is back', async () => {
+    const webhook = await startWebhookReceiver(500);
+    try {
+      const missing = uniqueDatabaseName('ops_test_missing');
+      const failing = [
+        await dueDeployment('pg-down-1', { database: missing }),
+        await dueDeployment('pg-down-2', { database: missing }),
+      ];
+      const blocked = await createDeployment(harness.db.prisma, workspaceId, {
+        name: 'pg-blocked',
+        status: 'FAILED',
+        backupEnabled: true,
+        backupSchedule: EVERY_MINUTE,
+      });
+      const environment = {
+        ALERT_WEBHOOK_URL: webhook.url,
+        ALERT_WEBHOOK_RETRY_SECONDS: '1',
+        WORKER_INTERVAL_SECONDS: '5',
+        BACKUP_RETRY_MINUTES: '60',
+      };
+      const deliveries = () => harness.db.prisma.alertDelivery.findMany({ include: { alert: true } });
+      const everyDelivery = async (check: (delivery: Awaited<ReturnType<typeof deliveries>>[number]) => boolean) => {
+        const rows = await deliveries();
+        return rows.length === failing.length + 1 && rows.every(check);
+      };
+
+      // First worker: its cycle opens three alerts; the receiver answers 500. Then the worker is killed.
+      const first = startWorker([], environment);
+      await waitFor('a failed attempt of every delivery', () =>
+        everyDelivery((delivery) => delivery.attempts >= 1 && delivery.lastError === 'HTTP 500'),
+      );
+      first.child.kill('SIGKILL');
+      await first.exited;
+      const attemptsBefore = new Map((await deliveries()).map((delivery) => [delivery.id, delivery.attempts]));
+
+      // A new worker: its first cycle still meets a receiver that is down, and it retries every delivery.
+      const second = startWorker([], environment);
+      await second.waitForOutput(/"msg":"cycle: /, WORKER_RUN_MS);
+      await waitFor('another failed attempt of every delivery', () =>
+        everyDelivery((delivery) => delivery.attempts > attemptsBefore.get(delivery.id)!),
+      );
+      expect(webhook.arrived()).toEqual([]);
+
+      webhook.setStatus(200);
+      await waitFor('every delivery delivered', () => everyDelivery((delivery) => delivery.status === 'DELIVERED'));
+      // Two more cycles (each followed by a delivery pass) send nothing again.
+      const cyclesSoFar = logLines(second, /^cycle: /).length;
+      await waitFor('two more cycles', async () => logLines(second, /^cycle: /).length >= cyclesSoFar + 2);
+
+      const alerts = await harness.db.prisma.alert.findMany({ where: { workspaceId } });
+      expect(alerts.map((alert) => `${alert.kind} ${alert.deploymentId}`).sort()).toEqual(
+        [...failing.map((deployment) => `backup_failed ${deployment.id}`), `backup_blocked ${blocked.id}`].sort(),
+      );
+      const arrived = webhook.arrived().map((body) => JSON.parse(body) as { alertId: string; type: string });
+      expect(arrived.map((body) => body.alertId).sort()).toEqual(alerts.map((alert) => alert.id).sort());
+      expect(arrived.every((body) => body.type === 'backup.alert')).toBe(true);
+      // Each alert went out under one delivery id, whichever worker sent it.
+      for (const delivery of await deliveries()) {
+        const posts = webhook.posts.filter((post) => post.body.includes(delivery.alertId));
+        expect(new Set(posts.map((post) => post.deliveryId))).toEqual(new Set([delivery.id]));
+      }
+      expect(logLines(second, /alert delivered to the webhook/)).toHaveLength(alerts.length);
+      expect(first.output() + second.output()).not.toContain(webhook.url);
+    } finally {
+      await webhook.close();
+    }
+  });
+
   it("a crashed worker's month-old RUNNING record does not stop the other deployments' backups", async () => {
     const stuck = await dueDeployment('pg-stuck');
     const fine = await dueDeployment('pg-fine');
