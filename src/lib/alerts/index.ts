@@ -13,6 +13,7 @@ export {
   UPLOAD_FAILED_ALERT,
 } from './alerts.ts';
 export { type AlertNotification } from './alert-notification.ts';
+export { type AlertStateChanges, applyAlertStates, type WantedAlertState } from './alert-states.ts';
 export {
   type AlertDeliveryDependencies,
   deliverPendingAlerts,

@@ -1,12 +1,10 @@
-import { formatLateness, type Logger, runWithConcurrency } from '../shared/index.ts';
+import { type Logger, runWithConcurrency } from '../shared/index.ts';
 import {
   type AlertDeliveryDependencies,
-  BACKUP_BLOCKED_ALERT,
-  BACKUP_OVERDUE_ALERT,
+  applyAlertStates,
   type DeliveryRetryPolicy,
-  raiseAndNotify,
-  resolveAlerts,
   startAlertDeliveryTimer,
+  type WantedAlertState,
 } from '../alerts/index.ts';
 import {
   type BackupDecision,
@@ -32,6 +30,7 @@ import {
 import { runTestRestorePass } from '../restore/index.ts';
 import { runUploadPass } from '../offsite/index.ts';
 import { checkUncheckedBackups } from '../verification/index.ts';
+import { wantedStateAlerts } from './state-alerts.ts';
 
 /** Everything the ops-agent loop needs; built by the worker. */
 export interface LoopDependencies {
@@ -87,8 +86,6 @@ export interface CycleOptions {
   skipMemory?: SkipMemory;
 }
 
-/** Codes that mean "backups are on but cannot run": a person must act, so they raise a warning alert. */
-const BLOCKED_CODES: ReadonlySet<SkipCode> = new Set(['DEPLOYMENT_NOT_RUNNING', 'INVALID_SCHEDULE', 'UNKNOWN_RECIPE']);
 /** Codes that are the normal state of things and not worth a log line. */
 const QUIET_CODES: ReadonlySet<SkipCode> = new Set(['NOT_DUE']);
 
@@ -136,8 +133,8 @@ export async function runCycle(deps: LoopDependencies, options: CycleOptions = {
   });
   summary.overdue = state.totals.overdue;
   summary.pruneSuggestions = state.pruneSuggestions.length;
-  const openAlerts = await loadOpenStateAlerts(deps);
   const due: DeploymentBackupState[] = [];
+  const alertStates: WantedAlertState[] = [];
   for (const deployment of state.deployments) {
     if (deployment.decision.due) {
       if (!deployment.running) due.push(deployment);
@@ -145,10 +142,11 @@ export async function runCycle(deps: LoopDependencies, options: CycleOptions = {
       summary.skipped += 1;
       noteSkip(deps, deployment, options.skipMemory, log);
     }
-    await reviewAlerts(deps, deployment, openAlerts, started).catch((error: unknown) =>
-      log.error({ err: error, deploymentId: deployment.id }, 'could not update the alerts of a deployment'),
-    );
+    alertStates.push(...wantedStateAlerts(deployment));
   }
+  await applyAlertStates(deps.backup.db, deps.backup.notifier, alertStates, started).catch((error: unknown) =>
+    log.error({ err: error }, 'could not update the overdue and blocked alerts'),
+  );
   summary.due = due.length;
   for (const suggestion of state.pruneSuggestions) {
     log.warn(
@@ -283,64 +281,6 @@ function noteSkip(
   memory?.set(deployment.id, code);
   if (QUIET_CODES.has(code)) return;
   log.info({ deploymentId: deployment.id, deployment: deployment.name, code }, `backup skipped: ${reason}`);
-}
-
-/** `deploymentId:kind` of every open overdue or blocked alert, read in one query per cycle. */
-async function loadOpenStateAlerts(deps: LoopDependencies): Promise<Set<string>> {
-  const open = await deps.backup.db.alert.findMany({
-    where: { resolvedAt: null, kind: { in: [BACKUP_OVERDUE_ALERT, BACKUP_BLOCKED_ALERT] } },
-    select: { deploymentId: true, kind: true },
-  });
-  return new Set(open.map((alert) => `${alert.deploymentId}:${alert.kind}`));
-}
-
-/**
- * Opens or resolves the overdue and blocked alerts of a deployment according to its state. Only changes touch the
- * database (`open` holds the alerts already open), so a steady state costs no statement per deployment.
- */
-async function reviewAlerts(
-  deps: LoopDependencies,
-  deployment: DeploymentBackupState,
-  open: Set<string>,
-  now: Date,
-): Promise<void> {
-  const { db, notifier } = deps.backup;
-  const base = { workspaceId: deployment.workspaceId, deploymentId: deployment.id, deploymentName: deployment.name };
-  const isOpen = (kind: string) => open.has(`${deployment.id}:${kind}`);
-  if (deployment.overdue && !isOpen(BACKUP_OVERDUE_ALERT)) {
-    await raiseAndNotify(
-      db,
-      notifier,
-      {
-        ...base,
-        severity: 'CRITICAL',
-        kind: BACKUP_OVERDUE_ALERT,
-        message:
-          `Backup of ${deployment.workspaceSlug}/${deployment.name} is overdue by ${formatLateness(deployment.overdue.lateByMs)}: ` +
-          `the schedule (${deployment.scheduleDescription}) fired at ${deployment.overdue.since.toISOString()} and no backup succeeded since. ` +
-          `Last successful backup: ${deployment.lastBackupAt?.toISOString() ?? 'never'}.`,
-      },
-      now,
-    );
-  } else if (!deployment.overdue && isOpen(BACKUP_OVERDUE_ALERT)) {
-    await resolveAlerts(db, deployment.id, [BACKUP_OVERDUE_ALERT], now);
-  }
-  const blocked = !deployment.decision.due && BLOCKED_CODES.has(deployment.decision.code);
-  if (blocked && !isOpen(BACKUP_BLOCKED_ALERT)) {
-    await raiseAndNotify(
-      db,
-      notifier,
-      {
-        ...base,
-        severity: 'WARNING',
-        kind: BACKUP_BLOCKED_ALERT,
-        message: `Backups of ${deployment.workspaceSlug}/${deployment.name} cannot run: ${deployment.decision.reason}.`,
-      },
-      now,
-    );
-  } else if (!blocked && isOpen(BACKUP_BLOCKED_ALERT)) {
-    await resolveAlerts(db, deployment.id, [BACKUP_BLOCKED_ALERT], now);
-  }
 }
 
 async function runAgent(
