@@ -26,6 +26,12 @@ export interface AlertDeliveryDependencies {
   fetch?: typeof fetch;
 }
 
+/** A configured webhook: what sending needs, and how failed deliveries are retried. */
+export interface AlertWebhook {
+  deps: AlertDeliveryDependencies;
+  retryPolicy: DeliveryRetryPolicy;
+}
+
 export interface DeliveryOptions {
   /** Only these deliveries (a CLI's own, before it exits). */
   ids?: readonly string[];

@@ -7,16 +7,19 @@ import {
 
 /** Alert deliveries sent in the background of a long-running process (the worker). */
 export interface AlertDeliveryTimer {
-  /** Sends what is due now (after the pass in progress, if any); never throws. */
+  /**
+   * Sends what is due now, after the pass in progress if any; resolves when done and never rejects. A caller that
+   * must not wait (the worker's loop) need not await it.
+   */
   deliverNow(): Promise<void>;
-  /** Stops the timer and waits for the batch in progress (its POSTs are bounded by their timeout). */
+  /** Stops the timer; POSTs in flight are aborted and their deliveries handed back, due at once, for the next sender. */
   stop(): Promise<void>;
 }
 
 /**
- * Sends due alert deliveries every `intervalMs`, and whenever `deliverNow` is called, one pass at a time: a pass
- * leases batch after batch until nothing more is due (or the timer is stopped). Failures are logged; the timer goes on. The timer never keeps
- * the process alive by itself.
+ * Sends due alert deliveries every `intervalMs`, and whenever `deliverNow` is called, one pass at a time. A pass sends
+ * what was due when it started, batch after batch, so it ends even while the receiver fails and deliveries keep
+ * coming due again. Failures are logged; the timer goes on. The timer never keeps the process alive by itself.
  */
 export function startAlertDeliveryTimer(
   deps: AlertDeliveryDependencies,
@@ -30,10 +33,11 @@ export function startAlertDeliveryTimer(
   let timer: NodeJS.Timeout | undefined;
 
   async function pass(): Promise<void> {
+    const startedAt = deps.clock();
     try {
       let summary;
       do {
-        summary = await deliverPendingAlerts(deps, deps.clock(), { ...options, batchSize });
+        summary = await deliverPendingAlerts(deps, startedAt, { ...options, batchSize, signal: stopping.signal });
       } while (summary.attempted === batchSize && !stopping.signal.aborted);
     } catch (error) {
       log.error({ err: error }, 'alert webhook delivery pass failed; the next one tries again');
@@ -51,8 +55,8 @@ export function startAlertDeliveryTimer(
   return {
     deliverNow,
     async stop() {
-      clearTimeout(timer);
       stopping.abort();
+      clearTimeout(timer);
       await current;
     },
   };

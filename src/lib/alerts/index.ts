@@ -16,6 +16,7 @@ export { type AlertNotification } from './alert-notification.ts';
 export { type AlertStateChanges, applyAlertStates, type WantedAlertState } from './alert-states.ts';
 export {
   type AlertDeliveryDependencies,
+  type AlertWebhook,
   deliverPendingAlerts,
   type DeliveryOptions,
   type DeliverySummary,

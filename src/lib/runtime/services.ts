@@ -1,9 +1,8 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import {
-  type AlertDeliveryDependencies,
+  type AlertWebhook,
   createWebhookNotifier,
   DEFAULT_DELIVERY_RETRY_POLICY,
-  type DeliveryRetryPolicy,
   noopNotifier,
   type Notifier,
 } from '../alerts/index.ts';
@@ -28,7 +27,7 @@ export interface Services {
    */
   notifier: Notifier;
   /** What sending the outbox's deliveries needs, when ALERT_WEBHOOK_URL is set; null: no webhook. */
-  alertDelivery: AlertDelivery | null;
+  alertDelivery: AlertWebhook | null;
   /** What backups, retention, restores, uploads and format checks need; the notifier included. */
   backup: BackupDependencies & { notifier: Notifier };
   /** Sends (bounded) the alert deliveries this process queued that are due, then closes the database. */
@@ -38,12 +37,6 @@ export interface Services {
 /** Replacements for a local setup (the demo's stand-in cluster). */
 export interface ServiceOverrides {
   kubeConfig?: KubeConfig;
-}
-
-/** The webhook deliveries' dependencies and retry policy, from the configuration. */
-export interface AlertDelivery {
-  deps: AlertDeliveryDependencies;
-  retryPolicy: DeliveryRetryPolicy;
 }
 
 const DEFAULT_FLUSH_TIMEOUT_MS = 10_000;
@@ -63,7 +56,7 @@ export async function openServices(
 export function createServices(runtime: Runtime, overrides: ServiceOverrides = {}): Services {
   const { config, logger, database } = runtime;
   const clock = () => new Date();
-  const alertDelivery: AlertDelivery | null = config.ALERT_WEBHOOK_URL
+  const alertDelivery: AlertWebhook | null = config.ALERT_WEBHOOK_URL
     ? {
         deps: { db: database.prisma, url: config.ALERT_WEBHOOK_URL, clock, logger },
         retryPolicy: { ...DEFAULT_DELIVERY_RETRY_POLICY, baseDelayMs: config.ALERT_WEBHOOK_RETRY_SECONDS * 1_000 },

@@ -1,8 +1,7 @@
 import { type Logger, runWithConcurrency } from '../shared/index.ts';
 import {
-  type AlertDeliveryDependencies,
+  type AlertWebhook,
   applyAlertStates,
-  type DeliveryRetryPolicy,
   startAlertDeliveryTimer,
   type WantedAlertState,
 } from '../alerts/index.ts';
@@ -47,7 +46,7 @@ export interface LoopDependencies {
    * The alert webhook's outbox, sent by `runLoop` after each cycle and every `intervalMs` (during cycles too); null or
    * unset: no webhook.
    */
-  alertDelivery?: { deps: AlertDeliveryDependencies; retryPolicy: DeliveryRetryPolicy; intervalMs: number } | null;
+  alertDelivery?: (AlertWebhook & { intervalMs: number }) | null;
 }
 
 /** What one cycle did; logged as its summary. */
@@ -321,8 +320,8 @@ async function runAgent(
 
 /**
  * Runs cycles every `intervalMs` until `stopTakingWork` aborts; a cycle that throws is logged and the loop goes on.
- * With a webhook, due alert deliveries are sent after each cycle and on their own timer. Returns when the current
- * cycle has finished after the stop.
+ * With a webhook, due alert deliveries are sent after each cycle (awaited only with `once`) and on their own timer.
+ * Returns when the current cycle has finished after the stop.
  */
 export async function runLoop(
   deps: LoopDependencies,
@@ -345,8 +344,12 @@ export async function runLoop(
       } catch (error) {
         log.error({ err: error }, 'cycle failed; the loop goes on');
       }
-      await deliveries?.deliverNow();
-      if (options.once) return;
+      if (options.once) {
+        await deliveries?.deliverNow();
+        return;
+      }
+      // Not awaited: a webhook that is down or slow must not hold up the next cycle.
+      void deliveries?.deliverNow();
       await sleep(options.intervalMs, options.stopTakingWork);
     }
   } finally {
