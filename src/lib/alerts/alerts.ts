@@ -1,9 +1,12 @@
 import type { AlertSeverity, PrismaClient } from '../../generated/prisma/client.ts';
+import { newRecordId } from '../shared/index.ts';
+import { buildNotification } from './alert-notification.ts';
 import type { Notifier } from './notifier.ts';
 
 /**
- * Alerts: what a person must see. One open alert per deployment and kind: a repeated failure bumps `occurrences`
- * and `lastSeenAt` of the open alert instead of adding a new one; the next success resolves it.
+ * Alerts: what a person must see. One open alert per deployment and kind (a unique index on open alerts holds it, also
+ * when workers race): a repeated failure bumps `occurrences` and `lastSeenAt` of the open alert instead of adding a new
+ * one; the next success resolves it.
  */
 /** The alert kind a failed backup raises and a successful one resolves. */
 export const BACKUP_FAILED_ALERT = 'backup_failed';
@@ -38,35 +41,57 @@ export interface AlertInput {
   message: string;
 }
 
-/** Opens an alert, or records another occurrence of the open one. Returns its id. */
+/** What raising an alert did. */
+export interface RaisedAlert {
+  id: string;
+  occurrences: number;
+  /** True when this call opened the alert; false when it counted another occurrence of the open one. */
+  opened: boolean;
+  /** The webhook delivery written with a newly opened alert; null when none was (not new, or no webhook). */
+  deliveryId: string | null;
+}
+
+/**
+ * Opens an alert, or records another occurrence of the open one (`occurrences` + 1, `lastSeenAt`, the new message,
+ * severity and backup record), in one insert-on-conflict against the unique index of open alerts: however many
+ * workers raise the same alert at once, one opens it and the others count. With `delivery`, a newly opened alert gets
+ * its webhook delivery row in the same statement, so an alert is never open without its page queued.
+ */
 export async function raiseAlert(
   db: PrismaClient,
   alert: AlertInput,
   now: Date,
-): Promise<{ id: string; occurrences: number }> {
-  return db.$transaction(async (tx) => {
-    const open = await tx.alert.findFirst({
-      where: { deploymentId: alert.deploymentId, kind: alert.kind, resolvedAt: null },
-      orderBy: { createdAt: 'asc' },
-    });
-    if (open) {
-      return tx.alert.update({
-        where: { id: open.id },
-        data: {
-          occurrences: { increment: 1 },
-          lastSeenAt: now,
-          message: alert.message,
-          severity: alert.severity,
-          backupRecordId: alert.backupRecordId ?? open.backupRecordId,
-        },
-        select: { id: true, occurrences: true },
-      });
-    }
-    return tx.alert.create({
-      data: { ...alert, backupRecordId: alert.backupRecordId ?? null, createdAt: now, lastSeenAt: now },
-      select: { id: true, occurrences: true },
-    });
-  });
+  delivery: { deploymentName: string } | null = null,
+): Promise<RaisedAlert> {
+  const id = newRecordId();
+  const deliveryId = delivery ? newRecordId() : null;
+  const payload = delivery
+    ? JSON.stringify(buildNotification({ ...alert, deploymentName: delivery.deploymentName }, id, now))
+    : null;
+  const [row] = await db.$queryRaw<Array<{ id: string; occurrences: number; deliveryId: string | null }>>`
+    WITH raised AS (
+      INSERT INTO "Alert" (id, "workspaceId", "deploymentId", "backupRecordId", severity, kind, message, occurrences,
+                           "createdAt", "lastSeenAt")
+      VALUES (${id}, ${alert.workspaceId}, ${alert.deploymentId}, ${alert.backupRecordId ?? null},
+              ${alert.severity}::"AlertSeverity", ${alert.kind}, ${alert.message}, 1, ${now}::timestamp(3),
+              ${now}::timestamp(3))
+      ON CONFLICT ("deploymentId", kind) WHERE "resolvedAt" IS NULL DO UPDATE
+        SET occurrences = "Alert".occurrences + 1,
+            "lastSeenAt" = EXCLUDED."lastSeenAt",
+            message = EXCLUDED.message,
+            severity = EXCLUDED.severity,
+            "backupRecordId" = COALESCE(EXCLUDED."backupRecordId", "Alert"."backupRecordId")
+      RETURNING id, occurrences
+    ), queued AS (
+      INSERT INTO "AlertDelivery" (id, "alertId", payload, "nextAttemptAt", "createdAt")
+      SELECT ${deliveryId}::text, raised.id, ${payload}::jsonb, ${now}::timestamp(3), ${now}::timestamp(3)
+        FROM raised
+       WHERE raised.id = ${id} AND ${deliveryId}::text IS NOT NULL
+      RETURNING id
+    )
+    SELECT raised.id, raised.occurrences, (SELECT queued.id FROM queued) AS "deliveryId" FROM raised`;
+  if (!row) throw new Error(`raising alert ${alert.kind} of deployment ${alert.deploymentId} returned no row`);
+  return { id: row.id, occurrences: row.occurrences, opened: row.id === id, deliveryId: row.deliveryId };
 }
 
 /** Resolves the open alerts of these kinds for a deployment (e.g. after a successful backup). Returns how many. */
@@ -84,29 +109,18 @@ export async function resolveAlerts(
 }
 
 /**
- * Raises an alert and, when it is a new one (not another occurrence of an open alert), hands it to the notifier.
- * Repeated failures therefore page once, until a success resolves the alert.
+ * Raises an alert and, when it is a new one (not another occurrence of an open alert) and a webhook is configured,
+ * queues its webhook delivery with it (the same statement) and tells the notifier. Repeated failures therefore page
+ * once, until a success resolves the alert.
  */
 export async function raiseAndNotify(
   db: PrismaClient,
   notifier: Notifier | undefined,
   alert: AlertInput & { deploymentName: string },
   now: Date,
-): Promise<{ id: string; occurrences: number }> {
+): Promise<RaisedAlert> {
   const { deploymentName, ...input } = alert;
-  const raised = await raiseAlert(db, input, now);
-  if (raised.occurrences === 1) {
-    notifier?.notify({
-      alertId: raised.id,
-      severity: input.severity,
-      kind: input.kind,
-      message: input.message,
-      workspaceId: input.workspaceId,
-      deploymentId: input.deploymentId,
-      deploymentName,
-      backupRecordId: input.backupRecordId ?? null,
-      occurredAt: now.toISOString(),
-    });
-  }
+  const raised = await raiseAlert(db, input, now, notifier?.delivers ? { deploymentName } : null);
+  if (raised.deliveryId) notifier?.queued([raised.deliveryId]);
   return raised;
 }

@@ -1,4 +1,5 @@
 export {
+  type AlertInput,
   BACKUP_BLOCKED_ALERT,
   BACKUP_FAILED_ALERT,
   BACKUP_OVERDUE_ALERT,
@@ -11,4 +12,15 @@ export {
   TEST_RESTORE_FAILED_ALERT,
   UPLOAD_FAILED_ALERT,
 } from './alerts.ts';
+export { type AlertNotification } from './alert-notification.ts';
+export { type AlertStateChanges, applyAlertStates, type WantedAlertState } from './alert-states.ts';
+export {
+  type AlertDeliveryDependencies,
+  type AlertWebhook,
+  deliverPendingAlerts,
+  type DeliveryOptions,
+  type DeliverySummary,
+} from './deliver-alerts.ts';
+export { DEFAULT_DELIVERY_RETRY_POLICY, type DeliveryRetryPolicy } from './delivery-plan.ts';
+export { type AlertDeliveryTimer, startAlertDeliveryTimer } from './delivery-timer.ts';
 export { createWebhookNotifier, noopNotifier, type Notifier } from './notifier.ts';

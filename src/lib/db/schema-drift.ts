@@ -9,6 +9,8 @@ import type { MigrationConnection } from './migrations.ts';
  * Drift check between `prisma/schema.prisma` and the committed migrations, without Prisma's downloadable engine:
  * Prisma 6's WebAssembly schema engine renders the SQL the schema implies (`migrate diff --from-empty`), and the
  * database that SQL builds is compared, catalog entry by catalog entry, with the database the migrations build.
+ * Partial indexes, which Prisma's schema language cannot express, are part of the schema as
+ * `prisma/partial-indexes.sql`: the schema's SQL includes that file, so its indexes are compared like any other.
  */
 
 // From this module's path, not `new URL('…', import.meta.url)`: Turbopack takes that for an asset import (migrations.ts).
@@ -17,12 +19,19 @@ export const SCHEMA_PATH = path.join(ROOT, 'prisma', 'schema.prisma');
 const PRISMA6_CLI = path.join(ROOT, 'node_modules', 'prisma6', 'build', 'index.js');
 const PRISMA6_CONFIG = path.join(ROOT, 'prisma', 'drift', 'prisma6.config.ts');
 const ENGINE_STUB = path.join(ROOT, 'prisma', 'schema-engine-stub.sh');
+/** The schema's partial indexes (SQL), which a Prisma schema cannot hold. */
+export const PARTIAL_INDEXES_PATH = path.join(ROOT, 'prisma', 'partial-indexes.sql');
 
 /**
- * The SQL that creates `schemaPath` from nothing. `scratchDatabaseUrl` must name an existing database: Prisma 6's
- * WebAssembly engine connects through a driver adapter even though it only renders SQL.
+ * The SQL that creates `schemaPath` from nothing, followed by the partial indexes of `partialIndexesPath`.
+ * `scratchDatabaseUrl` must name an existing database: Prisma 6's WebAssembly engine connects through a driver adapter
+ * even though it only renders SQL.
  */
-export async function renderSchemaSql(schemaPath: string, scratchDatabaseUrl: string): Promise<string> {
+export async function renderSchemaSql(
+  schemaPath: string,
+  scratchDatabaseUrl: string,
+  partialIndexesPath = PARTIAL_INDEXES_PATH,
+): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'schema-drift-'));
   try {
     // Prisma 6 insists on a datasource url; Prisma 7 forbids one in the schema. Add it to a copy.
@@ -58,7 +67,7 @@ export async function renderSchemaSql(schemaPath: string, scratchDatabaseUrl: st
     if (code !== 0 || !/CREATE TABLE/.test(stdout)) {
       throw new Error(`schema drift: prisma migrate diff failed (exit ${code}): ${stderr.trim() || 'no SQL produced'}`);
     }
-    return stdout;
+    return `${stdout}\n${await readFile(partialIndexesPath, 'utf8')}`;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -62,7 +62,12 @@ export const configSchema = z
     ALERT_WEBHOOK_URL: z
       .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
       .optional()
-      .describe('Alerts are POSTed here as JSON (in addition to the Alert table). Unset: no webhook.'),
+      .describe(
+        'New alerts are POSTed here as JSON (in addition to the Alert table), from a durable outbox. Unset: no webhook.',
+      ),
+    ALERT_WEBHOOK_RETRY_SECONDS: integerVariable(1, 3_600, 10).describe(
+      'Delay before a failed webhook delivery is tried again; doubled each time, at most 15 minutes apart.',
+    ),
     AGENT_WORKSPACE_ID: recordIdSchema('must be a workspace id')
       .optional()
       .describe('Limits the LLM agent to one workspace. Unset: the agent sees every workspace.'),

@@ -1,10 +1,15 @@
 import type { KubeConfig } from '@kubernetes/client-node';
-import { createWebhookNotifier, noopNotifier, type Notifier } from '../alerts/index.ts';
+import {
+  type AlertWebhook,
+  createWebhookNotifier,
+  DEFAULT_DELIVERY_RETRY_POLICY,
+  noopNotifier,
+  type Notifier,
+} from '../alerts/index.ts';
 import type { BackupDependencies } from '../backups/index.ts';
 import { type JobQueue, openJobQueue } from '../jobs/index.ts';
 import { createKubeClients, loadKubeConfig, noKubeClients } from '../kube/index.ts';
 import { createS3Destination, type OffsiteDestination } from '../offsite/index.ts';
-import type { Logger } from '../shared/index.ts';
 import { createFileBackupStore } from '../storage/index.ts';
 import type { LoopDependencies } from '../worker/index.ts';
 import type { Config } from './config.ts';
@@ -17,8 +22,13 @@ import { openRuntime, type Runtime } from './runtime.ts';
  */
 export interface Services {
   runtime: Runtime;
-  /** The webhook notifier when ALERT_WEBHOOK_URL is set, else one that drops notifications (the Alert table stays). */
+  /**
+   * The webhook notifier when ALERT_WEBHOOK_URL is set (new alerts get a delivery row in the outbox), else one that
+   * writes none (the Alert table stays).
+   */
   notifier: Notifier;
+  /** What sending the outbox's deliveries needs, when ALERT_WEBHOOK_URL is set; null: no webhook. */
+  alertDelivery: AlertWebhook | null;
   /** What backups, retention, restores, uploads and format checks need; the notifier included. */
   backup: BackupDependencies & { notifier: Notifier };
   /**
@@ -27,8 +37,8 @@ export interface Services {
    */
   jobs(): Promise<JobQueue>;
   /**
-   * Waits (bounded) for alert deliveries still in flight, stops the job queue (running jobs get `jobsTimeoutMs` to
-   * end; the rest are retried by another worker), then closes the database.
+   * Stops the job queue (running jobs get `jobsTimeoutMs` to end; the rest are retried by another worker), sends
+   * (bounded) the alert deliveries this process queued that are due, then closes the database.
    */
   close(options?: { flushTimeoutMs?: number; jobsTimeoutMs?: number }): Promise<void>;
 }
@@ -42,6 +52,8 @@ export interface ServiceOverrides {
 }
 
 const DEFAULT_FLUSH_TIMEOUT_MS = 10_000;
+/** How often the worker looks for due webhook deliveries between (and during) its cycles. */
+const ALERT_DELIVERY_INTERVAL_MS = 5_000;
 
 /** Opens the runtime (config, logger, migrated database) and builds the services on it. */
 export async function openServices(
@@ -67,7 +79,16 @@ export function createServices(
 ): Services {
   const overrides = options.overrides ?? {};
   const { config, logger, database } = runtime;
-  const notifier = createNotifier(config, logger);
+  const clock = () => new Date();
+  const alertDelivery: AlertWebhook | null = config.ALERT_WEBHOOK_URL
+    ? {
+        deps: { db: database.prisma, url: config.ALERT_WEBHOOK_URL, clock, logger },
+        retryPolicy: { ...DEFAULT_DELIVERY_RETRY_POLICY, baseDelayMs: config.ALERT_WEBHOOK_RETRY_SECONDS * 1_000 },
+      }
+    : null;
+  const notifier = alertDelivery
+    ? createWebhookNotifier(alertDelivery.deps, { retryPolicy: alertDelivery.retryPolicy })
+    : noopNotifier;
   const kube =
     options.cluster === false
       ? noKubeClients(`the ${options.role} process has no access to the cluster: this work runs in a worker`)
@@ -78,7 +99,7 @@ export function createServices(
     db: database.prisma,
     kube,
     store: createFileBackupStore({ root: config.BACKUP_ROOT, logger }),
-    clock: () => new Date(),
+    clock,
     logger,
     notifier,
     destinations: createOffsiteDestinations(config),
@@ -88,6 +109,7 @@ export function createServices(
   return {
     runtime,
     notifier,
+    alertDelivery,
     backup,
     jobs() {
       jobs ??= openJobQueue({
@@ -130,6 +152,10 @@ export async function createLoopDependencies(services: Services): Promise<LoopDe
       overdueGraceMs: config.BACKUP_OVERDUE_GRACE_MINUTES * 60_000,
       retryDelayMs: config.BACKUP_RETRY_MINUTES * 60_000,
     },
+    alertDelivery: services.alertDelivery && {
+      ...services.alertDelivery,
+      intervalMs: ALERT_DELIVERY_INTERVAL_MS,
+    },
     agent: config.LLM_BASE_URL
       ? {
           llm: {
@@ -143,10 +169,6 @@ export async function createLoopDependencies(services: Services): Promise<LoopDe
         }
       : null,
   };
-}
-
-function createNotifier(config: Config, logger: Logger): Notifier {
-  return config.ALERT_WEBHOOK_URL ? createWebhookNotifier({ url: config.ALERT_WEBHOOK_URL, logger }) : noopNotifier;
 }
 
 /** The destinations the configuration asks for: one S3 destination named `s3` when S3_BUCKET is set, else none. */

@@ -1,6 +1,6 @@
 export { type BackupFailureKind, isBackupFailureKind, TypedFailure } from './failures.ts';
 export { formatBytes, formatLateness, formatProgress } from './format.ts';
-export { DNS_LABEL_PATTERN, dnsLabelSchema, isRecordId, recordIdSchema } from './identifiers.ts';
+export { DNS_LABEL_PATTERN, dnsLabelSchema, isRecordId, newRecordId, recordIdSchema } from './identifiers.ts';
 export { createLogger, type Logger } from './logger.ts';
 export { isSecretKey, redactSecrets } from './redact.ts';
 export { runWithConcurrency } from './run-with-concurrency.ts';

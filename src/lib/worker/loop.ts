@@ -1,5 +1,10 @@
-import { formatLateness, type Logger } from '../shared/index.ts';
-import { BACKUP_BLOCKED_ALERT, BACKUP_OVERDUE_ALERT, raiseAndNotify, resolveAlerts } from '../alerts/index.ts';
+import type { Logger } from '../shared/index.ts';
+import {
+  type AlertWebhook,
+  applyAlertStates,
+  startAlertDeliveryTimer,
+  type WantedAlertState,
+} from '../alerts/index.ts';
 import {
   type BackupDependencies,
   BackupInterruptedError,
@@ -21,6 +26,7 @@ import type { JobQueue } from '../jobs/index.ts';
 import { emptyJobTally, type JobTally, startJobRunners, tallySince } from './job-runners.ts';
 import { claimDueTestRestores, recoverInterruptedRestores } from '../restore/index.ts';
 import { checkUncheckedBackups } from '../verification/index.ts';
+import { wantedStateAlerts } from './state-alerts.ts';
 
 /** Everything the ops-agent loop needs; built by the worker. */
 export interface LoopDependencies {
@@ -35,6 +41,11 @@ export interface LoopDependencies {
   };
   /** The optional LLM agent; null: the loop runs without a model. */
   agent: { llm: LlmSettings; workspaceId: string | null } | null;
+  /**
+   * The alert webhook's outbox, sent by `runLoop` after each cycle and every `intervalMs` (during cycles too); null or
+   * unset: no webhook.
+   */
+  alertDelivery?: (AlertWebhook & { intervalMs: number }) | null;
 }
 
 /** What one cycle decided and queued (the jobs' own results are in the job tally). */
@@ -72,8 +83,6 @@ export interface CycleOptions {
   skipMemory?: SkipMemory;
 }
 
-/** Codes that mean "backups are on but cannot run": a person must act, so they raise a warning alert. */
-const BLOCKED_CODES: ReadonlySet<SkipCode> = new Set(['DEPLOYMENT_NOT_RUNNING', 'INVALID_SCHEDULE', 'UNKNOWN_RECIPE']);
 /** Codes that are the normal state of things and not worth a log line. */
 const QUIET_CODES: ReadonlySet<SkipCode> = new Set(['NOT_DUE']);
 
@@ -121,8 +130,8 @@ export async function runCycle(deps: LoopDependencies, options: CycleOptions = {
   });
   summary.overdue = state.totals.overdue;
   summary.pruneSuggestions = state.pruneSuggestions.length;
-  const openAlerts = await loadOpenStateAlerts(deps);
   const due: DeploymentBackupState[] = [];
+  const alertStates: WantedAlertState[] = [];
   for (const deployment of state.deployments) {
     if (deployment.decision.due) {
       if (!deployment.running) due.push(deployment);
@@ -130,10 +139,11 @@ export async function runCycle(deps: LoopDependencies, options: CycleOptions = {
       summary.skipped += 1;
       noteSkip(deps, deployment, options.skipMemory, log);
     }
-    await reviewAlerts(deps, deployment, openAlerts, started).catch((error: unknown) =>
-      log.error({ err: error, deploymentId: deployment.id }, 'could not update the alerts of a deployment'),
-    );
+    alertStates.push(...wantedStateAlerts(deployment));
   }
+  await applyAlertStates(deps.backup.db, deps.backup.notifier, alertStates, started).catch((error: unknown) =>
+    log.error({ err: error }, 'could not update the overdue and blocked alerts'),
+  );
   summary.due = due.length;
   for (const suggestion of state.pruneSuggestions) {
     log.warn(
@@ -218,64 +228,6 @@ function noteSkip(
   log.info({ deploymentId: deployment.id, deployment: deployment.name, code }, `backup skipped: ${reason}`);
 }
 
-/** `deploymentId:kind` of every open overdue or blocked alert, read in one query per cycle. */
-async function loadOpenStateAlerts(deps: LoopDependencies): Promise<Set<string>> {
-  const open = await deps.backup.db.alert.findMany({
-    where: { resolvedAt: null, kind: { in: [BACKUP_OVERDUE_ALERT, BACKUP_BLOCKED_ALERT] } },
-    select: { deploymentId: true, kind: true },
-  });
-  return new Set(open.map((alert) => `${alert.deploymentId}:${alert.kind}`));
-}
-
-/**
- * Opens or resolves the overdue and blocked alerts of a deployment according to its state. Only changes touch the
- * database (`open` holds the alerts already open), so a steady state costs no statement per deployment.
- */
-async function reviewAlerts(
-  deps: LoopDependencies,
-  deployment: DeploymentBackupState,
-  open: Set<string>,
-  now: Date,
-): Promise<void> {
-  const { db, notifier } = deps.backup;
-  const base = { workspaceId: deployment.workspaceId, deploymentId: deployment.id, deploymentName: deployment.name };
-  const isOpen = (kind: string) => open.has(`${deployment.id}:${kind}`);
-  if (deployment.overdue && !isOpen(BACKUP_OVERDUE_ALERT)) {
-    await raiseAndNotify(
-      db,
-      notifier,
-      {
-        ...base,
-        severity: 'CRITICAL',
-        kind: BACKUP_OVERDUE_ALERT,
-        message:
-          `Backup of ${deployment.workspaceSlug}/${deployment.name} is overdue by ${formatLateness(deployment.overdue.lateByMs)}: ` +
-          `the schedule (${deployment.scheduleDescription}) fired at ${deployment.overdue.since.toISOString()} and no backup succeeded since. ` +
-          `Last successful backup: ${deployment.lastBackupAt?.toISOString() ?? 'never'}.`,
-      },
-      now,
-    );
-  } else if (!deployment.overdue && isOpen(BACKUP_OVERDUE_ALERT)) {
-    await resolveAlerts(db, deployment.id, [BACKUP_OVERDUE_ALERT], now);
-  }
-  const blocked = !deployment.decision.due && BLOCKED_CODES.has(deployment.decision.code);
-  if (blocked && !isOpen(BACKUP_BLOCKED_ALERT)) {
-    await raiseAndNotify(
-      db,
-      notifier,
-      {
-        ...base,
-        severity: 'WARNING',
-        kind: BACKUP_BLOCKED_ALERT,
-        message: `Backups of ${deployment.workspaceSlug}/${deployment.name} cannot run: ${deployment.decision.reason}.`,
-      },
-      now,
-    );
-  } else if (!blocked && isOpen(BACKUP_BLOCKED_ALERT)) {
-    await resolveAlerts(db, deployment.id, [BACKUP_BLOCKED_ALERT], now);
-  }
-}
-
 async function runAgent(
   deps: LoopDependencies,
   agent: NonNullable<LoopDependencies['agent']>,
@@ -315,9 +267,10 @@ async function runAgent(
 /**
  * The worker: starts the job runners (backups, restores, test-restores, uploads, taken from the durable queue), then
  * runs a cycle every `intervalMs` until `stopTakingWork` aborts. Each cycle logs one line: what it decided, and what
- * this worker's jobs did since the previous line. With `once`, a single cycle runs and the worker waits until the
- * work it queued (and any other ready work) is done. A cycle that throws is logged and the loop goes on. Returns
- * when the loop has stopped; the caller stops the job queue (which lets running jobs finish within the grace).
+ * this worker's jobs did since the previous line. With a webhook, due alert deliveries are sent after each cycle and
+ * on their own timer. With `once`, a single cycle runs and the worker waits until the work it queued (and any other
+ * ready work) is done. A cycle that throws is logged and the loop goes on. Returns when the loop has stopped; the
+ * caller stops the job queue (which lets running jobs finish within the grace).
  */
 export async function runLoop(
   deps: LoopDependencies,
@@ -331,20 +284,27 @@ export async function runLoop(
   const skipMemory: SkipMemory = new Map();
   const tally = emptyJobTally();
   await startJobRunners(runnerDependencies(deps), { abortRunning: options.abortRunning, tally });
+  const deliveries = startDeliveries(deps);
   let reported = { ...tally };
-  while (!options.stopTakingWork.aborted) {
-    try {
-      const cycle = await runCycle(deps, {
-        stopTakingWork: options.stopTakingWork,
-        abortRunning: options.abortRunning,
-        skipMemory,
-      });
-      logCycle(log, cycle, tallySince(tally, reported));
-      reported = { ...tally };
-    } catch (error) {
-      log.error({ err: error }, 'cycle failed; the loop goes on');
+  try {
+    while (!options.stopTakingWork.aborted) {
+      try {
+        const cycle = await runCycle(deps, {
+          stopTakingWork: options.stopTakingWork,
+          abortRunning: options.abortRunning,
+          skipMemory,
+        });
+        logCycle(log, cycle, tallySince(tally, reported));
+        reported = { ...tally };
+      } catch (error) {
+        log.error({ err: error }, 'cycle failed; the loop goes on');
+      }
+      // Not awaited: a webhook that is down or slow must not hold up the next cycle.
+      void deliveries?.deliverNow();
+      await sleep(options.intervalMs, options.stopTakingWork);
     }
-    await sleep(options.intervalMs, options.stopTakingWork);
+  } finally {
+    await deliveries?.stop();
   }
 }
 
@@ -363,14 +323,25 @@ export async function runOnce(
     abortRunning: options.abortRunning ?? new AbortController().signal,
     tally,
   });
+  const deliveries = startDeliveries(deps);
   try {
     const cycle = await runCycle(deps, options);
     await deps.jobs.waitUntilIdle(options.stopTakingWork ? { signal: options.stopTakingWork } : {});
     logCycle(log, cycle, tally);
+    await deliveries?.deliverNow();
     return { cycle, jobs: { ...tally } };
   } finally {
     await deps.jobs.pause();
+    await deliveries?.stop();
   }
+}
+
+/** The webhook outbox's sender on its own timer, when a webhook is configured. */
+function startDeliveries(deps: LoopDependencies) {
+  const { alertDelivery } = deps;
+  return alertDelivery
+    ? startAlertDeliveryTimer(alertDelivery.deps, alertDelivery.intervalMs, { retryPolicy: alertDelivery.retryPolicy })
+    : null;
 }
 
 function runnerDependencies(deps: LoopDependencies) {

@@ -32,6 +32,10 @@ const WORKER_RUN_MS = 30_000;
 const STOP_WITHIN_MS = 5_000;
 /** Longer than the 24.8 days of milliseconds a 32-bit `durationMs` can hold. */
 const MONTH_MS = 30 * 24 * 3_600_000;
+/** A delivery the killed worker was sending when it died is taken up again after its lease (POST timeout + 30 s). */
+const DELIVERY_LEASE_MS = 40_000;
+/** Three worker runs, each waited for (one of them up to a delivery lease): more than the default test timeout. */
+const RESTART_TEST_TIMEOUT_MS = 4 * WORKER_RUN_MS + DELIVERY_LEASE_MS;
 /** SIGTERM between cycles: nothing to wait for. */
 const IDLE_STOP_WITHIN_MS = 2_000;
 
@@ -263,11 +267,13 @@ describe('worker loop', () => {
           backupRecordId: badRecords[0]!.id,
         }),
       ]);
-      // The notifier retried the 500s in the background while the cycle went on, then the worker exited anyway.
-      const postsAfterFirstRun = webhook.bodies.length;
-      expect(postsAfterFirstRun).toBeGreaterThanOrEqual(2);
+      // The delivery was tried after the cycle and failed; it waits in the outbox and the worker exited anyway.
+      expect(webhook.bodies.length).toBeGreaterThanOrEqual(1);
       expect(logLines(first, /alert webhook delivery failed; retrying/).length).toBeGreaterThanOrEqual(1);
       expect(logLines(first, /^cycle: /)[0]!.msg).toMatch(/^cycle: 2 due, 2 run, 1 succeeded, 1 failed, 0 skipped/);
+      expect(await harness.db.prisma.alertDelivery.findMany({ where: { alertId: alerts[0]!.id } })).toEqual([
+        expect.objectContaining({ status: 'PENDING', lastError: 'HTTP 500' }),
+      ]);
 
       const second = startWorker(['--once'], environment);
       expect(await exitCodeOf(second), second.output()).toBe(0);
@@ -278,7 +284,9 @@ describe('worker loop', () => {
       expect(await harness.db.prisma.alert.findMany({ where: { deploymentId: bad.id } })).toEqual([
         expect.objectContaining({ id: alerts[0]!.id, occurrences: 1, resolvedAt: null }),
       ]);
-      expect(webhook.bodies.length).toBe(postsAfterFirstRun);
+      // Whatever the second worker retried is the same page: one delivery, one body, one delivery id.
+      expect(await harness.db.prisma.alertDelivery.count({ where: { alert: { deploymentId: bad.id } } })).toBe(1);
+      expect(new Set(webhook.posts.map((post) => post.deliveryId)).size).toBe(1);
       const notifications = new Set(webhook.bodies.filter((body) => body.includes(bad.id)));
       expect(notifications.size).toBe(1);
       expect(JSON.parse([...notifications][0]!)).toMatchObject({
@@ -290,6 +298,80 @@ describe('worker loop', () => {
       await webhook.close();
     }
   });
+
+  it(
+    'a webhook down for two cycles, the worker restarted meanwhile: every alert arrives once when it is back',
+    async () => {
+      const webhook = await startWebhookReceiver(500);
+      try {
+        const missing = uniqueDatabaseName('ops_test_missing');
+        const failing = [
+          await dueDeployment('pg-down-1', { database: missing }),
+          await dueDeployment('pg-down-2', { database: missing }),
+        ];
+        const blocked = await createDeployment(harness.db.prisma, workspaceId, {
+          name: 'pg-blocked',
+          status: 'FAILED',
+          backupEnabled: true,
+          backupSchedule: EVERY_MINUTE,
+        });
+        const environment = {
+          ALERT_WEBHOOK_URL: webhook.url,
+          ALERT_WEBHOOK_RETRY_SECONDS: '1',
+          WORKER_INTERVAL_SECONDS: '5',
+          BACKUP_RETRY_MINUTES: '60',
+        };
+        const deliveries = () => harness.db.prisma.alertDelivery.findMany({ include: { alert: true } });
+        const everyDelivery = async (check: (delivery: Awaited<ReturnType<typeof deliveries>>[number]) => boolean) => {
+          const rows = await deliveries();
+          return rows.length === failing.length + 1 && rows.every(check);
+        };
+
+        // First worker: its cycle opens three alerts; the receiver answers 500. Then the worker is killed.
+        const first = startWorker([], environment);
+        await waitFor('a failed attempt of every delivery', () =>
+          everyDelivery((delivery) => delivery.attempts >= 1 && delivery.lastError === 'HTTP 500'),
+        );
+        first.child.kill('SIGKILL');
+        await first.exited;
+        const attemptsBefore = new Map((await deliveries()).map((delivery) => [delivery.id, delivery.attempts]));
+
+        // A new worker: its first cycle still meets a receiver that is down, and it retries every delivery.
+        const second = startWorker([], environment);
+        await second.waitForOutput(/"msg":"cycle: /, WORKER_RUN_MS);
+        await waitFor(
+          'another failed attempt of every delivery',
+          () => everyDelivery((delivery) => delivery.attempts > attemptsBefore.get(delivery.id)!),
+          WORKER_RUN_MS + DELIVERY_LEASE_MS,
+        );
+        expect(webhook.arrived()).toEqual([]);
+
+        webhook.setStatus(200);
+        await waitFor('every delivery delivered', () => everyDelivery((delivery) => delivery.status === 'DELIVERED'));
+        // Two more cycles (each followed by a delivery pass) send nothing again.
+        const cyclesSoFar = logLines(second, /^cycle: /).length;
+        await waitFor('two more cycles', async () => logLines(second, /^cycle: /).length >= cyclesSoFar + 2);
+
+        const alerts = await harness.db.prisma.alert.findMany({ where: { workspaceId } });
+        expect(alerts.map((alert) => `${alert.kind} ${alert.deploymentId}`).sort()).toEqual(
+          [...failing.map((deployment) => `backup_failed ${deployment.id}`), `backup_blocked ${blocked.id}`].sort(),
+        );
+        const arrived = webhook.arrived().map((body) => JSON.parse(body) as { alertId: string; type: string });
+        expect(arrived.map((body) => body.alertId).sort()).toEqual(alerts.map((alert) => alert.id).sort());
+        expect(arrived.every((body) => body.type === 'backup.alert')).toBe(true);
+        // Each alert went out under one delivery id, whichever worker sent it.
+        for (const delivery of await deliveries()) {
+          const posts = webhook.posts.filter((post) => post.body.includes(delivery.alertId));
+          expect(new Set(posts.map((post) => post.deliveryId))).toEqual(new Set([delivery.id]));
+        }
+        expect(logLines(second, /alert delivered to the webhook/)).toHaveLength(alerts.length);
+        expect(first.output() + second.output()).not.toContain(webhook.url);
+      } finally {
+        await webhook.close();
+      }
+    },
+    RESTART_TEST_TIMEOUT_MS,
+  );
 
   it("a crashed worker's month-old RUNNING record does not stop the other deployments' backups", async () => {
     const stuck = await dueDeployment('pg-stuck');

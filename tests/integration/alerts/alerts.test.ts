@@ -1,12 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { raiseAlert, resolveAlerts } from '../../../src/lib/alerts/alerts.ts';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaClient } from '../../../src/generated/prisma/client.ts';
+import { raiseAlert, raiseAndNotify, resolveAlerts } from '../../../src/lib/alerts/alerts.ts';
+import { deliverPendingAlerts } from '../../../src/lib/alerts/deliver-alerts.ts';
+import { createWebhookNotifier } from '../../../src/lib/alerts/notifier.ts';
+import { createLogger } from '../../../src/lib/shared/logger.ts';
 import { claimDeployment, releaseClaim, renewClaim } from '../../../src/lib/backups/claims.ts';
 import { createDeployment, createWorkspace } from '../../support/factories.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
+import { startWebhookReceiver } from '../../support/webhook-receiver.ts';
 
 const T0 = new Date('2026-03-01T03:00:00Z');
 const TTL_MS = 5 * 60_000;
+/** Workers raising the same alert at the same moment, each on a connection of its own. */
+const CONCURRENT_WRITERS = 20;
 let db: TestDatabase;
 
 beforeAll(async () => {
@@ -91,5 +99,62 @@ describe('alerts', () => {
     const reopened = await raiseAlert(db.prisma, alert, new Date(T0.getTime() + 180_000));
     expect(reopened.id).not.toBe(first.id);
     expect(reopened.occurrences).toBe(1);
+  });
+
+  it('opens one alert when many workers raise it at once on separate connections, and pages once', async () => {
+    const workspace = await createWorkspace(db.prisma);
+    const deployment = await createDeployment(db.prisma, workspace.id);
+    const receiver = await startWebhookReceiver();
+    const clients = Array.from(
+      { length: CONCURRENT_WRITERS },
+      () => new PrismaClient({ adapter: new PrismaPg({ connectionString: db.url }) }),
+    );
+    try {
+      // Connected beforehand, so that the raises race instead of queueing behind connection set-up.
+      await Promise.all(clients.map((client) => client.$queryRaw`SELECT 1`));
+      const logger = createLogger({ level: 'silent' });
+      const delivery = { url: receiver.url, clock: () => T0, logger };
+      const raised = await Promise.all(
+        clients.map((client, index) =>
+          raiseAndNotify(
+            client,
+            createWebhookNotifier({ db: client, ...delivery }),
+            {
+              workspaceId: workspace.id,
+              deploymentId: deployment.id,
+              deploymentName: deployment.name,
+              severity: 'CRITICAL',
+              kind: 'backup_failed',
+              message: `failure seen by worker ${index}`,
+            },
+            T0,
+          ),
+        ),
+      );
+
+      expect(raised.filter((alert) => alert.opened)).toHaveLength(1);
+      expect(new Set(raised.map((alert) => alert.id)).size).toBe(1);
+      expect(raised.map((alert) => alert.occurrences).sort((a, b) => a - b)).toEqual(
+        Array.from({ length: CONCURRENT_WRITERS }, (_, index) => index + 1),
+      );
+      const alerts = await db.prisma.alert.findMany({ where: { deploymentId: deployment.id } });
+      expect(alerts).toEqual([
+        expect.objectContaining({ id: raised[0]!.id, occurrences: CONCURRENT_WRITERS, resolvedAt: null }),
+      ]);
+      const deliveries = await db.prisma.alertDelivery.findMany({ where: { alertId: alerts[0]!.id } });
+      expect(deliveries).toHaveLength(1);
+      expect(raised.flatMap((alert) => (alert.deliveryId ? [alert.deliveryId] : []))).toEqual([deliveries[0]!.id]);
+
+      // Every worker drains the outbox at once: the alert reaches the webhook once.
+      const summaries = await Promise.all(
+        clients.map((client) => deliverPendingAlerts({ db: client, ...delivery }, T0)),
+      );
+      expect(summaries.reduce((sum, summary) => sum + summary.delivered, 0)).toBe(1);
+      expect(receiver.arrived()).toHaveLength(1);
+      expect(JSON.parse(receiver.arrived()[0]!)).toMatchObject({ alertId: alerts[0]!.id, kind: 'backup_failed' });
+    } finally {
+      await Promise.all(clients.map((client) => client.$disconnect()));
+      await receiver.close();
+    }
   });
 });

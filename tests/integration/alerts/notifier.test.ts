@@ -1,128 +1,112 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { raiseAndNotify } from '../../../src/lib/alerts/alerts.ts';
+import { createWebhookNotifier, noopNotifier, type Notifier } from '../../../src/lib/alerts/notifier.ts';
 import { createLogger } from '../../../src/lib/shared/logger.ts';
-import { createWebhookNotifier, type AlertNotification } from '../../../src/lib/alerts/notifier.ts';
+import { createDeployment, createWorkspace } from '../../support/factories.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
+import { startWebhookReceiver, type WebhookReceiver } from '../../support/webhook-receiver.ts';
 
-const NOTIFICATION: AlertNotification = {
-  alertId: 'alert1',
-  severity: 'CRITICAL',
-  kind: 'backup_failed',
-  message: 'Backup of demo/shop-db failed (ExecFailed): pg_dump exited 1',
-  workspaceId: 'ws1',
-  deploymentId: 'dep1',
-  deploymentName: 'shop-db',
-  backupRecordId: 'rec1',
-  occurredAt: '2026-03-01T03:00:00.000Z',
-};
-const SECRET_PATH = '/hooks/T0KEN-s3cret-path';
-const NO_DELAY = async () => undefined;
+/**
+ * The notifier the alert-raising code sees: with a webhook, a new alert's delivery row is written with it and `flush`
+ * (what a CLI calls before it exits) sends the rows this process queued; without one, no row is written.
+ */
+const T0 = new Date('2026-12-02T03:00:00.000Z');
+/** Short enough for a test; a receiver that never answers must not hold `flush` longer. */
+const FLUSH_TIMEOUT_MS = 500;
 
-let close: (() => Promise<void>) | undefined;
+let db: TestDatabase;
+let receiver: WebhookReceiver | undefined;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await db.drop();
+});
 afterEach(async () => {
-  await close?.();
-  close = undefined;
+  receiver?.resume();
+  await receiver?.close();
+  receiver = undefined;
 });
 
-/** A local webhook receiver answering each POST with the next status of `statuses` (the last one repeats). */
-async function startReceiver(statuses: number[]) {
-  const bodies: unknown[] = [];
-  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
-    let body = '';
-    request.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
-    request.on('end', () => {
-      bodies.push({
-        method: request.method,
-        path: request.url,
-        contentType: request.headers['content-type'],
-        body: JSON.parse(body),
-      });
-      response.statusCode = statuses[Math.min(bodies.length - 1, statuses.length - 1)] ?? 200;
-      response.end('{}');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  close = () => new Promise((resolve) => server.close(() => resolve()));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}${SECRET_PATH}`, bodies };
+/** A backup_failed alert of a new deployment. */
+async function failureAlert() {
+  const workspace = await createWorkspace(db.prisma);
+  const deployment = await createDeployment(db.prisma, workspace.id);
+  return {
+    workspaceId: workspace.id,
+    deploymentId: deployment.id,
+    deploymentName: deployment.name,
+    severity: 'CRITICAL' as const,
+    kind: 'backup_failed',
+    message: `Backup of ${deployment.name} failed`,
+  };
 }
 
-function capturingLogger() {
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk, _encoding, callback) {
-      lines.push(String(chunk));
-      callback();
-    },
-  });
-  return { logger: createLogger({ level: 'debug', destination }), output: () => lines.join('') };
+async function raiseFailure(notifier: Notifier) {
+  return raiseAndNotify(db.prisma, notifier, await failureAlert(), T0);
 }
 
-describe('webhook notifier', () => {
-  it('POSTs the alert as JSON', async () => {
-    const receiver = await startReceiver([200]);
-    const { logger } = capturingLogger();
-    const notifier = createWebhookNotifier({ url: receiver.url, logger, sleep: NO_DELAY });
-    notifier.notify(NOTIFICATION);
-    await notifier.flush(5_000);
-    expect(receiver.bodies).toEqual([
-      {
-        method: 'POST',
-        path: SECRET_PATH,
-        contentType: 'application/json',
-        body: { type: 'backup.alert', ...NOTIFICATION },
-      },
-    ]);
-  });
+function webhookNotifier(url: string) {
+  return createWebhookNotifier({ db: db.prisma, url, clock: () => T0, logger: createLogger({ level: 'silent' }) });
+}
 
-  it('retries 5xx and 429 with exponential backoff until delivered', async () => {
-    const receiver = await startReceiver([500, 429, 503, 200]);
-    const delays: number[] = [];
-    const { logger } = capturingLogger();
-    const notifier = createWebhookNotifier({
-      url: receiver.url,
-      logger,
-      baseDelayMs: 100,
-      sleep: async (ms) => void delays.push(ms),
+describe('createWebhookNotifier', () => {
+  it('flush sends the deliveries this process queued, and only those', async () => {
+    receiver = await startWebhookReceiver();
+    const mine = await raiseFailure(webhookNotifier(receiver.url));
+    const someoneElses = await raiseFailure(webhookNotifier(receiver.url));
+    const notifier = webhookNotifier(receiver.url);
+    notifier.queued([mine.deliveryId!]);
+
+    await notifier.flush(FLUSH_TIMEOUT_MS);
+
+    expect(receiver.posts.map((post) => post.deliveryId)).toEqual([mine.deliveryId]);
+    expect(await db.prisma.alertDelivery.findUniqueOrThrow({ where: { id: someoneElses.deliveryId! } })).toMatchObject({
+      status: 'PENDING',
+      attempts: 0,
     });
-    notifier.notify(NOTIFICATION);
-    await notifier.flush(5_000);
-    expect(receiver.bodies).toHaveLength(4);
-    expect(delays).toEqual([100, 200, 400]);
   });
 
-  it('gives up after maxAttempts and logs it, without the URL', async () => {
-    const receiver = await startReceiver([500]);
-    const { logger, output } = capturingLogger();
-    const notifier = createWebhookNotifier({ url: receiver.url, logger, maxAttempts: 3, sleep: NO_DELAY });
-    notifier.notify(NOTIFICATION);
-    await notifier.flush(5_000);
-    expect(receiver.bodies).toHaveLength(3);
-    expect(output()).toContain('could not deliver the alert to the webhook; giving up');
-    expect(output()).not.toContain('s3cret');
+  it('writes one delivery per new alert, none for another occurrence of an open one', async () => {
+    receiver = await startWebhookReceiver();
+    const notifier = webhookNotifier(receiver.url);
+    const alert = await failureAlert();
+    const first = await raiseAndNotify(db.prisma, notifier, alert, T0);
+    const again = await raiseAndNotify(
+      db.prisma,
+      notifier,
+      { ...alert, message: 'failed again' },
+      new Date(T0.getTime() + 60_000),
+    );
+    expect(first).toMatchObject({ opened: true, occurrences: 1, deliveryId: expect.any(String) });
+    expect(again).toEqual({ id: first.id, opened: false, occurrences: 2, deliveryId: null });
+    expect(await db.prisma.alertDelivery.count({ where: { alertId: first.id } })).toBe(1);
+
+    await notifier.flush(FLUSH_TIMEOUT_MS);
+    expect(receiver.arrived()).toHaveLength(1);
   });
 
-  it('does not retry a 4xx refusal', async () => {
-    const receiver = await startReceiver([400]);
-    const { logger, output } = capturingLogger();
-    const notifier = createWebhookNotifier({ url: receiver.url, logger, sleep: NO_DELAY });
-    notifier.notify(NOTIFICATION);
-    await notifier.flush(5_000);
-    expect(receiver.bodies).toHaveLength(1);
-    expect(output()).toContain('the webhook refused the alert; not retrying');
-  });
+  it('flush gives up at its timeout when the receiver does not answer, and leaves the delivery due for the worker', async () => {
+    receiver = await startWebhookReceiver();
+    receiver.pause();
+    const notifier = webhookNotifier(receiver.url);
+    const raised = await raiseFailure(notifier);
 
-  it('never throws or blocks the caller, even when nothing listens', async () => {
-    const { logger, output } = capturingLogger();
-    const notifier = createWebhookNotifier({
-      url: 'http://127.0.0.1:9/closed',
-      logger,
-      maxAttempts: 2,
-      sleep: NO_DELAY,
-      timeoutMs: 1_000,
+    await notifier.flush(FLUSH_TIMEOUT_MS);
+
+    expect(receiver.posts).toHaveLength(1);
+    expect(await db.prisma.alertDelivery.findUniqueOrThrow({ where: { id: raised.deliveryId! } })).toMatchObject({
+      status: 'PENDING',
+      nextAttemptAt: T0,
     });
-    expect(notifier.notify(NOTIFICATION)).toBeUndefined();
-    await notifier.flush(5_000);
-    expect(output()).toContain('giving up');
+  });
+});
+
+describe('noopNotifier (no ALERT_WEBHOOK_URL)', () => {
+  it('writes the alert and no delivery', async () => {
+    const raised = await raiseFailure(noopNotifier);
+    expect(raised).toMatchObject({ opened: true, deliveryId: null });
+    expect(await db.prisma.alertDelivery.count({ where: { alertId: raised.id } })).toBe(0);
   });
 });

@@ -53,6 +53,7 @@ describe('migration runner on a real PostgreSQL', () => {
     );
     expect(tables.map((t) => t.tablename)).toEqual([
       'Alert',
+      'AlertDelivery',
       'ApiToken',
       'BackupRecord',
       'BackupUpload',
@@ -120,6 +121,50 @@ describe('migration runner on a real PostgreSQL', () => {
     expect(reports.flatMap((r) => r.applied).sort()).toEqual(migrations.map((m) => m.name).sort());
     const rows = await withPgConnection(url, (c) => c.query('SELECT 1 FROM "_prisma_migrations"'));
     expect(rows).toHaveLength(migrations.length);
+  });
+
+  it('merges open alerts that raced into duplicates before the unique index of open alerts', async () => {
+    const url = await emptyDatabase();
+    const migrations = await readMigrations();
+    const outbox = migrations.findIndex((m) => m.name.endsWith('_alert_outbox'));
+    expect(outbox).toBeGreaterThan(0);
+    await withPgConnection(url, (c) => applyMigrations(c, migrations.slice(0, outbox)));
+    await withPgConnection(url, async (c) => {
+      await c.exec(`
+        INSERT INTO "Workspace" (id, name, slug, "updatedAt") VALUES ('w1', 'W', 'w', now());
+        INSERT INTO "Deployment" (id, "workspaceId", name, "recipeSlug", namespace, "updatedAt")
+          VALUES ('d1', 'w1', 'db', 'postgresql', 'apps', now());
+        INSERT INTO "Alert" (id, "workspaceId", "deploymentId", severity, kind, message, occurrences, "createdAt",
+                             "lastSeenAt", "resolvedAt") VALUES
+          ('a1', 'w1', 'd1', 'CRITICAL', 'backup_failed', 'first', 2, '2026-03-01 03:00', '2026-03-01 04:00', NULL),
+          ('a2', 'w1', 'd1', 'CRITICAL', 'backup_failed', 'raced', 1, '2026-03-01 03:00:01', '2026-03-01 05:00', NULL),
+          ('a3', 'w1', 'd1', 'CRITICAL', 'backup_failed', 'old', 1, '2026-02-01 03:00', '2026-02-01 03:00',
+           '2026-02-02 03:00'),
+          ('a4', 'w1', 'd1', 'WARNING', 'backup_blocked', 'other kind', 1, '2026-03-01 03:00', '2026-03-01 03:00', NULL);
+      `);
+    });
+    await withPgConnection(url, (c) => applyMigrations(c, migrations));
+    const alerts = await withPgConnection(url, (c) =>
+      c.query<{ id: string; occurrences: number; lastSeenAt: Date; resolvedAt: Date | null }>(
+        'SELECT id, occurrences, "lastSeenAt", "resolvedAt" FROM "Alert" ORDER BY id',
+      ),
+    );
+    expect(alerts).toEqual([
+      { id: 'a1', occurrences: 3, lastSeenAt: new Date('2026-03-01T05:00:00Z'), resolvedAt: null },
+      {
+        id: 'a2',
+        occurrences: 1,
+        lastSeenAt: new Date('2026-03-01T05:00:00Z'),
+        resolvedAt: new Date('2026-03-01T05:00:00Z'),
+      },
+      {
+        id: 'a3',
+        occurrences: 1,
+        lastSeenAt: new Date('2026-02-01T03:00:00Z'),
+        resolvedAt: new Date('2026-02-02T03:00:00Z'),
+      },
+      { id: 'a4', occurrences: 1, lastSeenAt: new Date('2026-03-01T03:00:00Z'), resolvedAt: null },
+    ]);
   });
 
   it('refuses a migration folder with a bad name', async () => {

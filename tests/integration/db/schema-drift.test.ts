@@ -4,7 +4,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withPgConnection } from '../../../src/lib/db/database.ts';
 import { applyMigrations, readMigrations } from '../../../src/lib/db/migrations.ts';
-import { diffCatalogs, renderSchemaSql, SCHEMA_PATH, snapshotCatalog } from '../../../src/lib/db/schema-drift.ts';
+import {
+  diffCatalogs,
+  PARTIAL_INDEXES_PATH,
+  renderSchemaSql,
+  SCHEMA_PATH,
+  snapshotCatalog,
+} from '../../../src/lib/db/schema-drift.ts';
 import { createDatabase, databaseUrl, dropDatabase, uniqueDatabaseName } from '../../support/postgres.ts';
 
 /**
@@ -16,10 +22,10 @@ let scratchUrl = '';
 let fromMigrations: string[] = [];
 let workDir = '';
 
-async function snapshotOfSchema(schemaPath: string): Promise<string[]> {
+async function snapshotOfSchema(schemaPath: string, partialIndexesPath?: string): Promise<string[]> {
   const name = await createDatabase(uniqueDatabaseName('ops_test_drift'));
   created.push(name);
-  const sql = await renderSchemaSql(schemaPath, scratchUrl);
+  const sql = await renderSchemaSql(schemaPath, scratchUrl, partialIndexesPath);
   return withPgConnection(databaseUrl(name), async (c) => {
     await c.exec(sql);
     return snapshotCatalog(c);
@@ -67,6 +73,18 @@ describe('schema drift', () => {
     const diff = diffCatalogs(fromMigrations, await snapshotOfSchema(edited));
     expect(diff.onlyInSchema).toContain('column Extra.id text NOT NULL');
     expect(diff.onlyInMigrations).toEqual([]);
+  });
+
+  it('compares the partial indexes Prisma cannot express, predicate included', async () => {
+    expect(fromMigrations).toContain(
+      'index CREATE UNIQUE INDEX "Alert_deploymentId_kind_open_key" ON public."Alert" USING btree ("deploymentId", kind) WHERE ("resolvedAt" IS NULL)',
+    );
+    const edited = path.join(workDir, 'partial-indexes.sql');
+    const sql = await readFile(PARTIAL_INDEXES_PATH, 'utf8');
+    await writeFile(edited, sql.replace('WHERE "resolvedAt" IS NULL', 'WHERE "resolvedAt" IS NOT NULL'));
+    const diff = diffCatalogs(fromMigrations, await snapshotOfSchema(SCHEMA_PATH, edited));
+    expect(diff.onlyInMigrations).toEqual([expect.stringContaining('WHERE ("resolvedAt" IS NULL)')]);
+    expect(diff.onlyInSchema).toEqual([expect.stringContaining('WHERE ("resolvedAt" IS NOT NULL)')]);
   });
 
   it('detects a changed default', async () => {
