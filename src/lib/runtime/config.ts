@@ -56,7 +56,9 @@ export const configSchema = z
       .describe('Alerts are POSTed here as JSON (in addition to the Alert table). Unset: no webhook.'),
     AGENT_WORKSPACE_ID: recordIdSchema('must be a workspace id')
       .optional()
-      .describe('Limits the LLM agent to one workspace. Unset: the agent sees every workspace.'),
+      .describe(
+        'Only this workspace gets an LLM agent turn. Unset: every workspace with backup-enabled deployments gets its own.',
+      ),
     LLM_BASE_URL: z
       .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
       .optional()
