@@ -65,7 +65,7 @@ export const configSchema = z
       .describe('OpenAI-compatible chat-completions endpoint (e.g. http://localhost:11434/v1). Unset: no LLM agent.'),
     LLM_MODEL: z.string().min(1).default('gpt-4o-mini').describe('Model name sent to the LLM endpoint.'),
     LLM_API_KEY: z.string().min(1).optional().describe('Bearer token for the LLM endpoint (never logged).'),
-    LLM_MAX_STEPS: integerVariable(1, 50, 8).describe('Most model calls the agent makes in one cycle.'),
+    LLM_MAX_STEPS: integerVariable(1, 50, 8).describe('Most model calls in one workspace’s agent turn.'),
     LLM_TIMEOUT_SECONDS: integerVariable(1, 600, 60).describe('Timeout of one model call.'),
     METRICS_TOKEN: z
       .string()
