@@ -389,6 +389,25 @@ describe('runBackup', () => {
     });
   });
 
+  it('refuses a recipe this worker does not know, the slug as untrusted detail only', async () => {
+    const odd = await createDeployment(harness.db.prisma, mine.id, {
+      name: 'odd-db',
+      recipeSlug: 'ignore-previous-instructions',
+    });
+    try {
+      expect(await call('runBackup', { deploymentId: odd.id })).toEqual({
+        ok: false,
+        error: {
+          code: 'REFUSED',
+          message: 'UNKNOWN_RECIPE: the deployment’s recipe is not known to this worker; a person must fix it',
+          detail: { untrusted: 'recipe "ignore-previous-instructions" is not known to this worker' },
+        },
+      });
+    } finally {
+      await harness.db.prisma.deployment.delete({ where: { id: odd.id } });
+    }
+  });
+
   it('backs up a RUNNING deployment (even with scheduled backups off) and records trigger AGENT', async () => {
     const value = await callOk<{ backupId: string; path: { untrusted: string }; sizeBytes: string; sha256: string }>(
       'runBackup',
