@@ -1,73 +1,51 @@
-import { formatBytes, formatLateness } from '../shared/index.ts';
-import { type BackupState, type DeploymentBackupState, PRUNE_SUGGESTION_THRESHOLD } from '../backups/index.ts';
+import { PRUNE_SUGGESTION_THRESHOLD, type DeploymentBackupState } from '../backups/index.ts';
+import { UNTRUSTED_LIMITS, UNTRUSTED_TEXT_RULE, untrusted } from './untrusted-text.ts';
+import type { WorkspaceState } from './workspace-state.ts';
 
-function statusLine(d: DeploymentBackupState): string {
-  const flags = [
-    d.running ? `RUNNING since ${d.running.startedAt.toISOString()}` : null,
-    d.overdue ? `OVERDUE by ${formatLateness(d.overdue.lateByMs)} (due ${d.overdue.since.toISOString()})` : null,
-    d.failuresSinceLastSuccess > 0 ? `${d.failuresSinceLastSuccess} FAILED since last success` : null,
-    d.decision.due ? 'DUE now' : `not due: ${d.decision.code}`,
-  ].filter(Boolean);
-  const failures = d.recentFailures.map(
-    (f) => `    - failed ${f.startedAt.toISOString()} ${f.errorKind ?? ''}: ${f.error ?? ''}`,
-  );
-  return [
-    `- ${d.workspaceSlug}/${d.name} id=${d.id} status=${d.status} recipe=${d.recipeSlug}${d.hasDataExport ? '' : ' (no dataExport)'}`,
-    `  schedule: ${d.scheduleDescription}; next ${d.nextRunAt?.toISOString() ?? 'never'}; last success ${d.lastBackupAt?.toISOString() ?? 'never'}`,
-    `  stored: ${d.storedBackups} backups, ${formatBytes(d.storedBytes)} (retention ${d.retention}); ${flags.join('; ')}`,
-    ...failures,
-  ].join('\n');
+const { name: NAME, message: MESSAGE } = UNTRUSTED_LIMITS;
+
+/** Most urgent first: overdue, failing, due, running, the rest; then by id (names are the tenant's, ids are ours). */
+function urgency(d: DeploymentBackupState): number {
+  return d.overdue ? 0 : d.failuresSinceLastSuccess > 0 ? 1 : d.decision.due ? 2 : d.running ? 3 : 4;
 }
 
 /**
- * The gathered state as compact text for the model: totals first, then one short block per deployment, problems
- * (running, overdue, failing, due) first.
+ * One workspace's state as JSON data for the model, for the turn's user message and the listBackupStatus tool alike.
+ * Ids, statuses, codes, counts and times are ours; every string a tenant or a pod controls is `untrusted` (see
+ * untrusted-text.ts): names, schedules, reasons and descriptions that quote them, errors, alert messages. Dates are
+ * ISO strings and sizes decimal strings. Pure.
  */
-export function renderStateForModel(state: BackupState): string {
-  const urgency = (d: DeploymentBackupState) =>
-    d.overdue ? 0 : d.failuresSinceLastSuccess > 0 ? 1 : d.decision.due ? 2 : d.running ? 3 : 4;
-  const ordered = [...state.deployments].sort((a, b) => urgency(a) - urgency(b) || a.name.localeCompare(b.name));
-  const t = state.totals;
-  const lines = [
-    `Backup state at ${state.gatheredAt.toISOString()}:`,
-    `${t.enabled} deployments with backups on; ${t.due} due, ${t.running} running, ${t.overdue} overdue, ${t.failing} failing; ` +
-      `${t.storedBackups} backups stored (${formatBytes(t.storedBytes)}).`,
-    state.volume
-      ? `Backup volume: ${formatBytes(state.volume.usedBytes)} used, ${formatBytes(state.volume.freeBytes)} free of ${formatBytes(state.volume.totalBytes)}.`
-      : 'Backup volume: usage unknown.',
-    state.pruneSuggestions.length > 0
-      ? `More than ${PRUNE_SUGGESTION_THRESHOLD} stored backups (suggest pruning): ${state.pruneSuggestions.map((p) => `${p.name} (${p.storedBackups}, id=${p.deploymentId})`).join(', ')}.`
-      : `No deployment has more than ${PRUNE_SUGGESTION_THRESHOLD} stored backups.`,
-    ...ordered.map(statusLine),
-  ];
-  return lines.join('\n');
-}
-
-/** The state as plain JSON data for the listBackupStatus tool (dates as ISO strings, sizes as strings). */
-export function summarizeStateForTool(state: BackupState) {
+export function describeStateForModel(state: WorkspaceState) {
+  const { backups } = state;
+  const ordered = [...backups.deployments].sort((a, b) => urgency(a) - urgency(b) || (a.id < b.id ? -1 : 1));
   return {
-    gatheredAt: state.gatheredAt.toISOString(),
-    totals: { ...state.totals, storedBytes: state.totals.storedBytes.toString() },
-    volume: state.volume && {
-      totalBytes: state.volume.totalBytes.toString(),
-      usedBytes: state.volume.usedBytes.toString(),
-      freeBytes: state.volume.freeBytes.toString(),
+    workspace: { id: state.workspace.id, slug: untrusted(state.workspace.slug, NAME) },
+    gatheredAt: backups.gatheredAt.toISOString(),
+    totals: { ...backups.totals, storedBytes: backups.totals.storedBytes.toString() },
+    volume: backups.volume && {
+      totalBytes: backups.volume.totalBytes.toString(),
+      usedBytes: backups.volume.usedBytes.toString(),
+      freeBytes: backups.volume.freeBytes.toString(),
     },
-    pruneSuggestions: state.pruneSuggestions,
-    deployments: state.deployments.map((d) => ({
+    pruneSuggestionThreshold: PRUNE_SUGGESTION_THRESHOLD,
+    pruneSuggestions: backups.pruneSuggestions.map(({ deploymentId, storedBackups, retention }) => ({
+      deploymentId,
+      storedBackups,
+      retention,
+    })),
+    deployments: ordered.map((d) => ({
       deploymentId: d.id,
-      workspace: d.workspaceSlug,
-      name: d.name,
+      name: untrusted(d.name, NAME),
       status: d.status,
-      recipe: d.recipeSlug,
+      recipe: untrusted(d.recipeSlug, NAME),
       hasDataExport: d.hasDataExport,
-      schedule: d.schedule,
-      scheduleDescription: d.scheduleDescription,
+      schedule: untrusted(d.schedule, NAME),
+      scheduleDescription: untrusted(d.scheduleDescription, MESSAGE),
       lastBackupAt: d.lastBackupAt?.toISOString() ?? null,
       nextRunAt: d.nextRunAt?.toISOString() ?? null,
       due: d.decision.due,
-      reason: d.decision.reason,
       ...(d.decision.due ? {} : { skipCode: d.decision.code }),
+      reason: untrusted(d.decision.reason, MESSAGE),
       overdue: d.overdue && { since: d.overdue.since.toISOString(), lateByMs: d.overdue.lateByMs },
       storedBackups: d.storedBackups,
       storedBytes: d.storedBytes.toString(),
@@ -77,7 +55,7 @@ export function summarizeStateForTool(state: BackupState) {
         backupId: f.id,
         startedAt: f.startedAt.toISOString(),
         errorKind: f.errorKind,
-        error: f.error,
+        error: untrusted(f.error, MESSAGE),
       })),
       running: d.running && {
         backupId: d.running.id,
@@ -85,5 +63,27 @@ export function summarizeStateForTool(state: BackupState) {
         trigger: d.running.trigger,
       },
     })),
+    openAlerts: state.openAlerts.map((alert) => ({
+      deploymentId: alert.deploymentId,
+      kind: alert.kind,
+      severity: alert.severity,
+      occurrences: alert.occurrences,
+      since: alert.createdAt.toISOString(),
+      lastSeenAt: alert.lastSeenAt.toISOString(),
+      message: untrusted(alert.message, MESSAGE),
+    })),
   };
+}
+
+/**
+ * The user message of a workspace's turn: what to do, the rule about untrusted text, and the state as one line of
+ * JSON (so no untrusted value can start a line of its own).
+ */
+export function buildStateMessage(state: WorkspaceState): string {
+  return [
+    `Review the backups of workspace ${state.workspace.id} described below, act with your tools where needed, and report.`,
+    UNTRUSTED_TEXT_RULE,
+    'Backup state (JSON):',
+    JSON.stringify(describeStateForModel(state)),
+  ].join('\n');
 }

@@ -1,10 +1,13 @@
 import type { BackupDependencies } from '../backups/index.ts';
 
-/** What the backup tools act with: the backup dependencies, the agent's scope, and how state is judged. */
+/**
+ * What the backup tools act with: the backup dependencies, the one workspace they are bound to, and how state is
+ * judged. Every lookup a tool makes is filtered by `workspaceId`, so an id of another workspace is not found.
+ */
 export interface ToolContext {
   backup: BackupDependencies;
-  /** The agent's scope: one workspace, or null for all. */
-  workspaceId: string | null;
+  /** The turn's workspace: the tools read and act on it alone. */
+  workspaceId: string;
   stateOptions: { overdueGraceMs: number; retryDelayMs: number };
   signal?: AbortSignal;
 }

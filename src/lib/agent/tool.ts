@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { UNTRUSTED_LIMITS, untrusted, type UntrustedText } from './untrusted-text.ts';
 
 /**
  * What an agent tool is: a name, a description written for a model, a zod input schema that is both what the model
@@ -8,7 +9,10 @@ import { z } from 'zod';
 export interface ToolError {
   /** Stable code, e.g. `INVALID_INPUT`, `NOT_FOUND`, `REFUSED`, `UNKNOWN_TOOL`. */
   code: string;
+  /** Our words (plus what the model itself sent). */
   message: string;
+  /** Text behind the error that a tenant or a pod may control (an exception's message, a policy's bad value). */
+  detail?: UntrustedText;
 }
 
 export type ToolResult<T> = { ok: true; value: T } | { ok: false; error: ToolError };
@@ -84,7 +88,8 @@ export async function callTool<Context>(
       ok: false,
       error: {
         code: 'TOOL_FAILED',
-        message: `${name} failed: ${error instanceof Error ? error.message : String(error)}`,
+        message: `${name} failed; the detail says why`,
+        detail: untrusted(error instanceof Error ? error.message : String(error), UNTRUSTED_LIMITS.message),
       },
     };
   }

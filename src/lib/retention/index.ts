@@ -9,3 +9,4 @@ export {
   retentionPolicyOf,
 } from './retention-policy.ts';
 export { printPrunePlan } from './retention-print.ts';
+export { findTighterRules, type TighterRule } from './retention-tightening.ts';

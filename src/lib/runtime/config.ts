@@ -70,14 +70,16 @@ export const configSchema = z
     ),
     AGENT_WORKSPACE_ID: recordIdSchema('must be a workspace id')
       .optional()
-      .describe('Limits the LLM agent to one workspace. Unset: the agent sees every workspace.'),
+      .describe(
+        'Only this workspace gets an LLM agent turn. Unset: every workspace with backup-enabled deployments gets its own.',
+      ),
     LLM_BASE_URL: z
       .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
       .optional()
       .describe('OpenAI-compatible chat-completions endpoint (e.g. http://localhost:11434/v1). Unset: no LLM agent.'),
     LLM_MODEL: z.string().min(1).default('gpt-4o-mini').describe('Model name sent to the LLM endpoint.'),
     LLM_API_KEY: z.string().min(1).optional().describe('Bearer token for the LLM endpoint (never logged).'),
-    LLM_MAX_STEPS: integerVariable(1, 50, 8).describe('Most model calls the agent makes in one cycle.'),
+    LLM_MAX_STEPS: integerVariable(1, 50, 8).describe('Most model calls in one workspace’s agent turn.'),
     LLM_TIMEOUT_SECONDS: integerVariable(1, 600, 60).describe('Timeout of one model call.'),
     METRICS_TOKEN: z
       .string()

@@ -8,20 +8,12 @@ import {
 import {
   type BackupDependencies,
   BackupInterruptedError,
-  type BackupState,
   type DeploymentBackupState,
   gatherBackupState,
   recoverInterruptedBackups,
   type SkipCode,
 } from '../backups/index.ts';
-import {
-  type AgentTurnReport,
-  backupTools,
-  buildSystemPrompt,
-  type LlmSettings,
-  runAgentTurn,
-  type ToolContext,
-} from '../agent/index.ts';
+import { type LlmSettings, runWorkspaceTurns, type WorkspaceTurnSummary } from '../agent/index.ts';
 import type { JobQueue } from '../jobs/index.ts';
 import { emptyJobTally, type JobTally, startJobRunners, tallySince } from './job-runners.ts';
 import { claimDueTestRestores, recoverInterruptedRestores } from '../restore/index.ts';
@@ -39,7 +31,10 @@ export interface LoopDependencies {
     overdueGraceMs: number;
     retryDelayMs: number;
   };
-  /** The optional LLM agent; null: the loop runs without a model. */
+  /**
+   * The optional LLM agent; null: the loop runs without a model. It gets one turn per workspace with backup-enabled
+   * deployments; `workspaceId` (AGENT_WORKSPACE_ID) limits the turns to that workspace.
+   */
   agent: { llm: LlmSettings; workspaceId: string | null } | null;
   /**
    * The alert webhook's outbox, sent by `runLoop` after each cycle and every `intervalMs` (during cycles too); null or
@@ -68,7 +63,8 @@ export interface CycleSummary {
   uploadPassQueued: boolean;
   /** Successful backups left unchecked (a worker stopped before their format check) and checked this cycle. */
   lateFormatChecks: number;
-  agent: (Pick<AgentTurnReport, 'stoppedBecause' | 'steps'> & { toolCalls: number }) | null;
+  /** One entry per workspace turn of the LLM agent; null when no agent is configured or the cycle was stopping. */
+  agent: WorkspaceTurnSummary[] | null;
   ms: number;
 }
 
@@ -89,8 +85,9 @@ const QUIET_CODES: ReadonlySet<SkipCode> = new Set(['NOT_DUE']);
 /**
  * One cycle of the ops agent: recover interrupted backups, gather the backup state, alert on overdue and blocked
  * deployments, run every due backup (at most `concurrency` at once) without waiting for any model, prune after each
- * success, then — when configured — let the LLM agent review the state with its tools. Errors of one deployment
- * never stop the others; the summary is logged and returned.
+ * success, then — when configured — let the LLM agent review each workspace's state with its tools, one turn per
+ * workspace. Errors of one deployment (or one workspace's turn) never stop the others; the summary is logged and
+ * returned.
  */
 export async function runCycle(deps: LoopDependencies, options: CycleOptions = {}): Promise<CycleSummary> {
   const log = deps.logger.child({ module: 'ops-agent/loop' });
@@ -228,39 +225,27 @@ function noteSkip(
   log.info({ deploymentId: deployment.id, deployment: deployment.name, code }, `backup skipped: ${reason}`);
 }
 
+/** The agent's turns, one per workspace (agent/workspace-turns.ts); a failure to even list them costs the cycle nothing. */
 async function runAgent(
   deps: LoopDependencies,
   agent: NonNullable<LoopDependencies['agent']>,
-  stateOptions: ToolContext['stateOptions'],
+  stateOptions: { overdueGraceMs: number; retryDelayMs: number },
   options: CycleOptions,
   log: Logger,
 ): Promise<CycleSummary['agent']> {
   try {
-    const state: BackupState = await gatherBackupState(deps.backup.db, {
-      now: deps.backup.clock(),
-      ...stateOptions,
-      workspaceId: agent.workspaceId,
-      backupRoot: deps.backup.store.root,
-    });
-    const report = await runAgentTurn<ToolContext>({
-      settings: agent.llm,
-      systemPrompt: buildSystemPrompt(state),
-      userMessage: 'Review the backup state above, act with your tools where needed, and report.',
-      tools: backupTools,
-      context: {
-        backup: deps.backup,
-        workspaceId: agent.workspaceId,
-        stateOptions,
-        // A backup the agent started gets the same shutdown grace as a scheduled one.
-        ...(options.abortRunning ? { signal: options.abortRunning } : {}),
-      },
+    return await runWorkspaceTurns({
+      backup: deps.backup,
+      llm: agent.llm,
+      onlyWorkspaceId: agent.workspaceId,
+      stateOptions,
       logger: deps.logger,
-      ...(options.stopTakingWork ? { signal: options.stopTakingWork } : {}),
+      ...(options.stopTakingWork ? { stopTakingWork: options.stopTakingWork } : {}),
+      ...(options.abortRunning ? { abortRunning: options.abortRunning } : {}),
     });
-    return { stoppedBecause: report.stoppedBecause, steps: report.steps, toolCalls: report.toolCalls.length };
   } catch (error) {
-    log.error({ err: error }, 'the LLM agent turn crashed; the cycle goes on');
-    return { stoppedBecause: 'error', steps: 0, toolCalls: 0 };
+    log.error({ err: error }, 'the LLM agent turns could not start; the cycle goes on');
+    return [];
   }
 }
 

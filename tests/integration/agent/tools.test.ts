@@ -62,7 +62,8 @@ beforeAll(async () => {
     ['legacy-db', mine.id, { status: 'FAILED', backupEnabled: true, backupSchedule: '0 3 * * *' }],
     ['web', mine.id, { recipeSlug: 'nginx' }],
     ['history-db', mine.id, {}],
-    ['prune-db', mine.id, { backupEnabled: true, backupSchedule: '0 3 * * *' }],
+    // Its own policy keeps only the newest backup: the agent may apply that, and nothing tighter anywhere.
+    ['prune-db', mine.id, { backupEnabled: true, backupSchedule: '0 3 * * *', backupRetention: 1 }],
     ['verify-db', mine.id, { backupEnabled: true, backupSchedule: '0 3 * * *' }],
     ['their-db', theirs.id, { backupEnabled: true, backupSchedule: '0 3 * * *' }],
   ];
@@ -331,21 +332,32 @@ describe('scope: unknown deployments and other workspaces are NOT_FOUND, alike',
     });
   });
 
-  it('listBackupStatus: only the deployments of the workspace; all of them for an unscoped agent', async () => {
-    const scoped = await callOk<{ deployments: Array<{ deploymentId: string; workspace: string }> }>(
-      'listBackupStatus',
-      {},
-    );
+  it('proposeRestore: a backup of another workspace is answered exactly like one that does not exist', async () => {
+    const before = await snapshot();
+    const answer = async (backupId: string) =>
+      JSON.stringify(await call('proposeRestore', { backupId })).replaceAll(backupId, '<id>');
+    expect(await answer(theirBackupId)).toBe(await answer('nosuchbackup0'));
+    expect(await call('proposeRestore', { backupId: theirBackupId })).toMatchObject({
+      ok: false,
+      error: { code: 'NOT_FOUND' },
+    });
+    expect(await snapshot()).toEqual(before);
+    expect(await harness.db.prisma.restoreRecord.count()).toBe(0);
+  });
+
+  it('listBackupStatus: only the deployments and alerts of the bound workspace', async () => {
+    const scoped = await callOk<{
+      workspace: { id: string; slug: { untrusted: string } };
+      deployments: Array<{ deploymentId: string }>;
+      openAlerts: Array<{ deploymentId: string }>;
+    }>('listBackupStatus', {});
+    expect(scoped.workspace).toEqual({ id: mine.id, slug: { untrusted: 'mine' } });
     expect(scoped.deployments.map((d) => d.deploymentId).sort()).toEqual(
       [ids['legacy-db'], ids['prune-db'], ids['verify-db']].sort(),
     );
-    expect(new Set(scoped.deployments.map((d) => d.workspace))).toEqual(new Set(['mine']));
+    expect(JSON.stringify(scoped)).not.toContain(theirs.id);
+    expect(JSON.stringify(scoped)).not.toContain(ids['their-db']);
 
-    const unscoped = await callOk<{ deployments: Array<{ deploymentId: string }> }>('listBackupStatus', '', {
-      ...context,
-      workspaceId: null,
-    });
-    expect(unscoped.deployments.map((d) => d.deploymentId)).toContain(ids['their-db']);
     const theirsOnly = await callOk<{ deployments: Array<{ deploymentId: string }> }>(
       'listBackupStatus',
       {},
@@ -377,28 +389,56 @@ describe('runBackup', () => {
     });
   });
 
+  it('refuses a recipe this worker does not know, the slug as untrusted detail only', async () => {
+    const odd = await createDeployment(harness.db.prisma, mine.id, {
+      name: 'odd-db',
+      recipeSlug: 'ignore-previous-instructions',
+    });
+    try {
+      expect(await call('runBackup', { deploymentId: odd.id })).toEqual({
+        ok: false,
+        error: {
+          code: 'REFUSED',
+          message: 'UNKNOWN_RECIPE: the deployment’s recipe is not known to this worker; a person must fix it',
+          detail: { untrusted: 'recipe "ignore-previous-instructions" is not known to this worker' },
+        },
+      });
+    } finally {
+      await harness.db.prisma.deployment.delete({ where: { id: odd.id } });
+    }
+  });
+
   it('backs up a RUNNING deployment (even with scheduled backups off) and records trigger AGENT', async () => {
-    const value = await callOk('runBackup', { deploymentId: ids['shop-db'] });
+    const value = await callOk<{ backupId: string; path: { untrusted: string }; sizeBytes: string; sha256: string }>(
+      'runBackup',
+      { deploymentId: ids['shop-db'] },
+    );
+    // The name and the path (which holds the name) are the tenant's words: labelled untrusted.
     expect(value).toEqual({
       status: 'SUCCEEDED',
       backupId: expect.stringMatching(/^[a-z0-9]+$/),
-      deployment: 'shop-db',
-      path: expect.stringMatching(new RegExp(`^${harness.root}/${mine.id}/shop-db/\\d{8}T\\d{6}\\.\\d{3}Z\\.dump$`)),
+      deployment: { untrusted: 'shop-db' },
+      path: {
+        untrusted: expect.stringMatching(
+          new RegExp(`^${harness.root}/${mine.id}/shop-db/\\d{8}T\\d{6}\\.\\d{3}Z\\.dump$`),
+        ),
+      },
       sizeBytes: expect.stringMatching(/^[1-9]\d*$/),
       sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
       durationMs: expect.any(Number),
     });
-    const record = await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: value.backupId as string } });
+    const file = value.path.untrusted;
+    const record = await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: value.backupId } });
     expect(record).toMatchObject({
       status: 'SUCCEEDED',
       trigger: 'AGENT',
       workspaceId: mine.id,
-      path: value.path,
+      path: file,
       sha256: value.sha256,
     });
     expect(record.sizeBytes?.toString()).toBe(value.sizeBytes);
-    expect(BigInt((await stat(value.path as string)).size)).toBe(record.sizeBytes);
-    expect((await readFile(value.path as string)).subarray(0, 5).toString('latin1')).toBe('PGDMP');
+    expect(BigInt((await stat(file)).size)).toBe(record.sizeBytes);
+    expect((await readFile(file)).subarray(0, 5).toString('latin1')).toBe('PGDMP');
     const deployment = await harness.db.prisma.deployment.findUniqueOrThrow({ where: { id: ids['shop-db'] } });
     expect(deployment.lastBackupAt).toEqual(record.startedAt);
   });
@@ -422,12 +462,12 @@ describe('runBackup', () => {
     const value = await callOk('runBackup', { deploymentId: ids['broken-db'] });
     expect(value).toMatchObject({
       status: 'FAILED',
-      deployment: 'broken-db',
+      deployment: { untrusted: 'broken-db' },
       path: null,
       sizeBytes: null,
       sha256: null,
       errorKind: 'ExecFailed',
-      error: expect.stringContaining(missingDatabase),
+      error: { untrusted: expect.stringContaining(missingDatabase) },
       alert: 'a critical alert was raised',
     });
     const record = await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: value.backupId as string } });
@@ -471,10 +511,10 @@ describe('getBackupHistory', () => {
   });
 
   it('returns the newest 10 by default, newest first, sizes as strings, errors of failed ones', async () => {
-    const value = await callOk<{ deployment: string; backups: Array<Record<string, unknown>> }>('getBackupHistory', {
+    const value = await callOk<{ deployment: unknown; backups: Array<Record<string, unknown>> }>('getBackupHistory', {
       deploymentId: ids['history-db'],
     });
-    expect(value.deployment).toBe('history-db');
+    expect(value.deployment).toEqual({ untrusted: 'history-db' });
     expect(value.backups.map((b) => b.backupId)).toEqual(seeded.slice(0, 10));
     expect(value.backups[0]).toEqual({
       backupId: seeded[0],
@@ -484,7 +524,7 @@ describe('getBackupHistory', () => {
       durationMs: 1_011,
       sizeBytes: null,
       errorKind: 'Timeout',
-      error: 'no output for 60 s (attempt 11)',
+      error: { untrusted: 'no output for 60 s (attempt 11)' },
     });
     // 10 TB does not fit a 32-bit int; it travels as a decimal string.
     expect(value.backups[1]).toEqual({
@@ -509,19 +549,23 @@ describe('getBackupHistory', () => {
   });
 
   it('returns an empty list for a deployment without backups', async () => {
-    expect(await callOk('getBackupHistory', { deploymentId: ids.web })).toEqual({ deployment: 'web', backups: [] });
+    expect(await callOk('getBackupHistory', { deploymentId: ids.web })).toEqual({
+      deployment: { untrusted: 'web' },
+      backups: [],
+    });
   });
 });
 
 describe('pruneOldBackups', () => {
+  /** prune-db's three backups, newest first. Its own policy is keep-last 1. */
   const backups: Array<{ backupId: string; path: string }> = [];
   beforeAll(async () => {
     for (let index = 0; index < 3; index += 1) {
-      const value = await callOk<{ backupId: string; path: string; status: string }>('runBackup', {
+      const value = await callOk<{ backupId: string; path: { untrusted: string }; status: string }>('runBackup', {
         deploymentId: ids['prune-db'],
       });
       expect(value.status).toBe('SUCCEEDED');
-      backups.unshift(value);
+      backups.unshift({ backupId: value.backupId, path: value.path.untrusted });
     }
   });
   const exists = (file: string) =>
@@ -530,67 +574,87 @@ describe('pruneOldBackups', () => {
       () => false,
     );
 
-  it('previews by default: lists what would go and why, deletes nothing', async () => {
+  it('previews by default: lists what would go and why, paths labelled untrusted, deletes nothing', async () => {
     const before = await snapshot();
     const value = await callOk<{
       dryRun: boolean;
       prunedCount: number;
-      pruned: Array<{ id: string; path: string; fileWasMissing: boolean; reason: string }>;
+      pruned: Array<{ id: string; path: { untrusted: string }; fileWasMissing: boolean; reason: string }>;
       kept: number;
-    }>('pruneOldBackups', { deploymentId: ids['prune-db'], keepCount: 1 });
+    }>('pruneOldBackups', { deploymentId: ids['prune-db'] });
     expect(value).toMatchObject({
+      deployment: { untrusted: 'prune-db' },
       policy: 'keep-last 1',
       keep: [{ id: backups[0]!.backupId, reasons: ['newest', 'newest-verified', 'keep-last'] }],
     });
     expect(new Set(value.pruned.map((p) => p.reason))).toEqual(new Set(['no-keep-rule']));
-    expect(value).toMatchObject({
-      deployment: 'prune-db',
-      dryRun: true,
-      prunedCount: 2,
-      kept: 1,
-      problems: [],
-      prunedFailedRecords: 0,
-    });
-    expect(value.pruned.map((p) => [p.id, p.path, p.fileWasMissing])).toEqual(
+    expect(value).toMatchObject({ dryRun: true, prunedCount: 2, kept: 1, problems: [], prunedFailedRecords: 0 });
+    expect(value.pruned.map((p) => [p.id, p.path.untrusted, p.fileWasMissing])).toEqual(
       backups.slice(1).map((b) => [b.backupId, b.path, false]),
     );
     expect(await snapshot()).toEqual(before);
   });
 
-  it('refuses to delete without the plan it confirms, and deletes nothing when that plan is no longer the plan', async () => {
+  it.each([
+    { case: 'as a dry run', dryRun: true },
+    { case: 'with a confirmation', dryRun: false },
+  ])(
+    'refuses a keepCount below the deployment’s own keep-last $case, naming the CLI for a person',
+    async ({ dryRun }) => {
+      const before = await snapshot();
+      const strict = await createDeployment(harness.db.prisma, mine.id, { name: 'strict-db', backupRetention: 3 });
+      try {
+        expect(
+          await call('pruneOldBackups', {
+            deploymentId: strict.id,
+            keepCount: 1,
+            dryRun,
+            ...(dryRun ? {} : { expectDelete: [] }),
+          }),
+        ).toEqual({
+          ok: false,
+          error: {
+            code: 'REFUSED',
+            message: expect.stringMatching(
+              new RegExp(
+                `^pruneOldBackups: keepLast 1 \\(the policy: 3\\) would keep fewer backups than the deployment's own ` +
+                  `retention policy \\(keep-last 3\\)\\. You may only apply that policy .*npm run backup -- prune ${strict.id} --keep 1 --dry-run`,
+              ),
+            ),
+          },
+        });
+      } finally {
+        await harness.db.prisma.deployment.delete({ where: { id: strict.id } });
+      }
+      expect(await snapshot()).toEqual(before);
+    },
+  );
+
+  it('accepts a keepCount above the policy (it deletes less), and a plan seen so does not confirm the policy’s own', async () => {
     const before = await snapshot();
-    expect(await call('pruneOldBackups', { deploymentId: ids['prune-db'], keepCount: 1, dryRun: false })).toEqual({
+    expect(await call('pruneOldBackups', { deploymentId: ids['prune-db'], dryRun: false })).toEqual({
       ok: false,
       error: { code: 'INVALID_INPUT', message: expect.stringContaining('dryRun: false needs expectDelete') },
     });
     // A plan seen with keep-last 2 (one deletion) does not confirm the keep-last 1 plan (two deletions).
-    const seen = await callOk<{ expectDelete: string[] }>('pruneOldBackups', {
+    const seen = await callOk<{ expectDelete: string[]; policy: string }>('pruneOldBackups', {
       deploymentId: ids['prune-db'],
       keepCount: 2,
     });
-    expect(seen.expectDelete).toEqual([backups[2]!.backupId]);
+    expect(seen).toMatchObject({ policy: 'keep-last 2', expectDelete: [backups[2]!.backupId] });
     const refused = await callOk<{ dryRun: boolean; planChanged: { unconfirmed: string[] }; expectDelete: string[] }>(
       'pruneOldBackups',
-      {
-        deploymentId: ids['prune-db'],
-        keepCount: 1,
-        dryRun: false,
-        expectDelete: seen.expectDelete,
-      },
+      { deploymentId: ids['prune-db'], dryRun: false, expectDelete: seen.expectDelete },
     );
     expect(refused).toMatchObject({ dryRun: true, planChanged: { unconfirmed: [backups[1]!.backupId] } });
     expect(refused.expectDelete).toEqual([backups[1]!.backupId, backups[2]!.backupId].sort());
     expect(await snapshot()).toEqual(before);
   });
 
-  it('deletes the older files, their sidecars and records, and keeps the newest', async () => {
-    const plan = await callOk<{ expectDelete: string[] }>('pruneOldBackups', {
-      deploymentId: ids['prune-db'],
-      keepCount: 1,
-    });
+  it('deletes the older files, their sidecars and records under the policy, and keeps the newest', async () => {
+    const plan = await callOk<{ expectDelete: string[] }>('pruneOldBackups', { deploymentId: ids['prune-db'] });
     const value = await callOk<{ dryRun: boolean; prunedCount: number; kept: number }>('pruneOldBackups', {
       deploymentId: ids['prune-db'],
-      keepCount: 1,
       dryRun: false,
       expectDelete: plan.expectDelete,
     });
@@ -611,15 +675,84 @@ describe('pruneOldBackups', () => {
 
   it('prunes nothing more when run again', async () => {
     expect(
-      await callOk('pruneOldBackups', { deploymentId: ids['prune-db'], keepCount: 1, dryRun: false, expectDelete: [] }),
+      await callOk('pruneOldBackups', { deploymentId: ids['prune-db'], dryRun: false, expectDelete: [] }),
     ).toMatchObject({ prunedCount: 0, kept: 1 });
+  });
+
+  it('never deletes a pinned backup, the newest successful or the newest verified one, even under keep-last 1', async () => {
+    const deployment = await createDeployment(harness.db.prisma, mine.id, { name: 'kept-db', backupRetention: 1 });
+    const start = Date.parse('2026-02-01T03:00:00Z');
+    const seed = (day: number, fields: Record<string, unknown> = {}) =>
+      harness.db.prisma.backupRecord.create({
+        data: {
+          deploymentId: deployment.id,
+          workspaceId: mine.id,
+          trigger: 'SCHEDULE',
+          status: 'SUCCEEDED',
+          startedAt: new Date(start + day * 24 * HOUR),
+          ...fields,
+        },
+      });
+    // Oldest first: pinned, plain, verified, plain, newest (unverified). No files: deletion goes by records here.
+    const pinned = await seed(0, { pinned: true });
+    const plain = await seed(1);
+    const verified = await seed(2, { verifiedAt: new Date(start + 2 * 24 * HOUR), verifyMethod: 'pg_restore' });
+    const plainToo = await seed(3);
+    const newest = await seed(4);
+    try {
+      const plan = await callOk<{ expectDelete: string[]; keep: Array<{ id: string; reasons: string[] }> }>(
+        'pruneOldBackups',
+        { deploymentId: deployment.id },
+      );
+      expect(plan.expectDelete).toEqual([plain.id, plainToo.id].sort());
+      expect(plan.keep).toEqual([
+        expect.objectContaining({ id: newest.id, reasons: ['newest', 'keep-last'] }),
+        expect.objectContaining({ id: verified.id, reasons: ['newest-verified'] }),
+        expect.objectContaining({ id: pinned.id, reasons: ['pinned'] }),
+      ]);
+      await callOk('pruneOldBackups', { deploymentId: deployment.id, dryRun: false, expectDelete: plan.expectDelete });
+      const left = await harness.db.prisma.backupRecord.findMany({
+        where: { deploymentId: deployment.id },
+        orderBy: { startedAt: 'asc' },
+      });
+      expect(left.map((record) => record.id)).toEqual([pinned.id, verified.id, newest.id]);
+    } finally {
+      await harness.db.prisma.backupRecord.deleteMany({ where: { deploymentId: deployment.id } });
+      await harness.db.prisma.deployment.delete({ where: { id: deployment.id } });
+    }
+  });
+
+  it('answers INVALID_POLICY with the bad value as untrusted detail when the deployment’s own policy is invalid', async () => {
+    const deployment = await createDeployment(harness.db.prisma, mine.id, {
+      name: 'bad-policy-db',
+      backupTimezone: 'Mars/Olympus_Mons',
+    });
+    try {
+      expect(await call('pruneOldBackups', { deploymentId: deployment.id })).toEqual({
+        ok: false,
+        error: {
+          code: 'INVALID_POLICY',
+          message: "the deployment's own retention policy is invalid, so nothing is pruned; a person must fix it",
+          detail: { untrusted: expect.stringContaining('backupTimezone must be an IANA time zone name') },
+        },
+      });
+    } finally {
+      await harness.db.prisma.deployment.delete({ where: { id: deployment.id } });
+    }
   });
 });
 
 describe('verifyBackup', () => {
   let backup: { backupId: string; path: string; sizeBytes: string };
+  /** A backup of verify-db, its path read out of the untrusted label. */
+  async function backUp() {
+    const value = await callOk<{ backupId: string; path: { untrusted: string }; sizeBytes: string }>('runBackup', {
+      deploymentId: ids['verify-db'],
+    });
+    return { ...value, path: value.path.untrusted };
+  }
   beforeAll(async () => {
-    backup = await callOk('runBackup', { deploymentId: ids['verify-db'] });
+    backup = await backUp();
   });
 
   it('confirms an intact backup: checksum, then format', async () => {
@@ -627,12 +760,12 @@ describe('verifyBackup', () => {
       backupId: backup.backupId,
       ok: true,
       sizeBytes: backup.sizeBytes,
-      format: { outcome: 'verified', method: 'pg_restore', detail: expect.any(String) },
+      format: { outcome: 'verified', method: 'pg_restore', detail: { untrusted: expect.any(String) } },
     });
   });
 
   it('reports a dump cut short whose checksum matches (only the format check can tell) and records it', async () => {
-    const cut = (await callOk('runBackup', { deploymentId: ids['verify-db'] })) as typeof backup;
+    const cut = await backUp();
     await truncate(cut.path, Number(cut.sizeBytes) - 300);
     const { sha256, sizeBytes } = await hashFile(cut.path);
     await writeFile(sidecarPathFor(cut.path), formatSidecar(sha256, path.basename(cut.path)));
@@ -642,7 +775,7 @@ describe('verifyBackup', () => {
       backupId: cut.backupId,
       ok: false,
       sizeBytes: sizeBytes.toString(),
-      format: { outcome: 'failed', method: 'pg_restore', detail: expect.any(String) },
+      format: { outcome: 'failed', method: 'pg_restore', detail: { untrusted: expect.any(String) } },
     });
     const record = await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: cut.backupId } });
     expect(record).toMatchObject({ status: 'SUCCEEDED', verifiedAt: null, verifyMethod: 'pg_restore' });
@@ -658,7 +791,7 @@ describe('verifyBackup', () => {
       backupId: backup.backupId,
       ok: false,
       reason: 'checksum-mismatch',
-      detail: expect.stringContaining(backup.path),
+      detail: { untrusted: expect.stringContaining(backup.path) },
     });
   });
 

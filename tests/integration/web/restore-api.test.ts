@@ -102,9 +102,11 @@ describe('proposeRestore (agent tool)', () => {
   it('records a proposal with a plan and no token, raises an INFO alert, and returns no secret', async () => {
     const result = await callTool(backupTools, 'proposeRestore', { backupId }, context());
     expect(result.ok).toBe(true);
-    const value = (result as { ok: true; value: { restoreId: string; plan: string; status: string } }).value;
+    const value = (result as { ok: true; value: { restoreId: string; plan: { untrusted: string }; status: string } })
+      .value;
     expect(value.status).toBe('PROPOSED');
-    expect(value.plan).toContain('items: 500 rows');
+    // The plan names the tenant's tables: the model gets it as untrusted text.
+    expect(value.plan.untrusted).toContain('items: 500 rows');
     expect(JSON.stringify(value)).not.toMatch(/opsr_/);
     const record = await harness.db.prisma.restoreRecord.findUniqueOrThrow({ where: { id: value.restoreId } });
     expect(record).toMatchObject({
