@@ -20,6 +20,7 @@ const LAYERS = [
   'restore',
   'agent',
   'worker',
+  'health',
   'runtime',
   'web',
 ];

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { databaseCheck, startHealthServer, volumeWritableCheck } from './lib/health/index.ts';
 import { createLoopDependencies, openServices, readEnvironment, runMain } from './lib/runtime/index.ts';
 import { assertBackupRootUsable } from './lib/storage/index.ts';
 import { runLoop, shutdownInterruption } from './lib/worker/index.ts';
@@ -7,7 +8,7 @@ import { runLoop, shutdownInterruption } from './lib/worker/index.ts';
  * The worker process: opens (and migrates) the database, then runs the ops-agent loop every
  * WORKER_INTERVAL_SECONDS (`--once`: a single cycle). On SIGTERM/SIGINT it takes no new work, lets running backups
  * finish for SHUTDOWN_GRACE_SECONDS, then aborts them (recorded FAILED "interrupted", temporary files removed) and
- * exits 0.
+ * exits 0. Its health server (HEALTH_PORT) answers Kubernetes' probes and Prometheus from start-up to the end.
  */
 runMain(async () => {
   const { values } = parseArgs({ options: { once: { type: 'boolean', default: false } } });
@@ -29,10 +30,24 @@ runMain(async () => {
   };
   process.on('SIGTERM', onSignal).on('SIGINT', onSignal);
 
-  const services = await openServices(readEnvironment(), 'worker');
+  const services = await openServices(readEnvironment(), 'worker', { role: 'worker' });
   const { config, logger } = services.runtime;
   await assertBackupRootUsable(config.BACKUP_ROOT);
   const deps = createLoopDependencies(services);
+  const metrics = services.metrics!;
+  const health = await startHealthServer({
+    port: config.HEALTH_PORT,
+    host: config.HEALTH_HOST,
+    lastCycleAt: metrics.lastCycleAt,
+    cycleRunningSince: metrics.cycleRunningSince,
+    intervalMs: config.WORKER_INTERVAL_SECONDS * 1_000,
+    // A cycle waits for its backups, each of which may run up to BACKUP_TIMEOUT_SECONDS.
+    cycleTimeoutMs: config.BACKUP_TIMEOUT_SECONDS * 1_000,
+    checks: [databaseCheck(services.runtime.database.prisma), volumeWritableCheck(config.BACKUP_ROOT)],
+    registry: metrics.registry,
+    clock: deps.backup.clock,
+    logger,
+  });
   logger.info(
     { agent: deps.agent ? 'LLM agent enabled' : 'no LLM endpoint configured: automatic backups only' },
     'ops-agent loop starting',
@@ -46,7 +61,9 @@ runMain(async () => {
     stopTakingWork: stopTakingWork.signal,
     abortRunning: abortRunning.signal,
     once: values.once,
+    observer: metrics,
   });
+  await health.close();
   await services.close(5_000);
   logger.info('worker stopped');
 });

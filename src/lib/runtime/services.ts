@@ -1,6 +1,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { createWebhookNotifier, noopNotifier, type Notifier } from '../alerts/index.ts';
 import type { BackupDependencies } from '../backups/index.ts';
+import { createWorkerMetrics, type WorkerMetrics } from '../health/index.ts';
 import { createKubeClients, loadKubeConfig } from '../kube/index.ts';
 import { createS3Destination, type OffsiteDestination } from '../offsite/index.ts';
 import type { Logger } from '../shared/index.ts';
@@ -20,9 +21,14 @@ export interface Services {
   notifier: Notifier;
   /** What backups, retention, restores, uploads and format checks need; the notifier included. */
   backup: BackupDependencies & { notifier: Notifier };
+  /** The worker's Prometheus metrics (also the observer of its backups and restores); null in other processes. */
+  metrics: WorkerMetrics | null;
   /** Waits (bounded) for alert deliveries still in flight, then closes the database. */
   close(flushTimeoutMs?: number): Promise<void>;
 }
+
+/** What a process does: a worker runs the loop (and gets its metrics); a client (web, CLI) does not. */
+export type ProcessRole = 'worker' | 'client';
 
 /** Replacements for a local setup (the demo's stand-in cluster). */
 export interface ServiceOverrides {
@@ -35,17 +41,29 @@ const DEFAULT_FLUSH_TIMEOUT_MS = 10_000;
 export async function openServices(
   env: Record<string, string | undefined>,
   name: string,
-  options: { logToStderr?: boolean } = {},
+  options: { logToStderr?: boolean; role?: ProcessRole } = {},
 ): Promise<Services> {
-  return createServices(await openRuntime(env, name, options));
+  return createServices(await openRuntime(env, name, options), {}, options.role ?? 'client');
 }
 
 /** Builds the services of an opened runtime. */
-export function createServices(runtime: Runtime, overrides: ServiceOverrides = {}): Services {
+export function createServices(
+  runtime: Runtime,
+  overrides: ServiceOverrides = {},
+  role: ProcessRole = 'client',
+): Services {
   const { config, logger, database } = runtime;
   const notifier = createNotifier(config, logger);
   const kubeConfig =
-    overrides.kubeConfig ?? loadKubeConfig(config.KUBECONFIG ? { kubeconfigPath: config.KUBECONFIG } : {});
+    overrides.kubeConfig ??
+    loadKubeConfig({
+      ...(config.KUBECONFIG ? { kubeconfigPath: config.KUBECONFIG } : {}),
+      ...(config.KUBE_SERVICE_ACCOUNT_ROOT ? { serviceAccountRoot: config.KUBE_SERVICE_ACCOUNT_ROOT } : {}),
+    });
+  const metrics =
+    role === 'worker'
+      ? createWorkerMetrics({ intervalSeconds: config.WORKER_INTERVAL_SECONDS, backupRoot: config.BACKUP_ROOT })
+      : null;
   const backup = {
     db: database.prisma,
     kube: createKubeClients(kubeConfig),
@@ -55,11 +73,13 @@ export function createServices(runtime: Runtime, overrides: ServiceOverrides = {
     notifier,
     destinations: createOffsiteDestinations(config),
     settings: { timeoutMs: config.BACKUP_TIMEOUT_SECONDS * 1_000, claimTtlMs: config.BACKUP_CLAIM_TTL_SECONDS * 1_000 },
+    ...(metrics ? { observer: metrics } : {}),
   };
   return {
     runtime,
     notifier,
     backup,
+    metrics,
     async close(flushTimeoutMs = DEFAULT_FLUSH_TIMEOUT_MS) {
       await notifier.flush(flushTimeoutMs);
       await database.close();

@@ -1,1 +1,8 @@
-export { type LoopDependencies, runCycle, runLoop, shutdownInterruption } from './loop.ts';
+export {
+  type CycleObserver,
+  type CycleSummary,
+  type LoopDependencies,
+  runCycle,
+  runLoop,
+  shutdownInterruption,
+} from './loop.ts';

@@ -366,22 +366,42 @@ async function runAgent(
   }
 }
 
+/** Something that is told when each cycle starts and ends (the worker's health server and metrics). */
+export interface CycleObserver {
+  cycleStarted(at: Date): void;
+  /** `summary` is null when the cycle threw (it is logged; the loop goes on). */
+  cycleFinished(at: Date, summary: CycleSummary | null): void;
+}
+
 /**
  * Runs cycles every `intervalMs` until `stopTakingWork` aborts; a cycle that throws is logged and the loop goes on.
  * Returns when the current cycle has finished after the stop.
  */
 export async function runLoop(
   deps: LoopDependencies,
-  options: { intervalMs: number; stopTakingWork: AbortSignal; abortRunning: AbortSignal; once?: boolean },
+  options: {
+    intervalMs: number;
+    stopTakingWork: AbortSignal;
+    abortRunning: AbortSignal;
+    once?: boolean;
+    observer?: CycleObserver;
+  },
 ): Promise<void> {
   const log = deps.logger.child({ module: 'ops-agent/loop' });
   const skipMemory: SkipMemory = new Map();
   while (!options.stopTakingWork.aborted) {
+    options.observer?.cycleStarted(deps.backup.clock());
+    let summary: CycleSummary | null = null;
     try {
-      await runCycle(deps, { stopTakingWork: options.stopTakingWork, abortRunning: options.abortRunning, skipMemory });
+      summary = await runCycle(deps, {
+        stopTakingWork: options.stopTakingWork,
+        abortRunning: options.abortRunning,
+        skipMemory,
+      });
     } catch (error) {
       log.error({ err: error }, 'cycle failed; the loop goes on');
     }
+    options.observer?.cycleFinished(deps.backup.clock(), summary);
     if (options.once) return;
     await sleep(options.intervalMs, options.stopTakingWork);
   }
