@@ -14,6 +14,6 @@ export {
   PRUNE_SUGGESTION_THRESHOLD,
   type StateOptions,
 } from './backup-state.ts';
-export { type BackupDependencies, type BackupOutcome, executeBackup } from './backup.ts';
+export { type BackupDependencies, executeBackup } from './backup.ts';
 export { claimDeployment, releaseClaim, renewClaim } from './claims.ts';
 export { auditBackupFiles, recoverInterruptedBackups } from './recovery.ts';
