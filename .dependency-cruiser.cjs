@@ -21,6 +21,7 @@ const LAYERS = [
   'restore',
   'agent',
   'worker',
+  'health',
   'runtime',
   'web',
 ];

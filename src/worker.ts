@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { databaseCheck, startHealthServer, volumeWritableCheck } from './lib/health/index.ts';
 import { createLoopDependencies, openServices, readEnvironment, runMain } from './lib/runtime/index.ts';
 import { assertBackupRootUsable } from './lib/storage/index.ts';
 import { runLoop, shutdownInterruption } from './lib/worker/index.ts';
@@ -9,7 +10,11 @@ import { runLoop, shutdownInterruption } from './lib/worker/index.ts';
  * WORKER_INTERVAL_SECONDS (`--once`: a single cycle, then it waits until the queued work is done). On SIGTERM/SIGINT
  * it takes no new work, lets running jobs finish for SHUTDOWN_GRACE_SECONDS, then aborts them (a backup is recorded
  * FAILED "interrupted", its temporary file removed, and its job retried by another worker) and exits 0.
+ * Its health server (HEALTH_PORT) answers Kubernetes' probes and Prometheus from start-up to the end.
  */
+/** A cycle running longer than this makes /healthz fail (Kubernetes restarts the worker). */
+const CYCLE_TIMEOUT_MS = 30 * 60_000;
+
 runMain(async () => {
   const { values } = parseArgs({ options: { once: { type: 'boolean', default: false } } });
   // Signals are taken from the first moment: one that arrives during start-up still means a clean stop.
@@ -38,6 +43,21 @@ runMain(async () => {
   const pause = () => void deps.jobs.pause().catch((error: unknown) => logger.warn({ err: error }, 'could not pause'));
   if (stopTakingWork.signal.aborted) pause();
   else stopTakingWork.signal.addEventListener('abort', pause, { once: true });
+  const metrics = services.metrics!;
+  const health = await startHealthServer({
+    port: config.HEALTH_PORT,
+    host: config.HEALTH_HOST,
+    lastCycleAt: metrics.lastCycleAt,
+    cycleRunningSince: metrics.cycleRunningSince,
+    intervalMs: config.WORKER_INTERVAL_SECONDS * 1_000,
+    // A cycle only decides and queues work (backups run as jobs beside it); the agent's turns and late format checks
+    // are its longest parts. One stuck longer than this is restarted.
+    cycleTimeoutMs: CYCLE_TIMEOUT_MS,
+    checks: [databaseCheck(services.runtime.database.prisma), volumeWritableCheck(config.BACKUP_ROOT)],
+    registry: metrics.registry,
+    clock: deps.backup.clock,
+    logger,
+  });
   logger.info(
     { agent: deps.agent ? 'LLM agent enabled' : 'no LLM endpoint configured: automatic backups only' },
     'ops-agent loop starting',
@@ -51,7 +71,9 @@ runMain(async () => {
     stopTakingWork: stopTakingWork.signal,
     abortRunning: abortRunning.signal,
     once: values.once,
+    observer: metrics,
   });
+  await health.close();
   // Running jobs end by themselves, or when the grace period aborts them; the margin covers recording that.
   await services.close({ flushTimeoutMs: 5_000, jobsTimeoutMs: (config.SHUTDOWN_GRACE_SECONDS + 60) * 1_000 });
   logger.info('worker stopped');

@@ -8,13 +8,15 @@ import type { BackupDependencies } from '../../src/lib/backups/backup.ts';
 import { createFileBackupStore, type CreateFileSink } from '../../src/lib/storage/backup-store.ts';
 import { openJobQueue, type JobQueue } from '../../src/lib/jobs/index.ts';
 import { startJobRunners, type LoopDependencies } from '../../src/lib/worker/index.ts';
-import { startFakeKubeApi, type FakeKubeApi, type FakePod } from './fake-kube-api.ts';
+import { startFakeKubeApi, type FakeKubeApi, type FakePod, type FakeRbac } from './fake-kube-api.ts';
+import { renderedWorkerRbac } from './kubernetes-manifests.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
 
 /**
  * Everything a backup needs, made of real parts: a cloned PostgreSQL database for the records, the fake Kubernetes
- * API server (real exec protocol, commands run as local processes), a backup root in a temporary folder, and a logger
- * whose lines are kept so tests can check what was logged.
+ * API server (real exec protocol, commands run as local processes) enforcing exactly the RBAC rules that
+ * deploy/kubernetes renders for the worker (granted in the namespace `apps`), a backup root in a temporary folder,
+ * and a logger whose lines are kept so tests can check what was logged.
  */
 export interface BackupHarness {
   db: TestDatabase;
@@ -46,11 +48,13 @@ export interface BackupHarnessOptions {
   timeoutMs?: number;
   claimTtlMs?: number;
   clock?: () => Date;
+  /** The fake's RBAC mode; default: the worker's rendered rules (`renderedWorkerRbac`). */
+  rbac?: FakeRbac;
 }
 
 export async function startBackupHarness(options: BackupHarnessOptions = {}): Promise<BackupHarness> {
   const db = await createTestDatabase();
-  const kube = await startFakeKubeApi({ pods: options.pods ?? [] });
+  const kube = await startFakeKubeApi({ pods: options.pods ?? [], rbac: options.rbac ?? (await renderedWorkerRbac()) });
   const root = await mkdtemp(path.join(os.tmpdir(), 'backups-'));
   const lines: string[] = [];
   const destination = new Writable({

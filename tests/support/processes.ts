@@ -15,7 +15,12 @@ export interface RunningProcess {
 
 /** Starts `node --import tsx <entry> ...args` in the project root with the given environment. */
 export function startEntryPoint(entry: string, args: string[], env: NodeJS.ProcessEnv): RunningProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], { cwd: PROJECT_ROOT, env });
+  return startNode(['--import', 'tsx', entry, ...args], env, PROJECT_ROOT);
+}
+
+/** Starts `node <args>` in `cwd`: a compiled entry point, as an image runs it (`node dist/worker.js`). */
+export function startNode(args: string[], env: NodeJS.ProcessEnv, cwd: string): RunningProcess {
+  const child = spawn(process.execPath, args, { cwd, env });
   let output = '';
   const listeners = new Set<() => void>();
   const collect = (chunk: Buffer) => {
@@ -59,9 +64,13 @@ export function startEntryPoint(entry: string, args: string[], env: NodeJS.Proce
   };
 }
 
-/** The environment a child process gets: this one minus everything our config reads, plus `overrides`. */
+/**
+ * The environment a child process gets: this one minus everything our config reads, plus `overrides`. A worker's
+ * health server takes any free port on loopback, so workers started side by side never compete for one.
+ */
 export function childEnvironment(overrides: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'info' };
-  for (const key of ['DATABASE_URL', 'EMBEDDED_DATABASE_DIR', 'BACKUP_ROOT', 'KUBECONFIG']) delete env[key];
+  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'info', HEALTH_PORT: '0', HEALTH_HOST: '127.0.0.1' };
+  for (const key of ['DATABASE_URL', 'EMBEDDED_DATABASE_DIR', 'BACKUP_ROOT', 'KUBECONFIG', 'KUBERNETES_SERVICE_HOST'])
+    delete env[key];
   return { ...env, ...overrides };
 }

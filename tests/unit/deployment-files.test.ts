@@ -33,6 +33,16 @@ describe('docker-compose.local.yml', () => {
     expect(worker?.environment?.DATABASE_URL).toMatch(/@postgres:5432\//);
     expect(worker?.environment?.BACKUP_ROOT).toBe('/backups');
   });
+
+  it('runs the dashboard beside the worker on the same backups volume, and checks the worker through /healthz', async () => {
+    const compose = parse(await read('docker-compose.local.yml')) as { services: Record<string, ComposeService> };
+    const { web, worker } = compose.services;
+    expect(web?.build?.dockerfile).toBe('Dockerfile.web');
+    expect(web?.volumes).toContain('backups:/backups');
+    expect(web?.depends_on?.postgres?.condition).toBe('service_healthy');
+    expect(web?.environment?.DATABASE_URL).toBe(worker?.environment?.DATABASE_URL);
+    expect(worker?.healthcheck?.test.join(' ')).toContain('http://127.0.0.1:8080/healthz');
+  });
 });
 
 describe('Dockerfile.worker', () => {
@@ -45,6 +55,22 @@ describe('Dockerfile.worker', () => {
     expect(final).toMatch(/^USER node$/m);
     expect(final).toMatch(/^VOLUME \["\/backups"\]$/m);
     expect(final).toContain('CMD ["node", "dist/worker.js"]');
+  });
+});
+
+describe('Dockerfile.web', () => {
+  it('builds the dashboard and our server, installs only production dependencies in the final stage, runs as non-root', async () => {
+    const dockerfile = await read('Dockerfile.web');
+    const stages = dockerfile.split(/^FROM /m).slice(1);
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    expect(dockerfile).toContain('RUN npm run build && npm run build:web');
+    const final = stages.at(-1) ?? '';
+    expect(final).toContain('npm ci --omit=dev');
+    expect(final).toContain('COPY --from=build /app/dist ./dist');
+    expect(final).toContain('COPY --from=build /app/.next ./.next');
+    expect(final).toMatch(/^USER node$/m);
+    expect(final).toMatch(/^EXPOSE 3000$/m);
+    expect(final).toContain('CMD ["node", "dist/web-server.js"]');
   });
 });
 

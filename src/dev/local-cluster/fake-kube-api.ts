@@ -17,9 +17,11 @@ import {
   type ExecSessionSpec,
 } from './fake-kube-exec.js';
 import { matchesLabelSelector, parseLabelSelector } from './fake-kube-label-selector.js';
+import { type FakeRbac, forbiddenMessage, isAllowed, type ResourceAttributes } from './fake-kube-rbac.js';
 import { generateTestTls } from './tls.js';
 
 export type { ExecExit, ExecFaults } from './fake-kube-exec.js';
+export type { FakeRbac, PolicyRule } from './fake-kube-rbac.js';
 
 export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
 
@@ -47,6 +49,16 @@ export interface FakeKubeApiOptions {
   pods?: FakePod[];
   /** Faults for every exec unless the pod has its own. */
   faults?: ExecFaults;
+  /**
+   * RBAC mode: the bearer token stands for this service account, and every request the RBAC objects do not grant is
+   * answered 403 Forbidden, as kube-apiserver does (see fake-kube-rbac.ts). Absent: the token may do everything.
+   */
+  rbac?: FakeRbac;
+}
+
+/** One authorization decision of the RBAC mode: the request's attributes and whether they were granted. */
+export interface AuthorizationRecord extends ResourceAttributes {
+  allowed: boolean;
 }
 
 /** One request the fake received; the bearer token is replaced by `<redacted>`. */
@@ -77,6 +89,8 @@ export interface FakeKubeApi {
   pods: FakePod[];
   requests: RecordedRequest[];
   execs: ExecRecord[];
+  /** Every authorization decision of the RBAC mode, in order (empty without it). */
+  authorizations: AuthorizationRecord[];
   /** Kills every exec'd process, closes every connection and removes the temp dir. */
   close(): Promise<void>;
 }
@@ -119,6 +133,31 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
   const pods = options.pods ?? [];
   const requests: RecordedRequest[] = [];
   const execs: ExecRecord[] = [];
+  const authorizations: AuthorizationRecord[] = [];
+  /** The 403 status for the first of `checks` the RBAC mode does not grant; null when all are granted (or no RBAC). */
+  const authorize = (...checks: ResourceAttributes[]): KubeStatus | null => {
+    const rbac = options.rbac;
+    if (!rbac) return null;
+    for (const check of checks) {
+      const allowed = isAllowed(rbac, check);
+      authorizations.push({ ...check, allowed });
+      if (!allowed) {
+        return failureStatus(403, 'Forbidden', forbiddenMessage(rbac, check), {
+          ...(check.name ? { name: check.name } : {}),
+          kind: check.resource,
+        });
+      }
+    }
+    return null;
+  };
+  const core = (verb: string, resource: string, namespace: string, name = '', subresource?: string) => ({
+    verb,
+    apiGroup: '',
+    resource,
+    namespace,
+    name,
+    ...(subresource ? { subresource } : {}),
+  });
   const upgradedSockets = new Set<Duplex>();
   const webSockets = createExecWebSocketServer();
 
@@ -137,6 +176,8 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
     const listMatch = POD_LIST_PATH.exec(url.pathname);
     if (listMatch) {
       const namespace = decodeURIComponent(listMatch[1]!);
+      const forbidden = authorize(core(url.searchParams.get('watch') === 'true' ? 'watch' : 'list', 'pods', namespace));
+      if (forbidden) return sendStatus(response, forbidden);
       const selector = parseLabelSelector(url.searchParams.get('labelSelector') ?? '');
       if (!selector.ok) return sendStatus(response, failureStatus(400, 'BadRequest', selector.error));
       const items = pods
@@ -147,15 +188,24 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
     const podMatch = POD_PATH.exec(url.pathname);
     if (podMatch) {
       const [namespace, name] = [decodeURIComponent(podMatch[1]!), decodeURIComponent(podMatch[2]!)];
+      const forbidden = authorize(core('get', 'pods', namespace, name));
+      if (forbidden) return sendStatus(response, forbidden);
       const pod = findPod(namespace, name);
       return pod ? sendJson(response, 200, toPodJson(pod)) : sendStatus(response, podNotFoundStatus(name));
     }
-    if (EXEC_PATH.test(url.pathname))
+    const plainExecMatch = EXEC_PATH.exec(url.pathname);
+    if (plainExecMatch) {
+      const [namespace, name] = [decodeURIComponent(plainExecMatch[1]!), decodeURIComponent(plainExecMatch[2]!)];
+      const forbidden = authorize(core('get', 'pods', namespace, name, 'exec'));
+      if (forbidden) return sendStatus(response, forbidden);
       return sendStatus(response, failureStatus(400, 'BadRequest', 'Upgrade request required'));
+    }
     const namespaceMatch = NAMESPACE_PATH.exec(url.pathname);
     if (namespaceMatch) {
       // kubectl looks the namespace up after a pod 404. A namespace exists when a pod lives in it (`default` always does).
       const namespace = decodeURIComponent(namespaceMatch[1]!);
+      const forbidden = authorize(core('get', 'namespaces', namespace, namespace));
+      if (forbidden) return sendStatus(response, forbidden);
       if (namespace !== 'default' && !pods.some((pod) => pod.namespace === namespace)) {
         return sendStatus(
           response,
@@ -209,6 +259,12 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
     const execMatch = EXEC_PATH.exec(url.pathname);
     if (!execMatch) return fail(404, 'NotFound', 'the server could not find the requested resource');
     const [namespace, name] = [decodeURIComponent(execMatch[1]!), decodeURIComponent(execMatch[2]!)];
+    // A WebSocket upgrade is a GET: `get` on pods/exec, and since Kubernetes 1.35 also `create` (see fake-kube-rbac.ts).
+    const forbidden = authorize(
+      core('get', 'pods', namespace, name, 'exec'),
+      core('create', 'pods', namespace, name, 'exec'),
+    );
+    if (forbidden) return { ok: false, status: forbidden };
     const pod = findPod(namespace, name);
     if (!pod) return { ok: false, status: podNotFoundStatus(name) };
 
@@ -275,6 +331,7 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
     pods,
     requests,
     execs,
+    authorizations,
     async close() {
       for (const socket of upgradedSockets) socket.destroy();
       webSockets.close();

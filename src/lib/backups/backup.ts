@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { utimes } from 'node:fs/promises';
 import type { BackupRecord, BackupTrigger, PrismaClient } from '../../generated/prisma/client.ts';
-import { type Logger, TypedFailure } from '../shared/index.ts';
+import { type BackupEnding, type Logger, TypedFailure, type WorkObserver } from '../shared/index.ts';
 import type { KubeClients } from '../kube/index.ts';
 import { runDataExport } from './data-export.ts';
 import type { OffsiteDestination } from '../offsite/index.ts';
@@ -34,6 +34,8 @@ export interface BackupDependencies {
   destinations?: readonly OffsiteDestination[];
   /** The format check run after each successful backup; defaults to `checkBackupFormat` (replaced in tests). */
   checkFormat?: CheckBackupFormat;
+  /** Told how each backup and restore ended (the worker counts them in its Prometheus metrics); optional. */
+  observer?: WorkObserver;
   settings: {
     /** A backup running longer is aborted. */
     timeoutMs: number;
@@ -74,6 +76,23 @@ export type BackupOutcome =
  * scheduled backups are off. A successful backup's file then gets its format check (`recordFormatCheck`).
  */
 export async function executeBackup(
+  deps: BackupDependencies,
+  deploymentId: string,
+  options: BackupOptions,
+): Promise<BackupOutcome> {
+  const outcome = await backUpAndCheck(deps, deploymentId, options);
+  deps.observer?.backupFinished(describeEnding(outcome));
+  return outcome;
+}
+
+function describeEnding(outcome: BackupOutcome): BackupEnding {
+  if (outcome.status === 'SKIPPED') return { status: 'SKIPPED', sizeBytes: null, formatCheck: null };
+  const { record } = outcome;
+  const formatCheck = record.verifiedAt ? 'verified' : record.verifyError ? 'failed' : null;
+  return { status: outcome.status, sizeBytes: record.sizeBytes, formatCheck };
+}
+
+async function backUpAndCheck(
   deps: BackupDependencies,
   deploymentId: string,
   options: BackupOptions,

@@ -28,7 +28,15 @@ export function toUpgradeFailure(location: ExecLocation, error: unknown, redact:
       `the Kubernetes API refused to exec into ${where} (400): the container is not running or does not exist`,
     );
   }
-  if (!Number.isNaN(code))
-    return new ClusterUnreachableError(code, `Kubernetes API answered ${code} to the exec into ${where}`);
+  if (!Number.isNaN(code)) {
+    // A WebSocket exec is a GET: RBAC asks for `get` on pods/exec, and Kubernetes 1.35+ for `create` as well.
+    const hint =
+      code === 403
+        ? ' (Forbidden: check the RBAC rules; an exec needs "get" and "create" on pods/exec in this namespace)'
+        : code === 401
+          ? ' (Unauthorized: check the credentials)'
+          : '';
+    return new ClusterUnreachableError(code, `Kubernetes API answered ${code}${hint} to the exec into ${where}`);
+  }
   return new ClusterUnreachableError(null, redact(`cannot reach the Kubernetes API to exec into ${where}: ${message}`));
 }

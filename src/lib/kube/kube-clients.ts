@@ -31,15 +31,28 @@ export function createKubeClients(kubeConfig: KubeConfig): KubeClients {
   return { core: kubeConfig.makeApiClient(CoreV1Api), exec: new Exec(kubeConfig) };
 }
 
+/** Where `loadKubeConfig` takes the cluster credentials from. */
+export interface KubeConfigSource {
+  /** A kubeconfig file (KUBECONFIG); wins over everything else. */
+  kubeconfigPath?: string;
+  /**
+   * In a cluster: the folder the service-account files are read under
+   * (`{root}/var/run/secrets/kubernetes.io/serviceaccount/token`, `ca.crt`, `namespace`); unset: the pod's own mount.
+   */
+  serviceAccountRoot?: string;
+}
+
 /**
  * The cluster credentials: the kubeconfig file at `kubeconfigPath` when given; otherwise the pod's service account
- * when running inside a cluster (`KUBERNETES_SERVICE_HOST` is set); otherwise the default lookup (`$KUBECONFIG`,
+ * when running inside a cluster (`KUBERNETES_SERVICE_HOST` is set in the process environment): the API server at
+ * `https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT`, its CA from `ca.crt` and the token from `token`, which
+ * client-node reads again every minute (projected tokens are rotated); otherwise the default lookup (`$KUBECONFIG`,
  * then `~/.kube/config`).
  */
-export function loadKubeConfig(options: { kubeconfigPath?: string } = {}): KubeConfig {
+export function loadKubeConfig(source: KubeConfigSource = {}): KubeConfig {
   const kubeConfig = new KubeConfig();
-  if (options.kubeconfigPath) kubeConfig.loadFromFile(options.kubeconfigPath);
-  else if (process.env.KUBERNETES_SERVICE_HOST) kubeConfig.loadFromCluster();
+  if (source.kubeconfigPath) kubeConfig.loadFromFile(source.kubeconfigPath);
+  else if (process.env.KUBERNETES_SERVICE_HOST) kubeConfig.loadFromCluster(source.serviceAccountRoot ?? '');
   else kubeConfig.loadFromDefault();
   return kubeConfig;
 }

@@ -12,7 +12,7 @@ import type {
 } from '../../generated/prisma/client.ts';
 import { assertBackupFileMatches, runDataImport, type DataImportResult, type ImportSource } from './data-import.ts';
 import type { KubeClients } from '../kube/index.ts';
-import type { Logger } from '../shared/index.ts';
+import type { Logger, WorkObserver } from '../shared/index.ts';
 import {
   type Notifier,
   raiseAndNotify,
@@ -94,9 +94,21 @@ export async function restoreBackup(
   backupId: string,
   request: RestoreRequest,
 ): Promise<RestoreRecord> {
-  return request.mode === 'scratch'
-    ? restoreIntoScratch(deps, backupId, request)
-    : restoreOverLive(deps, backupId, request);
+  try {
+    const record =
+      request.mode === 'scratch'
+        ? await restoreIntoScratch(deps, backupId, request)
+        : await restoreOverLive(deps, backupId, request);
+    if (record.status === 'SUCCEEDED' || record.status === 'FAILED')
+      deps.observer?.restoreFinished({ kind: record.kind, status: record.status });
+    return record;
+  } catch (error) {
+    if (error instanceof RestoreRefusedError) {
+      const kind = request.mode === 'live' ? 'DESTRUCTIVE' : (request.kind ?? 'SCRATCH');
+      deps.observer?.restoreFinished({ kind, status: 'REFUSED' });
+    }
+    throw error;
+  }
 }
 
 async function restoreIntoScratch(

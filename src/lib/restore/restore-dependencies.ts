@@ -1,7 +1,7 @@
 import type { PrismaClient } from '../../generated/prisma/client.ts';
 import type { Notifier } from '../alerts/index.ts';
 import type { KubeClients } from '../kube/index.ts';
-import type { Logger } from '../shared/index.ts';
+import type { Logger, WorkObserver } from '../shared/index.ts';
 
 /** Everything a restore needs from the outside world (a `BackupDependencies` is one); built by the entry points. */
 export interface RestoreDependencies {
@@ -12,6 +12,8 @@ export interface RestoreDependencies {
   clock: () => Date;
   logger: Logger;
   notifier?: Notifier;
+  /** Told how each restore ended (the worker counts them in its Prometheus metrics); optional. */
+  observer?: WorkObserver;
   settings: {
     /** Bounds each step (pod lookup, then the exec) of a restore. */
     timeoutMs: number;

@@ -4,7 +4,14 @@ import { readFileSync } from 'node:fs';
  * Variables that may also be given as `<NAME>_FILE`: the path of a file holding the value, the way Docker and
  * Kubernetes secrets are mounted. The file's content is trimmed; exactly one of `NAME` and `NAME_FILE` may be set.
  */
-export const FILE_READABLE_VARIABLES = ['S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'] as const;
+export const FILE_READABLE_VARIABLES = [
+  'DATABASE_URL',
+  'ALERT_WEBHOOK_URL',
+  'LLM_API_KEY',
+  'METRICS_TOKEN',
+  'S3_ACCESS_KEY_ID',
+  'S3_SECRET_ACCESS_KEY',
+] as const;
 
 /** What `readVariableFiles` found: values to use in place of the variables, and problems naming the variable. */
 export interface VariableFiles {

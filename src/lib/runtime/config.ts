@@ -25,7 +25,9 @@ export const configSchema = z
       .string()
       .regex(/^postgres(ql)?:\/\//, { error: 'must be a postgres:// or postgresql:// connection string' })
       .optional()
-      .describe('PostgreSQL connection string. Unset: an embedded PGlite database in EMBEDDED_DATABASE_DIR.'),
+      .describe(
+        'PostgreSQL connection string (or DATABASE_URL_FILE: a file holding it). Unset: an embedded PGlite database.',
+      ),
     EMBEDDED_DATABASE_DIR: z
       .string()
       .default('.data/pglite')
@@ -63,7 +65,7 @@ export const configSchema = z
       .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
       .optional()
       .describe(
-        'New alerts are POSTed here as JSON (in addition to the Alert table), from a durable outbox. Unset: no webhook.',
+        'New alerts are POSTed here as JSON (in addition to the Alert table), from a durable outbox (or ALERT_WEBHOOK_URL_FILE). Unset: no webhook.',
       ),
     ALERT_WEBHOOK_RETRY_SECONDS: integerVariable(1, 3_600, 10).describe(
       'Delay before a failed webhook delivery is tried again; doubled each time, at most 15 minutes apart.',
@@ -78,14 +80,18 @@ export const configSchema = z
       .optional()
       .describe('OpenAI-compatible chat-completions endpoint (e.g. http://localhost:11434/v1). Unset: no LLM agent.'),
     LLM_MODEL: z.string().min(1).default('gpt-4o-mini').describe('Model name sent to the LLM endpoint.'),
-    LLM_API_KEY: z.string().min(1).optional().describe('Bearer token for the LLM endpoint (never logged).'),
+    LLM_API_KEY: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Bearer token for the LLM endpoint (or LLM_API_KEY_FILE); never logged.'),
     LLM_MAX_STEPS: integerVariable(1, 50, 8).describe('Most model calls in one workspace’s agent turn.'),
     LLM_TIMEOUT_SECONDS: integerVariable(1, 600, 60).describe('Timeout of one model call.'),
     METRICS_TOKEN: z
       .string()
       .min(16, { error: 'must be at least 16 characters' })
       .optional()
-      .describe('Bearer token for GET /api/metrics (Prometheus). Unset: the metrics endpoint answers 401 to everyone.'),
+      .describe('Bearer token for GET /api/metrics (or METRICS_TOKEN_FILE). Unset: the metrics endpoint answers 401.'),
     LOG_LEVEL: z
       .enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })
       .default('info')
@@ -94,6 +100,22 @@ export const configSchema = z
       .string()
       .optional()
       .describe('Kubeconfig file for the cluster; unset: in-cluster service account, else ~/.kube/config.'),
+    KUBE_SERVICE_ACCOUNT_ROOT: z
+      .string()
+      .refine((value) => path.isAbsolute(value), { error: 'must be an absolute path' })
+      .optional()
+      .describe(
+        'In a cluster (KUBERNETES_SERVICE_HOST set, no KUBECONFIG): the folder the service-account files are read under ' +
+          '({root}/var/run/secrets/kubernetes.io/serviceaccount/token, ca.crt). Unset: the pod’s own mount.',
+      ),
+    HEALTH_PORT: integerVariable(0, 65_535, 8080).describe(
+      'Port of the worker’s health server (/healthz, /readyz, /metrics); 0: any free port.',
+    ),
+    HEALTH_HOST: z
+      .string()
+      .min(1)
+      .default('0.0.0.0')
+      .describe('Address the worker’s health server listens on (0.0.0.0: every IPv4 interface, as a pod needs).'),
     S3_BUCKET: z
       .string()
       .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, {

@@ -1,2 +1,2 @@
 export { openRuntime, readEnvironment, runMain, type Runtime } from './runtime.ts';
-export { createLoopDependencies, createServices, openServices } from './services.ts';
+export { createLoopDependencies, createServices, openServices, type ProcessRole } from './services.ts';

@@ -7,6 +7,7 @@ import {
   type Notifier,
 } from '../alerts/index.ts';
 import type { BackupDependencies } from '../backups/index.ts';
+import { createWorkerMetrics, type WorkerMetrics } from '../health/index.ts';
 import { type JobQueue, openJobQueue } from '../jobs/index.ts';
 import { createKubeClients, loadKubeConfig, noKubeClients } from '../kube/index.ts';
 import { createS3Destination, type OffsiteDestination } from '../offsite/index.ts';
@@ -36,6 +37,8 @@ export interface Services {
    * jobs and retry those of dead workers; the web and the CLIs only send them.
    */
   jobs(): Promise<JobQueue>;
+  /** The worker's Prometheus metrics (also the observer of its backups and restores); null in other processes. */
+  metrics: WorkerMetrics | null;
   /**
    * Stops the job queue (running jobs get `jobsTimeoutMs` to end; the rest are retried by another worker), sends
    * (bounded) the alert deliveries this process queued that are due, then closes the database.
@@ -93,8 +96,43 @@ export function createServices(
     options.cluster === false
       ? noKubeClients(`the ${options.role} process has no access to the cluster: this work runs in a worker`)
       : createKubeClients(
-          overrides.kubeConfig ?? loadKubeConfig(config.KUBECONFIG ? { kubeconfigPath: config.KUBECONFIG } : {}),
+          overrides.kubeConfig ??
+            loadKubeConfig({
+              ...(config.KUBECONFIG ? { kubeconfigPath: config.KUBECONFIG } : {}),
+              ...(config.KUBE_SERVICE_ACCOUNT_ROOT ? { serviceAccountRoot: config.KUBE_SERVICE_ACCOUNT_ROOT } : {}),
+            }),
         );
+  let jobs: Promise<JobQueue> | null = null;
+  const openJobs = () => {
+    jobs ??= openJobQueue({
+      connection: database.connection,
+      logger,
+      role: options.role,
+      settings: {
+        heartbeatSeconds: config.JOB_HEARTBEAT_SECONDS,
+        monitorSeconds: config.JOB_MONITOR_SECONDS,
+        pollSeconds: config.JOB_POLL_SECONDS,
+        backupTimeoutSeconds: config.BACKUP_TIMEOUT_SECONDS,
+      },
+    }).catch((error: unknown) => {
+      jobs = null;
+      throw error;
+    });
+    return jobs;
+  };
+  const metrics =
+    options.role === 'worker'
+      ? createWorkerMetrics({
+          intervalSeconds: config.WORKER_INTERVAL_SECONDS,
+          backupRoot: config.BACKUP_ROOT,
+          queueDepth: async () =>
+            (await (await openJobs()).stats()).map((queue) => ({
+              queue: queue.name,
+              ready: queue.ready,
+              running: queue.running,
+            })),
+        })
+      : null;
   const backup = {
     db: database.prisma,
     kube,
@@ -104,30 +142,15 @@ export function createServices(
     notifier,
     destinations: createOffsiteDestinations(config),
     settings: { timeoutMs: config.BACKUP_TIMEOUT_SECONDS * 1_000, claimTtlMs: config.BACKUP_CLAIM_TTL_SECONDS * 1_000 },
+    ...(metrics ? { observer: metrics } : {}),
   };
-  let jobs: Promise<JobQueue> | null = null;
   return {
     runtime,
     notifier,
     alertDelivery,
     backup,
-    jobs() {
-      jobs ??= openJobQueue({
-        connection: database.connection,
-        logger,
-        role: options.role,
-        settings: {
-          heartbeatSeconds: config.JOB_HEARTBEAT_SECONDS,
-          monitorSeconds: config.JOB_MONITOR_SECONDS,
-          pollSeconds: config.JOB_POLL_SECONDS,
-          backupTimeoutSeconds: config.BACKUP_TIMEOUT_SECONDS,
-        },
-      }).catch((error: unknown) => {
-        jobs = null;
-        throw error;
-      });
-      return jobs;
-    },
+    jobs: openJobs,
+    metrics,
     async close(closeOptions = {}) {
       const flushTimeoutMs = closeOptions.flushTimeoutMs ?? DEFAULT_FLUSH_TIMEOUT_MS;
       if (jobs) {

@@ -7,3 +7,4 @@ export { runWithConcurrency } from './run-with-concurrency.ts';
 export { createStderrTail, type StderrTail } from './stderr-tail.ts';
 export { keepEnd, keepStart } from './text.ts';
 export { generateApiToken, hashToken, looksLikeApiToken, secretsEqual } from './tokens.ts';
+export type { BackupEnding, RestoreEnding, WorkObserver } from './work-observer.ts';

@@ -1,2 +1,10 @@
 export { emptyJobTally, type JobTally, runBackupJob, startJobRunners } from './job-runners.ts';
-export { type CycleSummary, type LoopDependencies, runCycle, runLoop, runOnce, shutdownInterruption } from './loop.ts';
+export {
+  type CycleObserver,
+  type CycleSummary,
+  type LoopDependencies,
+  runCycle,
+  runLoop,
+  runOnce,
+  shutdownInterruption,
+} from './loop.ts';

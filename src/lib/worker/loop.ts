@@ -249,6 +249,13 @@ async function runAgent(
   }
 }
 
+/** Something that is told when each cycle starts and ends (the worker's health server and metrics). */
+export interface CycleObserver {
+  cycleStarted(at: Date): void;
+  /** `summary` is null when the cycle threw (it is logged; the loop goes on). */
+  cycleFinished(at: Date, summary: CycleSummary | null): void;
+}
+
 /**
  * The worker: starts the job runners (backups, restores, test-restores, uploads, taken from the durable queue), then
  * runs a cycle every `intervalMs` until `stopTakingWork` aborts. Each cycle logs one line: what it decided, and what
@@ -259,7 +266,13 @@ async function runAgent(
  */
 export async function runLoop(
   deps: LoopDependencies,
-  options: { intervalMs: number; stopTakingWork: AbortSignal; abortRunning: AbortSignal; once?: boolean },
+  options: {
+    intervalMs: number;
+    stopTakingWork: AbortSignal;
+    abortRunning: AbortSignal;
+    once?: boolean;
+    observer?: CycleObserver;
+  },
 ): Promise<void> {
   if (options.once) {
     await runOnce(deps, options);
@@ -273,17 +286,20 @@ export async function runLoop(
   let reported = { ...tally };
   try {
     while (!options.stopTakingWork.aborted) {
+      options.observer?.cycleStarted(deps.backup.clock());
+      let summary: CycleSummary | null = null;
       try {
-        const cycle = await runCycle(deps, {
+        summary = await runCycle(deps, {
           stopTakingWork: options.stopTakingWork,
           abortRunning: options.abortRunning,
           skipMemory,
         });
-        logCycle(log, cycle, tallySince(tally, reported));
+        logCycle(log, summary, tallySince(tally, reported));
         reported = { ...tally };
       } catch (error) {
         log.error({ err: error }, 'cycle failed; the loop goes on');
       }
+      options.observer?.cycleFinished(deps.backup.clock(), summary);
       // Not awaited: a webhook that is down or slow must not hold up the next cycle.
       void deliveries?.deliverNow();
       await sleep(options.intervalMs, options.stopTakingWork);
@@ -300,7 +316,7 @@ export async function runLoop(
  */
 export async function runOnce(
   deps: LoopDependencies,
-  options: { stopTakingWork?: AbortSignal; abortRunning?: AbortSignal } = {},
+  options: { stopTakingWork?: AbortSignal; abortRunning?: AbortSignal; observer?: CycleObserver } = {},
 ): Promise<{ cycle: CycleSummary; jobs: JobTally }> {
   const log = deps.logger.child({ module: 'ops-agent/loop' });
   const tally = emptyJobTally();
@@ -310,8 +326,10 @@ export async function runOnce(
   });
   const deliveries = startDeliveries(deps);
   try {
+    options.observer?.cycleStarted(deps.backup.clock());
     const cycle = await runCycle(deps, options);
     await deps.jobs.waitUntilIdle(options.stopTakingWork ? { signal: options.stopTakingWork } : {});
+    options.observer?.cycleFinished(deps.backup.clock(), cycle);
     logCycle(log, cycle, tally);
     await deliveries?.deliverNow();
     return { cycle, jobs: { ...tally } };

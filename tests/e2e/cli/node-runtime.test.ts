@@ -60,9 +60,12 @@ describe('Node.js 24 everywhere', () => {
     expect(stderr).toBe('');
   });
 
-  it('every stage of the worker image starts from node:24 on Debian bookworm', async () => {
-    // `FROM deps AS build` starts from an earlier stage; every other stage names an image.
-    const images = [...(await read('Dockerfile.worker')).matchAll(/^FROM (\S+:\S+)/gm)].map((match) => match[1]);
-    expect(images).toEqual(['node:24-bookworm-slim', 'node:24-bookworm-slim']);
-  });
+  it.each(['Dockerfile.worker', 'Dockerfile.web'])(
+    'every stage of %s starts from node:24 on Debian bookworm',
+    async (file) => {
+      // `FROM deps AS build` starts from an earlier stage; every other stage names an image.
+      const images = [...(await read(file)).matchAll(/^FROM (\S+:\S+)/gm)].map((match) => match[1]);
+      expect(images).toEqual(['node:24-bookworm-slim', 'node:24-bookworm-slim']);
+    },
+  );
 });

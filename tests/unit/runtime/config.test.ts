@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, configSchema, describeConfig, loadConfig } from '../../../src/lib/runtime/config.ts';
 
@@ -66,5 +69,35 @@ describe('loadConfig', () => {
     for (const [key, schema] of Object.entries(configSchema.shape)) {
       expect(schema.description, key).toBeTruthy();
     }
+  });
+});
+
+describe('secrets as mounted files and the worker health server', () => {
+  it('reads DATABASE_URL and METRICS_TOKEN from *_FILE, as the Kubernetes manifests mount them', () => {
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'config-files-'));
+    try {
+      writeFileSync(path.join(folder, 'database-url'), 'postgresql://ops:hunter2@db:5432/ops\n');
+      writeFileSync(path.join(folder, 'metrics-token'), 'a-metrics-token-of-32-characters');
+      const config = loadConfig({
+        DATABASE_URL_FILE: path.join(folder, 'database-url'),
+        METRICS_TOKEN_FILE: path.join(folder, 'metrics-token'),
+      });
+      expect(config.DATABASE_URL).toBe('postgresql://ops:hunter2@db:5432/ops');
+      expect(config.METRICS_TOKEN).toBe('a-metrics-token-of-32-characters');
+      expect(JSON.stringify(describeConfig(config))).not.toContain('hunter2');
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('serves health on 0.0.0.0:8080 unless told otherwise; port 0 picks a free one', () => {
+    expect(loadConfig({})).toMatchObject({ HEALTH_PORT: 8080, HEALTH_HOST: '0.0.0.0' });
+    expect(loadConfig({ HEALTH_PORT: '0' }).HEALTH_PORT).toBe(0);
+    expect(() => loadConfig({ HEALTH_PORT: '70000' })).toThrowError(
+      'HEALTH_PORT must be a whole number from 0 to 65535 (got "70000")',
+    );
+    expect(() => loadConfig({ KUBE_SERVICE_ACCOUNT_ROOT: 'relative' })).toThrowError(
+      'KUBE_SERVICE_ACCOUNT_ROOT must be an absolute path (got "relative")',
+    );
   });
 });
