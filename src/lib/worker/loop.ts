@@ -1,3 +1,4 @@
+import { setTimeout as wait } from 'node:timers/promises';
 import type { Logger } from '../shared/index.ts';
 import {
   type AlertWebhook,
@@ -369,17 +370,9 @@ function logCycle(log: Logger, cycle: CycleSummary, jobs: JobTally): void {
   );
 }
 
+/** Waits `ms`, or less when `signal` aborts (an abort is the end of the wait, not an error). */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
+  return wait(ms, undefined, { signal }).catch(() => undefined);
 }
 
 /** The reason running backups are aborted with when the worker shuts down. */

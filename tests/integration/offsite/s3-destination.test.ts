@@ -54,11 +54,7 @@ afterAll(async () => {
   await harness?.close();
 });
 
-async function collect(iterable: AsyncIterable<OffsiteObject>): Promise<OffsiteObject[]> {
-  const objects: OffsiteObject[] = [];
-  for await (const object of iterable) objects.push(object);
-  return objects;
-}
+const collect = (iterable: AsyncIterable<OffsiteObject>): Promise<OffsiteObject[]> => Array.fromAsync(iterable);
 
 function keyOf(record: BackupRecord): string {
   return destination.objectKeyFor({

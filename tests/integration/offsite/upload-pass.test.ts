@@ -78,9 +78,7 @@ async function storedSha256(key: string): Promise<string> {
 }
 
 async function keysUnder(prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const object of destination.list(prefix)) keys.push(object.key);
-  return keys;
+  return (await Array.fromAsync(destination.list(prefix))).map((object) => object.key);
 }
 
 describe('runUploadPass', () => {

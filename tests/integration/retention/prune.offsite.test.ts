@@ -106,9 +106,9 @@ async function seedBackup(
 }
 
 async function remoteKeys(deployment: Deployment): Promise<string[]> {
-  const objects: OffsiteObject[] = [];
-  for await (const object of destination.list(`${destination.keyPrefix}/${workspaceId}/${deployment.name}/`))
-    objects.push(object);
+  const objects = await Array.fromAsync(
+    destination.list(`${destination.keyPrefix}/${workspaceId}/${deployment.name}/`),
+  );
   return objects.map((object) => object.key).sort();
 }
 
