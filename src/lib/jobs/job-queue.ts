@@ -47,6 +47,8 @@ export interface RunningJob<Name extends JobName> {
   attempt: number;
   /** No retry follows this attempt when it fails. */
   lastAttempt: boolean;
+  /** When the job was queued (work done since then answers a request for it). */
+  createdAt: Date;
   /** Aborted when the worker stops taking work for good (the grace period is the caller's). */
   signal: AbortSignal;
 }
@@ -85,7 +87,11 @@ export interface JobQueue {
   /** Sends many jobs in one statement; those whose key already waits are dropped. Returns how many were sent. */
   enqueueMany<Name extends JobName>(name: Name, items: readonly JobData<Name>[]): Promise<number>;
   /** The job with this key that waits or runs, if any (to answer a repeated request with the first one). */
-  findPending<Name extends JobName>(name: Name, data: JobData<Name>): Promise<JobView | null>;
+  findPending<Name extends JobName>(
+    name: Name,
+    data: JobData<Name>,
+    options?: { transaction?: Prisma.TransactionClient },
+  ): Promise<JobView | null>;
   getJob(name: JobName, id: string): Promise<JobView | null>;
   /** Runs `handler` for each job of the queue, `concurrency` at a time, until `stop`. A throw fails the attempt. */
   work<Name extends JobName>(
@@ -181,9 +187,13 @@ export async function openJobQueue(options: JobQueueOptions): Promise<JobQueue> 
       const ids = await boss.insert(queueNameOf(name), jobs, { returnId: true });
       return ids?.length ?? 0;
     },
-    async findPending(name, data) {
+    async findPending(name, data, findOptions = {}) {
       const key = singletonKeyOf(name, parseJobData(name, data));
-      const jobs = await boss.findJobs<unknown>(queueNameOf(name), { key, limit: 100 });
+      const jobs = await boss.findJobs<unknown>(queueNameOf(name), {
+        key,
+        limit: 100,
+        ...(findOptions.transaction ? { db: fromPrisma(findOptions.transaction) } : {}),
+      });
       const pending = jobs.filter((job) => job.state === 'created' || job.state === 'retry' || job.state === 'active');
       const newest = pending.sort((a, b) => new Date(b.createdOn).getTime() - new Date(a.createdOn).getTime())[0];
       return newest ? toView(name, newest) : null;
@@ -222,6 +232,7 @@ export async function openJobQueue(options: JobQueueOptions): Promise<JobQueue> 
               data: parsed.value,
               attempt: job.retryCount,
               lastAttempt: job.retryCount >= (meta.retryLimit ?? 0),
+              createdAt: new Date(meta.createdOn),
               signal: job.signal,
             });
           } finally {

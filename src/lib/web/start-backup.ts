@@ -27,9 +27,17 @@ export async function requestBackup(
   });
   if (running) return { kind: 'running', record: running };
   const data = { deploymentId: deployment.id, trigger: 'API' as const, requestedBy };
-  const id = await context.jobs.enqueue('backup', data);
-  const job = id ? await context.jobs.getJob('backup', id) : await context.jobs.findPending('backup', data);
-  if (job) return { kind: 'queued', job, started: id !== null };
-  // The waiting job started and finished between the two calls: ask again.
+  // Requests for one deployment take turns (a transaction-scoped lock), so a second one always finds the first's job,
+  // waiting or just taken by a worker, and answers with it instead of queuing another backup.
+  const { id, pending } = await context.db.$transaction(async (transaction) => {
+    await transaction.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`backup-request:${deployment.id}`}))`;
+    const found = await context.jobs.findPending('backup', data, { transaction });
+    if (found) return { id: null, pending: found };
+    return { id: await context.jobs.enqueue('backup', data, { transaction }), pending: null };
+  });
+  if (pending) return { kind: 'queued', job: pending, started: false };
+  const job = id ? await context.jobs.getJob('backup', id) : null;
+  if (job) return { kind: 'queued', job, started: true };
+  // The job started and finished between the two calls: ask again.
   return requestBackup(context, deployment, requestedBy);
 }

@@ -152,6 +152,23 @@ export async function runBackupJob(
 ): Promise<BackupJobResult> {
   const { deploymentId, trigger, expectedLastBackupAt } = job.data;
   const log = deps.logger.child({ module: 'worker/jobs', jobId: job.id, deploymentId, trigger });
+  if (trigger !== 'SCHEDULE') {
+    // A request for a backup is answered by any backup of the deployment started since it was made (two requests a
+    // moment apart, a CLI run meanwhile): no second one for the same request.
+    const since = await deps.backup.db.backupRecord.findFirst({
+      where: {
+        deploymentId,
+        startedAt: { gte: job.createdAt },
+        status: { in: ['RUNNING', 'SUCCEEDED'] },
+        NOT: { jobId: job.id },
+      },
+      orderBy: { startedAt: 'desc' },
+    });
+    if (since) {
+      log.info({ backupId: since.id }, 'backup request answered by a backup started after it was made');
+      return { skipped: 'ANSWERED', runningBackupId: since.id };
+    }
+  }
   const outcome = await executeBackup(deps.backup, deploymentId, {
     trigger,
     signal,

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -151,6 +152,8 @@ describe('the compiled worker (node dist/worker.js), as the image runs it', () =
     const { env } = await podLikeSetup();
     const worker = startCompiledWorker([], { ...env, WORKER_INTERVAL_SECONDS: '5' });
     await worker.waitForOutput(/"msg":"cycle: /, RUN_LIMIT_MS);
+    // The cycle queued the backup; a job runner of the same worker makes it beside the loop.
+    await worker.waitForOutput(/"msg":"backup succeeded"/, RUN_LIMIT_MS);
     const url = /"url":"(http:\/\/[^"]+)","msg":"health server listening/.exec(worker.output())?.[1];
     expect(url, worker.output()).toBeDefined();
 
@@ -159,7 +162,12 @@ describe('the compiled worker (node dist/worker.js), as the image runs it', () =
     expect(await health.json()).toMatchObject({ status: 'ok' });
     const ready = await fetch(`${url}/readyz`);
     expect(await ready.json()).toEqual({ status: 'ready', checks: { database: 'ok', volume: 'ok' } });
-    const metrics = await (await fetch(`${url}/metrics`)).text();
+    // Counted once the backup's job has ended (after its format check and retention): read until it shows.
+    let metrics = '';
+    for (const deadline = Date.now() + RUN_LIMIT_MS; Date.now() < deadline; await sleep(200)) {
+      metrics = await (await fetch(`${url}/metrics`)).text();
+      if (metrics.includes('ops_worker_backups_total{result="succeeded"} 1')) break;
+    }
     expect(metrics).toContain('ops_worker_backups_total{result="succeeded"} 1');
     expect(metrics).toMatch(/^ops_worker_last_cycle_completed_timestamp_seconds \d/m);
 

@@ -560,6 +560,9 @@ describe('pruneOldBackups', () => {
   /** prune-db's three backups, newest first. Its own policy is keep-last 1. */
   const backups: Array<{ backupId: string; path: string }> = [];
   beforeAll(async () => {
+    // Retention runs after every successful backup: the three are made under a roomier policy, then keep-last 1 is set.
+    const where = { id: ids['prune-db']! };
+    await harness.db.prisma.deployment.update({ where, data: { backupRetention: 10 } });
     for (let index = 0; index < 3; index += 1) {
       const value = await callOk<{ backupId: string; path: { untrusted: string }; status: string }>('runBackup', {
         deploymentId: ids['prune-db'],
@@ -567,6 +570,7 @@ describe('pruneOldBackups', () => {
       expect(value.status).toBe('SUCCEEDED');
       backups.unshift({ backupId: value.backupId, path: value.path.untrusted });
     }
+    await harness.db.prisma.deployment.update({ where, data: { backupRetention: 1 } });
   });
   const exists = (file: string) =>
     stat(file).then(

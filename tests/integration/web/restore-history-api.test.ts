@@ -185,6 +185,8 @@ describe('GET /api/deployments/{id}/restores', () => {
       finishedAt: '2026-11-20T03:02:00.000Z',
       durationMs: 42_000,
       bytesRestored: '1099511627776',
+      progressBytes: null,
+      progressAt: null,
       counts: { tables: { 'public.orders': 1_200, 'public.items': 30, 'public.notes': 4 } },
       countsSummary: '3 tables, 1,234 rows',
       errorKind: null,
