@@ -87,12 +87,9 @@ export interface DeploymentRow {
   backupRetention: number;
   lastBackupAt: Date | null;
   createdAt: Date;
-}
-
-export interface StatsRow {
-  deploymentId: string;
+  /** From BackupSummary (kept by triggers): SUCCEEDED records, their bytes (decimal text), the newest failure. */
   storedBackups: number;
-  storedBytes: string | null;
+  storedBytes: string;
   lastFailedAt: Date | null;
 }
 
@@ -109,58 +106,67 @@ export interface RecordRow {
 }
 
 /**
- * Gathers the backup state of every backup-enabled deployment in three queries, whatever their number: the
- * deployments (with workspace), per-deployment record statistics, and the records worth listing (failures since
- * the last success, running backups). Decisions (due, overdue) are then computed in memory from the schedules.
+ * Gathers the backup state of every backup-enabled deployment in two queries, whatever their number: the deployments
+ * with their workspace and record totals (BackupSummary, kept by triggers, so no record is aggregated here), and the
+ * records worth listing (the newest failures since the last success of the deployments whose summary says they have
+ * any, and running backups). Decisions (due, overdue) are then computed in memory from the schedules.
  */
 export async function gatherBackupState(db: PrismaClient, options: StateOptions): Promise<BackupState> {
   const scope = options.workspaceId ?? null;
-  const [deployments, stats, records] = await Promise.all([
+  const [deployments, records] = await Promise.all([
     db.$queryRaw<DeploymentRow[]>`
       SELECT d.id, d."workspaceId", w.slug AS "workspaceSlug", d.name, d.status::text AS status, d."recipeSlug",
              d."backupEnabled", d."backupSchedule", d."backupTimezone", d."backupRetention", d."lastBackupAt",
-             d."createdAt"
-        FROM "Deployment" d JOIN "Workspace" w ON w.id = d."workspaceId"
+             d."createdAt", coalesce(s."storedBackups", 0) AS "storedBackups",
+             coalesce(s."storedBytes", 0)::text AS "storedBytes", s."lastFailedAt"
+        FROM "Deployment" d
+        JOIN "Workspace" w ON w.id = d."workspaceId"
+        LEFT JOIN "BackupSummary" s ON s."deploymentId" = d.id
        WHERE d."backupEnabled" AND (${scope}::text IS NULL OR d."workspaceId" = ${scope})
        ORDER BY w.slug, d.name`,
-    // Aggregated before any join: one pass over the records, grouped by deployment (the scope filter uses the
-    // record's own workspaceId). Failures since the last success are counted in the third query.
-    db.$queryRaw<StatsRow[]>`
-      SELECT r."deploymentId",
-             (count(*) FILTER (WHERE r.status = 'SUCCEEDED'))::int AS "storedBackups",
-             (sum(r."sizeBytes") FILTER (WHERE r.status = 'SUCCEEDED'))::text AS "storedBytes",
-             max(r."startedAt") FILTER (WHERE r.status = 'FAILED') AS "lastFailedAt"
-        FROM "BackupRecord" r
-       WHERE (${scope}::text IS NULL OR r."workspaceId" = ${scope})
-       GROUP BY r."deploymentId"`,
+    // Only deployments whose newest failure is after their last success are looked into, each through the
+    // (deploymentId, startedAt) index from the last success on.
     db.$queryRaw<RecordRow[]>`
-      SELECT id, "deploymentId", status, trigger, "startedAt", "errorKind", error, "sameStatusCount" FROM (
-        SELECT r.id, r."deploymentId", r.status::text AS status, r.trigger::text AS trigger, r."startedAt", r."errorKind", r.error,
-               row_number() OVER (PARTITION BY r."deploymentId", r.status ORDER BY r."startedAt" DESC) AS position,
-               (count(*) OVER (PARTITION BY r."deploymentId", r.status))::int AS "sameStatusCount"
-          FROM "BackupRecord" r JOIN "Deployment" d ON d.id = r."deploymentId"
-         WHERE d."backupEnabled" AND (${scope}::text IS NULL OR d."workspaceId" = ${scope})
-           AND (r.status = 'RUNNING'
-                OR (r.status = 'FAILED' AND (d."lastBackupAt" IS NULL OR r."startedAt" > d."lastBackupAt")))
-      ) listed WHERE position <= ${FAILURES_LISTED}`,
+      SELECT f.id, d.id AS "deploymentId", 'FAILED' AS status, f.trigger::text AS trigger, f."startedAt", f."errorKind",
+             f.error, c.failures AS "sameStatusCount"
+        FROM "Deployment" d
+        JOIN "BackupSummary" s ON s."deploymentId" = d.id
+       CROSS JOIN LATERAL (
+             SELECT count(*)::int AS failures FROM "BackupRecord" r
+              WHERE r."deploymentId" = d.id AND r."startedAt" > coalesce(d."lastBackupAt", '-infinity')
+                AND r.status = 'FAILED') c
+       CROSS JOIN LATERAL (
+             SELECT r.id, r.trigger, r."startedAt", r."errorKind", r.error FROM "BackupRecord" r
+              WHERE r."deploymentId" = d.id AND r."startedAt" > coalesce(d."lastBackupAt", '-infinity')
+                AND r.status = 'FAILED'
+              ORDER BY r."startedAt" DESC
+              LIMIT ${FAILURES_LISTED}) f
+       WHERE d."backupEnabled" AND (${scope}::text IS NULL OR d."workspaceId" = ${scope})
+         AND s."lastFailedAt" > coalesce(d."lastBackupAt", '-infinity')
+      UNION ALL
+      SELECT r.id, r."deploymentId", 'RUNNING', r.trigger::text, r."startedAt", r."errorKind", r.error,
+             (count(*) OVER (PARTITION BY r."deploymentId"))::int
+        FROM "BackupRecord" r JOIN "Deployment" d ON d.id = r."deploymentId"
+       WHERE r.status = 'RUNNING' AND d."backupEnabled" AND (${scope}::text IS NULL OR d."workspaceId" = ${scope})`,
   ]);
   const volume = options.backupRoot ? await readVolume(options.backupRoot) : null;
-  return assembleBackupState(deployments, stats, records, volume, options);
+  return assembleBackupState(deployments, records, volume, options);
 }
 
 /** Pure assembly of the gathered rows into the state (exported for tests). */
 export function assembleBackupState(
   deployments: DeploymentRow[],
-  stats: StatsRow[],
   records: RecordRow[],
   volume: BackupState['volume'],
   options: Pick<StateOptions, 'now' | 'overdueGraceMs' | 'retryDelayMs'>,
 ): BackupState {
-  const statsById = new Map(stats.map((row) => [row.deploymentId, row]));
   const recordsById = new Map<string, RecordRow[]>();
-  for (const row of records) recordsById.set(row.deploymentId, [...(recordsById.get(row.deploymentId) ?? []), row]);
+  for (const row of records) {
+    const listed = recordsById.get(row.deploymentId);
+    if (listed) listed.push(row);
+    else recordsById.set(row.deploymentId, [row]);
+  }
   const states = deployments.map((row): DeploymentBackupState => {
-    const stat = statsById.get(row.id);
     const listed = recordsById.get(row.id) ?? [];
     const running = listed.find((record) => record.status === 'RUNNING');
     const parsed = row.backupSchedule ? tryParseCron(row.backupSchedule, { timezone: row.backupTimezone }) : null;
@@ -185,12 +191,12 @@ export function assembleBackupState(
       lastBackupAt: row.lastBackupAt,
       nextRunAt: parsed?.ok ? nextFireTime(parsed.value, options.now) : null,
       decision: shouldRunBackup(row, options.now, {
-        lastFailedAt: stat?.lastFailedAt ?? null,
+        lastFailedAt: row.lastFailedAt,
         retryDelayMs: options.retryDelayMs,
       }),
       overdue: findOverdue(row, options.now, options.overdueGraceMs),
-      storedBackups: stat?.storedBackups ?? 0,
-      storedBytes: BigInt(stat?.storedBytes ?? 0),
+      storedBackups: row.storedBackups,
+      storedBytes: BigInt(row.storedBytes),
       recentFailures: listed
         .filter((record) => record.status === 'FAILED')
         .sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime())

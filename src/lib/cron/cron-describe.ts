@@ -31,6 +31,18 @@ const MAX_LISTED_TIMES = 4;
  */
 export function describeCron(input: CronSchedule | string, options: CronOptions = {}): string {
   const schedule = typeof input === 'string' ? parseCron(input, options) : input;
+  let description = descriptions.get(schedule);
+  if (description === undefined) {
+    description = describeSchedule(schedule);
+    descriptions.set(schedule, description);
+  }
+  return description;
+}
+
+/** Schedules are frozen and shared by the parse cache, so one description each serves every deployment using it. */
+const descriptions = new WeakMap<CronSchedule, string>();
+
+function describeSchedule(schedule: CronSchedule): string {
   if (!schedule.canEverFire) return `never (${describeMissingDays(schedule)})`;
 
   const days = describeDays(schedule);

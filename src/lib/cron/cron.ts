@@ -49,7 +49,15 @@ const LATEST_INSTANT = daysFromCivil(LAST_SUPPORTED_YEAR + 1, 1, 1) * DAY_MS - 1
 /** A repeated hour is never longer than this, so only transitions this close to a reference matter. */
 const LONGEST_REPEAT_MS = 2 * DAY_MS;
 const PARSE_CACHE_SIZE = 512;
-const parsed = new Map<string, CronSchedule>();
+/** Parse results by zone, then expression (two levels, so a lookup builds no key string). */
+const parsedByZone = new Map<string, Map<string, CronParseResult>>();
+let parsedCount = 0;
+/**
+ * The last answer of each search per schedule: a cycle asks the same schedule about the same `now` for every
+ * deployment that uses it, and each answer depends only on the schedule and the instant.
+ */
+const lastPrevious = new WeakMap<CronSchedule, { at: number; instant: number | null }>();
+const lastNext = new WeakMap<CronSchedule, { at: number; instant: number | null }>();
 
 /**
  * The first fire time strictly after `after`, or null if the schedule never fires again
@@ -58,7 +66,7 @@ const parsed = new Map<string, CronSchedule>();
 export function nextFireTime(schedule: CronSchedule, after: Date): Date | null;
 export function nextFireTime(expression: string, after: Date, options?: CronOptions): Date | null;
 export function nextFireTime(input: CronInput, after: Date, options?: CronOptions): Date | null {
-  const next = nextFireInstant(scheduleFrom(input, options), instantOf(after));
+  const next = memoNextFireInstant(scheduleFrom(input, options), instantOf(after));
   return next === null ? null : new Date(next);
 }
 
@@ -66,7 +74,7 @@ export function nextFireTime(input: CronInput, after: Date, options?: CronOption
 export function previousFireTime(schedule: CronSchedule, atOrBefore: Date): Date | null;
 export function previousFireTime(expression: string, atOrBefore: Date, options?: CronOptions): Date | null;
 export function previousFireTime(input: CronInput, atOrBefore: Date, options?: CronOptions): Date | null {
-  const previous = previousFireInstant(scheduleFrom(input, options), instantOf(atOrBefore));
+  const previous = memoPreviousFireInstant(scheduleFrom(input, options), instantOf(atOrBefore));
   return previous === null ? null : new Date(previous);
 }
 
@@ -81,42 +89,55 @@ export function shouldRunNow(input: CronInput, lastRunAt: Date | null, now: Date
   const schedule = scheduleFrom(input, options);
   const nowInstant = instantOf(now);
   if (lastRunAt === null) return true;
-  const next = nextFireInstant(schedule, instantOf(lastRunAt));
-  return next !== null && next <= nowInstant;
+  const lastInstant = instantOf(lastRunAt);
+  // The same as "the first fire after lastRunAt is at or before now", asked in a form every deployment on this
+  // schedule shares at one `now` (previous and next enumerate the same fire times).
+  const previous = memoPreviousFireInstant(schedule, nowInstant);
+  return previous !== null && previous > lastInstant;
 }
 
 /**
- * {@link parseCron} without exceptions, for validating user input. Successful parses are cached by zone and
- * expression (schedules are frozen, so sharing them is safe): a cycle over thousands of deployments with a few
- * distinct schedules parses each once, and the search tables built for a schedule are reused too.
+ * {@link parseCron} without exceptions, for validating user input. Results are cached by zone and expression, failures
+ * included (results, schedules and errors are never changed, so sharing them is safe): a cycle over thousands of
+ * deployments with a few distinct schedules parses each once, and the search tables built for a schedule are reused.
  */
 export function tryParseCron(expression: string, options: CronOptions = {}): CronParseResult {
-  const key = cacheKey(expression, options);
-  const cached = parsed.get(key);
-  if (cached) return { ok: true, value: cached };
-  const result = tryParseCronUncached(expression, options);
-  if (result.ok) remember(key, result.value);
+  const zone = options.timezone ?? 'UTC';
+  const cached = parsedByZone.get(zone)?.get(expression);
+  if (cached) return cached;
+  const result = Object.freeze(tryParseCronUncached(expression, options));
+  if (parsedCount >= PARSE_CACHE_SIZE) {
+    parsedByZone.clear();
+    parsedCount = 0;
+  }
+  let byExpression = parsedByZone.get(zone);
+  if (!byExpression) parsedByZone.set(zone, (byExpression = new Map()));
+  byExpression.set(expression, result);
+  parsedCount += 1;
   return result;
-}
-
-function cacheKey(expression: string, options: CronOptions | undefined): string {
-  return `${options?.timezone ?? 'UTC'}\n${expression}`;
-}
-
-function remember(key: string, schedule: CronSchedule): void {
-  if (parsed.size >= PARSE_CACHE_SIZE) parsed.delete(parsed.keys().next().value ?? key);
-  parsed.set(key, schedule);
 }
 
 function scheduleFrom(input: CronInput, options: CronOptions | undefined): CronSchedule {
   if (typeof input !== 'string') return input;
-  const key = cacheKey(input, options);
-  let schedule = parsed.get(key);
-  if (schedule === undefined) {
-    schedule = parseCron(input, options);
-    remember(key, schedule);
-  }
-  return schedule;
+  const result = tryParseCron(input, options);
+  // A fresh error for each throw, with the caller's stack (the cached one keeps the first caller's).
+  return result.ok ? result.value : parseCron(input, options);
+}
+
+function memoPreviousFireInstant(schedule: CronSchedule, atOrBefore: number): number | null {
+  const last = lastPrevious.get(schedule);
+  if (last?.at === atOrBefore) return last.instant;
+  const instant = previousFireInstant(schedule, atOrBefore);
+  lastPrevious.set(schedule, { at: atOrBefore, instant });
+  return instant;
+}
+
+function memoNextFireInstant(schedule: CronSchedule, after: number): number | null {
+  const last = lastNext.get(schedule);
+  if (last?.at === after) return last.instant;
+  const instant = nextFireInstant(schedule, after);
+  lastNext.set(schedule, { at: after, instant });
+  return instant;
 }
 
 function instantOf(time: Date): number {

@@ -1,3 +1,10 @@
 export { type Database, type DatabaseConnection, openDatabase, withPgConnection } from './database.ts';
 export { applyMigrations, readMigrations } from './migrations.ts';
-export { diffCatalogs, PARTIAL_INDEXES_PATH, renderSchemaSql, SCHEMA_PATH, snapshotCatalog } from './schema-drift.ts';
+export {
+  diffCatalogs,
+  PARTIAL_INDEXES_PATH,
+  renderSchemaSql,
+  SCHEMA_PATH,
+  snapshotCatalog,
+  TRIGGERS_PATH,
+} from './schema-drift.ts';

@@ -9,8 +9,9 @@ import type { MigrationConnection } from './migrations.ts';
  * Drift check between `prisma/schema.prisma` and the committed migrations, without Prisma's downloadable engine:
  * Prisma 6's WebAssembly schema engine renders the SQL the schema implies (`migrate diff --from-empty`), and the
  * database that SQL builds is compared, catalog entry by catalog entry, with the database the migrations build.
- * Partial indexes, which Prisma's schema language cannot express, are part of the schema as
- * `prisma/partial-indexes.sql`: the schema's SQL includes that file, so its indexes are compared like any other.
+ * Partial indexes and triggers, which Prisma's schema language cannot express, are part of the schema as
+ * `prisma/partial-indexes.sql` and `prisma/triggers.sql`: the schema's SQL includes both files, so their indexes,
+ * triggers and trigger functions are compared like any other catalog entry.
  */
 
 // From this module's path, not `new URL('…', import.meta.url)`: Turbopack takes that for an asset import (migrations.ts).
@@ -21,9 +22,12 @@ const PRISMA6_CONFIG = path.join(ROOT, 'prisma', 'drift', 'prisma6.config.ts');
 const ENGINE_STUB = path.join(ROOT, 'prisma', 'schema-engine-stub.sh');
 /** The schema's partial indexes (SQL), which a Prisma schema cannot hold. */
 export const PARTIAL_INDEXES_PATH = path.join(ROOT, 'prisma', 'partial-indexes.sql');
+/** The schema's triggers and their functions (SQL), which a Prisma schema cannot hold either. */
+export const TRIGGERS_PATH = path.join(ROOT, 'prisma', 'triggers.sql');
 
 /**
- * The SQL that creates `schemaPath` from nothing, followed by the partial indexes of `partialIndexesPath`.
+ * The SQL that creates `schemaPath` from nothing, followed by the partial indexes of `partialIndexesPath` and the
+ * triggers of `triggersPath`.
  * `scratchDatabaseUrl` must name an existing database: Prisma 6's WebAssembly engine connects through a driver adapter
  * even though it only renders SQL.
  */
@@ -31,6 +35,7 @@ export async function renderSchemaSql(
   schemaPath: string,
   scratchDatabaseUrl: string,
   partialIndexesPath = PARTIAL_INDEXES_PATH,
+  triggersPath = TRIGGERS_PATH,
 ): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'schema-drift-'));
   try {
@@ -67,14 +72,19 @@ export async function renderSchemaSql(
     if (code !== 0 || !/CREATE TABLE/.test(stdout)) {
       throw new Error(`schema drift: prisma migrate diff failed (exit ${code}): ${stderr.trim() || 'no SQL produced'}`);
     }
-    return `${stdout}\n${await readFile(partialIndexesPath, 'utf8')}`;
+    const [partialIndexes, triggers] = await Promise.all([
+      readFile(partialIndexesPath, 'utf8'),
+      readFile(triggersPath, 'utf8'),
+    ]);
+    return `${stdout}\n${partialIndexes}\n${triggers}`;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
 /**
- * A normalised description of the `public` schema: one line per column, enum, index and constraint, sorted.
+ * A normalised description of the `public` schema: one line per column, enum, index, constraint, trigger and function
+ * (its definition, whitespace folded), sorted.
  * Prisma's own `_prisma_migrations` bookkeeping table is left out.
  */
 export async function snapshotCatalog(connection: MigrationConnection): Promise<string[]> {
@@ -102,6 +112,16 @@ export async function snapshotCatalog(connection: MigrationConnection): Promise<
       JOIN pg_class rel ON rel.oid = con.conrelid
       JOIN pg_namespace n ON n.oid = rel.relnamespace
      WHERE n.nspname = 'public' AND rel.relname <> '_prisma_migrations'
+    UNION ALL
+    SELECT format('trigger %s', pg_get_triggerdef(t.oid))
+      FROM pg_trigger t
+      JOIN pg_class rel ON rel.oid = t.tgrelid
+      JOIN pg_namespace n ON n.oid = rel.relnamespace
+     WHERE n.nspname = 'public' AND NOT t.tgisinternal
+    UNION ALL
+    SELECT format('function %s %s', p.oid::regprocedure, regexp_replace(pg_get_functiondef(p.oid), '[[:space:]]+', ' ', 'g'))
+      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+     WHERE n.nspname = 'public'
   `);
   return rows.map((row) => row.line).sort();
 }

@@ -11,7 +11,7 @@ import {
 import { createDeployment, createWorkspace } from '../../support/factories.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
 
-// gatherBackupState against the real PostgreSQL: what a cycle and the agent see, per workspace, in three queries.
+// gatherBackupState against the real PostgreSQL: what a cycle and the agent see, per workspace, in two queries.
 
 const T0 = new Date('2026-03-01T05:30:00Z');
 const MINUTE = 60_000;
@@ -314,11 +314,11 @@ describe('gatherBackupState query count', () => {
     return { queries, deployments: state.deployments.length };
   }
 
-  it('makes the same three queries for 2 deployments as for 30', async () => {
+  it('makes the same two queries for 2 deployments as for 30', async () => {
     const small = await seedWorkspace('small', 2);
     const large = await seedWorkspace('large', 30);
-    expect(await countQueries(small.id)).toEqual({ queries: 3, deployments: 2 });
-    expect(await countQueries(large.id)).toEqual({ queries: 3, deployments: 30 });
-    expect(await countQueries(null)).toEqual({ queries: 3, deployments: 8 + 2 + 30 });
+    expect(await countQueries(small.id)).toEqual({ queries: 2, deployments: 2 });
+    expect(await countQueries(large.id)).toEqual({ queries: 2, deployments: 30 });
+    expect(await countQueries(null)).toEqual({ queries: 2, deployments: 8 + 2 + 30 });
   });
 });

@@ -56,6 +56,7 @@ describe('migration runner on a real PostgreSQL', () => {
       'AlertDelivery',
       'ApiToken',
       'BackupRecord',
+      'BackupSummary',
       'BackupUpload',
       'Deployment',
       'RestoreRecord',

@@ -10,6 +10,7 @@ import {
   renderSchemaSql,
   SCHEMA_PATH,
   snapshotCatalog,
+  TRIGGERS_PATH,
 } from '../../../src/lib/db/schema-drift.ts';
 import { createDatabase, databaseUrl, dropDatabase, uniqueDatabaseName } from '../../support/postgres.ts';
 
@@ -22,10 +23,14 @@ let scratchUrl = '';
 let fromMigrations: string[] = [];
 let workDir = '';
 
-async function snapshotOfSchema(schemaPath: string, partialIndexesPath?: string): Promise<string[]> {
+async function snapshotOfSchema(
+  schemaPath: string,
+  partialIndexesPath?: string,
+  triggersPath?: string,
+): Promise<string[]> {
   const name = await createDatabase(uniqueDatabaseName('ops_test_drift'));
   created.push(name);
-  const sql = await renderSchemaSql(schemaPath, scratchUrl, partialIndexesPath);
+  const sql = await renderSchemaSql(schemaPath, scratchUrl, partialIndexesPath, triggersPath);
   return withPgConnection(databaseUrl(name), async (c) => {
     await c.exec(sql);
     return snapshotCatalog(c);
@@ -85,6 +90,30 @@ describe('schema drift', () => {
     const diff = diffCatalogs(fromMigrations, await snapshotOfSchema(SCHEMA_PATH, edited));
     expect(diff.onlyInMigrations).toEqual([expect.stringContaining('WHERE ("resolvedAt" IS NULL)')]);
     expect(diff.onlyInSchema).toEqual([expect.stringContaining('WHERE ("resolvedAt" IS NOT NULL)')]);
+  });
+
+  it('compares the triggers Prisma cannot express and the functions they run', async () => {
+    expect(fromMigrations).toContain(
+      'trigger CREATE TRIGGER "BackupRecord_summary_truncate" AFTER TRUNCATE ON public."BackupRecord" FOR EACH STATEMENT EXECUTE FUNCTION backup_summary_on_record_truncate()',
+    );
+    const sql = await readFile(TRIGGERS_PATH, 'utf8');
+    const withoutTruncate = sql.replace(/CREATE TRIGGER "BackupRecord_summary_truncate"[^;]*;/, '');
+    const edited = path.join(workDir, 'triggers.sql');
+    await writeFile(
+      edited,
+      withoutTruncate.replace(
+        'ELSE 0 END,\n            CASE WHEN NEW.status',
+        'ELSE 1 END,\n            CASE WHEN NEW.status',
+      ),
+    );
+    const diff = diffCatalogs(fromMigrations, await snapshotOfSchema(SCHEMA_PATH, undefined, edited));
+    expect(diff.onlyInMigrations).toEqual([
+      expect.stringMatching(/^function backup_summary_on_record_change\(\) .*ELSE 0 END, CASE WHEN NEW.status/),
+      expect.stringContaining('trigger CREATE TRIGGER "BackupRecord_summary_truncate"'),
+    ]);
+    expect(diff.onlyInSchema).toEqual([
+      expect.stringMatching(/^function backup_summary_on_record_change\(\) .*ELSE 1 END, CASE WHEN NEW.status/),
+    ]);
   });
 
   it('detects a changed default', async () => {

@@ -1,10 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  assembleBackupState,
-  type DeploymentRow,
-  type RecordRow,
-  type StatsRow,
-} from '../../../src/lib/backups/backup-state.ts';
+import { assembleBackupState, type DeploymentRow, type RecordRow } from '../../../src/lib/backups/backup-state.ts';
 import { buildStateMessage, describeStateForModel } from '../../../src/lib/agent/state-render.ts';
 import { UNTRUSTED_TEXT_RULE } from '../../../src/lib/agent/untrusted-text.ts';
 import type { OpenAlert, WorkspaceState } from '../../../src/lib/agent/workspace-state.ts';
@@ -33,19 +28,25 @@ function deploymentRow(overrides: Partial<DeploymentRow> & Pick<DeploymentRow, '
     backupRetention: 10,
     lastBackupAt: at(-2 * HOUR),
     createdAt: at(-30 * DAY),
+    storedBackups: 0,
+    storedBytes: '0',
+    lastFailedAt: null,
     ...overrides,
   };
 }
 
 /** shop: overdue (last success yesterday, 03:00 fired 2.5 h ago) and failing; logs: 25 stored backups; legacy: FAILED. */
 const DEPLOYMENTS: DeploymentRow[] = [
-  deploymentRow({ id: 'dshop01', name: 'shop-db', lastBackupAt: at(-DAY) }),
-  deploymentRow({ id: 'dlogs01', name: 'logs-db' }),
+  deploymentRow({
+    id: 'dshop01',
+    name: 'shop-db',
+    lastBackupAt: at(-DAY),
+    storedBackups: 4,
+    storedBytes: '4096',
+    lastFailedAt: at(-HOUR),
+  }),
+  deploymentRow({ id: 'dlogs01', name: 'logs-db', storedBackups: 25, storedBytes: '26214400' }),
   deploymentRow({ id: 'dlegacy1', name: 'legacy-db', status: 'FAILED' }),
-];
-const STATS: StatsRow[] = [
-  { deploymentId: 'dshop01', storedBackups: 4, storedBytes: '4096', lastFailedAt: at(-HOUR) },
-  { deploymentId: 'dlogs01', storedBackups: 25, storedBytes: '26214400', lastFailedAt: null },
 ];
 const RECORDS: RecordRow[] = [
   {
@@ -82,7 +83,7 @@ const ALERT: OpenAlert = {
 function workspaceState(overrides: Partial<WorkspaceState> = {}): WorkspaceState {
   return {
     workspace: { id: 'ws1', slug: 'acme' },
-    backups: assembleBackupState(DEPLOYMENTS, STATS, RECORDS, null, OPTIONS),
+    backups: assembleBackupState(DEPLOYMENTS, RECORDS, null, OPTIONS),
     openAlerts: [ALERT],
     ...overrides,
   };
