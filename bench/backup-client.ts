@@ -7,7 +7,7 @@
  * most N MiB/s through, so backpressure has to reach the WebSocket for memory to stay flat.
  */
 import { readFile, type FileHandle } from 'node:fs/promises';
-import { performance } from 'node:perf_hooks';
+import { constants as perfConstants, PerformanceObserver, performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { runDataExport } from '../src/lib/backups/data-export.ts';
@@ -34,6 +34,10 @@ export interface ClientReport {
   /** When the bench code started, once Node (and tsx, if used) and every import had loaded: ms since process start, and RSS. */
   loadedMs: number;
   loadedRssKiB: number;
+  /** CPU of this process from `store.open` to the end of `commit()` (user + system), in ms. */
+  exportCpuMs: number;
+  /** Garbage collections in that span: count and pause time by kind (minor = scavenge, major = mark-compact). */
+  gc: { minor: number; minorMs: number; major: number; majorMs: number };
 }
 
 /** process.memoryUsage() took ~0.35 ms a call while streaming (1.6% of the run at 20 ms): sampled sparingly; VmHWM is exact. */
@@ -143,6 +147,21 @@ async function main(): Promise<void> {
     ...(rate !== null && { createSink: (file: FileHandle) => createThrottledSink(file, rate) }),
   });
 
+  const gc = { minor: 0, minorMs: 0, major: 0, majorMs: 0 };
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+      if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) {
+        gc.major += 1;
+        gc.majorMs += entry.duration;
+      } else {
+        gc.minor += 1;
+        gc.minorMs += entry.duration;
+      }
+    }
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
+  const cpuStarted = process.cpuUsage();
   const started = performance.now();
   const writer = await store.open({
     workspaceId: 'bench',
@@ -169,6 +188,8 @@ async function main(): Promise<void> {
   const commitStarted = performance.now();
   const stored = await writer.commit();
   const finished = performance.now();
+  const cpu = process.cpuUsage(cpuStarted);
+  gcObserver.disconnect();
   const sampledPeakKiB = memory.stop();
 
   if (exported.bytes !== bytes || stored.sizeBytes !== BigInt(bytes)) {
@@ -185,6 +206,8 @@ async function main(): Promise<void> {
     vmHwmKiB: await readVmHwmKiB(),
     loadedMs,
     loadedRssKiB,
+    exportCpuMs: (cpu.user + cpu.system) / 1000,
+    gc,
   };
   process.stdout.write(`${JSON.stringify(report)}\n`);
 }
