@@ -6,17 +6,33 @@ import {
   loadOverview,
   type Overview,
   type OverviewDeployment,
+  createSharedResults,
+  OVERVIEW_PAGE_SIZE,
+  OVERVIEW_SHARE_MS,
+  overviewQuerySchema,
+  type RankedOverview,
 } from '../../lib/web/index.ts';
 import { requirePagePrincipal } from '../_server/page-auth.ts';
 import { StatusBadge } from '../_components/status-badge.tsx';
 
 export const dynamic = 'force-dynamic';
 
+/** One computation of a workspace's overview serves every request within OVERVIEW_SHARE_MS (this process). */
+const globalForOverview = globalThis as typeof globalThis & { opsOverviews?: ReturnType<typeof sharedOverviews> };
+const sharedOverviews = () => createSharedResults<RankedOverview>({ ttlMs: OVERVIEW_SHARE_MS, maxKeys: 1_000 });
+
 const SEVERITY_TONE: Record<string, string> = { CRITICAL: 'bad', WARNING: 'warn', INFO: 'info' };
 
 /** The workspace at a glance: every deployment with backups on, the ones needing attention first, and open alerts. */
-export default async function BackupsOverviewPage() {
+export default async function BackupsOverviewPage({
+  searchParams,
+}: {
+  searchParams: Promise<Record<string, string | string[] | undefined>>;
+}) {
   const { principal, context } = await requirePagePrincipal('/backups');
+  const query = overviewQuerySchema.safeParse({ page: firstValue((await searchParams).page) });
+  // A page number that is not one shows the first page: the overview is for people, not an API.
+  const page = query.success ? query.data.page : 1;
   const { config, database } = context.runtime;
   const now = new Date();
   const offsiteEnabled = Boolean(config.S3_BUCKET);
@@ -26,6 +42,8 @@ export default async function BackupsOverviewPage() {
     retryDelayMs: config.BACKUP_RETRY_MINUTES * 60_000,
     backupRoot: config.BACKUP_ROOT,
     jobs: await context.jobs(),
+    page,
+    shared: (globalForOverview.opsOverviews ??= sharedOverviews()),
   });
   return (
     <>
@@ -43,10 +61,33 @@ export default async function BackupsOverviewPage() {
             with a schedule, it appears here with its last backup.
           </p>
         ) : (
-          <DeploymentTable deployments={overview.deployments} now={now} />
+          <>
+            <DeploymentTable deployments={overview.deployments} now={now} />
+            <Pages paging={overview.paging} />
+          </>
         )}
       </section>
     </>
+  );
+}
+
+function firstValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Where this page sits among the deployments, with links to the previous and next pages. */
+function Pages({ paging }: { paging: Overview['paging'] }) {
+  const { page, pageCount, first, total } = paging;
+  const last = Math.min(total, first + OVERVIEW_PAGE_SIZE - 1);
+  if (pageCount === 1) return null;
+  return (
+    <nav className="pages" aria-label="Pages of deployments">
+      {page > 1 ? <a href={`/backups?page=${page - 1}`}>← previous</a> : null}
+      <span className="muted">
+        deployments {first}–{last} of {total} (page {page} of {pageCount})
+      </span>
+      {page < pageCount ? <a href={`/backups?page=${page + 1}`}>next →</a> : null}
+    </nav>
   );
 }
 

@@ -4,6 +4,9 @@ import { hashToken, looksLikeApiToken, secretsEqual } from '../shared/index.ts';
 /** Name of the session cookie the dashboard's login sets (it carries the API token; httpOnly). */
 export const SESSION_COOKIE = 'ops_session';
 
+/** How precisely a token's `lastUsedAt` is kept. */
+export const LAST_USED_RESOLUTION_MS = 60_000;
+
 /** Who is asking: a workspace, through one of its API tokens. */
 export interface Principal {
   workspaceId: string;
@@ -35,8 +38,11 @@ export async function authenticate(db: PrismaClient, headers: Headers, now: Date
   const tokenHash = hashToken(token);
   const stored = await db.apiToken.findUnique({ where: { tokenHash } });
   if (!stored || stored.revokedAt || !secretsEqual(tokenHash, stored.tokenHash)) return null;
-  // Best effort: last use is information, not a reason to fail the request.
-  await db.apiToken.update({ where: { id: stored.id }, data: { lastUsedAt: now } }).catch(() => undefined);
+  // Best effort: last use is information, not a reason to fail the request. Written at most once a minute: a write
+  // per request made concurrent requests with one token queue on its row (history at 175 req/s, p99 0.7 s).
+  if (!stored.lastUsedAt || now.getTime() - stored.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) {
+    await db.apiToken.update({ where: { id: stored.id }, data: { lastUsedAt: now } }).catch(() => undefined);
+  }
   return { workspaceId: stored.workspaceId, tokenId: stored.id };
 }
 

@@ -21,6 +21,12 @@ import { decideByteRange } from './byte-range.ts';
 import { declaredLength } from './declared-length.ts';
 import { problem, quoteInput } from './http.ts';
 
+/**
+ * Bytes per read of a download: every chunk crosses a web stream and Next.js's response piping (a few promises each),
+ * so 1 MiB reads instead of the default 64 KiB cut that overhead sixteenfold.
+ */
+export const DOWNLOAD_CHUNK_BYTES = 1024 * 1024;
+
 /** Why a backup's file cannot be served. */
 export type BackupFileRefusal =
   /** The record is RUNNING or FAILED: there is no file. */
@@ -143,7 +149,9 @@ export async function backupFileResponse(
   if (request.method === 'HEAD') await file.close();
   else
     body = Readable.toWeb(
-      file.createReadStream(sizeBytes === 0 ? {} : { start, end }),
+      file.createReadStream(
+        sizeBytes === 0 ? { highWaterMark: DOWNLOAD_CHUNK_BYTES } : { start, end, highWaterMark: DOWNLOAD_CHUNK_BYTES },
+      ),
     ) as NodeReadableStream<Uint8Array> as unknown as ReadableStream<Uint8Array>;
   return new Response(body, {
     status: range.kind === 'partial' ? 206 : 200,

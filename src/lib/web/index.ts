@@ -23,7 +23,17 @@ export { json, parseSearchParams, problem, quoteInput } from './http.ts';
 export { gatherMetricsSnapshot } from './metrics-snapshot.ts';
 export { buildMetricsRegistry } from './metrics.ts';
 export { describeOffsiteCopies } from './offsite-copy-state.ts';
-export { loadOverview, type Overview, type OverviewDeployment } from './overview.ts';
+export {
+  loadOverview,
+  OVERVIEW_PAGE_SIZE,
+  type Overview,
+  type OverviewDeployment,
+  OVERVIEW_SHARE_MS,
+  overviewQuerySchema,
+  pageOf,
+  type RankedOverview,
+} from './overview.ts';
+export { createSharedResults, type SharedResults } from './shared-result.ts';
 export {
   emptyRestoresMessage,
   listRestoreHistory,

@@ -4,7 +4,8 @@ import { PrismaClient, type Deployment } from '../../../src/generated/prisma/cli
 import { DATA_SHRANK_ALERT } from '../../../src/lib/alerts/alerts.ts';
 import { listBackupHistory, loadBackupHistoryItem } from '../../../src/lib/web/backup-history.ts';
 import { loadDeploymentBackupSummary } from '../../../src/lib/web/deployment-page.ts';
-import { loadOverview } from '../../../src/lib/web/overview.ts';
+import { loadOverview, OVERVIEW_SHARE_MS, type RankedOverview } from '../../../src/lib/web/overview.ts';
+import { createSharedResults } from '../../../src/lib/web/shared-result.ts';
 import { describeCounts } from '../../../src/lib/web/test-restore-summary.ts';
 import { createDeployment, createWorkspace } from '../../support/factories.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
@@ -249,6 +250,44 @@ describe('overview: off-site uploads to do', () => {
       { now: NOW, overdueGraceMs: MINUTE, retryDelayMs: MINUTE, backupRoot: '/nonexistent' },
     );
     expect(empty.uploads).toEqual({ pending: 0, failed: 0 });
+  });
+});
+
+describe('overview: pages and a shared computation', () => {
+  it('ranks the whole workspace, shows one page, and shares one computation for OVERVIEW_SHARE_MS', async () => {
+    const workspace = await createWorkspace(database.prisma);
+    for (let index = 0; index < 5; index += 1) {
+      await createDeployment(database.prisma, workspace.id, {
+        name: `db-${index}`,
+        backupEnabled: true,
+        backupSchedule: '0 3 * * *',
+      });
+    }
+    const principal = { workspaceId: workspace.id, tokenId: 'test' };
+    const shared = createSharedResults<RankedOverview>({ ttlMs: OVERVIEW_SHARE_MS, maxKeys: 10 });
+    const options = { overdueGraceMs: MINUTE, retryDelayMs: MINUTE, backupRoot: '/nonexistent', pageSize: 2, shared };
+    const first = await loadOverview(database.prisma, principal, { ...options, now: NOW, page: 3 });
+    expect(first.paging).toEqual({ page: 3, pageCount: 3, first: 5, total: 5 });
+    expect(first.deployments.map((deployment) => deployment.name)).toEqual(['db-4']);
+
+    await createDeployment(database.prisma, workspace.id, {
+      name: 'db-5',
+      backupEnabled: true,
+      backupSchedule: '0 3 * * *',
+    });
+    const within = await loadOverview(database.prisma, principal, {
+      ...options,
+      now: new Date(NOW.getTime() + OVERVIEW_SHARE_MS - 1),
+      page: 1,
+    });
+    expect(within.paging.total).toBe(5);
+    const after = await loadOverview(database.prisma, principal, {
+      ...options,
+      now: new Date(NOW.getTime() + OVERVIEW_SHARE_MS),
+      page: 3,
+    });
+    expect(after.paging).toEqual({ page: 3, pageCount: 3, first: 5, total: 6 });
+    expect(after.deployments.map((deployment) => deployment.name)).toEqual(['db-4', 'db-5']);
   });
 });
 

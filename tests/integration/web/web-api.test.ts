@@ -1,3 +1,4 @@
+import { DOWNLOAD_CHUNK_BYTES } from '../../../src/lib/web/backup-download.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -249,6 +250,17 @@ describe('authentication: no valid workspace token, no data', () => {
     const after = await db.apiToken.findFirstOrThrow({ where: { id: before.id } });
     expect(after.lastUsedAt!.getTime()).toBeGreaterThan(before.lastUsedAt?.getTime() ?? 0);
   });
+
+  it('writes the last use at most once a minute: requests with one token do not queue on its row', async () => {
+    const token = await db.apiToken.findFirstOrThrow({ where: { workspaceId: theirs.id } });
+    await listBackups(history.id, { token: theirToken });
+    const first = await db.apiToken.findUniqueOrThrow({ where: { id: token.id } });
+    await listBackups(history.id, { token: theirToken });
+    await listBackups(history.id, { token: theirToken });
+    const later = await db.apiToken.findUniqueOrThrow({ where: { id: token.id } });
+    expect(first.lastUsedAt).not.toBeNull();
+    expect(later.lastUsedAt!.getTime()).toBe(first.lastUsedAt!.getTime());
+  });
 });
 
 describe('workspaces: another workspace’s ids are indistinguishable from missing ones', () => {
@@ -497,7 +509,9 @@ describe('GET /api/backups/{id}/download', () => {
     const reader = response.body!.getReader();
     const chunks: Uint8Array[] = [];
     for (let read = await reader.read(); !read.done; read = await reader.read()) chunks.push(read.value);
-    expect(chunks.length).toBeGreaterThan(10);
+    // Streamed in reads of at most DOWNLOAD_CHUNK_BYTES, never as one buffer of the whole file.
+    expect(chunks.length).toBeGreaterThanOrEqual(Math.ceil(LARGE_FILE_BYTES / DOWNLOAD_CHUNK_BYTES));
+    expect(Math.max(...chunks.map((chunk) => chunk.length))).toBeLessThanOrEqual(DOWNLOAD_CHUNK_BYTES);
     const body = Buffer.concat(chunks);
     expect(body.equals(large.bytes)).toBe(true);
     expect(sha256Of(body)).toBe(large.record.sha256);
@@ -720,7 +734,7 @@ describe('GET /api/metrics', () => {
     await db.backupRecord.update({ where: { id: running.id }, data: { status: 'FAILED', finishedAt: new Date() } });
   });
 
-  it('costs the same four queries for 3 enabled deployments as for 23', async () => {
+  it('costs the same three queries for 3 enabled deployments as for 23', async () => {
     const counted = new PrismaClient({
       adapter: new PrismaPg({ connectionString: harness.db.url }),
       log: [{ emit: 'event', level: 'query' }],
@@ -740,12 +754,12 @@ describe('GET /api/metrics', () => {
       return { queries, deployments: snapshot.deployments.length };
     };
     try {
-      expect(await countQueries()).toEqual({ queries: 4, deployments: 3 });
+      expect(await countQueries()).toEqual({ queries: 3, deployments: 3 });
       for (let index = 0; index < 20; index += 1) {
         const extra = await createDeployment(db, theirs.id, { name: `extra-${index}`, backupEnabled: true });
         await storeRecord(extra, { status: 'SUCCEEDED', finishedAt: T0, sizeBytes: 5n });
       }
-      expect(await countQueries()).toEqual({ queries: 4, deployments: 23 });
+      expect(await countQueries()).toEqual({ queries: 3, deployments: 23 });
     } finally {
       await counted.$disconnect();
     }
