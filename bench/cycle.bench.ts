@@ -155,6 +155,8 @@ async function seed(url: string, scale: Scale): Promise<void> {
          FROM generate_series(0, $1 - 1) g`,
       [scale.deployments, WORKSPACES],
     );
+    // The summary trigger fires per row: off for the bulk insert, then one backfill (as the migration does).
+    await client.query('ALTER TABLE "BackupRecord" DISABLE TRIGGER "BackupRecord_summary"');
     // random()^2 skews records towards low-numbered deployments (long-lived ones with hundreds of backups, others
     // with a handful); 20 per deployment on average. INTERRUPTED_BACKUPS records, evenly spread, are RUNNING (a crashed
     // worker's, within the hour): as many at either scale, since their number depends on the workers and their
@@ -176,6 +178,13 @@ async function seed(url: string, scale: Scale): Promise<void> {
                       now() - random() * CASE WHEN g % $4 = 0 THEN interval '1 hour' ELSE interval '60 days' END AS started
                  FROM generate_series(1, $1) g) seeded`,
       [scale.records, scale.deployments, WORKSPACES, scale.records / INTERRUPTED_BACKUPS],
+    );
+    await client.query('ALTER TABLE "BackupRecord" ENABLE TRIGGER "BackupRecord_summary"');
+    await client.query(
+      `INSERT INTO "BackupSummary" ("deploymentId", "storedBackups", "storedBytes", "lastFailedAt")
+       SELECT "deploymentId", count(*) FILTER (WHERE status = 'SUCCEEDED'),
+              coalesce(sum("sizeBytes") FILTER (WHERE status = 'SUCCEEDED'), 0), max("startedAt") FILTER (WHERE status = 'FAILED')
+         FROM "BackupRecord" GROUP BY "deploymentId"`,
     );
     await client.query('ANALYZE');
   } finally {
