@@ -1,8 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
-import { PGlite } from '@electric-sql/pglite';
-import { PrismaPGlite } from 'pglite-prisma-adapter';
+import type { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '../../generated/prisma/client.ts';
 import type { Logger } from '../shared/index.ts';
@@ -57,6 +56,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   const dataDir = path.resolve(options.embeddedDir);
   await mkdir(dataDir, { recursive: true });
   log.warn({ dataDir }, 'DATABASE_URL is not set: using the embedded PGlite database (for local use, not production)');
+  // Loaded only here: a process on a PostgreSQL server never pays for the embedded database's import.
+  const [{ PGlite }, { PrismaPGlite }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('pglite-prisma-adapter'),
+  ]);
   const pglite = await PGlite.create(dataDir);
   const report = await applyMigrations(pgliteConnection(pglite), migrations, log);
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });

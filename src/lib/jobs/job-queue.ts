@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fromPglite, fromPrisma, PgBoss, type JobWithMetadata, type SendOptions } from 'pg-boss';
+import type { JobWithMetadata, PgBoss, SendOptions } from 'pg-boss';
 import type { Prisma } from '../../generated/prisma/client.ts';
 import type { DatabaseConnection } from '../db/index.ts';
 import type { Logger } from '../shared/index.ts';
@@ -137,6 +137,8 @@ export async function openJobQueue(options: JobQueueOptions): Promise<JobQueue> 
   const log = options.logger.child({ module: 'jobs' });
   const worker = options.role === 'worker';
   const { connection, settings } = options;
+  // Loaded when a queue is opened: a command that never queues work does not pay for pg-boss's import.
+  const { fromPglite, fromPrisma, PgBoss } = await import('pg-boss');
   const boss = new PgBoss({
     ...(connection.kind === 'postgres'
       ? { connectionString: connection.url, max: worker ? 10 : 4 }

@@ -3,6 +3,7 @@ export { execToStream } from './exec-stream.ts';
 export { execWithInput } from './exec-with-input.ts';
 export {
   createKubeClients,
+  lazyKubeClients,
   type KubeClients,
   type KubeConfigSource,
   loadKubeConfig,

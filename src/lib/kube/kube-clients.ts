@@ -1,4 +1,21 @@
-import { CoreV1Api, Exec, KubeConfig } from '@kubernetes/client-node';
+import { createRequire } from 'node:module';
+import type * as ClientNode from '@kubernetes/client-node';
+import type { CoreV1Api, Exec, KubeConfig } from '@kubernetes/client-node';
+
+/**
+ * @kubernetes/client-node, loaded on first use: its KubeConfig imports the whole generated Kubernetes API (~0.8 s at
+ * start-up here), which a command that never execs (list, pin, prune, token) should not pay.
+ */
+let clientNode: typeof ClientNode | undefined;
+function loadClientNode(): typeof ClientNode {
+  clientNode ??= createRequire(import.meta.url)('@kubernetes/client-node') as typeof ClientNode;
+  return clientNode;
+}
+
+/** Whether `error` is client-node's ApiException (an API server's HTTP answer); false while client-node is not loaded. */
+export function isApiException(error: unknown): error is ClientNode.ApiException<unknown> {
+  return clientNode !== undefined && error instanceof clientNode.ApiException;
+}
 
 /** The two Kubernetes clients exports and imports need: pod lookup and exec. */
 export interface KubeClients {
@@ -28,7 +45,25 @@ export function noKubeClients(reason: string): KubeClients {
 
 /** Builds the clients from a loaded KubeConfig (see `loadKubeConfig`). */
 export function createKubeClients(kubeConfig: KubeConfig): KubeClients {
+  const { CoreV1Api, Exec } = loadClientNode();
   return { core: kubeConfig.makeApiClient(CoreV1Api), exec: new Exec(kubeConfig) };
+}
+
+/**
+ * Clients built by `make` on first use (then kept): a process loads client-node and its credentials only once it
+ * looks up a pod. `make`'s failure (an unreadable kubeconfig) is thrown at that use, every time until one succeeds.
+ */
+export function lazyKubeClients(make: () => KubeClients): KubeClients {
+  let made: KubeClients | undefined;
+  const clients = () => (made ??= make());
+  return {
+    get core() {
+      return clients().core;
+    },
+    get exec() {
+      return clients().exec;
+    },
+  };
 }
 
 /** Where `loadKubeConfig` takes the cluster credentials from. */
@@ -50,7 +85,7 @@ export interface KubeConfigSource {
  * then `~/.kube/config`).
  */
 export function loadKubeConfig(source: KubeConfigSource = {}): KubeConfig {
-  const kubeConfig = new KubeConfig();
+  const kubeConfig = new (loadClientNode().KubeConfig)();
   if (source.kubeconfigPath) kubeConfig.loadFromFile(source.kubeconfigPath);
   else if (process.env.KUBERNETES_SERVICE_HOST) kubeConfig.loadFromCluster(source.serviceAccountRoot ?? '');
   else kubeConfig.loadFromDefault();

@@ -1,4 +1,5 @@
-import { ApiException, type CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import type { CoreV1Api, V1Pod } from '@kubernetes/client-node';
+import { isApiException } from './kube-clients.ts';
 import { isSecretKey, redactSecrets } from '../shared/index.ts';
 import { ClusterUnreachableError, ContainerNotReadyError, PodNotFoundError, type ExecLocation } from './exec-errors.ts';
 
@@ -99,7 +100,7 @@ export function collectSecretValues(pod: V1Pod, container: string): string[] {
 
 /** Turns a failed API call into a `ClusterUnreachableError` with a short, redacted message. */
 export function toClusterUnreachable(error: unknown, action: string): ClusterUnreachableError {
-  if (error instanceof ApiException) {
+  if (isApiException(error)) {
     const code = error.code as number;
     const hint =
       code === 401

@@ -9,7 +9,7 @@ import {
 import type { BackupDependencies } from '../backups/index.ts';
 import { createWorkerMetrics, type WorkerMetrics } from '../health/index.ts';
 import { type JobQueue, openJobQueue } from '../jobs/index.ts';
-import { createKubeClients, loadKubeConfig, noKubeClients } from '../kube/index.ts';
+import { createKubeClients, lazyKubeClients, loadKubeConfig, noKubeClients } from '../kube/index.ts';
 import { createS3Destination, type OffsiteDestination } from '../offsite/index.ts';
 import { createFileBackupStore } from '../storage/index.ts';
 import type { LoopDependencies } from '../worker/index.ts';
@@ -95,13 +95,18 @@ export function createServices(
   const kube =
     options.cluster === false
       ? noKubeClients(`the ${options.role} process has no access to the cluster: this work runs in a worker`)
-      : createKubeClients(
-          overrides.kubeConfig ??
-            loadKubeConfig({
-              ...(config.KUBECONFIG ? { kubeconfigPath: config.KUBECONFIG } : {}),
-              ...(config.KUBE_SERVICE_ACCOUNT_ROOT ? { serviceAccountRoot: config.KUBE_SERVICE_ACCOUNT_ROOT } : {}),
-            }),
+      : lazyKubeClients(() =>
+          createKubeClients(
+            overrides.kubeConfig ??
+              loadKubeConfig({
+                ...(config.KUBECONFIG ? { kubeconfigPath: config.KUBECONFIG } : {}),
+                ...(config.KUBE_SERVICE_ACCOUNT_ROOT ? { serviceAccountRoot: config.KUBE_SERVICE_ACCOUNT_ROOT } : {}),
+              }),
+          ),
         );
+  // A worker reads its cluster credentials at start-up, so a bad kubeconfig stops it at once; a command loads
+  // client-node and the credentials only when it first looks up a pod.
+  if (options.role === 'worker') void kube.core;
   let jobs: Promise<JobQueue> | null = null;
   const openJobs = () => {
     jobs ??= openJobQueue({
