@@ -56,20 +56,34 @@ export function backupNotFound(id: string): Response {
 }
 
 /**
- * True for a state-changing request authenticated by the session cookie (not a bearer token) whose Origin is not
- * this site: the cookie would otherwise let any page a signed-in operator visits start backups (CSRF).
+ * True for a state-changing request authenticated by the session cookie (not a bearer token) that is not known to
+ * come from this site: the cookie would otherwise let any page a signed-in operator visits start backups (CSRF).
  */
 export function isCrossSiteCookieWrite(request: Request): boolean {
   if (request.method === 'GET' || request.method === 'HEAD' || bearerToken(request.headers)) return false;
+  return requestSite(request) !== 'same-origin';
+}
+
+/**
+ * True for a sign-in a browser sent from another site (login CSRF: a cross-site form would sign the operator's
+ * browser into the attacker's workspace). Browsers send `Sec-Fetch-Site` or at least `Origin` with every cross-site
+ * POST; a request with neither comes from a program (curl, a script), which no other site can make a browser send.
+ */
+export function isCrossSiteSignIn(request: Request): boolean {
+  return requestSite(request) === 'cross-site';
+}
+
+/** Where a request comes from, by `Sec-Fetch-Site`, else by `Origin` compared with the host it was sent to. */
+function requestSite(request: Request): 'same-origin' | 'cross-site' | 'unknown' {
   const fetchSite = request.headers.get('sec-fetch-site');
-  if (fetchSite) return fetchSite !== 'same-origin';
+  if (fetchSite) return fetchSite === 'same-origin' ? 'same-origin' : 'cross-site';
   const origin = request.headers.get('origin');
-  if (!origin) return true;
+  if (!origin) return 'unknown';
   const host = request.headers.get('x-forwarded-host') ?? request.headers.get('host') ?? new URL(request.url).host;
   try {
-    return new URL(origin).host !== host;
+    return new URL(origin).host === host ? 'same-origin' : 'cross-site';
   } catch {
-    return true;
+    return 'cross-site';
   }
 }
 

@@ -20,7 +20,12 @@ export function bearerToken(headers: Headers): string | null {
 export function sessionToken(headers: Headers): string | null {
   for (const part of (headers.get('cookie') ?? '').split(';')) {
     const [name, ...value] = part.trim().split('=');
-    if (name === SESSION_COOKIE) return decodeURIComponent(value.join('='));
+    if (name !== SESSION_COOKIE) continue;
+    try {
+      return decodeURIComponent(value.join('='));
+    } catch {
+      return null; // not percent-encoding (`%zz`): no session, the same 401 as any other bad cookie
+    }
   }
   return null;
 }

@@ -3,6 +3,7 @@ export {
   deploymentNotFound,
   findBackupForPrincipal,
   findDeploymentForPrincipal,
+  isCrossSiteSignIn,
   requireDeployment,
   requirePrincipal,
 } from './api-auth.ts';
@@ -38,6 +39,10 @@ export {
   refusalResponse,
   restoreNotFound,
 } from './restore-http.ts';
+export { MAX_BODY_BYTES, MAX_REQUEST_BYTES, parseJsonBytes, readBoundedBody } from './request-body.ts';
+export { CLIENT_ADDRESS_HEADER, clientAddress, requestClientAddress } from './client-address.ts';
+export { contentSecurityPolicy, generateNonce, securityHeaders } from './security-headers.ts';
+export { isSecureTransport, type TransportSettings } from './transport-security.ts';
 export { toRestoreRecordJson } from './restore-json.ts';
 export { LOGIN_PATH, readSignIn, safeNextPath, sessionCookie, signInRedirect } from './session.ts';
 export { type BackupRequestResult, requestBackup } from './start-backup.ts';

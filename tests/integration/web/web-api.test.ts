@@ -222,6 +222,7 @@ describe('authentication: no valid workspace token, no data', () => {
       () => ({ headers: { authorization: `Basic ${Buffer.from(`x:${myToken}`).toString('base64')}` } }),
     ],
     ['an unknown session cookie', () => ({ headers: { cookie: `ops_session=${generateApiToken().token}` } })],
+    ['a session cookie that is not percent-encoding', () => ({ headers: { cookie: 'ops_session=%zz' } })],
     ['the metrics token', () => ({ token: METRICS_TOKEN })],
   ];
 
@@ -814,6 +815,62 @@ describe('POST/DELETE /api/session: the dashboard’s cookie', () => {
     expect([missing.status, await missing.json()]).toEqual([400, { error: 'token is required' }]);
     expect((await signIn('{not json', 'application/json')).status).toBe(400);
     expect((await signIn(myToken, 'text/plain')).status).toBe(415);
+  });
+
+  it('refuses a sign-in from another site (login CSRF): 403, no cookie', async () => {
+    const crossSite = (headers: Record<string, string>) =>
+      sessionRoute.POST(
+        new Request(`${BASE}/api/session`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+          body: new URLSearchParams({ token: myToken, next: '/' }).toString(),
+        }),
+      );
+    for (const headers of [
+      { origin: 'https://evil.example' },
+      { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' },
+      { 'sec-fetch-site': 'same-site' },
+      { origin: 'null' },
+    ]) {
+      const response = await crossSite(headers);
+      expect([response.status, response.headers.get('set-cookie')], JSON.stringify(headers)).toEqual([403, null]);
+      expect((await response.json()).error).toMatch(/cross-site sign-in refused/);
+    }
+    const sameOrigin = await crossSite({ origin: BASE, 'sec-fetch-site': 'same-origin' });
+    expect([sameOrigin.status, sameOrigin.headers.get('set-cookie')]).toEqual([
+      303,
+      expect.stringMatching(/^ops_session=/),
+    ]);
+  });
+
+  it('413 for a body over 64 KiB, declared or not, read no further than the limit', async () => {
+    const declared = await sessionRoute.POST(
+      new Request(`${BASE}/api/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': String(256 * 1024 * 1024) },
+      }),
+    );
+    expect([declared.status, (await declared.json()).error]).toEqual([
+      413,
+      'the request body is larger than 65536 bytes',
+    ]);
+    let pulled = 0;
+    const endless = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled += 16 * 1024;
+        controller.enqueue(new Uint8Array(16 * 1024).fill(0x20));
+      },
+    });
+    const streamed = await sessionRoute.POST(
+      new Request(`${BASE}/api/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: endless,
+        duplex: 'half',
+      } as RequestInit),
+    );
+    expect(streamed.status).toBe(413);
+    expect(pulled).toBeLessThan(1024 * 1024);
   });
 
   it('DELETE clears the cookie', async () => {

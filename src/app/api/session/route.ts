@@ -1,6 +1,7 @@
 import {
   authenticate,
   getWebContext,
+  isCrossSiteSignIn,
   json,
   problem,
   readSignIn,
@@ -17,8 +18,12 @@ export const runtime = 'nodejs';
  * to `/login?next=…&reason=invalid` with no cookie.
  */
 export async function POST(request: Request): Promise<Response> {
+  if (isCrossSiteSignIn(request)) {
+    await request.body?.cancel().catch(() => undefined);
+    return problem(403, 'cross-site sign-in refused: sign in from this dashboard’s own login page');
+  }
   const signIn = await readSignIn(request);
-  if (!signIn.ok) return problem(signIn.status, signIn.message);
+  if (!signIn.ok) return signIn.response;
   const db = (await getWebContext()).runtime.database.prisma;
   const principal = await authenticate(db, new Headers({ authorization: `Bearer ${signIn.token}` }), new Date());
   if (signIn.form) return signInRedirect(signIn.next, principal ? sessionCookie(request, signIn.token) : null);
