@@ -4,10 +4,19 @@ export {
   findBackupForPrincipal,
   findDeploymentForPrincipal,
   isCrossSiteSignIn,
+  missingScope,
   requireDeployment,
   requirePrincipal,
 } from './api-auth.ts';
-export { authenticate, bearerToken, isMetricsRequestAuthorized, type Principal, sessionToken } from './auth.ts';
+export { authenticate, authenticateToken, bearerToken, isMetricsRequestAuthorized, sessionToken } from './auth.ts';
+export { API_SCOPES, type ApiScope, hasScope, isTokenUsable, type Principal, SCOPE_MEANINGS } from './principal.ts';
+export {
+  createSession,
+  findSession,
+  revokeSession,
+  SESSION_ABSOLUTE_SECONDS,
+  SESSION_IDLE_SECONDS,
+} from './sessions.ts';
 export { type BackupFileRefusal, backupFileResponse, openBackupFile } from './backup-download.ts';
 export {
   type BackupHistoryItem,
@@ -47,6 +56,7 @@ export { toRestoreRecordJson } from './restore-json.ts';
 export { LOGIN_PATH, readSignIn, safeNextPath, sessionCookie, signInRedirect } from './session.ts';
 export { type BackupRequestResult, requestBackup } from './start-backup.ts';
 export { type JobJson, toJobJson } from './job-json.ts';
+export { lifetimeSchema, scopeListSchema, tokenExpiry } from './token-options.ts';
 export { findJobForPrincipal } from './job-lookup.ts';
 export type { TestRestoreSummary } from './test-restore-summary.ts';
 export { getWebContext, type WebContext } from './web-context.ts';

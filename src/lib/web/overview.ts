@@ -1,7 +1,7 @@
 import type { AlertSeverity, PrismaClient } from '../../generated/prisma/client.ts';
 import { type BackupState, type DeploymentBackupState, gatherBackupState, type Overdue } from '../backups/index.ts';
 import type { JobQueue } from '../jobs/index.ts';
-import type { Principal } from './auth.ts';
+import type { Principal } from './principal.ts';
 import { countOpenUploads, type UploadCounts } from './upload-counts.ts';
 
 /** Open alerts listed on the overview; more are counted, not listed. */
@@ -54,7 +54,7 @@ export interface Overview {
  */
 export async function loadOverview(
   db: PrismaClient,
-  principal: Principal,
+  principal: Pick<Principal, 'workspaceId'>,
   options: { now: Date; overdueGraceMs: number; retryDelayMs: number; backupRoot: string; jobs?: JobQueue },
 ): Promise<Overview> {
   const where = { workspaceId: principal.workspaceId, resolvedAt: null };

@@ -1,6 +1,6 @@
 import type { PrismaClient, RestoreRecord } from '../../generated/prisma/client.ts';
 import type { LiveRestorePlan, RestoreRefusedError } from '../restore/index.ts';
-import type { Principal } from './auth.ts';
+import type { Principal } from './principal.ts';
 import { json, problem, quoteInput } from './http.ts';
 import { toRestoreRecordJson } from './restore-json.ts';
 import { isRecordId } from '../shared/index.ts';
@@ -21,7 +21,7 @@ export function refusalResponse(error: RestoreRefusedError): Response {
 /** The restore `id` if it belongs to the principal's workspace, else null (another workspace's looks missing). */
 export async function findRestoreForPrincipal(
   db: PrismaClient,
-  principal: Principal,
+  principal: Pick<Principal, 'workspaceId'>,
   id: string,
 ): Promise<RestoreRecord | null> {
   if (!isRecordId(id)) return null;

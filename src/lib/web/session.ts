@@ -1,14 +1,12 @@
 /**
  * The dashboard's sign-in: what a sign-in request carries (JSON or a login form) and the session cookie that holds
- * the API token afterwards (httpOnly, so page scripts never see it; SameSite=Lax, so other sites cannot post with it).
+ * the session's secret afterwards (sessions.ts; httpOnly, so page scripts never see it; SameSite=Lax, so other sites
+ * cannot post with it; Secure whenever the dashboard is served over https, see transport-security.ts).
  */
 import { z } from 'zod';
 import { SESSION_COOKIE } from './auth.ts';
 import { problem } from './http.ts';
 import { parseJsonBytes, readBoundedBody } from './request-body.ts';
-
-/** How long the browser keeps the session cookie. */
-export const SESSION_MAX_AGE_SECONDS = 12 * 60 * 60;
 
 /** Where a failed form sign-in is sent back to (the dashboard's login page). */
 export const LOGIN_PATH = '/login';
@@ -71,11 +69,15 @@ export function safeNextPath(next: string | undefined): string {
   return next && /^\/(?![/\\])[^\s\\]*$/.test(next) ? next : '/';
 }
 
-/** The `Set-Cookie` value that stores `token` as the session, or clears it (null). Secure when served over https. */
-export function sessionCookie(request: Request, token: string | null): string {
-  const attributes = ['Path=/', 'HttpOnly', 'SameSite=Lax', `Max-Age=${token === null ? 0 : SESSION_MAX_AGE_SECONDS}`];
-  if (isHttps(request)) attributes.push('Secure');
-  return [`${SESSION_COOKIE}=${token === null ? '' : encodeURIComponent(token)}`, ...attributes].join('; ');
+/**
+ * The `Set-Cookie` value that stores a session's secret until the session's absolute expiry, or clears the cookie
+ * (null). `secure`: served over https (isSecureTransport).
+ */
+export function sessionCookie(session: { secret: string; expiresAt: Date } | null, secure: boolean, now: Date): string {
+  const maxAge = session === null ? 0 : Math.max(0, Math.floor((session.expiresAt.getTime() - now.getTime()) / 1000));
+  const attributes = ['Path=/', 'HttpOnly', 'SameSite=Lax', `Max-Age=${maxAge}`];
+  if (secure) attributes.push('Secure');
+  return [`${SESSION_COOKIE}=${session === null ? '' : session.secret}`, ...attributes].join('; ');
 }
 
 /** After a form sign-in: 303 to `next` with the cookie, or back to the login page (`?next=…&reason=invalid`). */
@@ -89,10 +91,4 @@ export function signInRedirect(next: string, cookie: string | null): Response {
       ...(cookie ? { 'set-cookie': cookie } : {}),
     },
   });
-}
-
-/** True when the browser talks https to us (directly, or to the proxy in front, which says so in X-Forwarded-Proto). */
-function isHttps(request: Request): boolean {
-  const forwarded = request.headers.get('x-forwarded-proto')?.split(',')[0]?.trim().toLowerCase();
-  return forwarded === 'https' || new URL(request.url).protocol === 'https:';
 }

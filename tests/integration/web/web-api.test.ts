@@ -760,9 +760,14 @@ describe('POST/DELETE /api/session: the dashboard’s cookie', () => {
   it('a good token sets an httpOnly cookie that then authenticates the API', async () => {
     const response = await signIn(JSON.stringify({ token: myToken }), 'application/json');
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ signedIn: true, workspaceId: mine.id });
+    expect(await response.json()).toEqual({
+      signedIn: true,
+      workspaceId: mine.id,
+      scopes: ['read', 'operate', 'restore'],
+    });
     const cookie = response.headers.get('set-cookie')!;
-    expect(cookie).toBe(`ops_session=${myToken}; Path=/; HttpOnly; SameSite=Lax; Max-Age=43200`);
+    // A session of the server's, not the token (tests/integration/web/access-control.test.ts has the rest).
+    expect(cookie).toMatch(/^ops_session=opss_[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Lax; Max-Age=43200$/);
 
     const withCookie = await listBackups(history.id, { headers: { cookie: cookie.split(';')[0]! } }, '?limit=1');
     expect(withCookie.status).toBe(200);
@@ -798,7 +803,7 @@ describe('POST/DELETE /api/session: the dashboard’s cookie', () => {
       signIn(new URLSearchParams(fields).toString(), 'application/x-www-form-urlencoded');
     const good = await form({ token: myToken, next: '/deployments/abc' });
     expect([good.status, good.headers.get('location')]).toEqual([303, '/deployments/abc']);
-    expect(good.headers.get('set-cookie')).toMatch(/^ops_session=opsb_/);
+    expect(good.headers.get('set-cookie')).toMatch(/^ops_session=opss_/);
     const bad = await form({ token: 'wrong', next: '/deployments/abc' });
     expect([bad.status, bad.headers.get('location'), bad.headers.get('set-cookie')]).toEqual([
       303,
@@ -826,7 +831,7 @@ describe('POST/DELETE /api/session: the dashboard’s cookie', () => {
           body: new URLSearchParams({ token: myToken, next: '/' }).toString(),
         }),
       );
-    for (const headers of [
+    for (const headers of <Array<Record<string, string>>>[
       { origin: 'https://evil.example' },
       { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' },
       { 'sec-fetch-site': 'same-site' },
@@ -873,7 +878,7 @@ describe('POST/DELETE /api/session: the dashboard’s cookie', () => {
     expect(pulled).toBeLessThan(1024 * 1024);
   });
 
-  it('DELETE clears the cookie', async () => {
+  it('DELETE clears the cookie (and revokes the session: access-control.test.ts)', async () => {
     const response = await sessionRoute.DELETE(new Request(`${BASE}/api/session`, { method: 'DELETE' }));
     expect(response.status).toBe(204);
     expect(response.headers.get('set-cookie')).toBe('ops_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0');

@@ -24,7 +24,7 @@ type Context = { params: Promise<{ id: string }> };
 export async function GET(request: Request, { params }: Context): Promise<Response> {
   const { id } = await params;
   const db = (await getWebContext()).runtime.database.prisma;
-  const deployment = await requireDeployment(db, request, id, new Date());
+  const deployment = await requireDeployment(db, request, id, new Date(), 'read');
   if (deployment instanceof Response) return deployment;
   const query = parseSearchParams(historyQuerySchema, new URL(request.url).searchParams);
   if (!query.ok) return problem(400, query.message);
@@ -48,7 +48,7 @@ export async function POST(request: Request, { params }: Context): Promise<Respo
   const { id } = await params;
   const context = await getWebContext();
   const db = context.runtime.database.prisma;
-  const principal = await requirePrincipal(db, request, new Date());
+  const principal = await requirePrincipal(db, request, new Date(), 'operate');
   if (principal instanceof Response) return principal;
   const deployment = await findDeploymentForPrincipal(db, principal, id);
   if (!deployment) return deploymentNotFound(id);

@@ -48,7 +48,7 @@ export async function GET(request: Request, { params }: Context): Promise<Respon
   const { id } = await params;
   const { runtime, backup } = await getWebContext();
   const db = runtime.database.prisma;
-  const deployment = await requireDeployment(db, request, id, new Date());
+  const deployment = await requireDeployment(db, request, id, new Date(), 'read');
   if (deployment instanceof Response) return deployment;
   try {
     return json({ plan: planJson(await pruneBackups(backup, deployment.id, { dryRun: true })) });
@@ -69,7 +69,7 @@ export async function POST(request: Request, { params }: Context): Promise<Respo
   const { id } = await params;
   const { runtime, backup } = await getWebContext();
   const db = runtime.database.prisma;
-  const deployment = await requireDeployment(db, request, id, new Date());
+  const deployment = await requireDeployment(db, request, id, new Date(), 'operate');
   if (deployment instanceof Response) return deployment;
   const type = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase() ?? '';
   if (type !== 'application/json')

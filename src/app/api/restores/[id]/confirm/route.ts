@@ -29,7 +29,7 @@ export async function POST(request: Request, { params }: { params: Promise<{ id:
   const { id } = await params;
   const { runtime, backup, jobs } = await getWebContext();
   const db = runtime.database.prisma;
-  const principal = await requirePrincipal(db, request, new Date());
+  const principal = await requirePrincipal(db, request, new Date(), 'restore');
   if (principal instanceof Response) return principal;
   const proposal = await findRestoreForPrincipal(db, principal, id);
   if (!proposal?.backupRecordId) return restoreNotFound(id);
