@@ -362,27 +362,50 @@ export function newConfirmation(now: Date): { token: string; tokenHash: string; 
   return { ...generateConfirmToken(), expiresAt: new Date(now.getTime() + CONFIRM_TOKEN_TTL_MS) };
 }
 
-/** Records a PROPOSED live restore of the backup with its plan, and the token's hash when one was issued. */
-function createProposal(
+/**
+ * Records a PROPOSED live restore of the backup with its plan, and the token's hash when one was issued. One open plan
+ * per backup: the backup's earlier PROPOSED restores are cancelled in the same transaction (their tokens stop
+ * working), under a lock on the backup's row, so concurrent plans leave exactly one PROPOSED record.
+ */
+async function createProposal(
   deps: RestoreDependencies,
   restorable: Restorable,
   options: { requestedBy: string; trigger: BackupTrigger; now: Date },
   described: { plan: string; target: string },
   confirmation: { tokenHash: string; expiresAt: Date } | null,
 ): Promise<RestoreRecord> {
-  return deps.db.restoreRecord.create({
-    data: {
-      ...snapshotOf(restorable.backup),
-      kind: 'DESTRUCTIVE',
-      status: 'PROPOSED',
-      trigger: options.trigger,
-      target: described.target,
-      requestedBy: options.requestedBy,
-      plan: described.plan,
-      ...(confirmation ? { confirmTokenHash: confirmation.tokenHash, confirmExpiresAt: confirmation.expiresAt } : {}),
-      createdAt: options.now,
-    },
+  const backupId = restorable.backup.id;
+  const { record, replaced } = await deps.db.$transaction(async (tx) => {
+    await tx.$queryRaw`SELECT id FROM "BackupRecord" WHERE id = ${backupId} FOR UPDATE`;
+    const { count } = await tx.restoreRecord.updateMany({
+      where: { backupRecordId: backupId, status: 'PROPOSED', kind: 'DESTRUCTIVE' },
+      data: {
+        status: 'CANCELLED',
+        finishedAt: options.now,
+        error: `replaced by a newer plan of ${options.requestedBy}`,
+      },
+    });
+    const created = await tx.restoreRecord.create({
+      data: {
+        ...snapshotOf(restorable.backup),
+        kind: 'DESTRUCTIVE',
+        status: 'PROPOSED',
+        trigger: options.trigger,
+        target: described.target,
+        requestedBy: options.requestedBy,
+        plan: described.plan,
+        ...(confirmation ? { confirmTokenHash: confirmation.tokenHash, confirmExpiresAt: confirmation.expiresAt } : {}),
+        createdAt: options.now,
+      },
+    });
+    return { record: created, replaced: count };
   });
+  if (replaced > 0) {
+    deps.logger
+      .child({ module: 'restore' })
+      .info({ restoreId: record.id, backupId, replaced }, 'earlier open plans of this backup cancelled');
+  }
+  return record;
 }
 
 /**

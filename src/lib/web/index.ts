@@ -57,6 +57,8 @@ export { LOGIN_PATH, readSignIn, safeNextPath, sessionCookie, signInRedirect } f
 export { type BackupRequestResult, requestBackup } from './start-backup.ts';
 export { type JobJson, toJobJson } from './job-json.ts';
 export { lifetimeSchema, scopeListSchema, tokenExpiry } from './token-options.ts';
+export { type RateDecision, RateLimiter, type RateRule } from './rate-limit.ts';
+export { createRequestLimits, limitRequest, type RequestLimits, tooManyRequests } from './request-limits.ts';
 export { findJobForPrincipal } from './job-lookup.ts';
 export type { TestRestoreSummary } from './test-restore-summary.ts';
 export { getWebContext, type WebContext } from './web-context.ts';

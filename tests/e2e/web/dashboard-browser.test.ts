@@ -108,6 +108,8 @@ beforeAll(async () => {
     BACKUP_ROOT: harness.root,
     KUBECONFIG: harness.kube.kubeconfigPath,
     LOG_LEVEL: 'warn',
+    // Served over plain http on loopback: the explicit setting for that (else its cookies would be Secure).
+    WEB_ALLOW_PLAIN_HTTP: 'true',
   });
   baseUrl = server.url;
   // A worker beside the web process: it runs the backups the dashboard queues.
@@ -124,6 +126,19 @@ afterAll(async () => {
   await harness?.close();
   if (scratchDatabase) await dropDatabase(scratchDatabase);
 });
+
+/** Signs in with `token` over the API: the session secret its cookie carries. */
+async function sessionSecret(token: string): Promise<string> {
+  const response = await fetch(`${baseUrl}/api/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token }),
+  });
+  expect(response.status).toBe(200);
+  const secret = /^ops_session=([^;]+)/.exec(response.headers.get('set-cookie') ?? '')?.[1];
+  if (!secret) throw new Error('the sign-in set no session cookie');
+  return secret;
+}
 
 async function createApiToken(backupHarness: BackupHarness, workspaceId: string): Promise<string> {
   const { token, tokenHash, tokenPrefix } = generateApiToken();
@@ -286,7 +301,7 @@ describe('dashboard in a browser', () => {
   it("answers 404 to workspace B's token for workspace A's deployment", async () => {
     const other = await browser.newContext();
     try {
-      await other.addCookies([{ name: SESSION_COOKIE, value: tokenB, url: baseUrl }]);
+      await other.addCookies([{ name: SESSION_COOKIE, value: await sessionSecret(tokenB), url: baseUrl }]);
       const stranger = await other.newPage();
       const response = await stranger.goto(`${baseUrl}${deploymentPath()}`);
       expect(response?.status()).toBe(404);
@@ -334,7 +349,8 @@ describe('GET|HEAD /api/backups/{id}/download over HTTP from the production serv
   });
 
   it('signed in by the session cookie, the same', async () => {
-    const answer = await rawRequest(downloadUrl(record.id), { headers: { cookie: `${SESSION_COOKIE}=${tokenA}` } });
+    const cookie = `${SESSION_COOKIE}=${await sessionSecret(tokenA)}`;
+    const answer = await rawRequest(downloadUrl(record.id), { headers: { cookie } });
     expect(answer.status).toBe(200);
     expectLengthFraming(answer, record.size);
     expect(createHash('sha256').update(answer.body).digest('hex')).toBe(record.sha256);

@@ -7,10 +7,12 @@ import {
   json,
   problem,
   readSignIn,
+  requestClientAddress,
   revokeSession,
   sessionCookie,
   sessionToken,
   signInRedirect,
+  tooManyRequests,
 } from '../../../lib/web/index.ts';
 
 export const dynamic = 'force-dynamic';
@@ -32,7 +34,12 @@ export async function POST(request: Request): Promise<Response> {
   const context = await getWebContext();
   const db = context.runtime.database.prisma;
   const now = new Date();
+  // Guessing tokens: failed sign-ins are limited per client address (successful ones cost nothing).
+  const address = requestClientAddress(request);
+  const allowed = context.limits.failedSignIns.check(address, now);
+  if (!allowed.ok) return tooManyRequests(allowed, 'failed sign-ins from this address');
   const principal = await authenticateToken(db, signIn.token, now);
+  if (!principal) context.limits.failedSignIns.take(address, now);
   let cookie: string | null = null;
   if (principal) {
     const token = await db.apiToken.findUniqueOrThrow({ where: { id: principal.tokenId } });
