@@ -1,4 +1,4 @@
-import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiToken } from '../../../src/lib/shared/tokens.ts';
@@ -52,42 +52,50 @@ async function serverRss(): Promise<number> {
 }
 
 /**
- * POSTs `total` bytes of JSON-ish filler to `path`, chunked unless `declare` (then with that Content-Length), writing
- * only as fast as the server reads; stops writing once the answer arrives. Resolves with the status and what was sent.
+ * POSTs `total` bytes of filler to `path` over a raw connection, chunked unless `declare` (then with that
+ * Content-Length), writing only as fast as the server reads and stopping once an answer starts to arrive. A server
+ * that answers early may close the connection under the writes: the answer read before that is what counts.
+ * Resolves with the answer's status and how many bytes were sent.
  */
 function postHugeBody(path: string, total: number, declare: boolean): Promise<{ status: number; sent: number }> {
   return new Promise((resolve, reject) => {
-    const url = new URL(path, web.url);
+    const { hostname, port } = new URL(web.url);
+    const socket = connect(Number(port), hostname);
     const chunk = Buffer.alloc(CHUNK_BYTES, 0x20);
     let sent = 0;
-    let answered = false;
-    const outgoing = httpRequest(url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        ...(declare ? { 'content-length': String(total) } : { 'transfer-encoding': 'chunked' }),
-      },
+    let answer = '';
+    const framing = declare ? `content-length: ${total}` : 'transfer-encoding: chunked';
+    const settle = () => {
+      const status = /^HTTP\/1\.1 (\d{3}) /.exec(answer)?.[1];
+      if (status) resolve({ status: Number(status), sent });
+      else reject(new Error(`no answer after ${sent} bytes: ${JSON.stringify(answer.slice(0, 200))}`));
+      socket.destroy();
+    };
+    socket.on('data', (data: Buffer) => {
+      answer += data.toString('latin1');
+      if (answer.includes('\r\n\r\n')) settle();
     });
-    outgoing.on('response', (response) => {
-      answered = true;
-      response.resume();
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, sent }));
-      outgoing.destroy();
-    });
-    outgoing.on('error', (error) => {
-      if (!answered) reject(error);
-    });
+    socket.on('error', settle);
+    socket.on('close', settle);
     const write = () => {
-      while (!answered && sent < total) {
+      while (answer === '' && sent < total && !socket.destroyed) {
         sent += chunk.length;
-        if (!outgoing.write(chunk)) {
-          outgoing.once('drain', write);
+        const frame = declare
+          ? chunk
+          : Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]);
+        if (!socket.write(frame)) {
+          socket.once('drain', write);
           return;
         }
       }
-      if (!answered) outgoing.end();
+      if (answer === '' && !declare && !socket.destroyed) socket.write('0\r\n\r\n');
     };
-    write();
+    socket.once('connect', () => {
+      socket.write(
+        `POST ${path} HTTP/1.1\r\nhost: ${hostname}:${port}\r\ncontent-type: application/json\r\n${framing}\r\n\r\n`,
+      );
+      write();
+    });
   });
 }
 
