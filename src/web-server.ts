@@ -36,6 +36,8 @@ import {
 const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
 /** How long a stop (SIGTERM, SIGINT) waits for requests in flight, such as downloads, before closing them. */
 const STOP_GRACE_MS = 10_000;
+/** How long a client may go on sending a body that was refused as too large before its connection is closed. */
+const OVERSIZED_LINGER_MS = 5_000;
 
 async function main(): Promise<void> {
   const { port, hostname } = readOptions();
@@ -70,8 +72,13 @@ async function main(): Promise<void> {
     );
     // No route takes a body this large: refused before Next.js reads a byte (routes have tighter limits of their own).
     if (Number(req.headers['content-length'] ?? 0) > MAX_REQUEST_BYTES) {
-      res.writeHead(413, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
+      res.writeHead(413, { 'content-type': 'application/json; charset=utf-8' });
       res.end(JSON.stringify({ error: `the request body is larger than ${MAX_REQUEST_BYTES} bytes` }));
+      // Node discards what the client still sends (flat memory) rather than closing at once, which would reset the
+      // connection and lose the answer; a client that keeps sending is cut off after a while.
+      setTimeout(() => {
+        if (!req.complete) req.socket.destroy();
+      }, OVERSIZED_LINGER_MS).unref();
       return;
     }
     handle(req, res).catch((error: unknown) => {

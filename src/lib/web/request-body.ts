@@ -54,7 +54,7 @@ export function parseJsonBytes(bytes: Uint8Array): { ok: true; value: unknown } 
   }
 }
 
-/** The 413 for a body over `limit` bytes; the connection is closed rather than drained. */
+/** The 413 for a body over `limit` bytes. */
 function tooLarge(limit: number): Response {
-  return problem(413, `the request body is larger than ${limit} bytes`, { connection: 'close' });
+  return problem(413, `the request body is larger than ${limit} bytes`);
 }
