@@ -12,6 +12,9 @@ ADD COLUMN "scopes" "ApiScope"[] DEFAULT ARRAY['read', 'operate', 'restore']::"A
 -- AlterTable
 ALTER TABLE "Workspace" ADD COLUMN "restoreNeedsSecondPrincipal" BOOLEAN NOT NULL DEFAULT false;
 
+-- AlterTable
+ALTER TABLE "RestoreRecord" ADD COLUMN "approvedBy" TEXT;
+
 -- CreateTable
 CREATE TABLE "Session" (
     "id" TEXT NOT NULL,

@@ -5,12 +5,15 @@ import { json, problem, quoteInput } from './http.ts';
 import { toRestoreRecordJson } from './restore-json.ts';
 import { isRecordId } from '../shared/index.ts';
 
-/** The HTTP answer to a refused restore: 404 unknown, 403 wrong token, 410 expired token, 409 anything else. */
+/**
+ * The HTTP answer to a refused restore: 404 unknown, 403 wrong token or the planner confirming where a second
+ * principal is required, 410 expired token, 409 anything else.
+ */
 export function refusalResponse(error: RestoreRefusedError): Response {
   const status =
     error.code === 'NOT_FOUND'
       ? 404
-      : error.code === 'TOKEN_INVALID'
+      : error.code === 'TOKEN_INVALID' || error.code === 'SAME_PRINCIPAL'
         ? 403
         : error.code === 'TOKEN_EXPIRED'
           ? 410

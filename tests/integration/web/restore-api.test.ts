@@ -315,3 +315,46 @@ describe('restore plans: one open plan per backup, and a flood is rate-limited',
     ).toBe(1);
   });
 });
+
+describe('a workspace that requires a second principal for live restores', () => {
+  it('refuses the planner’s own confirmation (403) and takes another token’s', async () => {
+    await harness.db.prisma.workspace.update({
+      where: { id: workspaceId },
+      data: { restoreNeedsSecondPrincipal: true },
+    });
+    try {
+      const [planner, second] = [await storeToken(workspaceId), await storeToken(workspaceId)];
+      const request = post(`/api/backups/${backupId}/restore`, planner);
+      request.headers.set('x-ops-client-address', '203.0.113.8');
+      const planned = await planRoute.POST(request, params(backupId));
+      expect(planned.status).toBe(201);
+      const { restore, confirmToken } = (await planned.json()) as { restore: { id: string }; confirmToken: string };
+      const own = await confirmRoute.POST(
+        post(`/api/restores/${restore.id}/confirm`, planner, { token: confirmToken }),
+        params(restore.id),
+      );
+      expect([own.status, own.headers.get('x-restore-refusal')]).toEqual([403, 'SAME_PRINCIPAL']);
+      expect((await own.json()).error).toMatch(/requires another principal to confirm it/);
+      expect((await harness.db.prisma.restoreRecord.findUniqueOrThrow({ where: { id: restore.id } })).status).toBe(
+        'PROPOSED',
+      );
+      const confirmed = await confirmRoute.POST(
+        post(`/api/restores/${restore.id}/confirm`, second, { token: confirmToken }),
+        params(restore.id),
+      );
+      expect(confirmed.status).toBe(202);
+      const deadline = Date.now() + DEADLINE_MS;
+      let status = 'QUEUED';
+      while (['QUEUED', 'RUNNING'].includes(status) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        status = (await harness.db.prisma.restoreRecord.findUniqueOrThrow({ where: { id: restore.id } })).status;
+      }
+      expect(status).toBe('SUCCEEDED');
+    } finally {
+      await harness.db.prisma.workspace.update({
+        where: { id: workspaceId },
+        data: { restoreNeedsSecondPrincipal: false },
+      });
+    }
+  });
+});
