@@ -10,6 +10,7 @@ import type { Deployment } from '../../../src/generated/prisma/client.ts';
 import { executeBackup } from '../../../src/lib/backups/backup.ts';
 import { SESSION_COOKIE } from '../../../src/lib/web/auth.ts';
 import { DECLARED_LENGTH_HEADER } from '../../../src/lib/web/declared-length.ts';
+import type { ApiScope } from '../../../src/generated/prisma/client.ts';
 import { generateApiToken } from '../../../src/lib/shared/tokens.ts';
 import { podFor, startBackupHarness, type BackupHarness } from '../../support/backup-harness.ts';
 import { createDeployment, createWorkspace } from '../../support/factories.ts';
@@ -140,10 +141,14 @@ async function sessionSecret(token: string): Promise<string> {
   return secret;
 }
 
-async function createApiToken(backupHarness: BackupHarness, workspaceId: string): Promise<string> {
+async function createApiToken(
+  backupHarness: BackupHarness,
+  workspaceId: string,
+  scopes: ApiScope[] = ['read', 'operate', 'restore'],
+): Promise<string> {
   const { token, tokenHash, tokenPrefix } = generateApiToken();
   await backupHarness.db.prisma.apiToken.create({
-    data: { workspaceId, name: 'browser test', tokenHash, tokenPrefix },
+    data: { workspaceId, name: 'browser test', tokenHash, tokenPrefix, scopes },
   });
   return token;
 }
@@ -296,6 +301,28 @@ describe('dashboard in a browser', () => {
     });
     await page.goto(`${baseUrl}/deployments/${fresh.id}/backups`);
     await page.getByText('No backups yet. The first scheduled backup runs in').waitFor();
+  });
+
+  it('shows a read-only session no "Back up now", and sign-out revokes the session on the server', async () => {
+    const readOnly = await browser.newContext();
+    try {
+      const token = await createApiToken(harness, deployment.workspaceId, ['read']);
+      const secret = await sessionSecret(token);
+      await readOnly.addCookies([{ name: SESSION_COOKIE, value: secret, url: baseUrl }]);
+      const reader = await readOnly.newPage();
+      await reader.goto(`${baseUrl}${deploymentPath()}`);
+      await reader.getByText('Starting backups needs a token with the operate scope.').waitFor();
+      expect(await reader.getByRole('button', { name: 'Back up now' }).count()).toBe(0);
+      await reader.getByRole('button', { name: 'Sign out' }).click();
+      await reader.waitForURL(/\/login/);
+      // The browser dropped the cookie; the server revoked the session too: the same secret no longer opens a page.
+      await readOnly.addCookies([{ name: SESSION_COOKIE, value: secret, url: baseUrl }]);
+      await reader.goto(`${baseUrl}${deploymentPath()}`);
+      await reader.waitForURL(/\/login\?/);
+      expect(await reader.content()).not.toContain('orders-db');
+    } finally {
+      await readOnly.close();
+    }
   });
 
   it("answers 404 to workspace B's token for workspace A's deployment", async () => {
