@@ -12,6 +12,8 @@ import { isTokenUsable, type Principal } from './principal.ts';
 export const SESSION_ABSOLUTE_SECONDS = 12 * 60 * 60;
 /** A session unused this long has ended. */
 export const SESSION_IDLE_SECONDS = 60 * 60;
+/** Ended sessions are kept this long (when and how they ended is information), then deleted at the next sign-in. */
+const ENDED_SESSION_KEEP_MS = 7 * 24 * 60 * 60 * 1000;
 /** `lastSeenAt` moves at most this often: a page's many requests make one write, not one each. */
 const LAST_SEEN_STEP_MS = 60_000;
 
@@ -44,6 +46,10 @@ export async function createSession(
   const secret = `${SECRET_PREFIX}${randomBytes(32).toString('base64url')}`;
   const absolute = new Date(now.getTime() + SESSION_ABSOLUTE_SECONDS * 1000);
   const expiresAt = tokenExpiresAt && tokenExpiresAt < absolute ? tokenExpiresAt : absolute;
+  // The token's sessions that ended long ago go, so the table holds what is live or recent.
+  await db.session.deleteMany({
+    where: { apiTokenId: principal.tokenId, expiresAt: { lt: new Date(now.getTime() - ENDED_SESSION_KEEP_MS) } },
+  });
   await db.session.create({
     data: {
       secretHash: hashToken(secret),

@@ -33,5 +33,3 @@ export const lifetimeSchema = z
 export function tokenExpiry(lifetimeMs: number | null, now: Date): Date | null {
   return lifetimeMs === null ? null : new Date(now.getTime() + lifetimeMs);
 }
-
-export type { ApiScope };

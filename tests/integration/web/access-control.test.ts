@@ -135,6 +135,20 @@ describe('dashboard sessions', () => {
     expect((await listBackups(bearer(token))).status).toBe(200);
   });
 
+  it('another site cannot sign a browser out; sessions that ended a week ago are deleted at the next sign-in', async () => {
+    const token = await storeToken();
+    const { cookie } = await signIn(token);
+    const crossSite = await sessionRoute.DELETE(
+      call('DELETE', '/api/session', { cookie, origin: 'https://evil.example' }),
+    );
+    expect(crossSite.status).toBe(403);
+    expect((await listBackups({ cookie })).status).toBe(200);
+    const secretHash = hashToken(cookie.slice('ops_session='.length));
+    await db.session.update({ where: { secretHash }, data: { expiresAt: new Date(Date.now() - 8 * 24 * HOUR) } });
+    await signIn(token);
+    expect(await db.session.count({ where: { secretHash } })).toBe(0);
+  });
+
   it('ends after an hour without a request, after 12 hours whatever the activity, and with its token', async () => {
     const token = await storeToken();
     const sessions = await Promise.all([signIn(token), signIn(token), signIn(token)]);

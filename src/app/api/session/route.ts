@@ -55,8 +55,12 @@ export async function POST(request: Request): Promise<Response> {
   );
 }
 
-/** Signs out: the session is revoked (its cookie no longer works anywhere) and the cookie cleared. */
+/**
+ * Signs out: the session is revoked (its cookie no longer works anywhere) and the cookie cleared. Another site cannot
+ * sign a browser out (403), as it cannot sign one in.
+ */
 export async function DELETE(request: Request): Promise<Response> {
+  if (isCrossSiteSignIn(request)) return problem(403, 'cross-site sign-out refused');
   const context = await getWebContext();
   const secret = sessionToken(request.headers);
   const now = new Date();
