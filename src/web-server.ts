@@ -21,11 +21,23 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { restoreDeclaredLength } from './lib/web/index.ts';
+import { loadConfig, readEnvironment } from './lib/runtime/index.ts';
+import {
+  CLIENT_ADDRESS_HEADER,
+  clientAddress,
+  contentSecurityPolicy,
+  generateNonce,
+  isSecureTransport,
+  MAX_REQUEST_BYTES,
+  restoreDeclaredLength,
+  securityHeaders,
+} from './lib/web/index.ts';
 
 const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
 /** How long a stop (SIGTERM, SIGINT) waits for requests in flight, such as downloads, before closing them. */
 const STOP_GRACE_MS = 10_000;
+/** How long a client may go on sending a body that was refused as too large before its connection is closed. */
+const OVERSIZED_LINGER_MS = 5_000;
 
 async function main(): Promise<void> {
   const { port, hostname } = readOptions();
@@ -38,9 +50,37 @@ async function main(): Promise<void> {
   const app = next({ dev: false, dir: PROJECT_ROOT, ...(hostname ? { hostname } : {}), port });
   await app.prepare();
   const handle = app.getRequestHandler();
+  const config = loadConfig(readEnvironment());
+  const transport = { production: process.env.NODE_ENV === 'production', allowPlainHttp: config.WEB_ALLOW_PLAIN_HTTP };
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     restoreDeclaredLength(res);
+    const forwardedProto = req.headers['x-forwarded-proto'];
+    const secure = isSecureTransport(
+      transport,
+      new Headers(typeof forwardedProto === 'string' ? { 'x-forwarded-proto': forwardedProto } : {}),
+      'http://localhost/',
+    );
+    const nonce = generateNonce();
+    for (const [name, value] of Object.entries(securityHeaders({ nonce, secure }))) res.setHeader(name, value);
+    // Next.js puts the nonce of the request's CSP on the inline scripts it renders; a client's own value never counts.
+    req.headers['content-security-policy'] = contentSecurityPolicy(nonce);
+    // The address rate limits count, set here only: a client's own header is replaced.
+    req.headers[CLIENT_ADDRESS_HEADER] = clientAddress(
+      req.socket.remoteAddress,
+      config.WEB_TRUST_PROXY ? req.headers['x-forwarded-for'] : undefined,
+    );
+    // No route takes a body this large: refused before Next.js reads a byte (routes have tighter limits of their own).
+    if (Number(req.headers['content-length'] ?? 0) > MAX_REQUEST_BYTES) {
+      res.writeHead(413, { 'content-type': 'application/json; charset=utf-8' });
+      res.end(JSON.stringify({ error: `the request body is larger than ${MAX_REQUEST_BYTES} bytes` }));
+      // Node discards what the client still sends (flat memory) rather than closing at once, which would reset the
+      // connection and lose the answer; a client that keeps sending is cut off after a while.
+      setTimeout(() => {
+        if (!req.complete) req.socket.destroy();
+      }, OVERSIZED_LINGER_MS).unref();
+      return;
+    }
     handle(req, res).catch((error: unknown) => {
       process.stderr.write(
         `web-server: ${req.method} ${req.url} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,

@@ -48,6 +48,8 @@ export async function startWebServer(env: Record<string, string>): Promise<WebSe
           .filter(Boolean)
           .map((pair) => pair.split('=', 2) as [string, string]),
       ),
+      // As in production: the server would set it itself, but the test runner's own NODE_ENV (test) is inherited.
+      NODE_ENV: 'production',
       ...env,
     }),
   });

@@ -13,6 +13,8 @@ export interface BackupHistoryPanelProps {
   pageSize: number;
   /** Why "Back up now" cannot run (shown instead of the button), or null. */
   backupBlockedBy: string | null;
+  /** Whether the session may start backups (its token has the operate scope); else the button is not shown. */
+  canOperate: boolean;
   /** What an empty history means for this deployment, in words. */
   emptyMessage: string;
   /** Whether an off-site destination is configured (backups without an upload are then still to be copied). */
@@ -21,7 +23,7 @@ export interface BackupHistoryPanelProps {
 
 /** The live part of a deployment's page: trends, "Back up now", and the history that follows a running backup. */
 export function BackupHistoryPanel(props: BackupHistoryPanelProps) {
-  const { deploymentId, cursor, nextCursor, backupBlockedBy, emptyMessage, offsiteEnabled } = props;
+  const { deploymentId, cursor, nextCursor, backupBlockedBy, canOperate, emptyMessage, offsiteEnabled } = props;
   const history = useBackupHistory(props);
   const pagePath = `/deployments/${encodeURIComponent(deploymentId)}/backups`;
   return (
@@ -30,7 +32,11 @@ export function BackupHistoryPanel(props: BackupHistoryPanelProps) {
       <section className="card">
         <div className="toolbar">
           <h2>History</h2>
-          {backupBlockedBy ? (
+          {!canOperate ? (
+            <span className="muted" data-missing-scope="operate">
+              Starting backups needs a token with the operate scope.
+            </span>
+          ) : backupBlockedBy ? (
             <span className="muted">Back up now is unavailable: {backupBlockedBy}.</span>
           ) : (
             <button

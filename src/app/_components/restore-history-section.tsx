@@ -28,6 +28,8 @@ interface RestoreHistorySectionProps {
   items: RestoreHistoryItem[];
   /** For the empty state: whether test-restores are scheduled, and when the next one runs. */
   testRestore: TestRestoreSummary;
+  /** Whether the session may approve and confirm restores (restore scope); else those steps are not offered. */
+  canRestore: boolean;
   now: Date;
 }
 
@@ -35,7 +37,7 @@ interface RestoreHistorySectionProps {
  * The latest restores of a deployment: live, scratch and test-restores with their result; a PROPOSED one with the
  * plan of what it overwrites and how a person approves, confirms or cancels it (never a token).
  */
-export function RestoreHistorySection({ items, testRestore, now }: RestoreHistorySectionProps) {
+export function RestoreHistorySection({ items, testRestore, now, canRestore }: RestoreHistorySectionProps) {
   return (
     <section className="card" aria-label="Restores">
       <h2>Restores</h2>
@@ -57,7 +59,7 @@ export function RestoreHistorySection({ items, testRestore, now }: RestoreHistor
             </thead>
             <tbody>
               {items.map((item) => (
-                <RestoreRows key={item.id} item={item} now={now} />
+                <RestoreRows key={item.id} item={item} now={now} canRestore={canRestore} />
               ))}
             </tbody>
           </table>
@@ -67,7 +69,7 @@ export function RestoreHistorySection({ items, testRestore, now }: RestoreHistor
   );
 }
 
-function RestoreRows({ item, now }: { item: RestoreHistoryItem; now: Date }) {
+function RestoreRows({ item, now, canRestore }: { item: RestoreHistoryItem; now: Date; canRestore: boolean }) {
   return (
     <>
       <tr data-restore-id={item.id} data-restore-kind={item.kind} data-status={item.status}>
@@ -113,7 +115,7 @@ function RestoreRows({ item, now }: { item: RestoreHistoryItem; now: Date }) {
       {item.nextStep ? (
         <tr className="restore-plan" data-plan-for={item.id}>
           <td colSpan={7}>
-            <ProposalDetails item={item} step={item.nextStep} />
+            <ProposalDetails item={item} step={item.nextStep} canRestore={canRestore} />
           </td>
         </tr>
       ) : null}
@@ -139,7 +141,15 @@ function RestoreResult({ item }: { item: RestoreHistoryItem }) {
 }
 
 /** A proposal's plan, and the commands and API paths that take it further: the token itself is never shown here. */
-function ProposalDetails({ item, step }: { item: RestoreHistoryItem; step: RestoreNextStep }) {
+function ProposalDetails({
+  item,
+  step,
+  canRestore,
+}: {
+  item: RestoreHistoryItem;
+  step: RestoreNextStep;
+  canRestore: boolean;
+}) {
   return (
     <div className="proposal" data-next-step={step.state}>
       <p>
@@ -149,27 +159,34 @@ function ProposalDetails({ item, step }: { item: RestoreHistoryItem; step: Resto
           : ''}
       </p>
       {item.plan ? <pre className="plan">{item.plan}</pre> : null}
-      <dl className="steps">
-        <div>
-          <dt>Approve</dt>
-          <dd>
-            <code>{step.approveCommand}</code> or <code>POST {step.approvePath}</code>
-          </dd>
-        </div>
-        <div>
-          <dt>Confirm</dt>
-          <dd>
-            <code>{step.confirmCommand}</code> or <code>POST {step.confirmPath}</code> with{' '}
-            <code>{'{"token": "<token>"}'}</code>
-          </dd>
-        </div>
-        <div>
-          <dt>Cancel</dt>
-          <dd>
-            <code>{step.cancelCommand}</code>
-          </dd>
-        </div>
-      </dl>
+      {canRestore ? null : (
+        <p className="muted" data-missing-scope="restore">
+          Approving and confirming restores needs a token with the restore scope.
+        </p>
+      )}
+      {canRestore ? (
+        <dl className="steps">
+          <div>
+            <dt>Approve</dt>
+            <dd>
+              <code>{step.approveCommand}</code> or <code>POST {step.approvePath}</code>
+            </dd>
+          </div>
+          <div>
+            <dt>Confirm</dt>
+            <dd>
+              <code>{step.confirmCommand}</code> or <code>POST {step.confirmPath}</code> with{' '}
+              <code>{'{"token": "<token>"}'}</code>
+            </dd>
+          </div>
+          <div>
+            <dt>Cancel</dt>
+            <dd>
+              <code>{step.cancelCommand}</code>
+            </dd>
+          </div>
+        </dl>
+      ) : null}
     </div>
   );
 }

@@ -4,6 +4,7 @@ import {
   authenticate,
   bearerToken,
   getWebContext,
+  hasScope,
   LOGIN_PATH,
   type Principal,
   sessionToken,
@@ -12,8 +13,9 @@ import {
 
 /**
  * The workspace a page request acts for, from its bearer token or its session cookie, with the web context. Anyone
- * else is redirected to the login page, which sends them back to `returnTo` afterwards: a page never renders data
- * without a valid token. A request carrying no token at all is redirected without touching the database.
+ * else, and a session whose token lacks the `read` scope, is redirected to the login page, which sends them back to
+ * `returnTo` afterwards: a page never renders data without a valid token that may read it. A request carrying no
+ * token at all is redirected without touching the database.
  */
 export async function requirePagePrincipal(returnTo: string): Promise<{ principal: Principal; context: WebContext }> {
   const requestHeaders = new Headers(await headers());
@@ -21,10 +23,11 @@ export async function requirePagePrincipal(returnTo: string): Promise<{ principa
   const context = await getWebContext();
   const principal = await authenticate(context.runtime.database.prisma, requestHeaders, new Date());
   if (!principal) redirect(loginPath(returnTo, 'invalid'));
+  if (!hasScope(principal, 'read')) redirect(loginPath(returnTo, 'scope'));
   return { principal, context };
 }
 
 /** The login page's address, remembering where to go afterwards (and that a token was refused, when it was). */
-export function loginPath(returnTo: string, reason?: 'invalid'): string {
+export function loginPath(returnTo: string, reason?: 'invalid' | 'scope'): string {
   return `${LOGIN_PATH}?${new URLSearchParams({ next: returnTo, ...(reason ? { reason } : {}) }).toString()}`;
 }

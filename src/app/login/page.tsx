@@ -14,14 +14,17 @@ export default async function LoginPage({ searchParams }: PageProps) {
     <div className="card login">
       <h1>Sign in</h1>
       <p className="muted">
-        Paste an API token of your workspace. It is kept in a session cookie of this browser only.
+        Paste an API token of your workspace. The dashboard keeps a session for this browser (the token itself is not
+        stored in it).
       </p>
       <LoginForm
         returnTo={safeNextPath(typeof next === 'string' ? next : undefined)}
         initialProblem={
           reason === 'invalid'
-            ? 'Your token is no longer accepted (revoked or mistyped): sign in with a valid one.'
-            : null
+            ? 'Your session has ended or your token is no longer accepted: sign in again.'
+            : reason === 'scope'
+              ? 'That token may not read this workspace’s backups (it lacks the read scope): sign in with another.'
+              : null
         }
       />
     </div>

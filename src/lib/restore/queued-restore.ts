@@ -31,7 +31,7 @@ export async function queueLiveRestore(
   request: { restoreId: string; confirmToken: string; confirmedBy: string },
 ): Promise<RestoreRecord> {
   const now = deps.clock();
-  const proposal = await checkConfirmation(deps, request.restoreId, request.confirmToken, now);
+  const proposal = await checkConfirmation(deps, request.restoreId, request.confirmToken, now, request.confirmedBy);
   // Refuses before queueing what cannot run (deployment not RUNNING, backup gone).
   await loadRestorable(deps, proposal.backupRecordId);
   return deps.db.$transaction(async (tx) => {

@@ -188,15 +188,17 @@ async function restoreIntoScratch(
 }
 
 /**
- * The PROPOSED live restore `restoreId` (of `backupId`, when given) if `token` confirms it now. Refusals throw
- * `RestoreRefusedError`: unknown restore, not PROPOSED, not approved yet, wrong token; an expired token also cancels
- * the proposal.
+ * The PROPOSED live restore `restoreId` (of `backupId`, when given) if `token` confirms it now, by `confirmedBy`.
+ * Refusals throw `RestoreRefusedError`: unknown restore, not PROPOSED, not approved yet, wrong token, or (when the
+ * workspace requires a second principal) confirmed by whoever holds the token from planning or approving it; an
+ * expired token also cancels the proposal.
  */
 export async function checkConfirmation(
   deps: RestoreDependencies,
   restoreId: string,
   token: string,
   now: Date,
+  confirmedBy: string,
   backupId?: string,
 ): Promise<RestoreRecord & { backupRecordId: string }> {
   const proposal = await deps.db.restoreRecord.findUnique({ where: { id: restoreId } });
@@ -216,6 +218,14 @@ export async function checkConfirmation(
   assertConfirmable(proposal, now);
   if (!confirmTokenMatches(token, proposal.confirmTokenHash)) {
     throw new RestoreRefusedError('TOKEN_INVALID', `the confirmation token of restore ${proposal.id} is wrong`);
+  }
+  const planner = proposal.approvedBy ?? proposal.requestedBy;
+  const workspace = await deps.db.workspace.findUniqueOrThrow({ where: { id: proposal.workspaceId } });
+  if (workspace.restoreNeedsSecondPrincipal && confirmedBy === planner) {
+    throw new RestoreRefusedError(
+      'SAME_PRINCIPAL',
+      `restore ${proposal.id} was planned by ${planner}: this workspace requires another principal to confirm it`,
+    );
   }
   if (!proposal.confirmExpiresAt || proposal.confirmExpiresAt.getTime() <= now.getTime()) {
     await deps.db.restoreRecord.updateMany({
@@ -241,7 +251,14 @@ async function restoreOverLive(
   request: Extract<RestoreRequest, { mode: 'live' }>,
 ): Promise<RestoreRecord> {
   const now = deps.clock();
-  const proposal = await checkConfirmation(deps, request.restoreId, request.confirmToken, now, backupId);
+  const proposal = await checkConfirmation(
+    deps,
+    request.restoreId,
+    request.confirmToken,
+    now,
+    request.confirmedBy,
+    backupId,
+  );
   const restorable = await loadRestorable(deps, backupId);
   const { deployment } = restorable;
   const claim = { deploymentId: deployment.id, token: `restore-${randomUUID()}`, ttlMs: deps.settings.claimTtlMs };
@@ -362,27 +379,50 @@ export function newConfirmation(now: Date): { token: string; tokenHash: string; 
   return { ...generateConfirmToken(), expiresAt: new Date(now.getTime() + CONFIRM_TOKEN_TTL_MS) };
 }
 
-/** Records a PROPOSED live restore of the backup with its plan, and the token's hash when one was issued. */
-function createProposal(
+/**
+ * Records a PROPOSED live restore of the backup with its plan, and the token's hash when one was issued. One open plan
+ * per backup: the backup's earlier PROPOSED restores are cancelled in the same transaction (their tokens stop
+ * working), under a lock on the backup's row, so concurrent plans leave exactly one PROPOSED record.
+ */
+async function createProposal(
   deps: RestoreDependencies,
   restorable: Restorable,
   options: { requestedBy: string; trigger: BackupTrigger; now: Date },
   described: { plan: string; target: string },
   confirmation: { tokenHash: string; expiresAt: Date } | null,
 ): Promise<RestoreRecord> {
-  return deps.db.restoreRecord.create({
-    data: {
-      ...snapshotOf(restorable.backup),
-      kind: 'DESTRUCTIVE',
-      status: 'PROPOSED',
-      trigger: options.trigger,
-      target: described.target,
-      requestedBy: options.requestedBy,
-      plan: described.plan,
-      ...(confirmation ? { confirmTokenHash: confirmation.tokenHash, confirmExpiresAt: confirmation.expiresAt } : {}),
-      createdAt: options.now,
-    },
+  const backupId = restorable.backup.id;
+  const { record, replaced } = await deps.db.$transaction(async (tx) => {
+    await tx.$queryRaw`SELECT id FROM "BackupRecord" WHERE id = ${backupId} FOR UPDATE`;
+    const { count } = await tx.restoreRecord.updateMany({
+      where: { backupRecordId: backupId, status: 'PROPOSED', kind: 'DESTRUCTIVE' },
+      data: {
+        status: 'CANCELLED',
+        finishedAt: options.now,
+        error: `replaced by a newer plan of ${options.requestedBy}`,
+      },
+    });
+    const created = await tx.restoreRecord.create({
+      data: {
+        ...snapshotOf(restorable.backup),
+        kind: 'DESTRUCTIVE',
+        status: 'PROPOSED',
+        trigger: options.trigger,
+        target: described.target,
+        requestedBy: options.requestedBy,
+        plan: described.plan,
+        ...(confirmation ? { confirmTokenHash: confirmation.tokenHash, confirmExpiresAt: confirmation.expiresAt } : {}),
+        createdAt: options.now,
+      },
+    });
+    return { record: created, replaced: count };
   });
+  if (replaced > 0) {
+    deps.logger
+      .child({ module: 'restore' })
+      .info({ restoreId: record.id, backupId, replaced }, 'earlier open plans of this backup cancelled');
+  }
+  return record;
 }
 
 /**
@@ -458,7 +498,7 @@ export async function recordApproval(
   const { plan, target } = await describeLive(deps, restorable, expiresAt);
   const { count } = await deps.db.restoreRecord.updateMany({
     where: { id: proposal.id, status: 'PROPOSED' },
-    data: { plan, target, confirmTokenHash: tokenHash, confirmExpiresAt: expiresAt },
+    data: { plan, target, confirmTokenHash: tokenHash, confirmExpiresAt: expiresAt, approvedBy: options.approvedBy },
   });
   if (count !== 1)
     throw new RestoreRefusedError('NOT_PROPOSED', `restore ${proposal.id} was confirmed or cancelled meanwhile`);

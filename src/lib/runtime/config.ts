@@ -92,6 +92,20 @@ export const configSchema = z
       .min(16, { error: 'must be at least 16 characters' })
       .optional()
       .describe('Bearer token for GET /api/metrics (or METRICS_TOKEN_FILE). Unset: the metrics endpoint answers 401.'),
+    WEB_ALLOW_PLAIN_HTTP: z
+      .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
+      .default('false')
+      .transform((value) => value === 'true' || value === '1')
+      .describe(
+        'Dashboard: true lets a production server be used over plain http (local use): session cookies lose Secure and no HSTS is sent. Leave false behind https.',
+      ),
+    WEB_TRUST_PROXY: z
+      .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
+      .default('false')
+      .transform((value) => value === 'true' || value === '1')
+      .describe(
+        'Dashboard: true when a reverse proxy sits in front: the client address for rate limits is the last X-Forwarded-For entry (the one the proxy added), not the connection’s.',
+      ),
     LOG_LEVEL: z
       .enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })
       .default('info')

@@ -1,22 +1,41 @@
 import type { BackupRecord, Deployment, PrismaClient } from '../../generated/prisma/client.ts';
-import { authenticate, bearerToken, type Principal } from './auth.ts';
-import { problem, quoteInput } from './http.ts';
+import { authenticate, bearerToken } from './auth.ts';
+import { json, problem, quoteInput } from './http.ts';
+import { type ApiScope, hasScope, type Principal, SCOPE_MEANINGS } from './principal.ts';
 import { isRecordId } from '../shared/index.ts';
 
-/** Shape of our record ids (cuid): anything else cannot exist, so it is "not found" without a query. */
-
 /**
- * The workspace a request speaks for, or the 401 answer to send: no token, a malformed, unknown or revoked token all
- * get the same answer, which holds no data.
+ * The workspace a request speaks for, or the answer to send: 401 for no token, a malformed, unknown, revoked or
+ * expired token or session (all the same answer, which holds no data); 403 for a cross-site cookie write, or a
+ * principal without `scope` (naming it).
  */
-export async function requirePrincipal(db: PrismaClient, request: Request, now: Date): Promise<Principal | Response> {
+export async function requirePrincipal(
+  db: PrismaClient,
+  request: Request,
+  now: Date,
+  scope: ApiScope,
+): Promise<Principal | Response> {
   const principal = await authenticate(db, request.headers, now);
-  if (principal && !isCrossSiteCookieWrite(request)) return principal;
-  if (principal)
+  if (!principal) {
+    return problem(401, 'authentication required: send "Authorization: Bearer <workspace API token>" or sign in', {
+      'www-authenticate': 'Bearer realm="ops"',
+    });
+  }
+  if (isCrossSiteCookieWrite(request))
     return problem(403, 'cross-site request refused: a signed-in browser may change things only from this dashboard');
-  return problem(401, 'authentication required: send "Authorization: Bearer <workspace API token>" or sign in', {
-    'www-authenticate': 'Bearer realm="ops"',
-  });
+  if (!hasScope(principal, scope)) return missingScope(scope);
+  return principal;
+}
+
+/** The 403 for a principal without `scope`: names the scope and what it allows. */
+export function missingScope(scope: ApiScope): Response {
+  return json(
+    {
+      error: `this token lacks the "${scope}" scope (${SCOPE_MEANINGS[scope]}): use a token created with --scope ${scope}`,
+      missingScope: scope,
+    },
+    { status: 403 },
+  );
 }
 
 /**
@@ -25,7 +44,7 @@ export async function requirePrincipal(db: PrismaClient, request: Request, now: 
  */
 export async function findDeploymentForPrincipal(
   db: PrismaClient,
-  principal: Principal,
+  principal: Pick<Principal, 'workspaceId'>,
   id: string,
 ): Promise<Deployment | null> {
   if (!isRecordId(id)) return null;
@@ -35,7 +54,7 @@ export async function findDeploymentForPrincipal(
 /** The backup record `id` with its deployment if it belongs to the principal's workspace, else null (as above). */
 export async function findBackupForPrincipal(
   db: PrismaClient,
-  principal: Principal,
+  principal: Pick<Principal, 'workspaceId'>,
   id: string,
 ): Promise<(BackupRecord & { deployment: Deployment }) | null> {
   if (!isRecordId(id)) return null;
@@ -56,20 +75,34 @@ export function backupNotFound(id: string): Response {
 }
 
 /**
- * True for a state-changing request authenticated by the session cookie (not a bearer token) whose Origin is not
- * this site: the cookie would otherwise let any page a signed-in operator visits start backups (CSRF).
+ * True for a state-changing request authenticated by the session cookie (not a bearer token) that is not known to
+ * come from this site: the cookie would otherwise let any page a signed-in operator visits start backups (CSRF).
  */
 export function isCrossSiteCookieWrite(request: Request): boolean {
   if (request.method === 'GET' || request.method === 'HEAD' || bearerToken(request.headers)) return false;
+  return requestSite(request) !== 'same-origin';
+}
+
+/**
+ * True for a sign-in a browser sent from another site (login CSRF: a cross-site form would sign the operator's
+ * browser into the attacker's workspace). Browsers send `Sec-Fetch-Site` or at least `Origin` with every cross-site
+ * POST; a request with neither comes from a program (curl, a script), which no other site can make a browser send.
+ */
+export function isCrossSiteSignIn(request: Request): boolean {
+  return requestSite(request) === 'cross-site';
+}
+
+/** Where a request comes from, by `Sec-Fetch-Site`, else by `Origin` compared with the host it was sent to. */
+function requestSite(request: Request): 'same-origin' | 'cross-site' | 'unknown' {
   const fetchSite = request.headers.get('sec-fetch-site');
-  if (fetchSite) return fetchSite !== 'same-origin';
+  if (fetchSite) return fetchSite === 'same-origin' ? 'same-origin' : 'cross-site';
   const origin = request.headers.get('origin');
-  if (!origin) return true;
+  if (!origin) return 'unknown';
   const host = request.headers.get('x-forwarded-host') ?? request.headers.get('host') ?? new URL(request.url).host;
   try {
-    return new URL(origin).host !== host;
+    return new URL(origin).host === host ? 'same-origin' : 'cross-site';
   } catch {
-    return true;
+    return 'cross-site';
   }
 }
 
@@ -82,8 +115,9 @@ export async function requireDeployment(
   request: Request,
   id: string,
   now: Date,
+  scope: ApiScope,
 ): Promise<Deployment | Response> {
-  const principal = await requirePrincipal(db, request, now);
+  const principal = await requirePrincipal(db, request, now, scope);
   if (principal instanceof Response) return principal;
   return (await findDeploymentForPrincipal(db, principal, id)) ?? deploymentNotFound(id);
 }

@@ -1,17 +1,13 @@
 import type { PrismaClient } from '../../generated/prisma/client.ts';
 import { hashToken, looksLikeApiToken, secretsEqual } from '../shared/index.ts';
+import { isTokenUsable, type Principal } from './principal.ts';
+import { findSession } from './sessions.ts';
 
-/** Name of the session cookie the dashboard's login sets (it carries the API token; httpOnly). */
+/** Name of the session cookie the dashboard's sign-in sets (it carries a session secret, never the API token). */
 export const SESSION_COOKIE = 'ops_session';
 
-/** How precisely a token's `lastUsedAt` is kept. */
+/** How precisely a token's `lastUsedAt` (and a session's last use) is kept. */
 export const LAST_USED_RESOLUTION_MS = 60_000;
-
-/** Who is asking: a workspace, through one of its API tokens. */
-export interface Principal {
-  workspaceId: string;
-  tokenId: string;
-}
 
 /** The bearer token of an `Authorization` header, or null. */
 export function bearerToken(headers: Headers): string | null {
@@ -23,27 +19,42 @@ export function bearerToken(headers: Headers): string | null {
 export function sessionToken(headers: Headers): string | null {
   for (const part of (headers.get('cookie') ?? '').split(';')) {
     const [name, ...value] = part.trim().split('=');
-    if (name === SESSION_COOKIE) return decodeURIComponent(value.join('='));
+    if (name !== SESSION_COOKIE) continue;
+    try {
+      return decodeURIComponent(value.join('='));
+    } catch {
+      return null; // not percent-encoding (`%zz`): no session, the same 401 as any other bad cookie
+    }
   }
   return null;
 }
 
 /**
- * Authenticates a request by its bearer token, else its session cookie. Tokens are looked up by their sha256 (only
- * hashes are stored) and compared in constant time; revoked tokens fail. Returns null for anything else.
+ * Authenticates a request by its bearer token, else its session cookie (see `findSession`). Returns null for anything
+ * else: no credential, an unknown, revoked or expired token or session.
  */
 export async function authenticate(db: PrismaClient, headers: Headers, now: Date): Promise<Principal | null> {
-  const token = bearerToken(headers) ?? sessionToken(headers);
-  if (!token || !looksLikeApiToken(token)) return null;
+  const token = bearerToken(headers);
+  if (token) return authenticateToken(db, token, now);
+  const secret = sessionToken(headers);
+  return secret ? findSession(db, secret, now) : null;
+}
+
+/**
+ * The principal of an API token. Tokens are looked up by their sha256 (only hashes are stored) and compared in
+ * constant time; revoked and expired tokens fail.
+ */
+export async function authenticateToken(db: PrismaClient, token: string, now: Date): Promise<Principal | null> {
+  if (!looksLikeApiToken(token)) return null;
   const tokenHash = hashToken(token);
   const stored = await db.apiToken.findUnique({ where: { tokenHash } });
-  if (!stored || stored.revokedAt || !secretsEqual(tokenHash, stored.tokenHash)) return null;
+  if (!stored || !isTokenUsable(stored, now) || !secretsEqual(tokenHash, stored.tokenHash)) return null;
   // Best effort: last use is information, not a reason to fail the request. Written at most once a minute: a write
   // per request made concurrent requests with one token queue on its row (history at 175 req/s, p99 0.7 s).
   if (!stored.lastUsedAt || now.getTime() - stored.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) {
     await db.apiToken.update({ where: { id: stored.id }, data: { lastUsedAt: now } }).catch(() => undefined);
   }
-  return { workspaceId: stored.workspaceId, tokenId: stored.id };
+  return { workspaceId: stored.workspaceId, tokenId: stored.id, scopes: stored.scopes, sessionId: null };
 }
 
 /** True when the request carries the metrics token (compared in constant time). Never true when none is configured. */

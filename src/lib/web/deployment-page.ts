@@ -7,7 +7,7 @@ import {
   InvalidRetentionError,
   retentionPolicyOf,
 } from '../retention/index.ts';
-import type { Principal } from './auth.ts';
+import type { Principal } from './principal.ts';
 import { countOpenUploads, type UploadCounts } from './upload-counts.ts';
 import { loadTestRestoreSummary, type TestRestoreSummary } from './test-restore-summary.ts';
 import { isRecordId } from '../shared/index.ts';
@@ -48,7 +48,7 @@ export interface DeploymentBackupSummary {
  */
 export async function loadDeploymentBackupSummary(
   db: PrismaClient,
-  principal: Principal,
+  principal: Pick<Principal, 'workspaceId'>,
   deploymentId: string,
   options: { now: Date; overdueGraceMs: number },
 ): Promise<DeploymentBackupSummary | null> {

@@ -3,10 +3,20 @@ export {
   deploymentNotFound,
   findBackupForPrincipal,
   findDeploymentForPrincipal,
+  isCrossSiteSignIn,
+  missingScope,
   requireDeployment,
   requirePrincipal,
 } from './api-auth.ts';
-export { authenticate, bearerToken, isMetricsRequestAuthorized, type Principal, sessionToken } from './auth.ts';
+export { authenticate, authenticateToken, bearerToken, isMetricsRequestAuthorized, sessionToken } from './auth.ts';
+export { API_SCOPES, type ApiScope, hasScope, isTokenUsable, type Principal, SCOPE_MEANINGS } from './principal.ts';
+export {
+  createSession,
+  findSession,
+  revokeSession,
+  SESSION_ABSOLUTE_SECONDS,
+  SESSION_IDLE_SECONDS,
+} from './sessions.ts';
 export { type BackupFileRefusal, backupFileResponse, openBackupFile } from './backup-download.ts';
 export {
   type BackupHistoryItem,
@@ -48,10 +58,17 @@ export {
   refusalResponse,
   restoreNotFound,
 } from './restore-http.ts';
+export { MAX_BODY_BYTES, MAX_REQUEST_BYTES, parseJsonBytes, readBoundedBody } from './request-body.ts';
+export { CLIENT_ADDRESS_HEADER, clientAddress, requestClientAddress } from './client-address.ts';
+export { contentSecurityPolicy, generateNonce, securityHeaders } from './security-headers.ts';
+export { isSecureTransport, type TransportSettings } from './transport-security.ts';
 export { toRestoreRecordJson } from './restore-json.ts';
 export { LOGIN_PATH, readSignIn, safeNextPath, sessionCookie, signInRedirect } from './session.ts';
 export { type BackupRequestResult, requestBackup } from './start-backup.ts';
 export { type JobJson, toJobJson } from './job-json.ts';
+export { lifetimeSchema, scopeListSchema, tokenExpiry } from './token-options.ts';
+export { type RateDecision, RateLimiter, type RateRule } from './rate-limit.ts';
+export { createRequestLimits, limitRequest, type RequestLimits, tooManyRequests } from './request-limits.ts';
 export { findJobForPrincipal } from './job-lookup.ts';
 export type { TestRestoreSummary } from './test-restore-summary.ts';
 export { getWebContext, type WebContext } from './web-context.ts';

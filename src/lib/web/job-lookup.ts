@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { PrismaClient } from '../../generated/prisma/client.ts';
 import { JOB_NAMES, type JobQueue, type JobView } from '../jobs/index.ts';
-import type { Principal } from './auth.ts';
+import type { Principal } from './principal.ts';
 
 const jobIdSchema = z.uuid();
 
@@ -11,7 +11,7 @@ const jobIdSchema = z.uuid();
  */
 export async function findJobForPrincipal(
   context: { db: PrismaClient; jobs: JobQueue },
-  principal: Principal,
+  principal: Pick<Principal, 'workspaceId'>,
   id: string,
 ): Promise<JobView | null> {
   if (!jobIdSchema.safeParse(id).success) return null;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { AlertSeverity, PrismaClient } from '../../generated/prisma/client.ts';
 import { type BackupState, type DeploymentBackupState, gatherBackupState, type Overdue } from '../backups/index.ts';
 import type { JobQueue } from '../jobs/index.ts';
-import type { Principal } from './auth.ts';
+import type { Principal } from './principal.ts';
 import { countOpenUploads, type UploadCounts } from './upload-counts.ts';
 import type { SharedResults } from './shared-result.ts';
 
@@ -90,7 +90,7 @@ export interface Overview {
  */
 export async function loadOverview(
   db: PrismaClient,
-  principal: Principal,
+  principal: Pick<Principal, 'workspaceId'>,
   options: {
     now: Date;
     overdueGraceMs: number;

@@ -1,16 +1,19 @@
 import type { PrismaClient, RestoreRecord } from '../../generated/prisma/client.ts';
 import type { LiveRestorePlan, RestoreRefusedError } from '../restore/index.ts';
-import type { Principal } from './auth.ts';
+import type { Principal } from './principal.ts';
 import { json, problem, quoteInput } from './http.ts';
 import { toRestoreRecordJson } from './restore-json.ts';
 import { isRecordId } from '../shared/index.ts';
 
-/** The HTTP answer to a refused restore: 404 unknown, 403 wrong token, 410 expired token, 409 anything else. */
+/**
+ * The HTTP answer to a refused restore: 404 unknown, 403 wrong token or the planner confirming where a second
+ * principal is required, 410 expired token, 409 anything else.
+ */
 export function refusalResponse(error: RestoreRefusedError): Response {
   const status =
     error.code === 'NOT_FOUND'
       ? 404
-      : error.code === 'TOKEN_INVALID'
+      : error.code === 'TOKEN_INVALID' || error.code === 'SAME_PRINCIPAL'
         ? 403
         : error.code === 'TOKEN_EXPIRED'
           ? 410
@@ -21,7 +24,7 @@ export function refusalResponse(error: RestoreRefusedError): Response {
 /** The restore `id` if it belongs to the principal's workspace, else null (another workspace's looks missing). */
 export async function findRestoreForPrincipal(
   db: PrismaClient,
-  principal: Principal,
+  principal: Pick<Principal, 'workspaceId'>,
   id: string,
 ): Promise<RestoreRecord | null> {
   if (!isRecordId(id)) return null;

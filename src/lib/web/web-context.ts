@@ -1,6 +1,8 @@
 import type { BackupDependencies } from '../backups/index.ts';
 import type { JobQueue } from '../jobs/index.ts';
 import { openServices, readEnvironment, type Runtime } from '../runtime/index.ts';
+import { createRequestLimits, type RequestLimits } from './request-limits.ts';
+import type { TransportSettings } from './transport-security.ts';
 
 /**
  * What the web server's pages and route handlers use, built once per process: the runtime, the backup service (for
@@ -11,6 +13,10 @@ export interface WebContext {
   runtime: Runtime;
   backup: BackupDependencies;
   jobs(): Promise<JobQueue>;
+  /** Whether the dashboard counts as served over https (Secure cookies): production, unless WEB_ALLOW_PLAIN_HTTP. */
+  transport: TransportSettings;
+  /** The process's rate limits (sign-ins, restore plans, backup requests). */
+  limits: RequestLimits;
   /** Stops the job queue and closes the database (a server's graceful stop, the end of a test). */
   close(): Promise<void>;
 }
@@ -28,6 +34,11 @@ export function getWebContext(): Promise<WebContext> {
       runtime: services.runtime,
       backup: services.backup,
       jobs: services.jobs,
+      transport: {
+        production: process.env.NODE_ENV === 'production',
+        allowPlainHttp: services.runtime.config.WEB_ALLOW_PLAIN_HTTP,
+      },
+      limits: createRequestLimits(),
       close: () => services.close(),
     }))
     .catch((error: unknown) => {

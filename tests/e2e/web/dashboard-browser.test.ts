@@ -10,6 +10,7 @@ import type { Deployment } from '../../../src/generated/prisma/client.ts';
 import { executeBackup } from '../../../src/lib/backups/backup.ts';
 import { SESSION_COOKIE } from '../../../src/lib/web/auth.ts';
 import { DECLARED_LENGTH_HEADER } from '../../../src/lib/web/declared-length.ts';
+import type { ApiScope } from '../../../src/generated/prisma/client.ts';
 import { generateApiToken } from '../../../src/lib/shared/tokens.ts';
 import { podFor, startBackupHarness, type BackupHarness } from '../../support/backup-harness.ts';
 import { createDeployment, createWorkspace } from '../../support/factories.ts';
@@ -108,6 +109,8 @@ beforeAll(async () => {
     BACKUP_ROOT: harness.root,
     KUBECONFIG: harness.kube.kubeconfigPath,
     LOG_LEVEL: 'warn',
+    // Served over plain http on loopback: the explicit setting for that (else its cookies would be Secure).
+    WEB_ALLOW_PLAIN_HTTP: 'true',
   });
   baseUrl = server.url;
   // A worker beside the web process: it runs the backups the dashboard queues.
@@ -125,10 +128,27 @@ afterAll(async () => {
   if (scratchDatabase) await dropDatabase(scratchDatabase);
 });
 
-async function createApiToken(backupHarness: BackupHarness, workspaceId: string): Promise<string> {
+/** Signs in with `token` over the API: the session secret its cookie carries. */
+async function sessionSecret(token: string): Promise<string> {
+  const response = await fetch(`${baseUrl}/api/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token }),
+  });
+  expect(response.status).toBe(200);
+  const secret = /^ops_session=([^;]+)/.exec(response.headers.get('set-cookie') ?? '')?.[1];
+  if (!secret) throw new Error('the sign-in set no session cookie');
+  return secret;
+}
+
+async function createApiToken(
+  backupHarness: BackupHarness,
+  workspaceId: string,
+  scopes: ApiScope[] = ['read', 'operate', 'restore'],
+): Promise<string> {
   const { token, tokenHash, tokenPrefix } = generateApiToken();
   await backupHarness.db.prisma.apiToken.create({
-    data: { workspaceId, name: 'browser test', tokenHash, tokenPrefix },
+    data: { workspaceId, name: 'browser test', tokenHash, tokenPrefix, scopes },
   });
   return token;
 }
@@ -283,10 +303,32 @@ describe('dashboard in a browser', () => {
     await page.getByText('No backups yet. The first scheduled backup runs in').waitFor();
   });
 
+  it('shows a read-only session no "Back up now", and sign-out revokes the session on the server', async () => {
+    const readOnly = await browser.newContext();
+    try {
+      const token = await createApiToken(harness, deployment.workspaceId, ['read']);
+      const secret = await sessionSecret(token);
+      await readOnly.addCookies([{ name: SESSION_COOKIE, value: secret, url: baseUrl }]);
+      const reader = await readOnly.newPage();
+      await reader.goto(`${baseUrl}${deploymentPath()}`);
+      await reader.getByText('Starting backups needs a token with the operate scope.').waitFor();
+      expect(await reader.getByRole('button', { name: 'Back up now' }).count()).toBe(0);
+      await reader.getByRole('button', { name: 'Sign out' }).click();
+      await reader.waitForURL(/\/login/);
+      // The browser dropped the cookie; the server revoked the session too: the same secret no longer opens a page.
+      await readOnly.addCookies([{ name: SESSION_COOKIE, value: secret, url: baseUrl }]);
+      await reader.goto(`${baseUrl}${deploymentPath()}`);
+      await reader.waitForURL(/\/login\?/);
+      expect(await reader.content()).not.toContain('orders-db');
+    } finally {
+      await readOnly.close();
+    }
+  });
+
   it("answers 404 to workspace B's token for workspace A's deployment", async () => {
     const other = await browser.newContext();
     try {
-      await other.addCookies([{ name: SESSION_COOKIE, value: tokenB, url: baseUrl }]);
+      await other.addCookies([{ name: SESSION_COOKIE, value: await sessionSecret(tokenB), url: baseUrl }]);
       const stranger = await other.newPage();
       const response = await stranger.goto(`${baseUrl}${deploymentPath()}`);
       expect(response?.status()).toBe(404);
@@ -334,7 +376,8 @@ describe('GET|HEAD /api/backups/{id}/download over HTTP from the production serv
   });
 
   it('signed in by the session cookie, the same', async () => {
-    const answer = await rawRequest(downloadUrl(record.id), { headers: { cookie: `${SESSION_COOKIE}=${tokenA}` } });
+    const cookie = `${SESSION_COOKIE}=${await sessionSecret(tokenA)}`;
+    const answer = await rawRequest(downloadUrl(record.id), { headers: { cookie } });
     expect(answer.status).toBe(200);
     expectLengthFraming(answer, record.size);
     expect(createHash('sha256').update(answer.body).digest('hex')).toBe(record.sha256);

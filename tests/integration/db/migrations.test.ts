@@ -60,6 +60,7 @@ describe('migration runner on a real PostgreSQL', () => {
       'BackupUpload',
       'Deployment',
       'RestoreRecord',
+      'Session',
       'Workspace',
       '_prisma_migrations',
     ]);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as pinRoute from '../../../src/app/api/backups/[id]/pin/route.ts';
 import * as pruneRoute from '../../../src/app/api/deployments/[id]/prune/route.ts';
+import * as sessionRoute from '../../../src/app/api/session/route.ts';
 import type {
   BackupRecord,
   BackupStatus,
@@ -296,12 +297,20 @@ describe('POST /api/deployments/{id}/prune', () => {
     const [first] = [await seedBackup(deployment, 0), await seedBackup(deployment, 1)];
     const before = await state(deployment);
     expect((await confirm(deployment, { expectDelete: [first!.id] }, { token: theirToken })).status).toBe(404);
+    const signedIn = await sessionRoute.POST(
+      new Request('http://ops.test/api/session', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token: myToken }),
+      }),
+    );
+    const cookie = signedIn.headers.get('set-cookie')!.split(';')[0]!;
     const crossSite = await pruneRoute.POST(
       request('POST', `/api/deployments/${deployment.id}/prune`, {
         token: null,
         body: { expectDelete: [first!.id] },
         headers: {
-          cookie: `ops_session=${encodeURIComponent(myToken)}`,
+          cookie,
           origin: 'https://evil.example',
           'sec-fetch-site': 'cross-site',
         },

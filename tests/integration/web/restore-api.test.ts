@@ -236,6 +236,14 @@ describe('restore API', () => {
   });
 
   it('a person approves the agent’s proposal through the API and gets a token that confirms it', async () => {
+    // The plan above replaced the agent's first proposal (one open plan per backup): it proposes again.
+    const proposed = await callTool(
+      backupTools,
+      'proposeRestore',
+      { backupId },
+      { backup: harness.deps, workspaceId, stateOptions: { overdueGraceMs: 3_600_000, retryDelayMs: 900_000 } },
+    );
+    expect(proposed.ok).toBe(true);
     const proposal = await harness.db.prisma.restoreRecord.findFirstOrThrow({
       where: { requestedBy: 'agent', status: 'PROPOSED' },
     });
@@ -264,5 +272,89 @@ describe('restore API', () => {
       confirmedBy: expect.stringMatching(/^api:/),
     });
     expect(await harness.db.prisma.alert.count({ where: { kind: 'restore_proposed', resolvedAt: null } })).toBe(0);
+  });
+});
+
+describe('restore plans: one open plan per backup, and a flood is rate-limited', () => {
+  it('a new plan replaces the open one: its token stops working', async () => {
+    const token = await storeToken(workspaceId);
+    const first = (await (
+      await planRoute.POST(post(`/api/backups/${backupId}/restore`, token), params(backupId))
+    ).json()) as { restore: { id: string }; confirmToken: string };
+    const second = await planRoute.POST(post(`/api/backups/${backupId}/restore`, token), params(backupId));
+    expect(second.status).toBe(201);
+    const replaced = await harness.db.prisma.restoreRecord.findUniqueOrThrow({ where: { id: first.restore.id } });
+    expect(replaced).toMatchObject({ status: 'CANCELLED', error: expect.stringMatching(/^replaced by a newer plan/) });
+    const late = await confirmRoute.POST(
+      post(`/api/restores/${first.restore.id}/confirm`, token, { token: first.confirmToken }),
+      params(first.restore.id),
+    );
+    expect(late.status).toBe(409);
+    expect(
+      await harness.db.prisma.restoreRecord.count({ where: { backupRecordId: backupId, status: 'PROPOSED' } }),
+    ).toBe(1);
+  });
+
+  it('20 plans at once from one token: most get 429 with Retry-After, and one PROPOSED record is left', async () => {
+    const token = await storeToken(workspaceId);
+    // From a client address of its own (as the production server records it), so that the earlier tests' requests,
+    // which share the in-process address "unknown", do not count: the token's limit (3 at once) is what answers.
+    const flood = () => {
+      const request = post(`/api/backups/${backupId}/restore`, token);
+      request.headers.set('x-ops-client-address', '203.0.113.7');
+      return planRoute.POST(request, params(backupId));
+    };
+    const answers = await Promise.all(Array.from({ length: 20 }, flood));
+    const statuses = answers.map((answer) => answer.status);
+    expect(statuses.filter((status) => status === 201)).toHaveLength(3);
+    const limited = answers.filter((answer) => answer.status === 429);
+    expect(limited).toHaveLength(17);
+    for (const answer of limited) expect(Number(answer.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(
+      await harness.db.prisma.restoreRecord.count({ where: { backupRecordId: backupId, status: 'PROPOSED' } }),
+    ).toBe(1);
+  });
+});
+
+describe('a workspace that requires a second principal for live restores', () => {
+  it('refuses the planner’s own confirmation (403) and takes another token’s', async () => {
+    await harness.db.prisma.workspace.update({
+      where: { id: workspaceId },
+      data: { restoreNeedsSecondPrincipal: true },
+    });
+    try {
+      const [planner, second] = [await storeToken(workspaceId), await storeToken(workspaceId)];
+      const request = post(`/api/backups/${backupId}/restore`, planner);
+      request.headers.set('x-ops-client-address', '203.0.113.8');
+      const planned = await planRoute.POST(request, params(backupId));
+      expect(planned.status).toBe(201);
+      const { restore, confirmToken } = (await planned.json()) as { restore: { id: string }; confirmToken: string };
+      const own = await confirmRoute.POST(
+        post(`/api/restores/${restore.id}/confirm`, planner, { token: confirmToken }),
+        params(restore.id),
+      );
+      expect([own.status, own.headers.get('x-restore-refusal')]).toEqual([403, 'SAME_PRINCIPAL']);
+      expect((await own.json()).error).toMatch(/requires another principal to confirm it/);
+      expect((await harness.db.prisma.restoreRecord.findUniqueOrThrow({ where: { id: restore.id } })).status).toBe(
+        'PROPOSED',
+      );
+      const confirmed = await confirmRoute.POST(
+        post(`/api/restores/${restore.id}/confirm`, second, { token: confirmToken }),
+        params(restore.id),
+      );
+      expect(confirmed.status).toBe(202);
+      const deadline = Date.now() + DEADLINE_MS;
+      let status = 'QUEUED';
+      while (['QUEUED', 'RUNNING'].includes(status) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        status = (await harness.db.prisma.restoreRecord.findUniqueOrThrow({ where: { id: restore.id } })).status;
+      }
+      expect(status).toBe('SUCCEEDED');
+    } finally {
+      await harness.db.prisma.workspace.update({
+        where: { id: workspaceId },
+        data: { restoreNeedsSecondPrincipal: false },
+      });
+    }
   });
 });

@@ -156,13 +156,13 @@ describe('backup history JSON: off-site copies', () => {
       },
     ]);
 
-    const summary = await summaryOf(database.prisma, { workspaceId, tokenId: 'test' }, deployment.id, {
+    const summary = await summaryOf(database.prisma, { workspaceId }, deployment.id, {
       now: NOW,
       overdueGraceMs: MINUTE,
     });
     expect(summary.uploads).toEqual({ pending: 2, failed: 1 });
     // Another workspace's deployment, or an id of the wrong shape, is no summary at all: the page answers 404.
-    const stranger = { workspaceId: (await createWorkspace(database.prisma)).id, tokenId: 'test' };
+    const stranger = { workspaceId: (await createWorkspace(database.prisma)).id };
     const options = { now: NOW, overdueGraceMs: MINUTE };
     expect(await loadDeploymentBackupSummary(database.prisma, stranger, deployment.id, options)).toBeNull();
     expect(await loadDeploymentBackupSummary(database.prisma, stranger, '../etc', options)).toBeNull();
@@ -240,13 +240,13 @@ describe('overview: off-site uploads to do', () => {
 
     const overview = await loadOverview(
       database.prisma,
-      { workspaceId: own.id, tokenId: 'test' },
+      { workspaceId: own.id },
       { now: NOW, overdueGraceMs: MINUTE, retryDelayMs: MINUTE, backupRoot: '/nonexistent' },
     );
     expect(overview.uploads).toEqual({ pending: 2, failed: 1 });
     const empty = await loadOverview(
       database.prisma,
-      { workspaceId: (await createWorkspace(database.prisma)).id, tokenId: 'test' },
+      { workspaceId: (await createWorkspace(database.prisma)).id },
       { now: NOW, overdueGraceMs: MINUTE, retryDelayMs: MINUTE, backupRoot: '/nonexistent' },
     );
     expect(empty.uploads).toEqual({ pending: 0, failed: 0 });
@@ -311,7 +311,7 @@ describe('deployment page: retention policy in words', () => {
     ],
   ])('columns %j → %j', async (columns, words) => {
     const deployment = await createDeployment(database.prisma, workspaceId, columns);
-    const summary = await summaryOf(database.prisma, { workspaceId, tokenId: 'test' }, deployment.id, {
+    const summary = await summaryOf(database.prisma, { workspaceId }, deployment.id, {
       now: NOW,
       overdueGraceMs: MINUTE,
     });
@@ -357,7 +357,7 @@ describe('deployment page: test-restores', () => {
       },
     });
 
-    const summary = await summaryOf(database.prisma, { workspaceId, tokenId: 'test' }, deployment.id, {
+    const summary = await summaryOf(database.prisma, { workspaceId }, deployment.id, {
       now: NOW,
       overdueGraceMs: MINUTE,
     });
@@ -378,7 +378,7 @@ describe('deployment page: test-restores', () => {
     });
 
     const failing = await restore('FAILED', 30, { errorKind: 'ExecFailed', error: 'pg_restore exited with code 1' });
-    const after = await summaryOf(database.prisma, { workspaceId, tokenId: 'test' }, deployment.id, {
+    const after = await summaryOf(database.prisma, { workspaceId }, deployment.id, {
       now: new Date('2026-11-29T03:05:00Z'),
       overdueGraceMs: MINUTE,
     });
@@ -391,7 +391,7 @@ describe('deployment page: test-restores', () => {
 
   it('has nothing to show without a schedule or a test-restore', async () => {
     const deployment = await createDeployment(database.prisma, workspaceId);
-    const summary = await summaryOf(database.prisma, { workspaceId, tokenId: 'test' }, deployment.id, {
+    const summary = await summaryOf(database.prisma, { workspaceId }, deployment.id, {
       now: NOW,
       overdueGraceMs: MINUTE,
     });

@@ -223,6 +223,7 @@ describe('authentication: no valid workspace token, no data', () => {
       () => ({ headers: { authorization: `Basic ${Buffer.from(`x:${myToken}`).toString('base64')}` } }),
     ],
     ['an unknown session cookie', () => ({ headers: { cookie: `ops_session=${generateApiToken().token}` } })],
+    ['a session cookie that is not percent-encoding', () => ({ headers: { cookie: 'ops_session=%zz' } })],
     ['the metrics token', () => ({ token: METRICS_TOKEN })],
   ];
 
@@ -773,9 +774,14 @@ describe('POST/DELETE /api/session: the dashboard’s cookie', () => {
   it('a good token sets an httpOnly cookie that then authenticates the API', async () => {
     const response = await signIn(JSON.stringify({ token: myToken }), 'application/json');
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ signedIn: true, workspaceId: mine.id });
+    expect(await response.json()).toEqual({
+      signedIn: true,
+      workspaceId: mine.id,
+      scopes: ['read', 'operate', 'restore'],
+    });
     const cookie = response.headers.get('set-cookie')!;
-    expect(cookie).toBe(`ops_session=${myToken}; Path=/; HttpOnly; SameSite=Lax; Max-Age=43200`);
+    // A session of the server's, not the token (tests/integration/web/access-control.test.ts has the rest).
+    expect(cookie).toMatch(/^ops_session=opss_[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Lax; Max-Age=43200$/);
 
     const withCookie = await listBackups(history.id, { headers: { cookie: cookie.split(';')[0]! } }, '?limit=1');
     expect(withCookie.status).toBe(200);
@@ -811,7 +817,7 @@ describe('POST/DELETE /api/session: the dashboard’s cookie', () => {
       signIn(new URLSearchParams(fields).toString(), 'application/x-www-form-urlencoded');
     const good = await form({ token: myToken, next: '/deployments/abc' });
     expect([good.status, good.headers.get('location')]).toEqual([303, '/deployments/abc']);
-    expect(good.headers.get('set-cookie')).toMatch(/^ops_session=opsb_/);
+    expect(good.headers.get('set-cookie')).toMatch(/^ops_session=opss_/);
     const bad = await form({ token: 'wrong', next: '/deployments/abc' });
     expect([bad.status, bad.headers.get('location'), bad.headers.get('set-cookie')]).toEqual([
       303,
@@ -830,7 +836,63 @@ describe('POST/DELETE /api/session: the dashboard’s cookie', () => {
     expect((await signIn(myToken, 'text/plain')).status).toBe(415);
   });
 
-  it('DELETE clears the cookie', async () => {
+  it('refuses a sign-in from another site (login CSRF): 403, no cookie', async () => {
+    const crossSite = (headers: Record<string, string>) =>
+      sessionRoute.POST(
+        new Request(`${BASE}/api/session`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+          body: new URLSearchParams({ token: myToken, next: '/' }).toString(),
+        }),
+      );
+    for (const headers of <Array<Record<string, string>>>[
+      { origin: 'https://evil.example' },
+      { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' },
+      { 'sec-fetch-site': 'same-site' },
+      { origin: 'null' },
+    ]) {
+      const response = await crossSite(headers);
+      expect([response.status, response.headers.get('set-cookie')], JSON.stringify(headers)).toEqual([403, null]);
+      expect((await response.json()).error).toMatch(/cross-site sign-in refused/);
+    }
+    const sameOrigin = await crossSite({ origin: BASE, 'sec-fetch-site': 'same-origin' });
+    expect([sameOrigin.status, sameOrigin.headers.get('set-cookie')]).toEqual([
+      303,
+      expect.stringMatching(/^ops_session=/),
+    ]);
+  });
+
+  it('413 for a body over 64 KiB, declared or not, read no further than the limit', async () => {
+    const declared = await sessionRoute.POST(
+      new Request(`${BASE}/api/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': String(256 * 1024 * 1024) },
+      }),
+    );
+    expect([declared.status, (await declared.json()).error]).toEqual([
+      413,
+      'the request body is larger than 65536 bytes',
+    ]);
+    let pulled = 0;
+    const endless = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled += 16 * 1024;
+        controller.enqueue(new Uint8Array(16 * 1024).fill(0x20));
+      },
+    });
+    const streamed = await sessionRoute.POST(
+      new Request(`${BASE}/api/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: endless,
+        duplex: 'half',
+      } as RequestInit),
+    );
+    expect(streamed.status).toBe(413);
+    expect(pulled).toBeLessThan(1024 * 1024);
+  });
+
+  it('DELETE clears the cookie (and revokes the session: access-control.test.ts)', async () => {
     const response = await sessionRoute.DELETE(new Request(`${BASE}/api/session`, { method: 'DELETE' }));
     expect(response.status).toBe(204);
     expect(response.headers.get('set-cookie')).toBe('ops_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0');

@@ -49,8 +49,10 @@ function item(fields: Partial<RestoreHistoryItem>): RestoreHistoryItem {
   };
 }
 
-const render = (items: RestoreHistoryItem[]) =>
-  renderToStaticMarkup(createElement(RestoreHistorySection, { items, testRestore: TEST_RESTORES_OFF, now: NOW }));
+const render = (items: RestoreHistoryItem[], canRestore = true) =>
+  renderToStaticMarkup(
+    createElement(RestoreHistorySection, { items, testRestore: TEST_RESTORES_OFF, now: NOW, canRestore }),
+  );
 
 describe('RestoreHistorySection', () => {
   it('shows a proposal’s plan and how to approve, confirm or cancel it', () => {
@@ -73,6 +75,25 @@ describe('RestoreHistorySection', () => {
     expect(html).toContain(`POST /api/restores/${ID}/approve`);
     expect(html).toContain(`--token &lt;token&gt;`);
     expect(html).toContain('waiting for a person');
+  });
+
+  it('offers no approve or confirm step to a session without the restore scope', () => {
+    const proposal = item({
+      plan: 'Overwrites database app: public.orders (1,200 rows).',
+      nextStep: {
+        state: 'awaiting-approval',
+        approveCommand: `npm run restore -- approve ${ID}`,
+        approvePath: `/api/restores/${ID}/approve`,
+        confirmCommand: `npm run restore -- confirm ${ID} --token <token>`,
+        confirmPath: `/api/restores/${ID}/confirm`,
+        cancelCommand: `npm run restore -- cancel ${ID}`,
+      },
+    });
+    const html = render([proposal], false);
+    expect(html).toContain('Overwrites database app: public.orders (1,200 rows).');
+    expect(html).toContain('data-missing-scope="restore"');
+    expect(html).not.toContain('/approve');
+    expect(html).not.toContain('/confirm');
   });
 
   it('shows a running restore’s progress (bytes sent, rate, elapsed) and a queued one waiting for a worker', () => {

@@ -21,6 +21,7 @@ function record(fields: Partial<RestoreRecord>): RestoreRecord {
     trigger: 'API',
     target: 'app',
     requestedBy: 'cli',
+    approvedBy: null,
     confirmedBy: null,
     plan: 'Overwrites app.',
     confirmTokenHash: null,

@@ -1,11 +1,18 @@
 import {
-  authenticate,
+  authenticateToken,
+  createSession,
   getWebContext,
+  isCrossSiteSignIn,
+  isSecureTransport,
   json,
   problem,
   readSignIn,
+  requestClientAddress,
+  revokeSession,
   sessionCookie,
+  sessionToken,
   signInRedirect,
+  tooManyRequests,
 } from '../../../lib/web/index.ts';
 
 export const dynamic = 'force-dynamic';
@@ -13,26 +20,56 @@ export const runtime = 'nodejs';
 
 /**
  * Signs in with a workspace API token (`{ "token": … }` as JSON, or a form with `token` and an optional `next`):
- * sets the httpOnly session cookie. JSON gets 200 or 401; a form gets a 303 redirect to `next` (default `/`), or back
- * to `/login?next=…&reason=invalid` with no cookie.
+ * opens a server-side session and sets its httpOnly cookie (the session's secret, never the token). JSON gets 200 or
+ * 401; a form gets a 303 redirect to `next` (default `/`), or back to `/login?next=…&reason=invalid` with no cookie.
+ * A sign-in from another site is 403 (login CSRF).
  */
 export async function POST(request: Request): Promise<Response> {
+  if (isCrossSiteSignIn(request)) {
+    await request.body?.cancel().catch(() => undefined);
+    return problem(403, 'cross-site sign-in refused: sign in from this dashboard’s own login page');
+  }
   const signIn = await readSignIn(request);
-  if (!signIn.ok) return problem(signIn.status, signIn.message);
-  const db = (await getWebContext()).runtime.database.prisma;
-  const principal = await authenticate(db, new Headers({ authorization: `Bearer ${signIn.token}` }), new Date());
-  if (signIn.form) return signInRedirect(signIn.next, principal ? sessionCookie(request, signIn.token) : null);
-  if (!principal) return problem(401, 'token is not a valid workspace API token (unknown, revoked or malformed)');
+  if (!signIn.ok) return signIn.response;
+  const context = await getWebContext();
+  const db = context.runtime.database.prisma;
+  const now = new Date();
+  // Guessing tokens: failed sign-ins are limited per client address (successful ones cost nothing).
+  const address = requestClientAddress(request);
+  const allowed = context.limits.failedSignIns.check(address, now);
+  if (!allowed.ok) return tooManyRequests(allowed, 'failed sign-ins from this address');
+  const principal = await authenticateToken(db, signIn.token, now);
+  if (!principal) context.limits.failedSignIns.take(address, now);
+  let cookie: string | null = null;
+  if (principal) {
+    const token = await db.apiToken.findUniqueOrThrow({ where: { id: principal.tokenId } });
+    const session = await createSession(db, principal, token.expiresAt, now);
+    cookie = sessionCookie(session, isSecureTransport(context.transport, request.headers, request.url), now);
+  }
+  if (signIn.form) return signInRedirect(signIn.next, cookie);
+  if (!principal || !cookie)
+    return problem(401, 'token is not a valid workspace API token (unknown, revoked, expired or malformed)');
   return json(
-    { signedIn: true, workspaceId: principal.workspaceId },
-    { headers: { 'set-cookie': sessionCookie(request, signIn.token) } },
+    { signedIn: true, workspaceId: principal.workspaceId, scopes: principal.scopes },
+    { headers: { 'set-cookie': cookie } },
   );
 }
 
-/** Signs out: clears the session cookie. */
+/**
+ * Signs out: the session is revoked (its cookie no longer works anywhere) and the cookie cleared. Another site cannot
+ * sign a browser out (403), as it cannot sign one in.
+ */
 export async function DELETE(request: Request): Promise<Response> {
+  if (isCrossSiteSignIn(request)) return problem(403, 'cross-site sign-out refused');
+  const context = await getWebContext();
+  const secret = sessionToken(request.headers);
+  const now = new Date();
+  if (secret) await revokeSession(context.runtime.database.prisma, secret, now);
   return new Response(null, {
     status: 204,
-    headers: { 'set-cookie': sessionCookie(request, null), 'cache-control': 'no-store' },
+    headers: {
+      'set-cookie': sessionCookie(null, isSecureTransport(context.transport, request.headers, request.url), now),
+      'cache-control': 'no-store',
+    },
   });
 }

@@ -21,7 +21,7 @@ export async function GET(request: Request, { params }: { params: Promise<{ id: 
   const { id } = await params;
   const context = await getWebContext();
   const db = context.runtime.database.prisma;
-  const principal = await requirePrincipal(db, request, new Date());
+  const principal = await requirePrincipal(db, request, new Date(), 'read');
   if (principal instanceof Response) return principal;
   const job = await findJobForPrincipal({ db, jobs: await context.jobs() }, principal, id);
   if (!job) return problem(404, `job ${quoteInput(id)} not found`);

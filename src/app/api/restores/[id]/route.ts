@@ -14,7 +14,7 @@ export const runtime = 'nodejs';
 export async function GET(request: Request, { params }: { params: Promise<{ id: string }> }): Promise<Response> {
   const { id } = await params;
   const db = (await getWebContext()).runtime.database.prisma;
-  const principal = await requirePrincipal(db, request, new Date());
+  const principal = await requirePrincipal(db, request, new Date(), 'read');
   if (principal instanceof Response) return principal;
   const record = await findRestoreForPrincipal(db, principal, id);
   if (!record) return restoreNotFound(id);

@@ -5,6 +5,7 @@ import {
   describeSpan,
   formatInstant,
   formatRelative,
+  hasScope,
   listBackupHistory,
   listRestoreHistory,
   loadDeploymentBackupSummary,
@@ -71,10 +72,16 @@ export default async function DeploymentBackupsPage({ params, searchParams }: Pa
         nextCursor={history.nextCursor}
         pageSize={PAGE_SIZE}
         backupBlockedBy={summary.manualBackupBlockedBy}
+        canOperate={hasScope(principal, 'operate')}
         emptyMessage={emptyHistoryMessage(summary, now, cursor !== null)}
         offsiteEnabled={offsiteBucket !== null}
       />
-      <RestoreHistorySection items={restores} testRestore={summary.testRestore} now={now} />
+      <RestoreHistorySection
+        items={restores}
+        testRestore={summary.testRestore}
+        now={now}
+        canRestore={hasScope(principal, 'restore')}
+      />
     </>
   );
 }

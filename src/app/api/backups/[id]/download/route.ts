@@ -25,7 +25,7 @@ export async function GET(request: Request, { params }: { params: Promise<{ id: 
   const { id } = await params;
   const { runtime } = await getWebContext();
   const db = runtime.database.prisma;
-  const principal = await requirePrincipal(db, request, new Date());
+  const principal = await requirePrincipal(db, request, new Date(), 'read');
   if (principal instanceof Response) return principal;
   const record = await findBackupForPrincipal(db, principal, id);
   if (!record) return backupNotFound(id);

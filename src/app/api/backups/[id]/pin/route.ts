@@ -10,7 +10,7 @@ type Context = { params: Promise<{ id: string }> };
 async function setPinned(request: Request, { params }: Context, pinned: boolean): Promise<Response> {
   const { id } = await params;
   const db = (await getWebContext()).runtime.database.prisma;
-  const principal = await requirePrincipal(db, request, new Date());
+  const principal = await requirePrincipal(db, request, new Date(), 'operate');
   if (principal instanceof Response) return principal;
   if (!isRecordId(id)) return backupNotFound(id);
   const outcome = await setBackupPinned(db, { backupId: id, workspaceId: principal.workspaceId }, pinned);

@@ -2,9 +2,11 @@ import {
   backupNotFound,
   findBackupForPrincipal,
   getWebContext,
+  limitRequest,
   livePlanResponse,
   planUnansweredResponse,
   refusalResponse,
+  requestClientAddress,
   requirePrincipal,
 } from '../../../../../lib/web/index.ts';
 import { PlanUnansweredError, requestLivePlan, RestoreRefusedError } from '../../../../../lib/restore/index.ts';
@@ -19,10 +21,19 @@ export const runtime = 'nodejs';
  */
 export async function POST(request: Request, { params }: { params: Promise<{ id: string }> }): Promise<Response> {
   const { id } = await params;
-  const { runtime, backup, jobs } = await getWebContext();
+  const { runtime, backup, jobs, limits } = await getWebContext();
   const db = runtime.database.prisma;
-  const principal = await requirePrincipal(db, request, new Date());
+  const now = new Date();
+  const principal = await requirePrincipal(db, request, now, 'restore');
   if (principal instanceof Response) return principal;
+  // Each plan counts every live table of the deployment (through a worker): limited per token and per address.
+  const limited = limitRequest(
+    { byToken: limits.restorePlansByToken, byAddress: limits.restorePlansByAddress },
+    { tokenId: principal.tokenId, address: requestClientAddress(request) },
+    now,
+    'restore plans',
+  );
+  if (limited) return limited;
   const record = await findBackupForPrincipal(db, principal, id);
   if (!record) return backupNotFound(id);
   try {

@@ -4,12 +4,14 @@ import {
   getWebContext,
   historyQuerySchema,
   json,
+  limitRequest,
   listBackupHistory,
   parseSearchParams,
   problem,
   quoteInput,
   requireDeployment,
   requestBackup,
+  requestClientAddress,
   requirePrincipal,
   toBackupRecordJson,
   toJobJson,
@@ -24,7 +26,7 @@ type Context = { params: Promise<{ id: string }> };
 export async function GET(request: Request, { params }: Context): Promise<Response> {
   const { id } = await params;
   const db = (await getWebContext()).runtime.database.prisma;
-  const deployment = await requireDeployment(db, request, id, new Date());
+  const deployment = await requireDeployment(db, request, id, new Date(), 'read');
   if (deployment instanceof Response) return deployment;
   const query = parseSearchParams(historyQuerySchema, new URL(request.url).searchParams);
   if (!query.ok) return problem(400, query.message);
@@ -48,8 +50,16 @@ export async function POST(request: Request, { params }: Context): Promise<Respo
   const { id } = await params;
   const context = await getWebContext();
   const db = context.runtime.database.prisma;
-  const principal = await requirePrincipal(db, request, new Date());
+  const now = new Date();
+  const principal = await requirePrincipal(db, request, now, 'operate');
   if (principal instanceof Response) return principal;
+  const limited = limitRequest(
+    { byToken: context.limits.backupRequestsByToken, byAddress: context.limits.backupRequestsByAddress },
+    { tokenId: principal.tokenId, address: requestClientAddress(request) },
+    now,
+    'backup requests',
+  );
+  if (limited) return limited;
   const deployment = await findDeploymentForPrincipal(db, principal, id);
   if (!deployment) return deploymentNotFound(id);
   const result = await requestBackup({ db, jobs: await context.jobs() }, deployment, `api:${principal.tokenId}`);

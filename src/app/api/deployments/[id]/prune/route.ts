@@ -5,7 +5,15 @@ import {
   pruneBackups,
   type PruneReport,
 } from '../../../../../lib/retention/index.ts';
-import { getWebContext, json, problem, requireDeployment } from '../../../../../lib/web/index.ts';
+import {
+  getWebContext,
+  json,
+  MAX_REQUEST_BYTES,
+  parseJsonBytes,
+  problem,
+  readBoundedBody,
+  requireDeployment,
+} from '../../../../../lib/web/index.ts';
 import { recordIdSchema } from '../../../../../lib/shared/index.ts';
 
 export const dynamic = 'force-dynamic';
@@ -15,6 +23,8 @@ type Context = { params: Promise<{ id: string }> };
 
 /** Most ids one confirmation may name: far above any real plan, a bound on what a request can make us hold. */
 const MAX_CONFIRMED_IDS = 100_000;
+/** Largest confirmation body: room for MAX_CONFIRMED_IDS ids of 25 characters, quoted and separated. */
+const MAX_CONFIRMATION_BYTES = MAX_REQUEST_BYTES;
 
 const confirmSchema = z
   .object({
@@ -38,7 +48,7 @@ export async function GET(request: Request, { params }: Context): Promise<Respon
   const { id } = await params;
   const { runtime, backup } = await getWebContext();
   const db = runtime.database.prisma;
-  const deployment = await requireDeployment(db, request, id, new Date());
+  const deployment = await requireDeployment(db, request, id, new Date(), 'read');
   if (deployment instanceof Response) return deployment;
   try {
     return json({ plan: planJson(await pruneBackups(backup, deployment.id, { dryRun: true })) });
@@ -59,18 +69,16 @@ export async function POST(request: Request, { params }: Context): Promise<Respo
   const { id } = await params;
   const { runtime, backup } = await getWebContext();
   const db = runtime.database.prisma;
-  const deployment = await requireDeployment(db, request, id, new Date());
+  const deployment = await requireDeployment(db, request, id, new Date(), 'operate');
   if (deployment instanceof Response) return deployment;
   const type = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase() ?? '';
   if (type !== 'application/json')
     return problem(415, `send {"expectDelete": [...]} as application/json (got content-type ${JSON.stringify(type)})`);
-  let body: unknown;
-  try {
-    body = await request.json();
-  } catch {
-    return problem(400, 'body must be JSON: {"expectDelete": [ids from GET /api/deployments/{id}/prune]}');
-  }
-  const parsed = confirmSchema.safeParse(body);
+  const read = await readBoundedBody(request, MAX_CONFIRMATION_BYTES);
+  if (!read.ok) return read.response;
+  const body = parseJsonBytes(read.bytes);
+  if (!body.ok) return problem(400, 'body must be JSON: {"expectDelete": [ids from GET /api/deployments/{id}/prune]}');
+  const parsed = confirmSchema.safeParse(body.value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     return problem(400, `${issue?.path.join('.') || 'body'} ${issue?.message ?? 'is invalid'}`);

@@ -19,7 +19,7 @@ export async function GET(request: Request, { params }: { params: Promise<{ id: 
   const { id } = await params;
   const db = (await getWebContext()).runtime.database.prisma;
   const now = new Date();
-  const deployment = await requireDeployment(db, request, id, now);
+  const deployment = await requireDeployment(db, request, id, now, 'read');
   if (deployment instanceof Response) return deployment;
   const query = parseSearchParams(restoreHistoryQuerySchema, new URL(request.url).searchParams);
   if (!query.ok) return problem(400, query.message);

@@ -1,9 +1,11 @@
 import {
   findRestoreForPrincipal,
   getWebContext,
+  limitRequest,
   livePlanResponse,
   planUnansweredResponse,
   refusalResponse,
+  requestClientAddress,
   requirePrincipal,
   restoreNotFound,
 } from '../../../../../lib/web/index.ts';
@@ -18,10 +20,19 @@ export const runtime = 'nodejs';
  */
 export async function POST(request: Request, { params }: { params: Promise<{ id: string }> }): Promise<Response> {
   const { id } = await params;
-  const { runtime, backup, jobs } = await getWebContext();
+  const { runtime, backup, jobs, limits } = await getWebContext();
   const db = runtime.database.prisma;
-  const principal = await requirePrincipal(db, request, new Date());
+  const now = new Date();
+  const principal = await requirePrincipal(db, request, now, 'restore');
   if (principal instanceof Response) return principal;
+  // Each plan counts every live table of the deployment (through a worker): limited per token and per address.
+  const limited = limitRequest(
+    { byToken: limits.restorePlansByToken, byAddress: limits.restorePlansByAddress },
+    { tokenId: principal.tokenId, address: requestClientAddress(request) },
+    now,
+    'restore approvals',
+  );
+  if (limited) return limited;
   const proposal = await findRestoreForPrincipal(db, principal, id);
   if (!proposal) return restoreNotFound(id);
   try {

@@ -3,7 +3,9 @@ import {
   findRestoreForPrincipal,
   getWebContext,
   json,
+  parseJsonBytes,
   problem,
+  readBoundedBody,
   refusalResponse,
   requirePrincipal,
   restoreNotFound,
@@ -27,11 +29,14 @@ export async function POST(request: Request, { params }: { params: Promise<{ id:
   const { id } = await params;
   const { runtime, backup, jobs } = await getWebContext();
   const db = runtime.database.prisma;
-  const principal = await requirePrincipal(db, request, new Date());
+  const principal = await requirePrincipal(db, request, new Date(), 'restore');
   if (principal instanceof Response) return principal;
   const proposal = await findRestoreForPrincipal(db, principal, id);
   if (!proposal?.backupRecordId) return restoreNotFound(id);
-  const body = bodySchema.safeParse(await request.json().catch(() => null));
+  const read = await readBoundedBody(request);
+  if (!read.ok) return read.response;
+  const given = parseJsonBytes(read.bytes);
+  const body = bodySchema.safeParse(given.ok ? given.value : null);
   if (!body.success) return problem(400, 'the body must be JSON {"token": "<confirmation token>"}');
   try {
     const queued = await queueLiveRestore(backup, await jobs(), {
