@@ -58,6 +58,11 @@ const { values } = parseArgs({
     bytes: { type: 'string' },
     root: { type: 'string' },
     'rate-mib-per-second': { type: 'string' },
+    // A real export instead of `head -c BYTES /dev/urandom`: the command as a JSON array, and whether its output is
+    // already compressed (otherwise the store gzips it); --bytes is then not checked.
+    'command-json': { type: 'string' },
+    'already-compressed': { type: 'boolean' },
+    extension: { type: 'string' },
   },
 });
 
@@ -121,20 +126,23 @@ async function readVmHwmKiB(): Promise<number> {
 async function main(): Promise<void> {
   const loadedMs = performance.now();
   const loadedRssKiB = Math.round(process.memoryUsage.rss() / 1024);
-  const bytes = Number(required('bytes'));
-  if (!Number.isSafeInteger(bytes) || bytes <= 0)
+  const command = values['command-json'] === undefined ? null : (JSON.parse(values['command-json']) as string[]);
+  const bytes = command ? null : Number(required('bytes'));
+  if (bytes !== null && (!Number.isSafeInteger(bytes) || bytes <= 0))
     throw new Error(`backup-client: --bytes must be a positive integer (got ${values.bytes})`);
   const rate = values['rate-mib-per-second'] === undefined ? null : Number(values['rate-mib-per-second']) * MIB;
   if (rate !== null && !(rate > 0))
     throw new Error(`backup-client: --rate-mib-per-second must be positive (got ${values['rate-mib-per-second']})`);
   const deploymentName = required('deployment');
+  const compressed = command ? values['already-compressed'] === true : true;
+  const extension = values.extension ?? 'bin';
   const dataExport: DataExport = {
     container: required('container'),
-    command: ['head', '-c', String(bytes), '/dev/urandom'],
-    format: 'bench-random',
-    extension: 'bin',
+    command: command ?? ['head', '-c', String(bytes), '/dev/urandom'],
+    format: command ? 'bench-export' : 'bench-random',
+    extension,
     // Random bytes: stored as they are, not gzipped.
-    compressed: true,
+    compressed,
     environment: [],
   };
 
@@ -166,8 +174,8 @@ async function main(): Promise<void> {
   const writer = await store.open({
     workspaceId: 'bench',
     deploymentName,
-    extension: 'bin',
-    compressed: true,
+    extension,
+    compressed,
     startedAt: new Date(),
   });
   const exported = await runDataExport(
@@ -192,7 +200,7 @@ async function main(): Promise<void> {
   gcObserver.disconnect();
   const sampledPeakKiB = memory.stop();
 
-  if (exported.bytes !== bytes || stored.sizeBytes !== BigInt(bytes)) {
+  if (bytes !== null && (exported.bytes !== bytes || stored.sizeBytes !== BigInt(bytes))) {
     throw new Error(`backup-client: expected ${bytes} bytes, exported ${exported.bytes}, stored ${stored.sizeBytes}`);
   }
   const report: ClientReport = {
