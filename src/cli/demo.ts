@@ -5,7 +5,7 @@ import { startFakeKubeApi } from '../dev/local-cluster/fake-kube-api.ts';
 import { formatBytes } from '../lib/shared/index.ts';
 import { runOnce } from '../lib/worker/index.ts';
 import { createLoopDependencies, createServices, openRuntime, readEnvironment, runMain } from '../lib/runtime/index.ts';
-import { verifyBackupFile } from '../lib/storage/index.ts';
+import { verifyStoredBackup } from '../lib/storage/index.ts';
 
 /**
  * `npm run demo`: one real backup cycle on this machine, no cluster needed. It seeds a workspace with a PostgreSQL
@@ -110,7 +110,11 @@ runMain(async () => {
       process.exitCode = 1;
       return;
     }
-    const verification = await verifyBackupFile(record.path, record.sha256);
+    const verification = await verifyStoredBackup(
+      backupRoot,
+      { workspaceId: shop.workspaceId, deploymentName: shop.name, path: record.path, extension: record.extension },
+      record.sha256,
+    );
     say(`File: ${record.path}`);
     say(`      ${formatBytes(record.sizeBytes)}, sha256 ${record.sha256}`);
     say(

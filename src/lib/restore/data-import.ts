@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, openSync } from 'node:fs';
 import { Readable, Transform, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { type Logger, redactSecrets, TypedFailure } from '../shared/index.ts';
-import { verifyBackupFile } from '../storage/index.ts';
+import { READ_NO_FOLLOW, verifyBackupFile } from '../storage/index.ts';
 import {
   AbortedError,
   defaultPodSelector,
@@ -139,7 +139,8 @@ function openSource(source: ImportSource): { stream: Readable; assertComplete: (
       done(null, chunk);
     },
   });
-  const file = createReadStream(source.path, { highWaterMark: 256 * 1024 });
+  // Never through a symbolic link (the path was located by loadRestorable; a link planted since fails with ELOOP).
+  const file = createReadStream(source.path, { fd: openSync(source.path, READ_NO_FOLLOW), highWaterMark: 256 * 1024 });
   // pipeline destroys every stage when the reader stops early; its callback is not needed (the reader sees errors).
   const ignore = () => undefined;
   const bytes: Readable = source.gunzip

@@ -5,4 +5,17 @@ export { type BackupStore, type BackupWriter, createFileBackupStore, createFileS
 export { locateDeploymentFolder } from './deployment-folder.ts';
 export { BACKUP_FILE_MODE, ignoreCode, removeFileIfPresent, syncDirectory, writeFileDurably } from './file-system.ts';
 export { errorCode, OutsideDeploymentFolderError } from './storage-errors.ts';
-export { verifyBackupFile } from './verify-backup.ts';
+export { type BackupVerification, verifyBackupFile, verifyStoredBackup } from './verify-backup.ts';
+export {
+  type BackupFileLocation,
+  type BackupFilePlace,
+  type BackupFileReference,
+  type BackupFileRefusal,
+  BackupFileRefusedError,
+  backupFileReferenceOf,
+  locateBackupFile,
+  openBackupFileForReading,
+  placeBackupFile,
+  READ_NO_FOLLOW,
+  requireBackupFile,
+} from './locate-backup-file.ts';
