@@ -242,6 +242,7 @@ async function backUpAndRecord(
     const exported = await runDataExport(
       deps.kube,
       {
+        workspaceId: deployment.workspaceId,
         namespace: deployment.namespace,
         podSelector: deployment.podSelector,
         deploymentName: deployment.name,

@@ -1,9 +1,12 @@
 import { CoreV1Api, Exec, KubeConfig } from '@kubernetes/client-node';
+import { DEFAULT_WORKSPACE_LABEL } from './pod-resolver.ts';
 
-/** The two Kubernetes clients exports and imports need: pod lookup and exec. */
+/** The two Kubernetes clients exports and imports need (pod lookup and exec), and how pods are tied to workspaces. */
 export interface KubeClients {
   core: CoreV1Api;
   exec: Exec;
+  /** The label a pod (or its namespace) carries with its workspace's id (`POD_WORKSPACE_LABEL`). */
+  workspaceLabel: string;
 }
 
 /**
@@ -23,12 +26,16 @@ export function noKubeClients(reason: string): KubeClients {
             },
     },
   );
-  return { core: refuse as CoreV1Api, exec: refuse as Exec };
+  return { core: refuse as CoreV1Api, exec: refuse as Exec, workspaceLabel: DEFAULT_WORKSPACE_LABEL };
 }
 
 /** Builds the clients from a loaded KubeConfig (see `loadKubeConfig`). */
-export function createKubeClients(kubeConfig: KubeConfig): KubeClients {
-  return { core: kubeConfig.makeApiClient(CoreV1Api), exec: new Exec(kubeConfig) };
+export function createKubeClients(kubeConfig: KubeConfig, options: { workspaceLabel?: string } = {}): KubeClients {
+  return {
+    core: kubeConfig.makeApiClient(CoreV1Api),
+    exec: new Exec(kubeConfig),
+    workspaceLabel: options.workspaceLabel ?? DEFAULT_WORKSPACE_LABEL,
+  };
 }
 
 /** Where `loadKubeConfig` takes the cluster credentials from. */

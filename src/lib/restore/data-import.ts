@@ -28,6 +28,8 @@ export interface ImportSource {
 }
 
 export interface DataImportRequest {
+  /** The deployment's workspace: only its pods qualify (see `resolveExportTarget`). */
+  workspaceId: string;
   namespace: string;
   /** Label selector of the deployment's pods; null: `defaultPodSelector(deploymentName)`. */
   podSelector: string | null;
@@ -78,7 +80,15 @@ export async function runDataImport(
   let location: ExecLocation = { namespace, pod: null, container };
   try {
     if (source && !source.verified) await assertBackupFileMatches(source);
-    const target = await withinLimits(() => resolveExportTarget(clients.core, { namespace, podSelector, container }), {
+    const resolving = () =>
+      resolveExportTarget(clients.core, {
+        namespace,
+        podSelector,
+        container,
+        workspaceId: request.workspaceId,
+        workspaceLabel: clients.workspaceLabel,
+      });
+    const target = await withinLimits(resolving, {
       timeoutMs,
       signal,
       aborted: () => new AbortedError('import', location, 0),

@@ -600,6 +600,7 @@ function runStep(
   return runDataImport(
     deps.kube,
     {
+      workspaceId: deployment.workspaceId,
       namespace: deployment.namespace,
       podSelector: deployment.podSelector,
       deploymentName: deployment.name,

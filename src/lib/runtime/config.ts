@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { readVariableFiles } from './config-files.ts';
+import { DEFAULT_WORKSPACE_LABEL, isLabelKey } from '../kube/index.ts';
 import { normaliseKeyPrefix } from '../offsite/index.ts';
 import { isSecretKey, recordIdSchema } from '../shared/index.ts';
 
@@ -107,6 +108,14 @@ export const configSchema = z
       .describe(
         'In a cluster (KUBERNETES_SERVICE_HOST set, no KUBECONFIG): the folder the service-account files are read under ' +
           '({root}/var/run/secrets/kubernetes.io/serviceaccount/token, ca.crt). Unset: the pod’s own mount.',
+      ),
+    POD_WORKSPACE_LABEL: z
+      .string()
+      .refine(isLabelKey, { error: 'must be a Kubernetes label key, e.g. platform.example/workspace-id' })
+      .default(DEFAULT_WORKSPACE_LABEL)
+      .describe(
+        'Label whose value is the workspace id on every pod a deployment may be backed up or restored from (or on ' +
+          'its namespace); pods without it are refused (PodNotOwned) and nothing runs in them.',
       ),
     HEALTH_PORT: integerVariable(0, 65_535, 8080).describe(
       'Port of the worker’s health server (/healthz, /readyz, /metrics); 0: any free port.',

@@ -101,6 +101,7 @@ export function createServices(
               ...(config.KUBECONFIG ? { kubeconfigPath: config.KUBECONFIG } : {}),
               ...(config.KUBE_SERVICE_ACCOUNT_ROOT ? { serviceAccountRoot: config.KUBE_SERVICE_ACCOUNT_ROOT } : {}),
             }),
+          { workspaceLabel: config.POD_WORKSPACE_LABEL },
         );
   let jobs: Promise<JobQueue> | null = null;
   const openJobs = () => {
