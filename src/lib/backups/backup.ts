@@ -238,6 +238,7 @@ async function backUpAndRecord(
       extension: dataExport.extension,
       compressed: dataExport.compressed,
       startedAt,
+      maxBytes: deployment.maxBackupBytes,
     });
     const exported = await runDataExport(
       deps.kube,

@@ -44,6 +44,16 @@ export const configSchema = z
     BACKUP_CLAIM_TTL_SECONDS: integerVariable(30, 3_600, 300).describe(
       'Lease length of a backup claim; a crashed worker’s claim expires after this.',
     ),
+    BACKUP_MIN_FREE_BYTES: integerVariable(0, Number.MAX_SAFE_INTEGER, 0).describe(
+      'Free space kept on the backup volume, in bytes: a backup does not start, or is aborted, below it (with ' +
+        'BACKUP_MIN_FREE_PERCENT, the larger applies).',
+    ),
+    BACKUP_MIN_FREE_PERCENT: z.coerce
+      .number({ error: 'must be a number from 0 to 90' })
+      .min(0, { error: 'must be a number from 0 to 90' })
+      .max(90, { error: 'must be a number from 0 to 90' })
+      .default(5)
+      .describe('Free space kept on the backup volume, as a percentage of its size (0: none).'),
     BACKUP_RETRY_MINUTES: integerVariable(1, 24 * 60, 15).describe(
       'After a failed scheduled backup, wait this long before the next attempt (until the next success).',
     ),

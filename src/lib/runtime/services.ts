@@ -137,7 +137,11 @@ export function createServices(
   const backup = {
     db: database.prisma,
     kube,
-    store: createFileBackupStore({ root: config.BACKUP_ROOT, logger }),
+    store: createFileBackupStore({
+      root: config.BACKUP_ROOT,
+      logger,
+      reserve: { minFreeBytes: BigInt(config.BACKUP_MIN_FREE_BYTES), minFreePercent: config.BACKUP_MIN_FREE_PERCENT },
+    }),
     clock,
     logger,
     notifier,
