@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { BackupRecord, Deployment } from '../../generated/prisma/client.ts';
 import {
+  backupFileReferenceOf,
   errorCode,
   locateBackupFile,
   openBackupFileForReading,
@@ -53,12 +54,7 @@ export async function openBackupFile(
   if (!record.path || !record.sha256 || record.sizeBytes === null) {
     return { ok: false, reason: 'file-missing', detail: `${label} has no file recorded` };
   }
-  const location = await locateBackupFile(root, {
-    workspaceId: record.workspaceId,
-    deploymentName: record.deployment.name,
-    path: record.path,
-    extension: record.extension,
-  });
+  const location = await locateBackupFile(root, backupFileReferenceOf(record));
   const fileName = location.ok ? location.fileName : path.basename(record.path);
   const outside = (why: string) => ({
     ok: false as const,
@@ -74,7 +70,8 @@ export async function openBackupFile(
     if (location.reason === 'missing') return gone;
     if (location.reason === 'volume-unavailable')
       return { ok: false, reason: 'volume-unavailable', detail: `${label}: ${location.detail}` };
-    return outside(location.detail);
+    // Not the locator's detail: it names server paths, and this answer goes to the tenant.
+    return outside("its recorded path is not a backup file directly inside this deployment's folder under BACKUP_ROOT");
   }
   let file: FileHandle;
   try {
