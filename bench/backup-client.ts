@@ -181,6 +181,7 @@ async function main(): Promise<void> {
   const exported = await runDataExport(
     clients,
     {
+      workspaceId: 'bench',
       namespace: required('namespace'),
       podSelector: null,
       deploymentName,

@@ -35,6 +35,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { startFakeKubeApi, type FakeKubeApi } from '../tests/support/fake-kube-api.ts';
+import { DEFAULT_WORKSPACE_LABEL } from '../src/lib/kube/index.ts';
 import type { ClientReport } from './backup-client.ts';
 
 const MIB = 1024 * 1024;
@@ -609,7 +610,8 @@ async function main(): Promise<void> {
         {
           namespace: NAMESPACE,
           name: POD,
-          labels: { 'app.kubernetes.io/instance': DEPLOYMENT },
+          // bench/backup-client.ts backs up for the workspace `bench`.
+          labels: { 'app.kubernetes.io/instance': DEPLOYMENT, [DEFAULT_WORKSPACE_LABEL]: 'bench' },
           phase: 'Running',
           containers: [{ name: CONTAINER, ready: true }],
         },

@@ -10,6 +10,7 @@ import { runDataImport } from '../src/lib/restore/data-import.ts';
 import { createLogger } from '../src/lib/shared/logger.ts';
 import { formatSidecar } from '../src/lib/storage/backup-path.ts';
 import { startFakeKubeApi } from '../src/dev/local-cluster/fake-kube-api.ts';
+import { DEFAULT_WORKSPACE_LABEL } from '../src/lib/kube/index.ts';
 
 /**
  * Restore streaming: a file of SIZE_MB is sent through exec stdin (client-node → fake API server → a slow `sh` reader
@@ -41,7 +42,7 @@ const kube = await startFakeKubeApi({
     {
       namespace: 'apps',
       name: 'db-0',
-      labels: { 'app.kubernetes.io/instance': 'db' },
+      labels: { 'app.kubernetes.io/instance': 'db', [DEFAULT_WORKSPACE_LABEL]: 'bench' },
       phase: 'Running',
       containers: [{ name: 'db', ready: true, env: {} }],
     },
@@ -55,6 +56,7 @@ const started = Date.now();
 const result = await runDataImport(
   createKubeClients(kube.kubeConfig()),
   {
+    workspaceId: 'bench',
     namespace: 'apps',
     podSelector: null,
     deploymentName: 'db',

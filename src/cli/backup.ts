@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { openServices, readEnvironment, runMain } from '../lib/runtime/index.ts';
-import { assertBackupRootUsable, verifyBackupFile } from '../lib/storage/index.ts';
+import { assertBackupRootUsable, backupFileReferenceOf, verifyStoredBackup } from '../lib/storage/index.ts';
 import {
   auditBackupFiles,
   BackupInterruptedError,
@@ -207,13 +207,16 @@ async function runCommand(
         return 0;
       }
       case 'verify': {
-        const record = await deps.db.backupRecord.findUnique({ where: { id } });
+        const record = await deps.db.backupRecord.findUnique({
+          where: { id },
+          include: { deployment: { select: { name: true } } },
+        });
         if (!record) throw new UsageError(`backup "${id}" does not exist`);
         if (record.status !== 'SUCCEEDED' || !record.path || !record.sha256) {
           out(`backup ${id} is ${record.status}: there is no file to verify`);
           return 1;
         }
-        const result = await verifyBackupFile(record.path, record.sha256);
+        const result = await verifyStoredBackup(deps.store.root, backupFileReferenceOf(record), record.sha256);
         out(
           result.ok
             ? `OK ${record.path} (${formatBytes(result.sizeBytes)}, sha256 ${record.sha256})`
@@ -324,7 +327,8 @@ async function runCommand(
       default: {
         const audit = await auditBackupFiles(deps, id);
         for (const file of audit.filesWithoutRecord) out(`file without record: ${file}`);
-        for (const record of audit.recordsWithoutFile) out(`record without file: ${record.id} ${record.path ?? ''}`);
+        for (const record of audit.recordsWithoutFile)
+          out(`record without file: ${record.id} ${record.path ?? ''} (${record.problem})`);
         if (audit.filesWithoutRecord.length + audit.recordsWithoutFile.length === 0) out('files and records agree');
         let offsiteProblems = 0;
         for (const report of await findOffsiteOrphans(deps, { deploymentId: id })) {

@@ -2,10 +2,11 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { startFakeKubeApi } from '../dev/local-cluster/fake-kube-api.ts';
+import { DEFAULT_WORKSPACE_LABEL } from '../lib/kube/index.ts';
 import { formatBytes } from '../lib/shared/index.ts';
 import { runOnce } from '../lib/worker/index.ts';
 import { createLoopDependencies, createServices, openRuntime, readEnvironment, runMain } from '../lib/runtime/index.ts';
-import { verifyBackupFile } from '../lib/storage/index.ts';
+import { verifyStoredBackup } from '../lib/storage/index.ts';
 
 /**
  * `npm run demo`: one real backup cycle on this machine, no cluster needed. It seeds a workspace with a PostgreSQL
@@ -34,12 +35,19 @@ runMain(async () => {
   const say = (line = '') => process.stdout.write(`${line}\n`);
 
   const source = await prepareSourceDatabase(sourceServer);
+  const prisma = database.prisma;
+  const workspace = await prisma.workspace.upsert({
+    where: { slug: 'demo' },
+    update: {},
+    create: { name: 'Demo workspace', slug: 'demo' },
+  });
   const cluster = await startFakeKubeApi({
     pods: [
       {
         namespace: 'shop',
         name: 'shop-db-0',
-        labels: { 'app.kubernetes.io/instance': 'shop-db' },
+        // The platform labels each pod with its workspace; only such pods are backed up.
+        labels: { 'app.kubernetes.io/instance': 'shop-db', [DEFAULT_WORKSPACE_LABEL]: workspace.id },
         phase: 'Running',
         containers: [{ name: 'postgres', ready: true, env: source.podEnvironment }],
       },
@@ -59,12 +67,6 @@ runMain(async () => {
     say(`  backup volume      ${backupRoot}`);
     say();
 
-    const prisma = database.prisma;
-    const workspace = await prisma.workspace.upsert({
-      where: { slug: 'demo' },
-      update: {},
-      create: { name: 'Demo workspace', slug: 'demo' },
-    });
     const deployments = [
       { name: 'shop-db', recipeSlug: 'postgresql', status: 'RUNNING' as const },
       { name: 'legacy-db', recipeSlug: 'postgresql', status: 'FAILED' as const },
@@ -110,7 +112,11 @@ runMain(async () => {
       process.exitCode = 1;
       return;
     }
-    const verification = await verifyBackupFile(record.path, record.sha256);
+    const verification = await verifyStoredBackup(
+      backupRoot,
+      { workspaceId: shop.workspaceId, deploymentName: shop.name, path: record.path, extension: record.extension },
+      record.sha256,
+    );
     say(`File: ${record.path}`);
     say(`      ${formatBytes(record.sizeBytes)}, sha256 ${record.sha256}`);
     say(

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Prisma, PrismaClient } from '../../src/generated/prisma/client.ts';
+import { registerDeploymentPods } from './fake-kube-api.ts';
 
 /** Small builders for test data with unique, valid names; every field can be overridden. */
 export async function createWorkspace(
@@ -16,7 +17,7 @@ export async function createDeployment(
   overrides: Partial<Prisma.DeploymentUncheckedCreateInput> = {},
 ) {
   const suffix = randomBytes(4).toString('hex');
-  return prisma.deployment.create({
+  const deployment = await prisma.deployment.create({
     data: {
       workspaceId,
       name: `db-${suffix}`,
@@ -26,4 +27,6 @@ export async function createDeployment(
       ...overrides,
     },
   });
+  registerDeploymentPods(deployment);
+  return deployment;
 }

@@ -54,6 +54,13 @@ export interface FakeKubeApiOptions {
    * answered 403 Forbidden, as kube-apiserver does (see fake-kube-rbac.ts). Absent: the token may do everything.
    */
   rbac?: FakeRbac;
+  /**
+   * Labels a pod carries besides its own `labels` (which win), computed each time it is read: the tests give pods the
+   * workspace label of the deployment they serve this way, whenever that deployment is created.
+   */
+  podLabels?: (pod: FakePod) => Record<string, string>;
+  /** Labels of namespaces (`GET /api/v1/namespaces/{name}`); editable later through `FakeKubeApi.namespaceLabels`. */
+  namespaceLabels?: Record<string, Record<string, string>>;
 }
 
 /** One authorization decision of the RBAC mode: the request's attributes and whether they were granted. */
@@ -87,6 +94,8 @@ export interface FakeKubeApi {
   /** A client-node KubeConfig trusting the fake's CA and sending its bearer token. */
   kubeConfig(): KubeConfig;
   pods: FakePod[];
+  /** Labels of namespaces, by name; editable at any time. */
+  namespaceLabels: Record<string, Record<string, string>>;
   requests: RecordedRequest[];
   execs: ExecRecord[];
   /** Every authorization decision of the RBAC mode, in order (empty without it). */
@@ -131,6 +140,8 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
   const tls = await generateTestTls(directory);
   const token = randomBytes(24).toString('hex');
   const pods = options.pods ?? [];
+  const namespaceLabels = options.namespaceLabels ?? {};
+  const labelsOf = (pod: FakePod): Record<string, string> => ({ ...options.podLabels?.(pod), ...pod.labels });
   const requests: RecordedRequest[] = [];
   const execs: ExecRecord[] = [];
   const authorizations: AuthorizationRecord[] = [];
@@ -181,8 +192,8 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
       const selector = parseLabelSelector(url.searchParams.get('labelSelector') ?? '');
       if (!selector.ok) return sendStatus(response, failureStatus(400, 'BadRequest', selector.error));
       const items = pods
-        .filter((pod) => pod.namespace === namespace && matchesLabelSelector(pod.labels ?? {}, selector.requirements))
-        .map(toPodJson);
+        .filter((pod) => pod.namespace === namespace && matchesLabelSelector(labelsOf(pod), selector.requirements))
+        .map((pod) => toPodJson(pod, labelsOf(pod)));
       return sendJson(response, 200, { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '1' }, items });
     }
     const podMatch = POD_PATH.exec(url.pathname);
@@ -191,7 +202,9 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
       const forbidden = authorize(core('get', 'pods', namespace, name));
       if (forbidden) return sendStatus(response, forbidden);
       const pod = findPod(namespace, name);
-      return pod ? sendJson(response, 200, toPodJson(pod)) : sendStatus(response, podNotFoundStatus(name));
+      return pod
+        ? sendJson(response, 200, toPodJson(pod, labelsOf(pod)))
+        : sendStatus(response, podNotFoundStatus(name));
     }
     const plainExecMatch = EXEC_PATH.exec(url.pathname);
     if (plainExecMatch) {
@@ -218,7 +231,7 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
       return sendJson(response, 200, {
         kind: 'Namespace',
         apiVersion: 'v1',
-        metadata: { name: namespace },
+        metadata: { name: namespace, labels: namespaceLabels[namespace] ?? {} },
         status: { phase: 'Active' },
       });
     }
@@ -329,6 +342,7 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
     kubeconfigPath,
     kubeConfig: () => buildKubeConfig(url, tls.caPem, token),
     pods,
+    namespaceLabels,
     requests,
     execs,
     authorizations,
@@ -374,11 +388,11 @@ function buildKubeconfigFile(url: string, caPem: string, token: string): Record<
   };
 }
 
-function toPodJson(pod: FakePod): Record<string, unknown> {
+function toPodJson(pod: FakePod, labels: Record<string, string>): Record<string, unknown> {
   return {
     kind: 'Pod',
     apiVersion: 'v1',
-    metadata: { name: pod.name, namespace: pod.namespace, labels: pod.labels ?? {} },
+    metadata: { name: pod.name, namespace: pod.namespace, labels },
     spec: {
       containers: pod.containers.map((container) => ({
         name: container.name,

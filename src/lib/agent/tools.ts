@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Deployment } from '../../generated/prisma/client.ts';
-import { verifyBackupFile } from '../storage/index.ts';
+import { backupFileReferenceOf, verifyStoredBackup } from '../storage/index.ts';
 import { recordFormatCheck } from '../verification/index.ts';
 import { executeBackup } from '../backups/index.ts';
 import {
@@ -287,6 +287,7 @@ export const verifyBackupTool: AnyAgentTool<ToolContext> = {
   async execute(input: { backupId: string }, context) {
     const record = await context.backup.db.backupRecord.findFirst({
       where: { id: input.backupId, workspaceId: context.workspaceId },
+      include: { deployment: { select: { name: true } } },
     });
     if (!record) {
       return { ok: false, error: { code: 'NOT_FOUND', message: `no backup "${input.backupId}" in your scope` } };
@@ -297,7 +298,7 @@ export const verifyBackupTool: AnyAgentTool<ToolContext> = {
         error: { code: 'NO_FILE', message: `backup ${record.id} is ${record.status}: there is no file to verify` },
       };
     }
-    const result = await verifyBackupFile(record.path, record.sha256);
+    const result = await verifyStoredBackup(context.backup.store.root, backupFileReferenceOf(record), record.sha256);
     if (!result.ok) {
       const detail = untrusted(result.detail, MESSAGE);
       return { ok: true, value: { backupId: record.id, ok: false, reason: result.reason, detail } };

@@ -238,10 +238,12 @@ async function backUpAndRecord(
       extension: dataExport.extension,
       compressed: dataExport.compressed,
       startedAt,
+      maxBytes: deployment.maxBackupBytes,
     });
     const exported = await runDataExport(
       deps.kube,
       {
+        workspaceId: deployment.workspaceId,
         namespace: deployment.namespace,
         podSelector: deployment.podSelector,
         deploymentName: deployment.name,

@@ -13,6 +13,8 @@ import {
 } from '../kube/index.ts';
 
 export interface DataExportRequest {
+  /** The deployment's workspace: only its pods qualify (see `resolveExportTarget`). */
+  workspaceId: string;
   namespace: string;
   /** Label selector of the deployment's pods; null: `defaultPodSelector(deploymentName)`. */
   podSelector: string | null;
@@ -57,7 +59,14 @@ export async function runDataExport(
   const container = dataExport.container;
   let location: ExecLocation = { namespace, pod: null, container };
   try {
-    const resolving = () => resolveExportTarget(clients.core, { namespace, podSelector, container });
+    const resolving = () =>
+      resolveExportTarget(clients.core, {
+        namespace,
+        podSelector,
+        container,
+        workspaceId: request.workspaceId,
+        workspaceLabel: clients.workspaceLabel,
+      });
     const target = await withinLimits(resolving, {
       timeoutMs,
       signal,

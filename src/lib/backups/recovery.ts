@@ -1,6 +1,6 @@
 import type { PrismaClient } from '../../generated/prisma/client.ts';
 import type { Logger } from '../shared/index.ts';
-import { listBackupFiles, removeStaleTempFiles } from '../storage/index.ts';
+import { backupFileReferenceOf, listBackupFiles, locateBackupFile, removeStaleTempFiles } from '../storage/index.ts';
 import { BACKUP_FAILED_ALERT, type Notifier, raiseAndNotify } from '../alerts/index.ts';
 
 /** Largest value of a PostgreSQL `integer` column. */
@@ -107,8 +107,8 @@ export interface FileAudit {
   deploymentId: string;
   /** Finished files in the deployment's folder that no record points at. */
   filesWithoutRecord: string[];
-  /** SUCCEEDED records whose file is not on disk. */
-  recordsWithoutFile: Array<{ id: string; path: string | null }>;
+  /** SUCCEEDED records whose file is not there, or whose recorded path is refused (`locateBackupFile`), and why. */
+  recordsWithoutFile: Array<{ id: string; path: string | null; problem: string }>;
 }
 
 /** Compares a deployment's folder with its SUCCEEDED records, both ways. Reports; never deletes. */
@@ -121,15 +121,23 @@ export async function auditBackupFiles(
     select: {
       name: true,
       workspaceId: true,
-      backupRecords: { where: { status: 'SUCCEEDED' }, select: { id: true, path: true } },
+      backupRecords: { where: { status: 'SUCCEEDED' }, select: { id: true, path: true, extension: true } },
     },
   });
   const files = await listBackupFiles(deps.store.root, deployment.workspaceId, deployment.name);
-  const onDisk = new Set(files.map((file) => file.path));
-  const recorded = new Set(deployment.backupRecords.map((record) => record.path));
+  const recordsWithoutFile: FileAudit['recordsWithoutFile'] = [];
+  const located = new Set<string>();
+  for (const record of deployment.backupRecords) {
+    const location = await locateBackupFile(
+      deps.store.root,
+      backupFileReferenceOf({ ...record, workspaceId: deployment.workspaceId, deployment }),
+    );
+    if (location.ok) located.add(location.path);
+    else recordsWithoutFile.push({ id: record.id, path: record.path, problem: location.detail });
+  }
   return {
     deploymentId,
-    filesWithoutRecord: files.map((file) => file.path).filter((file) => !recorded.has(file)),
-    recordsWithoutFile: deployment.backupRecords.filter((record) => !record.path || !onDisk.has(record.path)),
+    filesWithoutRecord: files.map((file) => file.path).filter((file) => !located.has(file)),
+    recordsWithoutFile,
   };
 }

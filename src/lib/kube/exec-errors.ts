@@ -57,6 +57,39 @@ export class PodNotFoundError extends LocatedFailure {
   }
 }
 
+/**
+ * The pod the selector found does not belong to the deployment's workspace: it lacks the workspace label
+ * (`platform.example/workspace-id` = workspace id, the name is configurable) and its namespace is not labelled as the
+ * workspace's either. Nothing is run in it.
+ */
+export class PodNotOwnedError extends LocatedFailure {
+  readonly kind = 'PodNotOwned' as const;
+  override readonly name = 'PodNotOwnedError';
+
+  constructor(
+    location: ExecLocation,
+    /** The label that marks a pod or namespace as the workspace's. */
+    readonly workspaceLabel: string,
+    message: string,
+  ) {
+    super(location, message);
+  }
+}
+
+/** The deployment's namespace or pod selector is not valid (checked before any API call). */
+export class InvalidTargetError extends LocatedFailure {
+  readonly kind = 'InvalidTarget' as const;
+  override readonly name = 'InvalidTargetError';
+
+  constructor(
+    location: ExecLocation,
+    /** One sentence per bad field. */
+    readonly problems: string[],
+  ) {
+    super(location, `the deployment's pod lookup is invalid: ${problems.join('; ')}`);
+  }
+}
+
 /** The target container is missing from the pod spec or not ready (also: the API refused the exec upgrade with 400). */
 export class ContainerNotReadyError extends LocatedFailure {
   readonly kind = 'ContainerNotReady' as const;

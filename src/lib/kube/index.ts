@@ -1,4 +1,4 @@
-export { AbortedError, type ExecLocation, TimeoutError } from './exec-errors.ts';
+export { AbortedError, type ExecLocation, InvalidTargetError, PodNotOwnedError, TimeoutError } from './exec-errors.ts';
 export { execToStream } from './exec-stream.ts';
 export { execWithInput } from './exec-with-input.ts';
 export {
@@ -9,5 +9,13 @@ export {
   loadKubeConfig,
   noKubeClients,
 } from './kube-clients.ts';
-export { defaultPodSelector, resolveExportTarget } from './pod-resolver.ts';
+export { DEFAULT_WORKSPACE_LABEL, defaultPodSelector, resolveExportTarget } from './pod-resolver.ts';
+export {
+  isLabelKey,
+  labelSelectorProblem,
+  namespaceSchema,
+  podQueryProblems,
+  podQuerySchema,
+  podSelectorSchema,
+} from './pod-query.ts';
 export { withinLimits } from './within-limits.ts';

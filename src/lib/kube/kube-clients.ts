@@ -1,26 +1,13 @@
-import { createRequire } from 'node:module';
-import type * as ClientNode from '@kubernetes/client-node';
 import type { CoreV1Api, Exec, KubeConfig } from '@kubernetes/client-node';
+import { loadClientNode } from './client-node.ts';
+import { DEFAULT_WORKSPACE_LABEL } from './pod-resolver.ts';
 
-/**
- * @kubernetes/client-node, loaded on first use: its KubeConfig imports the whole generated Kubernetes API (~0.8 s at
- * start-up here), which a command that never execs (list, pin, prune, token) should not pay.
- */
-let clientNode: typeof ClientNode | undefined;
-function loadClientNode(): typeof ClientNode {
-  clientNode ??= createRequire(import.meta.url)('@kubernetes/client-node') as typeof ClientNode;
-  return clientNode;
-}
-
-/** Whether `error` is client-node's ApiException (an API server's HTTP answer); false while client-node is not loaded. */
-export function isApiException(error: unknown): error is ClientNode.ApiException<unknown> {
-  return clientNode !== undefined && error instanceof clientNode.ApiException;
-}
-
-/** The two Kubernetes clients exports and imports need: pod lookup and exec. */
+/** The two Kubernetes clients exports and imports need (pod lookup and exec), and how pods are tied to workspaces. */
 export interface KubeClients {
   core: CoreV1Api;
   exec: Exec;
+  /** The label a pod (or its namespace) carries with its workspace's id (`POD_WORKSPACE_LABEL`). */
+  workspaceLabel: string;
 }
 
 /**
@@ -40,20 +27,24 @@ export function noKubeClients(reason: string): KubeClients {
             },
     },
   );
-  return { core: refuse as CoreV1Api, exec: refuse as Exec };
+  return { core: refuse as CoreV1Api, exec: refuse as Exec, workspaceLabel: DEFAULT_WORKSPACE_LABEL };
 }
 
 /** Builds the clients from a loaded KubeConfig (see `loadKubeConfig`). */
-export function createKubeClients(kubeConfig: KubeConfig): KubeClients {
+export function createKubeClients(kubeConfig: KubeConfig, options: { workspaceLabel?: string } = {}): KubeClients {
   const { CoreV1Api, Exec } = loadClientNode();
-  return { core: kubeConfig.makeApiClient(CoreV1Api), exec: new Exec(kubeConfig) };
+  return {
+    core: kubeConfig.makeApiClient(CoreV1Api),
+    exec: new Exec(kubeConfig),
+    workspaceLabel: options.workspaceLabel ?? DEFAULT_WORKSPACE_LABEL,
+  };
 }
 
 /**
  * Clients built by `make` on first use (then kept): a process loads client-node and its credentials only once it
  * looks up a pod. `make`'s failure (an unreadable kubeconfig) is thrown at that use, every time until one succeeds.
  */
-export function lazyKubeClients(make: () => KubeClients): KubeClients {
+export function lazyKubeClients(make: () => KubeClients, workspaceLabel: string): KubeClients {
   let made: KubeClients | undefined;
   const clients = () => (made ??= make());
   return {
@@ -63,6 +54,7 @@ export function lazyKubeClients(make: () => KubeClients): KubeClients {
     get exec() {
       return clients().exec;
     },
+    workspaceLabel,
   };
 }
 

@@ -1,18 +1,34 @@
 import type { CoreV1Api, V1Pod } from '@kubernetes/client-node';
-import { isApiException } from './kube-clients.ts';
+import { isApiException } from './client-node.ts';
 import { isSecretKey, redactSecrets } from '../shared/index.ts';
-import { ClusterUnreachableError, ContainerNotReadyError, PodNotFoundError, type ExecLocation } from './exec-errors.ts';
+import {
+  ClusterUnreachableError,
+  ContainerNotReadyError,
+  InvalidTargetError,
+  PodNotFoundError,
+  PodNotOwnedError,
+  type ExecLocation,
+} from './exec-errors.ts';
+import { podQueryProblems } from './pod-query.ts';
 
 /** The selector of a deployment's pods when the deployment does not name one: the standard instance label. */
 export function defaultPodSelector(deploymentName: string): string {
   return `app.kubernetes.io/instance=${deploymentName}`;
 }
 
-/** Which pods may run the export: the deployment's pods in one namespace, and the container the recipe names. */
+/** The label that marks a pod (or its namespace) as a workspace's when `POD_WORKSPACE_LABEL` is not set. */
+export const DEFAULT_WORKSPACE_LABEL = 'platform.example/workspace-id';
+
+/**
+ * Which pods may run the export: the deployment's pods in one namespace, and the container the recipe names; only
+ * pods of the deployment's workspace qualify (`workspaceLabel` = `workspaceId` on the pod, or on its namespace).
+ */
 export interface ExportTargetQuery {
   namespace: string;
   podSelector: string;
   container: string;
+  workspaceId: string;
+  workspaceLabel: string;
 }
 
 /** The pod and container to exec into, and the secret values of that container (to redact its stderr with). */
@@ -24,10 +40,16 @@ export interface ExportTarget {
 }
 
 /**
- * Lists the pods matching the deployment's selector and picks the one to export from (see `choosePod`).
- * Throws `PodNotFoundError`, `ContainerNotReadyError`, or `ClusterUnreachableError` when the API cannot be used.
+ * Lists the pods matching the deployment's selector and picks the one to export from (see `choosePod`) among those
+ * of the deployment's workspace: the pods labelled `workspaceLabel` = `workspaceId`; or, when none is, every matching
+ * pod if the namespace itself carries that label (read only then, so the usual case costs one API call).
+ * Throws `InvalidTargetError` (bad namespace or selector, before any call), `PodNotOwnedError` (pods match, none is
+ * the workspace's), `PodNotFoundError`, `ContainerNotReadyError`, or `ClusterUnreachableError`.
  */
 export async function resolveExportTarget(core: CoreV1Api, query: ExportTargetQuery): Promise<ExportTarget> {
+  const location: ExecLocation = { namespace: query.namespace, pod: null, container: query.container };
+  const problems = podQueryProblems(query);
+  if (problems.length > 0) throw new InvalidTargetError(location, problems);
   let pods: V1Pod[];
   try {
     pods = (await core.listNamespacedPod({ namespace: query.namespace, labelSelector: query.podSelector })).items;
@@ -37,8 +59,31 @@ export async function resolveExportTarget(core: CoreV1Api, query: ExportTargetQu
       `listing pods in namespace "${query.namespace}" with selector "${query.podSelector}"`,
     );
   }
-  const pod = choosePod(pods, query);
+  const owned = pods.filter((pod) => pod.metadata?.labels?.[query.workspaceLabel] === query.workspaceId);
+  if (owned.length === 0 && pods.length > 0 && !(await namespaceIsOwned(core, query))) {
+    const names = pods.map(podName).sort(compareText).join(', ');
+    throw new PodNotOwnedError(
+      location,
+      query.workspaceLabel,
+      `no pod matching selector "${query.podSelector}" in namespace "${query.namespace}" belongs to this deployment's workspace (found ${names}; none is labelled ${query.workspaceLabel}=${query.workspaceId}, nor is the namespace): nothing was run`,
+    );
+  }
+  const pod = choosePod(owned.length > 0 ? owned : pods, query);
   return { pod: podName(pod), container: query.container, secretValues: collectSecretValues(pod, query.container) };
+}
+
+/**
+ * True when the namespace carries the workspace label with the workspace's id. A namespace the worker may not read
+ * (403; reading it needs `get` on `namespaces`) or that is gone (404) is not owned.
+ */
+async function namespaceIsOwned(core: CoreV1Api, query: ExportTargetQuery): Promise<boolean> {
+  try {
+    const namespace = await core.readNamespace({ name: query.namespace });
+    return namespace.metadata?.labels?.[query.workspaceLabel] === query.workspaceId;
+  } catch (error) {
+    if (isApiException(error) && (error.code === 403 || error.code === 404)) return false;
+    throw toClusterUnreachable(error, `reading namespace "${query.namespace}"`);
+  }
 }
 
 /**
@@ -47,7 +92,10 @@ export async function resolveExportTarget(core: CoreV1Api, query: ExportTargetQu
  * Throws `PodNotFoundError` when no pod matches or none is Running, and `ContainerNotReadyError` when no Running pod
  * has the container (naming the containers it does have) or the best candidate's container is not ready.
  */
-export function choosePod(pods: readonly V1Pod[], query: ExportTargetQuery): V1Pod {
+export function choosePod(
+  pods: readonly V1Pod[],
+  query: Pick<ExportTargetQuery, 'namespace' | 'podSelector' | 'container'>,
+): V1Pod {
   const { namespace, podSelector, container } = query;
   const location: ExecLocation = { namespace, pod: null, container };
   const byName = [...pods].sort((a, b) => compareText(podName(a), podName(b)));

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { lstat, open, rename, type FileHandle } from 'node:fs/promises';
+import { open, rename, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -8,11 +8,11 @@ import { formatBytes, type Logger, redactSecrets } from '../shared/index.ts';
 import {
   BACKUP_FILE_MODE,
   createFileSink,
-  deploymentFolder,
+  type BackupFileReference,
   formatSidecar,
-  ignoreCode,
-  isBackupFileName,
+  locateBackupFile,
   locateDeploymentFolder,
+  placeBackupFile,
   removeFileIfPresent,
   sidecarPathFor,
   syncDirectory,
@@ -89,6 +89,7 @@ export async function fetchOffsiteCopy(
       path: true,
       sha256: true,
       sizeBytes: true,
+      extension: true,
       workspaceId: true,
       deployment: { select: { name: true } },
       uploads: {
@@ -106,14 +107,14 @@ export async function fetchOffsiteCopy(
       `backup ${backupId} is ${backup.status}: only a SUCCEEDED backup with a recorded file has a copy worth fetching`,
     );
   }
-  const { folder, finalPath } = placeInStore(
-    deps.store.root,
-    backup.workspaceId,
-    backup.deployment.name,
-    recordedPath,
-    backupId,
-  );
-  const local = await describeLocalFile(finalPath, sha256, backupId);
+  const reference = {
+    workspaceId: backup.workspaceId,
+    deploymentName: backup.deployment.name,
+    path: recordedPath,
+    extension: backup.extension,
+  };
+  const { folder, finalPath } = placeInStore(deps.store.root, reference, backupId);
+  const local = await describeLocalFile(deps.store.root, reference, sha256, backupId);
 
   const uploaded = backup.uploads.filter(
     (upload) => upload.status === 'UPLOADED' && (!options.destination || upload.destination === options.destination),
@@ -235,56 +236,44 @@ export async function fetchOffsiteCopy(
   };
 }
 
-/** The deployment's folder and the record's path in it, or a refusal when the path is anywhere else. */
+/** The deployment's folder and the record's path in it (`placeBackupFile`), or a refusal when the path is anywhere else. */
 function placeInStore(
   root: string,
-  workspaceId: string,
-  deploymentName: string,
-  recordedPath: string,
+  reference: BackupFileReference,
   backupId: string,
 ): { folder: string; finalPath: string } {
-  let folder: string;
-  try {
-    folder = deploymentFolder(root, workspaceId, deploymentName);
-  } catch (error) {
-    throw new FetchRefusedError('PATH_NOT_IN_STORE', backupId, (error as Error).message);
-  }
-  const finalPath = path.resolve(recordedPath);
-  if (
-    !path.isAbsolute(recordedPath) ||
-    path.dirname(finalPath) !== folder ||
-    !isBackupFileName(path.basename(finalPath))
-  ) {
+  const placed = placeBackupFile(root, reference);
+  if (!placed.ok) {
     throw new FetchRefusedError(
       'PATH_NOT_IN_STORE',
       backupId,
-      `backup ${backupId}'s path ${recordedPath} is not a backup file directly inside ${folder} (was BACKUP_ROOT changed? it is ${root} now)`,
+      `backup ${backupId}'s path is refused: ${placed.detail} (was BACKUP_ROOT changed? it is ${root} now)`,
     );
   }
-  return { folder, finalPath };
+  return { folder: placed.place.folder, finalPath: placed.place.path };
 }
 
-/** Whether the file at the record's path is missing or damaged (and how); refuses when it is intact or not a file. */
+/** Whether the record's file is missing or damaged (and how); refuses when it is intact, or not a regular file. */
 async function describeLocalFile(
-  finalPath: string,
+  root: string,
+  reference: BackupFileReference,
   sha256: string,
   backupId: string,
 ): Promise<{ state: 'missing' | 'damaged'; detail: string }> {
-  const stats = await lstat(finalPath).catch(ignoreCode('ENOENT'));
-  if (!stats) return { state: 'missing', detail: `the local file ${finalPath} is missing` };
-  if (!stats.isFile()) {
-    throw new FetchRefusedError(
-      'PATH_NOT_IN_STORE',
-      backupId,
-      `${finalPath} is ${stats.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}; move it away first`,
-    );
+  const location = await locateBackupFile(root, reference);
+  if (!location.ok) {
+    if (location.reason === 'missing')
+      return { state: 'missing', detail: `the local file ${reference.path} is missing` };
+    if (location.reason === 'volume-unavailable')
+      throw new FetchRefusedError('PATH_NOT_IN_STORE', backupId, location.detail);
+    throw new FetchRefusedError('PATH_NOT_IN_STORE', backupId, `${location.detail}; move it away first`);
   }
-  const verification = await verifyBackupFile(finalPath, sha256);
+  const verification = await verifyBackupFile(location.path, sha256);
   if (verification.ok) {
     throw new FetchRefusedError(
       'LOCAL_FILE_INTACT',
       backupId,
-      `nothing to fetch: the local file ${finalPath} is intact (its sha256 and sidecar match the record)`,
+      `nothing to fetch: the local file ${location.path} is intact (its sha256 and sidecar match the record)`,
     );
   }
   return {

@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { backupFileReferenceOf, locateBackupFile } from '../storage/index.ts';
 import type { PrismaClient } from '../../generated/prisma/client.ts';
 import { type Notifier, raiseAndNotify, resolveAlerts, UPLOAD_FAILED_ALERT } from '../alerts/index.ts';
 import { formatBytes, type Logger, redactSecrets, runWithConcurrency } from '../shared/index.ts';
@@ -23,6 +23,8 @@ import {
 /** What the upload pass needs (a subset of the backup dependencies). */
 export interface UploadPassDependencies {
   db: PrismaClient;
+  /** The backup volume: a record's file is located in it (`locateBackupFile`) before it is uploaded. */
+  store: { root: string };
   /** Where copies go; empty or unset: nothing to upload. */
   destinations?: readonly OffsiteDestination[];
   clock: () => Date;
@@ -133,14 +135,14 @@ async function attemptUpload(
   }, leaseMs / 3);
   const started = deps.clock();
   try {
-    const missing = await describeMissingFile(backup);
-    if (missing)
+    const located = await locateUploadFile(deps.store.root, backup);
+    if (!located.ok)
       return await recordFailure(
         deps,
         destination,
         upload,
         { status: 'FAILED', attempts: upload.attempts + 1 },
-        missing,
+        located.reason,
         log,
       );
     log.info(
@@ -150,7 +152,7 @@ async function attemptUpload(
     let lastReport = started.getTime();
     await destination.upload({
       key: upload.objectKey,
-      localPath: backup.path!,
+      localPath: located.path,
       sha256: backup.sha256!,
       sizeBytes: backup.sizeBytes!,
       ...(options.signal ? { signal: options.signal } : {}),
@@ -200,17 +202,29 @@ async function attemptUpload(
   }
 }
 
-/** Why the backup has nothing to upload any more (not SUCCEEDED, or its file is gone), or null when it has. */
-async function describeMissingFile(backup: DueUpload['backupRecord']): Promise<string | null> {
+/**
+ * The backup's file, located in its deployment's folder (`locateBackupFile`), or why there is nothing to upload: not
+ * SUCCEEDED, its file gone, or a recorded path that is refused (outside the folder, a link).
+ */
+async function locateUploadFile(
+  root: string,
+  backup: DueUpload['backupRecord'],
+): Promise<{ ok: true; path: string } | { ok: false; reason: string }> {
   if (backup.status !== 'SUCCEEDED' || !backup.path || !backup.sha256 || backup.sizeBytes === null) {
-    return `backup ${backup.id} is ${backup.status} without a complete file: there is nothing to upload`;
+    return {
+      ok: false,
+      reason: `backup ${backup.id} is ${backup.status} without a complete file: there is nothing to upload`,
+    };
   }
-  const info = await stat(backup.path).catch((error: NodeJS.ErrnoException) =>
-    error.code === 'ENOENT' ? null : Promise.reject(error),
-  );
-  if (!info)
-    return `the local backup file ${backup.path} no longer exists (it was deleted before it was uploaded); nothing to upload`;
-  return null;
+  const location = await locateBackupFile(root, backupFileReferenceOf(backup));
+  if (location.ok) return { ok: true, path: location.path };
+  if (location.reason === 'missing')
+    return {
+      ok: false,
+      reason: `the local backup file ${backup.path} no longer exists (it was deleted before it was uploaded); nothing to upload`,
+    };
+  if (location.reason === 'volume-unavailable') throw new Error(location.detail);
+  return { ok: false, reason: `the local backup file is refused: ${location.detail}; nothing is uploaded` };
 }
 
 async function recordFailure(

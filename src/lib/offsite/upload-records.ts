@@ -21,6 +21,7 @@ export const dueUploadSelect = {
       id: true,
       status: true,
       path: true,
+      extension: true,
       sha256: true,
       sizeBytes: true,
       startedAt: true,

@@ -188,8 +188,19 @@ export const redisImport: DataImport = {
 
 // MongoDB ------------------------------------------------------------------------------------------------------------
 
-const MONGO_AUTH =
-  '--username="${MONGO_INITDB_ROOT_USERNAME:-}" --password="${MONGO_INITDB_ROOT_PASSWORD:-}" --authenticationDatabase=admin';
+/**
+ * How the MongoDB tools authenticate without the password on any command line inside the pod (where `ps` shows it):
+ * `mongodump` and `mongorestore` read it from a YAML `--config` file, here a here-document on file descriptor 3 that
+ * the shell fills in from the container's environment (a literal block scalar, so quotes and backslashes in the
+ * password need no escaping); `mongosh` reads it from its own `process.env`. Append {@link MONGO_PASSWORD_CONFIG} at
+ * the end of the command line that uses {@link MONGO_TOOL_AUTH}.
+ */
+export const MONGO_TOOL_AUTH =
+  '--username="${MONGO_INITDB_ROOT_USERNAME:-}" --config=/dev/fd/3 --authenticationDatabase=admin';
+export const MONGO_PASSWORD_CONFIG =
+  '3<<MONGO_CONFIG\npassword: |2-\n  ${MONGO_INITDB_ROOT_PASSWORD:-}\nMONGO_CONFIG\n';
+const MONGOSH_AUTH =
+  'db.getSiblingDB("admin").auth(process.env.MONGO_INITDB_ROOT_USERNAME || "", process.env.MONGO_INITDB_ROOT_PASSWORD || ""); ';
 
 /**
  * Not exercised by the test suite (no MongoDB on the test machines). The live restore drops each collection in the
@@ -200,12 +211,13 @@ export const mongodbImport: DataImport = {
   format: 'mongo-archive',
   environment: ['MONGO_INITDB_ROOT_USERNAME', 'MONGO_INITDB_ROOT_PASSWORD'],
   counts: 'tables',
-  live: shell(`exec mongorestore --archive --gzip --drop ${MONGO_AUTH}`),
+  live: shell(`exec mongorestore --archive --gzip --drop ${MONGO_TOOL_AUTH} ${MONGO_PASSWORD_CONFIG}`),
   count: shell(
     'set -eu; [ -z "${1:-}" ] || { echo "mongodb has no scratch databases to count" >&2; exit 64; }; ' +
       "printf 'database\\tall\\n'; " +
-      `exec mongosh --quiet ${MONGO_AUTH} --eval ` +
-      '\'db.getMongo().getDBNames().filter((n) => !["admin", "local", "config"].includes(n)).forEach((n) => { ' +
+      'exec mongosh --quiet --norc --eval ' +
+      `'${MONGOSH_AUTH}` +
+      'db.getMongo().getDBNames().filter((n) => !["admin", "local", "config"].includes(n)).forEach((n) => { ' +
       'const d = db.getSiblingDB(n); d.getCollectionNames().forEach((c) => print("table\\t" + n + "." + c + "\\t" + d.getCollection(c).countDocuments({}))); })\'',
   ),
 };

@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { mariadbImport, mongodbImport, mysqlImport, postgresImport, redisImport } from './import-scripts.ts';
+import {
+  mariadbImport,
+  MONGO_PASSWORD_CONFIG,
+  MONGO_TOOL_AUTH,
+  mongodbImport,
+  mysqlImport,
+  postgresImport,
+  redisImport,
+} from './import-scripts.ts';
 import { recipeSchema, type Recipe } from './recipe.ts';
 
 /**
@@ -105,12 +113,8 @@ const BUILT_IN_RECIPES: Recipe[] = [
     name: 'MongoDB',
     dataExport: {
       container: 'mongodb',
-      command: [
-        'sh',
-        '-c',
-        'exec mongodump --archive --gzip --username="${MONGO_INITDB_ROOT_USERNAME:-}" ' +
-          '--password="${MONGO_INITDB_ROOT_PASSWORD:-}" --authenticationDatabase=admin',
-      ],
+      // The password reaches mongodump through a --config here-document, never its argv (see MONGO_TOOL_AUTH).
+      command: ['sh', '-c', `exec mongodump --archive --gzip ${MONGO_TOOL_AUTH} ${MONGO_PASSWORD_CONFIG}`],
       format: 'mongo-archive',
       extension: 'archive.gz',
       compressed: true,

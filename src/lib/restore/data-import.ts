@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, openSync } from 'node:fs';
 import { Readable, Transform, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { type Logger, redactSecrets, TypedFailure } from '../shared/index.ts';
-import { verifyBackupFile } from '../storage/index.ts';
+import { READ_NO_FOLLOW, verifyBackupFile } from '../storage/index.ts';
 import {
   AbortedError,
   defaultPodSelector,
@@ -28,6 +28,8 @@ export interface ImportSource {
 }
 
 export interface DataImportRequest {
+  /** The deployment's workspace: only its pods qualify (see `resolveExportTarget`). */
+  workspaceId: string;
   namespace: string;
   /** Label selector of the deployment's pods; null: `defaultPodSelector(deploymentName)`. */
   podSelector: string | null;
@@ -78,7 +80,15 @@ export async function runDataImport(
   let location: ExecLocation = { namespace, pod: null, container };
   try {
     if (source && !source.verified) await assertBackupFileMatches(source);
-    const target = await withinLimits(() => resolveExportTarget(clients.core, { namespace, podSelector, container }), {
+    const resolving = () =>
+      resolveExportTarget(clients.core, {
+        namespace,
+        podSelector,
+        container,
+        workspaceId: request.workspaceId,
+        workspaceLabel: clients.workspaceLabel,
+      });
+    const target = await withinLimits(resolving, {
       timeoutMs,
       signal,
       aborted: () => new AbortedError('import', location, 0),
@@ -139,7 +149,8 @@ function openSource(source: ImportSource): { stream: Readable; assertComplete: (
       done(null, chunk);
     },
   });
-  const file = createReadStream(source.path, { highWaterMark: 256 * 1024 });
+  // Never through a symbolic link (the path was located by loadRestorable; a link planted since fails with ELOOP).
+  const file = createReadStream(source.path, { fd: openSync(source.path, READ_NO_FOLLOW), highWaterMark: 256 * 1024 });
   // pipeline destroys every stage when the reader stops early; its callback is not needed (the reader sees errors).
   const ignore = () => undefined;
   const bytes: Readable = source.gunzip

@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { stat } from 'node:fs/promises';
-import path from 'node:path';
 import type {
   BackupRecord,
   BackupTrigger,
@@ -12,6 +10,7 @@ import type {
 } from '../../generated/prisma/client.ts';
 import { assertBackupFileMatches, runDataImport, type DataImportResult, type ImportSource } from './data-import.ts';
 import type { KubeClients } from '../kube/index.ts';
+import { backupFileReferenceOf, locateBackupFile } from '../storage/index.ts';
 import type { Logger, WorkObserver } from '../shared/index.ts';
 import {
   type Notifier,
@@ -571,21 +570,15 @@ export async function loadRestorable(deps: RestoreDependencies, backupId: string
       `backup ${backup.id} is ${backup.status}: only a SUCCEEDED backup with a file can be restored`,
     );
   }
-  const root = path.resolve(deps.store.root);
-  const filePath = path.resolve(backup.path);
-  if (!filePath.startsWith(`${root}${path.sep}`)) {
-    throw new RestoreRefusedError(
-      'BACKUP_NOT_RESTORABLE',
-      `backup ${backup.id}'s file is outside the backup root ${root}`,
-    );
+  const location = await locateBackupFile(deps.store.root, backupFileReferenceOf(backup));
+  if (!location.ok) {
+    const problem =
+      location.reason === 'missing'
+        ? `${location.detail}${await describeOffsiteCopy(deps.db, backup.id)}`
+        : `is refused: ${location.detail}`;
+    throw new RestoreRefusedError('BACKUP_NOT_RESTORABLE', `backup ${backup.id}'s file ${problem}`);
   }
-  const info = await stat(filePath).catch(() => null);
-  if (!info?.isFile()) {
-    throw new RestoreRefusedError(
-      'BACKUP_NOT_RESTORABLE',
-      `backup ${backup.id}'s file ${filePath} is missing${await describeOffsiteCopy(deps.db, backup.id)}`,
-    );
-  }
+  const filePath = location.path;
   const recipe = findRecipe(deployment.recipeSlug);
   const dataImport = recipe?.dataImport;
   const dataExport: DataExport | undefined = recipe?.dataExport;
@@ -647,6 +640,7 @@ function runStep(
   return runDataImport(
     deps.kube,
     {
+      workspaceId: deployment.workspaceId,
       namespace: deployment.namespace,
       podSelector: deployment.podSelector,
       deploymentName: deployment.name,

@@ -1,7 +1,7 @@
 import type { PrismaClient } from '../../generated/prisma/client.ts';
 import { type Logger, redactSecrets } from '../shared/index.ts';
 import type { OffsiteDestination } from '../offsite/index.ts';
-import { removeBackupFile } from '../storage/index.ts';
+import { placeBackupFile, removeBackupFile } from '../storage/index.ts';
 import { planRetention, type DeleteReason, type KeepReason } from './retention.ts';
 import { retentionPolicyOf, type RetentionOverrides, type RetentionPolicy } from './retention-policy.ts';
 
@@ -216,11 +216,22 @@ async function deleteBackup(
   };
   return deps.db.$transaction(
     async (tx) => {
-      const [row] = await tx.$queryRaw<Array<{ pinned: boolean; status: string }>>`
-        SELECT "pinned", "status"::text AS "status" FROM "BackupRecord" WHERE "id" = ${backup.id} FOR UPDATE`;
+      const [row] = await tx.$queryRaw<Array<{ pinned: boolean; status: string; extension: string | null }>>`
+        SELECT "pinned", "status"::text AS "status", "extension"
+        FROM "BackupRecord" WHERE "id" = ${backup.id} FOR UPDATE`;
       if (!row) return keep('the record is already gone (deleted by another prune)');
       if (row.pinned || row.status !== 'SUCCEEDED')
         return keep(`it was ${row.pinned ? 'pinned' : `marked ${row.status}`} after the plan was made`);
+      const reference = {
+        workspaceId: deployment.workspaceId,
+        deploymentName: deployment.name,
+        path: backup.path,
+        extension: row.extension,
+      };
+      // Refused before anything is deleted: a tampered path must not cost the backup its off-site copies either.
+      const placed = placeBackupFile(deps.store.root, reference);
+      if (!placed.ok && placed.reason === 'outside-folder')
+        return keep(`storage: refused ${backup.path}: ${placed.detail}`);
 
       const uploads = await tx.backupUpload.findMany({
         where: { backupRecordId: backup.id, status: 'UPLOADED' },
@@ -246,7 +257,13 @@ async function deleteBackup(
       if (backup.path) {
         try {
           fileWasMissing = (
-            await removeBackupFile(deps.store.root, deployment.workspaceId, deployment.name, backup.path)
+            await removeBackupFile(
+              deps.store.root,
+              reference.workspaceId,
+              reference.deploymentName,
+              backup.path,
+              row.extension,
+            )
           ).missing;
         } catch (error) {
           return keep(messageOf(error));

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { readVariableFiles } from './config-files.ts';
+import { DEFAULT_WORKSPACE_LABEL, isLabelKey } from '../kube/index.ts';
 import { normaliseKeyPrefix } from '../offsite/index.ts';
 import { isSecretKey, recordIdSchema } from '../shared/index.ts';
 
@@ -43,6 +44,16 @@ export const configSchema = z
     BACKUP_CLAIM_TTL_SECONDS: integerVariable(30, 3_600, 300).describe(
       'Lease length of a backup claim; a crashed worker’s claim expires after this.',
     ),
+    BACKUP_MIN_FREE_BYTES: integerVariable(0, Number.MAX_SAFE_INTEGER, 0).describe(
+      'Free space kept on the backup volume, in bytes: a backup does not start, or is aborted, below it (with ' +
+        'BACKUP_MIN_FREE_PERCENT, the larger applies).',
+    ),
+    BACKUP_MIN_FREE_PERCENT: z.coerce
+      .number({ error: 'must be a number from 0 to 90' })
+      .min(0, { error: 'must be a number from 0 to 90' })
+      .max(90, { error: 'must be a number from 0 to 90' })
+      .default(5)
+      .describe('Free space kept on the backup volume, as a percentage of its size (0: none).'),
     BACKUP_RETRY_MINUTES: integerVariable(1, 24 * 60, 15).describe(
       'After a failed scheduled backup, wait this long before the next attempt (until the next success).',
     ),
@@ -121,6 +132,14 @@ export const configSchema = z
       .describe(
         'In a cluster (KUBERNETES_SERVICE_HOST set, no KUBECONFIG): the folder the service-account files are read under ' +
           '({root}/var/run/secrets/kubernetes.io/serviceaccount/token, ca.crt). Unset: the pod’s own mount.',
+      ),
+    POD_WORKSPACE_LABEL: z
+      .string()
+      .refine(isLabelKey, { error: 'must be a Kubernetes label key, e.g. platform.example/workspace-id' })
+      .default(DEFAULT_WORKSPACE_LABEL)
+      .describe(
+        'Label whose value is the workspace id on every pod a deployment may be backed up or restored from (or on ' +
+          'its namespace); pods without it are refused (PodNotOwned) and nothing runs in them.',
       ),
     HEALTH_PORT: integerVariable(0, 65_535, 8080).describe(
       'Port of the worker’s health server (/healthz, /readyz, /metrics); 0: any free port.',

@@ -95,14 +95,17 @@ export function createServices(
   const kube =
     options.cluster === false
       ? noKubeClients(`the ${options.role} process has no access to the cluster: this work runs in a worker`)
-      : lazyKubeClients(() =>
-          createKubeClients(
-            overrides.kubeConfig ??
-              loadKubeConfig({
-                ...(config.KUBECONFIG ? { kubeconfigPath: config.KUBECONFIG } : {}),
-                ...(config.KUBE_SERVICE_ACCOUNT_ROOT ? { serviceAccountRoot: config.KUBE_SERVICE_ACCOUNT_ROOT } : {}),
-              }),
-          ),
+      : lazyKubeClients(
+          () =>
+            createKubeClients(
+              overrides.kubeConfig ??
+                loadKubeConfig({
+                  ...(config.KUBECONFIG ? { kubeconfigPath: config.KUBECONFIG } : {}),
+                  ...(config.KUBE_SERVICE_ACCOUNT_ROOT ? { serviceAccountRoot: config.KUBE_SERVICE_ACCOUNT_ROOT } : {}),
+                }),
+              { workspaceLabel: config.POD_WORKSPACE_LABEL },
+            ),
+          config.POD_WORKSPACE_LABEL,
         );
   // A worker reads its cluster credentials at start-up, so a bad kubeconfig stops it at once; a command loads
   // client-node and the credentials only when it first looks up a pod.
@@ -141,7 +144,11 @@ export function createServices(
   const backup = {
     db: database.prisma,
     kube,
-    store: createFileBackupStore({ root: config.BACKUP_ROOT, logger }),
+    store: createFileBackupStore({
+      root: config.BACKUP_ROOT,
+      logger,
+      reserve: { minFreeBytes: BigInt(config.BACKUP_MIN_FREE_BYTES), minFreePercent: config.BACKUP_MIN_FREE_PERCENT },
+    }),
     clock,
     logger,
     notifier,

@@ -8,6 +8,10 @@
 /** The kinds a BackupRecord may carry. */
 export const BACKUP_FAILURE_KINDS = [
   'PodNotFound',
+  'PodNotOwned',
+  'InvalidTarget',
+  'QuotaExceeded',
+  'VolumeReserve',
   'ContainerNotReady',
   'ExecFailed',
   'ConnectionLost',
@@ -28,6 +32,8 @@ export type BackupFailureKind = (typeof BACKUP_FAILURE_KINDS)[number];
  * They reuse the export's names where the cause is the same (`ExecFailed`, `ConnectionLost`, `Timeout`, `Aborted`).
  */
 export const IMPORT_FAILURE_KINDS = [
+  'PodNotOwned',
+  'InvalidTarget',
   'ExecFailed',
   'ConnectionLost',
   'Timeout',

@@ -1,5 +1,5 @@
 import { pino, type Logger, type LevelWithSilent } from 'pino';
-import { REDACTED, redactSecrets } from './redact.ts';
+import { REDACTED, redactFields, redactSecrets } from './redact.ts';
 
 export type { Logger } from 'pino';
 
@@ -26,7 +26,8 @@ const REDACTED_PATHS = [
 
 /**
  * The process logger: JSON lines on stdout (or `destination`), secrets redacted both by key (`password`, `token`,
- * `env`, …) and by pattern in every message string (connection-string passwords, bearer tokens, `PASSWORD=…`).
+ * `env`, any key `isSecretKey` names, at any depth) and by pattern in every message and field string
+ * (`redactSecrets`: connection-string passwords, bearer tokens, `PASSWORD=…`, `--password value`, `-pVALUE`, …).
  * Modules take `logger.child({ module: 'ops-agent/backup' })`.
  */
 export function createLogger(options: { level: LevelWithSilent; destination?: pino.DestinationStream }): Logger {
@@ -34,6 +35,9 @@ export function createLogger(options: { level: LevelWithSilent; destination?: pi
     {
       level: options.level,
       redact: { paths: REDACTED_PATHS, censor: REDACTED },
+      // Every field of every line, at any depth: secret keys' values hidden, secret-looking text redacted.
+      // (A child logger's bindings are covered by `redact.paths` only: they name modules and ids, not secrets.)
+      formatters: { log: (fields) => redactFields(fields) as Record<string, unknown> },
       hooks: {
         logMethod(args, method) {
           const scrubbed = args.map((arg: unknown) => (typeof arg === 'string' ? redactSecrets(arg) : arg));

@@ -7,15 +7,10 @@
 import type { Dirent } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  InvalidBackupPathError,
-  deploymentFolder,
-  isBackupFileName,
-  isTempFileName,
-  sidecarPathFor,
-} from './backup-path.ts';
+import { deploymentFolder, isBackupFileName, isTempFileName, sidecarPathFor } from './backup-path.ts';
 import { locateDeploymentFolder } from './deployment-folder.ts';
 import { ignoreCode, removeFileIfPresent, syncDirectory } from './file-system.ts';
+import { BackupFileRefusedError, locateBackupFile } from './locate-backup-file.ts';
 import { OutsideDeploymentFolderError } from './storage-errors.ts';
 
 /** A file on the backup volume. */
@@ -45,45 +40,45 @@ export interface BackupUsage {
 }
 
 /**
- * Deletes a backup file and its `.sha256` sidecar, only if `filePath` names a regular file directly inside
- * `{root}/{workspaceId}/{deploymentName}/` (compared by whole path segments, so `db-a` never matches `db-ab`, and with
- * no symbolic link on the way). Otherwise throws `OutsideDeploymentFolderError` (or `InvalidBackupPathError` for a
- * temporary or sidecar name) and touches nothing. A file already gone is `{ removed: false, missing: true }`; a
- * missing or unusable root throws its filesystem error instead (an unmounted volume does not mean the file is gone).
+ * Deletes a backup file and its `.sha256` sidecar, only if `filePath` is where {@link locateBackupFile} allows a
+ * backup of this deployment to be (a regular file directly inside `{root}/{workspaceId}/{deploymentName}/`, compared
+ * by whole path segments, with no symbolic link on the way, a finished backup's name ending with `extension` when
+ * given). Otherwise throws `OutsideDeploymentFolderError` and touches nothing. A file already gone is
+ * `{ removed: false, missing: true }`; a missing or unusable root throws `BackupFileRefusedError` instead (an
+ * unmounted volume does not mean the file is gone).
  */
 export async function removeBackupFile(
   root: string,
   workspaceId: string,
   deploymentName: string,
   filePath: string,
+  extension?: string | null,
 ): Promise<BackupFileRemoval> {
-  const folder = deploymentFolder(root, workspaceId, deploymentName);
-  const candidate = path.resolve(filePath);
-  if (!path.isAbsolute(filePath) || path.dirname(candidate) !== folder) {
-    throw new OutsideDeploymentFolderError(folder, filePath, 'it is not directly inside the deployment folder');
-  }
-  const fileName = path.basename(candidate);
-  if (!isBackupFileName(fileName)) {
-    throw new InvalidBackupPathError(
-      'fileName',
-      fileName,
-      'the name of a finished backup, not a temporary file or a sidecar',
-    );
-  }
-  const located = await locateDeploymentFolder(root, workspaceId, deploymentName, { create: false });
-  if (!located) return { removed: false, missing: true };
-  const stats = await lstat(candidate).catch(ignoreCode('ENOENT'));
-  if (stats && !stats.isFile()) {
+  const location = await locateBackupFile(root, { workspaceId, deploymentName, path: filePath, extension });
+  if (!location.ok) {
+    if (location.reason === 'missing') {
+      if (location.place) await removeFileIfPresent(sidecarPathFor(location.place.path)).catch(ignoreCode('ENOENT'));
+      return { removed: false, missing: true };
+    }
+    if (location.reason === 'volume-unavailable') throw new BackupFileRefusedError(location.reason, location.detail);
     throw new OutsideDeploymentFolderError(
-      folder,
+      location.place?.folder ?? deploymentFolderOrPath(root, workspaceId, deploymentName),
       filePath,
-      stats.isSymbolicLink() ? 'it is a symbolic link' : 'it is not a regular file',
+      location.detail,
     );
   }
-  const removed = stats ? await removeFileIfPresent(candidate) : false;
-  await removeFileIfPresent(sidecarPathFor(candidate));
-  await syncDirectory(folder);
+  const removed = await removeFileIfPresent(location.path);
+  await removeFileIfPresent(sidecarPathFor(location.path));
+  await syncDirectory(location.folder);
   return { removed, missing: !removed };
+}
+
+function deploymentFolderOrPath(root: string, workspaceId: string, deploymentName: string): string {
+  try {
+    return deploymentFolder(root, workspaceId, deploymentName);
+  } catch {
+    return path.join(root, workspaceId, deploymentName);
+  }
 }
 
 /**

@@ -28,7 +28,8 @@ import {
 } from './backup-path.ts';
 import { locateDeploymentFolder } from './deployment-folder.ts';
 import { BACKUP_FILE_MODE, ignoreCode, removeFileIfPresent, syncDirectory, writeFileDurably } from './file-system.ts';
-import { StorageFailedError, errorCode } from './storage-errors.ts';
+import { QuotaExceededError, StorageFailedError, VolumeReserveError, errorCode } from './storage-errors.ts';
+import { findReserveShortfall, RESERVE_CHECK_INTERVAL_BYTES, type VolumeReserve } from './volume-reserve.ts';
 
 /** What is being backed up, as the orchestrator knows it from the deployment, its recipe and its record. */
 export interface BackupTarget {
@@ -40,6 +41,8 @@ export interface BackupTarget {
   compressed: boolean;
   /** The record's start time; it names the file. */
   startedAt: Date;
+  /** The deployment's cap on stored bytes (`maxBackupBytes`); null or absent: no cap. */
+  maxBytes?: bigint | null;
 }
 
 /** A finished backup file, as the BackupRecord stores it. Size and sha256 are of the stored (gzipped) bytes. */
@@ -99,6 +102,8 @@ export interface FileBackupStoreOptions {
   logger: Logger;
   /** Defaults to {@link createFileSink}. */
   createSink?: CreateFileSink;
+  /** The volume's free-space reserve; absent: none. */
+  reserve?: VolumeReserve;
 }
 
 /** The backup store on a local filesystem (the `/backups` volume). */
@@ -106,9 +111,14 @@ export function createFileBackupStore(options: FileBackupStoreOptions): BackupSt
   const { root } = options;
   const logger = options.logger.child({ module: 'storage/backup-store' });
   const createSink = options.createSink ?? createFileSink;
+  const reserve = options.reserve ?? { minFreeBytes: 0n, minFreePercent: 0 };
   return {
     root,
     async open(target) {
+      const shortfall = await findReserveShortfall(root, reserve).catch((error: unknown) => {
+        throw new StorageFailedError('open', root, error);
+      });
+      if (shortfall) throw new VolumeReserveError(shortfall.freeBytes, shortfall.reserveBytes, false);
       let folder: string | null;
       let extension: string;
       try {
@@ -122,7 +132,8 @@ export function createFileBackupStore(options: FileBackupStoreOptions): BackupSt
         throw new StorageFailedError('open', folder, error);
       });
       try {
-        return new FileBackupWriter(reserved, extension, !target.compressed, createSink, logger);
+        const limits = { maxBytes: target.maxBytes ?? null, reserve, root };
+        return new FileBackupWriter(reserved, extension, !target.compressed, createSink, logger, limits);
       } catch (error) {
         await reserved.file.close();
         await removeFileIfPresent(reserved.tempPath);
@@ -249,18 +260,44 @@ async function reserveFileName(folder: string, startedAt: Date, extension: strin
   });
 }
 
-/** Passes bytes through, counting them and, when asked, hashing them. */
+/** What a writer may not go past: the deployment's cap, and the volume's free-space reserve. */
+interface WriterLimits {
+  maxBytes: bigint | null;
+  reserve: VolumeReserve;
+  root: string;
+}
+
+/**
+ * Passes bytes through, counting them and, when asked, hashing them. With `limits`, it fails (which fails the whole
+ * chain) as soon as the bytes pass the cap, and every {@link RESERVE_CHECK_INTERVAL_BYTES} looks whether the
+ * volume's free space is still above the reserve.
+ */
 class MeasuringStream extends Transform {
   bytes = 0;
   private readonly hash: Hash | undefined;
-  constructor(hashing: boolean) {
+  private nextReserveCheck = RESERVE_CHECK_INTERVAL_BYTES;
+  constructor(
+    hashing: boolean,
+    private readonly limits?: WriterLimits,
+  ) {
     super();
     this.hash = hashing ? createHash('sha256') : undefined;
   }
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.bytes += chunk.length;
+    const limits = this.limits;
+    if (limits?.maxBytes !== null && limits?.maxBytes !== undefined && BigInt(this.bytes) > limits.maxBytes)
+      return callback(new QuotaExceededError(limits.maxBytes));
     this.hash?.update(chunk);
-    callback(null, chunk);
+    if (!limits || this.bytes < this.nextReserveCheck) return callback(null, chunk);
+    this.nextReserveCheck = this.bytes + RESERVE_CHECK_INTERVAL_BYTES;
+    findReserveShortfall(limits.root, limits.reserve).then(
+      (shortfall) =>
+        shortfall
+          ? callback(new VolumeReserveError(shortfall.freeBytes, shortfall.reserveBytes, true))
+          : callback(null, chunk),
+      (error: unknown) => callback(error instanceof Error ? error : new Error(String(error))),
+    );
   }
   digest(): string {
     if (!this.hash) throw new Error('this stream does not hash');
@@ -273,7 +310,7 @@ class FileBackupWriter implements BackupWriter {
   readonly path: string;
   readonly tempPath: string;
   private readonly sidecarTempPath: string;
-  private readonly stored = new MeasuringStream(true);
+  private readonly stored: MeasuringStream;
   /** Counts the raw bytes; the same stage as `stored` when nothing is gzipped. */
   private readonly raw: MeasuringStream;
   /** Settles when the chain has flushed or failed; never rejects (holds the failure instead). */
@@ -289,7 +326,9 @@ class FileBackupWriter implements BackupWriter {
     gzip: boolean,
     createSink: CreateFileSink,
     private readonly logger: Logger,
+    limits: WriterLimits,
   ) {
+    this.stored = new MeasuringStream(true, limits);
     this.path = reserved.finalPath;
     this.tempPath = reserved.tempPath;
     this.sidecarTempPath = tempPathFor(sidecarPathFor(reserved.finalPath));
@@ -327,6 +366,8 @@ class FileBackupWriter implements BackupWriter {
     const streamError = await this.flushed;
     if (streamError || this.aborted) {
       await this.discard();
+      // A limit is its own failure kind, not a storage fault.
+      if (streamError instanceof QuotaExceededError || streamError instanceof VolumeReserveError) throw streamError;
       const abortedFirst = this.aborted && (!streamError || errorCode(streamError) === 'ERR_STREAM_PREMATURE_CLOSE');
       throw new StorageFailedError(
         'write',

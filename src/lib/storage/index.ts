@@ -4,5 +4,25 @@ export { assertBackupRootUsable, BackupRootUnusableError } from './backup-root.t
 export { type BackupStore, type BackupWriter, createFileBackupStore, createFileSink } from './backup-store.ts';
 export { locateDeploymentFolder } from './deployment-folder.ts';
 export { BACKUP_FILE_MODE, ignoreCode, removeFileIfPresent, syncDirectory, writeFileDurably } from './file-system.ts';
-export { errorCode, OutsideDeploymentFolderError } from './storage-errors.ts';
-export { verifyBackupFile } from './verify-backup.ts';
+export { errorCode, OutsideDeploymentFolderError, QuotaExceededError, VolumeReserveError } from './storage-errors.ts';
+export {
+  findReserveShortfall,
+  measureVolumeSpace,
+  reserveBytes,
+  type VolumeReserve,
+  type VolumeSpace,
+} from './volume-reserve.ts';
+export { type BackupVerification, verifyBackupFile, verifyStoredBackup } from './verify-backup.ts';
+export {
+  type BackupFileLocation,
+  type BackupFilePlace,
+  type BackupFileReference,
+  type BackupFileRefusal,
+  BackupFileRefusedError,
+  backupFileReferenceOf,
+  locateBackupFile,
+  openBackupFileForReading,
+  placeBackupFile,
+  READ_NO_FOLLOW,
+  requireBackupFile,
+} from './locate-backup-file.ts';

@@ -46,3 +46,33 @@ export function errorCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
 }
+
+/** A backup grew past its deployment's cap (`maxBackupBytes`, stored bytes); it was aborted and its file removed. */
+export class QuotaExceededError extends TypedFailure {
+  override readonly name = 'QuotaExceededError';
+  readonly kind = 'QuotaExceeded' as const;
+  constructor(readonly maxBytes: bigint) {
+    super(
+      `storage: the backup exceeded its deployment's cap of ${maxBytes} bytes (maxBackupBytes) and was aborted; its partial file was removed`,
+    );
+  }
+}
+
+/**
+ * The backup volume's free space is (or would fall) below the reserve kept for every tenant (`BACKUP_MIN_FREE_BYTES`,
+ * `BACKUP_MIN_FREE_PERCENT`): the backup did not start, or was aborted and its partial file removed.
+ */
+export class VolumeReserveError extends TypedFailure {
+  override readonly name = 'VolumeReserveError';
+  readonly kind = 'VolumeReserve' as const;
+  constructor(
+    readonly freeBytes: bigint,
+    readonly reserveBytes: bigint,
+    started: boolean,
+  ) {
+    super(
+      `storage: the backup volume has ${freeBytes} bytes free, below its reserve of ${reserveBytes} bytes; ` +
+        (started ? 'the backup was aborted and its partial file removed' : 'the backup was not started'),
+    );
+  }
+}

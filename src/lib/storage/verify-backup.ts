@@ -3,22 +3,51 @@
  * and its `.sha256` sidecar must name the same checksum and file. The outcome is data, for the agent and reports.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { parseSidecar, sidecarPathFor } from './backup-path.ts';
+import { type BackupFileReference, locateBackupFile, READ_NO_FOLLOW } from './locate-backup-file.ts';
 import { errorCode } from './storage-errors.ts';
 
 /** Why a backup did not verify. */
 export type VerifyFailureReason =
-  'file-missing' | 'file-unreadable' | 'checksum-mismatch' | 'sidecar-missing' | 'sidecar-invalid' | 'sidecar-mismatch';
+  | 'file-missing'
+  | 'file-unreadable'
+  | 'file-refused'
+  | 'checksum-mismatch'
+  | 'sidecar-missing'
+  | 'sidecar-invalid'
+  | 'sidecar-mismatch';
 
 /** Outcome of {@link verifyBackupFile}; `detail` is a sentence for a person. */
 export type BackupVerification =
   { ok: true; sizeBytes: bigint } | { ok: false; reason: VerifyFailureReason; detail: string };
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/**
+ * Verifies a record's file: {@link locateBackupFile} first (a path outside the deployment's folder, a link or a bad
+ * name is `file-refused`, and nothing is read), then {@link verifyBackupFile}. What every consumer that checks a
+ * record's file calls (the CLI's verify, the agent's tool, restores).
+ */
+export async function verifyStoredBackup(
+  root: string,
+  reference: BackupFileReference,
+  expectedSha256: string,
+): Promise<BackupVerification> {
+  const location = await locateBackupFile(root, reference);
+  if (!location.ok) {
+    const reason =
+      location.reason === 'missing'
+        ? 'file-missing'
+        : location.reason === 'outside-folder'
+          ? 'file-refused'
+          : 'file-unreadable';
+    return { ok: false, reason, detail: location.detail };
+  }
+  return verifyBackupFile(location.path, expectedSha256);
+}
 
 /**
  * Re-computes the sha256 of the file at `filePath` and compares it with `expectedSha256` (the record's) and with its
@@ -49,7 +78,7 @@ export async function verifyBackupFile(filePath: string, expectedSha256: string)
   const sidecarPath = sidecarPathFor(filePath);
   let sidecarText: string;
   try {
-    sidecarText = await readFile(sidecarPath, 'utf8');
+    sidecarText = await readFile(sidecarPath, { encoding: 'utf8', flag: READ_NO_FOLLOW });
   } catch (error) {
     const missing = errorCode(error) === 'ENOENT';
     return {
@@ -76,7 +105,9 @@ export async function verifyBackupFile(filePath: string, expectedSha256: string)
 export async function hashFile(filePath: string): Promise<{ sha256: string; sizeBytes: bigint }> {
   const hash = createHash('sha256');
   let sizeBytes = 0n;
-  await pipeline(createReadStream(filePath), async (chunks: AsyncIterable<Buffer>) => {
+  // Never through a symbolic link: a link planted after the file was located fails with ELOOP.
+  const file = await open(filePath, READ_NO_FOLLOW);
+  await pipeline(file.createReadStream(), async (chunks: AsyncIterable<Buffer>) => {
     for await (const chunk of chunks) {
       hash.update(chunk);
       sizeBytes += BigInt(chunk.length);

@@ -16,11 +16,11 @@
  * than the local pg_restore understands, an unreadable file) throws `FormatCheckUnavailableError` or the I/O error.
  */
 import { spawn } from 'node:child_process';
-import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { createStderrTail, redactSecrets } from '../shared/index.ts';
+import { READ_NO_FOLLOW } from '../storage/index.ts';
 import { ByteTail } from './byte-tail.ts';
 import { checkDumpTrailer } from './mysql-trailer.ts';
 import { RdbChecker } from './rdb-format.ts';
@@ -174,7 +174,7 @@ async function streamFile(
     for await (const chunk of chunks) onChunk(chunk);
   };
   try {
-    const source = createReadStream(filePath);
+    const source = (await open(filePath, READ_NO_FOLLOW)).createReadStream();
     if (gzipped) await pipeline(source, createGunzip(), consume, signal ? { signal } : {});
     else await pipeline(source, consume, signal ? { signal } : {});
   } catch (error) {
@@ -195,7 +195,7 @@ function isZlibError(error: unknown): error is Error {
 }
 
 async function readHead(filePath: string, length: number): Promise<Buffer> {
-  const handle = await open(filePath, 'r');
+  const handle = await open(filePath, READ_NO_FOLLOW);
   try {
     const buffer = Buffer.alloc(length);
     const { bytesRead } = await handle.read(buffer, 0, length, 0);

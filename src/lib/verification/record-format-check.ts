@@ -11,6 +11,7 @@
 import type { BackupRecord, PrismaClient } from '../../generated/prisma/client.ts';
 import { keepStart, type Logger, redactSecrets } from '../shared/index.ts';
 import { BACKUP_UNVERIFIED_ALERT, type Notifier, raiseAndNotify } from '../alerts/index.ts';
+import { type BackupFileLocation, backupFileReferenceOf, locateBackupFile } from '../storage/index.ts';
 import {
   checkBackupFormat,
   FormatCheckUnavailableError,
@@ -24,6 +25,8 @@ export type CheckBackupFormat = (file: FormatCheckInput, options: FormatCheckOpt
 
 export interface FormatCheckDependencies {
   db: PrismaClient;
+  /** The backup volume: the record's file is located in it (`locateBackupFile`) before anything reads it. */
+  store: { root: string };
   clock: () => Date;
   logger: Logger;
   notifier?: Notifier;
@@ -46,6 +49,17 @@ export interface FormatCheckReport {
 }
 
 const MAX_ERROR_CHARS = 1_000;
+/** `verifyMethod` of a record whose file was refused or missing before any check ran. */
+export const LOCATE_METHOD = 'locate';
+
+/** The record's file, located in its deployment's folder (the deployment's name is read for it). */
+async function locateFileOf(deps: FormatCheckDependencies, record: BackupRecord): Promise<BackupFileLocation> {
+  const deployment = await deps.db.deployment.findUniqueOrThrow({
+    where: { id: record.deploymentId },
+    select: { name: true },
+  });
+  return locateBackupFile(deps.store.root, backupFileReferenceOf({ ...record, deployment }));
+}
 
 /** Checks the file of a SUCCEEDED backup and records the result; returns the updated record and the outcome. */
 export async function recordFormatCheck(
@@ -66,7 +80,10 @@ export async function recordFormatCheck(
   const startedAt = Date.now();
   let result: FormatCheck | null;
   try {
-    result = await check({ path: record.path, format: record.format, extension: record.extension }, { signal });
+    const location = await locateFileOf(deps, record);
+    result = location.ok
+      ? await check({ path: location.path, format: record.format, extension: record.extension }, { signal })
+      : { ok: false, method: LOCATE_METHOD, error: `the file was not checked: ${location.detail}` };
   } catch (error) {
     if (options.signal?.aborted) {
       log.warn('format check interrupted; the backup stays unchecked');

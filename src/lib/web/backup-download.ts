@@ -1,20 +1,19 @@
 /**
- * Downloading a stored backup over HTTP: the record's file is opened only if it is a regular file directly inside
- * `{BACKUP_ROOT}/{workspaceId}/{deploymentName}/` (no symbolic link on the way, nothing outside the root), and its
+ * Downloading a stored backup over HTTP: the record's file is opened only where `locateBackupFile` (storage/) finds it
+ * (a regular file directly inside `{BACKUP_ROOT}/{workspaceId}/{deploymentName}/`, no symbolic link), and its
  * bytes are streamed from the open file, never buffered, with the record's sha256 in the headers. One byte range
  * (`Range: bytes=a-b`) is honoured.
  */
-import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { BackupRecord, Deployment } from '../../generated/prisma/client.ts';
 import {
-  deploymentFolder,
+  backupFileReferenceOf,
   errorCode,
-  isBackupFileName,
-  locateDeploymentFolder,
+  locateBackupFile,
+  openBackupFileForReading,
   OutsideDeploymentFolderError,
 } from '../storage/index.ts';
 import { decideByteRange } from './byte-range.ts';
@@ -61,54 +60,37 @@ export async function openBackupFile(
   if (!record.path || !record.sha256 || record.sizeBytes === null) {
     return { ok: false, reason: 'file-missing', detail: `${label} has no file recorded` };
   }
-  const fileName = path.basename(record.path);
+  const location = await locateBackupFile(root, backupFileReferenceOf(record));
+  const fileName = location.ok ? location.fileName : path.basename(record.path);
   const outside = (why: string) => ({
     ok: false as const,
     reason: 'outside-root' as const,
     detail: `${label}: refusing to serve ${fileName}: ${why}`,
   });
-  let folder: string;
-  try {
-    folder = deploymentFolder(root, record.workspaceId, record.deployment.name);
-  } catch (error) {
-    return outside(error instanceof Error ? error.message : String(error));
-  }
-  if (
-    !path.isAbsolute(record.path) ||
-    path.dirname(path.resolve(record.path)) !== folder ||
-    !isBackupFileName(fileName)
-  ) {
-    return outside(`its recorded path is not directly inside this deployment's folder under BACKUP_ROOT`);
-  }
   const gone = {
     ok: false as const,
     reason: 'file-missing' as const,
     detail: `${label}: its file ${fileName} is gone (pruned or deleted)`,
   };
-  try {
-    if (!(await locateDeploymentFolder(root, record.workspaceId, record.deployment.name, { create: false })))
-      return gone;
-  } catch (error) {
-    if (error instanceof OutsideDeploymentFolderError) return outside(error.reason);
-    return {
-      ok: false,
-      reason: 'volume-unavailable',
-      detail: `${label}: the backup volume (BACKUP_ROOT) is not available: ${errorCode(error) ?? String(error)}`,
-    };
+  if (!location.ok) {
+    if (location.reason === 'missing') return gone;
+    if (location.reason === 'volume-unavailable')
+      return { ok: false, reason: 'volume-unavailable', detail: `${label}: ${location.detail}` };
+    // Not the locator's detail: it names server paths, and this answer goes to the tenant.
+    return outside("its recorded path is not a backup file directly inside this deployment's folder under BACKUP_ROOT");
   }
   let file: FileHandle;
   try {
-    file = await open(path.join(folder, fileName), constants.O_RDONLY | constants.O_NOFOLLOW);
+    file = await openBackupFileForReading(location.path);
   } catch (error) {
     if (errorCode(error) === 'ENOENT') return gone;
-    if (errorCode(error) === 'ELOOP') return outside('it is a symbolic link');
+    if (error instanceof OutsideDeploymentFolderError) return outside(error.reason);
     throw error;
   }
   const stats = await file.stat();
-  if (stats.isFile() && BigInt(stats.size) === record.sizeBytes)
+  if (BigInt(stats.size) === record.sizeBytes)
     return { ok: true, file, sizeBytes: stats.size, fileName, sha256: record.sha256 };
   await file.close();
-  if (!stats.isFile()) return outside('it is not a regular file');
   return {
     ok: false,
     reason: 'size-mismatch',

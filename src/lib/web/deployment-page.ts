@@ -34,6 +34,8 @@ export interface DeploymentBackupSummary {
   retentionDescription: string;
   storedBackups: number;
   storedBytes: bigint;
+  /** The cap on one backup's stored bytes (`maxBackupBytes`); null: none. */
+  maxBackupBytes: bigint | null;
   /** Null when "Back up now" can run; else the reason it cannot (FAILED deployment, nothing to export, …). */
   manualBackupBlockedBy: string | null;
   /** Off-site copies of this deployment's backups still waiting for their upload, and those given up on. */
@@ -85,6 +87,7 @@ export async function loadDeploymentBackupSummary(
     retentionDescription: describeRetentionColumns(deployment),
     storedBackups: stored._count._all,
     storedBytes: stored._sum.sizeBytes ?? 0n,
+    maxBackupBytes: deployment.maxBackupBytes,
     uploads,
     manualBackupBlockedBy: checkBackupEligibility(deployment)?.reason ?? null,
     testRestore: await loadTestRestoreSummary(db, deployment, options.now),

@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { runDataExport, type DataExportRequest } from '../../../src/lib/backups/data-export.ts';
 import { createKubeClients, type KubeClients } from '../../../src/lib/kube/kube-clients.ts';
 import { execToStream, type ExecToStreamOptions } from '../../../src/lib/kube/exec-stream.ts';
+import { DEFAULT_WORKSPACE_LABEL } from '../../../src/lib/kube/pod-resolver.ts';
 import {
   AbortedError,
   ClusterUnreachableError,
@@ -70,12 +71,15 @@ let database: string;
 const logLines: string[] = [];
 const logger = createLogger({ level: 'info', destination: { write: (line: string) => void logLines.push(line) } });
 
+/** The workspace of every pod here (the deployments are not records in this file). */
+const WORKSPACE_ID = 'wsexport';
+
 function databasePod(name: string, overrides: Partial<FakePod> = {}, container: Partial<FakeContainer> = {}): FakePod {
   const deployment = name.replace(/-\d+$/, '');
   return {
     namespace: NAMESPACE,
     name,
-    labels: { 'app.kubernetes.io/instance': deployment },
+    labels: { 'app.kubernetes.io/instance': deployment, [DEFAULT_WORKSPACE_LABEL]: WORKSPACE_ID },
     phase: 'Running',
     containers: [
       {
@@ -459,6 +463,7 @@ function request(overrides: Partial<DataExportRequest> & { command?: string[] } 
   const { command, ...rest } = overrides;
   const dataExport: DataExport = command ? { ...postgresRecipe, command } : postgresRecipe;
   return {
+    workspaceId: WORKSPACE_ID,
     namespace: NAMESPACE,
     podSelector: null,
     deploymentName: 'shop-db',

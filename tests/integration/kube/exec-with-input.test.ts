@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKubeClients } from '../../../src/lib/kube/kube-clients.ts';
+import { DEFAULT_WORKSPACE_LABEL } from '../../../src/lib/kube/pod-resolver.ts';
 import { runDataImport } from '../../../src/lib/restore/data-import.ts';
 import { createLogger } from '../../../src/lib/shared/logger.ts';
 import { formatSidecar } from '../../../src/lib/storage/backup-path.ts';
@@ -37,7 +38,7 @@ beforeAll(async () => {
       {
         namespace: 'apps',
         name: 'db-0',
-        labels: { 'app.kubernetes.io/instance': 'db' },
+        labels: { 'app.kubernetes.io/instance': 'db', [DEFAULT_WORKSPACE_LABEL]: 'wsimport' },
         phase: 'Running',
         containers: [{ name: 'db', ready: true, env: {} }],
       },
@@ -56,6 +57,7 @@ describe('a restore whose input ends while the pod pipe is full', () => {
       const result = await runDataImport(
         createKubeClients(fake.kubeConfig()),
         {
+          workspaceId: 'wsimport',
           namespace: 'apps',
           podSelector: null,
           deploymentName: 'db',

@@ -250,7 +250,7 @@ describe('PostgreSQL restore', () => {
         ...backup,
         id: undefined,
         sha256: backup.sha256,
-        path: `${backup.path}.copy`,
+        path: backup.path!.replace(/\.dump$/, '_8.dump'),
         startedAt: new Date(backup.startedAt.getTime() + 1),
       },
     });

@@ -15,7 +15,6 @@ import {
   removeBackupFile,
   removeStaleTempFiles,
 } from '../../../src/lib/storage/backup-files.ts';
-import { InvalidBackupPathError } from '../../../src/lib/storage/backup-path.ts';
 import {
   createFileBackupStore,
   createFileSink,
@@ -378,7 +377,7 @@ describe('removeBackupFile', () => {
       );
     }
     await expect(removeBackupFile(root, WORKSPACE, 'db-a', `${kept}.sha256`)).rejects.toBeInstanceOf(
-      InvalidBackupPathError,
+      OutsideDeploymentFolderError,
     );
 
     for (const untouched of [

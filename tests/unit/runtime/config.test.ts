@@ -3,6 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, configSchema, describeConfig, loadConfig } from '../../../src/lib/runtime/config.ts';
+import { FILE_READABLE_VARIABLES } from '../../../src/lib/runtime/config-files.ts';
+import { isSecretKey } from '../../../src/lib/shared/redact.ts';
 
 describe('loadConfig', () => {
   it('applies documented defaults to an empty environment', () => {
@@ -88,6 +90,39 @@ describe('secrets as mounted files and the worker health server', () => {
     } finally {
       rmSync(folder, { recursive: true, force: true });
     }
+  });
+
+  it.each([
+    ['DATABASE_URL', 'postgresql://ops:hunter2-file@db:5432/ops'],
+    ['LLM_API_KEY', 'sk-hunter2-file-0123456789'],
+    ['METRICS_TOKEN', 'hunter2-file-metrics-token-0123456789'],
+    ['ALERT_WEBHOOK_URL', 'https://hooks.example/hunter2-file'],
+  ] as const)('reads %s from %s_FILE (trimmed), never shows it, and refuses both at once', (name, value) => {
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'config-files-'));
+    try {
+      const file = path.join(folder, 'secret');
+      writeFileSync(file, `  ${value}\n`);
+      const config = loadConfig({ [`${name}_FILE`]: file });
+      expect(config[name]).toBe(value);
+      expect(JSON.stringify(describeConfig(config))).not.toContain('hunter2');
+      expect(() => loadConfig({ [name]: value, [`${name}_FILE`]: file })).toThrowError(
+        `${name} and ${name}_FILE are both set; set only one of them`,
+      );
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('offers *_FILE for every variable that holds a secret', () => {
+    const secretNames = Object.keys(configSchema.shape).filter(
+      (name) => isSecretKey(name) || /_URL$|_KEY$|_KEY_ID$/.test(name),
+    );
+    const withoutFile = secretNames.filter(
+      (name) =>
+        !(FILE_READABLE_VARIABLES as readonly string[]).includes(name) &&
+        !['LLM_BASE_URL', 'S3_ENDPOINT'].includes(name),
+    );
+    expect(withoutFile).toEqual([]);
   });
 
   it('serves health on 0.0.0.0:8080 unless told otherwise; port 0 picks a free one', () => {

@@ -63,7 +63,15 @@ export default async function DeploymentBackupsPage({ params, searchParams }: Pa
           {describeSpan(summary.overdue.lateByMs)} late.
         </p>
       ) : null}
-      <ScheduleFacts summary={summary} now={now} offsiteBucket={offsiteBucket} />
+      <ScheduleFacts
+        summary={summary}
+        now={now}
+        offsiteBucket={offsiteBucket}
+        reserve={describeReserve(
+          context.runtime.config.BACKUP_MIN_FREE_BYTES,
+          context.runtime.config.BACKUP_MIN_FREE_PERCENT,
+        )}
+      />
       <TestRestoreFacts summary={summary} now={now} />
       <BackupHistoryPanel
         deploymentId={summary.id}
@@ -86,14 +94,25 @@ export default async function DeploymentBackupsPage({ params, searchParams }: Pa
   );
 }
 
+/** The volume's free-space reserve in words, as configured. */
+function describeReserve(minFreeBytes: number, minFreePercent: number): string {
+  const parts = [
+    ...(minFreeBytes > 0 ? [formatBytes(minFreeBytes)] : []),
+    ...(minFreePercent > 0 ? [`${minFreePercent} % of the volume`] : []),
+  ];
+  return parts.length > 0 ? `backups stop when less than ${parts.join(' or ')} is free` : 'no free-space reserve';
+}
+
 function ScheduleFacts({
   summary,
   now,
   offsiteBucket,
+  reserve,
 }: {
   summary: DeploymentBackupSummary;
   now: Date;
   offsiteBucket: string | null;
+  reserve: string;
 }) {
   const { uploads } = summary;
   return (
@@ -140,6 +159,15 @@ function ScheduleFacts({
             <small>
               {summary.storedBackups} stored, {formatBytes(summary.storedBytes)} · pinned backups are never pruned
             </small>
+          </dd>
+        </div>
+        <div>
+          <dt>Quota</dt>
+          <dd data-quota>
+            {summary.maxBackupBytes === null
+              ? 'no size cap per backup'
+              : `at most ${formatBytes(summary.maxBackupBytes)} per backup`}
+            <small>{reserve}</small>
           </dd>
         </div>
         <div>

@@ -1,0 +1,18 @@
+import { createRequire } from 'node:module';
+import type * as ClientNode from '@kubernetes/client-node';
+
+/**
+ * @kubernetes/client-node, loaded on first use: its KubeConfig imports the whole generated Kubernetes API (~0.8 s at
+ * start-up here), which a command that never execs (list, pin, prune, token) should not pay.
+ */
+let clientNode: typeof ClientNode | undefined;
+
+export function loadClientNode(): typeof ClientNode {
+  clientNode ??= createRequire(import.meta.url)('@kubernetes/client-node') as typeof ClientNode;
+  return clientNode;
+}
+
+/** Whether `error` is client-node's ApiException (an API server's HTTP answer); false while client-node is not loaded. */
+export function isApiException(error: unknown): error is ClientNode.ApiException<unknown> {
+  return clientNode !== undefined && error instanceof clientNode.ApiException;
+}
