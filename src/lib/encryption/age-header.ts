@@ -185,9 +185,32 @@ export function openHeader(header: ParsedHeader, identities: readonly AgeIdentit
       return fileKey;
     }
   }
+  throw noMatch(header, identities.length);
+}
+
+function noMatch(header: ParsedHeader, identityCount: number): AgeDecryptError {
   const x25519Stanzas = header.stanzas.filter((stanza) => stanza.type === X25519_TYPE).length;
-  throw new AgeDecryptError(
+  return new AgeDecryptError(
     'no-match',
-    `the file has ${header.stanzas.length} recipient stanza(s) (${x25519Stanzas} X25519); none opens with the ${identities.length} identit${identities.length === 1 ? 'y' : 'ies'} given`,
+    `the file has ${header.stanzas.length} recipient stanza(s) (${x25519Stanzas} X25519); none opens with the ${identityCount} identit${identityCount === 1 ? 'y' : 'ies'} given`,
   );
+}
+
+/**
+ * Which of `identities` opens the age file starting with `head` (its first bytes: enough for the header). Throws
+ * `AgeDecryptError`: 'header' (not an age file, or `head` ends inside the header), 'no-match' (naming the file's
+ * recipient count), 'hmac'. For refusing a restore before anything is sent, with a clear reason.
+ */
+export function findOpeningIdentity(head: Buffer, identities: readonly AgeIdentity[]): AgeIdentity {
+  const parsed = parseHeader(head);
+  if (!parsed) throw new AgeDecryptError('header', 'the file ends inside the header');
+  for (const identity of identities) {
+    try {
+      openHeader(parsed.header, [identity]);
+      return identity;
+    } catch (error) {
+      if (!(error instanceof AgeDecryptError) || error.failure !== 'no-match') throw error;
+    }
+  }
+  throw noMatch(parsed.header, identities.length);
 }

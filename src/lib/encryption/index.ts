@@ -10,3 +10,4 @@ export {
   parseRecipientList,
 } from './age-keys.ts';
 export { AgeDecryptStream, AgeEncryptStream, CHUNK_BYTES } from './age-stream.ts';
+export { findOpeningIdentity } from './age-header.ts';

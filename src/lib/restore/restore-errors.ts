@@ -14,6 +14,7 @@ export const RESTORE_REFUSAL_CODES = [
   'NOT_APPROVED',
   'BUSY',
   'LIVE_UNREADABLE',
+  'NO_IDENTITY',
 ] as const;
 
 export type RestoreRefusalCode = (typeof RESTORE_REFUSAL_CODES)[number];
