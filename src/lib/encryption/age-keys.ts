@@ -62,27 +62,30 @@ function recipientFromBytes(publicKeyBytes: Buffer): AgeRecipient {
   };
 }
 
+/**
+ * How a recipient that failed to parse is named in the error: quoted, unless it is (or may be) an identity pasted
+ * into a recipient list by mistake, which is a secret and is never repeated.
+ */
+function describeRecipientInput(text: string): string {
+  if (text.toLowerCase().startsWith(IDENTITY_PREFIX))
+    return '(an age identity, which is a secret key: recipient lists hold public "age1…" keys only)';
+  return text.startsWith(`${RECIPIENT_PREFIX}1`) ? JSON.stringify(text) : '(a value that is not an "age1…" recipient)';
+}
+
 /** Parses one `age1…` recipient; throws `AgeKeyError` saying what is wrong. */
 export function parseRecipient(text: string): AgeRecipient {
+  const subject = describeRecipientInput(text);
   let decoded: { prefix: string; data: Buffer };
   try {
     decoded = decodeBech32(text);
   } catch (error) {
-    throw new AgeKeyError(
-      'recipient',
-      JSON.stringify(text),
-      error instanceof Bech32Error ? error.reason : String(error),
-    );
+    throw new AgeKeyError('recipient', subject, error instanceof Bech32Error ? error.reason : String(error));
   }
-  if (text !== text.toLowerCase()) throw new AgeKeyError('recipient', JSON.stringify(text), 'must be lowercase');
+  if (text !== text.toLowerCase()) throw new AgeKeyError('recipient', subject, 'must be lowercase');
   if (decoded.prefix !== RECIPIENT_PREFIX)
-    throw new AgeKeyError('recipient', JSON.stringify(text), 'must start with "age1" (an X25519 recipient)');
+    throw new AgeKeyError('recipient', subject, 'must start with "age1" (an X25519 recipient)');
   if (decoded.data.length !== KEY_BYTES)
-    throw new AgeKeyError(
-      'recipient',
-      JSON.stringify(text),
-      `must hold ${KEY_BYTES} bytes, not ${decoded.data.length}`,
-    );
+    throw new AgeKeyError('recipient', subject, `must hold ${KEY_BYTES} bytes, not ${decoded.data.length}`);
   return recipientFromBytes(decoded.data);
 }
 
