@@ -3,6 +3,8 @@
  * `head -c BYTES /dev/urandom` from a pod of the fake Kubernetes API through `runDataExport` into the file backup store
  * (sha256, fsync, atomic rename, sidecar), checks the size and prints one JSON line (`ClientReport`) on stdout.
  *
+ * `--age-recipient age1…` encrypts the file to that recipient (age, in memory on the way to the file).
+ *
  * `--rate-mib-per-second N` makes the destination slow: the store's file sink is wrapped in a writable that lets at
  * most N MiB/s through, so backpressure has to reach the WebSocket for memory to stay flat.
  */
@@ -15,6 +17,8 @@ import { createKubeClients } from '../src/lib/kube/kube-clients.ts';
 import { loadKubeConfig } from '../src/lib/kube/kube-clients.ts';
 import { createLogger } from '../src/lib/shared/logger.ts';
 import type { DataExport } from '../src/lib/recipes/recipe.ts';
+import { parseRecipient } from '../src/lib/encryption/index.ts';
+import { expectedStoredBytes } from './age-size.ts';
 import { createFileBackupStore, createFileSink } from '../src/lib/storage/backup-store.ts';
 
 /** What the driver reads from the client's stdout. Sizes in bytes, RSS figures in KiB. */
@@ -54,6 +58,7 @@ const { values } = parseArgs({
     bytes: { type: 'string' },
     root: { type: 'string' },
     'rate-mib-per-second': { type: 'string' },
+    'age-recipient': { type: 'string' },
   },
 });
 
@@ -124,6 +129,7 @@ async function main(): Promise<void> {
   if (rate !== null && !(rate > 0))
     throw new Error(`backup-client: --rate-mib-per-second must be positive (got ${values['rate-mib-per-second']})`);
   const deploymentName = required('deployment');
+  const recipients = values['age-recipient'] ? [parseRecipient(values['age-recipient'])] : [];
   const dataExport: DataExport = {
     container: required('container'),
     command: ['head', '-c', String(bytes), '/dev/urandom'],
@@ -149,6 +155,7 @@ async function main(): Promise<void> {
     deploymentName,
     extension: 'bin',
     compressed: true,
+    ...(recipients.length > 0 ? { recipients } : {}),
     startedAt: new Date(),
   });
   const exported = await runDataExport(
@@ -171,7 +178,7 @@ async function main(): Promise<void> {
   const finished = performance.now();
   const sampledPeakKiB = memory.stop();
 
-  if (exported.bytes !== bytes || stored.sizeBytes !== BigInt(bytes)) {
+  if (exported.bytes !== bytes || stored.sizeBytes !== BigInt(expectedStoredBytes(bytes, recipients.length > 0))) {
     throw new Error(`backup-client: expected ${bytes} bytes, exported ${exported.bytes}, stored ${stored.sizeBytes}`);
   }
   const report: ClientReport = {
