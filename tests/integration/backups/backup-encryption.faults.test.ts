@@ -6,10 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKUP_FAILED_ALERT } from '../../../src/lib/alerts/index.ts';
 import { executeBackup } from '../../../src/lib/backups/backup.ts';
 import { generateIdentity } from '../../../src/lib/encryption/index.ts';
+import { createS3Destination, runUploadPass } from '../../../src/lib/offsite/index.ts';
 import { restoreBackup, RestoreRefusedError } from '../../../src/lib/restore/restore-backup.ts';
 import { checkBackupFormat } from '../../../src/lib/verification/format-check.ts';
 import { podFor, startBackupHarness, type BackupHarness } from '../../support/backup-harness.ts';
 import { createDeployment, createWorkspace } from '../../support/factories.ts';
+import { startS3Server } from '../../support/s3-server.ts';
 import { createDatabase, databaseUrl, dropDatabase, uniqueDatabaseName } from '../../support/postgres.ts';
 
 /**
@@ -188,5 +190,36 @@ describe('identities', () => {
     await expect(checkBackupFormat(input, { identities: [stranger.identity] })).rejects.toThrow(
       'format check age could not run',
     );
+  });
+});
+
+describe('off-site copies', () => {
+  it('are the encrypted bytes; the refused backups have nothing in the bucket either', async () => {
+    const s3 = await startS3Server();
+    try {
+      const deps = { ...harness.deps, destinations: [createS3Destination(s3.settings())] };
+      const stored = await harness.db.prisma.backupRecord.findMany({ where: { status: 'SUCCEEDED' } });
+      expect(stored.length).toBe(2);
+      const summary = await runUploadPass(deps, harness.deps.clock());
+      expect(summary).toMatchObject({ uploaded: 2, failed: 0 });
+      const objects = (await filesUnder(s3.directory)).filter((file) => file.endsWith('._S3rver_object'));
+      expect(objects).toHaveLength(2);
+      const localFiles = await Promise.all(stored.map((record) => readFile(record.path!)));
+      for (const object of objects) {
+        const bytes = await readFile(object);
+        expect(bytes.subarray(0, 22).toString('latin1')).toBe('age-encryption.org/v1\n');
+        expect(bytes.includes('secret row')).toBe(false);
+        expect(localFiles.some((local) => local.equals(bytes))).toBe(true);
+      }
+      const refused = await harness.db.prisma.backupRecord.findMany({
+        where: { errorKind: 'EncryptionMisconfigured' },
+      });
+      expect(refused.length).toBe(4);
+      expect(
+        await harness.db.prisma.backupUpload.count({ where: { backupRecordId: { in: refused.map((r) => r.id) } } }),
+      ).toBe(0);
+    } finally {
+      await s3.close();
+    }
   });
 });

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { generateIdentity } from '../../../src/lib/encryption/index.ts';
 import { ConfigError, configSchema, describeConfig, loadConfig } from '../../../src/lib/runtime/config.ts';
 
 describe('loadConfig', () => {
@@ -85,6 +86,43 @@ describe('secrets as mounted files and the worker health server', () => {
       expect(config.DATABASE_URL).toBe('postgresql://ops:hunter2@db:5432/ops');
       expect(config.METRICS_TOKEN).toBe('a-metrics-token-of-32-characters');
       expect(JSON.stringify(describeConfig(config))).not.toContain('hunter2');
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('reads several age identities from BACKUP_AGE_IDENTITY_FILE, never showing them, and names a bad line only', () => {
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'config-age-'));
+    const first = generateIdentity();
+    const second = generateIdentity();
+    try {
+      const file = path.join(folder, 'identity');
+      writeFileSync(
+        file,
+        `# created: today\n# public key: ${first.identity.recipient.text}\n${first.text}\n\n${second.text}\n`,
+      );
+      const config = loadConfig({ BACKUP_AGE_IDENTITY_FILE: file });
+      expect(config.BACKUP_AGE_IDENTITY?.map((identity) => identity.recipient.text)).toEqual([
+        first.identity.recipient.text,
+        second.identity.recipient.text,
+      ]);
+      expect(describeConfig(config).BACKUP_AGE_IDENTITY).toBe('(set)');
+      expect(loadConfig({}).BACKUP_AGE_IDENTITY).toBeUndefined();
+
+      const broken = `${first.text}\n${second.text.slice(0, -2)}QQ\n`;
+      writeFileSync(file, broken);
+      const error = (() => {
+        try {
+          loadConfig({ BACKUP_AGE_IDENTITY_FILE: file });
+        } catch (caught) {
+          return caught as Error;
+        }
+        throw new Error('expected a ConfigError');
+      })();
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(error.message).toContain('BACKUP_AGE_IDENTITY age: invalid identity on line 2');
+      expect(error.message).not.toContain(second.text.slice(20, 40));
+      expect(error.message).not.toContain(first.text.slice(20, 40));
     } finally {
       rmSync(folder, { recursive: true, force: true });
     }
