@@ -9,7 +9,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { PassThrough, type Readable, type Transform, pipeline } from 'node:stream';
+import { type Readable, Transform, pipeline } from 'node:stream';
 import { constants, createGunzip, createGzip, createZstdCompress, createZstdDecompress } from 'node:zlib';
 import { AgeDecryptError, AgeDecryptStream, type AgeIdentity, findOpeningIdentity } from '../encryption/index.ts';
 
@@ -95,7 +95,15 @@ export function openDecodedStream(filePath: string, encoding: StoredEncoding, op
   const stages: Array<Readable | Transform> = [file];
   const observe = options.onStoredChunk;
   if (observe) {
-    stages.push(new PassThrough().on('data', (chunk: Buffer) => observe(chunk)));
+    // A stage, not a 'data' listener: a listener would switch the stream to flowing mode and lose chunks.
+    stages.push(
+      new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          observe(chunk);
+          done(null, chunk);
+        },
+      }),
+    );
   }
   if (encoding.encrypted) stages.push(new AgeDecryptStream(identities));
   const decompressor = options.decompress === false ? null : createDecompressor(encoding.compression);
