@@ -248,7 +248,8 @@ async function runPlain(argv: string[]): Promise<number> {
  * module and a link to the project's node_modules. Returns the client's entry point.
  */
 async function compileClient(directory: string): Promise<string> {
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  // TypeScript 7 exports no `bin/tsc` subpath: its bin is found next to its package.json.
+  const tsc = path.join(path.dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin', 'tsc');
   const tsconfigPath = path.join(directory, 'tsconfig.json');
   await mkdir(directory, { recursive: true });
   const tsconfig = {
