@@ -7,6 +7,7 @@
  */
 const LAYERS = [
   'shared',
+  'encryption',
   'cron',
   'recipes',
   'db',

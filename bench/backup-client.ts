@@ -3,6 +3,8 @@
  * `head -c BYTES /dev/urandom` from a pod of the fake Kubernetes API through `runDataExport` into the file backup store
  * (sha256, fsync, atomic rename, sidecar), checks the size and prints one JSON line (`ClientReport`) on stdout.
  *
+ * `--age-recipient age1…` encrypts the file to that recipient (age, in memory on the way to the file).
+ *
  * `--rate-mib-per-second N` makes the destination slow: the store's file sink is wrapped in a writable that lets at
  * most N MiB/s through, so backpressure has to reach the WebSocket for memory to stay flat.
  */
@@ -15,6 +17,8 @@ import { createKubeClients } from '../src/lib/kube/kube-clients.ts';
 import { loadKubeConfig } from '../src/lib/kube/kube-clients.ts';
 import { createLogger } from '../src/lib/shared/logger.ts';
 import type { DataExport } from '../src/lib/recipes/recipe.ts';
+import { parseRecipient } from '../src/lib/encryption/index.ts';
+import { expectedStoredBytes } from './age-size.ts';
 import { createFileBackupStore, createFileSink } from '../src/lib/storage/backup-store.ts';
 
 /** What the driver reads from the client's stdout. Sizes in bytes, RSS figures in KiB. */
@@ -59,10 +63,13 @@ const { values } = parseArgs({
     root: { type: 'string' },
     'rate-mib-per-second': { type: 'string' },
     // A real export instead of `head -c BYTES /dev/urandom`: the command as a JSON array, and whether its output is
-    // already compressed (otherwise the store gzips it); --bytes is then not checked.
+    // already compressed (otherwise the store compresses it with --compression, gzip by default); --bytes is then not
+    // checked.
     'command-json': { type: 'string' },
     'already-compressed': { type: 'boolean' },
+    compression: { type: 'string' },
     extension: { type: 'string' },
+    'age-recipient': { type: 'string' },
   },
 });
 
@@ -136,6 +143,8 @@ async function main(): Promise<void> {
   const deploymentName = required('deployment');
   const compressed = command ? values['already-compressed'] === true : true;
   const extension = values.extension ?? 'bin';
+  const compression = (values.compression ?? 'gzip') as 'gzip' | 'zstd' | 'none';
+  const recipients = values['age-recipient'] ? [parseRecipient(values['age-recipient'])] : [];
   const dataExport: DataExport = {
     container: required('container'),
     command: command ?? ['head', '-c', String(bytes), '/dev/urandom'],
@@ -176,6 +185,8 @@ async function main(): Promise<void> {
     deploymentName,
     extension,
     compressed,
+    compression,
+    ...(recipients.length > 0 ? { recipients } : {}),
     startedAt: new Date(),
   });
   const exported = await runDataExport(
@@ -201,7 +212,10 @@ async function main(): Promise<void> {
   gcObserver.disconnect();
   const sampledPeakKiB = memory.stop();
 
-  if (bytes !== null && (exported.bytes !== bytes || stored.sizeBytes !== BigInt(bytes))) {
+  if (
+    bytes !== null &&
+    (exported.bytes !== bytes || stored.sizeBytes !== BigInt(expectedStoredBytes(bytes, recipients.length > 0)))
+  ) {
     throw new Error(`backup-client: expected ${bytes} bytes, exported ${exported.bytes}, stored ${stored.sizeBytes}`);
   }
   const report: ClientReport = {

@@ -62,7 +62,7 @@ const result = await runDataImport(
     deploymentName: 'db',
     container: 'db',
     command: ['sh', '-c', process.env.READER ?? 'dd bs=4096 of=/dev/null 2>/dev/null; echo done'],
-    source: { path: file, sha256, gunzip: false },
+    source: { path: file, sha256, encoding: { compression: 'none', encrypted: false } },
     timeoutMs: 600_000,
   },
   createLogger({ level: 'silent' }),

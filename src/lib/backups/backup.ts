@@ -20,6 +20,8 @@ import { BackupInterruptedError, summarizeFailure } from './backup-outcome.ts';
 import { claimDeployment, releaseClaim, renewClaim } from './claims.ts';
 import { createProgressRecorder } from './progress-recorder.ts';
 import { pruneBackups } from '../retention/index.ts';
+import type { AgeIdentity, AgeRecipient } from '../encryption/index.ts';
+import { EncryptionMisconfiguredError, resolveBackupRecipients } from './backup-encryption.ts';
 
 /** Everything `executeBackup` needs from the outside world; built by the entry points, replaced in tests. */
 export interface BackupDependencies {
@@ -36,6 +38,11 @@ export interface BackupDependencies {
   checkFormat?: CheckBackupFormat;
   /** Told how each backup and restore ended (the worker counts them in its Prometheus metrics); optional. */
   observer?: WorkObserver;
+  /**
+   * age identities (BACKUP_AGE_IDENTITY_FILE) that read encrypted backups back: format checks, restores,
+   * test-restores. Backing up needs only the recipients; absent: those checks are skipped and said so.
+   */
+  identities?: readonly AgeIdentity[] | undefined;
   settings: {
     /** A backup running longer is aborted. */
     timeoutMs: number;
@@ -142,6 +149,13 @@ async function backUpAndRecord(
   }
   const dataExport = findRecipe(deployment.recipeSlug)?.dataExport;
   if (!dataExport) throw new Error('unreachable: eligibility checked the recipe');
+  let recipients: AgeRecipient[];
+  try {
+    recipients = resolveBackupRecipients(deployment, deployment.workspace);
+  } catch (error) {
+    if (!(error instanceof EncryptionMisconfiguredError)) throw error;
+    return refuseMisconfiguredEncryption(deps, deployment, options, dataExport.format, error);
+  }
 
   const token = randomUUID();
   const startedAt = deps.clock();
@@ -237,6 +251,8 @@ async function backUpAndRecord(
       deploymentName: deployment.name,
       extension: dataExport.extension,
       compressed: dataExport.compressed,
+      compression: deployment.backupCompression,
+      recipients,
       startedAt,
       maxBytes: deployment.maxBackupBytes,
     });
@@ -268,6 +284,7 @@ async function backUpAndRecord(
           sizeBytes: stored.sizeBytes,
           sha256: stored.sha256,
           extension: stored.extension,
+          encryptedTo: stored.encryptedTo.length > 0 ? stored.encryptedTo.join(',') : null,
           finishedAt,
           durationMs: finishedAt.getTime() - startedAt.getTime(),
           exitCode: 0,
@@ -335,4 +352,53 @@ async function backUpAndRecord(
       log.warn({ err: error }, 'could not release the backup claim'),
     );
   }
+}
+
+/**
+ * Encryption is configured but unusable: no export runs and no file is opened. The attempt is recorded FAILED
+ * (`EncryptionMisconfigured`, so the history says why no backup exists) with a critical alert; the claim is not
+ * needed because nothing is written.
+ */
+async function refuseMisconfiguredEncryption(
+  deps: BackupDependencies,
+  deployment: { id: string; name: string; workspaceId: string; lastBackupAt: Date | null; workspace: { slug: string } },
+  options: BackupOptions,
+  format: string,
+  error: EncryptionMisconfiguredError,
+): Promise<BackupOutcome> {
+  const now = deps.clock();
+  const log = deps.logger.child({ module: 'ops-agent/backup', deploymentId: deployment.id });
+  log.error({ kind: error.kind, source: error.source }, `backup refused: ${error.message}`);
+  const failed = await deps.db.backupRecord.create({
+    data: {
+      deploymentId: deployment.id,
+      workspaceId: deployment.workspaceId,
+      trigger: options.trigger,
+      status: 'FAILED',
+      startedAt: now,
+      finishedAt: now,
+      durationMs: 0,
+      format,
+      errorKind: error.kind,
+      error: error.message,
+      jobId: options.jobId ?? null,
+    },
+  });
+  await raiseAndNotify(
+    deps.db,
+    deps.notifier,
+    {
+      workspaceId: deployment.workspaceId,
+      deploymentId: deployment.id,
+      deploymentName: deployment.name,
+      backupRecordId: failed.id,
+      severity: 'CRITICAL',
+      kind: BACKUP_FAILED_ALERT,
+      message:
+        `Backup of ${deployment.workspace.slug}/${deployment.name} not started (EncryptionMisconfigured): ${error.message}. ` +
+        `Data-loss risk: the last successful backup is from ${deployment.lastBackupAt?.toISOString() ?? 'never'}.`,
+    },
+    now,
+  ).catch((alertError: unknown) => log.error({ err: alertError }, 'could not record the alert for a refused backup'));
+  return { status: 'FAILED', record: failed };
 }

@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, openSync } from 'node:fs';
-import { Readable, Transform, pipeline } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { Readable } from 'node:stream';
+import type { AgeIdentity } from '../encryption/index.ts';
 import { type Logger, redactSecrets, TypedFailure } from '../shared/index.ts';
-import { READ_NO_FOLLOW, verifyBackupFile } from '../storage/index.ts';
+import { isCorruptionError, openDecodedStream, type StoredEncoding, verifyBackupFile } from '../storage/index.ts';
 import {
   AbortedError,
   defaultPodSelector,
@@ -21,8 +20,14 @@ export interface ImportSource {
   path: string;
   /** The record's sha256 of the stored file; checked before the first byte is sent, and again while sending. */
   sha256: string;
-  /** True when the store gzipped the export (`.sql.gz`, `.rdb.gz`): it is decompressed here, while streaming. */
-  gunzip: boolean;
+  /**
+   * How to get the export's own bytes back: decrypted when encrypted (`.age`), decompressed when the store
+   * compressed the export (`.sql.gz`, `.rdb.zst`), here while streaming. An export that compressed itself
+   * (`.dump`) has compression `none`.
+   */
+  encoding: StoredEncoding;
+  /** age identities for an encrypted file (the loader has checked that one of them opens it). */
+  identities?: readonly AgeIdentity[] | undefined;
   /** True when the caller has just run `assertBackupFileMatches` (the streamed bytes are still hashed and checked). */
   verified?: boolean;
 }
@@ -59,7 +64,7 @@ export interface DataImportResult {
 /**
  * Runs one step of a restore in the deployment's pod: verifies the backup file against its sha256 and sidecar (a
  * mismatch refuses the restore before the cluster is even contacted), finds a Running pod whose container is ready,
- * and runs the command with the file streamed into its stdin, gunzipped here when the store had gzipped it.
+ * and runs the command with the file streamed into its stdin, decrypted and decompressed here as it was stored.
  *
  * Decompressing in the worker, not in the pod, keeps the scripts free of pipelines whose failures `sh` cannot see
  * (no `pipefail` in POSIX sh), needs no gzip in the image, and lets a corrupt file stop the exec before stdin is
@@ -143,26 +148,16 @@ export async function assertBackupFileMatches(source: ImportSource): Promise<voi
  */
 function openSource(source: ImportSource): { stream: Readable; assertComplete: () => void } {
   const hash = createHash('sha256');
-  const hashing = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk);
-      done(null, chunk);
-    },
+  // The stored bytes are hashed as they are read, before decryption and decompression.
+  const bytes = openDecodedStream(source.path, source.encoding, {
+    identities: source.identities,
+    onStoredChunk: (chunk) => hash.update(chunk),
   });
-  // Never through a symbolic link (the path was located by loadRestorable; a link planted since fails with ELOOP).
-  const file = createReadStream(source.path, { fd: openSync(source.path, READ_NO_FOLLOW), highWaterMark: 256 * 1024 });
-  // pipeline destroys every stage when the reader stops early; its callback is not needed (the reader sees errors).
-  const ignore = () => undefined;
-  const bytes: Readable = source.gunzip
-    ? pipeline(file, hashing, createGunzip(), ignore)
-    : pipeline(file, hashing, ignore);
   async function* chunks(): AsyncGenerator<Buffer> {
     try {
       for await (const chunk of bytes as AsyncIterable<Buffer>) yield chunk;
     } catch (error) {
-      const code = (error as { code?: unknown } | null)?.code;
-      if (typeof code === 'string' && code.startsWith('Z_'))
-        throw new CorruptFileError(source.path, (error as Error).message);
+      if (isCorruptionError(error)) throw new CorruptFileError(source.path, error.message);
       throw error;
     }
   }

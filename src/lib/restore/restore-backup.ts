@@ -9,8 +9,15 @@ import type {
   Workspace,
 } from '../../generated/prisma/client.ts';
 import { assertBackupFileMatches, runDataImport, type DataImportResult, type ImportSource } from './data-import.ts';
+import { AgeDecryptError } from '../encryption/index.ts';
 import type { KubeClients } from '../kube/index.ts';
-import { backupFileReferenceOf, locateBackupFile } from '../storage/index.ts';
+import {
+  backupFileReferenceOf,
+  encodingOfExtension,
+  findIdentityFor,
+  IdentityRequiredError,
+  locateBackupFile,
+} from '../storage/index.ts';
 import type { Logger, WorkObserver } from '../shared/index.ts';
 import {
   type Notifier,
@@ -594,9 +601,51 @@ export async function loadRestorable(deps: RestoreDependencies, backupId: string
       `backup ${backup.id} has format ${backup.format}; recipe "${recipe.slug}" restores ${dataImport.format}`,
     );
   }
-  // The store gzips exports that are not compressed already (`.sql` → `.sql.gz`); those are un-gzipped while streaming.
-  const source: ImportSource = { path: filePath, sha256: backup.sha256, gunzip: !dataExport.compressed };
+  // The store compresses exports that are not compressed already (`.sql` → `.sql.zst`), and encrypts them when the
+  // deployment has recipients (`.sql.zst.age`); both are undone while streaming. An export that compressed itself
+  // (`.dump`) is sent as it came.
+  const stored = encodingOfExtension(backup.extension ?? '');
+  const encoding = { ...stored, compression: dataExport.compressed ? ('none' as const) : stored.compression };
+  if (encoding.encrypted) await assertIdentityOpens(deps, backup.id, filePath, backup.encryptedTo);
+  const source: ImportSource = {
+    path: filePath,
+    sha256: backup.sha256,
+    encoding,
+    ...(encoding.encrypted ? { identities: deps.identities } : {}),
+  };
   return { backup, deployment, recipe, dataImport, source };
+}
+
+/**
+ * An encrypted backup is restored only when one of this process's identities opens it: refused before anything is
+ * sent, naming the recipients it was encrypted to (fingerprints) so a person knows which key to bring.
+ */
+async function assertIdentityOpens(
+  deps: RestoreDependencies,
+  backupId: string,
+  filePath: string,
+  encryptedTo: string | null,
+): Promise<void> {
+  const recipients = encryptedTo ? ` (encrypted to ${encryptedTo.split(',').join(', ')})` : '';
+  try {
+    await findIdentityFor(filePath, deps.identities);
+  } catch (error) {
+    if (error instanceof IdentityRequiredError)
+      throw new RestoreRefusedError(
+        'NO_IDENTITY',
+        `backup ${backupId} is encrypted${recipients} and this process has no age identity: set BACKUP_AGE_IDENTITY_FILE to a file holding the identity of one of its recipients`,
+      );
+    if (error instanceof AgeDecryptError && error.failure === 'no-match') {
+      const have = (deps.identities ?? []).map((identity) => identity.recipient.fingerprint).join(', ');
+      throw new RestoreRefusedError(
+        'NO_IDENTITY',
+        `backup ${backupId} is encrypted${recipients}; none of the ${deps.identities?.length ?? 0} age identities in BACKUP_AGE_IDENTITY_FILE (${have}) opens it`,
+      );
+    }
+    if (error instanceof AgeDecryptError)
+      throw new RestoreRefusedError('BACKUP_NOT_RESTORABLE', `backup ${backupId}'s file ${filePath}: ${error.message}`);
+    throw error;
+  }
 }
 
 /** For the refusal of a backup whose file is gone: whether an uploaded off-site copy can bring it back, and how. */

@@ -1,5 +1,6 @@
 import type { PrismaClient } from '../../generated/prisma/client.ts';
 import type { Notifier } from '../alerts/index.ts';
+import type { AgeIdentity } from '../encryption/index.ts';
 import type { KubeClients } from '../kube/index.ts';
 import type { Logger, WorkObserver } from '../shared/index.ts';
 
@@ -14,6 +15,8 @@ export interface RestoreDependencies {
   notifier?: Notifier;
   /** Told how each restore ended (the worker counts them in its Prometheus metrics); optional. */
   observer?: WorkObserver;
+  /** age identities (BACKUP_AGE_IDENTITY_FILE) that decrypt encrypted backups; without them those are refused. */
+  identities?: readonly AgeIdentity[] | undefined;
   settings: {
     /** Bounds each step (pod lookup, then the exec) of a restore. */
     timeoutMs: number;

@@ -15,6 +15,7 @@ export const RESTORE_REFUSAL_CODES = [
   'BUSY',
   'LIVE_UNREADABLE',
   'SAME_PRINCIPAL',
+  'NO_IDENTITY',
 ] as const;
 
 export type RestoreRefusalCode = (typeof RESTORE_REFUSAL_CODES)[number];

@@ -11,6 +11,7 @@ export const FILE_READABLE_VARIABLES = [
   'METRICS_TOKEN',
   'S3_ACCESS_KEY_ID',
   'S3_SECRET_ACCESS_KEY',
+  'BACKUP_AGE_IDENTITY',
 ] as const;
 
 /** What `readVariableFiles` found: values to use in place of the variables, and problems naming the variable. */

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { readVariableFiles } from './config-files.ts';
 import { DEFAULT_WORKSPACE_LABEL, isLabelKey } from '../kube/index.ts';
 import { normaliseKeyPrefix } from '../offsite/index.ts';
+import { parseIdentityFile } from '../encryption/index.ts';
 import { isSecretKey, recordIdSchema } from '../shared/index.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -41,6 +42,25 @@ export const configSchema = z
     WORKER_INTERVAL_SECONDS: integerVariable(5, 86_400, 60).describe('Seconds between two ops-agent cycles.'),
     BACKUP_CONCURRENCY: integerVariable(1, 32, 2).describe('How many backups one worker runs at the same time.'),
     BACKUP_TIMEOUT_SECONDS: integerVariable(10, 7 * 86_400, 6 * 3_600).describe('A backup running longer is aborted.'),
+    BACKUP_AGE_IDENTITY: z
+      .string()
+      .min(1)
+      .optional()
+      .transform((text, context) => {
+        if (text === undefined) return undefined;
+        try {
+          return parseIdentityFile(text);
+        } catch (error) {
+          // AgeKeyError names the line, never the key.
+          context.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+          return z.NEVER;
+        }
+      })
+      .describe(
+        'age identities (AGE-SECRET-KEY-1…, one per line, as age-keygen writes them; usually BACKUP_AGE_IDENTITY_FILE) ' +
+          'that read encrypted backups back: restores, test-restores, format checks. Not needed to back up (that takes ' +
+          'only the recipients); unset: those checks are skipped for encrypted backups and restoring one is refused.',
+      ),
     BACKUP_CLAIM_TTL_SECONDS: integerVariable(30, 3_600, 300).describe(
       'Lease length of a backup claim; a crashed worker’s claim expires after this.',
     ),
@@ -241,7 +261,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
 }
 
 /** Credentials whose names do not look secret but which are never shown either. */
-const CREDENTIAL_VARIABLES: ReadonlySet<string> = new Set(['S3_ACCESS_KEY_ID']);
+const CREDENTIAL_VARIABLES: ReadonlySet<string> = new Set(['S3_ACCESS_KEY_ID', 'BACKUP_AGE_IDENTITY']);
 
 /** The configuration as it is safe to log: secrets replaced by whether they are set. */
 export function describeConfig(config: Config): Record<string, unknown> {

@@ -153,6 +153,7 @@ export function createServices(
     logger,
     notifier,
     destinations: createOffsiteDestinations(config),
+    ...(config.BACKUP_AGE_IDENTITY ? { identities: config.BACKUP_AGE_IDENTITY } : {}),
     settings: { timeoutMs: config.BACKUP_TIMEOUT_SECONDS * 1_000, claimTtlMs: config.BACKUP_CLAIM_TTL_SECONDS * 1_000 },
     ...(metrics ? { observer: metrics } : {}),
   };

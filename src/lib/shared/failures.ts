@@ -22,6 +22,7 @@ export const BACKUP_FAILURE_KINDS = [
   'Interrupted',
   'ClusterUnreachable',
   'ClaimLost',
+  'EncryptionMisconfigured',
   'Unexpected',
 ] as const;
 

@@ -8,6 +8,7 @@
  */
 import path from 'node:path';
 import { DNS_LABEL_PATTERN, isRecordId } from '../shared/index.ts';
+import { encodingSuffixes, type StoredEncoding } from './backup-encoding.ts';
 
 /** Suffix of temporary files: `.{final name}.partial`, hidden so no listing or person mistakes one for a backup. */
 export const TEMP_FILE_SUFFIX = '.partial';
@@ -59,12 +60,18 @@ export function backupTimestamp(now: Date): string {
 }
 
 /**
- * The extension the stored file gets, without a dot. Output that is not compressed is gzipped by the store, so its
- * extension gains `.gz` (`sql` → `sql.gz`, `rdb` → `rdb.gz`); compressed output is stored as is (`dump`, `archive.gz`).
+ * The extension the stored file gets, without a dot. Output that is not compressed is compressed by the store, so its
+ * extension gains `.gz` or `.zst` (`sql` → `sql.gz`, `rdb` → `rdb.zst`; none: `sql`); compressed output is stored as
+ * is (`dump`, `archive.gz`). An encrypted file gains `.age` last (`sql.zst.age`, `dump.age`).
  */
-export function storedExtension(extension: string, compressed: boolean): string {
+export function storedExtension(
+  extension: string,
+  compressed: boolean,
+  encoding: StoredEncoding = { compression: 'gzip', encrypted: false },
+): string {
   assertExtension(extension);
-  return compressed ? extension : `${extension}.gz`;
+  const suffixes = encodingSuffixes({ ...encoding, compression: compressed ? 'none' : encoding.compression });
+  return [extension, ...suffixes].join('.');
 }
 
 function assertExtension(extension: string): void {

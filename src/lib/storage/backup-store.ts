@@ -1,5 +1,6 @@
 /**
- * Writing one backup file, crash-safe: the export's bytes stream (gzipped unless already compressed) into a hidden
+ * Writing one backup file, crash-safe: the export's bytes stream (compressed unless already compressed, then
+ * encrypted when the deployment has age recipients, both in memory) into a hidden
  * temporary file `.{name}.partial` in the deployment's folder while their sha256 and size are computed; `commit()`
  * fsyncs it, writes the `{name}.sha256` sidecar the same way, renames both into place and fsyncs the folder. Until
  * then no file has the final name, and on any failure the temporary files go.
@@ -16,8 +17,9 @@ import { lstat, open, rename, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
+import { AgeEncryptStream, type AgeRecipient } from '../encryption/index.ts';
 import type { Logger } from '../shared/index.ts';
+import { type Compression, createCompressor } from './backup-encoding.ts';
 import {
   MAX_FILES_PER_MILLISECOND,
   backupFileName,
@@ -37,22 +39,31 @@ export interface BackupTarget {
   deploymentName: string;
   /** The recipe's `dataExport.extension` (of the raw output). */
   extension: string;
-  /** The recipe's `dataExport.compressed`: true stores the bytes as they are, false gzips them. */
+  /** The recipe's `dataExport.compressed`: true stores the bytes as they are, false compresses them. */
   compressed: boolean;
+  /** How an export that is not compressed is compressed (the deployment's `backupCompression`); default gzip. */
+  compression?: Compression;
+  /**
+   * age recipients the file is encrypted to (parsed and validated by the caller); absent or empty: not encrypted.
+   * The bytes are encrypted in memory on their way to the file: no plaintext byte is ever written.
+   */
+  recipients?: readonly AgeRecipient[];
   /** The record's start time; it names the file. */
   startedAt: Date;
   /** The deployment's cap on stored bytes (`maxBackupBytes`); null or absent: no cap. */
   maxBytes?: bigint | null;
 }
 
-/** A finished backup file, as the BackupRecord stores it. Size and sha256 are of the stored (gzipped) bytes. */
+/** A finished backup file, as the BackupRecord stores it. Size and sha256 are of the stored (compressed, encrypted) bytes. */
 export interface StoredBackup {
   path: string;
   fileName: string;
   sizeBytes: bigint;
   sha256: string;
-  /** Extension of the stored file without the dot, e.g. `sql.gz`, `dump`. */
+  /** Extension of the stored file without the dot, e.g. `sql.gz`, `dump`, `sql.zst.age`. */
   extension: string;
+  /** Fingerprints of the recipients the file is encrypted to; empty when it is not encrypted. */
+  encryptedTo: string[];
 }
 
 /** One backup being written. Exactly one of `commit()` or `abort()` decides its fate. */
@@ -121,8 +132,13 @@ export function createFileBackupStore(options: FileBackupStoreOptions): BackupSt
       if (shortfall) throw new VolumeReserveError(shortfall.freeBytes, shortfall.reserveBytes, false);
       let folder: string | null;
       let extension: string;
+      const recipients = target.recipients ?? [];
+      const compression: Compression = target.compressed ? 'none' : (target.compression ?? 'gzip');
       try {
-        extension = storedExtension(target.extension, target.compressed);
+        extension = storedExtension(target.extension, target.compressed, {
+          compression,
+          encrypted: recipients.length > 0,
+        });
         folder = await locateDeploymentFolder(root, target.workspaceId, target.deploymentName, { create: true });
         if (folder === null) throw new Error('the deployment folder vanished while it was created');
       } catch (error) {
@@ -133,7 +149,7 @@ export function createFileBackupStore(options: FileBackupStoreOptions): BackupSt
       });
       try {
         const limits = { maxBytes: target.maxBytes ?? null, reserve, root };
-        return new FileBackupWriter(reserved, extension, !target.compressed, createSink, logger, limits);
+        return new FileBackupWriter(reserved, extension, { compression, recipients }, createSink, logger, limits);
       } catch (error) {
         await reserved.file.close();
         await removeFileIfPresent(reserved.tempPath);
@@ -311,8 +327,9 @@ class FileBackupWriter implements BackupWriter {
   readonly tempPath: string;
   private readonly sidecarTempPath: string;
   private readonly stored: MeasuringStream;
-  /** Counts the raw bytes; the same stage as `stored` when nothing is gzipped. */
+  /** Counts the raw bytes; the same stage as `stored` when nothing is compressed or encrypted. */
   private readonly raw: MeasuringStream;
+  private readonly encryptedTo: string[];
   /** Settles when the chain has flushed or failed; never rejects (holds the failure instead). */
   private readonly flushed: Promise<Error | undefined>;
   private committing: Promise<StoredBackup> | undefined;
@@ -323,7 +340,7 @@ class FileBackupWriter implements BackupWriter {
   constructor(
     private readonly reserved: ReservedName,
     private readonly extension: string,
-    gzip: boolean,
+    encoding: { compression: Compression; recipients: readonly AgeRecipient[] },
     createSink: CreateFileSink,
     private readonly logger: Logger,
     limits: WriterLimits,
@@ -332,11 +349,23 @@ class FileBackupWriter implements BackupWriter {
     this.path = reserved.finalPath;
     this.tempPath = reserved.tempPath;
     this.sidecarTempPath = tempPathFor(sidecarPathFor(reserved.finalPath));
-    this.raw = gzip ? new MeasuringStream(false) : this.stored;
+    const compressor = createCompressor(encoding.compression);
+    const encryptor = encoding.recipients.length > 0 ? new AgeEncryptStream(encoding.recipients) : null;
+    this.encryptedTo = encoding.recipients.map((recipient) => recipient.fingerprint);
+    const stages: Transform[] = [compressor, encryptor].filter((stage): stage is Transform => stage !== null);
+    this.raw = stages.length > 0 ? new MeasuringStream(false) : this.stored;
     this.stream = this.raw;
     const sink = createSink(reserved.file);
     // An error in any stage destroys the whole chain, so it also reaches `stream`, the caller's end.
-    const chain = gzip ? pipeline(this.raw, createGzip(), this.stored, sink) : pipeline(this.stored, sink);
+    const chain =
+      stages.length > 0
+        ? (pipeline as (...streams: NodeJS.ReadWriteStream[]) => Promise<void>)(
+            this.raw,
+            ...stages,
+            this.stored,
+            sink as unknown as NodeJS.ReadWriteStream,
+          )
+        : pipeline(this.stored, sink);
     this.flushed = chain.then(
       () => undefined,
       (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
@@ -387,7 +416,14 @@ class FileBackupWriter implements BackupWriter {
       this.renamed = true;
       await rename(this.sidecarTempPath, sidecarPathFor(finalPath));
       await syncDirectory(folder);
-      return { path: finalPath, fileName, sizeBytes: BigInt(this.stored.bytes), sha256, extension: this.extension };
+      return {
+        path: finalPath,
+        fileName,
+        sizeBytes: BigInt(this.stored.bytes),
+        sha256,
+        extension: this.extension,
+        encryptedTo: this.encryptedTo,
+      };
     } catch (error) {
       await this.discard();
       throw new StorageFailedError('commit', finalPath, error);

@@ -1,7 +1,14 @@
 export { listBackupFiles, removeBackupFile, removeStaleTempFiles } from './backup-files.ts';
 export { deploymentFolder, formatSidecar, isBackupFileName, sidecarPathFor, tempPathFor } from './backup-path.ts';
 export { assertBackupRootUsable, BackupRootUnusableError } from './backup-root.ts';
-export { type BackupStore, type BackupWriter, createFileBackupStore, createFileSink } from './backup-store.ts';
+export {
+  type BackupStore,
+  type BackupTarget,
+  type BackupWriter,
+  createFileBackupStore,
+  createFileSink,
+  type StoredBackup,
+} from './backup-store.ts';
 export { locateDeploymentFolder } from './deployment-folder.ts';
 export { BACKUP_FILE_MODE, ignoreCode, removeFileIfPresent, syncDirectory, writeFileDurably } from './file-system.ts';
 export { errorCode, OutsideDeploymentFolderError, QuotaExceededError, VolumeReserveError } from './storage-errors.ts';
@@ -26,3 +33,13 @@ export {
   READ_NO_FOLLOW,
   requireBackupFile,
 } from './locate-backup-file.ts';
+export {
+  COMPRESSIONS,
+  type Compression,
+  encodingOfExtension,
+  findIdentityFor,
+  IdentityRequiredError,
+  isCorruptionError,
+  openDecodedStream,
+  type StoredEncoding,
+} from './backup-encoding.ts';

@@ -17,10 +17,18 @@
  */
 import { spawn } from 'node:child_process';
 import { open } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
+import { AgeDecryptError, type AgeIdentity } from '../encryption/index.ts';
 import { createStderrTail, redactSecrets } from '../shared/index.ts';
-import { READ_NO_FOLLOW } from '../storage/index.ts';
+import {
+  encodingOfExtension,
+  IdentityRequiredError,
+  isCorruptionError,
+  openDecodedStream,
+  READ_NO_FOLLOW,
+  type StoredEncoding,
+} from '../storage/index.ts';
 import { ByteTail } from './byte-tail.ts';
 import { checkDumpTrailer } from './mysql-trailer.ts';
 import { RdbChecker } from './rdb-format.ts';
@@ -41,6 +49,8 @@ export interface FormatCheckOptions {
   signal?: AbortSignal;
   /** The pg_restore binary; `pg_restore` from PATH by default. */
   pgRestoreBinary?: string;
+  /** age identities for encrypted files; without them an encrypted file's check cannot run. */
+  identities?: readonly AgeIdentity[] | undefined;
 }
 
 /** A check that could not run: the fault lies with the worker (a missing or too old tool), not (known to be) the file. */
@@ -60,6 +70,8 @@ export const RDB_CHECKSUM_METHOD = 'rdb-checksum';
 export const RDB_HEADER_METHOD = 'rdb-header';
 export const MONGO_ARCHIVE_METHOD = 'mongo-archive';
 export const GZIP_METHOD = 'gzip';
+export const ZSTD_METHOD = 'zstd';
+export const AGE_METHOD = 'age';
 
 /** mongodump's archive starts with 0x8199e26d, little-endian. */
 const MONGO_ARCHIVE_MAGIC = Buffer.from([0x6d, 0xe2, 0x99, 0x81]);
@@ -75,28 +87,42 @@ export async function checkBackupFormat(
   file: FormatCheckInput,
   options: FormatCheckOptions = {},
 ): Promise<FormatCheck | null> {
-  const gzipped = file.extension === 'gz' || (file.extension?.endsWith('.gz') ?? false);
+  const encoding = encodingOfExtension(file.extension ?? '');
+  const read: FileReading = { path: file.path, encoding, identities: options.identities, signal: options.signal };
   switch (file.format) {
     case 'postgres-custom':
-      return checkPostgresCustom(file.path, options);
+      return checkPostgresCustom(read, options);
     case 'mysql-sql':
-      return checkMysqlDump(file.path, gzipped, options.signal);
+      return checkMysqlDump(read);
     case 'redis-rdb':
-      return checkRdb(file.path, gzipped, options.signal);
+      return checkRdb(read);
     case 'mongo-archive':
-      return checkMongoArchive(file.path, options.signal);
+      return encoding.encrypted ? checkEncryptedMongoArchive(read) : checkMongoArchive(file.path, options.signal);
     default:
-      return gzipped ? checkGzip(file.path, options.signal) : null;
+      return encoding.compression !== 'none' || encoding.encrypted ? checkEncoding(read) : null;
   }
 }
 
-async function checkMysqlDump(
-  filePath: string,
-  gzipped: boolean,
-  signal: AbortSignal | undefined,
-): Promise<FormatCheck> {
+/** A stored file and how to read it back. */
+interface FileReading {
+  path: string;
+  encoding: StoredEncoding;
+  identities: readonly AgeIdentity[] | undefined;
+  signal: AbortSignal | undefined;
+}
+
+/** What the decoding proved, for the detail: `age decrypts, zstd intact, `. */
+function describeDecoding(encoding: StoredEncoding): string {
+  const parts = [
+    ...(encoding.encrypted ? ['age decrypts'] : []),
+    ...(encoding.compression !== 'none' ? [`${encoding.compression} intact`] : []),
+  ];
+  return parts.map((part) => `${part}, `).join('');
+}
+
+async function checkMysqlDump(read: FileReading): Promise<FormatCheck> {
   const tail = new ByteTail(DUMP_TAIL_BYTES);
-  const streamed = await streamFile(filePath, gzipped, signal, (chunk) => tail.push(chunk));
+  const streamed = await streamFile(read, (chunk) => tail.push(chunk));
   if (!streamed.ok) return { ok: false, method: MYSQL_TRAILER_METHOD, error: streamed.error };
   const { bytes, wholeStream } = tail.read();
   const trailer = checkDumpTrailer(bytes, wholeStream);
@@ -104,14 +130,14 @@ async function checkMysqlDump(
     ? {
         ok: true,
         method: MYSQL_TRAILER_METHOD,
-        detail: `${gzipped ? 'gzip intact, ' : ''}ends with "${trailer.line.trim()}"`,
+        detail: `${describeDecoding(read.encoding)}ends with "${trailer.line.trim()}"`,
       }
     : { ok: false, method: MYSQL_TRAILER_METHOD, error: trailer.problem };
 }
 
-async function checkRdb(filePath: string, gzipped: boolean, signal: AbortSignal | undefined): Promise<FormatCheck> {
+async function checkRdb(read: FileReading): Promise<FormatCheck> {
   const checker = new RdbChecker();
-  const streamed = await streamFile(filePath, gzipped, signal, (chunk) => checker.update(chunk));
+  const streamed = await streamFile(read, (chunk) => checker.update(chunk));
   if (!streamed.ok) return { ok: false, method: RDB_CHECKSUM_METHOD, error: streamed.error };
   const result = checker.finish();
   if (!result.ok) return { ok: false, method: RDB_CHECKSUM_METHOD, error: result.problem };
@@ -128,7 +154,13 @@ async function checkMongoArchive(filePath: string, signal: AbortSignal | undefin
   const start = await readHead(filePath, MONGO_ARCHIVE_MAGIC.length);
   if (start.subarray(0, 2).equals(GZIP_MAGIC)) {
     let head = Buffer.alloc(0);
-    const streamed = await streamFile(filePath, true, signal, (chunk) => {
+    const gzipped: FileReading = {
+      path: filePath,
+      encoding: { compression: 'gzip', encrypted: false },
+      identities: undefined,
+      signal,
+    };
+    const streamed = await streamFile(gzipped, (chunk) => {
       if (head.length < MONGO_ARCHIVE_MAGIC.length)
         head = Buffer.concat([head, chunk.subarray(0, MONGO_ARCHIVE_MAGIC.length - head.length)]);
     });
@@ -152,46 +184,76 @@ async function checkMongoArchive(filePath: string, signal: AbortSignal | undefin
       };
 }
 
-async function checkGzip(filePath: string, signal: AbortSignal | undefined): Promise<FormatCheck> {
+/** An encrypted archive: it must decrypt completely, and start with the archive (or gzip) magic number. */
+async function checkEncryptedMongoArchive(read: FileReading): Promise<FormatCheck> {
+  let head = Buffer.alloc(0);
+  const decryptOnly: FileReading = { ...read, encoding: { compression: 'none', encrypted: true } };
+  const streamed = await streamFile(decryptOnly, (chunk) => {
+    if (head.length < MONGO_ARCHIVE_MAGIC.length)
+      head = Buffer.concat([head, chunk.subarray(0, MONGO_ARCHIVE_MAGIC.length - head.length)]);
+  });
+  if (!streamed.ok) return { ok: false, method: MONGO_ARCHIVE_METHOD, error: streamed.error };
+  return head.equals(MONGO_ARCHIVE_MAGIC) || head.subarray(0, 2).equals(GZIP_MAGIC)
+    ? { ok: true, method: MONGO_ARCHIVE_METHOD, detail: 'age decrypts, archive magic number present' }
+    : { ok: false, method: MONGO_ARCHIVE_METHOD, error: 'the decrypted file is not a mongodump archive' };
+}
+
+/** A file of no known format: its compression (and encryption) must read back completely. */
+async function checkEncoding(read: FileReading): Promise<FormatCheck> {
   let bytes = 0;
-  const streamed = await streamFile(filePath, true, signal, (chunk) => (bytes += chunk.length));
+  const method =
+    read.encoding.compression === 'zstd'
+      ? ZSTD_METHOD
+      : read.encoding.compression === 'gzip'
+        ? GZIP_METHOD
+        : AGE_METHOD;
+  const streamed = await streamFile(read, (chunk) => (bytes += chunk.length));
   return streamed.ok
-    ? { ok: true, method: GZIP_METHOD, detail: `decompresses completely (${bytes} bytes)` }
-    : { ok: false, method: GZIP_METHOD, error: streamed.error };
+    ? { ok: true, method, detail: `${describeDecoding(read.encoding)}decodes completely (${bytes} bytes)` }
+    : { ok: false, method, error: streamed.error };
 }
 
 /**
- * Streams the file (through gunzip when `gzipped`) into `onChunk`. A gzip error is an outcome about the file; other
- * errors (the file is missing or unreadable, the check was aborted) are thrown.
+ * Streams the file, decrypted and decompressed as its extension says, into `onChunk`. Damage (a gzip, zstd or age
+ * error) is an outcome about the file; other errors (the file is missing or unreadable, the check was aborted) are
+ * thrown, and so is a missing or non-matching identity, as `FormatCheckUnavailableError`.
  */
 async function streamFile(
-  filePath: string,
-  gzipped: boolean,
-  signal: AbortSignal | undefined,
+  read: FileReading,
   onChunk: (chunk: Buffer) => void,
 ): Promise<{ ok: true } | { ok: false; error: string }> {
   const consume = async (chunks: AsyncIterable<Buffer>) => {
     for await (const chunk of chunks) onChunk(chunk);
   };
   try {
-    const source = (await open(filePath, READ_NO_FOLLOW)).createReadStream();
-    if (gzipped) await pipeline(source, createGunzip(), consume, signal ? { signal } : {});
-    else await pipeline(source, consume, signal ? { signal } : {});
+    await pipeline(openDecoded(read), consume, read.signal ? { signal: read.signal } : {});
   } catch (error) {
-    if (isZlibError(error) && !signal?.aborted)
-      return { ok: false, error: `gzip: ${error.message} (the file is truncated or corrupt)` };
-    throw error;
+    if (isCorruptionError(error) && !read.signal?.aborted)
+      return { ok: false, error: describeCorruption(error, read.encoding) };
+    throw translateKeyError(error);
   }
   return { ok: true };
 }
 
-/** zlib's errors carry codes like `Z_DATA_ERROR` (bad data, CRC mismatch) and `Z_BUF_ERROR` (cut short). */
-function isZlibError(error: unknown): error is Error {
-  return (
-    error instanceof Error &&
-    typeof (error as NodeJS.ErrnoException).code === 'string' &&
-    ((error as NodeJS.ErrnoException).code as string).startsWith('Z_')
-  );
+function openDecoded(read: FileReading, decompress = true): Readable {
+  try {
+    return openDecodedStream(read.path, read.encoding, { identities: read.identities, decompress });
+  } catch (error) {
+    throw translateKeyError(error);
+  }
+}
+
+function describeCorruption(error: Error, encoding: StoredEncoding): string {
+  if (error instanceof AgeDecryptError) return `${error.message} (the file is damaged or truncated)`;
+  return `${encoding.compression}: ${error.message} (the file is truncated or corrupt)`;
+}
+
+/** A missing or non-matching identity says nothing about the file: the check could not run here. */
+function translateKeyError(error: unknown): unknown {
+  if (error instanceof IdentityRequiredError) return new FormatCheckUnavailableError(AGE_METHOD, error.message);
+  if (error instanceof AgeDecryptError && error.failure === 'no-match')
+    return new FormatCheckUnavailableError(AGE_METHOD, `${error.message} (BACKUP_AGE_IDENTITY_FILE)`);
+  return error;
 }
 
 async function readHead(filePath: string, length: number): Promise<Buffer> {
@@ -205,7 +267,11 @@ async function readHead(filePath: string, length: number): Promise<Buffer> {
   }
 }
 
-async function checkPostgresCustom(filePath: string, options: FormatCheckOptions): Promise<FormatCheck> {
+async function checkPostgresCustom(read: FileReading, options: FormatCheckOptions): Promise<FormatCheck> {
+  // An encrypted dump is decrypted in memory into pg_restore's stdin (pg_restore reads a custom dump from a pipe as
+  // pg_dump wrote it to one); a plain one is read by pg_restore from the file.
+  const input = read.encoding.encrypted ? () => openDecoded(read, false) : undefined;
+  const fileArgs = input ? [] : [read.path];
   const binary = options.pgRestoreBinary ?? 'pg_restore';
   let entries = 0;
   let partial = '';
@@ -214,8 +280,10 @@ async function checkPostgresCustom(filePath: string, options: FormatCheckOptions
     partial = lines.pop() ?? '';
     entries += lines.filter(isTocEntry).length;
   };
-  const listed = await runPgRestore(binary, ['--list', filePath], countEntries, options.signal);
+  const listed = await runPgRestore(binary, ['--list', ...fileArgs], countEntries, options.signal, input);
   if (isTocEntry(partial)) entries += 1;
+  if (listed.inputError)
+    return { ok: false, method: PG_RESTORE_METHOD, error: describeCorruption(listed.inputError, read.encoding) };
   if (listed.exitCode !== 0)
     return {
       ok: false,
@@ -228,12 +296,14 @@ async function checkPostgresCustom(filePath: string, options: FormatCheckOptions
       method: PG_RESTORE_METHOD,
       error: 'pg_restore --list found no entries in the table of contents',
     };
-  const read = await runPgRestore(binary, ['--file=/dev/null', filePath], () => undefined, options.signal);
-  if (read.exitCode !== 0)
+  const whole = await runPgRestore(binary, ['--file=/dev/null', ...fileArgs], () => undefined, options.signal, input);
+  if (whole.inputError)
+    return { ok: false, method: PG_RESTORE_METHOD, error: describeCorruption(whole.inputError, read.encoding) };
+  if (whole.exitCode !== 0)
     return {
       ok: false,
       method: PG_RESTORE_METHOD,
-      error: `pg_restore could not read the whole dump (exit ${read.exitCode}): ${read.stderr}`,
+      error: `pg_restore could not read the whole dump (exit ${whole.exitCode}): ${whole.stderr}`,
     };
   return {
     ok: true,
@@ -257,18 +327,38 @@ function runPgRestore(
   args: string[],
   onStdout: (chunk: Buffer) => void,
   signal: AbortSignal | undefined,
-): Promise<{ exitCode: number; stderr: string }> {
+  input?: () => Readable,
+): Promise<{ exitCode: number; stderr: string; inputError?: Error }> {
   return new Promise((resolve, reject) => {
     signal?.throwIfAborted();
     const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', LC_ALL: 'C' };
     const child = spawn(binary, args, {
       env: env as NodeJS.ProcessEnv,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       ...(signal ? { signal } : {}),
     });
     const stderr = createStderrTail({ maxLines: 5, maxChars: 1_000 });
-    child.stdout.on('data', onStdout);
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    child.stdout!.on('data', onStdout);
+    // The decoded input's own failure (a damaged file, a wrong identity) is what matters, not pg_restore's view of
+    // a cut-off stdin; pg_restore --list stops reading after the table of contents (EPIPE then is normal).
+    let inputError: Error | undefined;
+    if (input && child.stdin) {
+      let source: Readable;
+      try {
+        source = input();
+      } catch (error) {
+        child.kill();
+        reject(error);
+        return;
+      }
+      pipeline(source, child.stdin).catch((error: unknown) => {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE') return;
+        inputError ??= error instanceof Error ? error : new Error(String(error));
+        child.kill();
+      });
+    }
+    child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.once('error', (error: NodeJS.ErrnoException) => {
       if (signal?.aborted) reject(signal.reason);
       else if (error.code === 'ENOENT')
@@ -294,7 +384,12 @@ function runPgRestore(
           ),
         );
       }
-      resolve({ exitCode: code ?? -1, stderr: text || `ended by ${killedBy ?? 'an unknown cause'}` });
+      if (inputError && !isCorruptionError(inputError)) return reject(translateKeyError(inputError));
+      resolve({
+        exitCode: code ?? -1,
+        stderr: text || `ended by ${killedBy ?? 'an unknown cause'}`,
+        ...(inputError ? { inputError } : {}),
+      });
     });
   });
 }

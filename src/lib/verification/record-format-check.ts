@@ -9,7 +9,9 @@
  * caller's signal (worker shutdown) leaves the record as it was (not checked), because that says nothing about the file.
  */
 import type { BackupRecord, PrismaClient } from '../../generated/prisma/client.ts';
+import type { AgeIdentity } from '../encryption/index.ts';
 import { keepStart, type Logger, redactSecrets } from '../shared/index.ts';
+import { encodingOfExtension } from '../storage/index.ts';
 import { BACKUP_UNVERIFIED_ALERT, type Notifier, raiseAndNotify } from '../alerts/index.ts';
 import { type BackupFileLocation, backupFileReferenceOf, locateBackupFile } from '../storage/index.ts';
 import {
@@ -32,6 +34,8 @@ export interface FormatCheckDependencies {
   notifier?: Notifier;
   /** Defaults to {@link checkBackupFormat}. */
   checkFormat?: CheckBackupFormat;
+  /** age identities (BACKUP_AGE_IDENTITY_FILE) for encrypted backups; absent: their checks are skipped and said so. */
+  identities?: readonly AgeIdentity[] | undefined;
   settings: {
     /** A check running longer is stopped and recorded as failed to run. */
     timeoutMs: number;
@@ -74,6 +78,12 @@ export async function recordFormatCheck(
   });
   if (record.status !== 'SUCCEEDED' || !record.path)
     return { record, outcome: 'no-check', detail: `the backup is ${record.status}: there is no file` };
+  if (encodingOfExtension(record.extension ?? '').encrypted && !deps.identities?.length) {
+    // A worker without the identity still backs up; it says which check it could not run instead of failing one.
+    const detail = `the backup is encrypted and this worker has no age identity (BACKUP_AGE_IDENTITY_FILE): format check not run`;
+    log.warn({ extension: record.extension }, detail);
+    return { record, outcome: 'no-check', detail };
+  }
   const check = deps.checkFormat ?? checkBackupFormat;
   const timeout = AbortSignal.timeout(deps.settings.timeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
@@ -82,7 +92,10 @@ export async function recordFormatCheck(
   try {
     const location = await locateFileOf(deps, record);
     result = location.ok
-      ? await check({ path: location.path, format: record.format, extension: record.extension }, { signal })
+      ? await check(
+          { path: location.path, format: record.format, extension: record.extension },
+          { signal, ...(deps.identities ? { identities: deps.identities } : {}) },
+        )
       : { ok: false, method: LOCATE_METHOD, error: `the file was not checked: ${location.detail}` };
   } catch (error) {
     if (options.signal?.aborted) {

@@ -25,6 +25,8 @@ const CHECKABLE: Prisma.BackupRecordWhereInput = {
   OR: [
     { format: { in: ['postgres-custom', 'mysql-sql', 'redis-rdb', 'mongo-archive'] } },
     { extension: { endsWith: 'gz' } },
+    { extension: { endsWith: 'zst' } },
+    { extension: { endsWith: '.age' } },
   ],
 };
 
@@ -41,6 +43,8 @@ export async function checkUncheckedBackups(
       verifyMethod: null,
       finishedAt: { lt: finishedBefore },
       ...CHECKABLE,
+      // Without an identity an encrypted backup cannot be checked here: not picked again every cycle.
+      ...(deps.identities?.length ? {} : { NOT: { extension: { endsWith: '.age' } } }),
     },
     orderBy: { finishedAt: 'desc' },
     take: options.limit ?? DEFAULT_LIMIT,

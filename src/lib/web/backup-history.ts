@@ -41,6 +41,8 @@ export interface BackupRecordJson {
   progressAt: string | null;
   /** The queued job that made this backup (null: the CLI's own process). */
   jobId: string | null;
+  /** Fingerprints of the age recipients the file is encrypted to (`x25519:…`); empty: not encrypted. */
+  encryptedTo: string[];
 }
 
 export function toBackupRecordJson(record: BackupRecord): BackupRecordJson {
@@ -66,6 +68,7 @@ export function toBackupRecordJson(record: BackupRecord): BackupRecordJson {
     progressBytes: record.progressBytes?.toString() ?? null,
     progressAt: record.progressAt?.toISOString() ?? null,
     jobId: record.jobId,
+    encryptedTo: record.encryptedTo ? record.encryptedTo.split(',') : [],
   };
 }
 

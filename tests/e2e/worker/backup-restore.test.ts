@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { zstdDecompressSync } from 'node:zlib';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { executeBackup } from '../../../src/lib/backups/backup.ts';
@@ -121,8 +121,8 @@ describe('backup and restore with the real engines', () => {
         MARIADB_DATABASE: database,
         MARIADB_ROOT_PASSWORD: '',
       });
-      expect(record).toMatchObject({ format: 'mysql-sql', extension: 'sql.gz' });
-      const dump = gunzipSync(await readFile(record.path!));
+      expect(record).toMatchObject({ format: 'mysql-sql', extension: 'sql.zst' });
+      const dump = zstdDecompressSync(await readFile(record.path!));
       const sql = dump.toString('latin1');
       expect(sql).toContain(`CREATE DATABASE /*!32312 IF NOT EXISTS*/ \`${database}\``);
       expect(sql.trimEnd()).toMatch(/-- Dump completed on .*$/);
@@ -144,8 +144,8 @@ describe('backup and restore with the real engines', () => {
     await redis(['ZADD', `${prefix}:zset`, '1', 'one', '2', 'two']);
     try {
       const record = await backUp('cache-main', 'redis', 'redis', {});
-      expect(record).toMatchObject({ format: 'redis-rdb', extension: 'rdb.gz' });
-      const rdb = gunzipSync(await readFile(record.path!));
+      expect(record).toMatchObject({ format: 'redis-rdb', extension: 'rdb.zst' });
+      const rdb = zstdDecompressSync(await readFile(record.path!));
       expect(rdb.subarray(0, 5).toString('latin1')).toBe('REDIS');
 
       const dir = path.join(scratch, 'redis');

@@ -63,7 +63,7 @@ describe('a restore whose input ends while the pod pipe is full', () => {
           deploymentName: 'db',
           container: 'db',
           command: ['sh', '-c', 'cat > /dev/null; echo read-all'],
-          source: { path: file, sha256, gunzip: false },
+          source: { path: file, sha256, encoding: { compression: 'none', encrypted: false } },
           timeoutMs: TIME_LIMIT_MS,
         },
         createLogger({ level: 'silent' }),

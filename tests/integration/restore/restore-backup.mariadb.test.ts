@@ -43,7 +43,7 @@ beforeAll(async () => {
   });
   const outcome = await executeBackup(harness.deps, deployment.id, { trigger: 'MANUAL' });
   if (outcome.status !== 'SUCCEEDED') throw new Error(`backup ${outcome.status}`);
-  expect(outcome.record.extension).toBe('sql.gz');
+  expect(outcome.record.extension).toBe('sql.zst');
   backupId = outcome.record.id;
 });
 

@@ -79,7 +79,7 @@ beforeAll(async () => {
   });
   const outcome = await executeBackup(harness.deps, deployment.id, { trigger: 'MANUAL' });
   if (outcome.status !== 'SUCCEEDED') throw new Error(`backup ${outcome.status}`);
-  expect(outcome.record.extension).toBe('rdb.gz');
+  expect(outcome.record.extension).toBe('rdb.zst');
   backupId = outcome.record.id;
 });
 

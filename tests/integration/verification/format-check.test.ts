@@ -102,7 +102,7 @@ async function deploymentOf(engine: Engine, options: { broken?: boolean; path?: 
   const name = `${engine.slice(0, 5)}-${randomBytes(4).toString('hex')}`;
   const env = envOf(engine, options.broken ?? false);
   harness.kube.pods.push(podFor(name, CONTAINERS[engine], options.path ? { ...env, PATH: options.path } : env));
-  return createDeployment(harness.db.prisma, workspaceId, { name, recipeSlug: engine });
+  return createDeployment(harness.db.prisma, workspaceId, { name, recipeSlug: engine, backupCompression: 'gzip' });
 }
 
 /** Puts the pod of `deployment` back on the real tools. */

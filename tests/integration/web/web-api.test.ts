@@ -369,6 +369,7 @@ describe('GET /api/deployments/{id}/backups: history pages', () => {
       progressBytes: null,
       progressAt: null,
       jobId: null,
+      encryptedTo: [],
       uploads: [],
     });
   });

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { generateIdentity } from '../../../src/lib/encryption/index.ts';
 import { ConfigError, configSchema, describeConfig, loadConfig } from '../../../src/lib/runtime/config.ts';
 import { FILE_READABLE_VARIABLES } from '../../../src/lib/runtime/config-files.ts';
 import { isSecretKey } from '../../../src/lib/shared/redact.ts';
@@ -108,6 +109,43 @@ describe('secrets as mounted files and the worker health server', () => {
       expect(() => loadConfig({ [name]: value, [`${name}_FILE`]: file })).toThrowError(
         `${name} and ${name}_FILE are both set; set only one of them`,
       );
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('reads several age identities from BACKUP_AGE_IDENTITY_FILE, never showing them, and names a bad line only', () => {
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'config-age-'));
+    const first = generateIdentity();
+    const second = generateIdentity();
+    try {
+      const file = path.join(folder, 'identity');
+      writeFileSync(
+        file,
+        `# created: today\n# public key: ${first.identity.recipient.text}\n${first.text}\n\n${second.text}\n`,
+      );
+      const config = loadConfig({ BACKUP_AGE_IDENTITY_FILE: file });
+      expect(config.BACKUP_AGE_IDENTITY?.map((identity) => identity.recipient.text)).toEqual([
+        first.identity.recipient.text,
+        second.identity.recipient.text,
+      ]);
+      expect(describeConfig(config).BACKUP_AGE_IDENTITY).toBe('(set)');
+      expect(loadConfig({}).BACKUP_AGE_IDENTITY).toBeUndefined();
+
+      const broken = `${first.text}\n${second.text.slice(0, -2)}QQ\n`;
+      writeFileSync(file, broken);
+      const error = (() => {
+        try {
+          loadConfig({ BACKUP_AGE_IDENTITY_FILE: file });
+        } catch (caught) {
+          return caught as Error;
+        }
+        throw new Error('expected a ConfigError');
+      })();
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(error.message).toContain('BACKUP_AGE_IDENTITY age: invalid identity on line 2');
+      expect(error.message).not.toContain(second.text.slice(20, 40));
+      expect(error.message).not.toContain(first.text.slice(20, 40));
     } finally {
       rmSync(folder, { recursive: true, force: true });
     }

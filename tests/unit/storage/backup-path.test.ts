@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { encodingOfExtension } from '../../../src/lib/storage/index.ts';
 import {
   InvalidBackupPathError,
   MAX_FILES_PER_MILLISECOND,
@@ -66,6 +67,22 @@ describe('storedExtension', () => {
   ])('%s (compressed: %s) is stored as .%s', (extension, compressed, expected) => {
     expect(storedExtension(extension, compressed)).toBe(expected);
   });
+
+  it.each([
+    ['sql', false, 'zstd', false, 'sql.zst'],
+    ['sql', false, 'none', false, 'sql'],
+    ['sql', false, 'gzip', true, 'sql.gz.age'],
+    ['rdb', false, 'zstd', true, 'rdb.zst.age'],
+    ['dump', true, 'zstd', true, 'dump.age'],
+    ['dump', true, 'gzip', false, 'dump'],
+  ] as const)(
+    '%s (compressed: %s) with %s, encrypted: %s, is .%s',
+    (extension, compressed, compression, encrypted, expected) => {
+      expect(storedExtension(extension, compressed, { compression, encrypted })).toBe(expected);
+      // Reading the extension back gives what the store did (an export's own compression reads as none).
+      expect(encodingOfExtension(expected)).toEqual({ compression: compressed ? 'none' : compression, encrypted });
+    },
+  );
 });
 
 describe('backupFileName and backupFilePath', () => {
