@@ -11,6 +11,7 @@ import { type CheckBackupFormat, recordFormatCheck } from '../verification/index
 import {
   BACKUP_FAILED_ALERT,
   BACKUP_OVERDUE_ALERT,
+  BACKUP_STALLED_ALERT,
   type Notifier,
   raiseAndNotify,
   resolveAlerts,
@@ -39,6 +40,8 @@ export interface BackupDependencies {
   settings: {
     /** A backup running longer is aborted. */
     timeoutMs: number;
+    /** An export that receives no byte for this long is stopped as `Stalled`; default 10 min. */
+    stallMs?: number;
     /** Lease of the deployment claim; renewed every third of it while the backup runs. */
     claimTtlMs: number;
   };
@@ -248,6 +251,7 @@ async function backUpAndRecord(
         dataExport,
         destination: writer.stream,
         timeoutMs: deps.settings.timeoutMs,
+        ...(deps.settings.stallMs ? { stallMs: deps.settings.stallMs } : {}),
         signal,
         onProgress,
       },
@@ -276,7 +280,12 @@ async function backUpAndRecord(
       }),
       deps.db.deployment.update({ where: { id: deploymentId }, data: { lastBackupAt: startedAt } }),
     ]);
-    await resolveAlerts(deps.db, deploymentId, [BACKUP_FAILED_ALERT, BACKUP_OVERDUE_ALERT], finishedAt);
+    await resolveAlerts(
+      deps.db,
+      deploymentId,
+      [BACKUP_FAILED_ALERT, BACKUP_STALLED_ALERT, BACKUP_OVERDUE_ALERT],
+      finishedAt,
+    );
     log.info(
       {
         backupId: record.id,
@@ -319,7 +328,7 @@ async function backUpAndRecord(
         deploymentName: deployment.name,
         backupRecordId: record.id,
         severity: 'CRITICAL',
-        kind: BACKUP_FAILED_ALERT,
+        kind: failure.kind === 'Stalled' ? BACKUP_STALLED_ALERT : BACKUP_FAILED_ALERT,
         message:
           `Backup of ${deployment.workspace.slug}/${deployment.name} failed (${failure.kind}): ${failure.message}. ` +
           `Data-loss risk: the last successful backup is from ${deployment.lastBackupAt?.toISOString() ?? 'never'}.`,

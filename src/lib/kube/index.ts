@@ -1,4 +1,5 @@
-export { AbortedError, type ExecLocation, TimeoutError } from './exec-errors.ts';
+export { AbortedError, type ExecLocation, StalledError, TimeoutError } from './exec-errors.ts';
+export { DEFAULT_STALL_MS } from './stall-watchdog.ts';
 export { execToStream } from './exec-stream.ts';
 export { execWithInput } from './exec-with-input.ts';
 export {

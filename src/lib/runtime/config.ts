@@ -40,6 +40,9 @@ export const configSchema = z
     WORKER_INTERVAL_SECONDS: integerVariable(5, 86_400, 60).describe('Seconds between two ops-agent cycles.'),
     BACKUP_CONCURRENCY: integerVariable(1, 32, 2).describe('How many backups one worker runs at the same time.'),
     BACKUP_TIMEOUT_SECONDS: integerVariable(10, 7 * 86_400, 6 * 3_600).describe('A backup running longer is aborted.'),
+    BACKUP_STALL_MINUTES: integerVariable(1, 24 * 60, 10).describe(
+      'An export (or a restore sending its backup) that moves no byte for this long is stopped as Stalled.',
+    ),
     BACKUP_CLAIM_TTL_SECONDS: integerVariable(30, 3_600, 300).describe(
       'Lease length of a backup claim; a crashed worker’s claim expires after this.',
     ),

@@ -141,7 +141,11 @@ export function createServices(
     logger,
     notifier,
     destinations: createOffsiteDestinations(config),
-    settings: { timeoutMs: config.BACKUP_TIMEOUT_SECONDS * 1_000, claimTtlMs: config.BACKUP_CLAIM_TTL_SECONDS * 1_000 },
+    settings: {
+      timeoutMs: config.BACKUP_TIMEOUT_SECONDS * 1_000,
+      stallMs: config.BACKUP_STALL_MINUTES * 60_000,
+      claimTtlMs: config.BACKUP_CLAIM_TTL_SECONDS * 1_000,
+    },
     ...(metrics ? { observer: metrics } : {}),
   };
   return {
