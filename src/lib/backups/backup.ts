@@ -12,11 +12,13 @@ import {
   BACKUP_FAILED_ALERT,
   BACKUP_OVERDUE_ALERT,
   BACKUP_STALLED_ALERT,
+  BACKUP_SUSPICIOUS_ALERT,
   type Notifier,
   raiseAndNotify,
   resolveAlerts,
 } from '../alerts/index.ts';
 import { checkBackupEligibility, type SkipCode } from './backup-due.ts';
+import { assessBackupSize, DEFAULT_SUSPICION_SETTINGS, type SuspicionSettings } from './backup-suspicion.ts';
 import { BackupInterruptedError, summarizeFailure } from './backup-outcome.ts';
 import { claimDeployment, releaseClaim, renewClaim } from './claims.ts';
 import { createProgressRecorder } from './progress-recorder.ts';
@@ -44,6 +46,8 @@ export interface BackupDependencies {
     stallMs?: number;
     /** Lease of the deployment claim; renewed every third of it while the backup runs. */
     claimTtlMs: number;
+    /** When a successful backup is flagged suspicious; default under 50% of the median of the last 5. */
+    suspicion?: SuspicionSettings;
   };
 }
 
@@ -260,6 +264,18 @@ async function backUpAndRecord(
     if (signal.aborted) throw signal.reason;
     const stored = await writer.commit();
     await progress.settle();
+    const suspicion = deps.settings.suspicion ?? DEFAULT_SUSPICION_SETTINGS;
+    const recent = await deps.db.backupRecord.findMany({
+      where: { deploymentId, status: 'SUCCEEDED', sizeBytes: { not: null } },
+      orderBy: [{ startedAt: 'desc' }, { id: 'desc' }],
+      take: suspicion.sampleSize,
+      select: { sizeBytes: true },
+    });
+    const size = assessBackupSize(
+      stored.sizeBytes,
+      recent.map((earlier) => earlier.sizeBytes!),
+      suspicion,
+    );
     const finishedAt = deps.clock();
     const [succeeded] = await deps.db.$transaction([
       deps.db.backupRecord.update({
@@ -276,6 +292,8 @@ async function backUpAndRecord(
           stderrTail: exported.stderrTail || null,
           progressBytes: BigInt(exported.bytes),
           progressAt: finishedAt,
+          suspicious: size.suspicious,
+          suspiciousReason: size.suspicious ? size.reason : null,
         },
       }),
       deps.db.deployment.update({ where: { id: deploymentId }, data: { lastBackupAt: startedAt } }),
@@ -283,7 +301,12 @@ async function backUpAndRecord(
     await resolveAlerts(
       deps.db,
       deploymentId,
-      [BACKUP_FAILED_ALERT, BACKUP_STALLED_ALERT, BACKUP_OVERDUE_ALERT],
+      [
+        BACKUP_FAILED_ALERT,
+        BACKUP_STALLED_ALERT,
+        BACKUP_OVERDUE_ALERT,
+        ...(size.suspicious ? [] : [BACKUP_SUSPICIOUS_ALERT]),
+      ],
       finishedAt,
     );
     log.info(
@@ -293,9 +316,30 @@ async function backUpAndRecord(
         sizeBytes: Number(stored.sizeBytes),
         sha256: stored.sha256,
         pod: exported.pod,
+        suspicious: size.suspicious,
       },
-      'backup succeeded',
+      size.suspicious ? `backup succeeded but is suspicious: ${size.reason}` : 'backup succeeded',
     );
+    if (size.suspicious) {
+      await raiseAndNotify(
+        deps.db,
+        deps.notifier,
+        {
+          workspaceId: deployment.workspaceId,
+          deploymentId,
+          deploymentName: deployment.name,
+          backupRecordId: record.id,
+          severity: 'WARNING',
+          kind: BACKUP_SUSPICIOUS_ALERT,
+          message:
+            `Backup of ${deployment.workspace.slug}/${deployment.name} succeeded but is suspicious: ${size.reason}. ` +
+            'Check that the data is all there; retention keeps the earlier backups of normal size.',
+        },
+        finishedAt,
+      ).catch((alertError: unknown) =>
+        log.error({ err: alertError }, 'could not record the alert for a suspicious backup'),
+      );
+    }
     return { status: 'SUCCEEDED', record: succeeded, pruned: 0 };
   } catch (caught) {
     await writer?.abort();

@@ -8,6 +8,12 @@ export {
 } from './backup-due.ts';
 export { BackupInterruptedError } from './backup-outcome.ts';
 export {
+  assessBackupSize,
+  DEFAULT_SUSPICION_SETTINGS,
+  type SizeAssessment,
+  type SuspicionSettings,
+} from './backup-suspicion.ts';
+export {
   type BackupState,
   type DeploymentBackupState,
   gatherBackupState,

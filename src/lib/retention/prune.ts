@@ -116,7 +116,16 @@ export async function pruneBackups(
   const policy = retentionPolicyOf(deployment, options.policy);
   const records = await deps.db.backupRecord.findMany({
     where: { deploymentId },
-    select: { id: true, status: true, startedAt: true, verifiedAt: true, pinned: true, path: true, sizeBytes: true },
+    select: {
+      id: true,
+      status: true,
+      startedAt: true,
+      verifiedAt: true,
+      pinned: true,
+      suspicious: true,
+      path: true,
+      sizeBytes: true,
+    },
   });
   const plan = planRetention({ backups: records, policy, now: deps.clock() });
   const uploads = await deps.db.backupUpload.findMany({

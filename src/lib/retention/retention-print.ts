@@ -5,6 +5,7 @@ import type { DeleteReason } from './retention.ts';
 const DELETE_REASON_WORDS: Record<DeleteReason, string> = {
   'max-age': 'older than the max age',
   'no-keep-rule': 'kept by no rule',
+  'old-suspicious': 'suspicious (far smaller than the others), older than the kept backups',
   'old-failure': 'failed, older than the kept backups',
 };
 

@@ -145,6 +145,7 @@ export function createServices(
       timeoutMs: config.BACKUP_TIMEOUT_SECONDS * 1_000,
       stallMs: config.BACKUP_STALL_MINUTES * 60_000,
       claimTtlMs: config.BACKUP_CLAIM_TTL_SECONDS * 1_000,
+      suspicion: { belowPercent: config.BACKUP_SUSPICIOUS_PERCENT, sampleSize: config.BACKUP_SUSPICIOUS_SAMPLES },
     },
     ...(metrics ? { observer: metrics } : {}),
   };
