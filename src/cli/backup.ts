@@ -32,9 +32,11 @@ import { parseArgument, UsageError } from './usage.ts';
 const USAGE = `usage: npm run backup -- <command>
   run <deploymentId>                   back up now (trigger MANUAL), printing progress
   list <deploymentId> [--limit N]      newest backups first (default 10)
-  prune <deploymentId> [--keep N] [--daily D] [--weekly W] [--monthly M] [--max-age-days A] [--dry-run]
+  prune <deploymentId> [--keep N] [--daily D] [--weekly W] [--monthly M] [--max-age-days A] [--dry-run] [--confirm]
                                        apply retention, printing the plan with reasons (default: the
-                                       deployment's policy; flags override single rules for this run)
+                                       deployment's policy; flags override single rules for this run). The
+                                       retention guard stops a prune of more than half of the successful
+                                       backups, or while the newest failed or is suspicious: --confirm goes ahead
   pin <backupId>                       retention never deletes this backup
   unpin <backupId>                     retention may delete it again
   verify <backupId>                    re-check a backup file's sha256 against its record and sidecar, then its
@@ -47,7 +49,7 @@ const USAGE = `usage: npm run backup -- <command>
   fetch <backupId> [--destination NAME] disaster recovery: download the backup's uploaded off-site copy back to
                                        its path when the local file is missing or damaged (size and sha256
                                        checked before it is put in place), then restore it as usual
-Exit codes: 0 done, 1 failed, 2 bad usage or configuration, 3 skipped.`;
+Exit codes: 0 done, 1 failed, 2 bad usage or configuration, 3 skipped, 4 stopped by the retention guard.`;
 
 const idSchema = recordIdSchema('must be a record id (lowercase letters and digits)');
 const limitSchema = z.coerce.number().int().min(1).max(1_000, { error: 'must be from 1 to 1000' });
@@ -78,6 +80,7 @@ runMain(async () => {
       'max-age-days': { type: 'string' },
       limit: { type: 'string' },
       'dry-run': { type: 'boolean' },
+      confirm: { type: 'boolean' },
       backup: { type: 'string' },
       destination: { type: 'string' },
       help: { type: 'boolean' },
@@ -104,6 +107,7 @@ async function runCommand(
   values: Partial<Record<RetentionFlag, string>> & {
     limit?: string;
     'dry-run'?: boolean;
+    confirm?: boolean;
     backup?: string;
     destination?: string;
   },
@@ -185,13 +189,19 @@ async function runCommand(
       case 'prune': {
         let report;
         try {
-          report = await pruneBackups(deps, id, { policy: overrides, dryRun: values['dry-run'] ?? false });
+          report = await pruneBackups(deps, id, {
+            policy: overrides,
+            dryRun: values['dry-run'] ?? false,
+            confirm: values.confirm ?? false,
+          });
         } catch (error) {
           // A policy column of the deployment that is out of range: a configuration error.
           if (error instanceof InvalidRetentionError) throw new UsageError(error.message);
           throw error;
         }
         printPrunePlan(report, out);
+        // Stopped by the retention guard: nothing was deleted, and a script must see that.
+        if (report.guard && !report.guard.confirmed && !values['dry-run']) return 4;
         return report.problems.length > 0 ? 1 : 0;
       }
       case 'pin':

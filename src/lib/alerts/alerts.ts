@@ -22,6 +22,11 @@ export const RESTORE_STALLED_ALERT = 'restore_stalled';
  * that lost most of the data, or data that really shrank. Resolved by the next backup of normal size.
  */
 export const BACKUP_SUSPICIOUS_ALERT = 'backup_suspicious';
+/**
+ * Raised (warning) when the retention guard stopped a prune (more than half of the successful backups, or the newest
+ * backup failed or is suspicious): nothing was deleted. Resolved by the next prune that runs.
+ */
+export const PRUNE_REFUSED_ALERT = 'prune_refused';
 /** Raised when a scheduled backup is overdue (no success since the schedule fired); resolved by the next success. */
 export const BACKUP_OVERDUE_ALERT = 'backup_overdue';
 /** Raised when backups are on but cannot run (deployment not RUNNING, invalid schedule); resolved when they can. */

@@ -119,6 +119,33 @@ describe('retention CLI', () => {
     expect((await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: first.id } })).pinned).toBe(false);
   });
 
+  it('stops a prune of most backups with exit code 4 and says why; --confirm goes ahead', async () => {
+    const deployment = await createDeployment(harness.db.prisma, workspaceId, {
+      name: `db-${randomBytes(4).toString('hex')}`,
+      backupRetention: 10,
+    });
+    const backups: BackupRecord[] = [];
+    for (let day = 0; day < 10; day += 1) backups.push(await seedBackup(deployment, day));
+    const guardLine =
+      'the retention guard stops this prune: it would delete 9 of the 10 successful backups, more than half of them';
+
+    const dryRun = await runCli(['prune', deployment.id, '--keep', '1', '--dry-run']);
+    expect(dryRun.code, dryRun.output).toBe(0);
+    expect(dryRun.stdout).toContain(`${guardLine}; nothing is deleted without --confirm`);
+
+    const stopped = await runCli(['prune', deployment.id, '--keep', '1']);
+    expect(stopped.code, stopped.output).toBe(4);
+    expect(stopped.stdout).toContain(
+      'would prune 9 backup(s) and 0 failed record(s); 1 record(s) kept (nothing deleted)',
+    );
+    expect(await recordIds(deployment)).toHaveLength(10);
+
+    const confirmed = await runCli(['prune', deployment.id, '--keep', '1', '--confirm']);
+    expect(confirmed.code, confirmed.output).toBe(0);
+    expect(confirmed.stdout).toContain(`${guardLine}; confirmed, so it ran`);
+    expect(await recordIds(deployment)).toEqual([backups[9]!.id]);
+  });
+
   it('refuses bad values with exit code 2, naming the flag or the column, and deletes nothing', async () => {
     const deployment = await createDeployment(harness.db.prisma, workspaceId, {
       name: `db-${randomBytes(4).toString('hex')}`,
