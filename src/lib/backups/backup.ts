@@ -18,7 +18,13 @@ import {
   resolveAlerts,
 } from '../alerts/index.ts';
 import { checkBackupEligibility, type SkipCode } from './backup-due.ts';
-import { assessBackupSize, DEFAULT_SUSPICION_SETTINGS, type SuspicionSettings } from './backup-suspicion.ts';
+import {
+  assessBackupSize,
+  DEFAULT_SUSPICION_SETTINGS,
+  type SizeAssessment,
+  type SuspicionSettings,
+} from './backup-suspicion.ts';
+import { describeBackup } from './backup-manifest.ts';
 import { BackupInterruptedError, summarizeFailure } from './backup-outcome.ts';
 import { claimDeployment, releaseClaim, renewClaim } from './claims.ts';
 import { createProgressRecorder } from './progress-recorder.ts';
@@ -262,21 +268,36 @@ async function backUpAndRecord(
       log,
     );
     if (signal.aborted) throw signal.reason;
-    const stored = await writer.commit();
-    await progress.settle();
     const suspicion = deps.settings.suspicion ?? DEFAULT_SUSPICION_SETTINGS;
-    const recent = await deps.db.backupRecord.findMany({
-      where: { deploymentId, status: 'SUCCEEDED', sizeBytes: { not: null } },
-      orderBy: [{ startedAt: 'desc' }, { id: 'desc' }],
-      take: suspicion.sampleSize,
-      select: { sizeBytes: true },
+    let size = { suspicious: false } as SizeAssessment;
+    let finishedAt = startedAt;
+    // The manifest goes into place with the file, before the record says SUCCEEDED; it carries the size judgement.
+    const stored = await writer.commit(async (file) => {
+      const recent = await deps.db.backupRecord.findMany({
+        where: { deploymentId, status: 'SUCCEEDED', sizeBytes: { not: null } },
+        orderBy: [{ startedAt: 'desc' }, { id: 'desc' }],
+        take: suspicion.sampleSize,
+        select: { sizeBytes: true },
+      });
+      size = assessBackupSize(
+        file.sizeBytes,
+        recent.map((earlier) => earlier.sizeBytes!),
+        suspicion,
+      );
+      finishedAt = deps.clock();
+      return describeBackup({
+        record,
+        deployment,
+        dataExport,
+        stored: file,
+        rawBytes: exported.bytes,
+        trigger: options.trigger,
+        startedAt,
+        finishedAt,
+        size,
+      });
     });
-    const size = assessBackupSize(
-      stored.sizeBytes,
-      recent.map((earlier) => earlier.sizeBytes!),
-      suspicion,
-    );
-    const finishedAt = deps.clock();
+    await progress.settle();
     const [succeeded] = await deps.db.$transaction([
       deps.db.backupRecord.update({
         where: { id: record.id },

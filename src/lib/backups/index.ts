@@ -24,3 +24,10 @@ export { type BackupDependencies, executeBackup } from './backup.ts';
 export { claimDeployment, releaseClaim, renewClaim } from './claims.ts';
 export { createProgressRecorder } from './progress-recorder.ts';
 export { auditBackupFiles, recoverInterruptedBackups } from './recovery.ts';
+export {
+  reindexBackups,
+  type ReindexDependencies,
+  type ReindexOptions,
+  type ReindexReport,
+  ReindexSourceError,
+} from './reindex.ts';

@@ -1,6 +1,6 @@
 import type { PrismaClient } from '../../generated/prisma/client.ts';
 import type { Logger } from '../shared/index.ts';
-import { listBackupFiles, removeStaleTempFiles } from '../storage/index.ts';
+import { describeManifest, listBackupFiles, readManifest, removeStaleTempFiles } from '../storage/index.ts';
 import { BACKUP_FAILED_ALERT, type Notifier, raiseAndNotify } from '../alerts/index.ts';
 
 /** Largest value of a PostgreSQL `integer` column. */
@@ -105,8 +105,11 @@ export async function recoverInterruptedBackups(deps: RecoveryDependencies): Pro
 /** Disagreements between the backup volume and the records of one deployment. */
 export interface FileAudit {
   deploymentId: string;
-  /** Finished files in the deployment's folder that no record points at. */
-  filesWithoutRecord: string[];
+  /**
+   * Finished files in the deployment's folder that no record points at; `manifest` says what each one is by its
+   * manifest (null without one).
+   */
+  filesWithoutRecord: Array<{ path: string; manifest: string | null }>;
   /** SUCCEEDED records whose file is not on disk. */
   recordsWithoutFile: Array<{ id: string; path: string | null }>;
 }
@@ -129,7 +132,21 @@ export async function auditBackupFiles(
   const recorded = new Set(deployment.backupRecords.map((record) => record.path));
   return {
     deploymentId,
-    filesWithoutRecord: files.map((file) => file.path).filter((file) => !recorded.has(file)),
+    filesWithoutRecord: await Promise.all(
+      files
+        .filter((file) => !recorded.has(file.path))
+        .map(async (file) => ({ path: file.path, manifest: await explainFile(file.path) })),
+    ),
     recordsWithoutFile: deployment.backupRecords.filter((record) => !record.path || !onDisk.has(record.path)),
   };
+}
+
+/** What an orphan file is, by its manifest; a manifest that cannot be read says so. */
+async function explainFile(filePath: string): Promise<string | null> {
+  try {
+    const manifest = await readManifest(filePath);
+    return manifest ? describeManifest(manifest) : null;
+  } catch (error) {
+    return `unreadable manifest: ${error instanceof Error ? error.message : String(error)}`;
+  }
 }

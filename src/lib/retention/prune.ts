@@ -2,7 +2,7 @@ import type { PrismaClient } from '../../generated/prisma/client.ts';
 import { type Logger, redactSecrets } from '../shared/index.ts';
 import { type Notifier, PRUNE_REFUSED_ALERT, raiseAndNotify, resolveAlerts } from '../alerts/index.ts';
 import { checkPruneGuard } from './prune-guard.ts';
-import type { OffsiteDestination } from '../offsite/index.ts';
+import { manifestKeyFor, type OffsiteDestination } from '../offsite/index.ts';
 import { removeBackupFile } from '../storage/index.ts';
 import { planRetention, type DeleteReason, type KeepReason } from './retention.ts';
 import { retentionPolicyOf, type RetentionOverrides, type RetentionPolicy } from './retention-policy.ts';
@@ -300,6 +300,7 @@ async function deleteBackup(
           );
         try {
           await destination.delete(upload.objectKey);
+          await destination.delete(manifestKeyFor(upload.objectKey));
         } catch (error) {
           return keep(
             `its copy ${upload.objectKey} on destination "${upload.destination}" could not be deleted: ${messageOf(error)}`,

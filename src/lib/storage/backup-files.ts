@@ -14,6 +14,7 @@ import {
   isTempFileName,
   sidecarPathFor,
 } from './backup-path.ts';
+import { isManifestName, manifestPathFor } from './backup-manifest.ts';
 import { locateDeploymentFolder } from './deployment-folder.ts';
 import { ignoreCode, removeFileIfPresent, syncDirectory } from './file-system.ts';
 import { OutsideDeploymentFolderError } from './storage-errors.ts';
@@ -45,7 +46,7 @@ export interface BackupUsage {
 }
 
 /**
- * Deletes a backup file and its `.sha256` sidecar, only if `filePath` names a regular file directly inside
+ * Deletes a backup file, its `.sha256` sidecar and its `.json` manifest, only if `filePath` names a regular file directly inside
  * `{root}/{workspaceId}/{deploymentName}/` (compared by whole path segments, so `db-a` never matches `db-ab`, and with
  * no symbolic link on the way). Otherwise throws `OutsideDeploymentFolderError` (or `InvalidBackupPathError` for a
  * temporary or sidecar name) and touches nothing. A file already gone is `{ removed: false, missing: true }`; a
@@ -82,6 +83,7 @@ export async function removeBackupFile(
   }
   const removed = stats ? await removeFileIfPresent(candidate) : false;
   await removeFileIfPresent(sidecarPathFor(candidate));
+  await removeFileIfPresent(manifestPathFor(candidate));
   await syncDirectory(folder);
   return { removed, missing: !removed };
 }
@@ -128,6 +130,22 @@ export async function removeStaleTempFiles(root: string, olderThan: Date): Promi
     }
   }
   return result;
+}
+
+/**
+ * The manifests (`{file}.json`) in every deployment folder under `root`, folder by folder, oldest name first: what
+ * `reindex` rebuilds records from.
+ */
+export async function findManifestFiles(root: string): Promise<BackupFileInfo[]> {
+  const found: BackupFileInfo[] = [];
+  for (const folder of await deploymentFolders(root)) {
+    found.push(
+      ...(await describeFiles(folder, (entries) =>
+        entries.filter((entry) => entry.isFile() && !entry.name.startsWith('.') && isManifestName(entry.name)),
+      )),
+    );
+  }
+  return found;
 }
 
 /** Total size of the finished backup files under `root` ("bytes used on the backup volume"). */

@@ -27,6 +27,7 @@ import {
   tempPathFor,
 } from './backup-path.ts';
 import { locateDeploymentFolder } from './deployment-folder.ts';
+import { type BackupManifest, formatManifest, manifestPathFor } from './backup-manifest.ts';
 import { BACKUP_FILE_MODE, ignoreCode, removeFileIfPresent, syncDirectory, writeFileDurably } from './file-system.ts';
 import { StorageFailedError, errorCode } from './storage-errors.ts';
 
@@ -67,11 +68,12 @@ export interface BackupWriter {
   /** Raw bytes accepted so far (before compression), for progress. */
   bytesWritten(): number;
   /**
-   * Ends the stream, waits for every byte to reach the file, fsyncs it, writes the sidecar and renames both into
-   * place. Rejects with `StorageFailedError` (and leaves no file behind) on any failure, also a stream error or an
-   * abort that came first. Calling it again returns the same promise.
+   * Ends the stream, waits for every byte to reach the file, fsyncs it, writes the sidecar and (when `describe` is
+   * given) the manifest it returns for the stored file, and renames them into place. Rejects with
+   * `StorageFailedError` (and leaves no file behind) on any failure, also a stream error, an abort that came first or
+   * a `describe` that throws. Calling it again returns the same promise.
    */
-  commit(): Promise<StoredBackup>;
+  commit(describe?: (stored: StoredBackup) => Promise<BackupManifest>): Promise<StoredBackup>;
   /**
    * Stops the writer and removes its temporary files. Idempotent and never rejects (cleanup problems are logged).
    * During a commit it waits for the commit: once the file is renamed into place, the backup stays.
@@ -273,6 +275,7 @@ class FileBackupWriter implements BackupWriter {
   readonly path: string;
   readonly tempPath: string;
   private readonly sidecarTempPath: string;
+  private readonly manifestTempPath: string;
   private readonly stored = new MeasuringStream(true);
   /** Counts the raw bytes; the same stage as `stored` when nothing is gzipped. */
   private readonly raw: MeasuringStream;
@@ -293,6 +296,7 @@ class FileBackupWriter implements BackupWriter {
     this.path = reserved.finalPath;
     this.tempPath = reserved.tempPath;
     this.sidecarTempPath = tempPathFor(sidecarPathFor(reserved.finalPath));
+    this.manifestTempPath = tempPathFor(manifestPathFor(reserved.finalPath));
     this.raw = gzip ? new MeasuringStream(false) : this.stored;
     this.stream = this.raw;
     const sink = createSink(reserved.file);
@@ -310,8 +314,8 @@ class FileBackupWriter implements BackupWriter {
     return this.raw.bytes;
   }
 
-  commit(): Promise<StoredBackup> {
-    this.committing ??= this.finish();
+  commit(describe?: (stored: StoredBackup) => Promise<BackupManifest>): Promise<StoredBackup> {
+    this.committing ??= this.finish(describe);
     return this.committing;
   }
 
@@ -322,7 +326,7 @@ class FileBackupWriter implements BackupWriter {
     else await this.discard();
   }
 
-  private async finish(): Promise<StoredBackup> {
+  private async finish(describe?: (stored: StoredBackup) => Promise<BackupManifest>): Promise<StoredBackup> {
     if (!this.aborted) this.stream.end();
     const streamError = await this.flushed;
     if (streamError || this.aborted) {
@@ -341,12 +345,21 @@ class FileBackupWriter implements BackupWriter {
       const sha256 = this.stored.digest();
       const fileName = path.basename(finalPath);
       await writeFileDurably(this.sidecarTempPath, formatSidecar(sha256, fileName));
+      const stored = {
+        path: finalPath,
+        fileName,
+        sizeBytes: BigInt(this.stored.bytes),
+        sha256,
+        extension: this.extension,
+      };
+      if (describe) await writeFileDurably(this.manifestTempPath, formatManifest(await describe(stored)));
       if (this.aborted) throw new Error('the backup was aborted');
       await rename(this.tempPath, finalPath);
       this.renamed = true;
       await rename(this.sidecarTempPath, sidecarPathFor(finalPath));
+      if (describe) await rename(this.manifestTempPath, manifestPathFor(finalPath));
       await syncDirectory(folder);
-      return { path: finalPath, fileName, sizeBytes: BigInt(this.stored.bytes), sha256, extension: this.extension };
+      return stored;
     } catch (error) {
       await this.discard();
       throw new StorageFailedError('commit', finalPath, error);
@@ -359,8 +372,8 @@ class FileBackupWriter implements BackupWriter {
       this.stream.destroy();
       await this.flushed;
       await this.reserved.file.close().catch((error: unknown) => this.logCleanupFailure(this.tempPath, error));
-      const leftovers = [this.tempPath, this.sidecarTempPath];
-      if (this.renamed) leftovers.push(this.path, sidecarPathFor(this.path));
+      const leftovers = [this.tempPath, this.sidecarTempPath, this.manifestTempPath];
+      if (this.renamed) leftovers.push(this.path, sidecarPathFor(this.path), manifestPathFor(this.path));
       for (const leftover of leftovers) {
         await removeFileIfPresent(leftover).catch((error: unknown) => this.logCleanupFailure(leftover, error));
       }

@@ -10,6 +10,7 @@ import { executeBackup, type BackupDependencies, type BackupOutcome } from '../.
 import { BackupInterruptedError } from '../../../src/lib/backups/backup-outcome.ts';
 import { createFileBackupStore, type CreateFileSink } from '../../../src/lib/storage/backup-store.ts';
 import { hashFile } from '../../../src/lib/storage/verify-backup.ts';
+import { readManifest } from '../../../src/lib/storage/backup-manifest.ts';
 import { podFor, startBackupHarness, type BackupHarness } from '../../support/backup-harness.ts';
 import {
   createSourceDatabase,
@@ -38,6 +39,8 @@ const SHORT_TIMEOUT_MS = 1_500;
 /** The stall limit of the watchdog test: far below its overall time limit, which must not be what ends it. */
 const SHORT_STALL_MS = 400;
 const LONG_TIMEOUT_MS = 30_000;
+/** The stall limit of the slow-disk test: above pg_dump's start on a busy machine, below the disk's pause. */
+const SLOW_DISK_STALL_MS = 1_000;
 const SLOW_STATUS_MS = 1_500;
 const SIMULTANEOUS_BACKUPS = 3;
 /** How long a torn-down exec may take to be killed by the fake once the client hung up. */
@@ -326,12 +329,13 @@ describe('stopping a running export', () => {
     const store = createFileBackupStore({
       root: harness.root,
       logger: harness.deps.logger,
-      createSink: slowSink(SHORT_STALL_MS * 3),
+      createSink: slowSink(SLOW_DISK_STALL_MS * 3),
     });
-    const settings = { ...harness.deps.settings, timeoutMs: LONG_TIMEOUT_MS, stallMs: SHORT_STALL_MS };
+    const settings = { ...harness.deps.settings, timeoutMs: LONG_TIMEOUT_MS, stallMs: SLOW_DISK_STALL_MS };
 
     const outcome = await backUp(deployment, { ...harness.deps, store, settings });
 
+    expect(outcome.status === 'FAILED' ? outcome.record.error : null).toBeNull();
     expect(outcome.status).toBe('SUCCEEDED');
   });
 
@@ -513,8 +517,37 @@ describe('a successful backup after a failure', () => {
     expect(after.lastBackupAt).toEqual(record.startedAt);
     expect(after).toMatchObject({ backupClaimToken: null, backupClaimExpiresAt: null });
     const fileName = record.path!.split('/').at(-1)!;
-    expect(await filesUnder(folderOf(harness.root, deployment))).toEqual([fileName, `${fileName}.sha256`]);
+    expect(await filesUnder(folderOf(harness.root, deployment))).toEqual([
+      fileName,
+      `${fileName}.json`,
+      `${fileName}.sha256`,
+    ]);
     expect(await hashFile(record.path!)).toEqual({ sha256: record.sha256, sizeBytes: record.sizeBytes });
+    // The manifest beside the file says what it is without the database.
+    expect(await readManifest(record.path!)).toEqual({
+      manifestVersion: 1,
+      recordId: record.id,
+      workspaceId,
+      workspaceSlug: expect.any(String),
+      deploymentId: deployment.id,
+      deploymentName: deployment.name,
+      namespace: 'apps',
+      recipeSlug: 'postgresql',
+      format: 'postgres-custom',
+      fileName,
+      extension: 'dump',
+      compression: 'none',
+      encryptionRecipient: null,
+      sizeBytes: String(record.sizeBytes),
+      rawBytes: String(record.progressBytes),
+      sha256: record.sha256,
+      engineVersion: null,
+      trigger: 'MANUAL',
+      startedAt: record.startedAt.toISOString(),
+      finishedAt: record.finishedAt!.toISOString(),
+      suspicious: false,
+      suspiciousReason: null,
+    });
     // The faults above cut this same dump short: it is bigger than every threshold they use.
     expect(record.sizeBytes! > BigInt(STALL_AFTER_BYTES)).toBe(true);
     const check = await execFileAsync('sha256sum', ['-c', `${fileName}.sha256`], {
