@@ -28,3 +28,10 @@ export {
 export { DEFAULT_DELIVERY_RETRY_POLICY, type DeliveryRetryPolicy } from './delivery-plan.ts';
 export { type AlertDeliveryTimer, startAlertDeliveryTimer } from './delivery-timer.ts';
 export { createWebhookNotifier, noopNotifier, type Notifier } from './notifier.ts';
+export { DEAD_MAN_EVENTS, type DeadManEvent, pingUrlFor, queueDeadManPing } from './dead-man-pings.ts';
+export {
+  type DeadManPingDependencies,
+  type DeadManPingTimer,
+  sendDeadManPings,
+  startDeadManPingTimer,
+} from './send-dead-man-pings.ts';

@@ -14,6 +14,7 @@ import {
   BACKUP_STALLED_ALERT,
   BACKUP_SUSPICIOUS_ALERT,
   type Notifier,
+  queueDeadManPing,
   raiseAndNotify,
   resolveAlerts,
 } from '../alerts/index.ts';
@@ -173,7 +174,7 @@ async function backUpAndRecord(
         return 'BACKED_UP_MEANWHILE' as const;
       }
     }
-    return tx.backupRecord.create({
+    const running = await tx.backupRecord.create({
       data: {
         deploymentId,
         workspaceId: deployment.workspaceId,
@@ -185,6 +186,9 @@ async function backUpAndRecord(
         jobId: options.jobId ?? null,
       },
     });
+    // The dead-man `/start` ping (if the deployment has a URL) is queued with the record it announces.
+    await queueDeadManPing(tx, { deploymentId, backupRecordId: running.id, event: 'start' }, startedAt);
+    return running;
   });
   if (record === 'BACKED_UP_MEANWHILE') {
     return {
@@ -318,6 +322,7 @@ async function backUpAndRecord(
         },
       }),
       deps.db.deployment.update({ where: { id: deploymentId }, data: { lastBackupAt: startedAt } }),
+      queueDeadManPing(deps.db, { deploymentId, backupRecordId: record.id, event: 'success' }, finishedAt),
     ]);
     await resolveAlerts(
       deps.db,
@@ -372,18 +377,21 @@ async function backUpAndRecord(
       { backupId: record.id, kind: failure.kind, exitCode: failure.exitCode },
       `backup failed: ${failure.message}`,
     );
-    const failed = await deps.db.backupRecord.update({
-      where: { id: record.id },
-      data: {
-        status: 'FAILED',
-        finishedAt,
-        durationMs: finishedAt.getTime() - startedAt.getTime(),
-        errorKind: failure.kind,
-        error: failure.message,
-        exitCode: failure.exitCode,
-        stderrTail: failure.stderrTail,
-      },
-    });
+    const [failed] = await deps.db.$transaction([
+      deps.db.backupRecord.update({
+        where: { id: record.id },
+        data: {
+          status: 'FAILED',
+          finishedAt,
+          durationMs: finishedAt.getTime() - startedAt.getTime(),
+          errorKind: failure.kind,
+          error: failure.message,
+          exitCode: failure.exitCode,
+          stderrTail: failure.stderrTail,
+        },
+      }),
+      queueDeadManPing(deps.db, { deploymentId, backupRecordId: record.id, event: 'fail' }, finishedAt),
+    ]);
     await raiseAndNotify(
       deps.db,
       deps.notifier,

@@ -184,6 +184,7 @@ export async function createLoopDependencies(services: Services): Promise<LoopDe
       ...services.alertDelivery,
       intervalMs: ALERT_DELIVERY_INTERVAL_MS,
     },
+    deadManPingIntervalMs: ALERT_DELIVERY_INTERVAL_MS,
     agent: config.LLM_BASE_URL
       ? {
           llm: {
