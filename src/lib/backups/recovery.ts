@@ -1,7 +1,7 @@
 import type { PrismaClient } from '../../generated/prisma/client.ts';
 import type { Logger } from '../shared/index.ts';
 import { describeManifest, listBackupFiles, readManifest, removeStaleTempFiles } from '../storage/index.ts';
-import { BACKUP_FAILED_ALERT, type Notifier, raiseAndNotify } from '../alerts/index.ts';
+import { BACKUP_FAILED_ALERT, type Notifier, queueDeadManPing, raiseAndNotify } from '../alerts/index.ts';
 
 /** Largest value of a PostgreSQL `integer` column. */
 const MAX_INT32 = 2_147_483_647;
@@ -70,6 +70,12 @@ export async function recoverInterruptedBackups(deps: RecoveryDependencies): Pro
       },
     });
     if (count === 0) continue;
+    // The dead-man service hears of it too (its /start was sent when the backup began).
+    await queueDeadManPing(
+      deps.db,
+      { deploymentId: record.deploymentId, backupRecordId: record.id, event: 'fail' },
+      now,
+    );
     report.interrupted.push({
       id: record.id,
       deploymentId: record.deploymentId,

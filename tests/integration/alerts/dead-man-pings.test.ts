@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deployment } from '../../../src/generated/prisma/client.ts';
 import { executeBackup } from '../../../src/lib/backups/backup.ts';
+import { recoverInterruptedBackups } from '../../../src/lib/backups/recovery.ts';
 import { pingUrlFor } from '../../../src/lib/alerts/dead-man-pings.ts';
 import { sendDeadManPings } from '../../../src/lib/alerts/send-dead-man-pings.ts';
 import { createSourceDatabase } from '../../support/backup-checks.ts';
@@ -117,6 +118,27 @@ describe('dead-man pings', () => {
       ['FAILED', 'HTTP 404 (refused)'],
     ]);
     expect(harness.logs()).not.toContain(TOKEN);
+  });
+
+  it('pings /fail for a backup that crash recovery finds interrupted', async () => {
+    const deployment = await deploymentWith(receiver.url);
+    const record = await harness.db.prisma.backupRecord.create({
+      data: {
+        deploymentId: deployment.id,
+        workspaceId,
+        trigger: 'SCHEDULE',
+        status: 'RUNNING',
+        startedAt: new Date(Date.now() - LATER_MS),
+        claimToken: 'a-worker-that-died',
+      },
+    });
+
+    const report = await recoverInterruptedBackups(harness.deps);
+
+    expect(report.interrupted.map((interrupted) => interrupted.id)).toContain(record.id);
+    const before = receiver.posts.length;
+    await send();
+    expect(pathsSince(before)).toEqual([`/ping/${TOKEN}/fail`]);
   });
 
   it('queues nothing for a deployment without a dead-man URL', async () => {
