@@ -7,6 +7,8 @@ import {
   BackupInterruptedError,
   executeBackup,
   recoverInterruptedBackups,
+  reindexBackups,
+  ReindexSourceError,
 } from '../lib/backups/index.ts';
 import {
   InvalidRetentionError,
@@ -32,9 +34,11 @@ import { parseArgument, UsageError } from './usage.ts';
 const USAGE = `usage: npm run backup -- <command>
   run <deploymentId>                   back up now (trigger MANUAL), printing progress
   list <deploymentId> [--limit N]      newest backups first (default 10)
-  prune <deploymentId> [--keep N] [--daily D] [--weekly W] [--monthly M] [--max-age-days A] [--dry-run]
+  prune <deploymentId> [--keep N] [--daily D] [--weekly W] [--monthly M] [--max-age-days A] [--dry-run] [--confirm]
                                        apply retention, printing the plan with reasons (default: the
-                                       deployment's policy; flags override single rules for this run)
+                                       deployment's policy; flags override single rules for this run). The
+                                       retention guard stops a prune of more than half of the successful
+                                       backups, or while the newest failed or is suspicious: --confirm goes ahead
   pin <backupId>                       retention never deletes this backup
   unpin <backupId>                     retention may delete it again
   verify <backupId>                    re-check a backup file's sha256 against its record and sidecar, then its
@@ -47,7 +51,10 @@ const USAGE = `usage: npm run backup -- <command>
   fetch <backupId> [--destination NAME] disaster recovery: download the backup's uploaded off-site copy back to
                                        its path when the local file is missing or damaged (size and sha256
                                        checked before it is put in place), then restore it as usual
-Exit codes: 0 done, 1 failed, 2 bad usage or configuration, 3 skipped.`;
+  reindex [--from-offsite [--destination NAME]]
+                                       the platform database was lost: rebuild the backup records (same ids,
+                                       sizes, sha256) from the manifests on the volume, or in the bucket
+Exit codes: 0 done, 1 failed, 2 bad usage or configuration, 3 skipped, 4 stopped by the retention guard.`;
 
 const idSchema = recordIdSchema('must be a record id (lowercase letters and digits)');
 const limitSchema = z.coerce.number().int().min(1).max(1_000, { error: 'must be from 1 to 1000' });
@@ -78,8 +85,10 @@ runMain(async () => {
       'max-age-days': { type: 'string' },
       limit: { type: 'string' },
       'dry-run': { type: 'boolean' },
+      confirm: { type: 'boolean' },
       backup: { type: 'string' },
       destination: { type: 'string' },
+      'from-offsite': { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
@@ -104,15 +113,17 @@ async function runCommand(
   values: Partial<Record<RetentionFlag, string>> & {
     limit?: string;
     'dry-run'?: boolean;
+    confirm?: boolean;
+    'from-offsite'?: boolean;
     backup?: string;
     destination?: string;
   },
 ): Promise<number> {
-  if (!['run', 'list', 'prune', 'pin', 'unpin', 'verify', 'recover', 'audit', 'upload', 'fetch'].includes(command))
-    throw new UsageError(`unknown command "${command}"`);
+  const commands = ['run', 'list', 'prune', 'pin', 'unpin', 'verify', 'recover', 'audit', 'upload', 'fetch', 'reindex'];
+  if (!commands.includes(command)) throw new UsageError(`unknown command "${command}"`);
   const uploadBackupId = values.backup === undefined ? undefined : parseArgument(idSchema, values.backup, '--backup');
   const id =
-    command === 'recover' || command === 'upload'
+    command === 'recover' || command === 'upload' || command === 'reindex'
       ? ''
       : parseArgument(
           idSchema,
@@ -185,13 +196,19 @@ async function runCommand(
       case 'prune': {
         let report;
         try {
-          report = await pruneBackups(deps, id, { policy: overrides, dryRun: values['dry-run'] ?? false });
+          report = await pruneBackups(deps, id, {
+            policy: overrides,
+            dryRun: values['dry-run'] ?? false,
+            confirm: values.confirm ?? false,
+          });
         } catch (error) {
           // A policy column of the deployment that is out of range: a configuration error.
           if (error instanceof InvalidRetentionError) throw new UsageError(error.message);
           throw error;
         }
         printPrunePlan(report, out);
+        // Stopped by the retention guard: nothing was deleted, and a script must see that.
+        if (report.guard && !report.guard.confirmed && !values['dry-run']) return 4;
         return report.problems.length > 0 ? 1 : 0;
       }
       case 'pin':
@@ -280,6 +297,27 @@ async function runCommand(
         }
         return summary.retrying + summary.failed > 0 ? 1 : 0;
       }
+      case 'reindex': {
+        try {
+          const report = await reindexBackups(
+            deps,
+            values['from-offsite'] ? { fromOffsite: values.destination ?? true } : {},
+          );
+          for (const restored of report.restored) out(`restored ${restored.id}  ${restored.path}`);
+          for (const problem of report.problems) out(`SKIPPED ${problem.manifest}: ${problem.reason}`);
+          out(
+            `reindex from ${report.source}: ${report.restored.length} record(s) restored, ${report.alreadyKnown.length} already known, ` +
+              `${report.createdWorkspaces.length} workspace(s) and ${report.createdDeployments.length} deployment(s) created` +
+              (report.createdDeployments.length > 0
+                ? ' (deployments created PENDING with scheduled backups off: check and re-enable them)'
+                : ''),
+          );
+          return report.problems.length > 0 ? 1 : 0;
+        } catch (error) {
+          if (error instanceof ReindexSourceError) throw new UsageError(error.message);
+          throw error;
+        }
+      }
       case 'fetch': {
         await assertBackupRootUsable(runtime.config.BACKUP_ROOT);
         const interrupt = new AbortController();
@@ -326,14 +364,19 @@ async function runCommand(
       }
       default: {
         const audit = await auditBackupFiles(deps, id);
-        for (const file of audit.filesWithoutRecord) out(`file without record: ${file}`);
+        for (const file of audit.filesWithoutRecord)
+          out(
+            `file without record: ${file.path}${file.manifest ? `\n  its manifest: ${file.manifest}; npm run backup -- reindex restores its record` : ' (no manifest)'}`,
+          );
         for (const record of audit.recordsWithoutFile)
           out(`record without file: ${record.id} ${record.path ?? ''} (${record.problem})`);
         if (audit.filesWithoutRecord.length + audit.recordsWithoutFile.length === 0) out('files and records agree');
         let offsiteProblems = 0;
         for (const report of await findOffsiteOrphans(deps, { deploymentId: id })) {
           for (const object of report.objectsWithoutRecord)
-            out(`${report.destination} object without record: ${object.key} (${formatBytes(object.sizeBytes)})`);
+            out(
+              `${report.destination} object without record: ${object.key} (${formatBytes(object.sizeBytes)})${object.manifest ? `\n  its manifest: ${object.manifest}; npm run backup -- reindex --from-offsite restores its record` : ' (no manifest)'}`,
+            );
           for (const upload of report.uploadsWithoutObject)
             out(`${report.destination} upload without object: backup ${upload.backupRecordId} ${upload.objectKey}`);
           const problems = report.objectsWithoutRecord.length + report.uploadsWithoutObject.length;

@@ -70,6 +70,11 @@ export function BackupHistoryTable({
                     📌 pinned
                   </span>
                 ) : null}
+                {item.suspicious ? (
+                  <span className="suspicious" data-suspicious title={item.suspiciousReason ?? undefined}>
+                    ⚠ suspicious
+                  </span>
+                ) : null}
               </td>
               <td>{TRIGGER_WORDS[item.trigger] ?? item.trigger}</td>
               <td className="nowrap">{formatInstant(item.startedAt, { seconds: true })}</td>

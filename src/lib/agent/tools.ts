@@ -243,6 +243,14 @@ export const pruneOldBackupsTool: AnyAgentTool<ToolContext> = {
           })),
           expectDelete: idsToDelete(report),
           ...(report.planChanged ? { planChanged: report.planChanged } : {}),
+          ...(report.guard
+            ? {
+                guard: {
+                  reasons: report.guard.reasons,
+                  note: 'the retention guard stops this prune: nothing is deleted until a person confirms it (npm run backup -- prune <id> --confirm); report it, do not retry',
+                },
+              }
+            : {}),
         },
       };
     } catch (error) {

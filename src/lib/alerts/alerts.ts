@@ -10,6 +10,23 @@ import type { Notifier } from './notifier.ts';
  */
 /** The alert kind a failed backup raises and a successful one resolves. */
 export const BACKUP_FAILED_ALERT = 'backup_failed';
+/**
+ * Raised (critical) instead of `backup_failed` when an export received no byte for the stall limit and was stopped
+ * (a dump waiting on a lock, a hung pod); resolved by the next success.
+ */
+export const BACKUP_STALLED_ALERT = 'backup_stalled';
+/** Raised instead of `restore_failed` when a restore's command took no input for the stall limit and was stopped. */
+export const RESTORE_STALLED_ALERT = 'restore_stalled';
+/**
+ * Raised (warning) when a backup SUCCEEDED but is far smaller than the recent ones (`BackupRecord.suspicious`): a dump
+ * that lost most of the data, or data that really shrank. Resolved by the next backup of normal size.
+ */
+export const BACKUP_SUSPICIOUS_ALERT = 'backup_suspicious';
+/**
+ * Raised (warning) when the retention guard stopped a prune (more than half of the successful backups, or the newest
+ * backup failed or is suspicious): nothing was deleted. Resolved by the next prune that runs.
+ */
+export const PRUNE_REFUSED_ALERT = 'prune_refused';
 /** Raised when a scheduled backup is overdue (no success since the schedule fired); resolved by the next success. */
 export const BACKUP_OVERDUE_ALERT = 'backup_overdue';
 /** Raised when backups are on but cannot run (deployment not RUNNING, invalid schedule); resolved when they can. */

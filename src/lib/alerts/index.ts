@@ -3,12 +3,16 @@ export {
   BACKUP_BLOCKED_ALERT,
   BACKUP_FAILED_ALERT,
   BACKUP_OVERDUE_ALERT,
+  BACKUP_STALLED_ALERT,
+  BACKUP_SUSPICIOUS_ALERT,
   BACKUP_UNVERIFIED_ALERT,
   DATA_SHRANK_ALERT,
   raiseAndNotify,
   resolveAlerts,
+  PRUNE_REFUSED_ALERT,
   RESTORE_FAILED_ALERT,
   RESTORE_PROPOSED_ALERT,
+  RESTORE_STALLED_ALERT,
   TEST_RESTORE_FAILED_ALERT,
   UPLOAD_FAILED_ALERT,
 } from './alerts.ts';
@@ -24,3 +28,10 @@ export {
 export { DEFAULT_DELIVERY_RETRY_POLICY, type DeliveryRetryPolicy } from './delivery-plan.ts';
 export { type AlertDeliveryTimer, startAlertDeliveryTimer } from './delivery-timer.ts';
 export { createWebhookNotifier, noopNotifier, type Notifier } from './notifier.ts';
+export { DEAD_MAN_EVENTS, type DeadManEvent, pingUrlFor, queueDeadManPing } from './dead-man-pings.ts';
+export {
+  type DeadManPingDependencies,
+  type DeadManPingTimer,
+  sendDeadManPings,
+  startDeadManPingTimer,
+} from './send-dead-man-pings.ts';

@@ -11,11 +11,21 @@ import { type CheckBackupFormat, recordFormatCheck } from '../verification/index
 import {
   BACKUP_FAILED_ALERT,
   BACKUP_OVERDUE_ALERT,
+  BACKUP_STALLED_ALERT,
+  BACKUP_SUSPICIOUS_ALERT,
   type Notifier,
+  queueDeadManPing,
   raiseAndNotify,
   resolveAlerts,
 } from '../alerts/index.ts';
 import { checkBackupEligibility, type SkipCode } from './backup-due.ts';
+import {
+  assessBackupSize,
+  DEFAULT_SUSPICION_SETTINGS,
+  type SizeAssessment,
+  type SuspicionSettings,
+} from './backup-suspicion.ts';
+import { describeBackup } from './backup-manifest.ts';
 import { BackupInterruptedError, summarizeFailure } from './backup-outcome.ts';
 import { claimDeployment, releaseClaim, renewClaim } from './claims.ts';
 import { createProgressRecorder } from './progress-recorder.ts';
@@ -46,8 +56,12 @@ export interface BackupDependencies {
   settings: {
     /** A backup running longer is aborted. */
     timeoutMs: number;
+    /** An export that receives no byte for this long is stopped as `Stalled`; default 10 min. */
+    stallMs?: number;
     /** Lease of the deployment claim; renewed every third of it while the backup runs. */
     claimTtlMs: number;
+    /** When a successful backup is flagged suspicious; default under 50% of the median of the last 5. */
+    suspicion?: SuspicionSettings;
   };
 }
 
@@ -174,7 +188,7 @@ async function backUpAndRecord(
         return 'BACKED_UP_MEANWHILE' as const;
       }
     }
-    return tx.backupRecord.create({
+    const running = await tx.backupRecord.create({
       data: {
         deploymentId,
         workspaceId: deployment.workspaceId,
@@ -186,6 +200,9 @@ async function backUpAndRecord(
         jobId: options.jobId ?? null,
       },
     });
+    // The dead-man `/start` ping (if the deployment has a URL) is queued with the record it announces.
+    await queueDeadManPing(tx, { deploymentId, backupRecordId: running.id, event: 'start' }, startedAt);
+    return running;
   });
   if (record === 'BACKED_UP_MEANWHILE') {
     return {
@@ -266,15 +283,43 @@ async function backUpAndRecord(
         dataExport,
         destination: writer.stream,
         timeoutMs: deps.settings.timeoutMs,
+        ...(deps.settings.stallMs ? { stallMs: deps.settings.stallMs } : {}),
         signal,
         onProgress,
       },
       log,
     );
     if (signal.aborted) throw signal.reason;
-    const stored = await writer.commit();
+    const suspicion = deps.settings.suspicion ?? DEFAULT_SUSPICION_SETTINGS;
+    let size = { suspicious: false } as SizeAssessment;
+    let finishedAt = startedAt;
+    // The manifest goes into place with the file, before the record says SUCCEEDED; it carries the size judgement.
+    const stored = await writer.commit(async (file) => {
+      const recent = await deps.db.backupRecord.findMany({
+        where: { deploymentId, status: 'SUCCEEDED', sizeBytes: { not: null } },
+        orderBy: [{ startedAt: 'desc' }, { id: 'desc' }],
+        take: suspicion.sampleSize,
+        select: { sizeBytes: true },
+      });
+      size = assessBackupSize(
+        file.sizeBytes,
+        recent.map((earlier) => earlier.sizeBytes!),
+        suspicion,
+      );
+      finishedAt = deps.clock();
+      return describeBackup({
+        record,
+        deployment,
+        dataExport,
+        stored: file,
+        rawBytes: exported.bytes,
+        trigger: options.trigger,
+        startedAt,
+        finishedAt,
+        size,
+      });
+    });
     await progress.settle();
-    const finishedAt = deps.clock();
     const [succeeded] = await deps.db.$transaction([
       deps.db.backupRecord.update({
         where: { id: record.id },
@@ -291,11 +336,24 @@ async function backUpAndRecord(
           stderrTail: exported.stderrTail || null,
           progressBytes: BigInt(exported.bytes),
           progressAt: finishedAt,
+          suspicious: size.suspicious,
+          suspiciousReason: size.suspicious ? size.reason : null,
         },
       }),
       deps.db.deployment.update({ where: { id: deploymentId }, data: { lastBackupAt: startedAt } }),
+      queueDeadManPing(deps.db, { deploymentId, backupRecordId: record.id, event: 'success' }, finishedAt),
     ]);
-    await resolveAlerts(deps.db, deploymentId, [BACKUP_FAILED_ALERT, BACKUP_OVERDUE_ALERT], finishedAt);
+    await resolveAlerts(
+      deps.db,
+      deploymentId,
+      [
+        BACKUP_FAILED_ALERT,
+        BACKUP_STALLED_ALERT,
+        BACKUP_OVERDUE_ALERT,
+        ...(size.suspicious ? [] : [BACKUP_SUSPICIOUS_ALERT]),
+      ],
+      finishedAt,
+    );
     log.info(
       {
         backupId: record.id,
@@ -303,9 +361,30 @@ async function backUpAndRecord(
         sizeBytes: Number(stored.sizeBytes),
         sha256: stored.sha256,
         pod: exported.pod,
+        suspicious: size.suspicious,
       },
-      'backup succeeded',
+      size.suspicious ? `backup succeeded but is suspicious: ${size.reason}` : 'backup succeeded',
     );
+    if (size.suspicious) {
+      await raiseAndNotify(
+        deps.db,
+        deps.notifier,
+        {
+          workspaceId: deployment.workspaceId,
+          deploymentId,
+          deploymentName: deployment.name,
+          backupRecordId: record.id,
+          severity: 'WARNING',
+          kind: BACKUP_SUSPICIOUS_ALERT,
+          message:
+            `Backup of ${deployment.workspace.slug}/${deployment.name} succeeded but is suspicious: ${size.reason}. ` +
+            'Check that the data is all there; retention keeps the earlier backups of normal size.',
+        },
+        finishedAt,
+      ).catch((alertError: unknown) =>
+        log.error({ err: alertError }, 'could not record the alert for a suspicious backup'),
+      );
+    }
     return { status: 'SUCCEEDED', record: succeeded, pruned: 0 };
   } catch (caught) {
     await writer?.abort();
@@ -317,18 +396,21 @@ async function backUpAndRecord(
       { backupId: record.id, kind: failure.kind, exitCode: failure.exitCode },
       `backup failed: ${failure.message}`,
     );
-    const failed = await deps.db.backupRecord.update({
-      where: { id: record.id },
-      data: {
-        status: 'FAILED',
-        finishedAt,
-        durationMs: finishedAt.getTime() - startedAt.getTime(),
-        errorKind: failure.kind,
-        error: failure.message,
-        exitCode: failure.exitCode,
-        stderrTail: failure.stderrTail,
-      },
-    });
+    const [failed] = await deps.db.$transaction([
+      deps.db.backupRecord.update({
+        where: { id: record.id },
+        data: {
+          status: 'FAILED',
+          finishedAt,
+          durationMs: finishedAt.getTime() - startedAt.getTime(),
+          errorKind: failure.kind,
+          error: failure.message,
+          exitCode: failure.exitCode,
+          stderrTail: failure.stderrTail,
+        },
+      }),
+      queueDeadManPing(deps.db, { deploymentId, backupRecordId: record.id, event: 'fail' }, finishedAt),
+    ]);
     await raiseAndNotify(
       deps.db,
       deps.notifier,
@@ -338,7 +420,7 @@ async function backUpAndRecord(
         deploymentName: deployment.name,
         backupRecordId: record.id,
         severity: 'CRITICAL',
-        kind: BACKUP_FAILED_ALERT,
+        kind: failure.kind === 'Stalled' ? BACKUP_STALLED_ALERT : BACKUP_FAILED_ALERT,
         message:
           `Backup of ${deployment.workspace.slug}/${deployment.name} failed (${failure.kind}): ${failure.message}. ` +
           `Data-loss risk: the last successful backup is from ${deployment.lastBackupAt?.toISOString() ?? 'never'}.`,

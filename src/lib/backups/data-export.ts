@@ -24,6 +24,8 @@ export interface DataExportRequest {
   destination: Writable;
   /** Bounds the pod lookup and, separately, the exec (connect to exit status). */
   timeoutMs: number;
+  /** The exec is stopped as `Stalled` when no byte arrives for this long (default 10 min). */
+  stallMs?: number;
   signal?: AbortSignal;
   /** Called every `PROGRESS_STEP_BYTES` (8 MiB) of output. */
   onProgress?: (bytes: number) => void;
@@ -82,6 +84,7 @@ export async function runDataExport(
       command: buildExportCommand(dataExport),
       destination: request.destination,
       timeoutMs,
+      ...(request.stallMs ? { stallMs: request.stallMs } : {}),
       signal,
       onProgress: request.onProgress,
       redact: (text) => redactSecrets(text, target.secretValues),

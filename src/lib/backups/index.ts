@@ -8,6 +8,12 @@ export {
 } from './backup-due.ts';
 export { BackupInterruptedError } from './backup-outcome.ts';
 export {
+  assessBackupSize,
+  DEFAULT_SUSPICION_SETTINGS,
+  type SizeAssessment,
+  type SuspicionSettings,
+} from './backup-suspicion.ts';
+export {
   type BackupState,
   type DeploymentBackupState,
   gatherBackupState,
@@ -18,3 +24,10 @@ export { type BackupDependencies, executeBackup } from './backup.ts';
 export { claimDeployment, releaseClaim, renewClaim } from './claims.ts';
 export { createProgressRecorder } from './progress-recorder.ts';
 export { auditBackupFiles, recoverInterruptedBackups } from './recovery.ts';
+export {
+  reindexBackups,
+  type ReindexDependencies,
+  type ReindexOptions,
+  type ReindexReport,
+  ReindexSourceError,
+} from './reindex.ts';

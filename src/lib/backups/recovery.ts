@@ -1,7 +1,14 @@
 import type { PrismaClient } from '../../generated/prisma/client.ts';
 import type { Logger } from '../shared/index.ts';
-import { backupFileReferenceOf, listBackupFiles, locateBackupFile, removeStaleTempFiles } from '../storage/index.ts';
-import { BACKUP_FAILED_ALERT, type Notifier, raiseAndNotify } from '../alerts/index.ts';
+import {
+  backupFileReferenceOf,
+  describeManifest,
+  listBackupFiles,
+  locateBackupFile,
+  readManifest,
+  removeStaleTempFiles,
+} from '../storage/index.ts';
+import { BACKUP_FAILED_ALERT, type Notifier, queueDeadManPing, raiseAndNotify } from '../alerts/index.ts';
 
 /** Largest value of a PostgreSQL `integer` column. */
 const MAX_INT32 = 2_147_483_647;
@@ -70,6 +77,12 @@ export async function recoverInterruptedBackups(deps: RecoveryDependencies): Pro
       },
     });
     if (count === 0) continue;
+    // The dead-man service hears of it too (its /start was sent when the backup began).
+    await queueDeadManPing(
+      deps.db,
+      { deploymentId: record.deploymentId, backupRecordId: record.id, event: 'fail' },
+      now,
+    );
     report.interrupted.push({
       id: record.id,
       deploymentId: record.deploymentId,
@@ -105,8 +118,11 @@ export async function recoverInterruptedBackups(deps: RecoveryDependencies): Pro
 /** Disagreements between the backup volume and the records of one deployment. */
 export interface FileAudit {
   deploymentId: string;
-  /** Finished files in the deployment's folder that no record points at. */
-  filesWithoutRecord: string[];
+  /**
+   * Finished files in the deployment's folder that no record points at; `manifest` says what each one is by its
+   * manifest (null without one).
+   */
+  filesWithoutRecord: Array<{ path: string; manifest: string | null }>;
   /** SUCCEEDED records whose file is not there, or whose recorded path is refused (`locateBackupFile`), and why. */
   recordsWithoutFile: Array<{ id: string; path: string | null; problem: string }>;
 }
@@ -137,7 +153,21 @@ export async function auditBackupFiles(
   }
   return {
     deploymentId,
-    filesWithoutRecord: files.map((file) => file.path).filter((file) => !located.has(file)),
+    filesWithoutRecord: await Promise.all(
+      files
+        .filter((file) => !located.has(file.path))
+        .map(async (file) => ({ path: file.path, manifest: await explainFile(file.path) })),
+    ),
     recordsWithoutFile,
   };
+}
+
+/** What an orphan file is, by its manifest; a manifest that cannot be read says so. */
+async function explainFile(filePath: string): Promise<string | null> {
+  try {
+    const manifest = await readManifest(filePath);
+    return manifest ? describeManifest(manifest) : null;
+  } catch (error) {
+    return `unreadable manifest: ${error instanceof Error ? error.message : String(error)}`;
+  }
 }

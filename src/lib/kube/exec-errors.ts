@@ -176,6 +176,34 @@ export class TimeoutError extends LocatedFailure {
   }
 }
 
+/**
+ * No byte moved for the stall limit: the export received nothing from the pod, or the restore's command took no more
+ * input. Stopped long before the overall time limit; the exec was terminated.
+ */
+export class StalledError extends LocatedFailure {
+  readonly kind = 'Stalled' as const;
+  override readonly name = 'StalledError';
+
+  constructor(
+    readonly direction: ExecDirection,
+    location: ExecLocation,
+    readonly stallMs: number,
+    /** Bytes received (export) or sent (import) before the silence. */
+    readonly bytes: number,
+  ) {
+    const what =
+      direction === 'export'
+        ? `export from ${describeLocation(location)} received no data`
+        : `restore into ${describeLocation(location)} took no input`;
+    const moved = direction === 'export' ? `${bytes} bytes received` : `${bytes} bytes sent`;
+    super(location, `${what} for ${formatStall(stallMs)} (${moved}); it was stopped as stalled`);
+  }
+}
+
+function formatStall(stallMs: number): string {
+  return stallMs % 60_000 === 0 ? `${stallMs / 60_000} min` : `${stallMs} ms`;
+}
+
 /** The caller's AbortSignal fired; the exec was terminated. */
 export class AbortedError extends LocatedFailure {
   readonly kind = 'Aborted' as const;

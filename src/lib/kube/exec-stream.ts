@@ -6,6 +6,7 @@ import {
   ConnectionLostError,
   EmptyOutputError,
   ExecFailedError,
+  StalledError,
   TimeoutError,
   describeLocation,
   type ExecLocation,
@@ -13,6 +14,7 @@ import {
 import { CLEAN_CLOSE_CODES, createExecOutputs, toExecFailedError } from './exec-channels.ts';
 import { createStderrTail } from '../shared/index.ts';
 import { toUpgradeFailure } from './exec-upgrade-failure.ts';
+import { DEFAULT_STALL_MS, startStallWatchdog } from './stall-watchdog.ts';
 
 export interface ExecToStreamOptions {
   namespace: string;
@@ -24,6 +26,11 @@ export interface ExecToStreamOptions {
   destination: Writable;
   /** From the start of the call to the exit status; the exec is terminated when it runs out. */
   timeoutMs: number;
+  /**
+   * The exec is terminated as `Stalled` when no stdout byte arrives for this long (default 10 min); time spent waiting
+   * for the destination to drain does not count.
+   */
+  stallMs?: number;
   signal?: AbortSignal;
   /** Called each time another `PROGRESS_STEP_BYTES` have been handed to the destination. Must not throw. */
   onProgress?: (bytes: number) => void;
@@ -48,12 +55,13 @@ export const PROGRESS_STEP_BYTES = 8 * 1024 * 1024;
  *
  * Resolves only when an exit status of Success arrived, the socket then closed cleanly, and at least one byte was
  * written. Otherwise rejects with `ExecFailedError` (Failure status), `ConnectionLostError` (closed without a status,
- * or abnormally), `EmptyOutputError`, `TimeoutError`, `AbortedError`, `PodNotFoundError` / `ContainerNotReadyError` /
+ * or abnormally), `EmptyOutputError`, `TimeoutError`, `StalledError` (no stdout for `stallMs`), `AbortedError`, `PodNotFoundError` / `ContainerNotReadyError` /
  * `ClusterUnreachableError` (the upgrade was refused with 404 / 400 / anything else), or with the destination's own
  * error, unchanged (the storage failed; the exec is terminated at once).
  */
 export function execToStream(exec: Exec, options: ExecToStreamOptions): Promise<ExecToStreamResult> {
   const { namespace, pod, container, command, destination, timeoutMs, signal, onProgress, redact } = options;
+  const stallMs = options.stallMs ?? DEFAULT_STALL_MS;
   const location: ExecLocation = { namespace, pod, container };
 
   return new Promise((resolve, reject) => {
@@ -68,6 +76,7 @@ export function execToStream(exec: Exec, options: ExecToStreamOptions): Promise<
 
     const onDrain = () => {
       waitingForDrain = false;
+      watchdog.release();
       if (!settled) socket?.resume();
     };
     const onDestinationError = (error: Error) => fail(error);
@@ -77,9 +86,11 @@ export function execToStream(exec: Exec, options: ExecToStreamOptions): Promise<
       );
     const onAbort = () => fail(new AbortedError('export', location, bytes));
     const timer = setTimeout(() => fail(new TimeoutError('export', location, timeoutMs, bytes)), timeoutMs);
+    const watchdog = startStallWatchdog(stallMs, () => fail(new StalledError('export', location, stallMs, bytes)));
 
     function cleanUp(): void {
       clearTimeout(timer);
+      watchdog.stop();
       signal?.removeEventListener('abort', onAbort);
       destination.off('error', onDestinationError);
       destination.off('close', onDestinationClose);
@@ -99,8 +110,10 @@ export function execToStream(exec: Exec, options: ExecToStreamOptions): Promise<
       if (settled) return;
       try {
         bytes += chunk.length;
+        watchdog.touch();
         if (!destination.write(chunk) && !waitingForDrain) {
           waitingForDrain = true;
+          watchdog.hold();
           socket?.pause();
           destination.once('drain', onDrain);
         }

@@ -7,12 +7,14 @@ import {
   AbortedError,
   ConnectionLostError,
   IncompleteInputError,
+  StalledError,
   StdinUnsupportedError,
   TimeoutError,
   type ExecLocation,
 } from './exec-errors.ts';
 import { createStderrTail } from '../shared/index.ts';
 import { toUpgradeFailure } from './exec-upgrade-failure.ts';
+import { DEFAULT_STALL_MS, startStallWatchdog } from './stall-watchdog.ts';
 
 export interface ExecWithInputOptions {
   namespace: string;
@@ -29,6 +31,11 @@ export interface ExecWithInputOptions {
   beforeEndOfInput?: () => void | Promise<void>;
   /** From the start of the call to the exit status; the exec is terminated when it runs out. */
   timeoutMs: number;
+  /**
+   * While input remains to be sent, the exec is terminated as `Stalled` when the command takes none of it for this
+   * long (default 10 min). Once all input is sent the command may work silently (building indexes) until `timeoutMs`.
+   */
+  stallMs?: number;
   signal?: AbortSignal;
   /** Applied to every text taken from the command or the API (stderr, stdout, status messages) before it is kept. */
   redact: (text: string) => string;
@@ -62,7 +69,7 @@ const DEFAULT_MAX_STDOUT_BYTES = 4 * 1024 * 1024;
  *
  * Resolves only when the whole input was sent and stdin closed, an exit status of Success arrived and the socket then
  * closed cleanly. Otherwise rejects with `ExecFailedError` (Failure status), `ConnectionLostError`
- * (dropped, or closed without a status), `IncompleteInputError` (exit 0 before the end of the input),
+ * (dropped, or closed without a status), `IncompleteInputError` (exit 0 before the end of the input), `StalledError` (no input taken for `stallMs`),
  * `StdinUnsupportedError` (protocol older than v5), `TimeoutError`, `AbortedError`,
  * `PodNotFoundError` / `ContainerNotReadyError` / `ClusterUnreachableError` (the upgrade was refused), or the
  * input's own error (the exec is terminated without closing stdin).
@@ -70,6 +77,7 @@ const DEFAULT_MAX_STDOUT_BYTES = 4 * 1024 * 1024;
 export function execWithInput(exec: Exec, options: ExecWithInputOptions): Promise<ExecWithInputResult> {
   const { namespace, pod, container, command, input, timeoutMs, signal, redact } = options;
   const maxStdoutBytes = options.maxStdoutBytes ?? DEFAULT_MAX_STDOUT_BYTES;
+  const stallMs = options.stallMs ?? DEFAULT_STALL_MS;
   const location: ExecLocation = { namespace, pod, container };
 
   return new Promise((resolve, reject) => {
@@ -87,9 +95,13 @@ export function execWithInput(exec: Exec, options: ExecWithInputOptions): Promis
 
     const onAbort = () => fail(new AbortedError('import', location, bytesSent));
     const timer = setTimeout(() => fail(new TimeoutError('import', location, timeoutMs, bytesSent)), timeoutMs);
+    const watchdog = startStallWatchdog(stallMs, () => fail(new StalledError('import', location, stallMs, bytesSent)));
+    // Without input there is nothing to watch: the command's own work is bounded by `timeoutMs` only.
+    if (!input) watchdog.hold();
 
     function cleanUp(): void {
       clearTimeout(timer);
+      watchdog.stop();
       signal?.removeEventListener('abort', onAbort);
       input?.destroy();
     }
@@ -128,10 +140,12 @@ export function execWithInput(exec: Exec, options: ExecWithInputOptions): Promis
           await sleep(STDIN_POLL_MS);
         if (settled) return;
         bytesSent += chunk.length;
+        watchdog.touch();
         sink.write(chunk);
         options.onProgress?.(bytesSent);
       }
       if (settled) return;
+      watchdog.hold();
       await options.beforeEndOfInput?.();
       if (settled) return;
       inputEnded = true;

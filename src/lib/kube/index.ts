@@ -1,4 +1,12 @@
-export { AbortedError, type ExecLocation, InvalidTargetError, PodNotOwnedError, TimeoutError } from './exec-errors.ts';
+export {
+  AbortedError,
+  type ExecLocation,
+  InvalidTargetError,
+  PodNotOwnedError,
+  StalledError,
+  TimeoutError,
+} from './exec-errors.ts';
+export { DEFAULT_STALL_MS } from './stall-watchdog.ts';
 export { execToStream } from './exec-stream.ts';
 export { execWithInput } from './exec-with-input.ts';
 export {

@@ -19,6 +19,7 @@ import {
   renewUploadLease,
   type DueUpload,
 } from './upload-records.ts';
+import { manifestKeyFor, uploadManifest } from './manifest-copy.ts';
 
 /** What the upload pass needs (a subset of the backup dependencies). */
 export interface UploadPassDependencies {
@@ -166,10 +167,17 @@ async function attemptUpload(
         );
       },
     });
+    const withManifest = await uploadManifest(destination, {
+      objectKey: upload.objectKey,
+      localPath: backup.path!,
+      signal: options.signal,
+    });
+    if (!withManifest) log.info(`backup ${backup.id} has no manifest (made before manifests): only its file goes`);
     const finished = deps.clock();
     if (!(await markUploaded(deps.db, upload.id, finished))) {
       // Retention deleted the backup meanwhile (and with it this row): its copy must not outlive it.
       await destination.delete(upload.objectKey);
+      await destination.delete(manifestKeyFor(upload.objectKey));
       log.warn(`backup ${backup.id} was pruned while it was uploaded; its copy was deleted again`);
       return 'skipped';
     }

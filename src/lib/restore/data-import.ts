@@ -46,6 +46,8 @@ export interface DataImportRequest {
   source?: ImportSource;
   /** Bounds the pod lookup and, separately, the exec. */
   timeoutMs: number;
+  /** The exec is stopped as `Stalled` when the command takes no input for this long (default 10 min). */
+  stallMs?: number;
   signal?: AbortSignal;
   /** Called with the bytes sent so far while the source streams in. Must not throw. */
   onProgress?: (bytesSent: number) => void;
@@ -110,6 +112,7 @@ export async function runDataImport(
       command: request.command,
       ...(streamed ? { input: streamed.stream, beforeEndOfInput: streamed.assertComplete } : {}),
       timeoutMs,
+      ...(request.stallMs ? { stallMs: request.stallMs } : {}),
       ...(signal ? { signal } : {}),
       ...(request.onProgress ? { onProgress: request.onProgress } : {}),
       redact,

@@ -24,6 +24,7 @@ import {
   raiseAndNotify,
   resolveAlerts,
   RESTORE_FAILED_ALERT,
+  RESTORE_STALLED_ALERT,
   RESTORE_PROPOSED_ALERT,
 } from '../alerts/index.ts';
 import { claimDeployment, releaseClaim, renewClaim } from '../backups/index.ts';
@@ -335,7 +336,7 @@ export async function runLiveRestore(
       return null;
     });
     const finished = await finishSucceeded(deps, record, { bytesRestored, counts: counts?.counts ?? null });
-    await resolveAlerts(deps.db, deployment.id, [RESTORE_FAILED_ALERT], deps.clock());
+    await resolveAlerts(deps.db, deployment.id, [RESTORE_FAILED_ALERT, RESTORE_STALLED_ALERT], deps.clock());
     log.warn({ target: record.target, bytesRestored }, 'live restore succeeded');
     return finished;
   } catch (error) {
@@ -697,6 +698,7 @@ function runStep(
       command: buildStepCommand(command, options.target),
       ...(options.source ? { source: options.source } : {}),
       timeoutMs: deps.settings.timeoutMs,
+      ...(deps.settings.stallMs ? { stallMs: deps.settings.stallMs } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     },
@@ -808,7 +810,7 @@ async function finishFailed(
       deploymentName: deployment.name,
       backupRecordId: backup.id,
       severity: record.kind === 'SCRATCH' ? 'WARNING' : 'CRITICAL',
-      kind: RESTORE_FAILED_ALERT,
+      kind: failure.kind === 'Stalled' ? RESTORE_STALLED_ALERT : RESTORE_FAILED_ALERT,
       message: `${what} of ${deployment.workspace.slug}/${deployment.name} from backup ${backup.id} failed (${failure.kind}): ${failure.message}. ${consequence}`,
     },
     finishedAt,

@@ -20,6 +20,8 @@ export interface RestoreDependencies {
   settings: {
     /** Bounds each step (pod lookup, then the exec) of a restore. */
     timeoutMs: number;
+    /** A step whose command takes no input for this long is stopped as `Stalled`; default 10 min. */
+    stallMs?: number;
     /** Lease of the deployment claim a live restore holds; renewed every third of it. */
     claimTtlMs: number;
   };

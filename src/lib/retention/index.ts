@@ -1,4 +1,5 @@
 export { idsToDelete, pruneBackups, type PruneReport } from './prune.ts';
+export { checkPruneGuard, type PruneGuardStop } from './prune-guard.ts';
 export { setBackupPinned } from './retention-pin.ts';
 export {
   type DeploymentRetentionColumns,

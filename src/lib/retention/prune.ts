@@ -1,6 +1,8 @@
 import type { PrismaClient } from '../../generated/prisma/client.ts';
 import { type Logger, redactSecrets } from '../shared/index.ts';
-import type { OffsiteDestination } from '../offsite/index.ts';
+import { type Notifier, PRUNE_REFUSED_ALERT, raiseAndNotify, resolveAlerts } from '../alerts/index.ts';
+import { checkPruneGuard } from './prune-guard.ts';
+import { manifestKeyFor, type OffsiteDestination } from '../offsite/index.ts';
 import { placeBackupFile, removeBackupFile } from '../storage/index.ts';
 import { planRetention, type DeleteReason, type KeepReason } from './retention.ts';
 import { retentionPolicyOf, type RetentionOverrides, type RetentionPolicy } from './retention-policy.ts';
@@ -57,9 +59,17 @@ export interface PlanChange {
 export interface PruneReport {
   deploymentId: string;
   policy: RetentionPolicy;
-  /** True when nothing was deleted on purpose: a dry run, or a plan that changed (see `planChanged`). */
+  /**
+   * True when nothing was deleted on purpose: a dry run, a plan that changed (see `planChanged`), or a plan the
+   * retention guard stopped (see `guard`).
+   */
   dryRun: boolean;
   planChanged: PlanChange | null;
+  /**
+   * Why the retention guard stops this plan (more than half of the successful backups, or the newest backup failed or
+   * is suspicious), and whether a person confirmed it anyway (then it ran). Null: the guard has nothing against it.
+   */
+  guard: { reasons: string[]; confirmed: boolean } | null;
   /** Records left after the run (the plan's keep list, plus any that could not be deleted). */
   kept: number;
   keep: KeptBackup[];
@@ -75,6 +85,8 @@ export interface PruneDependencies {
   clock: () => Date;
   /** Off-site destinations by name; a pruned backup's UPLOADED copies are deleted through the one it names. */
   destinations?: readonly OffsiteDestination[];
+  /** Where the `prune_refused` alert goes besides the Alert table (webhook); optional. */
+  notifier?: Notifier;
 }
 
 export interface PruneOptions {
@@ -87,6 +99,11 @@ export interface PruneOptions {
    * different set, nothing is deleted and the report carries `planChanged` and the new plan.
    */
   expectDelete?: readonly string[];
+  /**
+   * A person confirmed a prune the retention guard stops (CLI `--confirm`, API `confirm`). Never set by the agent or
+   * the automatic retention after a backup.
+   */
+  confirm?: boolean;
 }
 
 /** Longest a single backup's deletion (remote copies, file, record) may hold its row lock. */
@@ -112,11 +129,23 @@ export async function pruneBackups(
   options: PruneOptions = {},
 ): Promise<PruneReport> {
   const log = deps.logger.child({ module: 'ops-agent/prune', deploymentId });
-  const deployment = await deps.db.deployment.findUniqueOrThrow({ where: { id: deploymentId } });
+  const deployment = await deps.db.deployment.findUniqueOrThrow({
+    where: { id: deploymentId },
+    include: { workspace: { select: { slug: true } } },
+  });
   const policy = retentionPolicyOf(deployment, options.policy);
   const records = await deps.db.backupRecord.findMany({
     where: { deploymentId },
-    select: { id: true, status: true, startedAt: true, verifiedAt: true, pinned: true, path: true, sizeBytes: true },
+    select: {
+      id: true,
+      status: true,
+      startedAt: true,
+      verifiedAt: true,
+      pinned: true,
+      suspicious: true,
+      path: true,
+      sizeBytes: true,
+    },
   });
   const plan = planRetention({ backups: records, policy, now: deps.clock() });
   const uploads = await deps.db.backupUpload.findMany({
@@ -134,6 +163,7 @@ export async function pruneBackups(
     policy,
     dryRun: options.dryRun ?? false,
     planChanged: null,
+    guard: null,
     kept: plan.keep.length,
     keep: plan.keep.map(({ record, reasons }) => ({
       id: record.id,
@@ -169,7 +199,17 @@ export async function pruneBackups(
       return { ...report, dryRun: true, planChanged: change };
     }
   }
+  const stop = checkPruneGuard({ records, deleteCount: report.pruned.length });
+  if (stop) report.guard = { reasons: stop.reasons, confirmed: options.confirm ?? false };
   if (report.dryRun) return report;
+  if (stop && !options.confirm) {
+    log.warn({ reasons: stop.reasons }, 'prune stopped by the retention guard; nothing deleted');
+    await raisePruneRefused(deps, deployment, stop.reasons, report.pruned.length).catch((error: unknown) =>
+      log.error({ err: error }, 'could not record the alert for a prune the guard stopped'),
+    );
+    return { ...report, dryRun: true };
+  }
+  if (stop) log.warn({ reasons: stop.reasons }, 'prune confirmed by a person despite the retention guard');
 
   const planned = report.pruned;
   report.pruned = [];
@@ -189,6 +229,7 @@ export async function pruneBackups(
       );
   }
   report.kept = records.length - report.pruned.length - report.prunedFailedRecords.length;
+  await resolveAlerts(deps.db, deploymentId, [PRUNE_REFUSED_ALERT], deps.clock());
   log.info(
     {
       policy,
@@ -199,6 +240,31 @@ export async function pruneBackups(
     'retention applied',
   );
   return report;
+}
+
+/** The warning that a prune was stopped: what it would have deleted, why, and how a person goes ahead. */
+async function raisePruneRefused(
+  deps: PruneDependencies,
+  deployment: { id: string; workspaceId: string; name: string; workspace: { slug: string } },
+  reasons: readonly string[],
+  wouldDelete: number,
+): Promise<void> {
+  await raiseAndNotify(
+    deps.db,
+    deps.notifier,
+    {
+      workspaceId: deployment.workspaceId,
+      deploymentId: deployment.id,
+      deploymentName: deployment.name,
+      severity: 'WARNING',
+      kind: PRUNE_REFUSED_ALERT,
+      message:
+        `Retention of ${deployment.workspace.slug}/${deployment.name} deleted nothing: ${reasons.join('; ')}. ` +
+        `It would have deleted ${wouldDelete} backup(s). Check the backups and the policy; to go ahead, run ` +
+        `\`npm run backup -- prune ${deployment.id} --confirm\` (see --dry-run first).`,
+    },
+    deps.clock(),
+  );
 }
 
 type DeleteOutcome = { kind: 'deleted'; fileWasMissing: boolean } | { kind: 'kept'; reason: string };
@@ -245,6 +311,7 @@ async function deleteBackup(
           );
         try {
           await destination.delete(upload.objectKey);
+          await destination.delete(manifestKeyFor(upload.objectKey));
         } catch (error) {
           return keep(
             `its copy ${upload.objectKey} on destination "${upload.destination}" could not be deleted: ${messageOf(error)}`,

@@ -5,6 +5,7 @@ import type { DeleteReason } from './retention.ts';
 const DELETE_REASON_WORDS: Record<DeleteReason, string> = {
   'max-age': 'older than the max age',
   'no-keep-rule': 'kept by no rule',
+  'old-suspicious': 'suspicious (far smaller than the others), older than the kept backups',
   'old-failure': 'failed, older than the kept backups',
 };
 
@@ -31,8 +32,14 @@ export function printPrunePlan(report: PruneReport, out: (line: string) => void)
       `the plan changed since it was confirmed; nothing was deleted (now also deletes: ${report.planChanged.unconfirmed.join(', ') || 'none'}; no longer deletes: ${report.planChanged.noLongerDeleted.join(', ') || 'none'})`,
     );
   }
+  if (report.guard) {
+    const how = report.guard.confirmed
+      ? 'confirmed, so it ran'
+      : 'nothing is deleted without --confirm (after checking the backups and the policy)';
+    out(`the retention guard stops this prune: ${report.guard.reasons.join('; ')}; ${how}`);
+  }
   const verb = report.dryRun ? 'would prune' : 'pruned';
   out(
-    `${verb} ${report.pruned.length} backup(s) and ${report.prunedFailedRecords.length} failed record(s); ${report.kept} record(s) kept${report.dryRun && !report.planChanged ? ' (dry run: nothing deleted)' : ''}`,
+    `${verb} ${report.pruned.length} backup(s) and ${report.prunedFailedRecords.length} failed record(s); ${report.kept} record(s) kept${!report.dryRun || report.planChanged ? '' : report.guard && !report.guard.confirmed ? ' (nothing deleted)' : ' (dry run: nothing deleted)'}`,
   );
 }

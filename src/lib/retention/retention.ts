@@ -20,6 +20,12 @@
  * above are never deleted for their age. A success kept by no rule is deleted (`max-age` when only its age stopped
  * keep-last from keeping it, `no-keep-rule` otherwise).
  *
+ * Suspicious backups (SUCCEEDED, but far smaller than the recent ones: `suspicious`) are never counted by keep-last,
+ * GFS or newest-verified, so a run of tiny dumps can never push a backup of normal size out: the rules above apply to
+ * the normal successes only (`newest-normal` keeps the newest of them when the newest success is suspicious). A
+ * suspicious backup is kept while it is newer than the oldest normal backup a rule keeps (`recent-suspicious`), and
+ * deleted once older (`old-suspicious`).
+ *
  * Other records: RUNNING records are never touched (`running`). FAILED records (they have no file) older than the
  * oldest success kept by a rule other than pinning are deleted (`old-failure`); newer ones are kept
  * (`recent-failure`), and with no successful backup at all nothing is deleted (`no-success-yet`). A pinned record of
@@ -38,21 +44,25 @@ export interface RetentionCandidate {
   startedAt: Date;
   verifiedAt: Date | null;
   pinned: boolean;
+  /** A success far smaller than the recent ones; absent: false. */
+  suspicious?: boolean;
 }
 
 /** Why a record is kept. */
 export type KeepReason =
   | 'newest'
   | 'newest-verified'
+  | 'newest-normal'
   | 'pinned'
   | 'keep-last'
   | RetentionPeriod
+  | 'recent-suspicious'
   | 'running'
   | 'recent-failure'
   | 'no-success-yet';
 
 /** Why a record is deleted. */
-export type DeleteReason = 'max-age' | 'no-keep-rule' | 'old-failure';
+export type DeleteReason = 'max-age' | 'no-keep-rule' | 'old-suspicious' | 'old-failure';
 
 export interface KeepDecision<T> {
   record: T;
@@ -78,11 +88,13 @@ export interface RetentionPlan<T extends RetentionCandidate> {
 const REASON_ORDER: readonly KeepReason[] = [
   'newest',
   'newest-verified',
+  'newest-normal',
   'pinned',
   'keep-last',
   'daily',
   'weekly',
   'monthly',
+  'recent-suspicious',
   'running',
   'recent-failure',
   'no-success-yet',
@@ -109,9 +121,13 @@ export function planRetention<T extends RetentionCandidate>(input: {
   const keepFor = (record: T, reason: KeepReason) => reasons.get(record)!.add(reason);
 
   const successes = sorted.filter((record) => record.status === 'SUCCEEDED');
+  // What the counting rules see: a suspicious backup never takes the place of a normal one (with no normal backup
+  // left at all, the suspicious ones are all there is, and are counted).
+  const normalOnly = successes.filter((record) => !record.suspicious);
+  const normal = normalOnly.length > 0 ? normalOnly : successes;
   const ageLimit = policy.maxAgeDays === undefined ? -Infinity : input.now.getTime() - policy.maxAgeDays * DAY_MS;
   const tooOld = new Set<T>();
-  successes.slice(0, policy.keepLast).forEach((record) => {
+  normal.slice(0, policy.keepLast).forEach((record) => {
     if (record.startedAt.getTime() < ageLimit) tooOld.add(record);
     else keepFor(record, 'keep-last');
   });
@@ -119,7 +135,7 @@ export function planRetention<T extends RetentionCandidate>(input: {
   for (const period of PERIODS) {
     const count = policy[period] ?? 0;
     const seen = new Set<string>();
-    for (const record of successes) {
+    for (const record of normal) {
       const label = labelOf(period, record.startedAt);
       if (seen.has(label)) continue;
       if (seen.size === count) break;
@@ -128,10 +144,18 @@ export function planRetention<T extends RetentionCandidate>(input: {
     }
   }
   if (successes[0]) keepFor(successes[0], 'newest');
-  const newestVerified = successes.find((record) => record.verifiedAt !== null);
+  if (normal[0] && normal[0] !== successes[0]) keepFor(normal[0], 'newest-normal');
+  const isVerified = (record: T) => record.verifiedAt !== null;
+  const newestVerified = normal.find(isVerified) ?? successes.find(isVerified);
   if (newestVerified) keepFor(newestVerified, 'newest-verified');
 
-  // The oldest success a rule other than pinning keeps: failures older than it are history nobody asked to keep.
+  // The oldest normal success a rule other than pinning keeps: suspicious backups newer than it stay beside the
+  // normal ones; older ones, like older failures, are history nobody asked to keep.
+  const normalWindowStart = normal.findLast((record) => reasons.get(record)!.size > 0);
+  for (const record of successes) {
+    if (record.suspicious && normalWindowStart && newestFirst(record, normalWindowStart) <= 0)
+      keepFor(record, 'recent-suspicious');
+  }
   const windowStart = successes.findLast((record) => reasons.get(record)!.size > 0);
   for (const record of sorted) {
     if (record.pinned) keepFor(record, 'pinned');
@@ -146,7 +170,11 @@ export function planRetention<T extends RetentionCandidate>(input: {
     const kept = reasons.get(record)!;
     if (kept.size > 0) plan.keep.push({ record, reasons: REASON_ORDER.filter((reason) => kept.has(reason)) });
     else if (record.status === 'FAILED') plan.deleteFailedRecords.push({ record, reason: 'old-failure' });
-    else plan.deleteBackups.push({ record, reason: tooOld.has(record) ? 'max-age' : 'no-keep-rule' });
+    else
+      plan.deleteBackups.push({
+        record,
+        reason: record.suspicious ? 'old-suspicious' : tooOld.has(record) ? 'max-age' : 'no-keep-rule',
+      });
   }
   return plan;
 }

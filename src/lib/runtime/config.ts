@@ -61,6 +61,15 @@ export const configSchema = z
           'that read encrypted backups back: restores, test-restores, format checks. Not needed to back up (that takes ' +
           'only the recipients); unset: those checks are skipped for encrypted backups and restoring one is refused.',
       ),
+    BACKUP_STALL_MINUTES: integerVariable(1, 24 * 60, 10).describe(
+      'An export (or a restore sending its backup) that moves no byte for this long is stopped as Stalled.',
+    ),
+    BACKUP_SUSPICIOUS_PERCENT: integerVariable(0, 99, 50).describe(
+      'A successful backup under this percentage of the median size of the recent ones is flagged suspicious (0: never).',
+    ),
+    BACKUP_SUSPICIOUS_SAMPLES: integerVariable(3, 50, 5).describe(
+      'How many recent successful backups the median size is taken over.',
+    ),
     BACKUP_CLAIM_TTL_SECONDS: integerVariable(30, 3_600, 300).describe(
       'Lease length of a backup claim; a crashed worker’s claim expires after this.',
     ),

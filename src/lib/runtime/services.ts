@@ -154,7 +154,12 @@ export function createServices(
     notifier,
     destinations: createOffsiteDestinations(config),
     ...(config.BACKUP_AGE_IDENTITY ? { identities: config.BACKUP_AGE_IDENTITY } : {}),
-    settings: { timeoutMs: config.BACKUP_TIMEOUT_SECONDS * 1_000, claimTtlMs: config.BACKUP_CLAIM_TTL_SECONDS * 1_000 },
+    settings: {
+      timeoutMs: config.BACKUP_TIMEOUT_SECONDS * 1_000,
+      stallMs: config.BACKUP_STALL_MINUTES * 60_000,
+      claimTtlMs: config.BACKUP_CLAIM_TTL_SECONDS * 1_000,
+      suspicion: { belowPercent: config.BACKUP_SUSPICIOUS_PERCENT, sampleSize: config.BACKUP_SUSPICIOUS_SAMPLES },
+    },
     ...(metrics ? { observer: metrics } : {}),
   };
   return {
@@ -192,6 +197,7 @@ export async function createLoopDependencies(services: Services): Promise<LoopDe
       ...services.alertDelivery,
       intervalMs: ALERT_DELIVERY_INTERVAL_MS,
     },
+    deadManPingIntervalMs: ALERT_DELIVERY_INTERVAL_MS,
     agent: config.LLM_BASE_URL
       ? {
           llm: {

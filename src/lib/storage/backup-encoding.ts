@@ -7,12 +7,11 @@
  * before the file sink sees them. Reading needs the age identities only when the file is encrypted; without them it
  * refuses with `IdentityRequiredError`, naming the variable to set.
  */
-import { createReadStream, openSync } from 'node:fs';
+import { constants as fsConstants, createReadStream, openSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { type Readable, Transform, pipeline } from 'node:stream';
 import { constants, createGunzip, createGzip, createZstdCompress, createZstdDecompress } from 'node:zlib';
 import { AgeDecryptError, AgeDecryptStream, type AgeIdentity, findOpeningIdentity } from '../encryption/index.ts';
-import { READ_NO_FOLLOW } from './locate-backup-file.ts';
 
 /** The compressions the store applies (a deployment's `backupCompression`). */
 export const COMPRESSIONS = ['gzip', 'zstd', 'none'] as const;
@@ -94,7 +93,7 @@ export function openDecodedStream(filePath: string, encoding: StoredEncoding, op
   if (encoding.encrypted && identities.length === 0) throw new IdentityRequiredError(filePath);
   // Never through a symbolic link: the path was located (locateBackupFile); a link planted since fails with ELOOP.
   const file = createReadStream(filePath, {
-    fd: openSync(filePath, READ_NO_FOLLOW),
+    fd: openSync(filePath, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW),
     highWaterMark: options.highWaterMark ?? 256 * 1024,
   });
   const stages: Array<Readable | Transform> = [file];

@@ -7,7 +7,14 @@
 import type { Dirent } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { deploymentFolder, isBackupFileName, isTempFileName, sidecarPathFor } from './backup-path.ts';
+import {
+  InvalidBackupPathError,
+  deploymentFolder,
+  isBackupFileName,
+  isTempFileName,
+  sidecarPathFor,
+} from './backup-path.ts';
+import { isManifestName, manifestPathFor } from './backup-manifest.ts';
 import { locateDeploymentFolder } from './deployment-folder.ts';
 import { ignoreCode, removeFileIfPresent, syncDirectory } from './file-system.ts';
 import { BackupFileRefusedError, locateBackupFile } from './locate-backup-file.ts';
@@ -40,7 +47,7 @@ export interface BackupUsage {
 }
 
 /**
- * Deletes a backup file and its `.sha256` sidecar, only if `filePath` is where {@link locateBackupFile} allows a
+ * Deletes a backup file, its `.sha256` sidecar and its `.json` manifest, only if `filePath` is where {@link locateBackupFile} allows a
  * backup of this deployment to be (a regular file directly inside `{root}/{workspaceId}/{deploymentName}/`, compared
  * by whole path segments, with no symbolic link on the way, a finished backup's name ending with `extension` when
  * given). Otherwise throws `OutsideDeploymentFolderError` and touches nothing. A file already gone is
@@ -69,6 +76,7 @@ export async function removeBackupFile(
   }
   const removed = await removeFileIfPresent(location.path);
   await removeFileIfPresent(sidecarPathFor(location.path));
+  await removeFileIfPresent(manifestPathFor(location.path));
   await syncDirectory(location.folder);
   return { removed, missing: !removed };
 }
@@ -123,6 +131,22 @@ export async function removeStaleTempFiles(root: string, olderThan: Date): Promi
     }
   }
   return result;
+}
+
+/**
+ * The manifests (`{file}.json`) in every deployment folder under `root`, folder by folder, oldest name first: what
+ * `reindex` rebuilds records from.
+ */
+export async function findManifestFiles(root: string): Promise<BackupFileInfo[]> {
+  const found: BackupFileInfo[] = [];
+  for (const folder of await deploymentFolders(root)) {
+    found.push(
+      ...(await describeFiles(folder, (entries) =>
+        entries.filter((entry) => entry.isFile() && !entry.name.startsWith('.') && isManifestName(entry.name)),
+      )),
+    );
+  }
+  return found;
 }
 
 /** Total size of the finished backup files under `root` ("bytes used on the backup volume"). */

@@ -149,9 +149,17 @@ export function isTempFileName(fileName: string): boolean {
   return fileName.startsWith('.') && fileName.endsWith(TEMP_FILE_SUFFIX);
 }
 
-/** True for a finished backup's name: not hidden (no temp file) and not a checksum sidecar. */
+/** Suffix of the manifest written next to each backup (see backup-manifest.ts). */
+export const MANIFEST_FILE_SUFFIX = '.json';
+
+/** True for a finished backup's name: not hidden (no temp file), not a checksum sidecar, not a manifest. */
 export function isBackupFileName(fileName: string): boolean {
-  return fileName.length > 0 && !fileName.startsWith('.') && !fileName.endsWith(SIDECAR_SUFFIX);
+  return (
+    fileName.length > 0 &&
+    !fileName.startsWith('.') &&
+    !fileName.endsWith(SIDECAR_SUFFIX) &&
+    !fileName.endsWith(MANIFEST_FILE_SUFFIX)
+  );
 }
 
 /** One line of `sha256sum` output, which `sha256sum -c` checks: `<hex>  <file name>\n`. */

@@ -29,6 +29,7 @@ import {
   tempPathFor,
 } from './backup-path.ts';
 import { locateDeploymentFolder } from './deployment-folder.ts';
+import { type BackupManifest, formatManifest, manifestPathFor } from './backup-manifest.ts';
 import { BACKUP_FILE_MODE, ignoreCode, removeFileIfPresent, syncDirectory, writeFileDurably } from './file-system.ts';
 import { QuotaExceededError, StorageFailedError, VolumeReserveError, errorCode } from './storage-errors.ts';
 import { findReserveShortfall, RESERVE_CHECK_INTERVAL_BYTES, type VolumeReserve } from './volume-reserve.ts';
@@ -81,11 +82,12 @@ export interface BackupWriter {
   /** Raw bytes accepted so far (before compression), for progress. */
   bytesWritten(): number;
   /**
-   * Ends the stream, waits for every byte to reach the file, fsyncs it, writes the sidecar and renames both into
-   * place. Rejects with `StorageFailedError` (and leaves no file behind) on any failure, also a stream error or an
-   * abort that came first. Calling it again returns the same promise.
+   * Ends the stream, waits for every byte to reach the file, fsyncs it, writes the sidecar and (when `describe` is
+   * given) the manifest it returns for the stored file, and renames them into place. Rejects with
+   * `StorageFailedError` (and leaves no file behind) on any failure, also a stream error, an abort that came first or
+   * a `describe` that throws. Calling it again returns the same promise.
    */
-  commit(): Promise<StoredBackup>;
+  commit(describe?: (stored: StoredBackup) => Promise<BackupManifest>): Promise<StoredBackup>;
   /**
    * Stops the writer and removes its temporary files. Idempotent and never rejects (cleanup problems are logged).
    * During a commit it waits for the commit: once the file is renamed into place, the backup stays.
@@ -326,6 +328,7 @@ class FileBackupWriter implements BackupWriter {
   readonly path: string;
   readonly tempPath: string;
   private readonly sidecarTempPath: string;
+  private readonly manifestTempPath: string;
   private readonly stored: MeasuringStream;
   /** Counts the raw bytes; the same stage as `stored` when nothing is compressed or encrypted. */
   private readonly raw: MeasuringStream;
@@ -349,6 +352,7 @@ class FileBackupWriter implements BackupWriter {
     this.path = reserved.finalPath;
     this.tempPath = reserved.tempPath;
     this.sidecarTempPath = tempPathFor(sidecarPathFor(reserved.finalPath));
+    this.manifestTempPath = tempPathFor(manifestPathFor(reserved.finalPath));
     const compressor = createCompressor(encoding.compression);
     const encryptor = encoding.recipients.length > 0 ? new AgeEncryptStream(encoding.recipients) : null;
     this.encryptedTo = encoding.recipients.map((recipient) => recipient.fingerprint);
@@ -378,8 +382,8 @@ class FileBackupWriter implements BackupWriter {
     return this.raw.bytes;
   }
 
-  commit(): Promise<StoredBackup> {
-    this.committing ??= this.finish();
+  commit(describe?: (stored: StoredBackup) => Promise<BackupManifest>): Promise<StoredBackup> {
+    this.committing ??= this.finish(describe);
     return this.committing;
   }
 
@@ -390,7 +394,7 @@ class FileBackupWriter implements BackupWriter {
     else await this.discard();
   }
 
-  private async finish(): Promise<StoredBackup> {
+  private async finish(describe?: (stored: StoredBackup) => Promise<BackupManifest>): Promise<StoredBackup> {
     if (!this.aborted) this.stream.end();
     const streamError = await this.flushed;
     if (streamError || this.aborted) {
@@ -411,12 +415,7 @@ class FileBackupWriter implements BackupWriter {
       const sha256 = this.stored.digest();
       const fileName = path.basename(finalPath);
       await writeFileDurably(this.sidecarTempPath, formatSidecar(sha256, fileName));
-      if (this.aborted) throw new Error('the backup was aborted');
-      await rename(this.tempPath, finalPath);
-      this.renamed = true;
-      await rename(this.sidecarTempPath, sidecarPathFor(finalPath));
-      await syncDirectory(folder);
-      return {
+      const stored = {
         path: finalPath,
         fileName,
         sizeBytes: BigInt(this.stored.bytes),
@@ -424,6 +423,14 @@ class FileBackupWriter implements BackupWriter {
         extension: this.extension,
         encryptedTo: this.encryptedTo,
       };
+      if (describe) await writeFileDurably(this.manifestTempPath, formatManifest(await describe(stored)));
+      if (this.aborted) throw new Error('the backup was aborted');
+      await rename(this.tempPath, finalPath);
+      this.renamed = true;
+      await rename(this.sidecarTempPath, sidecarPathFor(finalPath));
+      if (describe) await rename(this.manifestTempPath, manifestPathFor(finalPath));
+      await syncDirectory(folder);
+      return stored;
     } catch (error) {
       await this.discard();
       throw new StorageFailedError('commit', finalPath, error);
@@ -436,8 +443,8 @@ class FileBackupWriter implements BackupWriter {
       this.stream.destroy();
       await this.flushed;
       await this.reserved.file.close().catch((error: unknown) => this.logCleanupFailure(this.tempPath, error));
-      const leftovers = [this.tempPath, this.sidecarTempPath];
-      if (this.renamed) leftovers.push(this.path, sidecarPathFor(this.path));
+      const leftovers = [this.tempPath, this.sidecarTempPath, this.manifestTempPath];
+      if (this.renamed) leftovers.push(this.path, sidecarPathFor(this.path), manifestPathFor(this.path));
       for (const leftover of leftovers) {
         await removeFileIfPresent(leftover).catch((error: unknown) => this.logCleanupFailure(leftover, error));
       }

@@ -1,5 +1,24 @@
-export { listBackupFiles, removeBackupFile, removeStaleTempFiles } from './backup-files.ts';
-export { deploymentFolder, formatSidecar, isBackupFileName, sidecarPathFor, tempPathFor } from './backup-path.ts';
+export { findManifestFiles, listBackupFiles, removeBackupFile, removeStaleTempFiles } from './backup-files.ts';
+export {
+  type BackupManifest,
+  backupManifestSchema,
+  describeManifest,
+  formatManifest,
+  InvalidManifestError,
+  isManifestName,
+  MANIFEST_VERSION,
+  manifestPathFor,
+  parseManifest,
+  readManifest,
+} from './backup-manifest.ts';
+export {
+  deploymentFolder,
+  formatSidecar,
+  isBackupFileName,
+  parseSidecar,
+  sidecarPathFor,
+  tempPathFor,
+} from './backup-path.ts';
 export { assertBackupRootUsable, BackupRootUnusableError } from './backup-root.ts';
 export {
   type BackupStore,

@@ -36,6 +36,12 @@ export interface BackupRecordJson {
   verifyError: string | null;
   /** Pinned backups are never pruned by retention. */
   pinned: boolean;
+  /**
+   * SUCCEEDED but far smaller than the recent backups (e.g. under half their median); `suspiciousReason` gives the
+   * figures. Retention never counts a suspicious backup among those it keeps.
+   */
+  suspicious: boolean;
+  suspiciousReason: string | null;
   /** While RUNNING: raw bytes received so far and when that was recorded (every few seconds); the final size after. */
   progressBytes: string | null;
   progressAt: string | null;
@@ -65,6 +71,8 @@ export function toBackupRecordJson(record: BackupRecord): BackupRecordJson {
     verifyMethod: record.verifyMethod,
     verifyError: record.verifyError,
     pinned: record.pinned,
+    suspicious: record.suspicious,
+    suspiciousReason: record.suspiciousReason,
     progressBytes: record.progressBytes?.toString() ?? null,
     progressAt: record.progressAt?.toISOString() ?? null,
     jobId: record.jobId,

@@ -4,6 +4,7 @@ import {
   type AlertWebhook,
   applyAlertStates,
   startAlertDeliveryTimer,
+  startDeadManPingTimer,
   type WantedAlertState,
 } from '../alerts/index.ts';
 import {
@@ -42,6 +43,11 @@ export interface LoopDependencies {
    * unset: no webhook.
    */
   alertDelivery?: (AlertWebhook & { intervalMs: number }) | null;
+  /**
+   * How often the dead-man ping outbox is sent (also after each cycle); unset: not sent by this loop. Pings exist
+   * only for deployments with a `deadManUrl`.
+   */
+  deadManPingIntervalMs?: number;
 }
 
 /** What one cycle decided and queued (the jobs' own results are in the job tally). */
@@ -340,12 +346,27 @@ export async function runOnce(
   }
 }
 
-/** The webhook outbox's sender on its own timer, when a webhook is configured. */
+/** The outboxes' senders on their own timers: the webhook's when one is configured, and the dead-man pings'. */
 function startDeliveries(deps: LoopDependencies) {
   const { alertDelivery } = deps;
-  return alertDelivery
+  const alerts = alertDelivery
     ? startAlertDeliveryTimer(alertDelivery.deps, alertDelivery.intervalMs, { retryPolicy: alertDelivery.retryPolicy })
     : null;
+  const pings = deps.deadManPingIntervalMs
+    ? startDeadManPingTimer(
+        { db: deps.backup.db, clock: deps.backup.clock, logger: deps.logger },
+        deps.deadManPingIntervalMs,
+      )
+    : null;
+  if (!alerts && !pings) return null;
+  return {
+    async deliverNow() {
+      await Promise.all([alerts?.deliverNow(), pings?.sendNow()]);
+    },
+    async stop() {
+      await Promise.all([alerts?.stop(), pings?.stop()]);
+    },
+  };
 }
 
 function runnerDependencies(deps: LoopDependencies) {

@@ -4,10 +4,11 @@ import type { BackupRecord, Deployment } from '../../../src/generated/prisma/cli
 import { filesUnder, folderOf } from '../../support/backup-checks.ts';
 import { startBackupHarness, type BackupHarness } from '../../support/backup-harness.ts';
 import { createDeployment, createWorkspace } from '../../support/factories.ts';
+import { createTestDatabase } from '../../support/test-database.ts';
 import { childEnvironment, startEntryPoint } from '../../support/processes.ts';
 
 /**
- * `npm run backup -- prune|pin|unpin` as separate processes against a cloned database and a backup root in a temp
+ * `npm run backup -- prune|pin|unpin|reindex` as separate processes against a cloned database and a backup root in a temp
  * folder: the dry run prints the plan with its reasons and deletes nothing, flags override single rules of the
  * deployment's policy, a pinned backup survives, and bad values are refused with exit code 2.
  */
@@ -27,16 +28,19 @@ afterAll(async () => {
   await harness?.close();
 });
 
-async function runCli(args: string[]): Promise<{ code: number | null; stdout: string; output: string }> {
-  const cli = startEntryPoint(
-    CLI,
-    args,
-    childEnvironment({
-      DATABASE_URL: harness.db.url,
-      KUBECONFIG: harness.kube.kubeconfigPath,
-      BACKUP_ROOT: harness.root,
-    }),
-  );
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string; output: string }> {
+  return runCliWith(args, {
+    DATABASE_URL: harness.db.url,
+    KUBECONFIG: harness.kube.kubeconfigPath,
+    BACKUP_ROOT: harness.root,
+  });
+}
+
+async function runCliWith(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; output: string }> {
+  const cli = startEntryPoint(CLI, args, childEnvironment(env));
   let stdout = '';
   cli.child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
   const code = await cli.exited;
@@ -117,6 +121,96 @@ describe('retention CLI', () => {
     const unpin = await runCli(['unpin', first.id]);
     expect(unpin.stdout).toBe(`unpinned ${first.id}\n`);
     expect((await harness.db.prisma.backupRecord.findUniqueOrThrow({ where: { id: first.id } })).pinned).toBe(false);
+  });
+
+  it('stops a prune of most backups with exit code 4 and says why; --confirm goes ahead', async () => {
+    const deployment = await createDeployment(harness.db.prisma, workspaceId, {
+      name: `db-${randomBytes(4).toString('hex')}`,
+      backupRetention: 10,
+    });
+    const backups: BackupRecord[] = [];
+    for (let day = 0; day < 10; day += 1) backups.push(await seedBackup(deployment, day));
+    const guardLine =
+      'the retention guard stops this prune: it would delete 9 of the 10 successful backups, more than half of them';
+
+    const dryRun = await runCli(['prune', deployment.id, '--keep', '1', '--dry-run']);
+    expect(dryRun.code, dryRun.output).toBe(0);
+    expect(dryRun.stdout).toContain(`${guardLine}; nothing is deleted without --confirm`);
+
+    const stopped = await runCli(['prune', deployment.id, '--keep', '1']);
+    expect(stopped.code, stopped.output).toBe(4);
+    expect(stopped.stdout).toContain(
+      'would prune 9 backup(s) and 0 failed record(s); 1 record(s) kept (nothing deleted)',
+    );
+    expect(await recordIds(deployment)).toHaveLength(10);
+
+    const confirmed = await runCli(['prune', deployment.id, '--keep', '1', '--confirm']);
+    expect(confirmed.code, confirmed.output).toBe(0);
+    expect(confirmed.stdout).toContain(`${guardLine}; confirmed, so it ran`);
+    expect(await recordIds(deployment)).toEqual([backups[9]!.id]);
+  });
+
+  it('reindex rebuilds a record from its manifest into an empty platform database, then finds it known', async () => {
+    const empty = await createTestDatabase();
+    try {
+      const manifestWorkspace = 'cmreindexworkspace0001';
+      const recordId = 'cmreindexrecord00000001';
+      const startedAt = new Date(T0.getTime() + 40 * DAY_MS);
+      const writer = await harness.deps.store.open({
+        workspaceId: manifestWorkspace,
+        deploymentName: 'lost-db',
+        extension: 'dump',
+        compressed: true,
+        startedAt,
+      });
+      writer.stream.write(randomBytes(1024));
+      const stored = await writer.commit(async (file) => ({
+        manifestVersion: 1,
+        recordId,
+        workspaceId: manifestWorkspace,
+        workspaceSlug: 'lost-workspace',
+        deploymentId: 'cmreindexdeployment001',
+        deploymentName: 'lost-db',
+        namespace: 'apps',
+        recipeSlug: 'postgresql',
+        format: 'postgres-custom',
+        fileName: file.fileName,
+        extension: file.extension,
+        compression: 'none',
+        encryptionRecipient: null,
+        sizeBytes: file.sizeBytes.toString(),
+        rawBytes: file.sizeBytes.toString(),
+        sha256: file.sha256,
+        engineVersion: null,
+        trigger: 'SCHEDULE',
+        startedAt: startedAt.toISOString(),
+        finishedAt: new Date(startedAt.getTime() + 1_000).toISOString(),
+        suspicious: false,
+        suspiciousReason: null,
+      }));
+      const reindex = (url: string) =>
+        runCliWith(['reindex'], {
+          DATABASE_URL: url,
+          KUBECONFIG: harness.kube.kubeconfigPath,
+          BACKUP_ROOT: harness.root,
+        });
+
+      const first = await reindex(empty.url);
+      expect(first.stdout).toContain(`restored ${recordId}  ${stored.path}\n`);
+      expect(first.stdout).toContain(
+        '1 record(s) restored, 0 already known, 1 workspace(s) and 1 deployment(s) created',
+      );
+      expect(await empty.prisma.backupRecord.findUniqueOrThrow({ where: { id: recordId } })).toMatchObject({
+        status: 'SUCCEEDED',
+        sha256: stored.sha256,
+        sizeBytes: stored.sizeBytes,
+        path: stored.path,
+      });
+      const again = await reindex(empty.url);
+      expect(again.stdout).toContain('0 record(s) restored, 1 already known');
+    } finally {
+      await empty.drop();
+    }
   });
 
   it('refuses bad values with exit code 2, naming the flag or the column, and deletes nothing', async () => {

@@ -255,11 +255,11 @@ describe('a worker killed mid-way', { timeout: 4 * 60_000 }, () => {
         harness.db.prisma.backupUpload.findFirst({ where: { backupRecordId: backup.id, status: 'UPLOADED' } }),
       );
       expect(await harness.db.prisma.backupUpload.count({ where: { backupRecordId: backup.id } })).toBe(1);
-      // One object, holding exactly the backup's bytes.
+      // One object, holding exactly the backup's bytes, and its manifest beside it.
       const destination = createS3Destination(s3.settings({ prefix: 'jobs' }));
       const keys: string[] = [];
       for await (const object of destination.list(`${destination.keyPrefix}/`)) keys.push(object.key);
-      expect(keys).toEqual([uploaded.objectKey]);
+      expect(keys).toEqual([uploaded.objectKey, `${uploaded.objectKey}.json`]);
       const hash = createHash('sha256');
       for await (const chunk of await destination.download(uploaded.objectKey)) hash.update(chunk as Buffer);
       expect(hash.digest('hex')).toBe(backup.sha256);

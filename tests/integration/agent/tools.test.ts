@@ -4,6 +4,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { executeBackup } from '../../../src/lib/backups/backup.ts';
+import { pruneBackups } from '../../../src/lib/retention/prune.ts';
 import { claimDeployment, releaseClaim } from '../../../src/lib/backups/claims.ts';
 import { callTool, toolInputJsonSchema, type ToolResult } from '../../../src/lib/agent/tool.ts';
 import type { ToolContext } from '../../../src/lib/agent/tool-context.ts';
@@ -655,14 +656,31 @@ describe('pruneOldBackups', () => {
     expect(await snapshot()).toEqual(before);
   });
 
-  it('deletes the older files, their sidecars and records under the policy, and keeps the newest', async () => {
-    const plan = await callOk<{ expectDelete: string[] }>('pruneOldBackups', { deploymentId: ids['prune-db'] });
-    const value = await callOk<{ dryRun: boolean; prunedCount: number; kept: number }>('pruneOldBackups', {
+  it('is stopped by the retention guard from deleting most backups; a person confirms, and the files go', async () => {
+    const before = await snapshot();
+    const plan = await callOk<{ expectDelete: string[]; guard: { reasons: string[] } }>('pruneOldBackups', {
+      deploymentId: ids['prune-db'],
+    });
+    expect(plan.guard.reasons).toEqual(['it would delete 2 of the 3 successful backups, more than half of them']);
+    const stopped = await callOk<{ dryRun: boolean; prunedCount: number; guard: { note: string } }>('pruneOldBackups', {
       deploymentId: ids['prune-db'],
       dryRun: false,
       expectDelete: plan.expectDelete,
     });
-    expect(value).toMatchObject({ dryRun: false, prunedCount: 2, kept: 1, problems: [] });
+    expect(stopped).toMatchObject({ dryRun: true, prunedCount: 2 });
+    expect(stopped.guard.note).toContain('--confirm');
+    expect(await snapshot()).toEqual({ ...before, alerts: before.alerts + 1 });
+    const alert = await harness.db.prisma.alert.findFirst({
+      where: { deploymentId: ids['prune-db'], kind: 'prune_refused', resolvedAt: null },
+    });
+    expect(alert?.message).toContain('deleted nothing: it would delete 2 of the 3 successful backups');
+
+    const value = await pruneBackups(harness.deps, ids['prune-db']!, {
+      expectDelete: plan.expectDelete,
+      confirm: true,
+    });
+    expect(value).toMatchObject({ dryRun: false, kept: 1, problems: [] });
+    expect(value.pruned).toHaveLength(2);
     for (const old of backups.slice(1)) {
       expect(await exists(old.path)).toBe(false);
       expect(await exists(`${old.path}.sha256`)).toBe(false);

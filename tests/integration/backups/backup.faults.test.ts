@@ -10,6 +10,7 @@ import { executeBackup, type BackupDependencies, type BackupOutcome } from '../.
 import { BackupInterruptedError } from '../../../src/lib/backups/backup-outcome.ts';
 import { createFileBackupStore, type CreateFileSink } from '../../../src/lib/storage/backup-store.ts';
 import { hashFile } from '../../../src/lib/storage/verify-backup.ts';
+import { readManifest } from '../../../src/lib/storage/backup-manifest.ts';
 import { podFor, startBackupHarness, type BackupHarness } from '../../support/backup-harness.ts';
 import {
   createSourceDatabase,
@@ -35,6 +36,11 @@ const STALL_AFTER_BYTES = 256 * 1024;
 /** The simulated disk fills up long before the stalled exec could have sent everything. */
 const DISK_CAPACITY_BYTES = 16 * 1024;
 const SHORT_TIMEOUT_MS = 1_500;
+/** The stall limit of the watchdog test: far below its overall time limit, which must not be what ends it. */
+const SHORT_STALL_MS = 400;
+const LONG_TIMEOUT_MS = 30_000;
+/** The stall limit of the slow-disk test: above pg_dump's start on a busy machine, below the disk's pause. */
+const SLOW_DISK_STALL_MS = 1_000;
 const SLOW_STATUS_MS = 1_500;
 const SIMULTANEOUS_BACKUPS = 3;
 /** How long a torn-down exec may take to be killed by the fake once the client hung up. */
@@ -145,11 +151,27 @@ async function expectCleanFailure(
   expect(await filesUnder(folderOf(harness.root, deployment))).toEqual([]);
   const alerts = await db.alert.findMany({ where: { deploymentId: deployment.id, resolvedAt: null } });
   expect(alerts).toHaveLength(1);
-  expect(alerts[0]).toMatchObject({ kind: 'backup_failed', severity: 'CRITICAL', backupRecordId: record.id });
+  const alertKind = kind === 'Stalled' ? 'backup_stalled' : 'backup_failed';
+  expect(alerts[0]).toMatchObject({ kind: alertKind, severity: 'CRITICAL', backupRecordId: record.id });
   expect(alerts[0]!.message).toContain(`failed (${kind})`);
   const after = await db.deployment.findUniqueOrThrow({ where: { id: deployment.id } });
   expect(after).toMatchObject({ backupClaimToken: null, backupClaimExpiresAt: null, lastBackupAt: null });
   return record;
+}
+
+/** A sink whose first write takes `delayMs` (a disk that stalls once): the export is paused meanwhile. */
+function slowSink(delayMs: number): CreateFileSink {
+  return (file) => {
+    let first = true;
+    return new Writable({
+      highWaterMark: 1,
+      write(chunk: Buffer, _encoding, done) {
+        const wait = first ? delayMs : 0;
+        first = false;
+        setTimeout(() => void file.write(chunk).then(() => done(), done), wait);
+      },
+    });
+  };
 }
 
 /** A sink that takes `capacityBytes` into the file, then fails every write like a full disk. */
@@ -280,6 +302,41 @@ describe('stopping a running export', () => {
       `did not finish within ${SHORT_TIMEOUT_MS} ms (${STALL_AFTER_BYTES} bytes received)`,
     );
     await expect(exitOf(execOf(deployment))).resolves.toMatchObject({ signal: 'SIGKILL' });
+  });
+
+  it('stops an export whose pod goes silent as Stalled within the stall limit, long before the time limit', async () => {
+    const deployment = await deploymentWithPod({ overrides: { faults: { stallAfterBytes: STALL_AFTER_BYTES } } });
+    const settings = { ...harness.deps.settings, timeoutMs: LONG_TIMEOUT_MS, stallMs: SHORT_STALL_MS };
+
+    const started = Date.now();
+    const record = await expectCleanFailure(
+      await backUp(deployment, { ...harness.deps, settings }),
+      deployment,
+      'Stalled',
+    );
+
+    const elapsed = Date.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(SHORT_STALL_MS);
+    expect(elapsed).toBeLessThan(SHORT_TIMEOUT_MS * 2);
+    expect(record.error).toContain(
+      `received no data for ${SHORT_STALL_MS} ms (${STALL_AFTER_BYTES} bytes received); it was stopped as stalled`,
+    );
+    await expect(exitOf(execOf(deployment))).resolves.toMatchObject({ signal: 'SIGKILL' });
+  });
+
+  it('does not count time spent waiting for a slow disk as a stall', async () => {
+    const deployment = await deploymentWithPod();
+    const store = createFileBackupStore({
+      root: harness.root,
+      logger: harness.deps.logger,
+      createSink: slowSink(SLOW_DISK_STALL_MS * 3),
+    });
+    const settings = { ...harness.deps.settings, timeoutMs: LONG_TIMEOUT_MS, stallMs: SLOW_DISK_STALL_MS };
+
+    const outcome = await backUp(deployment, { ...harness.deps, store, settings });
+
+    expect(outcome.status === 'FAILED' ? outcome.record.error : null).toBeNull();
+    expect(outcome.status).toBe('SUCCEEDED');
   });
 
   it('records an abort whose reason is a BackupInterruptedError as Interrupted', async () => {
@@ -460,8 +517,37 @@ describe('a successful backup after a failure', () => {
     expect(after.lastBackupAt).toEqual(record.startedAt);
     expect(after).toMatchObject({ backupClaimToken: null, backupClaimExpiresAt: null });
     const fileName = record.path!.split('/').at(-1)!;
-    expect(await filesUnder(folderOf(harness.root, deployment))).toEqual([fileName, `${fileName}.sha256`]);
+    expect(await filesUnder(folderOf(harness.root, deployment))).toEqual([
+      fileName,
+      `${fileName}.json`,
+      `${fileName}.sha256`,
+    ]);
     expect(await hashFile(record.path!)).toEqual({ sha256: record.sha256, sizeBytes: record.sizeBytes });
+    // The manifest beside the file says what it is without the database.
+    expect(await readManifest(record.path!)).toEqual({
+      manifestVersion: 1,
+      recordId: record.id,
+      workspaceId,
+      workspaceSlug: expect.any(String),
+      deploymentId: deployment.id,
+      deploymentName: deployment.name,
+      namespace: 'apps',
+      recipeSlug: 'postgresql',
+      format: 'postgres-custom',
+      fileName,
+      extension: 'dump',
+      compression: 'none',
+      encryptionRecipient: null,
+      sizeBytes: String(record.sizeBytes),
+      rawBytes: String(record.progressBytes),
+      sha256: record.sha256,
+      engineVersion: null,
+      trigger: 'MANUAL',
+      startedAt: record.startedAt.toISOString(),
+      finishedAt: record.finishedAt!.toISOString(),
+      suspicious: false,
+      suspiciousReason: null,
+    });
     // The faults above cut this same dump short: it is bigger than every threshold they use.
     expect(record.sizeBytes! > BigInt(STALL_AFTER_BYTES)).toBe(true);
     const check = await execFileAsync('sha256sum', ['-c', `${fileName}.sha256`], {

@@ -58,6 +58,7 @@ describe('migration runner on a real PostgreSQL', () => {
       'BackupRecord',
       'BackupSummary',
       'BackupUpload',
+      'DeadManPing',
       'Deployment',
       'RestoreRecord',
       'Session',

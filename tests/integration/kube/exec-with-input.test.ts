@@ -72,3 +72,43 @@ describe('a restore whose input ends while the pod pipe is full', () => {
     },
   );
 });
+
+/** The stall limit of the tests below: far below their time limit, which must not be what ends them. */
+const STALL_MS = 500;
+const SILENT_WORK_SECONDS = 1.5;
+
+describe('the stall watchdog of a restore', () => {
+  function importWith(command: string[]) {
+    return runDataImport(
+      createKubeClients(fake.kubeConfig()),
+      {
+        workspaceId: 'wsimport',
+        namespace: 'apps',
+        podSelector: null,
+        deploymentName: 'db',
+        container: 'db',
+        command,
+        source: { path: file, sha256, encoding: { compression: 'none', encrypted: false } },
+        timeoutMs: TIME_LIMIT_MS,
+        stallMs: STALL_MS,
+      },
+      createLogger({ level: 'silent' }),
+    );
+  }
+
+  it('stops a command that takes no more input as Stalled, long before the time limit', async () => {
+    const started = Date.now();
+    // Reads 1 MiB, then hangs without reading: the pipe, the socket and the send queue fill up and nothing moves.
+    const error = await importWith(['sh', '-c', 'head -c 1048576 > /dev/null; sleep 60']).catch((caught) => caught);
+
+    expect(error).toMatchObject({ kind: 'Stalled', direction: 'import', stallMs: STALL_MS });
+    expect((error as Error).message).toContain(`took no input for ${STALL_MS} ms`);
+    expect(Date.now() - started).toBeLessThan(TIME_LIMIT_MS / 2);
+  });
+
+  it('lets a command work silently once it has read all its input', async () => {
+    const result = await importWith(['sh', '-c', `cat > /dev/null; sleep ${SILENT_WORK_SECONDS}; echo done`]);
+
+    expect(result).toMatchObject({ bytesSent: FILE_BYTES, stdout: 'done\n' });
+  });
+});

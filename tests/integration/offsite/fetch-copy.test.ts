@@ -55,9 +55,13 @@ async function uploadedBackup(name: string, randomMiB = 0): Promise<{ backup: Ba
   return { backup, objectKey: upload.objectKey };
 }
 
-/** Everything in the backup's folder (temporary files are hidden names). */
+/**
+ * Everything in the backup's folder (temporary files are hidden names) but the manifest, which the backup wrote and
+ * fetch leaves alone.
+ */
 async function folderEntries(backup: BackupRecord): Promise<string[]> {
-  return (await readdir(path.dirname(backup.path!)).catch(() => [])).sort();
+  const entries = await readdir(path.dirname(backup.path!)).catch(() => []);
+  return entries.filter((entry) => entry !== `${path.basename(backup.path!)}.json`).sort();
 }
 
 async function putObject(key: string, body: Buffer): Promise<void> {

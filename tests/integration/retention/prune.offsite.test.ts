@@ -148,7 +148,7 @@ describe('prune deletes off-site copies', () => {
     ]);
     expect(await remoteKeys(deployment)).toHaveLength(3);
 
-    const report = await pruneBackups(depsWith([destination]), deployment.id);
+    const report = await pruneBackups(depsWith([destination]), deployment.id, { confirm: true });
 
     expect(report.problems).toEqual([]);
     expect(report.pruned.map((p) => p.id)).toEqual([middle!.record.id, oldest!.record.id]);
@@ -159,7 +159,7 @@ describe('prune deletes off-site copies', () => {
       files: [path.basename(newest!.record.path!), `${path.basename(newest!.record.path!)}.sha256`].sort(),
       remote: [newest!.key],
     });
-    expect((await pruneBackups(depsWith([destination]), deployment.id)).pruned).toEqual([]);
+    expect((await pruneBackups(depsWith([destination]), deployment.id, { confirm: true })).pruned).toEqual([]);
   });
 
   it('keeps the backup, its file, its upload row and its object when the destination cannot be reached, and says why', async () => {
@@ -168,7 +168,7 @@ describe('prune deletes off-site copies', () => {
     const before = await everything(deployment);
     const unreachable = createS3Destination(s3.settings({ endpoint: DEAD_ENDPOINT }));
 
-    const report = await pruneBackups(depsWith([unreachable]), deployment.id);
+    const report = await pruneBackups(depsWith([unreachable]), deployment.id, { confirm: true });
 
     expect(report.pruned).toEqual([]);
     expect(report.problems).toEqual([
@@ -183,9 +183,9 @@ describe('prune deletes off-site copies', () => {
     expect(harness.logs()).toContain('prune kept a backup it could not delete');
 
     // Reachable again: the next prune finishes the job.
-    expect((await pruneBackups(depsWith([destination]), deployment.id)).pruned.map((p) => p.id)).toEqual([
-      old!.record.id,
-    ]);
+    expect(
+      (await pruneBackups(depsWith([destination]), deployment.id, { confirm: true })).pruned.map((p) => p.id),
+    ).toEqual([old!.record.id]);
     expect((await everything(deployment)).remote).toHaveLength(1);
   });
 
@@ -194,7 +194,7 @@ describe('prune deletes off-site copies', () => {
     const [old] = [await seedBackup(deployment, 0), await seedBackup(deployment, 1)];
     const before = await everything(deployment);
 
-    const report = await pruneBackups(depsWith(), deployment.id);
+    const report = await pruneBackups(depsWith(), deployment.id, { confirm: true });
 
     expect(report.problems.map((p) => [p.id, p.reason])).toEqual([
       [old!.record.id, 'its copy on destination "s3" cannot be deleted: that destination is not configured'],
@@ -208,7 +208,7 @@ describe('prune deletes off-site copies', () => {
     const noUpload = await seedBackup(deployment, 1, 'none');
     const newest = await seedBackup(deployment, 2, 'none');
 
-    const report = await pruneBackups(depsWith(), deployment.id);
+    const report = await pruneBackups(depsWith(), deployment.id, { confirm: true });
 
     expect(report.problems).toEqual([]);
     expect(report.pruned.map((p) => [p.id, p.remoteCopies])).toEqual([
@@ -237,7 +237,7 @@ describe('prune deletes off-site copies', () => {
       },
     };
 
-    const report = await pruneBackups(depsWith([pinningMeanwhile]), deployment.id);
+    const report = await pruneBackups(depsWith([pinningMeanwhile]), deployment.id, { confirm: true });
 
     expect(report.pruned.map((p) => p.id)).toEqual([old!.record.id]);
     expect(report.problems).toEqual([

@@ -120,7 +120,7 @@ describe('retention', () => {
     for (let hour = 0; hour < 12; hour += 1) backups.push(await seedBackup(deployment, hour));
     const [oldest, secondOldest, ...newest] = backups;
 
-    const report = await pruneBackups(harness.deps, deployment.id);
+    const report = await pruneBackups(harness.deps, deployment.id, { confirm: true });
 
     expect(report).toMatchObject({
       policy: { keepLast: DEFAULT_RETENTION },
@@ -134,7 +134,7 @@ describe('retention', () => {
     expect(await filesUnder(folderOf(harness.root, deployment))).toEqual(filesOf(...newest));
     expect(await recordIds(deployment)).toEqual(idsOf(...newest));
 
-    const again = await pruneBackups(harness.deps, deployment.id);
+    const again = await pruneBackups(harness.deps, deployment.id, { confirm: true });
 
     expect(again).toMatchObject({ kept: 10, pruned: [], prunedFailedRecords: [], problems: [] });
     expect(await filesUnder(folderOf(harness.root, deployment))).toEqual(filesOf(...newest));
@@ -153,7 +153,7 @@ describe('retention', () => {
       await seedRecord(deployment, 5, 'FAILED'),
     ];
 
-    const report = await pruneBackups(harness.deps, deployment.id, { policy: { keepLast: 1 } });
+    const report = await pruneBackups(harness.deps, deployment.id, { policy: { keepLast: 1 }, confirm: true });
 
     expect(report.pruned.map((pruned) => pruned.id).sort()).toEqual(idsOf(successes[0]!, successes[1]!));
     expect(report.prunedFailedRecords).toEqual([]);
@@ -171,7 +171,7 @@ describe('retention', () => {
     const newestSuccess = await seedBackup(deployment, 4);
     const newestFailure = await seedRecord(deployment, 5, 'FAILED');
 
-    const report = await pruneBackups(harness.deps, deployment.id, { policy: { keepLast: 2 } });
+    const report = await pruneBackups(harness.deps, deployment.id, { policy: { keepLast: 2 }, confirm: true });
 
     expect(report.pruned.map((pruned) => pruned.id)).toEqual([oldSuccess.id]);
     expect(report.prunedFailedRecords).toEqual([
@@ -190,7 +190,7 @@ describe('retention', () => {
     const newest = await seedBackup(deployment, 1);
     await unlink(vanished.path!);
 
-    const report = await pruneBackups(harness.deps, deployment.id, { policy: { keepLast: 1 } });
+    const report = await pruneBackups(harness.deps, deployment.id, { policy: { keepLast: 1 }, confirm: true });
 
     expect(report.pruned).toEqual([
       {
@@ -237,9 +237,9 @@ describe('retention', () => {
       records: await recordIds(deployment),
     };
 
-    await expect(pruneBackups(harness.deps, deployment.id, { policy: { keepLast: keepCount } })).rejects.toBeInstanceOf(
-      InvalidRetentionError,
-    );
+    await expect(
+      pruneBackups(harness.deps, deployment.id, { policy: { keepLast: keepCount }, confirm: true }),
+    ).rejects.toBeInstanceOf(InvalidRetentionError);
 
     expect({
       files: await filesUnder(folderOf(harness.root, deployment)),
@@ -276,7 +276,7 @@ describe('retention outside the deployment folder', () => {
       [...Object.values(outside).slice(0, 3), systemFile].map((file) => readFile(file)),
     );
 
-    const report = await pruneBackups(harness.deps, deployment.id, { policy: { keepLast: 1 } });
+    const report = await pruneBackups(harness.deps, deployment.id, { policy: { keepLast: 1 }, confirm: true });
 
     expect(report.pruned).toEqual([]);
     expect(report.problems.map((problem) => problem.path).sort()).toEqual(Object.values(outside).sort());
@@ -321,7 +321,7 @@ describe('the deployment policy', () => {
       [expectedKept[2]!.id, ['daily']],
     ]);
 
-    const report = await pruneBackups(harness.deps, deployment.id);
+    const report = await pruneBackups(harness.deps, deployment.id, { confirm: true });
     expect(idsToDelete(report)).toEqual(idsToDelete(plan));
     expect(await recordIds(deployment)).toEqual(idsOf(...expectedKept));
     expect(await filesUnder(folderOf(harness.root, deployment))).toEqual(filesOf(...expectedKept));
@@ -333,7 +333,7 @@ describe('the deployment policy', () => {
     await seedBackup(deployment, 1);
     const before = await recordIds(deployment);
 
-    await expect(pruneBackups(harness.deps, deployment.id)).rejects.toThrow(
+    await expect(pruneBackups(harness.deps, deployment.id, { confirm: true })).rejects.toThrow(
       'retention: retentionDaily must be 0 or more (0 turns the day rule off) (got -1)',
     );
     expect(await recordIds(deployment)).toEqual(before);
@@ -357,7 +357,7 @@ describe('pinned backups', () => {
       changed: false,
     });
 
-    const report = await pruneBackups(harness.deps, deployment.id);
+    const report = await pruneBackups(harness.deps, deployment.id, { confirm: true });
     expect(report.keep.map((kept) => [kept.id, kept.reasons])).toEqual([
       [newest.id, ['newest', 'keep-last']],
       [old.id, ['pinned']],
@@ -370,7 +370,9 @@ describe('pinned backups', () => {
       pinned: false,
       changed: true,
     });
-    expect((await pruneBackups(harness.deps, deployment.id)).pruned.map((pruned) => pruned.id)).toEqual([old.id]);
+    expect(
+      (await pruneBackups(harness.deps, deployment.id, { confirm: true })).pruned.map((pruned) => pruned.id),
+    ).toEqual([old.id]);
     expect(await recordIds(deployment)).toEqual([newest.id]);
   });
 
@@ -408,7 +410,7 @@ describe('a confirmed plan (expectDelete)', () => {
     const backups = [await seedBackup(deployment, 0), await seedBackup(deployment, 1), await seedBackup(deployment, 2)];
     const plan = await pruneBackups(harness.deps, deployment.id, { dryRun: true });
 
-    const report = await pruneBackups(harness.deps, deployment.id, { expectDelete: idsToDelete(plan) });
+    const report = await pruneBackups(harness.deps, deployment.id, { expectDelete: idsToDelete(plan), confirm: true });
 
     expect(report).toMatchObject({ dryRun: false, planChanged: null, problems: [] });
     expect(await recordIds(deployment)).toEqual([backups[2]!.id]);
@@ -426,7 +428,7 @@ describe('a confirmed plan (expectDelete)', () => {
       records: await recordIds(deployment),
     };
 
-    const report = await pruneBackups(harness.deps, deployment.id, { expectDelete: idsToDelete(plan) });
+    const report = await pruneBackups(harness.deps, deployment.id, { expectDelete: idsToDelete(plan), confirm: true });
 
     expect(report.dryRun).toBe(true);
     expect(report.planChanged).toEqual({ unconfirmed: [backups[2]!.id], noLongerDeleted: [backups[0]!.id] });
@@ -436,5 +438,77 @@ describe('a confirmed plan (expectDelete)', () => {
       records: await recordIds(deployment),
     }).toEqual(before);
     expect(await recordIds(deployment)).toContain(newer.id);
+  });
+});
+
+describe('the retention guard', () => {
+  const openPruneAlerts = (deployment: Deployment) =>
+    harness.db.prisma.alert.findMany({
+      where: { deploymentId: deployment.id, kind: 'prune_refused', resolvedAt: null },
+    });
+
+  it('refuses a 90% deletion: nothing deleted, the dry run says why, a warning alert; confirmed, it proceeds', async () => {
+    const deployment = await newDeployment({ backupRetention: 1 });
+    const backups: BackupRecord[] = [];
+    for (let hour = 0; hour < 10; hour += 1) backups.push(await seedBackup(deployment, hour));
+    const folder = folderOf(harness.root, deployment);
+
+    const preview = await pruneBackups(harness.deps, deployment.id, { dryRun: true });
+    expect(preview.guard).toEqual({
+      reasons: ['it would delete 9 of the 10 successful backups, more than half of them'],
+      confirmed: false,
+    });
+
+    const stopped = await pruneBackups(harness.deps, deployment.id);
+    expect(stopped).toMatchObject({ dryRun: true, guard: { confirmed: false } });
+    expect(stopped.pruned).toHaveLength(9);
+    expect(await filesUnder(folder)).toEqual(filesOf(...backups));
+    expect(await recordIds(deployment)).toEqual(idsOf(...backups));
+    const [alert] = await openPruneAlerts(deployment);
+    expect(alert).toMatchObject({ severity: 'WARNING' });
+    expect(alert!.message).toContain(`npm run backup -- prune ${deployment.id} --confirm`);
+
+    const confirmed = await pruneBackups(harness.deps, deployment.id, { confirm: true });
+    expect(confirmed).toMatchObject({ dryRun: false, guard: { confirmed: true } });
+    expect(await recordIds(deployment)).toEqual(idsOf(backups[9]!));
+    expect(await filesUnder(folder)).toEqual(filesOf(backups[9]!));
+    expect(await openPruneAlerts(deployment)).toEqual([]);
+  });
+
+  it('lets a deletion of half the backups through', async () => {
+    const deployment = await newDeployment({ backupRetention: 2 });
+    for (let hour = 0; hour < 4; hour += 1) await seedBackup(deployment, hour);
+
+    const report = await pruneBackups(harness.deps, deployment.id);
+
+    expect(report).toMatchObject({ dryRun: false, guard: null });
+    expect(report.pruned).toHaveLength(2);
+  });
+
+  it.each([
+    { newest: 'failed', seed: (deployment: Deployment) => seedRecord(deployment, 20, 'FAILED') },
+    {
+      newest: 'suspicious',
+      seed: async (deployment: Deployment) => {
+        const tiny = await seedBackup(deployment, 20);
+        await harness.db.prisma.backupRecord.update({ where: { id: tiny.id }, data: { suspicious: true } });
+      },
+    },
+  ])('stops any deletion while the newest backup is $newest', async ({ newest, seed }) => {
+    const deployment = await newDeployment({ backupRetention: 3 });
+    for (let hour = 0; hour < 4; hour += 1) await seedBackup(deployment, hour);
+    await seed(deployment);
+    const before = await recordIds(deployment);
+
+    const report = await pruneBackups(harness.deps, deployment.id);
+
+    expect(report.dryRun).toBe(true);
+    expect(report.guard!.reasons).toEqual([
+      newest === 'failed'
+        ? 'the newest backup failed'
+        : 'the newest backup is suspicious (far smaller than the ones before it)',
+    ]);
+    expect(await recordIds(deployment)).toEqual(before);
+    expect(await openPruneAlerts(deployment)).toHaveLength(1);
   });
 });

@@ -133,6 +133,7 @@ interface PlanJson {
   prunedFailedRecords: Array<{ id: string; reason: string }>;
   expectDelete: string[];
   policy: Record<string, unknown>;
+  guard: { reasons: string[]; confirmed: boolean } | null;
 }
 
 async function getPlan(
@@ -224,6 +225,27 @@ describe('POST /api/deployments/{id}/prune', () => {
     expect(report).toMatchObject({ dryRun: false, planChanged: null, problems: [], kept: 2 });
     expect(await recordIds(deployment)).toEqual([backups[2]!.id, backups[3]!.id].sort());
     expect(await filesUnder(folderOf(harness.root, deployment))).toHaveLength(4);
+  });
+
+  it('answers 409 when the retention guard stops the plan, and carries it out with "confirm": true', async () => {
+    const deployment = await newDeployment({ backupRetention: 1 });
+    const backups = [];
+    for (let day = 0; day < 10; day += 1) backups.push(await seedBackup(deployment, day));
+    const { body } = await getPlan(deployment);
+    expect(body.plan).toMatchObject({
+      guard: { reasons: ['it would delete 9 of the 10 successful backups, more than half of them'], confirmed: false },
+    });
+    const before = await state(deployment);
+
+    const stopped = await confirm(deployment, { expectDelete: body.plan.expectDelete });
+    expect(stopped.status).toBe(409);
+    expect((await stopped.json()).error).toContain('send "confirm": true to go ahead');
+    expect(await state(deployment)).toEqual(before);
+
+    const confirmed = await confirm(deployment, { expectDelete: body.plan.expectDelete, confirm: true });
+    expect(confirmed.status).toBe(200);
+    expect((await confirmed.json()).report).toMatchObject({ dryRun: false, guard: { confirmed: true } });
+    expect(await recordIds(deployment)).toEqual([backups[9]!.id]);
   });
 
   it('deletes nothing and answers 409 with the new plan when the plan changed since it was shown', async () => {

@@ -366,6 +366,8 @@ describe('GET /api/deployments/{id}/backups: history pages', () => {
       verifyMethod: null,
       verifyError: null,
       pinned: false,
+      suspicious: false,
+      suspiciousReason: null,
       progressBytes: null,
       progressAt: null,
       jobId: null,
@@ -379,6 +381,16 @@ describe('GET /api/deployments/{id}/backups: history pages', () => {
     await storeRecord(huge, { status: 'SUCCEEDED', sizeBytes: 2n ** 60n });
     const text = await (await listBackups(huge.id, { token: myToken })).text();
     expect(text).toContain('"sizeBytes":"1152921504606846976"');
+  });
+
+  it('flags a suspicious backup with the reason', async () => {
+    const shrunk = await createDeployment(db, mine.id, { name: 'shrunk-db' });
+    const reason = '1.0 KiB is 0.1% of the median size (1.0 MiB) of the last 5 successful backups';
+    await storeRecord(shrunk, { status: 'SUCCEEDED', sizeBytes: 1024n, suspicious: true, suspiciousReason: reason });
+    const { items } = (await (await listBackups(shrunk.id, { token: myToken })).json()) as {
+      items: BackupRecordJson[];
+    };
+    expect(items[0]).toMatchObject({ suspicious: true, suspiciousReason: reason });
   });
 
   it.each([

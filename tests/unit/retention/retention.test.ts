@@ -17,15 +17,17 @@ const NOW = new Date('2026-03-02T00:00:00Z');
 
 /**
  * Records from a history string, oldest first, one hour apart from T0: S succeeded, V succeeded and verified,
- * P succeeded and pinned, F failed, X failed and pinned, R running. Ids are r00, r01, … in that order.
+ * P succeeded and pinned, T succeeded but suspicious (tiny), F failed, X failed and pinned, R running. Ids are r00,
+ * r01, … in that order.
  */
 function history(pattern: string, start = T0, step = HOUR): RetentionCandidate[] {
   return [...pattern].map((letter, index) => ({
     id: `r${String(index).padStart(2, '0')}`,
-    status: 'SVP'.includes(letter) ? 'SUCCEEDED' : 'FX'.includes(letter) ? 'FAILED' : 'RUNNING',
+    status: 'SVPT'.includes(letter) ? 'SUCCEEDED' : 'FX'.includes(letter) ? 'FAILED' : 'RUNNING',
     startedAt: new Date(start + index * step),
     verifiedAt: letter === 'V' ? new Date(start + index * step + 60_000) : null,
     pinned: letter === 'P' || letter === 'X',
+    suspicious: letter === 'T',
   }));
 }
 
@@ -342,5 +344,56 @@ describe('invalid policies', () => {
   ])('refuses %j before deciding anything', (policy, message) => {
     expect(() => plan(history('SS'), policy as RetentionPolicyInput)).toThrow(InvalidRetentionError);
     expect(() => plan(history('SS'), policy as RetentionPolicyInput)).toThrow(message);
+  });
+});
+
+describe('suspicious backups', () => {
+  it('never let a run of tiny backups push the normal ones out: keep-last counts only the normal ones', () => {
+    // Three normal backups, then five tiny ones, with keep-last 3.
+    const result = plan(history('SSSTTTTT'), { keepLast: 3 });
+
+    expect(deleted(result)).toEqual([]);
+    expect(reasonsOf(result)).toMatchObject({
+      r00: ['keep-last'],
+      r01: ['keep-last'],
+      r02: ['newest-normal', 'keep-last'],
+      r07: ['newest', 'recent-suspicious'],
+      r03: ['recent-suspicious'],
+    });
+  });
+
+  it('deletes suspicious backups older than the oldest normal backup kept', () => {
+    const result = plan(history('STSTSS'), { keepLast: 2 });
+
+    expect(result.deleteBackups.map((d) => [d.record.id, d.reason])).toEqual([
+      ['r03', 'old-suspicious'],
+      ['r02', 'no-keep-rule'],
+      ['r01', 'old-suspicious'],
+      ['r00', 'no-keep-rule'],
+    ]);
+  });
+
+  it('keeps the newest normal backup when keep-last would drop it for its age and the newest is suspicious', () => {
+    const result = plan(history('SST', T0, 10 * DAY), { keepLast: 5, maxAgeDays: 1 }, new Date(T0 + 21 * DAY));
+
+    expect(reasonsOf(result).r01).toEqual(['newest-normal']);
+    expect(reasonsOf(result).r02).toEqual(['newest', 'recent-suspicious']);
+    expect(deleted(result)).toEqual(['r00']);
+  });
+
+  it('keeps the newest verified normal backup rather than a verified suspicious one', () => {
+    const records = history('VSS').concat([
+      at('t1', '2026-03-01T09:00:00Z', { suspicious: true, verifiedAt: new Date('2026-03-01T09:01:00Z') }),
+    ]);
+    const result = plan(records, { keepLast: 1 });
+
+    expect(reasonsOf(result).r00).toEqual(['newest-verified']);
+    expect(reasonsOf(result).t1).toEqual(['newest', 'recent-suspicious']);
+  });
+
+  it('counts suspicious backups like normal ones when no normal backup is left', () => {
+    const result = plan(history('TTTT'), { keepLast: 2 });
+
+    expect(deleted(result)).toEqual(['r00', 'r01']);
   });
 });

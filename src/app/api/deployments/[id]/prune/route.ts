@@ -32,6 +32,12 @@ const confirmSchema = z
       .array(recordIdSchema('must hold record ids'), { error: 'must be the expectDelete list of the plan from GET' })
       .max(MAX_CONFIRMED_IDS)
       .describe('The ids the plan shown by GET deletes, exactly: the confirmation of that plan.'),
+    confirm: z
+      .boolean({ error: 'must be true or false' })
+      .optional()
+      .describe(
+        'true: a person has checked the backups and goes ahead although the retention guard stops this plan (`plan.guard`).',
+      ),
   })
   .strict();
 
@@ -62,7 +68,8 @@ export async function GET(request: Request, { params }: Context): Promise<Respon
 /**
  * Carries out the plan the caller saw: the body is `{ "expectDelete": [...] }` from GET. If the plan deletes anything
  * else now (a new backup, a pin, a changed policy), nothing is deleted and the answer is 409 with the new plan to
- * review. Otherwise 200 with the report; a backup whose file or off-site copy could not be deleted is kept and listed
+ * review. A plan the retention guard stops (`plan.guard`: more than half of the successful backups, or the newest
+ * backup failed or is suspicious) deletes nothing either (409) unless the body also says `"confirm": true`. Otherwise 200 with the report; a backup whose file or off-site copy could not be deleted is kept and listed
  * under `problems`.
  */
 export async function POST(request: Request, { params }: Context): Promise<Response> {
@@ -84,12 +91,24 @@ export async function POST(request: Request, { params }: Context): Promise<Respo
     return problem(400, `${issue?.path.join('.') || 'body'} ${issue?.message ?? 'is invalid'}`);
   }
   try {
-    const report = await pruneBackups(backup, deployment.id, { expectDelete: parsed.data.expectDelete });
+    const report = await pruneBackups(backup, deployment.id, {
+      expectDelete: parsed.data.expectDelete,
+      confirm: parsed.data.confirm ?? false,
+    });
     if (report.planChanged) {
       return json(
         {
           error:
             'the retention plan changed since it was shown; nothing was deleted: review the new plan and confirm it',
+          plan: planJson(report),
+        },
+        { status: 409 },
+      );
+    }
+    if (report.guard && !report.guard.confirmed) {
+      return json(
+        {
+          error: `the retention guard stopped this prune: ${report.guard.reasons.join('; ')}; nothing was deleted. Check the backups and the policy, then send "confirm": true to go ahead`,
           plan: planJson(report),
         },
         { status: 409 },
