@@ -1,5 +1,5 @@
 import type { BackupRecord, BackupTrigger } from '../../generated/prisma/client.ts';
-import { type BackupManifest, MANIFEST_VERSION, type StoredBackup } from '../storage/index.ts';
+import { type BackupManifest, encodingOfExtension, MANIFEST_VERSION, type StoredBackup } from '../storage/index.ts';
 import type { SizeAssessment } from './backup-suspicion.ts';
 
 /** What a backup's manifest says, from what the backup knows when its file is committed. Pure. */
@@ -34,8 +34,8 @@ export function describeBackup(input: {
     format: input.dataExport.format,
     fileName: stored.fileName,
     extension: stored.extension,
-    compression: input.dataExport.compressed ? 'none' : 'gzip',
-    encryptionRecipient: null,
+    compression: input.dataExport.compressed ? 'none' : encodingOfExtension(stored.extension).compression,
+    encryptionRecipient: stored.encryptedTo.length > 0 ? stored.encryptedTo.join(',') : null,
     sizeBytes: stored.sizeBytes.toString(),
     rawBytes: String(input.rawBytes),
     sha256: stored.sha256,

@@ -34,12 +34,12 @@ export const backupManifestSchema = z
     fileName: z.string().min(1).max(255),
     extension: z.string().min(1).max(32),
     compression: z
-      .enum(['gzip', 'none'])
+      .enum(['gzip', 'zstd', 'none'])
       .describe('What the store applied on top of the export (`none`: stored as the engine wrote it).'),
     encryptionRecipient: z
       .string()
       .nullable()
-      .describe('Fingerprint of the encryption recipient; null: stored unencrypted.'),
+      .describe('Fingerprints of the age recipients the file is encrypted to, comma-separated; null: unencrypted.'),
     sizeBytes: byteCount.describe('Size of the stored file.'),
     rawBytes: byteCount.nullable().describe('Bytes the export produced, before the store compressed them.'),
     sha256: z

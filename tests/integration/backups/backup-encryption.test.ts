@@ -101,7 +101,8 @@ async function expectOnlyCiphertextOnTheVolume(): Promise<void> {
   for (const file of await filesUnder(harness.root)) {
     const bytes = await readFile(file);
     expect(bytes.includes(MARKER), file).toBe(false);
-    if (!file.endsWith('.sha256'))
+    // Sidecars and manifests hold metadata only (sha256, sizes, recipients), checked above for the marker.
+    if (!file.endsWith('.sha256') && !file.endsWith('.json'))
       expect(bytes.subarray(0, AGE_HEADER.length).toString('latin1'), file).toBe(AGE_HEADER);
   }
 }
@@ -277,6 +278,13 @@ describe('encrypted Redis backup (zstd)', () => {
     const outcome = await executeBackup(harness.deps, deployment.id, { trigger: 'MANUAL' });
     if (outcome.status !== 'SUCCEEDED') throw new Error(`backup ${outcome.status}`);
     expect(outcome.record).toMatchObject({ extension: 'rdb.zst.age', verifyMethod: 'rdb-checksum', verifyError: null });
+    // The manifest beside the file says how to read it without the platform database: zstd, then age to whom.
+    const manifest = JSON.parse(await readFile(`${outcome.record.path!}.json`, 'utf8')) as Record<string, unknown>;
+    expect(manifest).toMatchObject({
+      compression: 'zstd',
+      encryptionRecipient: parseRecipient(recipient).fingerprint,
+      sha256: outcome.record.sha256,
+    });
 
     const restored = await restoreBackup(harness.deps, outcome.record.id, {
       mode: 'scratch',
