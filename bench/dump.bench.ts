@@ -6,7 +6,8 @@
  * rounds:
  *   - custom format (the recipe: `pg_dump --format=custom`, compressed by pg_dump): ours (bench/backup-client.ts:
  *     runDataExport into the file store with sha256, fsync, rename, sidecar) against `kubectl exec … > file` + sync;
- *   - plain SQL: ours with the store's gzip against `kubectl exec … | gzip > file` + sync; `| zstd` printed beside.
+ *   - plain SQL: ours with the store's gzip against `kubectl exec … | gzip > file` + sync, and with the store's zstd
+ *     against `| zstd > file` + sync.
  * Ours' throughput is the in-process figure (store open to commit, as a running worker makes a backup); its whole
  * process (tsx start-up included) is printed too. Sizes are of the stored files. Target: ours at least 1.0x the
  * matching kubectl pipeline (medians). Exits 0 whatever the targets say; 1 when a run fails.
@@ -164,7 +165,13 @@ async function main(): Promise<void> {
         return { wallMs: result.wallMs, storedBytes: size, cpuMs: result.cpuMs, load };
       },
     });
-    const oursWay = (label: string, command: string[], alreadyCompressed: boolean, extension: string): Way => ({
+    const oursWay = (
+      label: string,
+      command: string[],
+      alreadyCompressed: boolean,
+      extension: string,
+      compression = 'gzip',
+    ): Way => ({
       label,
       ours: true,
       async run(pod, kind, index) {
@@ -186,6 +193,8 @@ async function main(): Promise<void> {
           JSON.stringify(command),
           '--extension',
           extension,
+          '--compression',
+          compression,
           ...(alreadyCompressed ? ['--already-compressed'] : []),
         ];
         const result = await timed(
@@ -214,7 +223,11 @@ async function main(): Promise<void> {
         title: 'plain SQL, gzip',
         ours: oursWay('ours (store gzip)', plainCommand, false, 'sql'),
         kubectl: kubectlWay('kubectl | gzip > file', plainCommand, ' | gzip'),
-        info: kubectlWay('kubectl | zstd > file (information)', plainCommand, ' | zstd -q'),
+      },
+      {
+        title: 'plain SQL, zstd',
+        ours: oursWay('ours (store zstd)', plainCommand, false, 'sql', 'zstd'),
+        kubectl: kubectlWay('kubectl | zstd > file', plainCommand, ' | zstd -q'),
       },
     ];
     const results = new Map<string, Run[]>();
