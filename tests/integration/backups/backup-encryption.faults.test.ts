@@ -202,8 +202,13 @@ describe('off-site copies', () => {
       expect(stored.length).toBe(2);
       const summary = await runUploadPass(deps, harness.deps.clock());
       expect(summary).toMatchObject({ uploaded: 2, failed: 0 });
-      const objects = (await filesUnder(s3.directory)).filter((file) => file.endsWith('._S3rver_object'));
+      const uploadedFiles = (await filesUnder(s3.directory)).filter((file) => file.endsWith('._S3rver_object'));
+      // Each copy has its manifest beside it (metadata only: sizes, sha256, recipients).
+      const manifests = uploadedFiles.filter((file) => file.endsWith('.json._S3rver_object'));
+      const objects = uploadedFiles.filter((file) => !manifests.includes(file));
       expect(objects).toHaveLength(2);
+      expect(manifests).toHaveLength(2);
+      for (const manifest of manifests) expect((await readFile(manifest)).includes('secret row')).toBe(false);
       const localFiles = await Promise.all(stored.map((record) => readFile(record.path!)));
       for (const object of objects) {
         const bytes = await readFile(object);
