@@ -43,6 +43,7 @@ import { generateIdentity } from '../src/lib/encryption/index.ts';
 import { expectedStoredBytes } from './age-size.ts';
 import type { ClientReport } from './backup-client.ts';
 import { benchSqlCompression } from './sql-compression.ts';
+import { positiveSetting } from './bench-settings.ts';
 
 const MIB = 1024 * 1024;
 const GIB = 1024 * MIB;
@@ -119,14 +120,7 @@ interface Case {
 type MeasuringWrapper = (argv: string[], reportPath: string) => string[];
 
 function readSettings(env: NodeJS.ProcessEnv): Settings {
-  const positive = (name: string, fallback: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    const value = Number(raw);
-    if (!Number.isSafeInteger(value) || value <= 0)
-      throw new Error(`backup bench: ${name} must be a positive integer (got ${JSON.stringify(raw)})`);
-    return value;
-  };
+  const positive = (name: string, fallback: number) => positiveSetting(env, 'backup', name, fallback);
   const settings: Settings = {
     smallBytes: positive('BENCH_SMALL_BYTES', 100 * MIB),
     largeBytes: positive('BENCH_LARGE_BYTES', GIB),

@@ -24,6 +24,7 @@ import { startFakeKubeApi, type FakeKubeApi } from '../tests/support/fake-kube-a
 import { createDatabase, databaseUrl, dropDatabase, uniqueDatabaseName } from '../tests/support/postgres.ts';
 import { PROJECT_ROOT } from '../tests/support/processes.ts';
 import type { ClientReport } from './backup-client.ts';
+import { positiveSetting } from './bench-settings.ts';
 
 const execFileAsync = promisify(execFile);
 const MIB = 1024 * 1024;
@@ -48,11 +49,7 @@ interface Run {
 }
 
 function readSettings(env: NodeJS.ProcessEnv): Settings {
-  const positive = (name: string, fallback: number) => {
-    const value = env[name] === undefined ? fallback : Number(env[name]);
-    if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`dump bench: ${name} must be a positive integer`);
-    return value;
-  };
+  const positive = (name: string, fallback: number) => positiveSetting(env, 'dump', name, fallback);
   return {
     scale: positive('BENCH_PGBENCH_SCALE', 30),
     randomMiB: positive('BENCH_RANDOM_MIB', 256),

@@ -33,6 +33,7 @@ import { generateApiToken } from '../src/lib/shared/tokens.ts';
 import { createDatabase, databaseUrl, dropDatabase, uniqueDatabaseName } from '../tests/support/postgres.ts';
 import { PROJECT_ROOT } from '../tests/support/processes.ts';
 import { BUILD_ID, startWebServer, type WebServer } from '../tests/support/web-server.ts';
+import { positiveSetting } from './bench-settings.ts';
 
 const MIB = 1024 * 1024;
 const GIB = 1024 * MIB;
@@ -58,11 +59,7 @@ interface Settings {
 }
 
 function readSettings(env: NodeJS.ProcessEnv): Settings {
-  const positive = (name: string, fallback: number) => {
-    const value = env[name] === undefined ? fallback : Number(env[name]);
-    if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`web bench: ${name} must be a positive integer`);
-    return value;
-  };
+  const positive = (name: string, fallback: number) => positiveSetting(env, 'web', name, fallback);
   return {
     connections: positive('BENCH_CONNECTIONS', 50),
     seconds: positive('BENCH_SECONDS', 15),
