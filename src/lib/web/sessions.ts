@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { PrismaClient, Session } from '../../generated/prisma/client.ts';
 import { hashToken } from '../shared/index.ts';
-import { isTokenUsable, type Principal } from './principal.ts';
+import { isTokenUsable, lastUseIsStale, type Principal } from './principal.ts';
 
 /** How long a session lasts at most, whatever the activity. */
 export const SESSION_ABSOLUTE_SECONDS = 12 * 60 * 60;
@@ -14,8 +14,6 @@ export const SESSION_ABSOLUTE_SECONDS = 12 * 60 * 60;
 export const SESSION_IDLE_SECONDS = 60 * 60;
 /** Ended sessions are kept this long (when and how they ended is information), then deleted at the next sign-in. */
 const ENDED_SESSION_KEEP_MS = 7 * 24 * 60 * 60 * 1000;
-/** `lastSeenAt` moves at most this often: a page's many requests make one write, not one each. */
-const LAST_SEEN_STEP_MS = 60_000;
 
 const SECRET_PREFIX = 'opss_';
 const SECRET_SHAPE = /^opss_[A-Za-z0-9_-]{43}$/;
@@ -71,7 +69,7 @@ export async function findSession(db: PrismaClient, secret: string, now: Date): 
     include: { apiToken: true },
   });
   if (!session || sessionEnded(session, session.apiToken, now) !== null) return null;
-  if (now.getTime() - session.lastSeenAt.getTime() >= LAST_SEEN_STEP_MS) {
+  if (lastUseIsStale(session.lastSeenAt, now)) {
     // Best effort: a missed update shortens the idle window by a minute at most.
     await db.session.update({ where: { id: session.id }, data: { lastSeenAt: now } }).catch(() => undefined);
   }
