@@ -28,6 +28,7 @@ import {
   storedExtension,
   tempPathFor,
 } from './backup-path.ts';
+import { ChunkBatcher } from './chunk-batcher.ts';
 import { locateDeploymentFolder } from './deployment-folder.ts';
 import { type BackupManifest, formatManifest, manifestPathFor } from './backup-manifest.ts';
 import { BACKUP_FILE_MODE, ignoreCode, removeFileIfPresent, syncDirectory, writeFileDurably } from './file-system.ts';
@@ -356,7 +357,10 @@ class FileBackupWriter implements BackupWriter {
     const compressor = createCompressor(encoding.compression);
     const encryptor = encoding.recipients.length > 0 ? new AgeEncryptStream(encoding.recipients) : null;
     this.encryptedTo = encoding.recipients.map((recipient) => recipient.fingerprint);
-    const stages: Transform[] = [compressor, encryptor].filter((stage): stage is Transform => stage !== null);
+    // The compressor gets the export's small frames in batches (see COMPRESSOR_BATCH_BYTES).
+    const stages: Transform[] = [compressor ? new ChunkBatcher() : null, compressor, encryptor].filter(
+      (stage): stage is Transform => stage !== null,
+    );
     this.raw = stages.length > 0 ? new MeasuringStream(false) : this.stored;
     this.stream = this.raw;
     const sink = createSink(reserved.file);
