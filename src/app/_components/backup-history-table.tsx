@@ -75,6 +75,15 @@ export function BackupHistoryTable({
                     ⚠ suspicious
                   </span>
                 ) : null}
+                {item.encryptedTo.length > 0 ? (
+                  <span
+                    className="encrypted"
+                    data-encrypted={item.encryptedTo.join(' ')}
+                    title={`Encrypted (age) to ${item.encryptedTo.join(', ')}: restoring it needs the identity of one of them`}
+                  >
+                    🔒 encrypted
+                  </span>
+                ) : null}
               </td>
               <td>{TRIGGER_WORDS[item.trigger] ?? item.trigger}</td>
               <td className="nowrap">{formatInstant(item.startedAt, { seconds: true })}</td>
@@ -85,7 +94,15 @@ export function BackupHistoryTable({
                   formatDuration(item.durationMs)
                 )}
               </td>
-              <td className="number">{item.sizeBytes === null ? '—' : formatBytes(BigInt(item.sizeBytes))}</td>
+              <td className="number">
+                {item.sizeBytes === null ? '—' : formatBytes(BigInt(item.sizeBytes))}
+                {/* The stored extension says the format, then the store's compression and encryption: .sql.zst.age */}
+                {item.extension && item.status === 'SUCCEEDED' ? (
+                  <div className="muted" data-extension>
+                    .{item.extension}
+                  </div>
+                ) : null}
+              </td>
               <td className="nowrap">
                 {item.sha256 ? (
                   <>

@@ -1,0 +1,74 @@
+import { createElement } from 'react';
+import { renderToStaticMarkup } from 'react-dom/server';
+import { describe, expect, it } from 'vitest';
+import { BackupHistoryTable } from '../../../src/app/_components/backup-history-table.tsx';
+import type { BackupHistoryItem } from '../../../src/lib/web/backup-history.ts';
+
+// The history rows as the server renders them: what a person reads about how each backup is stored.
+
+const NOW = new Date('2026-12-03T12:00:00Z');
+
+function item(fields: Partial<BackupHistoryItem>): BackupHistoryItem {
+  return {
+    id: 'ckbackup000000000000000001',
+    deploymentId: 'ckdeploy000000000000000001',
+    status: 'SUCCEEDED',
+    trigger: 'SCHEDULE',
+    startedAt: '2026-12-03T03:00:00.000Z',
+    finishedAt: '2026-12-03T03:00:05.000Z',
+    durationMs: 5_000,
+    sizeBytes: '1048576',
+    sha256: 'a'.repeat(64),
+    format: 'mysql-sql',
+    extension: 'sql.zst',
+    fileName: '20261203T030000.000Z.sql.zst',
+    errorKind: null,
+    error: null,
+    verifiedAt: null,
+    verifyMethod: null,
+    verifyError: null,
+    pinned: false,
+    suspicious: false,
+    suspiciousReason: null,
+    progressBytes: '4194304',
+    progressAt: null,
+    jobId: null,
+    encryptedTo: [],
+    uploads: [],
+    ...fields,
+  };
+}
+
+const render = (items: BackupHistoryItem[]) =>
+  renderToStaticMarkup(createElement(BackupHistoryTable, { items, offsiteEnabled: false, now: NOW }));
+
+describe('BackupHistoryTable', () => {
+  it('marks an encrypted backup with its recipients and shows the stored extension', () => {
+    const html = render([
+      item({
+        id: 'enc',
+        extension: 'sql.zst.age',
+        encryptedTo: ['x25519:0123456789abcdef', 'x25519:fedcba9876543210'],
+      }),
+      item({ id: 'plain', extension: 'sql.gz' }),
+    ]);
+    const [encrypted, plain] = html.split('data-backup-id="plain"');
+    expect(encrypted).toContain('data-encrypted="x25519:0123456789abcdef x25519:fedcba9876543210"');
+    expect(encrypted).toContain('🔒 encrypted');
+    expect(encrypted).toContain('.sql.zst.age');
+    expect(plain).not.toContain('data-encrypted');
+    expect(plain).toContain('.sql.gz');
+  });
+
+  it('shows a suspicious backup with its reason, and no extension on a failed attempt', () => {
+    const html = render([
+      item({ id: 'small', suspicious: true, suspiciousReason: '1.0 MiB is 10% of the median' }),
+      item({ id: 'failed', status: 'FAILED', extension: 'dump', errorKind: 'ExecFailed', error: 'pg_dump: error' }),
+    ]);
+    expect(html).toContain('data-suspicious="true"');
+    expect(html).toContain('title="1.0 MiB is 10% of the median"');
+    const failed = html.split('data-backup-id="failed"')[1]!;
+    expect(failed).not.toContain('data-extension');
+    expect(failed).toContain('ExecFailed');
+  });
+});
