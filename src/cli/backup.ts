@@ -5,6 +5,11 @@ import { assertBackupRootUsable, backupFileReferenceOf, verifyStoredBackup } fro
 import {
   auditBackupFiles,
   BackupInterruptedError,
+  type BackupSettingsChange,
+  type BackupSettingsView,
+  changeBackupSettings,
+  InvalidBackupSettingError,
+  readBackupSettings,
   executeBackup,
   recoverInterruptedBackups,
   reindexBackups,
@@ -54,9 +59,16 @@ const USAGE = `usage: npm run backup -- <command>
   reindex [--from-offsite [--destination NAME]]
                                        the platform database was lost: rebuild the backup records (same ids,
                                        sizes, sha256) from the manifests on the volume, or in the bucket
+  settings <deploymentId> [--compression gzip|zstd|none] [--age-recipients LIST|inherit]
+           [--workspace-age-recipients LIST|none] [--dead-man-url URL|none]
+                                       show the deployment's backup settings, or change them (all checked
+                                       before any is written): compression, age recipients (LIST: "age1…" keys
+                                       separated by spaces or commas; inherit: the workspace's), the
+                                       workspace's recipients, the dead-man URL (shown back as its origin only)
 Exit codes: 0 done, 1 failed, 2 bad usage or configuration, 3 skipped, 4 stopped by the retention guard.`;
 
 const idSchema = recordIdSchema('must be a record id (lowercase letters and digits)');
+const compressionSchema = z.enum(['gzip', 'zstd', 'none'], { error: 'must be gzip, zstd or none' });
 const limitSchema = z.coerce.number().int().min(1).max(1_000, { error: 'must be from 1 to 1000' });
 /** A retention flag's text as a number; the range is checked by the retention policy schema. */
 const wholeNumberSchema = z
@@ -89,6 +101,10 @@ runMain(async () => {
       backup: { type: 'string' },
       destination: { type: 'string' },
       'from-offsite': { type: 'boolean' },
+      compression: { type: 'string' },
+      'age-recipients': { type: 'string' },
+      'workspace-age-recipients': { type: 'string' },
+      'dead-man-url': { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -117,9 +133,22 @@ async function runCommand(
     'from-offsite'?: boolean;
     backup?: string;
     destination?: string;
-  },
+  } & SettingsFlags,
 ): Promise<number> {
-  const commands = ['run', 'list', 'prune', 'pin', 'unpin', 'verify', 'recover', 'audit', 'upload', 'fetch', 'reindex'];
+  const commands = [
+    'run',
+    'list',
+    'prune',
+    'pin',
+    'unpin',
+    'verify',
+    'recover',
+    'audit',
+    'upload',
+    'fetch',
+    'reindex',
+    'settings',
+  ];
   if (!commands.includes(command)) throw new UsageError(`unknown command "${command}"`);
   const uploadBackupId = values.backup === undefined ? undefined : parseArgument(idSchema, values.backup, '--backup');
   const id =
@@ -141,6 +170,7 @@ async function runCommand(
     throw error;
   }
   const limit = values.limit === undefined ? 10 : parseArgument(limitSchema, values.limit, '--limit');
+  const settingsChange = settingsChangeOf(values);
   const services = await openServices(readEnvironment(), 'backup-cli', { logToStderr: true });
   const { runtime, backup: deps } = services;
   const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -178,6 +208,24 @@ async function runCommand(
         }
         out(`FAILED ${r.id} (${r.errorKind}): ${r.error}${r.stderrTail ? `\n  stderr: ${r.stderrTail}` : ''}`);
         return 1;
+      }
+      case 'settings': {
+        let view: BackupSettingsView | null;
+        try {
+          view =
+            Object.keys(settingsChange).length === 0
+              ? await readBackupSettings(deps.db, id)
+              : await changeBackupSettings(deps.db, id, settingsChange);
+        } catch (error) {
+          if (error instanceof InvalidBackupSettingError) throw new UsageError(`${error.message}; nothing was changed`);
+          throw error;
+        }
+        if (!view) {
+          out(`no deployment ${id}`);
+          return 1;
+        }
+        out(formatSettings(view));
+        return 0;
       }
       case 'list': {
         const records = await deps.db.backupRecord.findMany({
@@ -390,4 +438,43 @@ async function runCommand(
     // Alerts raised by this command (a failed backup, an unverified one) reach the webhook before it exits.
     await services.close();
   }
+}
+
+interface SettingsFlags {
+  compression?: string;
+  'age-recipients'?: string;
+  'workspace-age-recipients'?: string;
+  'dead-man-url'?: string;
+}
+
+
+/** The change the `settings` flags ask for (words that clear a setting read as null); checked further by the library. */
+function settingsChangeOf(values: SettingsFlags): BackupSettingsChange {
+  const change: BackupSettingsChange = {};
+  if (values.compression !== undefined)
+    change.compression = parseArgument(compressionSchema, values.compression, '--compression');
+  if (values['age-recipients'] !== undefined)
+    change.ageRecipients = values['age-recipients'] === 'inherit' ? null : values['age-recipients'];
+  if (values['workspace-age-recipients'] !== undefined)
+    change.workspaceAgeRecipients =
+      values['workspace-age-recipients'] === 'none' ? null : values['workspace-age-recipients'];
+  if (values['dead-man-url'] !== undefined)
+    change.deadManUrl = values['dead-man-url'] === 'none' ? null : values['dead-man-url'];
+  return change;
+}
+
+function formatSettings(view: BackupSettingsView): string {
+  const encryption =
+    view.encryption.state === 'off'
+      ? 'off (backups are stored unencrypted)'
+      : view.encryption.state === 'invalid'
+        ? `INVALID, no backup will start: ${view.encryption.error}`
+        : `age, the ${view.encryption.source}'s recipients: ${view.encryption.fingerprints.join(', ')}`;
+  const deadMan = view.deadMan.state === 'off' ? 'off' : `${view.deadMan.origin}/… (the rest is the check's secret)`;
+  return [
+    `${view.workspaceSlug}/${view.deploymentName}`,
+    `  compression  ${view.compression}`,
+    `  encryption   ${encryption}`,
+    `  dead-man     ${deadMan}`,
+  ].join('\n');
 }

@@ -8,6 +8,13 @@ export {
 } from './backup-due.ts';
 export { BackupInterruptedError } from './backup-outcome.ts';
 export {
+  type BackupSettingsChange,
+  type BackupSettingsView,
+  changeBackupSettings,
+  InvalidBackupSettingError,
+  readBackupSettings,
+} from './backup-settings.ts';
+export {
   assessBackupSize,
   DEFAULT_SUSPICION_SETTINGS,
   type SizeAssessment,
