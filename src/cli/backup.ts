@@ -447,7 +447,6 @@ interface SettingsFlags {
   'dead-man-url'?: string;
 }
 
-
 /** The change the `settings` flags ask for (words that clear a setting read as null); checked further by the library. */
 function settingsChangeOf(values: SettingsFlags): BackupSettingsChange {
   const change: BackupSettingsChange = {};
