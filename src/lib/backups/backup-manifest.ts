@@ -20,6 +20,8 @@ export function describeBackup(input: {
   startedAt: Date;
   finishedAt: Date;
   size: SizeAssessment;
+  /** The engine's version as the dump's head states it (`engineVersionFromHead`); null: not known. */
+  engineVersion: string | null;
 }): BackupManifest {
   const { deployment, stored, size } = input;
   return {
@@ -39,7 +41,7 @@ export function describeBackup(input: {
     sizeBytes: stored.sizeBytes.toString(),
     rawBytes: String(input.rawBytes),
     sha256: stored.sha256,
-    engineVersion: null,
+    engineVersion: input.engineVersion,
     trigger: input.trigger,
     startedAt: input.startedAt.toISOString(),
     finishedAt: input.finishedAt.toISOString(),

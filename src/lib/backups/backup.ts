@@ -7,7 +7,7 @@ import { runDataExport } from './data-export.ts';
 import type { OffsiteDestination } from '../offsite/index.ts';
 import { findRecipe } from '../recipes/index.ts';
 import type { BackupStore, BackupWriter } from '../storage/index.ts';
-import { type CheckBackupFormat, recordFormatCheck } from '../verification/index.ts';
+import { type CheckBackupFormat, engineVersionFromHead, recordFormatCheck } from '../verification/index.ts';
 import {
   BACKUP_FAILED_ALERT,
   BACKUP_OVERDUE_ALERT,
@@ -317,6 +317,7 @@ async function backUpAndRecord(
         startedAt,
         finishedAt,
         size,
+        engineVersion: engineVersionFromHead(dataExport.format, writer!.head()),
       });
     });
     await progress.settle();

@@ -35,6 +35,9 @@ import { BACKUP_FILE_MODE, ignoreCode, removeFileIfPresent, syncDirectory, write
 import { QuotaExceededError, StorageFailedError, VolumeReserveError, errorCode } from './storage-errors.ts';
 import { findReserveShortfall, RESERVE_CHECK_INTERVAL_BYTES, type VolumeReserve } from './volume-reserve.ts';
 
+/** How many of an export's first raw bytes a writer keeps (`BackupWriter.head()`). */
+export const RAW_HEAD_BYTES = 4 * 1024;
+
 /** What is being backed up, as the orchestrator knows it from the deployment, its recipe and its record. */
 export interface BackupTarget {
   workspaceId: string;
@@ -82,6 +85,11 @@ export interface BackupWriter {
   readonly tempPath: string;
   /** Raw bytes accepted so far (before compression), for progress. */
   bytesWritten(): number;
+  /**
+   * The first {@link RAW_HEAD_BYTES} raw bytes (fewer when the export was shorter), before compression and
+   * encryption: a dump's header, read to describe it (the engine's version) without reading the file back.
+   */
+  head(): Buffer;
   /**
    * Ends the stream, waits for every byte to reach the file, fsyncs it, writes the sidecar and (when `describe` is
    * given) the manifest it returns for the stored file, and renames them into place. Rejects with
@@ -293,16 +301,22 @@ interface WriterLimits {
  */
 class MeasuringStream extends Transform {
   bytes = 0;
+  /** The first bytes that passed, when asked to keep them (`keepHead`). */
+  head: Buffer = Buffer.alloc(0);
   private readonly hash: Hash | undefined;
   private nextReserveCheck = RESERVE_CHECK_INTERVAL_BYTES;
   constructor(
     hashing: boolean,
     private readonly limits?: WriterLimits,
+    private readonly keepHead = false,
   ) {
     super();
     this.hash = hashing ? createHash('sha256') : undefined;
   }
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    // A copy: the chunk's memory may be reused by its producer once it has passed.
+    if (this.keepHead && this.head.length < RAW_HEAD_BYTES)
+      this.head = Buffer.concat([this.head, chunk.subarray(0, RAW_HEAD_BYTES - this.head.length)]);
     this.bytes += chunk.length;
     const limits = this.limits;
     if (limits?.maxBytes !== null && limits?.maxBytes !== undefined && BigInt(this.bytes) > limits.maxBytes)
@@ -349,7 +363,6 @@ class FileBackupWriter implements BackupWriter {
     private readonly logger: Logger,
     limits: WriterLimits,
   ) {
-    this.stored = new MeasuringStream(true, limits);
     this.path = reserved.finalPath;
     this.tempPath = reserved.tempPath;
     this.sidecarTempPath = tempPathFor(sidecarPathFor(reserved.finalPath));
@@ -361,7 +374,9 @@ class FileBackupWriter implements BackupWriter {
     const stages: Transform[] = [compressor ? new ChunkBatcher() : null, compressor, encryptor].filter(
       (stage): stage is Transform => stage !== null,
     );
-    this.raw = stages.length > 0 ? new MeasuringStream(false) : this.stored;
+    // The first stage keeps the raw head; when nothing transforms the bytes, that is the hashing stage itself.
+    this.stored = new MeasuringStream(true, limits, stages.length === 0);
+    this.raw = stages.length > 0 ? new MeasuringStream(false, undefined, true) : this.stored;
     this.stream = this.raw;
     const sink = createSink(reserved.file);
     // An error in any stage destroys the whole chain, so it also reaches `stream`, the caller's end.
@@ -384,6 +399,10 @@ class FileBackupWriter implements BackupWriter {
 
   bytesWritten(): number {
     return this.raw.bytes;
+  }
+
+  head(): Buffer {
+    return this.raw.head;
   }
 
   commit(describe?: (stored: StoredBackup) => Promise<BackupManifest>): Promise<StoredBackup> {

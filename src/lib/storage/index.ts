@@ -26,6 +26,7 @@ export {
   type BackupWriter,
   createFileBackupStore,
   createFileSink,
+  RAW_HEAD_BYTES,
   type StoredBackup,
 } from './backup-store.ts';
 export { locateDeploymentFolder } from './deployment-folder.ts';

@@ -1,2 +1,3 @@
 export { type CheckBackupFormat, recordFormatCheck } from './record-format-check.ts';
 export { checkUncheckedBackups } from './unchecked-backups.ts';
+export { engineVersionFromHead } from './engine-version.ts';

@@ -21,7 +21,7 @@ import {
 } from '../../support/backup-checks.ts';
 import type { ExecRecord, FakePod } from '../../support/fake-kube-api.ts';
 import { createDeployment, createWorkspace } from '../../support/factories.ts';
-import { dropDatabase } from '../../support/postgres.ts';
+import { adminQuery, dropDatabase } from '../../support/postgres.ts';
 
 // Every way a backup can go wrong, each provoked for real: pg_dump against the local PostgreSQL, run "in the pod"
 // through the fake Kubernetes API (faults injected into the exec protocol), streamed into files under a temp root.
@@ -541,7 +541,8 @@ describe('a successful backup after a failure', () => {
       sizeBytes: String(record.sizeBytes),
       rawBytes: String(record.progressBytes),
       sha256: record.sha256,
-      engineVersion: null,
+      // Read from the dump's own header: the server that was dumped (the local one here).
+      engineVersion: `PostgreSQL ${(await adminQuery('SHOW server_version')).rows[0].server_version}`,
       trigger: 'MANUAL',
       startedAt: record.startedAt.toISOString(),
       finishedAt: record.finishedAt!.toISOString(),

@@ -169,6 +169,8 @@ describe('storing a backup', () => {
       extension: storedExtension,
     });
     expect(writer.bytesWritten()).toBe(ROUND_TRIP_BYTES);
+    // The raw head (what the engine version is read from) is the export's own first bytes, before any compression.
+    expect(writer.head().equals(data.subarray(0, 4 * 1024))).toBe(true);
     const onDisk = await readFile(stored.path);
     expect(stored.sizeBytes).toBe(BigInt(onDisk.length));
     expect(stored.sha256).toBe(sha256(onDisk));
