@@ -1,5 +1,5 @@
 import type { PrismaClient } from '../../generated/prisma/client.ts';
-import { type Logger, redactSecrets, runWithConcurrency } from '../shared/index.ts';
+import { type Logger, runWithConcurrency } from '../shared/index.ts';
 import {
   type LeasedDelivery,
   leaseDueDeliveries,
@@ -12,9 +12,9 @@ import {
   DEFAULT_DELIVERY_RETRY_POLICY,
   type DeliveryRetryDecision,
   type DeliveryRetryPolicy,
-  isRetryableStatus,
   planDeliveryRetry,
 } from './delivery-plan.ts';
+import { postOutboxRow } from './outbox-post.ts';
 
 /** What sending alert deliveries needs; any process with the database and the URL can do it. */
 export interface AlertDeliveryDependencies {
@@ -118,12 +118,9 @@ async function attemptDelivery(
     await releaseDelivery(deps.db, delivery.id, deps.clock());
     return 'released';
   }
-  let reason: string;
-  let retryable = true;
-  try {
-    const signals = [AbortSignal.timeout(timeoutMs), ...(options.signal ? [options.signal] : [])];
-    const response = await (deps.fetch ?? fetch)(deps.url, {
-      method: 'POST',
+  const posted = await postOutboxRow(
+    deps.url,
+    {
       headers: {
         'content-type': 'application/json',
         'user-agent': 'ops-agent-backups',
@@ -131,25 +128,21 @@ async function attemptDelivery(
         'idempotency-key': delivery.id,
       },
       body: buildWebhookBody(notification.data),
-      signal: AbortSignal.any(signals),
-    });
-    await response.body?.cancel().catch(() => undefined);
-    if (response.ok) {
-      await markDelivered(deps.db, delivery.id, deps.clock());
-      log.info(context, 'alert delivered to the webhook');
-      return 'delivered';
-    }
-    reason = `HTTP ${response.status}`;
-    retryable = isRetryableStatus(response.status);
-  } catch (error) {
-    if (options.signal?.aborted) {
-      // Stopping is not the receiver's fault: hand the delivery back for whoever sends next.
-      await releaseDelivery(deps.db, delivery.id, deps.clock());
-      log.warn(context, 'alert webhook delivery interrupted; it will be sent again');
-      return 'released';
-    }
-    reason = describeFailure(error, deps.url);
+    },
+    { fetch: deps.fetch, timeoutMs, signal: options.signal, urlPlaceholder: '<webhook>' },
+  );
+  if (posted.ok) {
+    await markDelivered(deps.db, delivery.id, deps.clock());
+    log.info(context, 'alert delivered to the webhook');
+    return 'delivered';
   }
+  if (posted.aborted) {
+    // Stopping is not the receiver's fault: hand the delivery back for whoever sends next.
+    await releaseDelivery(deps.db, delivery.id, deps.clock());
+    log.warn(context, 'alert webhook delivery interrupted; it will be sent again');
+    return 'released';
+  }
+  const { reason, retryable } = posted;
   if (!retryable) {
     await recordDeliveryFailure(deps.db, delivery.id, { status: 'FAILED' }, `${reason} (refused by the webhook)`);
     log.error({ ...context, reason }, 'the webhook refused the alert; not retrying');
@@ -171,12 +164,4 @@ async function attemptDelivery(
     );
   }
   return decision.status;
-}
-
-/** A network failure in words (with its code, e.g. ECONNREFUSED), without the URL or anything secret. */
-function describeFailure(error: unknown, url: string): string {
-  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
-  const code = typeof cause?.code === 'string' ? ` (${cause.code})` : '';
-  const message = `${error instanceof Error ? error.message : String(error)}${code}`.replaceAll(url, '<webhook>');
-  return redactSecrets(message).slice(0, MAX_ERROR_LENGTH);
 }

@@ -4,6 +4,7 @@ import {
   deliverPendingAlerts,
   type DeliveryOptions,
 } from './deliver-alerts.ts';
+import { startPassTimer } from './pass-timer.ts';
 
 /** Alert deliveries sent in the background of a long-running process (the worker). */
 export interface AlertDeliveryTimer {
@@ -27,37 +28,17 @@ export function startAlertDeliveryTimer(
   options: Omit<DeliveryOptions, 'ids' | 'signal'> = {},
 ): AlertDeliveryTimer {
   const log = deps.logger.child({ module: 'ops-agent/notifier' });
-  const stopping = new AbortController();
   const batchSize = options.batchSize ?? DEFAULT_DELIVERY_BATCH_SIZE;
-  let current: Promise<void> = Promise.resolve();
-  let timer: NodeJS.Timeout | undefined;
-
-  async function pass(): Promise<void> {
-    const startedAt = deps.clock();
-    try {
+  const timer = startPassTimer(
+    async (signal) => {
+      const startedAt = deps.clock();
       let summary;
       do {
-        summary = await deliverPendingAlerts(deps, startedAt, { ...options, batchSize, signal: stopping.signal });
-      } while (summary.attempted === batchSize && !stopping.signal.aborted);
-    } catch (error) {
-      log.error({ err: error }, 'alert webhook delivery pass failed; the next one tries again');
-    }
-  }
-  function deliverNow(): Promise<void> {
-    current = current.then(pass);
-    return current;
-  }
-  function schedule(): void {
-    timer = setTimeout(() => void deliverNow().then(() => stopping.signal.aborted || schedule()), intervalMs);
-    timer.unref();
-  }
-  schedule();
-  return {
-    deliverNow,
-    async stop() {
-      stopping.abort();
-      clearTimeout(timer);
-      await current;
+        summary = await deliverPendingAlerts(deps, startedAt, { ...options, batchSize, signal });
+      } while (summary.attempted === batchSize && !signal.aborted);
     },
-  };
+    intervalMs,
+    (error) => log.error({ err: error }, 'alert webhook delivery pass failed; the next one tries again'),
+  );
+  return { deliverNow: timer.runNow, stop: timer.stop };
 }

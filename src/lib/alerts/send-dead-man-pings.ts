@@ -1,12 +1,9 @@
 import type { PrismaClient } from '../../generated/prisma/client.ts';
-import { type Logger, redactSecrets, runWithConcurrency } from '../shared/index.ts';
+import { type Logger, runWithConcurrency } from '../shared/index.ts';
 import { type LeasedPing, leaseDuePings, pingUrlFor, recordPingOutcome } from './dead-man-pings.ts';
-import {
-  DEFAULT_DELIVERY_RETRY_POLICY,
-  type DeliveryRetryPolicy,
-  isRetryableStatus,
-  planDeliveryRetry,
-} from './delivery-plan.ts';
+import { DEFAULT_DELIVERY_RETRY_POLICY, type DeliveryRetryPolicy, planDeliveryRetry } from './delivery-plan.ts';
+import { postOutboxRow } from './outbox-post.ts';
+import { startPassTimer } from './pass-timer.ts';
 
 /** What sending dead-man pings needs. */
 export interface DeadManPingDependencies {
@@ -33,7 +30,6 @@ export interface PingSummary {
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 const LEASE_MARGIN_MS = 30_000;
-const MAX_ERROR_LENGTH = 500;
 
 /**
  * Sends the due dead-man pings (an empty POST, which healthchecks.io and its peers accept like a GET): a 2xx is DELIVERED; a network error,
@@ -83,26 +79,17 @@ async function attemptPing(
     log.warn(context, 'dead-man ping given up: the deployment has no dead-man URL now');
     return 'failed';
   }
-  let reason: string;
-  let retryable = true;
-  try {
-    const signals = [AbortSignal.timeout(timeoutMs), ...(options.signal ? [options.signal] : [])];
-    const response = await (deps.fetch ?? fetch)(pingUrlFor(ping.url, ping.event), {
-      method: 'POST',
-      headers: { 'user-agent': 'ops-agent-backups', 'x-ops-ping-id': ping.id },
-      signal: AbortSignal.any(signals),
-    });
-    await response.body?.cancel().catch(() => undefined);
-    if (response.ok) {
-      await recordPingOutcome(deps.db, ping.id, { status: 'DELIVERED', at: deps.clock() });
-      log.info(context, `dead-man ping "${ping.event}" delivered`);
-      return 'delivered';
-    }
-    reason = `HTTP ${response.status}`;
-    retryable = isRetryableStatus(response.status);
-  } catch (error) {
-    reason = describeFailure(error, ping.url);
+  const posted = await postOutboxRow(
+    pingUrlFor(ping.url, ping.event),
+    { headers: { 'user-agent': 'ops-agent-backups', 'x-ops-ping-id': ping.id } },
+    { fetch: deps.fetch, timeoutMs, signal: options.signal, urlPlaceholder: '<dead-man URL>' },
+  );
+  if (posted.ok) {
+    await recordPingOutcome(deps.db, ping.id, { status: 'DELIVERED', at: deps.clock() });
+    log.info(context, `dead-man ping "${ping.event}" delivered`);
+    return 'delivered';
   }
+  const { reason, retryable } = posted;
   if (!retryable) {
     await recordPingOutcome(deps.db, ping.id, { status: 'FAILED', lastError: `${reason} (refused)` });
     log.error({ ...context, reason }, 'the dead-man service refused the ping; not retrying');
@@ -126,14 +113,6 @@ async function attemptPing(
   return 'retrying';
 }
 
-/** A network failure in words, without the URL (it carries the check's secret). */
-function describeFailure(error: unknown, url: string): string {
-  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
-  const code = typeof cause?.code === 'string' ? ` (${cause.code})` : '';
-  const message = `${error instanceof Error ? error.message : String(error)}${code}`;
-  return redactSecrets(message.replaceAll(url, '<dead-man URL>')).slice(0, MAX_ERROR_LENGTH);
-}
-
 /** Dead-man pings sent in the background of the worker. */
 export interface DeadManPingTimer {
   sendNow(): Promise<void>;
@@ -147,28 +126,12 @@ export function startDeadManPingTimer(
   options: Omit<PingOptions, 'signal'> = {},
 ): DeadManPingTimer {
   const log = deps.logger.child({ module: 'ops-agent/dead-man' });
-  const stopping = new AbortController();
-  let current: Promise<void> = Promise.resolve();
-  let timer: NodeJS.Timeout | undefined;
-  const pass = async () => {
-    try {
-      await sendDeadManPings(deps, deps.clock(), { ...options, signal: stopping.signal });
-    } catch (error) {
-      log.error({ err: error }, 'dead-man ping pass failed; the next one tries again');
-    }
-  };
-  const sendNow = () => (current = current.then(pass));
-  const schedule = () => {
-    timer = setTimeout(() => void sendNow().then(() => stopping.signal.aborted || schedule()), intervalMs);
-    timer.unref();
-  };
-  schedule();
-  return {
-    sendNow,
-    async stop() {
-      stopping.abort();
-      clearTimeout(timer);
-      await current;
+  const timer = startPassTimer(
+    async (signal) => {
+      await sendDeadManPings(deps, deps.clock(), { ...options, signal });
     },
-  };
+    intervalMs,
+    (error) => log.error({ err: error }, 'dead-man ping pass failed; the next one tries again'),
+  );
+  return { sendNow: timer.runNow, stop: timer.stop };
 }
