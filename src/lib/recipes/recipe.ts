@@ -26,6 +26,19 @@ export const dataExportSchema = z.object({
   environment: z
     .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/))
     .describe('Environment variables of the container the command reads (credentials stay inside the pod).'),
+  liveTables: z
+    .object({
+      command: z
+        .array(z.string().min(1))
+        .min(1)
+        .describe('argv run in the same container just before the export; prints one line: a whole number.'),
+    })
+    .optional()
+    .describe(
+      'Counts the tables of the database the export dumps, from the catalog only (no table is read), so that a ' +
+        'dump holding fewer tables is flagged suspicious. Absent: the engine has no tables to count (Redis) or none ' +
+        'is cheap to count; coverage is then not checked.',
+    ),
 });
 
 /** An argv run in a container; a target name, when the step takes one, is appended as one more argument (`$1`). */

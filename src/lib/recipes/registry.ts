@@ -8,6 +8,7 @@ import {
   postgresImport,
   redisImport,
 } from './import-scripts.ts';
+import { mysqlFamilyLiveTables, postgresLiveTables } from './live-table-scripts.ts';
 import { recipeSchema, type Recipe } from './recipe.ts';
 
 /**
@@ -27,6 +28,8 @@ function mysqlFamilyRecipe(options: {
   slug: string;
   name: string;
   dumpBinary: string;
+  /** The command-line client, for counting the live tables. */
+  client: string;
   envPrefix: string;
   dataImport: Recipe['dataImport'];
 }): Recipe {
@@ -46,6 +49,7 @@ function mysqlFamilyRecipe(options: {
       extension: 'sql',
       compressed: false,
       environment: [`${p}_USER`, `${p}_PASSWORD`, `${p}_ROOT_PASSWORD`, `${p}_DATABASE`],
+      liveTables: mysqlFamilyLiveTables({ client: options.client, envPrefix: p }),
     },
     dataImport: options.dataImport,
   };
@@ -68,6 +72,7 @@ const BUILT_IN_RECIPES: Recipe[] = [
       extension: 'dump',
       compressed: true,
       environment: ['POSTGRES_USER', 'POSTGRES_DB', 'PGPASSWORD'],
+      liveTables: postgresLiveTables,
     },
     dataImport: postgresImport,
   },
@@ -75,6 +80,7 @@ const BUILT_IN_RECIPES: Recipe[] = [
     slug: 'mariadb',
     name: 'MariaDB',
     dumpBinary: 'mariadb-dump',
+    client: 'mariadb',
     envPrefix: 'MARIADB',
     dataImport: mariadbImport,
   }),
@@ -82,6 +88,7 @@ const BUILT_IN_RECIPES: Recipe[] = [
     slug: 'mysql',
     name: 'MySQL',
     dumpBinary: 'mysqldump',
+    client: 'mysql',
     envPrefix: 'MYSQL',
     dataImport: mysqlImport,
   }),

@@ -29,7 +29,9 @@ describe('recipe registry', () => {
 
   it('keeps credentials out of the command text: they are read from the container environment', () => {
     for (const recipe of recipes.values()) {
-      const command = recipe.dataExport?.command.join(' ') ?? '';
+      const command = [...(recipe.dataExport?.command ?? []), ...(recipe.dataExport?.liveTables?.command ?? [])].join(
+        ' ',
+      );
       expect(command, recipe.slug).not.toMatch(/--password=(?!"\$)/);
       expect(command, recipe.slug).not.toMatch(/:\/\/[^@\s]*:[^@\s]*@/);
     }
@@ -44,6 +46,22 @@ describe('recipe registry', () => {
     }
   });
 
+  it('counts the live tables of the engines whose dumps the format check counts tables in, and of no other', () => {
+    for (const slug of ['postgresql', 'mariadb', 'mysql'])
+      expect(findRecipe(slug)?.dataExport?.liveTables?.command[0], slug).toBe('sh');
+    for (const slug of ['redis', 'mongodb']) expect(findRecipe(slug)?.dataExport?.liveTables, slug).toBeUndefined();
+    // The same database as the export: the one its own environment names.
+    expect(findRecipe('postgresql')?.dataExport?.liveTables?.command.join(' ')).toContain(
+      '--dbname="${POSTGRES_DB:-$u}"',
+    );
+    expect(findRecipe('mariadb')?.dataExport?.liveTables?.command.join(' ')).toContain(
+      '--database="${MARIADB_DATABASE:?',
+    );
+    expect(findRecipe('mysql')?.dataExport?.liveTables?.command.join(' ')).toMatch(
+      /exec mysql .*--database="\$\{MYSQL_DATABASE:\?/,
+    );
+  });
+
   it('rejects malformed recipes', () => {
     const valid = findRecipe('postgresql');
     expect(recipeSchema.safeParse(valid).success).toBe(true);
@@ -54,5 +72,8 @@ describe('recipe registry', () => {
     expect(recipeSchema.safeParse({ ...valid, dataExport: { ...valid?.dataExport, extension: '.dump' } }).success).toBe(
       false,
     );
+    expect(
+      recipeSchema.safeParse({ ...valid, dataExport: { ...valid?.dataExport, liveTables: { command: [] } } }).success,
+    ).toBe(false);
   });
 });
