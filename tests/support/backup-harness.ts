@@ -8,7 +8,8 @@ import type { BackupDependencies } from '../../src/lib/backups/backup.ts';
 import { createFileBackupStore, type CreateFileSink } from '../../src/lib/storage/backup-store.ts';
 import { openJobQueue, type JobQueue } from '../../src/lib/jobs/index.ts';
 import { startJobRunners, type LoopDependencies } from '../../src/lib/worker/index.ts';
-import { startFakeKubeApi, type FakeKubeApi, type FakePod, type FakeRbac } from './fake-kube-api.ts';
+import { findRecipe } from '../../src/lib/recipes/registry.ts';
+import { startFakeKubeApi, type ExecRecord, type FakeKubeApi, type FakePod, type FakeRbac } from './fake-kube-api.ts';
 import { renderedWorkerRbac } from './kubernetes-manifests.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
 
@@ -127,4 +128,10 @@ export function podFor(
     containers: [{ name: container, ready: true, env }],
     ...overrides,
   };
+}
+
+/** The execs that ran the export of `recipeSlug`, leaving out the live table count each backup runs just before it. */
+export function exportExecs(execs: readonly ExecRecord[], recipeSlug = 'postgresql'): ExecRecord[] {
+  const command = findRecipe(recipeSlug)!.dataExport!.command.join('\0');
+  return execs.filter((exec) => exec.argv.join('\0') === command);
 }

@@ -11,6 +11,7 @@ import {
   TimeoutError,
   withinLimits,
 } from '../kube/index.ts';
+import { countLiveTables } from './live-tables.ts';
 
 export interface DataExportRequest {
   /** The deployment's workspace: only its pods qualify (see `resolveExportTarget`). */
@@ -37,6 +38,11 @@ export interface DataExportResult {
   bytes: number;
   /** The last lines of the command's stderr, redacted (a successful dump may still warn). */
   stderrTail: string;
+  /**
+   * Tables the database held just before the export (`dataExport.liveTables`); null when the recipe has no count or
+   * it failed (logged as a warning: the export went on without it).
+   */
+  liveTableCount: number | null;
 }
 
 /** The argv sent to the container: a copy of the recipe's constant command (no data is ever glued into it). */
@@ -45,8 +51,9 @@ export function buildExportCommand(dataExport: DataExport): string[] {
 }
 
 /**
- * Exports a deployment's data: finds a Running pod whose export container is ready, runs the recipe's command in it
- * and streams stdout into `request.destination`. Resolves only after a Success exit status, a clean close and a
+ * Exports a deployment's data: finds a Running pod whose export container is ready, counts its live tables when the
+ * recipe says how (`countLiveTables`; a failed count is only a warning), runs the recipe's command in it and streams
+ * stdout into `request.destination`. Resolves only after a Success exit status, a clean close and a
  * non-empty output. Rejects with a `TypedFailure` subclass whose message is already redacted (including the
  * container's own secret values), or with the destination's error unchanged when writing failed (a storage failure).
  */
@@ -76,6 +83,16 @@ export async function runDataExport(
       timedOut: () => new TimeoutError('export', location, timeoutMs, 0),
     });
     location = { ...location, pod: target.pod };
+    const redact = (text: string) => redactSecrets(text, target.secretValues);
+    // Counted right before the dump, in the same container: tables created in between are in the dump and not in
+    // the count, so they can only make the dump look fuller, never short.
+    const liveTables = dataExport.liveTables
+      ? await countLiveTables(
+          clients.exec,
+          { namespace, pod: target.pod, container, command: dataExport.liveTables.command, timeoutMs, signal, redact },
+          log,
+        )
+      : null;
     log.info({ namespace, pod: target.pod, container }, 'data export started');
     const { bytes, stderrTail } = await execToStream(clients.exec, {
       namespace,
@@ -87,10 +104,10 @@ export async function runDataExport(
       ...(request.stallMs ? { stallMs: request.stallMs } : {}),
       signal,
       onProgress: request.onProgress,
-      redact: (text) => redactSecrets(text, target.secretValues),
+      redact,
     });
     log.info({ namespace, pod: target.pod, container, bytes }, 'data export finished');
-    return { pod: target.pod, container, bytes, stderrTail };
+    return { pod: target.pod, container, bytes, stderrTail, liveTableCount: liveTables?.ok ? liveTables.count : null };
   } catch (error) {
     // Anything else came from the destination (the storage layer classifies it).
     const kind = error instanceof TypedFailure ? error.kind : null;

@@ -11,7 +11,7 @@ import { BackupInterruptedError } from '../../../src/lib/backups/backup-outcome.
 import { createFileBackupStore, type CreateFileSink } from '../../../src/lib/storage/backup-store.ts';
 import { hashFile } from '../../../src/lib/storage/verify-backup.ts';
 import { readManifest } from '../../../src/lib/storage/backup-manifest.ts';
-import { podFor, startBackupHarness, type BackupHarness } from '../../support/backup-harness.ts';
+import { exportExecs, podFor, startBackupHarness, type BackupHarness } from '../../support/backup-harness.ts';
 import {
   createSourceDatabase,
   filesUnder,
@@ -100,9 +100,9 @@ function backUp(
   return executeBackup(deps, deployment.id, { trigger: 'MANUAL', ...(signal ? { signal } : {}) });
 }
 
-/** The exec the fake ran in the deployment's pod (exactly one is expected). */
+/** The export the fake ran in the deployment's pod (exactly one is expected; the live table count runs before it). */
 function execOf(deployment: Deployment): ExecRecord {
-  const execs = harness.kube.execs.filter((exec) => exec.pod === `${deployment.name}-0`);
+  const execs = exportExecs(harness.kube.execs).filter((exec) => exec.pod === `${deployment.name}-0`);
   expect(execs).toHaveLength(1);
   return execs[0]!;
 }
