@@ -5,7 +5,9 @@
  * - `postgres-custom`: `pg_restore --list` must read the table of contents (exit 0, at least one entry), then
  *   `pg_restore --file=/dev/null` must read every data block. `--list` alone reads only the header and the table of
  *   contents, which come first: a dump cut anywhere in its data still lists fine (measured), a full read does not.
- * - `mysql-sql`: decompressed as a stream, the last non-empty line must start with `-- Dump completed`.
+ *   The list's `TABLE DATA` entries are the dump's tables.
+ * - `mysql-sql`: decompressed as a stream, the last non-empty line must start with `-- Dump completed`; its
+ *   `CREATE TABLE` statements are the dump's tables.
  * - `redis-rdb`: `REDIS` + version at the start, the EOF opcode and the CRC-64 of the whole file at the end.
  * - `mongo-archive`: the archive magic number (inside the gzip stream when the file is one gzip stream).
  * - any other `.gz` file: gzip integrity (the whole stream decompresses and its trailer CRC-32 and length match).
@@ -30,6 +32,7 @@ import {
   type StoredEncoding,
 } from '../storage/index.ts';
 import { ByteTail } from './byte-tail.ts';
+import { describeTables, isTableDataEntry, SqlTableCounter } from './dump-tables.ts';
 import { checkDumpTrailer } from './mysql-trailer.ts';
 import { RdbChecker } from './rdb-format.ts';
 
@@ -42,8 +45,13 @@ export interface FormatCheckInput {
   extension: string | null;
 }
 
-/** How the file fared; `method` names the check (stored as `verifyMethod`), `error` says what is wrong for a person. */
-export type FormatCheck = { ok: true; method: string; detail: string } | { ok: false; method: string; error: string };
+/**
+ * How the file fared; `method` names the check (stored as `verifyMethod`), `error` says what is wrong for a person.
+ * `tables`: how many tables the dump holds, for the formats whose tables are counted (`postgres-custom`, `mysql-sql`;
+ * see dump-tables.ts).
+ */
+export type FormatCheck =
+  { ok: true; method: string; detail: string; tables?: number } | { ok: false; method: string; error: string };
 
 export interface FormatCheckOptions {
   signal?: AbortSignal;
@@ -122,15 +130,21 @@ function describeDecoding(encoding: StoredEncoding): string {
 
 async function checkMysqlDump(read: FileReading): Promise<FormatCheck> {
   const tail = new ByteTail(DUMP_TAIL_BYTES);
-  const streamed = await streamFile(read, (chunk) => tail.push(chunk));
+  const counter = new SqlTableCounter();
+  const streamed = await streamFile(read, (chunk) => {
+    tail.push(chunk);
+    counter.push(chunk);
+  });
   if (!streamed.ok) return { ok: false, method: MYSQL_TRAILER_METHOD, error: streamed.error };
   const { bytes, wholeStream } = tail.read();
   const trailer = checkDumpTrailer(bytes, wholeStream);
+  const tables = counter.finish();
   return trailer.ok
     ? {
         ok: true,
         method: MYSQL_TRAILER_METHOD,
-        detail: `${describeDecoding(read.encoding)}ends with "${trailer.line.trim()}"`,
+        detail: `${describeDecoding(read.encoding)}ends with "${trailer.line.trim()}", ${describeTables(tables)}`,
+        tables,
       }
     : { ok: false, method: MYSQL_TRAILER_METHOD, error: trailer.problem };
 }
@@ -274,14 +288,19 @@ async function checkPostgresCustom(read: FileReading, options: FormatCheckOption
   const fileArgs = input ? [] : [read.path];
   const binary = options.pgRestoreBinary ?? 'pg_restore';
   let entries = 0;
+  let tables = 0;
   let partial = '';
+  const countLine = (line: string) => {
+    if (isTocEntry(line)) entries += 1;
+    if (isTableDataEntry(line)) tables += 1;
+  };
   const countEntries = (chunk: Buffer) => {
     const lines = (partial + chunk.toString('utf8')).split('\n');
     partial = lines.pop() ?? '';
-    entries += lines.filter(isTocEntry).length;
+    lines.forEach(countLine);
   };
   const listed = await runPgRestore(binary, ['--list', ...fileArgs], countEntries, options.signal, input);
-  if (isTocEntry(partial)) entries += 1;
+  countLine(partial);
   if (listed.inputError)
     return { ok: false, method: PG_RESTORE_METHOD, error: describeCorruption(listed.inputError, read.encoding) };
   if (listed.exitCode !== 0)
@@ -308,7 +327,8 @@ async function checkPostgresCustom(read: FileReading, options: FormatCheckOption
   return {
     ok: true,
     method: PG_RESTORE_METHOD,
-    detail: `${entries} table-of-contents entries, every data block readable`,
+    detail: `${entries} table-of-contents entries (data of ${describeTables(tables)}), every data block readable`,
+    tables,
   };
 }
 

@@ -263,7 +263,7 @@ describe('npm run backup -- verify', () => {
     const good = await verifyCli(record.id);
     expect(good.code).toBe(0);
     expect(good.stdout).toMatch(
-      /^OK .*\.dump \(.*, sha256 [0-9a-f]{64}\)\nOK format \(pg_restore\): \d+ table-of-contents entries, every data block readable\n$/,
+      /^OK .*\.dump \(.*, sha256 [0-9a-f]{64}\)\nOK format \(pg_restore\): \d+ table-of-contents entries \(data of 1 table\), every data block readable\n$/,
     );
 
     // Cut, with sha256, sidecar and record made to agree: the sha256 check passes, the format check does not.
