@@ -7,7 +7,12 @@ import { runDataExport } from './data-export.ts';
 import type { OffsiteDestination } from '../offsite/index.ts';
 import { findRecipe } from '../recipes/index.ts';
 import type { BackupStore, BackupWriter } from '../storage/index.ts';
-import { type CheckBackupFormat, engineVersionFromHead, recordFormatCheck } from '../verification/index.ts';
+import {
+  type CheckBackupFormat,
+  type CoverageSettings,
+  engineVersionFromHead,
+  recordFormatCheck,
+} from '../verification/index.ts';
 import {
   BACKUP_FAILED_ALERT,
   BACKUP_OVERDUE_ALERT,
@@ -62,6 +67,8 @@ export interface BackupDependencies {
     claimTtlMs: number;
     /** When a successful backup is flagged suspicious; default under 50% of the median of the last 5. */
     suspicion?: SuspicionSettings;
+    /** When a dump holds too few of the live tables (format check); default: any table missing. */
+    coverage?: CoverageSettings;
   };
 }
 
@@ -123,7 +130,20 @@ async function backUpAndCheck(
   // The format check runs once SUCCEEDED is recorded and the claim released: a slow check (a full read of a large
   // dump) never holds the deployment's lease. Its result is recorded beside the status, never changing it.
   const checked = await recordFormatCheck(deps, outcome.record, options.signal ? { signal: options.signal } : {});
+  // Resolved only now: the check may still find the dump short of tables, and a backup suspicious for that keeps the
+  // alert open instead of resolving and reopening it (a new page for each such backup).
+  if (!checked.record.suspicious) await resolveSuspicious(deps, deploymentId);
   return { status: 'SUCCEEDED', record: checked.record, pruned: await applyRetention(deps, deploymentId) };
+}
+
+/** A normal backup (size and tables) resolves the deployment's `backup_suspicious` alert; a failure is only logged. */
+async function resolveSuspicious(deps: BackupDependencies, deploymentId: string): Promise<void> {
+  await resolveAlerts(deps.db, deploymentId, [BACKUP_SUSPICIOUS_ALERT], deps.clock()).catch((error: unknown) =>
+    deps.logger.error(
+      { err: error, deploymentId, module: 'ops-agent/backup' },
+      'could not resolve the alert of an earlier suspicious backup',
+    ),
+  );
 }
 
 /**
@@ -339,6 +359,7 @@ async function backUpAndRecord(
           progressAt: finishedAt,
           suspicious: size.suspicious,
           suspiciousReason: size.suspicious ? size.reason : null,
+          liveTableCount: exported.liveTableCount,
         },
       }),
       deps.db.deployment.update({ where: { id: deploymentId }, data: { lastBackupAt: startedAt } }),
@@ -347,12 +368,7 @@ async function backUpAndRecord(
     await resolveAlerts(
       deps.db,
       deploymentId,
-      [
-        BACKUP_FAILED_ALERT,
-        BACKUP_STALLED_ALERT,
-        BACKUP_OVERDUE_ALERT,
-        ...(size.suspicious ? [] : [BACKUP_SUSPICIOUS_ALERT]),
-      ],
+      [BACKUP_FAILED_ALERT, BACKUP_STALLED_ALERT, BACKUP_OVERDUE_ALERT],
       finishedAt,
     );
     log.info(

@@ -70,6 +70,10 @@ export const configSchema = z
     BACKUP_SUSPICIOUS_SAMPLES: integerVariable(3, 50, 5).describe(
       'How many recent successful backups the median size is taken over.',
     ),
+    BACKUP_COVERAGE_PERCENT: integerVariable(0, 100, 100).describe(
+      'A backup whose dump holds fewer than this percentage of the tables the database had just before the export ' +
+        'is flagged suspicious (100: any missing table; 0: never). PostgreSQL, MariaDB and MySQL.',
+    ),
     BACKUP_CLAIM_TTL_SECONDS: integerVariable(30, 3_600, 300).describe(
       'Lease length of a backup claim; a crashed worker’s claim expires after this.',
     ),

@@ -159,6 +159,7 @@ export function createServices(
       stallMs: config.BACKUP_STALL_MINUTES * 60_000,
       claimTtlMs: config.BACKUP_CLAIM_TTL_SECONDS * 1_000,
       suspicion: { belowPercent: config.BACKUP_SUSPICIOUS_PERCENT, sampleSize: config.BACKUP_SUSPICIOUS_SAMPLES },
+      coverage: { minPercent: config.BACKUP_COVERAGE_PERCENT },
     },
     ...(metrics ? { observer: metrics } : {}),
   };

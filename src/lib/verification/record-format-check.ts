@@ -5,6 +5,10 @@
  * the pod's export ended well and its bytes are stored intact (sha256); the format check is a separate fact about
  * those bytes, shown beside it. Retention keeps relying on SUCCEEDED, and the alert makes sure a person looks.
  *
+ * A file that passed and whose tables the check counted gets `dumpTableCount`; holding fewer tables than the
+ * database had before the export (`liveTableCount`, judged by table-coverage.ts) makes the backup suspicious, as a
+ * far smaller size does, with a `backup_suspicious` warning: retention then keeps the earlier backups.
+ *
  * Never throws: an unexpected failure of the check is recorded as a `verifyError`; only a check interrupted by the
  * caller's signal (worker shutdown) leaves the record as it was (not checked), because that says nothing about the file.
  */
@@ -12,7 +16,7 @@ import type { BackupRecord, PrismaClient } from '../../generated/prisma/client.t
 import type { AgeIdentity } from '../encryption/index.ts';
 import { keepStart, type Logger, redactSecrets } from '../shared/index.ts';
 import { encodingOfExtension } from '../storage/index.ts';
-import { BACKUP_UNVERIFIED_ALERT, type Notifier, raiseAndNotify } from '../alerts/index.ts';
+import { BACKUP_SUSPICIOUS_ALERT, BACKUP_UNVERIFIED_ALERT, type Notifier, raiseAndNotify } from '../alerts/index.ts';
 import { type BackupFileLocation, backupFileReferenceOf, locateBackupFile } from '../storage/index.ts';
 import {
   checkBackupFormat,
@@ -21,6 +25,8 @@ import {
   type FormatCheckInput,
   type FormatCheckOptions,
 } from './format-check.ts';
+import { describeTables } from './dump-tables.ts';
+import { assessTableCoverage, type CoverageAssessment, type CoverageSettings } from './table-coverage.ts';
 
 /** The format check as a replaceable dependency (tests inject one that throws). */
 export type CheckBackupFormat = (file: FormatCheckInput, options: FormatCheckOptions) => Promise<FormatCheck | null>;
@@ -39,6 +45,8 @@ export interface FormatCheckDependencies {
   settings: {
     /** A check running longer is stopped and recorded as failed to run. */
     timeoutMs: number;
+    /** When a dump holds too few tables; default: any table missing (`DEFAULT_COVERAGE_SETTINGS`). */
+    coverage?: CoverageSettings;
   };
 }
 
@@ -121,13 +129,34 @@ export async function recordFormatCheck(
   const ms = Date.now() - startedAt;
   try {
     if (result.ok) {
+      const coverage = judgeCoverage(record, result.tables, deps.settings.coverage);
+      // Judged and recorded the first time the tables are counted; a later re-check only says it again.
+      const newlyShort = coverage.short && record.dumpTableCount === null;
       const verified = await deps.db.backupRecord.update({
         where: { id: record.id },
-        data: { verifiedAt: deps.clock(), verifyMethod: result.method, verifyError: null },
+        data: {
+          verifiedAt: deps.clock(),
+          verifyMethod: result.method,
+          verifyError: null,
+          ...(result.tables === undefined ? {} : { dumpTableCount: result.tables }),
+          ...(newlyShort
+            ? { suspicious: true, suspiciousReason: appendReason(record.suspiciousReason, coverage.reason) }
+            : {}),
+        },
       });
       await resolveUnverifiedUpTo(deps.db, verified, deps.clock());
-      log.info({ method: result.method, ms }, `format check passed: ${result.detail}`);
-      return { record: verified, outcome: 'verified', detail: result.detail };
+      const detail = result.detail + describeCoverage(record, result.tables, coverage);
+      log.info({ method: result.method, ms, dumpTables: result.tables }, `format check passed: ${detail}`);
+      if (newlyShort) {
+        log.warn(
+          { dumpTables: result.tables, liveTables: record.liveTableCount },
+          `backup is suspicious: ${coverage.reason}`,
+        );
+        await raiseSuspicious(deps, verified, coverage.reason).catch((error: unknown) =>
+          log.error({ err: error }, 'could not record the alert for a suspicious backup'),
+        );
+      }
+      return { record: verified, outcome: 'verified', detail };
     }
     const verifyError = keepStart(redactSecrets(result.error), MAX_ERROR_CHARS);
     const failed = await deps.db.backupRecord.update({
@@ -143,6 +172,53 @@ export async function recordFormatCheck(
     log.error({ err: error }, 'could not record the format check');
     return { record, outcome: result.ok ? 'verified' : 'failed', detail: result.ok ? result.detail : result.error };
   }
+}
+
+/** The coverage of a dump whose tables were counted, against the live count taken before its export. */
+function judgeCoverage(
+  record: BackupRecord,
+  dumpTables: number | undefined,
+  settings: CoverageSettings | undefined,
+): CoverageAssessment {
+  if (dumpTables === undefined || record.liveTableCount === null) return { short: false };
+  return assessTableCoverage(dumpTables, record.liveTableCount, settings);
+}
+
+/** What the check's detail adds about the coverage, for the log and the CLI. */
+function describeCoverage(record: BackupRecord, dumpTables: number | undefined, coverage: CoverageAssessment): string {
+  if (dumpTables === undefined) return '';
+  if (record.liveTableCount === null) return '; table coverage unknown (the live tables were not counted)';
+  if (coverage.short) return `; suspicious: ${coverage.reason}`;
+  return `; the database had ${describeTables(record.liveTableCount)} when the export began`;
+}
+
+/** A second reason joins the first (a backup both far smaller and short of tables); the same one is not repeated. */
+function appendReason(existing: string | null, reason: string): string {
+  if (!existing) return reason;
+  return existing.includes(reason) ? existing : `${existing}; ${reason}`;
+}
+
+async function raiseSuspicious(deps: FormatCheckDependencies, record: BackupRecord, reason: string): Promise<void> {
+  const deployment = await deps.db.deployment.findUniqueOrThrow({
+    where: { id: record.deploymentId },
+    select: { name: true, workspace: { select: { slug: true } } },
+  });
+  await raiseAndNotify(
+    deps.db,
+    deps.notifier,
+    {
+      workspaceId: record.workspaceId,
+      deploymentId: record.deploymentId,
+      deploymentName: deployment.name,
+      backupRecordId: record.id,
+      severity: 'WARNING',
+      kind: BACKUP_SUSPICIOUS_ALERT,
+      message:
+        `Backup of ${deployment.workspace.slug}/${deployment.name} from ${record.startedAt.toISOString()} succeeded ` +
+        `but is suspicious: ${reason}. Check that the data is all there; retention keeps the earlier backups.`,
+    },
+    deps.clock(),
+  );
 }
 
 async function raiseUnverified(
