@@ -142,7 +142,7 @@ function VerificationState({ item }: { item: BackupRecordJson }) {
         className="nowrap"
         style={{ color: 'var(--ok)' }}
         data-verify="verified"
-        title={`${item.verifyMethod}, ${formatInstant(item.verifiedAt, { seconds: true })}`}
+        title={`${item.verifyMethod}, ${formatInstant(item.verifiedAt, { seconds: true })}${describeTableCounts(item)}`}
       >
         ✓ verified
       </span>
@@ -161,6 +161,14 @@ function VerificationState({ item }: { item: BackupRecordJson }) {
       not checked
     </span>
   );
+}
+
+/** `, 6 of 6 tables` for the verified mark's title; empty when the dump's tables were not counted. */
+function describeTableCounts(item: BackupRecordJson): string {
+  if (item.dumpTableCount === null) return '';
+  return item.liveTableCount === null
+    ? `, ${item.dumpTableCount} tables (the live ones not counted)`
+    : `, ${item.dumpTableCount} of ${item.liveTableCount} tables`;
 }
 
 /** One line per destination: ✓ uploaded, pending (with the next attempt), or ✗ failed with the reason as its title. */

@@ -37,11 +37,18 @@ export interface BackupRecordJson {
   /** Pinned backups are never pruned by retention. */
   pinned: boolean;
   /**
-   * SUCCEEDED but far smaller than the recent backups (e.g. under half their median); `suspiciousReason` gives the
-   * figures. Retention never counts a suspicious backup among those it keeps.
+   * SUCCEEDED but far smaller than the recent backups (e.g. under half their median), or short of tables;
+   * `suspiciousReason` gives the figures. Retention never counts a suspicious backup among those it keeps.
    */
   suspicious: boolean;
   suspiciousReason: string | null;
+  /**
+   * Tables the database had just before the export, and tables the dump holds (found by the format check); fewer in
+   * the dump makes the backup suspicious. Null: not counted (an engine without tables, a count that failed, a file
+   * not checked yet).
+   */
+  liveTableCount: number | null;
+  dumpTableCount: number | null;
   /** While RUNNING: raw bytes received so far and when that was recorded (every few seconds); the final size after. */
   progressBytes: string | null;
   progressAt: string | null;
@@ -73,6 +80,8 @@ export function toBackupRecordJson(record: BackupRecord): BackupRecordJson {
     pinned: record.pinned,
     suspicious: record.suspicious,
     suspiciousReason: record.suspiciousReason,
+    liveTableCount: record.liveTableCount,
+    dumpTableCount: record.dumpTableCount,
     progressBytes: record.progressBytes?.toString() ?? null,
     progressAt: record.progressAt?.toISOString() ?? null,
     jobId: record.jobId,

@@ -368,6 +368,8 @@ describe('GET /api/deployments/{id}/backups: history pages', () => {
       pinned: false,
       suspicious: false,
       suspiciousReason: null,
+      liveTableCount: null,
+      dumpTableCount: null,
       progressBytes: null,
       progressAt: null,
       jobId: null,

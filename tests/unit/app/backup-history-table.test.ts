@@ -30,6 +30,8 @@ function item(fields: Partial<BackupHistoryItem>): BackupHistoryItem {
     pinned: false,
     suspicious: false,
     suspiciousReason: null,
+    liveTableCount: null,
+    dumpTableCount: null,
     progressBytes: '4194304',
     progressAt: null,
     jobId: null,
@@ -70,5 +72,19 @@ describe('BackupHistoryTable', () => {
     const failed = html.split('data-backup-id="failed"')[1]!;
     expect(failed).not.toContain('data-extension');
     expect(failed).toContain('ExecFailed');
+  });
+
+  it("says a verified backup's table counts in the title of its mark, and nothing when they were not counted", () => {
+    const verified = { verifiedAt: '2026-12-03T03:00:06.000Z', verifyMethod: 'mysql-trailer' };
+    const html = render([
+      item({ id: 'short', ...verified, liveTableCount: 6, dumpTableCount: 5 }),
+      item({ id: 'unknown', ...verified, liveTableCount: null, dumpTableCount: 6 }),
+      item({ id: 'redis', ...verified, format: 'redis-rdb' }),
+    ]);
+    const [short, unknown, redis] = html.split('data-backup-id=').slice(1);
+    expect(short).toMatch(/data-verify="verified" title="mysql-trailer, [^"]*, 5 of 6 tables"/);
+    expect(unknown).toMatch(/title="mysql-trailer, [^"]*, 6 tables \(the live ones not counted\)"/);
+    expect(redis).toContain('data-verify="verified"');
+    expect(redis).not.toContain('tables');
   });
 });
