@@ -221,6 +221,14 @@ describe('a worker killed mid-way', { timeout: 4 * 60_000 }, () => {
     );
     expect(failed).toMatchObject({ errorKind: 'Interrupted' });
     expect(failed.error).toContain('the process running it stopped');
+    // The alert is raised right after the record turns FAILED (a separate statement): wait for it, then count it.
+    await waitFor(
+      'the restore_failed alert',
+      async () =>
+        (await harness.db.prisma.alert.count({
+          where: { deploymentId: deployment.id, kind: 'restore_failed', severity: 'CRITICAL' },
+        })) > 0,
+    );
     expect(
       await harness.db.prisma.alert.count({
         where: { deploymentId: deployment.id, kind: 'restore_failed', severity: 'CRITICAL' },
@@ -286,15 +294,22 @@ describe.each([2, 3])('%i workers with many due backups', { timeout: 3 * 60_000 
     }
     const started = Array.from({ length: count }, () => startWorker({ BACKUP_CONCURRENCY: '1' }));
 
+    const sharesOf = () => started.map((worker) => worker.output().match(/"msg":"backup succeeded"/g)?.length ?? 0);
     await waitFor('every backup', async () => {
       const done = await harness.db.prisma.backupRecord.count({ where: { status: 'SUCCEEDED' } });
       return done === deployments.length;
     });
+    // A worker logs "backup succeeded" just after the record commits: on a busy machine the last line can lag the
+    // database, so the logs are waited for before the workers are killed (a line never written fails the wait).
+    await waitFor(
+      'every worker to log its backups',
+      async () => sharesOf().reduce((sum, share) => sum + share, 0) >= deployments.length,
+    );
     for (const worker of started) await kill(worker);
     const records = await harness.db.prisma.backupRecord.findMany();
     expect(records).toHaveLength(deployments.length);
     expect(new Set(records.map((record) => record.deploymentId)).size).toBe(deployments.length);
-    const shares = started.map((worker) => worker.output().match(/"msg":"backup succeeded"/g)?.length ?? 0);
+    const shares = sharesOf();
     expect(shares.reduce((sum, share) => sum + share, 0)).toBe(deployments.length);
     for (const share of shares) expect(share).toBeGreaterThanOrEqual(1);
   });
