@@ -6,7 +6,8 @@
  * running worker has made API calls before. Prints one JSON line (`RestoreClientReport`) with
  * the command's stdout, which the driver compares with the file's own checksum.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { constants as perfConstants, PerformanceObserver, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { createKubeClients, loadKubeConfig } from '../src/lib/kube/kube-clients.ts';
@@ -31,9 +32,16 @@ export interface RestoreClientReport {
   peakSource: 'vmhwm' | 'sampled';
   /** Highest `process.memoryUsage()` figures sampled during the import. */
   sampledPeakKiB: { rss: number; heapUsed: number; external: number; arrayBuffers: number };
+  /**
+   * Highest RSS sampled while the first half of the bytes was being sent, and while the second half was: a stream
+   * whose memory grows with what it has sent peaks later and higher.
+   */
+  sampledPeakRssByHalfKiB: { first: number; second: number };
   /** When the bench code started, once Node (and tsx, if used) and every import had loaded: ms since process start, and RSS. */
   loadedMs: number;
   loadedRssKiB: number;
+  /** Whether ws masks our frames with bufferutil's native code (else its JavaScript loop, about 4 s of CPU per GiB). */
+  nativeMasking: boolean;
   /** Garbage collections during the import: count and pause time by kind (minor = scavenge, major = mark-compact). */
   gc: { minor: number; minorMs: number; major: number; majorMs: number };
 }
@@ -59,12 +67,19 @@ function required(name: keyof typeof values): string {
   return value;
 }
 
-function startSamplingMemory(): { stop(): RestoreClientReport['sampledPeakKiB'] } {
+/** Samples memory every SAMPLE_INTERVAL_MS; `sentBytes` says how far the stream is at each sample. */
+function startSamplingMemory(
+  sentBytes: () => number,
+  totalBytes: number,
+): { stop(): Pick<RestoreClientReport, 'sampledPeakKiB' | 'sampledPeakRssByHalfKiB'> } {
   const peak = { rss: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
+  const byHalf = { first: 0, second: 0 };
   const sample = () => {
     const usage = process.memoryUsage();
     for (const key of Object.keys(peak) as (keyof typeof peak)[])
       peak[key] = Math.max(peak[key], Math.round(usage[key] / 1024));
+    const half = sentBytes() <= totalBytes / 2 ? 'first' : 'second';
+    byHalf[half] = Math.max(byHalf[half], Math.round(usage.rss / 1024));
   };
   sample();
   const timer = setInterval(sample, SAMPLE_INTERVAL_MS);
@@ -72,9 +87,21 @@ function startSamplingMemory(): { stop(): RestoreClientReport['sampledPeakKiB'] 
     stop() {
       clearInterval(timer);
       sample();
-      return peak;
+      return { sampledPeakKiB: peak, sampledPeakRssByHalfKiB: byHalf };
     },
   };
+}
+
+/** Whether `bufferutil` loads with its native code, as ws (which requires it when it can) then masks with it. */
+function hasNativeMasking(): boolean {
+  if (process.env.WS_NO_BUFFER_UTIL) return false;
+  const require = createRequire(import.meta.url);
+  try {
+    const bufferUtil = require('bufferutil') as { mask: unknown };
+    return bufferUtil.mask !== (require('bufferutil/fallback') as { mask: unknown }).mask;
+  } catch {
+    return false;
+  }
 }
 
 async function readVmHwmKiB(): Promise<number> {
@@ -147,14 +174,20 @@ async function main(): Promise<void> {
 
   const importStartRssKiB = Math.round(process.memoryUsage.rss() / 1024);
   const exactPeak = await resetPeakRss();
-  const memory = startSamplingMemory();
+  let sentBytes = 0;
+  const { size: fileBytes } = await stat(source.path);
+  const memory = startSamplingMemory(() => sentBytes, fileBytes);
   const gc = observeGc();
   const cpuStarted = process.cpuUsage();
   const started = performance.now();
-  const result = await runDataImport(clients, { ...request, command, source: { ...source, verified: true } }, logger);
+  const result = await runDataImport(
+    clients,
+    { ...request, command, source: { ...source, verified: true }, onProgress: (bytes) => (sentBytes = bytes) },
+    logger,
+  );
   const importMs = performance.now() - started;
   const cpu = process.cpuUsage(cpuStarted);
-  const sampledPeakKiB = memory.stop();
+  const { sampledPeakKiB, sampledPeakRssByHalfKiB } = memory.stop();
   const report: RestoreClientReport = {
     bytesSent: result.bytesSent,
     stdout: result.stdout,
@@ -165,8 +198,10 @@ async function main(): Promise<void> {
     importPeakRssKiB: exactPeak ? await readVmHwmKiB() : sampledPeakKiB.rss,
     peakSource: exactPeak ? 'vmhwm' : 'sampled',
     sampledPeakKiB,
+    sampledPeakRssByHalfKiB,
     loadedMs,
     loadedRssKiB,
+    nativeMasking: hasNativeMasking(),
     gc: gc.stop(),
   };
   process.stdout.write(`${JSON.stringify(report)}\n`);
