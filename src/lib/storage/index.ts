@@ -60,5 +60,6 @@ export {
   IdentityRequiredError,
   isCorruptionError,
   openDecodedStream,
+  readDecodedChunks,
   type StoredEncoding,
 } from './backup-encoding.ts';
