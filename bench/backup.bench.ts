@@ -32,13 +32,9 @@
  * until the next collection), which does not grow with the size of the backup. Afterwards `sql-compression.ts` compares zstd, gzip and none on a real plain-SQL pg_dump.
  * Exits 0 when every run produced the right bytes, whatever the targets say (a missed target prints MISS); 1 otherwise.
  */
-import { spawn } from 'node:child_process';
-import { constants as fsConstants } from 'node:fs';
-import { access, mkdir, mkdtemp, open, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { startFakeKubeApi, type FakeKubeApi } from '../tests/support/fake-kube-api.ts';
 import { DEFAULT_WORKSPACE_LABEL } from '../src/lib/kube/index.ts';
@@ -47,6 +43,21 @@ import { expectedStoredBytes } from './age-size.ts';
 import type { ClientReport } from './backup-client.ts';
 import { benchSqlCompression } from './sql-compression.ts';
 import { positiveSetting } from './bench-settings.ts';
+import {
+  chooseMeasuringWrapper,
+  compileClient,
+  fixed,
+  formatTable,
+  kibToMib,
+  median,
+  mibPerSecond,
+  readImageNodeOptions,
+  runMeasured,
+  runPlain,
+  stopRunningChildren,
+  type MeasuredRun,
+  type MeasuringWrapper,
+} from './measured-process.ts';
 
 const MIB = 1024 * 1024;
 const GIB = 1024 * MIB;
@@ -55,8 +66,6 @@ const DEPLOYMENT = 'bench-db';
 const POD = 'bench-db-0';
 const CONTAINER = 'dump';
 const WARM_UP_BYTES = 16 * MIB;
-const CHILD_TIMEOUT_MS = 10 * 60_000;
-const STDERR_TAIL_CHARS = 2_000;
 
 /** Ours in a running worker against kubectl, and ours as a whole new process (start-up included). */
 const TARGET_THROUGHPUT_RATIO = 1.0;
@@ -66,18 +75,7 @@ const TARGET_CPU_RATIO = 1.25;
 const TARGET_PEAK_RSS_MIB = 200;
 const TARGET_FLAT_RSS_MIB = 16;
 
-const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
-const WORKER_DOCKERFILE = path.join(REPO_ROOT, 'Dockerfile.worker');
 const CLIENT_SCRIPT = fileURLToPath(new URL('./backup-client.ts', import.meta.url));
-
-/** Writes "maxrss_kib user_s sys_s" of the command's process tree to argv[1], like `/usr/bin/time -f '%M %U %S' -o`. */
-const PYTHON_RUSAGE = [
-  'import resource, subprocess, sys',
-  'code = subprocess.run(sys.argv[2:]).returncode',
-  'usage = resource.getrusage(resource.RUSAGE_CHILDREN)',
-  "open(sys.argv[1], 'w').write(f'{usage.ru_maxrss} {usage.ru_utime} {usage.ru_stime}\\n')",
-  'sys.exit(code if code >= 0 else 128 - code)',
-].join('\n');
 
 interface Settings {
   smallBytes: number;
@@ -96,15 +94,7 @@ interface Settings {
 type ClientKind = 'kubectl' | 'ours' | 'ours-age' | 'ours-v8-defaults' | 'ours-tsx';
 
 /** One finished run of one case. */
-interface Run {
-  wallMs: number;
-  /** The 1-minute load average when the run started: how busy the (shared) machine was. */
-  loadAverage: number;
-  peakRssKiB: number;
-  /** User + system CPU of the client's process tree. */
-  clientCpuMs: number;
-  /** CPU of this process meanwhile: the fake API server and its WebSockets (TLS included). */
-  serverCpuMs: number;
+interface Run extends MeasuredRun {
   /** kubectl only: the `sync FILE` after it. */
   syncMs?: number;
   /** ours only: the client's own figures. */
@@ -118,9 +108,6 @@ interface Case {
   rateMiBPerSecond?: number;
   runs: Run[];
 }
-
-/** Wraps a command so that its peak RSS and CPU land in `reportPath` as "maxrss_kib user_s sys_s". */
-type MeasuringWrapper = (argv: string[], reportPath: string) => string[];
 
 function readSettings(env: NodeJS.ProcessEnv): Settings {
   const positive = (name: string, fallback: number) => positiveSetting(env, 'backup', name, fallback);
@@ -139,139 +126,6 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
     );
   }
   return settings;
-}
-
-async function chooseMeasuringWrapper(): Promise<{ name: string; wrap: MeasuringWrapper }> {
-  const gnuTime = '/usr/bin/time';
-  const usable = await access(gnuTime, fsConstants.X_OK).then(
-    () => true,
-    () => false,
-  );
-  if (usable)
-    return {
-      name: `${gnuTime} -f '%M %U %S'`,
-      wrap: (argv, reportPath) => [gnuTime, '-f', '%M %U %S', '-o', reportPath, ...argv],
-    };
-  return {
-    name: 'python3 resource.getrusage(RUSAGE_CHILDREN)',
-    wrap: (argv, reportPath) => ['python3', '-c', PYTHON_RUSAGE, reportPath, ...argv],
-  };
-}
-
-/** Children run in their own process group, so a timeout or Ctrl-C can stop the wrapper and what it started. */
-const runningGroups = new Set<number>();
-
-function stopRunningChildren(): void {
-  for (const pid of runningGroups) {
-    try {
-      process.kill(-pid, 'SIGTERM');
-    } catch {
-      // Already gone.
-    }
-  }
-}
-
-/**
- * Runs `argv` under the measuring wrapper, with `nodeOptions` as NODE_OPTIONS when given; stdout goes to `stdoutPath`
- * or is returned. Rejects on a non-zero exit.
- */
-async function runMeasured(
-  wrap: MeasuringWrapper,
-  argv: string[],
-  reportPath: string,
-  { stdoutPath, nodeOptions }: { stdoutPath?: string; nodeOptions?: string } = {},
-): Promise<Omit<Run, 'syncMs' | 'report'> & { stdout: string }> {
-  const output = stdoutPath === undefined ? undefined : await open(stdoutPath, 'w');
-  const command = wrap(argv, reportPath);
-  const loadAverage = loadavg()[0]!;
-  const cpuBefore = process.cpuUsage();
-  const started = performance.now();
-  const child = spawn(command[0]!, command.slice(1), {
-    cwd: REPO_ROOT,
-    detached: true,
-    env: nodeOptions === undefined ? process.env : { ...process.env, NODE_OPTIONS: nodeOptions },
-    stdio: ['ignore', output ? output.fd : 'pipe', 'pipe'],
-  });
-  if (child.pid !== undefined) runningGroups.add(child.pid);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-  child.stderr?.setEncoding('utf8').on('data', (text: string) => (stderr = (stderr + text).slice(-STDERR_TAIL_CHARS)));
-  const timer = setTimeout(() => child.pid !== undefined && process.kill(-child.pid, 'SIGKILL'), CHILD_TIMEOUT_MS);
-  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code, signal) => resolve({ code, signal }));
-  }).finally(async () => {
-    clearTimeout(timer);
-    if (child.pid !== undefined) runningGroups.delete(child.pid);
-    await output?.close();
-  });
-  const wallMs = performance.now() - started;
-  const cpu = process.cpuUsage(cpuBefore);
-  if (exit.code !== 0) {
-    throw new Error(`backup bench: ${argv.join(' ')} exited with ${exit.code ?? exit.signal}\n${stderr.trim()}`);
-  }
-  const [maxRssKiB, userSeconds, systemSeconds] = (await readFile(reportPath, 'utf8'))
-    .trim()
-    .split(/\s+/)
-    .slice(-3)
-    .map(Number);
-  if (!Number.isFinite(maxRssKiB) || !Number.isFinite(userSeconds) || !Number.isFinite(systemSeconds)) {
-    throw new Error(`backup bench: unreadable resource report in ${reportPath}`);
-  }
-  return {
-    wallMs,
-    loadAverage,
-    peakRssKiB: maxRssKiB!,
-    clientCpuMs: (userSeconds! + systemSeconds!) * 1000,
-    serverCpuMs: (cpu.user + cpu.system) / 1000,
-    stdout,
-  };
-}
-
-/** Runs a helper command to completion; returns its wall time. */
-async function runPlain(argv: string[]): Promise<number> {
-  const started = performance.now();
-  const child = spawn(argv[0]!, argv.slice(1), { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.setEncoding('utf8').on('data', (text: string) => (output = (output + text).slice(-STDERR_TAIL_CHARS)));
-  child.stderr.setEncoding('utf8').on('data', (text: string) => (output = (output + text).slice(-STDERR_TAIL_CHARS)));
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', resolve);
-  });
-  if (code !== 0) throw new Error(`backup bench: ${argv.join(' ')} exited with ${code}: ${output.trim()}`);
-  return performance.now() - started;
-}
-
-/**
- * Compiles the client and the modules it imports to JS with the project's tsc and production build settings
- * (tsconfig.build.json, pointed at the client instead of src/) into `directory`, which gets a `package.json` of type
- * module and a link to the project's node_modules. Returns the client's entry point.
- */
-async function compileClient(directory: string): Promise<string> {
-  // TypeScript 7 exports no `bin/tsc` subpath: its bin is found next to its package.json.
-  const tsc = path.join(path.dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin', 'tsc');
-  const tsconfigPath = path.join(directory, 'tsconfig.json');
-  await mkdir(directory, { recursive: true });
-  const tsconfig = {
-    extends: path.join(REPO_ROOT, 'tsconfig.build.json'),
-    compilerOptions: { rootDir: REPO_ROOT, outDir: directory },
-    files: [CLIENT_SCRIPT],
-    include: [],
-  };
-  await writeFile(tsconfigPath, JSON.stringify(tsconfig, null, 2));
-  await writeFile(path.join(directory, 'package.json'), '{ "type": "module" }\n');
-  // Before compiling: tsc finds the `node` types through it too.
-  await symlink(path.join(REPO_ROOT, 'node_modules'), path.join(directory, 'node_modules'), 'dir');
-  await runPlain([process.execPath, tsc, '-p', tsconfigPath]);
-  return path.join(directory, path.relative(REPO_ROOT, CLIENT_SCRIPT).replace(/\.ts$/, '.js'));
-}
-
-/** The NODE_OPTIONS the worker image sets (`ENV … NODE_OPTIONS=…` in Dockerfile.worker); '' when it sets none. */
-async function readImageNodeOptions(): Promise<string> {
-  const match = /\bNODE_OPTIONS=(?:"([^"]*)"|(\S+))/.exec(await readFile(WORKER_DOCKERFILE, 'utf8'));
-  return match?.[1] ?? match?.[2] ?? '';
 }
 
 async function expectFileSize(filePath: string, bytes: number, who: string): Promise<void> {
@@ -314,12 +168,13 @@ function createRunner(
       '/dev/urandom',
     ];
     const { stdout: _none, ...measured } = await runMeasured(
+      'backup',
       wrap,
       argv,
       path.join(workDirectory, `rusage-${sequence}`),
       { stdoutPath: outputPath },
     );
-    const syncMs = await runPlain(['sync', outputPath]);
+    const syncMs = await runPlain('backup', ['sync', outputPath]);
     await expectFileSize(outputPath, bytes, 'kubectl');
     await rm(outputPath);
     return { ...measured, syncMs };
@@ -350,9 +205,15 @@ function createRunner(
       ...(rateMiBPerSecond === undefined ? [] : ['--rate-mib-per-second', String(rateMiBPerSecond)]),
       ...(ageRecipient === undefined ? [] : ['--age-recipient', ageRecipient]),
     ];
-    const { stdout, ...measured } = await runMeasured(wrap, argv, path.join(workDirectory, `rusage-${sequence}`), {
-      nodeOptions,
-    });
+    const { stdout, ...measured } = await runMeasured(
+      'backup',
+      wrap,
+      argv,
+      path.join(workDirectory, `rusage-${sequence}`),
+      {
+        nodeOptions,
+      },
+    );
     const report = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as ClientReport;
     await expectFileSize(report.path, expectedStoredBytes(bytes, ageRecipient !== undefined), 'our client');
     await rm(report.path);
@@ -365,7 +226,7 @@ function createRunner(
     await mkdir(storeRoot, { recursive: true });
     await mkdir(kubectlDirectory, { recursive: true });
     // Earlier runs' dirty pages are written back now, not during this measurement.
-    await runPlain(['sync', '-f', workDirectory]);
+    await runPlain('backup', ['sync', '-f', workDirectory]);
     if (kind === 'kubectl') return runKubectl(bytes);
     if (kind === 'ours') return runOurs([compiledClient], imageNodeOptions, bytes, rateMiBPerSecond);
     if (kind === 'ours-age')
@@ -375,15 +236,6 @@ function createRunner(
   };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
-const mibPerSecond = (bytes: number, ms: number): number => bytes / MIB / (ms / 1000);
-const kibToMib = (kib: number): number => kib / 1024;
-const fixed = (value: number, digits = 1): string => value.toFixed(digits);
 const maxPeakRssMib = (benchCase: Case): number => kibToMib(Math.max(...benchCase.runs.map((run) => run.peakRssKiB)));
 const medianPeakRssMib = (benchCase: Case): number => kibToMib(median(benchCase.runs.map((run) => run.peakRssKiB)));
 const medianThroughput = (benchCase: Case): number =>
@@ -399,17 +251,6 @@ function formatSize(bytes: number): string {
   if (bytes % GIB === 0) return `${bytes / GIB} GiB`;
   if (bytes % MIB === 0) return `${bytes / MIB} MiB`;
   return `${bytes} B`;
-}
-
-function formatTable(header: string[], rows: string[][]): string {
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
-  );
-  const line = (cells: string[]) =>
-    cells
-      .map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)))
-      .join('  ');
-  return [line(header), widths.map((width) => '-'.repeat(width)).join('  '), ...rows.map(line)].join('\n');
 }
 
 function describeRun(benchCase: Case, run: Run): string {
@@ -649,7 +490,7 @@ async function main(): Promise<void> {
         },
       ],
     });
-    const compiledClient = await compileClient(path.join(workDirectory, 'compiled'));
+    const compiledClient = await compileClient('backup', CLIENT_SCRIPT, path.join(workDirectory, 'compiled'));
     const imageNodeOptions = await readImageNodeOptions();
     const runCase = createRunner(api, settings, measuring.wrap, workDirectory, compiledClient, imageNodeOptions);
     const small = formatSize(settings.smallBytes);

@@ -1,5 +1,4 @@
-import { PassThrough, type Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { PassThrough } from 'node:stream';
 import type { Exec, V1Status } from '@kubernetes/client-node';
 import type { WebSocket } from 'ws';
 import { CLEAN_CLOSE_CODES, createExecOutputs, toExecFailedError } from './exec-channels.ts';
@@ -25,8 +24,10 @@ export interface ExecWithInputOptions {
   /**
    * Bytes for the command's stdin, read with backpressure; absent: the command gets no stdin. When it has been read to
    * its end (and `beforeEndOfInput` agreed), stdin is closed. An error from it stops the exec without closing stdin.
+   * Each chunk is copied into its frame before the next is asked for, so a source may reuse its buffer; the iteration
+   * is stopped (`return()`, which destroys a Readable) when the exec ends early.
    */
-  input?: Readable;
+  input?: AsyncIterable<Buffer>;
   /** Runs after the last input byte was sent, before stdin is closed; throwing stops the exec instead. */
   beforeEndOfInput?: () => void | Promise<void>;
   /** From the start of the call to the exit status; the exec is terminated when it runs out. */
@@ -56,16 +57,21 @@ export interface ExecWithInputResult {
 
 /** The only exec protocol that can end stdin and still receive the exit status (Kubernetes >= 1.30). */
 export const STDIN_CLOSE_PROTOCOL = 'v5.channel.k8s.io';
-/** Stdin is held back while more than this is queued in the WebSocket (client-node's `ws.send` has no backpressure). */
+/** Stdin is held back while more than this is queued in the WebSocket (`ws.send` has no backpressure of its own). */
 export const STDIN_HIGH_WATER_BYTES = 4 * 1024 * 1024;
-const STDIN_POLL_MS = 5;
+/** The first byte of every stdin message (channel 0 of the exec protocol). */
+const STDIN_CHANNEL = 0;
 const DEFAULT_MAX_STDOUT_BYTES = 4 * 1024 * 1024;
 
 /**
  * Runs `command` in the container through Kubernetes exec, streaming `input` into its stdin and collecting its stdout
- * (bounded) and the end of its stderr. Memory stays flat for any input size: client-node sends every stdin chunk
- * straight to `ws.send` and ignores backpressure, so the next chunk is written only while the socket's
- * `bufferedAmount` is below `STDIN_HIGH_WATER_BYTES`.
+ * (bounded) and the end of its stderr. Memory stays flat for any input size: the next chunk is sent only while the
+ * socket's `bufferedAmount` is at most `STDIN_HIGH_WATER_BYTES`, and the wait for it ends with the socket's report that
+ * a frame was written, not with a timer.
+ *
+ * The stdin frames are sent here, not by client-node: it would copy every chunk into a zero-filled buffer of its own
+ * (`copyChunkForWebSocket`) behind a PassThrough, and ws copies each frame once more to mask it. client-node still
+ * gets a stdin stream, which only asks for stdin in the exec URL and, when ended, sends the v5 "close stdin" frame.
  *
  * Resolves only when the whole input was sent and stdin closed, an exit status of Success arrived and the socket then
  * closed cleanly. Otherwise rejects with `ExecFailedError` (Failure status), `ConnectionLostError`
@@ -91,7 +97,21 @@ export function execWithInput(exec: Exec, options: ExecWithInputOptions): Promis
     let settled = false;
     let bytesSent = 0;
     let inputEnded = input === undefined;
+    /** Carries no bytes: ending it makes client-node send the v5 "close stdin" frame after the last stdin frame. */
     const stdin = input ? new PassThrough() : null;
+    const chunks = input?.[Symbol.asyncIterator]();
+    /** Wakes the pump held back by a full send queue: called by each frame's write callback, and on settling. */
+    let wakePump: (() => void) | null = null;
+    let framesInFlight = 0;
+    const onFrameWritten = () => {
+      framesInFlight -= 1;
+      wakeUpPump();
+    };
+    function wakeUpPump(): void {
+      const wake = wakePump;
+      wakePump = null;
+      wake?.();
+    }
 
     const onAbort = () => fail(new AbortedError('import', location, bytesSent));
     const timer = setTimeout(() => fail(new TimeoutError('import', location, timeoutMs, bytesSent)), timeoutMs);
@@ -103,7 +123,9 @@ export function execWithInput(exec: Exec, options: ExecWithInputOptions): Promis
       clearTimeout(timer);
       watchdog.stop();
       signal?.removeEventListener('abort', onAbort);
-      input?.destroy();
+      // Closes the source: at once when it waits at a chunk, else once the read under way has finished.
+      chunks?.return?.().catch(() => {});
+      wakeUpPump();
     }
     function fail(error: unknown): void {
       if (settled) return;
@@ -133,15 +155,23 @@ export function execWithInput(exec: Exec, options: ExecWithInputOptions): Promis
       });
     }
 
-    /** Copies the input into stdin, waiting while the socket's send queue is above the high-water mark. */
-    async function pump(opened: WebSocket, source: Readable, sink: PassThrough): Promise<void> {
-      for await (const chunk of source as AsyncIterable<Buffer>) {
-        while (!settled && opened.bufferedAmount + sink.readableLength > STDIN_HIGH_WATER_BYTES)
-          await sleep(STDIN_POLL_MS);
+    /** Sends the input as stdin frames, waiting while the socket's send queue is above the high-water mark. */
+    async function pump(opened: WebSocket, source: AsyncIterator<Buffer>, stdinEnd: PassThrough): Promise<void> {
+      for (let next = await source.next(); !next.done; next = await source.next()) {
+        const chunk = next.value;
+        // Every frame queued has a write callback to come, so the wait always ends (or settling ends it).
+        while (!settled && framesInFlight > 0 && opened.bufferedAmount > STDIN_HIGH_WATER_BYTES)
+          await new Promise<void>((resolve) => (wakePump = resolve));
         if (settled) return;
+        if (chunk.length === 0) continue;
+        // One copy, to put the channel byte in front; allocUnsafe: every byte after it is overwritten.
+        const frame = Buffer.allocUnsafe(1 + chunk.length);
+        frame[0] = STDIN_CHANNEL;
+        chunk.copy(frame, 1);
         bytesSent += chunk.length;
         watchdog.touch();
-        sink.write(chunk);
+        framesInFlight += 1;
+        opened.send(frame, { binary: true }, onFrameWritten);
         options.onProgress?.(bytesSent);
       }
       if (settled) return;
@@ -149,8 +179,8 @@ export function execWithInput(exec: Exec, options: ExecWithInputOptions): Promis
       await options.beforeEndOfInput?.();
       if (settled) return;
       inputEnded = true;
-      // client-node turns the end of its stdin stream into the v5 "close stdin" frame [255, 0].
-      sink.end();
+      // client-node turns the end of its stdin stream into the v5 "close stdin" frame [255, 0], sent after ours.
+      stdinEnd.end();
     }
 
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -173,9 +203,9 @@ export function execWithInput(exec: Exec, options: ExecWithInputOptions): Promis
         if (settled) return opened.terminate();
         socket = opened;
         opened.on('close', onSocketClose);
-        if (!input || !stdin) return;
+        if (!chunks || !stdin) return;
         if (opened.protocol !== STDIN_CLOSE_PROTOCOL) return fail(new StdinUnsupportedError(location, opened.protocol));
-        pump(opened, input, stdin).catch((error: unknown) => fail(error));
+        pump(opened, chunks, stdin).catch((error: unknown) => fail(error));
       },
       (error: unknown) => fail(toUpgradeFailure(location, error, redact)),
     );

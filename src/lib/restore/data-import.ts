@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
 import type { AgeIdentity } from '../encryption/index.ts';
 import { type Logger, redactSecrets, TypedFailure } from '../shared/index.ts';
-import { isCorruptionError, openDecodedStream, type StoredEncoding, verifyBackupFile } from '../storage/index.ts';
+import { isCorruptionError, readDecodedChunks, type StoredEncoding, verifyBackupFile } from '../storage/index.ts';
 import {
   AbortedError,
   defaultPodSelector,
@@ -110,7 +109,7 @@ export async function runDataImport(
       pod: target.pod,
       container,
       command: request.command,
-      ...(streamed ? { input: streamed.stream, beforeEndOfInput: streamed.assertComplete } : {}),
+      ...(streamed ? { input: streamed.chunks, beforeEndOfInput: streamed.assertComplete } : {}),
       timeoutMs,
       ...(request.stallMs ? { stallMs: request.stallMs } : {}),
       ...(signal ? { signal } : {}),
@@ -146,26 +145,27 @@ export async function assertBackupFileMatches(source: ImportSource): Promise<voi
 }
 
 /**
- * The file as a stream of the bytes to send (decompressed if needed), hashed as it is read; `assertComplete` checks,
- * before stdin is closed, that what was read is still the recorded file (it could have changed since the check).
+ * The file as chunks of the bytes to send (decompressed if needed), hashed as they are read; `assertComplete` checks,
+ * before stdin is closed, that what was read is still the recorded file (it could have changed since the check). A
+ * chunk may be a buffer the next read reuses (`readDecodedChunks`): `execWithInput` copies each into its frame first.
  */
-function openSource(source: ImportSource): { stream: Readable; assertComplete: () => void } {
+function openSource(source: ImportSource): { chunks: AsyncIterable<Buffer>; assertComplete: () => void } {
   const hash = createHash('sha256');
   // The stored bytes are hashed as they are read, before decryption and decompression.
-  const bytes = openDecodedStream(source.path, source.encoding, {
+  const bytes = readDecodedChunks(source.path, source.encoding, {
     identities: source.identities,
     onStoredChunk: (chunk) => hash.update(chunk),
   });
   async function* chunks(): AsyncGenerator<Buffer> {
     try {
-      for await (const chunk of bytes as AsyncIterable<Buffer>) yield chunk;
+      yield* bytes;
     } catch (error) {
       if (isCorruptionError(error)) throw new CorruptFileError(source.path, error.message);
       throw error;
     }
   }
   return {
-    stream: Readable.from(chunks(), { objectMode: false }),
+    chunks: chunks(),
     assertComplete() {
       const actual = hash.digest('hex');
       if (actual !== source.sha256.toLowerCase()) {

@@ -12,6 +12,7 @@ import { open } from 'node:fs/promises';
 import { type Readable, Transform, pipeline } from 'node:stream';
 import { constants, createGunzip, createGzip, createZstdCompress, createZstdDecompress } from 'node:zlib';
 import { AgeDecryptError, AgeDecryptStream, type AgeIdentity, findOpeningIdentity } from '../encryption/index.ts';
+import { readFileChunks } from './file-chunks.ts';
 
 /** The compressions the store applies (a deployment's `backupCompression`). */
 export const COMPRESSIONS = ['gzip', 'zstd', 'none'] as const;
@@ -115,6 +116,38 @@ export function openDecodedStream(filePath: string, encoding: StoredEncoding, op
   if (stages.length === 1) return file;
   // pipeline destroys every stage when one fails or the reader stops; the reader sees the error on the last stage.
   return (pipeline as unknown as (...streams: unknown[]) => Readable)(...stages, () => undefined);
+}
+
+/**
+ * The decoded bytes of a stored file as chunks, like {@link openDecodedStream} (same errors, `onStoredChunk` sees the
+ * stored bytes). A file stored as is (no compression, not encrypted) is read through one reused buffer
+ * ({@link readFileChunks}), so a chunk is valid only until the next is asked for: a consumer that keeps one copies it.
+ * Nothing is opened until the first chunk is asked for; stopping the iteration (`return()`) closes the file.
+ * Throws `IdentityRequiredError` at once for an encrypted file without identities.
+ */
+export function readDecodedChunks(
+  filePath: string,
+  encoding: StoredEncoding,
+  options: Omit<DecodeOptions, 'highWaterMark'> = {},
+): AsyncIterable<Buffer> {
+  if (encoding.encrypted && (options.identities ?? []).length === 0) throw new IdentityRequiredError(filePath);
+  const decodes = encoding.encrypted || (options.decompress !== false && encoding.compression !== 'none');
+  async function* decoded(): AsyncGenerator<Buffer> {
+    yield* openDecodedStream(filePath, encoding, options) as AsyncIterable<Buffer>;
+  }
+  async function* stored(): AsyncGenerator<Buffer> {
+    // Never through a symbolic link, as openDecodedStream.
+    const file = await open(filePath, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+    try {
+      for await (const chunk of readFileChunks(file)) {
+        options.onStoredChunk?.(chunk);
+        yield chunk;
+      }
+    } finally {
+      await file.close();
+    }
+  }
+  return decodes ? decoded() : stored();
 }
 
 /** True for an error that says the stored bytes are damaged: zlib (`Z_…`), zstd (`ZSTD_…`), or age beyond the key. */

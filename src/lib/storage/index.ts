@@ -61,5 +61,6 @@ export {
   IdentityRequiredError,
   isCorruptionError,
   openDecodedStream,
+  readDecodedChunks,
   type StoredEncoding,
 } from './backup-encoding.ts';

@@ -5,8 +5,8 @@
 import { createHash } from 'node:crypto';
 import { open, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { parseSidecar, sidecarPathFor } from './backup-path.ts';
+import { readFileChunks } from './file-chunks.ts';
 import { type BackupFileReference, locateBackupFile, READ_NO_FOLLOW } from './locate-backup-file.ts';
 import { errorCode } from './storage-errors.ts';
 
@@ -107,12 +107,14 @@ export async function hashFile(filePath: string): Promise<{ sha256: string; size
   let sizeBytes = 0n;
   // Never through a symbolic link: a link planted after the file was located fails with ELOOP.
   const file = await open(filePath, READ_NO_FOLLOW);
-  await pipeline(file.createReadStream(), async (chunks: AsyncIterable<Buffer>) => {
-    for await (const chunk of chunks) {
+  try {
+    for await (const chunk of readFileChunks(file)) {
       hash.update(chunk);
       sizeBytes += BigInt(chunk.length);
     }
-  });
+  } finally {
+    await file.close();
+  }
   return { sha256: hash.digest('hex'), sizeBytes };
 }
 

@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STDIN_HIGH_WATER_BYTES } from '../../../src/lib/kube/exec-with-input.ts';
 import { createKubeClients } from '../../../src/lib/kube/kube-clients.ts';
 import { DEFAULT_WORKSPACE_LABEL } from '../../../src/lib/kube/pod-resolver.ts';
 import { runDataImport } from '../../../src/lib/restore/data-import.ts';
@@ -73,6 +74,52 @@ describe('a restore whose input ends while the pod pipe is full', () => {
   );
 });
 
+describe('the stdin stream of a restore', () => {
+  function importInto(command: string[], options: { signal?: AbortSignal; onProgress?: (bytes: number) => void } = {}) {
+    return runDataImport(
+      createKubeClients(fake.kubeConfig()),
+      {
+        workspaceId: 'wsimport',
+        namespace: 'apps',
+        podSelector: null,
+        deploymentName: 'db',
+        container: 'db',
+        command,
+        source: { path: file, sha256, encoding: { compression: 'none', encrypted: false } },
+        timeoutMs: TIME_LIMIT_MS,
+        ...options,
+      },
+      createLogger({ level: 'silent' }),
+    );
+  }
+
+  it('delivers exactly the bytes of the file, in order, to the command', async () => {
+    const result = await importInto(['sha256sum']);
+
+    expect(result).toMatchObject({ bytesSent: FILE_BYTES, stdout: `${sha256}  -\n` });
+  });
+
+  it('fails as IncompleteInput, without waiting for the time limit, when the command exits before reading it all', async () => {
+    const error = await importInto(['head', '-c', '1048576']).catch((caught: unknown) => caught);
+
+    expect(error).toMatchObject({ kind: 'IncompleteInput' });
+    expect((error as { bytesSent: number }).bytesSent).toBeLessThan(FILE_BYTES);
+  });
+
+  it('stops as Aborted while it holds the input back for a command that reads nothing', async () => {
+    const controller = new AbortController();
+    // Once the send queue is past its high-water mark the stream waits for the socket; the abort comes during that.
+    const onProgress = (bytes: number) => {
+      if (bytes > STDIN_HIGH_WATER_BYTES) setImmediate(() => controller.abort());
+    };
+    const error = await importInto(['sleep', '60'], { signal: controller.signal, onProgress }).catch(
+      (caught: unknown) => caught,
+    );
+
+    expect(error).toMatchObject({ kind: 'Aborted', direction: 'import' });
+  });
+});
+
 /** The stall limit of the tests below: far below their time limit, which must not be what ends them. */
 const STALL_MS = 500;
 const SILENT_WORK_SECONDS = 1.5;
@@ -103,6 +150,9 @@ describe('the stall watchdog of a restore', () => {
 
     expect(error).toMatchObject({ kind: 'Stalled', direction: 'import', stallMs: STALL_MS });
     expect((error as Error).message).toContain(`took no input for ${STALL_MS} ms`);
+    // Held back by the send queue's high-water mark: what was sent is what the command, the pipe, the fake and the
+    // sockets took, plus that queue, far from the whole file.
+    expect((error as { bytes: number }).bytes).toBeLessThan(FILE_BYTES / 2);
     expect(Date.now() - started).toBeLessThan(TIME_LIMIT_MS / 2);
   });
 
