@@ -5,6 +5,7 @@ export {
   findDeploymentForPrincipal,
   isCrossSiteSignIn,
   missingScope,
+  type RequestHead,
   requireDeployment,
   requirePrincipal,
 } from './api-auth.ts';
@@ -18,6 +19,7 @@ export {
   SESSION_IDLE_SECONDS,
 } from './sessions.ts';
 export { type BackupFileRefusal, backupFileResponse, openBackupFile } from './backup-download.ts';
+export { answerHistoryRequest } from './history-endpoint.ts';
 export {
   type BackupHistoryItem,
   type BackupRecordJson,
