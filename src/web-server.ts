@@ -1,22 +1,16 @@
 /**
  * The dashboard's production server (`npm run start:web`, after `npm run build && npm run build:web`): the built
- * Next.js app behind a node:http server of ours, which `next start` would be but for one thing. Next 16 drops the
- * `Content-Length` of route-handler responses, so a backup download would arrive chunked, and a client could not tell
- * a cut-off download from a finished one, nor show progress. This server gives downloads their length back and
- * otherwise passes every request, untouched, to Next's request handler.
+ * Next.js app behind a node:http server of ours. Every answer gets the security headers and the request its client
+ * address here; the two hot routes, a deployment's history and a backup's download, are answered here without
+ * Next.js's request pipeline (src/lib/web/direct-routes.ts), and every other request goes, untouched, to Next's
+ * request handler.
  *
- * How: the download route declares its length also in a private header (src/lib/web/declared-length.ts), and each
- * response's `writeHead` turns that header into `Content-Length`. An earlier try overrode `res.appendHeader` and read
- * the headers argument of `res.writeHead`; neither ever saw the header, because Next sets route headers with
- * `res.setHeader` (its `NodeNextResponse.appendHeader` calls it) and Node calls `writeHead(status)` implicitly, with no
- * headers argument, on the first write. Reading the headers already set, at that call, is what works. Why not:
- * - serving the download route here with our own handler: this process would then hold two copies of src/lib (ours
- *   and the one bundled into .next) sharing one web context through `globalThis` (class identity breaks: an error
- *   class of one copy fails `instanceof` in the other), or open a second runtime (a second embedded database on the
- *   same directory), and the route's auth and error answers would have two entry points;
- * - a Pages Router API route (raw `res`): it cannot share its path with the App Router route, which the integration
- *   tests and `next dev` use, and it would mix the two routers for one endpoint.
- * `npm run dev:web` stays `next dev`: the same route, its download sent chunked.
+ * The direct routes run the same endpoint code as the Next.js routes, in the app's own copy of src/lib (its
+ * instrumentation hook publishes them): this process also holds our compiled copy, and two copies must not share the
+ * web context (an error class of one copy fails `instanceof` in the other). Answered here, the history costs a
+ * fraction of the CPU, and a download is sent from the file with its `Content-Length` (Next 16 drops it from route
+ * responses and pipes the body through web streams). `npm run dev:web` stays `next dev`: the same endpoints through
+ * the Next.js routes, a download sent chunked.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import path from 'node:path';
@@ -26,14 +20,16 @@ import {
   CLIENT_ADDRESS_HEADER,
   clientAddress,
   contentSecurityPolicy,
+  directRoutesPublished,
   generateNonce,
   isSecureTransport,
   MAX_REQUEST_BYTES,
-  restoreDeclaredLength,
   securityHeaders,
 } from './lib/web/index.ts';
 
 const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
+/** How long the server waits at start-up for the built app to publish its direct routes. */
+const PUBLISH_WAIT_MS = 20_000;
 /** How long a stop (SIGTERM, SIGINT) waits for requests in flight, such as downloads, before closing them. */
 const STOP_GRACE_MS = 10_000;
 /** How long a client may go on sending a body that was refused as too large before its connection is closed. */
@@ -50,11 +46,17 @@ async function main(): Promise<void> {
   const app = next({ dev: false, dir: PROJECT_ROOT, ...(hostname ? { hostname } : {}), port });
   await app.prepare();
   const handle = app.getRequestHandler();
+  // The hot routes, answered without Next.js's request pipeline by the app's own code (src/lib/web/direct-routes.ts),
+  // which its instrumentation hook publishes while Next prepares the app.
+  const serveDirectRoute = await withDeadline(
+    directRoutesPublished(),
+    PUBLISH_WAIT_MS,
+    'web-server: the built app published no direct routes (src/instrumentation.ts): is .next/ from an older build? run npm run build:web',
+  );
   const config = loadConfig(readEnvironment());
   const transport = { production: process.env.NODE_ENV === 'production', allowPlainHttp: config.WEB_ALLOW_PLAIN_HTTP };
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    restoreDeclaredLength(res);
     const forwardedProto = req.headers['x-forwarded-proto'];
     const secure = isSecureTransport(
       transport,
@@ -81,7 +83,7 @@ async function main(): Promise<void> {
       }, OVERSIZED_LINGER_MS).unref();
       return;
     }
-    handle(req, res).catch((error: unknown) => {
+    (serveDirectRoute(req, res) ?? handle(req, res)).catch((error: unknown) => {
       process.stderr.write(
         `web-server: ${req.method} ${req.url} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
       );
@@ -108,6 +110,17 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+}
+
+/** `promise`'s value, or an Error with `message` when it takes longer than `ms`. */
+async function withDeadline<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)));
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** `--port`/`-p` (else `PORT`, else 3000) and `--hostname`/`-H` (else every interface), as `next start` takes them. */

@@ -5,13 +5,19 @@ import { type ApiScope, hasScope, type Principal, SCOPE_MEANINGS } from './princ
 import { isRecordId } from '../shared/index.ts';
 
 /**
+ * What the access checks read of a request: a route's `Request`, or the few fields our production server gives the
+ * routes it answers without Next.js (src/lib/web/direct-routes.ts), which builds no `Request` for them.
+ */
+export type RequestHead = Pick<Request, 'method' | 'url' | 'headers'>;
+
+/**
  * The workspace a request speaks for, or the answer to send: 401 for no token, a malformed, unknown, revoked or
  * expired token or session (all the same answer, which holds no data); 403 for a cross-site cookie write, or a
  * principal without `scope` (naming it).
  */
 export async function requirePrincipal(
   db: PrismaClient,
-  request: Request,
+  request: RequestHead,
   now: Date,
   scope: ApiScope,
 ): Promise<Principal | Response> {
@@ -78,7 +84,7 @@ export function backupNotFound(id: string): Response {
  * True for a state-changing request authenticated by the session cookie (not a bearer token) that is not known to
  * come from this site: the cookie would otherwise let any page a signed-in operator visits start backups (CSRF).
  */
-export function isCrossSiteCookieWrite(request: Request): boolean {
+export function isCrossSiteCookieWrite(request: RequestHead): boolean {
   if (request.method === 'GET' || request.method === 'HEAD' || bearerToken(request.headers)) return false;
   return requestSite(request) !== 'same-origin';
 }
@@ -88,12 +94,12 @@ export function isCrossSiteCookieWrite(request: Request): boolean {
  * browser into the attacker's workspace). Browsers send `Sec-Fetch-Site` or at least `Origin` with every cross-site
  * POST; a request with neither comes from a program (curl, a script), which no other site can make a browser send.
  */
-export function isCrossSiteSignIn(request: Request): boolean {
+export function isCrossSiteSignIn(request: RequestHead): boolean {
   return requestSite(request) === 'cross-site';
 }
 
 /** Where a request comes from, by `Sec-Fetch-Site`, else by `Origin` compared with the host it was sent to. */
-function requestSite(request: Request): 'same-origin' | 'cross-site' | 'unknown' {
+function requestSite(request: RequestHead): 'same-origin' | 'cross-site' | 'unknown' {
   const fetchSite = request.headers.get('sec-fetch-site');
   if (fetchSite) return fetchSite === 'same-origin' ? 'same-origin' : 'cross-site';
   const origin = request.headers.get('origin');
@@ -112,7 +118,7 @@ function requestSite(request: Request): 'same-origin' | 'cross-site' | 'unknown'
  */
 export async function requireDeployment(
   db: PrismaClient,
-  request: Request,
+  request: RequestHead,
   id: string,
   now: Date,
   scope: ApiScope,

@@ -17,12 +17,13 @@ import {
   OutsideDeploymentFolderError,
 } from '../storage/index.ts';
 import { decideByteRange } from './byte-range.ts';
-import { declaredLength } from './declared-length.ts';
+import type { RequestHead } from './api-auth.ts';
 import { problem, quoteInput } from './http.ts';
 
 /**
- * Bytes per read of a download: every chunk crosses a web stream and Next.js's response piping (a few promises each),
- * so 1 MiB reads instead of the default 64 KiB cut that overhead sixteenfold.
+ * Bytes per read of a download. Through Next.js (`next dev`) every chunk crosses a web stream and Next's response
+ * piping (a few promises each), so 1 MiB reads instead of the default 64 KiB cut that overhead sixteenfold; our
+ * production server reads into a few buffers of this size (node-answers.ts).
  */
 export const DOWNLOAD_CHUNK_BYTES = 1024 * 1024;
 
@@ -98,15 +99,24 @@ export async function openBackupFile(
   };
 }
 
+/** A download about to be sent: its status and headers, and which bytes of the opened file make its body. */
+export interface BackupFileAnswer {
+  status: 200 | 206;
+  /** Every header of the answer, `Content-Length` (of the body) included. */
+  headers: Record<string, string>;
+  file: FileHandle;
+  /** The bytes to send (`end` inclusive; an empty file is 0..-1); null for HEAD: no body, the file already closed. */
+  bytes: { start: number; end: number } | null;
+}
+
 /**
- * The download response of an opened backup file for `request` (its method and `Range` header): 200 with every byte,
- * 206 with the requested range, or 416 when the range holds no byte of the file. The body streams from the file
- * handle, which closes when the stream ends or the client goes away; a HEAD request gets the headers only.
+ * The answer to a download `request` (its method and `Range` header) of an opened backup file: 200 with every byte,
+ * 206 with the requested range, or a 416 `Response` (file closed) when the range holds no byte of the file.
  */
-export async function backupFileResponse(
+export async function answerBackupFile(
   opened: Extract<BackupFileOpening, { ok: true }>,
-  request: Request,
-): Promise<Response> {
+  request: RequestHead,
+): Promise<BackupFileAnswer | Response> {
   const { file, sizeBytes, fileName, sha256 } = opened;
   const rangeHeader = request.headers.get('range');
   const range = decideByteRange(rangeHeader, sizeBytes);
@@ -126,24 +136,42 @@ export async function backupFileResponse(
     });
   }
   const [start, end] = range.kind === 'partial' ? [range.start, range.end] : [0, sizeBytes - 1];
-  let body: ReadableStream<Uint8Array> | null = null;
   // A body nobody reads (HEAD) would keep the file open until garbage collection.
   if (request.method === 'HEAD') await file.close();
-  else
-    body = Readable.toWeb(
-      file.createReadStream(
-        sizeBytes === 0 ? { highWaterMark: DOWNLOAD_CHUNK_BYTES } : { start, end, highWaterMark: DOWNLOAD_CHUNK_BYTES },
-      ),
-    ) as NodeReadableStream<Uint8Array> as unknown as ReadableStream<Uint8Array>;
-  return new Response(body, {
+  return {
     status: range.kind === 'partial' ? 206 : 200,
     headers: {
       ...common,
       'content-type': 'application/octet-stream',
       'content-disposition': `attachment; filename="${fileName.replace(/[^\w.-]/g, '_')}"`,
-      // Next.js drops Content-Length from route responses; our web server restores it from the declared length.
-      ...declaredLength(sizeBytes === 0 ? 0 : end - start + 1),
+      'content-length': String(end - start + 1),
       ...(range.kind === 'partial' ? { 'content-range': `bytes ${start}-${end}/${sizeBytes}` } : {}),
     },
-  });
+    file,
+    bytes: request.method === 'HEAD' ? null : { start, end },
+  };
+}
+
+/** The body of a download: its bytes, read from the file handle, which closes when the stream ends or is destroyed. */
+export function readBackupFileBytes(file: FileHandle, bytes: { start: number; end: number }): Readable {
+  // An empty file's bytes are 0..-1, and createReadStream refuses an `end` of -1: it reads the (empty) file to its end.
+  return file.createReadStream(
+    bytes.end < bytes.start
+      ? { highWaterMark: DOWNLOAD_CHUNK_BYTES }
+      : { start: bytes.start, end: bytes.end, highWaterMark: DOWNLOAD_CHUNK_BYTES },
+  );
+}
+
+/**
+ * A download answer as a route handler's `Response`, its body a web stream over the file's bytes: how `next dev`
+ * sends it (chunked: Next.js drops the `Content-Length` of route responses). Our production server sends it itself,
+ * with its length (`sendBackupFile`).
+ */
+export function backupFileResponse(answer: BackupFileAnswer): Response {
+  const body = answer.bytes
+    ? (Readable.toWeb(
+        readBackupFileBytes(answer.file, answer.bytes),
+      ) as NodeReadableStream<Uint8Array> as unknown as ReadableStream<Uint8Array>)
+    : null;
+  return new Response(body, { status: answer.status, headers: answer.headers });
 }

@@ -58,7 +58,7 @@ export interface BackupRecordJson {
   encryptedTo: string[];
 }
 
-export function toBackupRecordJson(record: BackupRecord): BackupRecordJson {
+export function toBackupRecordJson(record: BackupRecordJsonSource): BackupRecordJson {
   return {
     id: record.id,
     deploymentId: record.deploymentId,
@@ -131,27 +131,129 @@ export function toBackupUploadJson(upload: UploadRow): BackupUploadJson {
   };
 }
 
+/** The fields of a record its JSON is made of. */
+export type BackupRecordJsonSource = Pick<
+  BackupRecord,
+  | 'id'
+  | 'deploymentId'
+  | 'status'
+  | 'trigger'
+  | 'startedAt'
+  | 'finishedAt'
+  | 'durationMs'
+  | 'sizeBytes'
+  | 'sha256'
+  | 'format'
+  | 'extension'
+  | 'path'
+  | 'errorKind'
+  | 'error'
+  | 'verifiedAt'
+  | 'verifyMethod'
+  | 'verifyError'
+  | 'pinned'
+  | 'suspicious'
+  | 'suspiciousReason'
+  | 'progressBytes'
+  | 'progressAt'
+  | 'jobId'
+  | 'encryptedTo'
+>;
+
+/** A page of history, or why there is none: the deployment is not the workspace's, or the cursor is not its backup. */
+export type HistoryPage =
+  | { kind: 'page'; items: BackupHistoryItem[]; nextCursor: string | null }
+  | { kind: 'no-deployment' }
+  | { kind: 'unknown-cursor' };
+
 /**
- * One page of a deployment's history, newest first (ties by id), and the cursor of the next page. Two queries
- * whatever the page size: the records, then the uploads of all of them.
+ * A record as the history statement writes it in JSON: timestamps as PostgreSQL writes them (UTC, the zone left
+ * out), sizes as decimal strings (a JSON number would lose digits past 2^53), each with its uploads.
+ */
+type RecordJsonRow = Omit<
+  BackupRecordJsonSource,
+  'startedAt' | 'finishedAt' | 'verifiedAt' | 'progressAt' | 'sizeBytes' | 'progressBytes'
+> & {
+  startedAt: string;
+  finishedAt: string | null;
+  verifiedAt: string | null;
+  progressAt: string | null;
+  sizeBytes: string | null;
+  progressBytes: string | null;
+  uploads: Array<
+    Omit<UploadRow, 'uploadedAt' | 'nextAttemptAt'> & { uploadedAt: string | null; nextAttemptAt: string }
+  >;
+};
+
+/**
+ * One page of a deployment's history, newest first (ties by id), and the cursor of the next page, in one statement
+ * whatever the page size: that the deployment is the workspace's, that the cursor is one of its backups, the records
+ * and the off-site copies of each. A page follows its cursor by (startedAt, id), the order it is sorted in. The page
+ * comes as one JSON value: Prisma's mapping of a raw result value by value cost more than the statement itself.
  */
 export async function listBackupHistory(
   db: PrismaClient,
-  deploymentId: string,
+  scope: { workspaceId: string; deploymentId: string },
   query: HistoryQuery,
-): Promise<{ items: BackupHistoryItem[]; nextCursor: string | null }> {
-  const rows = await db.backupRecord.findMany({
-    where: { deploymentId },
-    orderBy: [{ startedAt: 'desc' }, { id: 'desc' }],
-    take: query.limit + 1,
-    ...(query.cursor ? { cursor: { id: query.cursor }, skip: 1 } : {}),
-    include: { uploads: { select: uploadSelect, orderBy: { destination: 'asc' } } },
-  });
-  const page = rows.slice(0, query.limit);
+): Promise<HistoryPage> {
+  const cursor = query.cursor ?? null;
+  const rows = await db.$queryRaw<Array<{ cursorFound: boolean; records: string }>>`
+    SELECT c.id IS NOT NULL AS "cursorFound",
+           (SELECT coalesce(json_agg(page ORDER BY page."startedAt" DESC, page.id DESC), '[]')::text
+              FROM (SELECT r.id, r."deploymentId", r.status, r.trigger, r."startedAt", r."finishedAt", r."durationMs",
+                           r."sizeBytes"::text AS "sizeBytes", r.sha256, r.format, r.extension, r.path, r."errorKind",
+                           r.error, r."verifiedAt", r."verifyMethod", r."verifyError", r.pinned, r.suspicious,
+                           r."suspiciousReason", r."progressBytes"::text AS "progressBytes", r."progressAt", r."jobId",
+                           r."encryptedTo",
+                           (SELECT coalesce(json_agg(json_build_object(
+                                     'destination', u.destination, 'status', u.status, 'attempts', u.attempts,
+                                     'lastError', u."lastError", 'uploadedAt', u."uploadedAt",
+                                     'nextAttemptAt', u."nextAttemptAt") ORDER BY u.destination), '[]')
+                              FROM "BackupUpload" u
+                             WHERE u."backupRecordId" = r.id) AS uploads
+                      FROM "BackupRecord" r
+                     WHERE r."deploymentId" = d.id
+                       AND (${cursor}::text IS NULL OR (r."startedAt", r.id) < (c."startedAt", c.id))
+                     ORDER BY r."startedAt" DESC, r.id DESC
+                     LIMIT ${query.limit + 1}) page) AS records
+      FROM "Deployment" d
+      LEFT JOIN "BackupRecord" c ON c.id = ${cursor}::text AND c."deploymentId" = d.id
+     WHERE d.id = ${scope.deploymentId} AND d."workspaceId" = ${scope.workspaceId}`;
+  const [row] = rows;
+  if (!row) return { kind: 'no-deployment' };
+  if (cursor !== null && !row.cursorFound) return { kind: 'unknown-cursor' };
+  const records = JSON.parse(row.records) as RecordJsonRow[];
+  const page = records.slice(0, query.limit);
   return {
-    items: page.map((row) => ({ ...toBackupRecordJson(row), uploads: row.uploads.map(toBackupUploadJson) })),
-    nextCursor: rows.length > query.limit ? (page.at(-1)?.id ?? null) : null,
+    kind: 'page',
+    items: page.map(toHistoryItem),
+    nextCursor: records.length > query.limit ? (page.at(-1)?.id ?? null) : null,
   };
+}
+
+function toHistoryItem(row: RecordJsonRow): BackupHistoryItem {
+  const record = {
+    ...row,
+    startedAt: utcTimestamp(row.startedAt),
+    finishedAt: row.finishedAt === null ? null : utcTimestamp(row.finishedAt),
+    verifiedAt: row.verifiedAt === null ? null : utcTimestamp(row.verifiedAt),
+    progressAt: row.progressAt === null ? null : utcTimestamp(row.progressAt),
+    sizeBytes: row.sizeBytes === null ? null : BigInt(row.sizeBytes),
+    progressBytes: row.progressBytes === null ? null : BigInt(row.progressBytes),
+  };
+  const uploads = row.uploads.map((upload) =>
+    toBackupUploadJson({
+      ...upload,
+      uploadedAt: upload.uploadedAt === null ? null : utcTimestamp(upload.uploadedAt),
+      nextAttemptAt: utcTimestamp(upload.nextAttemptAt),
+    }),
+  );
+  return { ...toBackupRecordJson(record), uploads };
+}
+
+/** A `timestamp` column (UTC, the zone left out) as PostgreSQL writes it in JSON, e.g. `2026-03-01T02:59:00.5`. */
+function utcTimestamp(text: string): Date {
+  return new Date(`${text}Z`);
 }
 
 /** One backup as the history shows it (the record and its off-site copies); null when there is none with this id. */

@@ -6,9 +6,18 @@ const ECHO_LIMIT = 40;
 /** Every API answer is per-user data: never stored by a shared cache. */
 const NO_STORE = { 'cache-control': 'no-store' };
 
-/** JSON.stringify that writes BigInt values (backup sizes) as exact decimal strings instead of throwing. */
+/**
+ * JSON.stringify that writes BigInt values (backup sizes) as exact decimal strings instead of throwing. The replacer
+ * runs only for a value that holds a BigInt (JSON.stringify throws a TypeError on it): called on every key, it tripled
+ * the cost of writing a page of history, whose sizes are strings already.
+ */
 export function stringifyJson(value: unknown): string {
-  return JSON.stringify(value, (_key, item: unknown) => (typeof item === 'bigint' ? item.toString() : item));
+  try {
+    return JSON.stringify(value);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    return JSON.stringify(value, (_key, item: unknown) => (typeof item === 'bigint' ? item.toString() : item));
+  }
 }
 
 /** A JSON response (BigInt-safe), not cacheable. */

@@ -5,6 +5,7 @@ export {
   findDeploymentForPrincipal,
   isCrossSiteSignIn,
   missingScope,
+  type RequestHead,
   requireDeployment,
   requirePrincipal,
 } from './api-auth.ts';
@@ -17,7 +18,10 @@ export {
   SESSION_ABSOLUTE_SECONDS,
   SESSION_IDLE_SECONDS,
 } from './sessions.ts';
-export { type BackupFileRefusal, backupFileResponse, openBackupFile } from './backup-download.ts';
+export { backupFileResponse } from './backup-download.ts';
+export { answerDownloadRequest } from './download-endpoint.ts';
+export { answerHistoryRequest } from './history-endpoint.ts';
+export { directRoutesPublished, publishDirectRoutes, type ServeDirectRoute } from './direct-routes.ts';
 export {
   type BackupHistoryItem,
   type BackupRecordJson,
@@ -26,7 +30,6 @@ export {
   loadBackupHistoryItem,
   toBackupRecordJson,
 } from './backup-history.ts';
-export { restoreDeclaredLength } from './declared-length.ts';
 export { type DeploymentBackupSummary, loadDeploymentBackupSummary } from './deployment-page.ts';
 export { describeSpan, formatDuration, formatInstant, formatRelative, shortSha256 } from './display.ts';
 export { json, parseSearchParams, problem, quoteInput } from './http.ts';

@@ -9,7 +9,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deployment } from '../../../src/generated/prisma/client.ts';
 import { executeBackup } from '../../../src/lib/backups/backup.ts';
 import { SESSION_COOKIE } from '../../../src/lib/web/auth.ts';
-import { DECLARED_LENGTH_HEADER } from '../../../src/lib/web/declared-length.ts';
 import type { ApiScope } from '../../../src/generated/prisma/client.ts';
 import { generateApiToken } from '../../../src/lib/shared/tokens.ts';
 import { podFor, startBackupHarness, type BackupHarness } from '../../support/backup-harness.ts';
@@ -356,11 +355,10 @@ describe('GET|HEAD /api/backups/{id}/download over HTTP from the production serv
     expect(record.size).toBeGreaterThan(64 * 1024);
   });
 
-  /** The framing and the private header every download answer must show. */
+  /** The framing every download answer must show. */
   function expectLengthFraming(answer: RawAnswer, length: number): void {
     expect(answer.headers['content-length']).toBe(String(length));
     expect(answer.headers['transfer-encoding']).toBeUndefined();
-    expect(answer.headers[DECLARED_LENGTH_HEADER]).toBeUndefined();
   }
 
   it('sends the whole file with Content-Length, not chunked, and its sha256', async () => {
@@ -415,9 +413,6 @@ describe('GET|HEAD /api/backups/{id}/download over HTTP from the production serv
     const stranger = await rawRequest(downloadUrl(record.id), { headers: bearer(tokenB) });
     expect(stranger.status).toBe(404);
     expect(JSON.parse(stranger.body.toString('utf8'))).toEqual({ error: `backup "${record.id}" not found` });
-    for (const answer of [anonymous, stranger]) {
-      expect(answer.headers['x-backup-sha256']).toBeUndefined();
-      expect(answer.headers[DECLARED_LENGTH_HEADER]).toBeUndefined();
-    }
+    for (const answer of [anonymous, stranger]) expect(answer.headers['x-backup-sha256']).toBeUndefined();
   });
 });

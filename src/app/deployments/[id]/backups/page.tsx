@@ -43,10 +43,16 @@ export default async function DeploymentBackupsPage({ params, searchParams }: Pa
   });
   if (!summary) notFound();
   const cursor = typeof cursorParam === 'string' && isRecordId(cursorParam) ? cursorParam : null;
-  const [history, restores] = await Promise.all([
-    listBackupHistory(prisma, summary.id, { limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) }),
+  const [listed, restores] = await Promise.all([
+    listBackupHistory(
+      prisma,
+      { workspaceId: principal.workspaceId, deploymentId: summary.id },
+      { limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) },
+    ),
     listRestoreHistory(prisma, summary.id, { limit: RESTORES_SHOWN }, now),
   ]);
+  // A cursor that is not one of its backups (a link edited by hand) shows an empty page, as the API refuses it.
+  const history = listed.kind === 'page' ? listed : { items: [], nextCursor: null };
   const offsiteBucket = context.runtime.config.S3_BUCKET ?? null;
   return (
     <>

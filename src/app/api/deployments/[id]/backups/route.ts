@@ -1,15 +1,10 @@
 import {
+  answerHistoryRequest,
   deploymentNotFound,
   findDeploymentForPrincipal,
   getWebContext,
-  historyQuerySchema,
   json,
   limitRequest,
-  listBackupHistory,
-  parseSearchParams,
-  problem,
-  quoteInput,
-  requireDeployment,
   requestBackup,
   requestClientAddress,
   requirePrincipal,
@@ -25,20 +20,7 @@ type Context = { params: Promise<{ id: string }> };
 /** A deployment's backup history, newest first: `?limit=1-100&cursor=<nextCursor of the previous page>`. */
 export async function GET(request: Request, { params }: Context): Promise<Response> {
   const { id } = await params;
-  const db = (await getWebContext()).runtime.database.prisma;
-  const deployment = await requireDeployment(db, request, id, new Date(), 'read');
-  if (deployment instanceof Response) return deployment;
-  const query = parseSearchParams(historyQuerySchema, new URL(request.url).searchParams);
-  if (!query.ok) return problem(400, query.message);
-  const { cursor } = query.value;
-  // A cursor must be a backup of this deployment: an unknown one would silently give an empty page.
-  if (cursor && (await db.backupRecord.count({ where: { id: cursor, deploymentId: deployment.id } })) === 0) {
-    return problem(
-      400,
-      `cursor must be the nextCursor of a previous page of this deployment's history (got ${quoteInput(cursor)})`,
-    );
-  }
-  return json(await listBackupHistory(db, deployment.id, query.value));
+  return answerHistoryRequest((await getWebContext()).runtime.database.prisma, request, id, new Date());
 }
 
 /**
