@@ -154,6 +154,8 @@ export type BackupRecordJsonSource = Pick<
   | 'pinned'
   | 'suspicious'
   | 'suspiciousReason'
+  | 'liveTableCount'
+  | 'dumpTableCount'
   | 'progressBytes'
   | 'progressAt'
   | 'jobId'
@@ -203,7 +205,8 @@ export async function listBackupHistory(
               FROM (SELECT r.id, r."deploymentId", r.status, r.trigger, r."startedAt", r."finishedAt", r."durationMs",
                            r."sizeBytes"::text AS "sizeBytes", r.sha256, r.format, r.extension, r.path, r."errorKind",
                            r.error, r."verifiedAt", r."verifyMethod", r."verifyError", r.pinned, r.suspicious,
-                           r."suspiciousReason", r."progressBytes"::text AS "progressBytes", r."progressAt", r."jobId",
+                           r."suspiciousReason", r."liveTableCount", r."dumpTableCount",
+                           r."progressBytes"::text AS "progressBytes", r."progressAt", r."jobId",
                            r."encryptedTo",
                            (SELECT coalesce(json_agg(json_build_object(
                                      'destination', u.destination, 'status', u.status, 'attempts', u.attempts,
