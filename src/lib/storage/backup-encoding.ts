@@ -7,12 +7,13 @@
  * before the file sink sees them. Reading needs the age identities only when the file is encrypted; without them it
  * refuses with `IdentityRequiredError`, naming the variable to set.
  */
-import { constants as fsConstants, createReadStream, openSync } from 'node:fs';
+import { createReadStream, openSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { type Readable, Transform, pipeline } from 'node:stream';
 import { constants, createGunzip, createGzip, createZstdCompress, createZstdDecompress } from 'node:zlib';
 import { AgeDecryptError, AgeDecryptStream, type AgeIdentity, findOpeningIdentity } from '../encryption/index.ts';
 import { readFileChunks } from './file-chunks.ts';
+import { READ_NO_FOLLOW } from './file-system.ts';
 
 /** The compressions the store applies (a deployment's `backupCompression`). */
 export const COMPRESSIONS = ['gzip', 'zstd', 'none'] as const;
@@ -94,7 +95,7 @@ export function openDecodedStream(filePath: string, encoding: StoredEncoding, op
   if (encoding.encrypted && identities.length === 0) throw new IdentityRequiredError(filePath);
   // Never through a symbolic link: the path was located (locateBackupFile); a link planted since fails with ELOOP.
   const file = createReadStream(filePath, {
-    fd: openSync(filePath, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW),
+    fd: openSync(filePath, READ_NO_FOLLOW),
     highWaterMark: options.highWaterMark ?? 256 * 1024,
   });
   const stages: Array<Readable | Transform> = [file];
@@ -137,7 +138,7 @@ export function readDecodedChunks(
   }
   async function* stored(): AsyncGenerator<Buffer> {
     // Never through a symbolic link, as openDecodedStream.
-    const file = await open(filePath, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+    const file = await open(filePath, READ_NO_FOLLOW);
     try {
       for await (const chunk of readFileChunks(file)) {
         options.onStoredChunk?.(chunk);

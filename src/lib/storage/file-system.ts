@@ -1,9 +1,13 @@
 /** Small filesystem helpers the storage modules share. */
+import { constants } from 'node:fs';
 import { open, unlink } from 'node:fs/promises';
 import { errorCode } from './storage-errors.ts';
 
 /** Backups hold a database's data: only the worker's user may read them. */
 export const BACKUP_FILE_MODE = 0o600;
+
+/** `open` flags for reading a backup file: a symbolic link at the last step fails with `ELOOP` instead of being followed. */
+export const READ_NO_FOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW;
 
 /** Flushes a directory's entries (renames, unlinks) to disk. */
 export async function syncDirectory(folder: string): Promise<void> {

@@ -30,7 +30,14 @@ export {
   type StoredBackup,
 } from './backup-store.ts';
 export { locateDeploymentFolder } from './deployment-folder.ts';
-export { BACKUP_FILE_MODE, ignoreCode, removeFileIfPresent, syncDirectory, writeFileDurably } from './file-system.ts';
+export {
+  BACKUP_FILE_MODE,
+  ignoreCode,
+  READ_NO_FOLLOW,
+  removeFileIfPresent,
+  syncDirectory,
+  writeFileDurably,
+} from './file-system.ts';
 export { errorCode, OutsideDeploymentFolderError, QuotaExceededError, VolumeReserveError } from './storage-errors.ts';
 export {
   findReserveShortfall,
@@ -50,7 +57,6 @@ export {
   locateBackupFile,
   openBackupFileForReading,
   placeBackupFile,
-  READ_NO_FOLLOW,
   requireBackupFile,
 } from './locate-backup-file.ts';
 export {

@@ -9,11 +9,11 @@
  * its name is a finished backup's name (not hidden, not a sidecar) ending with the record's extension. Consumers that
  * read it open it with `O_NOFOLLOW` ({@link openBackupFileForReading}), so a link planted after the check is refused too.
  */
-import { constants } from 'node:fs';
 import { lstat, open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { deploymentFolder, isBackupFileName } from './backup-path.ts';
 import { locateDeploymentFolder } from './deployment-folder.ts';
+import { READ_NO_FOLLOW } from './file-system.ts';
 import { errorCode, OutsideDeploymentFolderError } from './storage-errors.ts';
 
 /** What a record says about its file. */
@@ -139,9 +139,6 @@ export async function requireBackupFile(
   if (!location.ok) throw new BackupFileRefusedError(location.reason, location.detail);
   return location;
 }
-
-/** `open` flags for reading a backup file: a symbolic link at the last step fails with `ELOOP` instead of being followed. */
-export const READ_NO_FOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW;
 
 /**
  * Opens a located backup file for reading without following a link, and checks that what was opened is a regular

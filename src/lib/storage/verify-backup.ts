@@ -7,7 +7,8 @@ import { open, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseSidecar, sidecarPathFor } from './backup-path.ts';
 import { readFileChunks } from './file-chunks.ts';
-import { type BackupFileReference, locateBackupFile, READ_NO_FOLLOW } from './locate-backup-file.ts';
+import { READ_NO_FOLLOW } from './file-system.ts';
+import { type BackupFileReference, locateBackupFile } from './locate-backup-file.ts';
 import { errorCode } from './storage-errors.ts';
 
 /** Why a backup did not verify. */
