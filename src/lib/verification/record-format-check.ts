@@ -199,25 +199,13 @@ function appendReason(existing: string | null, reason: string): string {
 }
 
 async function raiseSuspicious(deps: FormatCheckDependencies, record: BackupRecord, reason: string): Promise<void> {
-  const deployment = await deps.db.deployment.findUniqueOrThrow({
-    where: { id: record.deploymentId },
-    select: { name: true, workspace: { select: { slug: true } } },
-  });
-  await raiseAndNotify(
-    deps.db,
-    deps.notifier,
-    {
-      workspaceId: record.workspaceId,
-      deploymentId: record.deploymentId,
-      deploymentName: deployment.name,
-      backupRecordId: record.id,
-      severity: 'WARNING',
-      kind: BACKUP_SUSPICIOUS_ALERT,
-      message:
-        `Backup of ${deployment.workspace.slug}/${deployment.name} from ${record.startedAt.toISOString()} succeeded ` +
-        `but is suspicious: ${reason}. Check that the data is all there; retention keeps the earlier backups.`,
-    },
-    deps.clock(),
+  await raiseBackupAlert(
+    deps,
+    record,
+    { severity: 'WARNING', kind: BACKUP_SUSPICIOUS_ALERT },
+    (backup) =>
+      `${backup} succeeded but is suspicious: ${reason}. Check that the data is all there; retention keeps the ` +
+      'earlier backups.',
   );
 }
 
@@ -226,14 +214,34 @@ async function raiseUnverified(
   record: BackupRecord,
   verifyError: string,
 ): Promise<void> {
-  const deployment = await deps.db.deployment.findUniqueOrThrow({
-    where: { id: record.deploymentId },
-    select: { name: true, workspace: { select: { slug: true } } },
-  });
   const lastVerified = await deps.db.backupRecord.findFirst({
     where: { deploymentId: record.deploymentId, status: 'SUCCEEDED', verifiedAt: { not: null } },
     orderBy: { startedAt: 'desc' },
     select: { startedAt: true },
+  });
+  await raiseBackupAlert(
+    deps,
+    record,
+    { severity: 'CRITICAL', kind: BACKUP_UNVERIFIED_ALERT },
+    (backup) =>
+      `${backup} failed its format check (${record.verifyMethod}): ${verifyError}. It is probably not restorable. ` +
+      `Newest backup that passed the check: ${lastVerified?.startedAt.toISOString() ?? 'none'}.`,
+  );
+}
+
+/**
+ * Raises an alert about this backup, its message written by `describe` from how a person names the backup
+ * ("Backup of {workspace}/{deployment} from {start}"), the deployment's name read for it.
+ */
+async function raiseBackupAlert(
+  deps: FormatCheckDependencies,
+  record: BackupRecord,
+  alert: { severity: 'WARNING' | 'CRITICAL'; kind: string },
+  describe: (backup: string) => string,
+): Promise<void> {
+  const deployment = await deps.db.deployment.findUniqueOrThrow({
+    where: { id: record.deploymentId },
+    select: { name: true, workspace: { select: { slug: true } } },
   });
   await raiseAndNotify(
     deps.db,
@@ -243,12 +251,10 @@ async function raiseUnverified(
       deploymentId: record.deploymentId,
       deploymentName: deployment.name,
       backupRecordId: record.id,
-      severity: 'CRITICAL',
-      kind: BACKUP_UNVERIFIED_ALERT,
-      message:
-        `Backup of ${deployment.workspace.slug}/${deployment.name} from ${record.startedAt.toISOString()} failed its format check ` +
-        `(${record.verifyMethod}): ${verifyError}. It is probably not restorable. ` +
-        `Newest backup that passed the check: ${lastVerified?.startedAt.toISOString() ?? 'none'}.`,
+      ...alert,
+      message: describe(
+        `Backup of ${deployment.workspace.slug}/${deployment.name} from ${record.startedAt.toISOString()}`,
+      ),
     },
     deps.clock(),
   );
