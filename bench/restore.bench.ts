@@ -69,11 +69,12 @@ const WRITE_BLOCK_BYTES = 4 * MIB;
 const TARGET_THROUGHPUT_RATIO = 0.9;
 /**
  * Peak RSS during the stream above the RSS just before it. The stream itself holds little: 4 MiB queued in the socket
- * (STDIN_HIGH_WATER_BYTES) with ws's masked copies, one read buffer and a frame. The rest is garbage: every frame and
- * its masked copy is a new buffer, and V8 frees buffers only at a mark-compact, which it starts once 64 MiB of them
- * have been allocated since the last one (its external-memory soft limit; `--trace-gc-nvp` on the client shows no
- * other collection while streaming), and some are allocated while the marking runs. Twice that limit. A stream without
- * its gate holds whatever the reader has not taken instead: hundreds of MiB for 1 GiB, or for 256 MiB into a slow reader.
+ * (STDIN_HIGH_WATER_BYTES) in reused frame buffers, and one read buffer. The limit was set when every frame and its
+ * masked copy were new buffers, which V8 frees only at a mark-compact, started once 64 MiB of them have been allocated
+ * since the last one (its external-memory soft limit), some more allocated while the marking runs: twice that limit.
+ * Since frames are reused (src/lib/kube/frame-pool.ts) the stream holds about 20 MiB above its start; the limit stays
+ * as it was. A stream without its gate holds whatever the reader has not taken instead: hundreds of MiB for 1 GiB, or
+ * for 256 MiB into a slow reader.
  */
 const TARGET_RSS_ABOVE_START_MIB = 128;
 
@@ -185,6 +186,8 @@ function createRunner(
   checksums: Map<string, string>,
 ): RunCase {
   let sequence = 0;
+  /** BENCH_PROFILE_DIR: each run of ours writes a V8 CPU profile there (`--cpu-prof`), to read in DevTools. */
+  const profileDirectory = process.env.BENCH_PROFILE_DIR;
   const slowReader = ['python3', '-c', SLOW_READER, String(settings.slowRateMiBPerSecond * MIB)];
 
   async function runKubectl(file: BenchFile): Promise<Run> {
@@ -200,7 +203,9 @@ function createRunner(
     argv.push('--deployment', DEPLOYMENT, '--container', CONTAINER, '--file', file.path, '--sha256', file.sha256);
     argv.push('--command-json', JSON.stringify(command));
     const { stdout, ...measured } = await runMeasured('restore', wrap, argv, reportPath(), {
-      nodeOptions: imageNodeOptions,
+      nodeOptions: profileDirectory
+        ? `${imageNodeOptions} --cpu-prof --cpu-prof-dir=${profileDirectory}`
+        : imageNodeOptions,
     });
     const report = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as RestoreClientReport;
     expectOutput('ours', report.stdout, expected);
@@ -449,7 +454,7 @@ async function main(): Promise<void> {
     await runCase('kubectl', files.warmUp);
     const warmUp = await runCase('ours', files.warmUp);
     console.log(
-      `ours: ws masks stdin frames with ${warmUp.report?.nativeMasking ? "bufferutil's native code" : 'its JavaScript loop (bufferutil not loaded)'}`,
+      `ours: the fake API is HTTPS, so stdin frames go out with a zero masking key (src/lib/kube/exec-socket.ts); over plain ws: ws would mask them with ${warmUp.report?.nativeMasking ? "bufferutil's native code" : 'its JavaScript loop (bufferutil not loaded)'}`,
     );
     for (let round = 1; round <= settings.runs; round += 1) {
       for (const benchCase of round % 2 === 1 ? cases : [...cases].reverse()) {

@@ -1,5 +1,6 @@
 import type { CoreV1Api, Exec, KubeConfig } from '@kubernetes/client-node';
-import { loadClientNode } from './client-node.ts';
+import { loadClientNode, loadWebSocketHandler } from './client-node.ts';
+import { openExecSocket } from './exec-socket.ts';
 import { DEFAULT_WORKSPACE_LABEL } from './pod-resolver.ts';
 
 /** The two Kubernetes clients exports and imports need (pod lookup and exec), and how pods are tied to workspaces. */
@@ -33,9 +34,10 @@ export function noKubeClients(reason: string): KubeClients {
 /** Builds the clients from a loaded KubeConfig (see `loadKubeConfig`). */
 export function createKubeClients(kubeConfig: KubeConfig, options: { workspaceLabel?: string } = {}): KubeClients {
   const { CoreV1Api, Exec } = loadClientNode();
+  const WebSocketHandler = loadWebSocketHandler();
   return {
     core: kubeConfig.makeApiClient(CoreV1Api),
-    exec: new Exec(kubeConfig),
+    exec: new Exec(kubeConfig, new WebSocketHandler(kubeConfig, openExecSocket)),
     workspaceLabel: options.workspaceLabel ?? DEFAULT_WORKSPACE_LABEL,
   };
 }

@@ -3,7 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { STDIN_HIGH_WATER_BYTES } from '../../../src/lib/kube/exec-with-input.ts';
+import { openExecSocket } from '../../../src/lib/kube/exec-socket.ts';
+import { execWithInput, STDIN_HIGH_WATER_BYTES } from '../../../src/lib/kube/exec-with-input.ts';
 import { createKubeClients } from '../../../src/lib/kube/kube-clients.ts';
 import { DEFAULT_WORKSPACE_LABEL } from '../../../src/lib/kube/pod-resolver.ts';
 import { runDataImport } from '../../../src/lib/restore/data-import.ts';
@@ -117,6 +118,47 @@ describe('the stdin stream of a restore', () => {
     );
 
     expect(error).toMatchObject({ kind: 'Aborted', direction: 'import' });
+  });
+});
+
+describe('stdin frames made from reused buffers', () => {
+  /** Chunks of varied sizes, all views of one buffer the source overwrites for each (as a file reader does). */
+  async function* chunksOfOneBuffer(sizes: number[], rounds: number, hash: ReturnType<typeof createHash>) {
+    const buffer = Buffer.allocUnsafe(Math.max(...sizes));
+    let fill = 0;
+    for (let round = 0; round < rounds; round += 1)
+      for (const size of sizes) {
+        const chunk = buffer.subarray(0, size);
+        for (let index = 0; index < size; index += 1) chunk[index] = (fill + index * 7) & 0xff;
+        fill += 1;
+        hash.update(chunk);
+        yield chunk;
+      }
+  }
+
+  it('deliver every chunk exactly, whatever the sizes before and after it', async () => {
+    const clients = createKubeClients(fake.kubeConfig());
+    // Large and small frames in turn: a frame that reuses a larger buffer must not send its stale tail.
+    const sizes = [300 * 1024, 1, 65_536, 7, 1024 * 1024, 256 * 1024 + 1, 13];
+    const hash = createHash('sha256');
+    const result = await execWithInput(clients.exec, {
+      namespace: 'apps',
+      pod: 'db-0',
+      container: 'db',
+      command: ['sha256sum'],
+      input: chunksOfOneBuffer(sizes, 12, hash),
+      timeoutMs: TIME_LIMIT_MS,
+      redact: (text) => text,
+    });
+
+    const expectedBytes = 12 * sizes.reduce((sum, size) => sum + size, 0);
+    expect(result).toMatchObject({ bytesSent: expectedBytes, stdout: `${hash.digest('hex')}  -\n` });
+  });
+
+  it('go out on the WebSocket the exec client opens with our options', () => {
+    const { exec } = createKubeClients(fake.kubeConfig());
+
+    expect((exec.handler as { socketFactory?: unknown }).socketFactory).toBe(openExecSocket);
   });
 });
 
