@@ -167,7 +167,7 @@ export function assembleBackupState(
     else recordsById.set(row.deploymentId, [row]);
   }
   const states = deployments.map((row): DeploymentBackupState => {
-    const listed = recordsById.get(row.id) ?? [];
+    const listed = recordsById.get(row.id) ?? NO_RECORDS;
     const running = listed.find((record) => record.status === 'RUNNING');
     const parsed = row.backupSchedule ? tryParseCron(row.backupSchedule, { timezone: row.backupTimezone }) : null;
     return {
@@ -197,10 +197,7 @@ export function assembleBackupState(
       overdue: findOverdue(row, options.now, options.overdueGraceMs),
       storedBackups: row.storedBackups,
       storedBytes: BigInt(row.storedBytes),
-      recentFailures: listed
-        .filter((record) => record.status === 'FAILED')
-        .sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime())
-        .map(({ id, startedAt, errorKind, error }) => ({ id, startedAt, errorKind, error })),
+      recentFailures: listFailures(listed),
       failuresSinceLastSuccess: listed.find((record) => record.status === 'FAILED')?.sameStatusCount ?? 0,
       running: running ? { id: running.id, startedAt: running.startedAt, trigger: running.trigger } : null,
     };
@@ -215,13 +212,38 @@ export function assembleBackupState(
       failing: states.filter((s) => s.failuresSinceLastSuccess > 0).length,
       running: states.filter((s) => s.running).length,
       storedBackups: states.reduce((sum, s) => sum + s.storedBackups, 0),
-      storedBytes: states.reduce((sum, s) => sum + s.storedBytes, 0n),
+      storedBytes: sumDecimals(deployments.map((row) => row.storedBytes)),
     },
     pruneSuggestions: states
       .filter((s) => s.storedBackups > PRUNE_SUGGESTION_THRESHOLD)
       .map((s) => ({ deploymentId: s.id, name: s.name, storedBackups: s.storedBackups, retention: s.retention })),
     volume,
   };
+}
+
+/** The rows of a deployment without listed records (most of them): no array made per deployment. */
+const NO_RECORDS: readonly RecordRow[] = Object.freeze([]);
+
+/** A deployment's listed failures, newest first. */
+function listFailures(listed: readonly RecordRow[]): FailedAttempt[] {
+  if (listed.length === 0) return [];
+  return listed
+    .filter((record) => record.status === 'FAILED')
+    .sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime())
+    .map(({ id, startedAt, errorKind, error }) => ({ id, startedAt, errorKind, error }));
+}
+
+/**
+ * The exact sum of non-negative decimal integers: in plain numbers while the sum is a safe integer (below 2^53 bytes,
+ * 9 PB), which covers any real volume without allocating a BigInt per addition; in BigInt arithmetic past that.
+ */
+export function sumDecimals(values: readonly string[]): bigint {
+  let sum = 0;
+  for (const value of values) {
+    sum += Number(value);
+    if (!Number.isSafeInteger(sum)) return values.reduce((total, each) => total + BigInt(each), 0n);
+  }
+  return BigInt(sum);
 }
 
 async function readVolume(root: string): Promise<BackupState['volume']> {
