@@ -1,26 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { assembleBackupState, sumDecimals, type DeploymentRow } from '../../../src/lib/backups/backup-state.ts';
+import { deploymentRow } from '../../support/state-rows.ts';
 
 const T0 = new Date('2026-12-03T18:00:00Z');
 
 function row(id: string, storedBytes: string): DeploymentRow {
-  return {
+  return deploymentRow({
     id,
-    workspaceId: 'w1',
-    workspaceSlug: 'acme',
     name: id,
-    status: 'RUNNING',
-    recipeSlug: 'postgresql',
-    backupEnabled: true,
-    backupSchedule: '0 3 * * *',
-    backupTimezone: 'UTC',
-    backupRetention: 10,
     lastBackupAt: new Date('2026-12-03T03:00:05Z'),
     createdAt: new Date('2026-01-01T00:00:00Z'),
     storedBackups: 2,
     storedBytes,
-    lastFailedAt: null,
-  };
+  });
 }
 
 describe('the stored-bytes total of the backup state', () => {
