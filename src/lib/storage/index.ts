@@ -11,6 +11,7 @@ export {
   parseManifest,
   readManifest,
 } from './backup-manifest.ts';
+export { flagManifestSuspicious, type ManifestFlagOutcome } from './manifest-flag.ts';
 export {
   deploymentFolder,
   formatSidecar,

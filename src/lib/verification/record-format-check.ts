@@ -15,7 +15,7 @@
 import type { BackupRecord, PrismaClient } from '../../generated/prisma/client.ts';
 import type { AgeIdentity } from '../encryption/index.ts';
 import { keepStart, type Logger, redactSecrets } from '../shared/index.ts';
-import { encodingOfExtension } from '../storage/index.ts';
+import { encodingOfExtension, flagManifestSuspicious } from '../storage/index.ts';
 import { BACKUP_SUSPICIOUS_ALERT, BACKUP_UNVERIFIED_ALERT, type Notifier, raiseAndNotify } from '../alerts/index.ts';
 import { type BackupFileLocation, backupFileReferenceOf, locateBackupFile } from '../storage/index.ts';
 import {
@@ -97,8 +97,9 @@ export async function recordFormatCheck(
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
   const startedAt = Date.now();
   let result: FormatCheck | null;
+  let location: BackupFileLocation | undefined;
   try {
-    const location = await locateFileOf(deps, record);
+    location = await locateFileOf(deps, record);
     result = location.ok
       ? await check(
           { path: location.path, format: record.format, extension: record.extension },
@@ -155,6 +156,11 @@ export async function recordFormatCheck(
         await raiseSuspicious(deps, verified, coverage.reason).catch((error: unknown) =>
           log.error({ err: error }, 'could not record the alert for a suspicious backup'),
         );
+        // The manifest says it too, so that a reindex from the volume keeps the flag (and retention the backups before).
+        if (location?.ok && verified.suspiciousReason)
+          await flagManifestSuspicious(location.path, verified.suspiciousReason).catch((error: unknown) =>
+            log.error({ err: error }, 'could not mark the backup suspicious in its manifest'),
+          );
       }
       return { record: verified, outcome: 'verified', detail };
     }

@@ -8,12 +8,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupRecord, Deployment } from '../../../src/generated/prisma/client.ts';
 import { BACKUP_SUSPICIOUS_ALERT } from '../../../src/lib/alerts/alerts.ts';
 import { executeBackup } from '../../../src/lib/backups/backup.ts';
+import { reindexBackups } from '../../../src/lib/backups/reindex.ts';
 import { pruneBackups } from '../../../src/lib/retention/prune.ts';
+import { readManifest } from '../../../src/lib/storage/index.ts';
 import { recordFormatCheck } from '../../../src/lib/verification/record-format-check.ts';
 import { podFor, startBackupHarness, type BackupHarness } from '../../support/backup-harness.ts';
 import { mariadb } from '../../support/engines.ts';
 import { createDeployment, createWorkspace } from '../../support/factories.ts';
 import { createDatabase, databaseUrl, dropDatabase, uniqueDatabaseName } from '../../support/postgres.ts';
+import { createTestDatabase } from '../../support/test-database.ts';
 
 // A dump that ends well but lacks tables is SUCCEEDED and suspicious: just before the export, the recipe's count
 // reads how many tables the database has (catalog only, in the pod, through the fake Kubernetes API's real exec
@@ -158,6 +161,12 @@ describe.each(['postgresql', 'mariadb'] as const)('%s: the tables of the dump ag
     expect(alert!.message).toContain(`succeeded but is suspicious: ${SHORT_REASON}`);
     // Counts, never a table's name: names are tenant data.
     for (const table of TABLES) expect(alert!.message).not.toContain(table);
+    // The manifest beside the file says so too: a reindex from the volume brings the flag back.
+    expect(await readManifest(record.path!)).toMatchObject({
+      recordId: record.id,
+      suspicious: true,
+      suspiciousReason: SHORT_REASON,
+    });
   });
 });
 
@@ -260,5 +269,25 @@ describe('a live count that fails', () => {
     expect(warning!.msg).toMatch(/table coverage unknown: export command in pod .* exited with code 2: psql: error/);
     const checked = await recordFormatCheck(harness.deps, record);
     expect(checked.detail).toContain('table coverage unknown (the live tables were not counted)');
+  });
+});
+
+describe('the platform database lost after a short dump', () => {
+  it('reindex from the volume brings the backup back suspicious, with its reason', async () => {
+    const short = await backUp(await deploymentOf('postgresql', oneTableBin));
+    const empty = await createTestDatabase();
+    try {
+      const report = await reindexBackups({ ...harness.deps, db: empty.prisma });
+
+      expect(report.problems).toEqual([]);
+      expect(await empty.prisma.backupRecord.findUniqueOrThrow({ where: { id: short.id } })).toMatchObject({
+        status: 'SUCCEEDED',
+        sha256: short.sha256,
+        suspicious: true,
+        suspiciousReason: SHORT_REASON,
+      });
+    } finally {
+      await empty.drop();
+    }
   });
 });
