@@ -1,5 +1,5 @@
 import { statfs } from 'node:fs/promises';
-import type { PrismaClient } from '../../generated/prisma/client.ts';
+import { Prisma, type PrismaClient } from '../../generated/prisma/client.ts';
 import { findRecipe } from '../recipes/index.ts';
 import { findOverdue, shouldRunBackup, type BackupDecision, type Overdue } from './backup-due.ts';
 import { describeCron, nextFireTime, tryParseCron } from '../cron/index.ts';
@@ -106,6 +106,32 @@ export interface RecordRow {
 }
 
 /**
+ * A timestamp column as milliseconds since the epoch (a float8, exact for millisecond timestamps): the driver reads a
+ * number, and the Date is made from it here. Read as a timestamp, each value went from PostgreSQL's text through the
+ * adapter's ISO rewrite to a Date parsed from that string, three times per deployment: about a third of the time a
+ * gathering spent outside the database at 10,000 deployments. Column names are ours, never input.
+ */
+function epochMs(column: string): Prisma.Sql {
+  return Prisma.raw(`(extract(epoch FROM ${column}) * 1000)::float8`);
+}
+
+/** A deployment row as the statement returns it: timestamps in milliseconds. */
+type DeploymentSqlRow = Omit<DeploymentRow, 'lastBackupAt' | 'createdAt' | 'lastFailedAt'> & {
+  lastBackupAtMs: number | null;
+  createdAtMs: number;
+  lastFailedAtMs: number | null;
+};
+
+function toDeploymentRow({ lastBackupAtMs, createdAtMs, lastFailedAtMs, ...row }: DeploymentSqlRow): DeploymentRow {
+  return {
+    ...row,
+    lastBackupAt: lastBackupAtMs === null ? null : new Date(lastBackupAtMs),
+    createdAt: new Date(createdAtMs),
+    lastFailedAt: lastFailedAtMs === null ? null : new Date(lastFailedAtMs),
+  };
+}
+
+/**
  * Gathers the backup state of every backup-enabled deployment in two queries, whatever their number: the deployments
  * with their workspace and record totals (BackupSummary, kept by triggers, so no record is aggregated here), and the
  * records worth listing (the newest failures since the last success of the deployments whose summary says they have
@@ -114,11 +140,12 @@ export interface RecordRow {
 export async function gatherBackupState(db: PrismaClient, options: StateOptions): Promise<BackupState> {
   const scope = options.workspaceId ?? null;
   const [deployments, records] = await Promise.all([
-    db.$queryRaw<DeploymentRow[]>`
+    db.$queryRaw<DeploymentSqlRow[]>`
       SELECT d.id, d."workspaceId", w.slug AS "workspaceSlug", d.name, d.status::text AS status, d."recipeSlug",
-             d."backupEnabled", d."backupSchedule", d."backupTimezone", d."backupRetention", d."lastBackupAt",
-             d."createdAt", coalesce(s."storedBackups", 0) AS "storedBackups",
-             coalesce(s."storedBytes", 0)::text AS "storedBytes", s."lastFailedAt"
+             d."backupEnabled", d."backupSchedule", d."backupTimezone", d."backupRetention",
+             ${epochMs('d."lastBackupAt"')} AS "lastBackupAtMs", ${epochMs('d."createdAt"')} AS "createdAtMs",
+             coalesce(s."storedBackups", 0) AS "storedBackups", coalesce(s."storedBytes", 0)::text AS "storedBytes",
+             ${epochMs('s."lastFailedAt"')} AS "lastFailedAtMs"
         FROM "Deployment" d
         JOIN "Workspace" w ON w.id = d."workspaceId"
         LEFT JOIN "BackupSummary" s ON s."deploymentId" = d.id
@@ -150,7 +177,7 @@ export async function gatherBackupState(db: PrismaClient, options: StateOptions)
        WHERE r.status = 'RUNNING' AND d."backupEnabled" AND (${scope}::text IS NULL OR d."workspaceId" = ${scope})`,
   ]);
   const volume = options.backupRoot ? await readVolume(options.backupRoot) : null;
-  return assembleBackupState(deployments, records, volume, options);
+  return assembleBackupState(deployments.map(toDeploymentRow), records, volume, options);
 }
 
 /** Pure assembly of the gathered rows into the state (exported for tests). */

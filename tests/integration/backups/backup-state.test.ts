@@ -272,6 +272,35 @@ describe('gatherBackupState', () => {
   });
 });
 
+describe('gatherBackupState timestamps', () => {
+  it('reads every deployment timestamp to the millisecond, as stored', async () => {
+    const workspace = await createWorkspace(db.prisma, { slug: 'millis' });
+    const exact = {
+      lastBackupAt: new Date('2026-02-28T03:00:07.123Z'),
+      createdAt: new Date('2025-12-31T23:59:59.999Z'),
+    };
+    const created = await deployment(workspace.id, 'millis-db', exact);
+    await db.prisma.backupRecord.create({
+      data: {
+        deploymentId: created.id,
+        workspaceId: workspace.id,
+        status: 'FAILED',
+        trigger: 'SCHEDULE',
+        startedAt: new Date('2026-03-01T05:20:00.001Z'),
+        finishedAt: new Date('2026-03-01T05:20:01.457Z'),
+      },
+    });
+
+    const state = await gatherBackupState(db.prisma, { ...OPTIONS, workspaceId: workspace.id });
+
+    expect(state.deployments).toHaveLength(1);
+    expect(state.deployments[0]).toMatchObject({ lastBackupAt: exact.lastBackupAt });
+    // The newest failure's time comes from BackupSummary (kept by triggers): the retry waits from it.
+    expect(state.deployments[0]!.decision).toMatchObject({ due: false, code: 'RETRY_LATER' });
+    expect((state.deployments[0]!.decision as { reason: string }).reason).toContain('2026-03-01T05:20:00.001Z');
+  });
+});
+
 describe('gatherBackupState query count', () => {
   let counted: PrismaClient<'query'>;
   let queries = 0;
