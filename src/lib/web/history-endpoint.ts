@@ -3,20 +3,28 @@ import { isRecordId } from '../shared/index.ts';
 import { deploymentNotFound, findDeploymentForPrincipal, type RequestHead, requirePrincipal } from './api-auth.ts';
 import { historyQuerySchema, listBackupHistory } from './backup-history.ts';
 import { json, parseSearchParams, problem, quoteInput } from './http.ts';
+import type { TokenCache } from './token-cache.ts';
+
+/** What the history endpoint reads with: Prisma and the web context's token rows. */
+export interface HistoryEndpointDependencies {
+  db: PrismaClient;
+  tokens: TokenCache;
+}
 
 /**
  * `GET /api/deployments/{id}/backups`: a deployment's backup history, newest first
  * (`?limit=1-100&cursor=<nextCursor of the previous page>`). The one implementation of the endpoint: the Next.js route
  * calls it, and so does our production server, which answers this hot endpoint without Next.js's request pipeline
- * (src/lib/web/direct-routes.ts). Two statements: the credential, then the page with its checks.
+ * (src/lib/web/direct-routes.ts). At most two statements: the credential (a row read in the last `TOKEN_CACHE_MS` is
+ * reused), then the page with its checks.
  */
 export async function answerHistoryRequest(
-  db: PrismaClient,
+  { db, tokens }: HistoryEndpointDependencies,
   request: RequestHead,
   id: string,
   now: Date,
 ): Promise<Response> {
-  const principal = await requirePrincipal(db, request, now, 'read');
+  const principal = await requirePrincipal(db, request, now, 'read', tokens);
   if (principal instanceof Response) return principal;
   if (!isRecordId(id)) return deploymentNotFound(id);
   const query = parseSearchParams(historyQuerySchema, new URL(request.url).searchParams);
