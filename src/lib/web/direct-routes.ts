@@ -50,7 +50,7 @@ export const serveDirectRoute: ServeDirectRoute = (req, res) => {
 
 async function serveHistory(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
   const { runtime, tokens } = await getWebContext();
-  const deps = { db: runtime.database.prisma, tokens };
+  const deps = { db: runtime.database.prisma, query: runtime.database.query, tokens };
   await sendResponse(req, res, await answerHistoryRequest(deps, requestHead(req), id, new Date()));
 }
 

@@ -21,7 +21,7 @@ type Context = { params: Promise<{ id: string }> };
 export async function GET(request: Request, { params }: Context): Promise<Response> {
   const { id } = await params;
   const { runtime, tokens } = await getWebContext();
-  const deps = { db: runtime.database.prisma, tokens };
+  const deps = { db: runtime.database.prisma, query: runtime.database.query, tokens };
   return answerHistoryRequest(deps, request, id, new Date());
 }
 
