@@ -13,13 +13,16 @@
  *
  * The load generator is this process (node:http, one request at a time per connection); it uses CPU on the same
  * machine as the server, which the load average printed with each case shows. The server's RSS is read from
- * /proc/{pid}/status every 200 ms: after warm-up, peak and at the end of each case.
+ * /proc/{pid}/status every 200 ms: after warm-up, peak and at the end of each case. The CPU time each request cost,
+ * the steadier figure on a busy machine: the server's from /proc/{pid}/stat (user + system) around each case, divided
+ * by its requests; PostgreSQL's, of the server processes connected to the benchmark's database (each one's
+ * /proc/{pid}/stat); the load generator's (this process) beside them.
  *
  * Targets: history at least 1,000 req/s with p99 under 100 ms; overview at least 50 req/s with no errors and p99 under
  * 1 s; the server's RSS flat (peak during a case at most 64 MiB above its start); the download at least 0.9x the plain
  * server's throughput (medians). Exits 0 whatever the targets say (MISS printed); 1 when the benchmark itself fails.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -141,6 +144,10 @@ interface LoadResult {
   maxMs: number;
   rss: RssFigures;
   load: number;
+  /** User + system CPU per request: of the server process, of PostgreSQL, of this process (the load generator). */
+  serverCpuMsPerRequest: number;
+  databaseCpuMsPerRequest: number;
+  clientCpuMsPerRequest: number;
 }
 
 interface RssFigures {
@@ -153,6 +160,52 @@ async function readRssMiB(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
   return match ? Number(match[1]) / 1024 : Number.NaN;
+}
+
+/** Clock ticks per second, the unit of /proc/{pid}/stat's times. */
+const CLOCK_TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** User + system CPU time a process has used so far (/proc/{pid}/stat, fields 14 and 15), in ms. */
+async function readCpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces), from field 3 (state) on: utime is field 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND) * 1000;
+}
+
+/**
+ * CPU time so far of each PostgreSQL process connected to the database at `url` (the server's pool), by pid. A
+ * process that ends during a case is missed, one that starts counts whole: the pool keeps its connections.
+ */
+async function readDatabaseCpuMs(url: string): Promise<Map<number, number>> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ pid: number }>(
+      'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+    );
+    const times = new Map<number, number>();
+    for (const { pid } of rows) {
+      const time = await readCpuMs(pid).catch(() => null);
+      if (time !== null) times.set(pid, time);
+    }
+    return times;
+  } finally {
+    await client.end();
+  }
+}
+
+/** CPU the processes of `after` used since `before`, in ms. */
+function cpuSpentMs(before: Map<number, number>, after: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, time] of after) total += time - (before.get(pid) ?? 0);
+  return total;
+}
+
+/** User + system CPU time of this process so far, in ms. */
+function ownCpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
 }
 
 function sampleRss(pid: number): { stop(): Promise<RssFigures> } {
@@ -196,6 +249,7 @@ function get(agent: http.Agent, url: URL, headers: Record<string, string>): Prom
 /** `connections` loops of GETs over keep-alive connections for `seconds`; latencies of every request. */
 async function runLoad(
   server: WebServer,
+  databaseUrl: string,
   target: string,
   headers: Record<string, string>,
   settings: Settings,
@@ -206,7 +260,11 @@ async function runLoad(
   const latencies: number[] = [];
   const errorKinds = new Map<string, number>();
   const load = loadavg()[0]!;
-  const rss = sampleRss(server.process.pid!);
+  const pid = server.process.pid!;
+  const rss = sampleRss(pid);
+  const serverCpuBefore = await readCpuMs(pid);
+  const databaseCpuBefore = await readDatabaseCpuMs(databaseUrl);
+  const clientCpuBefore = ownCpuMs();
   const started = performance.now();
   const deadline = started + seconds * 1000;
   await Promise.all(
@@ -220,6 +278,9 @@ async function runLoad(
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
+  const serverCpuMs = (await readCpuMs(pid)) - serverCpuBefore;
+  const clientCpuMs = ownCpuMs() - clientCpuBefore;
+  const databaseCpuMs = cpuSpentMs(databaseCpuBefore, await readDatabaseCpuMs(databaseUrl));
   agent.destroy();
   const sorted = latencies.sort((a, b) => a - b);
   const errors = [...errorKinds.values()].reduce((sum, count) => sum + count, 0);
@@ -233,6 +294,9 @@ async function runLoad(
     maxMs: sorted.at(-1) ?? Number.NaN,
     rss: await rss.stop(),
     load,
+    serverCpuMsPerRequest: serverCpuMs / latencies.length,
+    databaseCpuMsPerRequest: databaseCpuMs / latencies.length,
+    clientCpuMsPerRequest: clientCpuMs / latencies.length,
   };
 }
 
@@ -293,6 +357,7 @@ function describeLoad(label: string, result: LoadResult): string {
   return (
     `  ${label}: ${fixed(result.requestsPerSecond)} req/s, p50 ${fixed(result.p50Ms, 1)} ms, p99 ${fixed(result.p99Ms, 1)} ms, ` +
     `max ${fixed(result.maxMs)} ms, ${result.requests} requests, ${result.errors} errors${kinds ? ` (${kinds})` : ''}; ` +
+    `CPU per request: server ${fixed(result.serverCpuMsPerRequest, 2)} ms, PostgreSQL ${fixed(result.databaseCpuMsPerRequest, 2)} ms, load generator ${fixed(result.clientCpuMsPerRequest, 2)} ms; ` +
     `server RSS ${fixed(result.rss.startMiB)} -> peak ${fixed(result.rss.peakMiB)} -> ${fixed(result.rss.endMiB)} MiB; load ${fixed(result.load, 2)}`
   );
 }
@@ -349,8 +414,8 @@ async function main(): Promise<void> {
     );
     const results: LoadResult[] = [];
     for (const benchCase of cases) {
-      await runLoad(server, benchCase.target, benchCase.headers, settings, WARM_UP_SECONDS);
-      const result = await runLoad(server, benchCase.target, benchCase.headers, settings, settings.seconds);
+      await runLoad(server, url, benchCase.target, benchCase.headers, settings, WARM_UP_SECONDS);
+      const result = await runLoad(server, url, benchCase.target, benchCase.headers, settings, settings.seconds);
       results.push(result);
       console.log(describeLoad(benchCase.label, result));
     }

@@ -1,5 +1,7 @@
 import { inject } from 'vitest';
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
+import { poolQuery, type SqlQuery } from '../../src/lib/db/index.ts';
 import { PrismaClient } from '../../src/generated/prisma/client.ts';
 import { createDatabase, databaseUrl, dropDatabase, uniqueDatabaseName } from './postgres.ts';
 
@@ -8,6 +10,8 @@ export interface TestDatabase {
   name: string;
   url: string;
   prisma: PrismaClient;
+  /** Statements run without Prisma, on the same pool (as `Database.query`). */
+  query: SqlQuery;
   /** Disconnects and drops the database (kept when KEEP_TEST_DATABASES=1, to inspect after a failure). */
   drop(): Promise<void>;
 }
@@ -16,13 +20,16 @@ export interface TestDatabase {
 export async function createTestDatabase(): Promise<TestDatabase> {
   const name = await createDatabase(uniqueDatabaseName('ops_test'), inject('templateDatabase'));
   const url = databaseUrl(name);
-  const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: url }) });
+  const pool = new pg.Pool({ connectionString: url });
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     name,
     url,
     prisma,
+    query: poolQuery(pool),
     async drop() {
       await prisma.$disconnect();
+      await pool.end();
       if (process.env.KEEP_TEST_DATABASES !== '1') await dropDatabase(name);
     },
   };

@@ -23,8 +23,8 @@ export interface WebServer {
 }
 
 /**
- * `npm run start:web`'s command (`VAR=value … node <entry>`, read from package.json) on a free port with `env`, its
- * entry compiled first; resolves once it answers. Needs the built dashboard (`npm run build:web`).
+ * `npm run start:web`'s command (`VAR=value … node [--flag …] <entry>`, read from package.json) on a free port with
+ * `env`, its entry compiled first; resolves once it answers. Needs the built dashboard (`npm run build:web`).
  */
 export async function startWebServer(env: Record<string, string>): Promise<WebServer> {
   if (!existsSync(BUILD_ID)) {
@@ -32,27 +32,22 @@ export async function startWebServer(env: Record<string, string>): Promise<WebSe
       `the dashboard is not built (${BUILD_ID} is missing): run \`npm run build:web\` first (\`npm test\` does)`,
     );
   }
-  const script = JSON.parse(await readFile(PACKAGE_JSON, 'utf8')).scripts['start:web'] as string;
-  const command = /^((?:[A-Z_]+=\S+ )*)node (\S+)$/.exec(script);
-  if (!command) throw new Error(`start:web is not "VAR=value … node <entry>": ${script}`);
-  const [, assignments = '', entry = ''] = command;
+  const command = await readStartWebCommand();
   await compileWebServer();
   const port = await freePort();
-  const server = spawn(process.execPath, [entry, '--port', String(port), '--hostname', '127.0.0.1'], {
-    cwd: PROJECT_ROOT,
-    env: childEnvironment({
-      ...Object.fromEntries(
-        assignments
-          .trim()
-          .split(/\s+/)
-          .filter(Boolean)
-          .map((pair) => pair.split('=', 2) as [string, string]),
-      ),
-      // As in production: the server would set it itself, but the test runner's own NODE_ENV (test) is inherited.
-      NODE_ENV: 'production',
-      ...env,
-    }),
-  });
+  const server = spawn(
+    process.execPath,
+    [...command.argv.slice(1), '--port', String(port), '--hostname', '127.0.0.1'],
+    {
+      cwd: PROJECT_ROOT,
+      env: childEnvironment({
+        ...command.environment,
+        // As in production: the server would set it itself, but the test runner's own NODE_ENV (test) is inherited.
+        NODE_ENV: 'production',
+        ...env,
+      }),
+    },
+  );
   let output = '';
   server.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   server.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
@@ -82,6 +77,30 @@ export async function startWebServer(env: Record<string, string>): Promise<WebSe
   }
   server.kill('SIGKILL');
   throw new Error(`the web server did not answer within ${SERVER_START_MS} ms:\n${output}`);
+}
+
+/** `npm run start:web`'s command: its variables, and its argv from `node` on (V8 flags, then the entry). */
+export interface StartWebCommand {
+  environment: Record<string, string>;
+  argv: string[];
+}
+
+/** Reads `start:web` from package.json; it must be `VAR=value … node [--flag …] <entry>`. */
+export async function readStartWebCommand(): Promise<StartWebCommand> {
+  const script = JSON.parse(await readFile(PACKAGE_JSON, 'utf8')).scripts['start:web'] as string;
+  const command = /^((?:[A-Z_]+=\S+ )*)(node (?:--\S+ )*\S+)$/.exec(script);
+  if (!command) throw new Error(`start:web is not "VAR=value … node [--flag …] <entry>": ${script}`);
+  const [, assignments = '', argv = ''] = command;
+  return {
+    environment: Object.fromEntries(
+      assignments
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean)
+        .map((pair) => pair.split('=', 2) as [string, string]),
+    ),
+    argv: argv.split(' '),
+  };
 }
 
 /** `tsc -p tests/e2e/web/web-server.tsconfig.json`: dist/web-server.js as `npm run build` writes it. */

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { configSchema } from '../../src/lib/runtime/config.ts';
 import { PROJECT_ROOT } from '../support/processes.ts';
+import { readStartWebCommand } from '../support/web-server.ts';
 
 const read = (name: string) => readFile(path.join(PROJECT_ROOT, name), 'utf8');
 
@@ -70,7 +71,16 @@ describe('Dockerfile.web', () => {
     expect(final).toContain('COPY --from=build /app/.next ./.next');
     expect(final).toMatch(/^USER node$/m);
     expect(final).toMatch(/^EXPOSE 3000$/m);
-    expect(final).toContain('CMD ["node", "dist/web-server.js"]');
+  });
+
+  it('starts the server as `npm run start:web` does: the same node argv (V8 flags included) and variables', async () => {
+    const dockerfile = await read('Dockerfile.web');
+    const final = dockerfile.split(/^FROM /m).at(-1) ?? '';
+    const cmd = /^CMD (\[.*\])$/m.exec(final)?.[1];
+    const startWeb = await readStartWebCommand();
+    expect(startWeb.argv.at(-1)).toBe('dist/web-server.js');
+    expect(JSON.parse(cmd ?? 'null')).toEqual(startWeb.argv);
+    for (const [name, value] of Object.entries(startWeb.environment)) expect(final).toContain(`${name}=${value}`);
   });
 });
 

@@ -6,12 +6,15 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '../../generated/prisma/client.ts';
 import type { Logger } from '../shared/index.ts';
 import { applyMigrations, readMigrations, type MigrationConnection, type MigrationReport } from './migrations.ts';
+import { pgliteQuery, poolQuery, type SqlQuery } from './sql-query.ts';
 
 export { PrismaClient };
 
 /** An open, migrated database. `kind` says whether it is a PostgreSQL server or the embedded PGlite default. */
 export interface Database {
   prisma: PrismaClient;
+  /** Statements run without Prisma, on the same connections (see `SqlQuery`). */
+  query: SqlQuery;
   kind: 'postgres' | 'embedded';
   /** Where the data lives, safe to log (no credentials). */
   location: string;
@@ -42,15 +45,21 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     const report = await withPgConnection(options.databaseUrl, (connection) =>
       applyMigrations(connection, migrations, log),
     );
-    const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: options.databaseUrl }) });
+    // One pool for Prisma's adapter and for the statements run without Prisma.
+    const pool = new pg.Pool({ connectionString: options.databaseUrl });
+    const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
     await prisma.$queryRaw`SELECT 1`;
     return {
       prisma,
+      query: poolQuery(pool),
       kind: 'postgres',
       location: describePgLocation(options.databaseUrl),
       migrations: report,
       connection: { kind: 'postgres', url: options.databaseUrl },
-      close: () => prisma.$disconnect(),
+      async close() {
+        await prisma.$disconnect();
+        await pool.end();
+      },
     };
   }
   const dataDir = path.resolve(options.embeddedDir);
@@ -66,6 +75,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
   return {
     prisma,
+    query: pgliteQuery(pglite),
     kind: 'embedded',
     location: dataDir,
     migrations: report,

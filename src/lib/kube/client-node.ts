@@ -4,12 +4,16 @@ import type { WebSocketHandler } from '@kubernetes/client-node/dist/web-socket-h
 
 /**
  * @kubernetes/client-node, loaded on first use: its KubeConfig imports the whole generated Kubernetes API (~0.8 s at
- * start-up here), which a command that never execs (list, pin, prune, token) should not pay.
+ * start-up here), which a command that never execs (list, pin, prune, token) should not pay. The web process never
+ * loads it (its clients refuse every call, see `noKubeClients`), so `next build` leaves the require to Node instead of
+ * bundling the generated API into every server chunk (serverExternalPackages does not cover a `createRequire` call).
  */
 let clientNode: typeof ClientNode | undefined;
 
 export function loadClientNode(): typeof ClientNode {
-  clientNode ??= createRequire(import.meta.url)('@kubernetes/client-node') as typeof ClientNode;
+  clientNode ??= createRequire(import.meta.url)(
+    /* turbopackIgnore: true */ '@kubernetes/client-node',
+  ) as typeof ClientNode;
   return clientNode;
 }
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { BackupRecord, Prisma, PrismaClient } from '../../generated/prisma/client.ts';
 import { pageLimitSchema } from './page-limit.ts';
 import { recordIdSchema } from '../shared/index.ts';
+import type { SqlQuery } from '../db/index.ts';
 
 /** Query of the history endpoint: `?cursor=<backup id>&limit=<1-100>`. */
 export const historyQuerySchema = z.object({
@@ -168,95 +169,99 @@ export type HistoryPage =
   | { kind: 'no-deployment' }
   | { kind: 'unknown-cursor' };
 
-/**
- * A record as the history statement writes it in JSON: timestamps as PostgreSQL writes them (UTC, the zone left
- * out), sizes as decimal strings (a JSON number would lose digits past 2^53), each with its uploads.
- */
-type RecordJsonRow = Omit<
-  BackupRecordJsonSource,
-  'startedAt' | 'finishedAt' | 'verifiedAt' | 'progressAt' | 'sizeBytes' | 'progressBytes'
-> & {
-  startedAt: string;
-  finishedAt: string | null;
-  verifiedAt: string | null;
-  progressAt: string | null;
-  sizeBytes: string | null;
-  progressBytes: string | null;
-  uploads: Array<
-    Omit<UploadRow, 'uploadedAt' | 'nextAttemptAt'> & { uploadedAt: string | null; nextAttemptAt: string }
-  >;
-};
+/** A page of history as the API sends it: the JSON text of `{ items, nextCursor }`, or why there is none. */
+export type HistoryPageJson = { kind: 'page'; json: string } | { kind: 'no-deployment' } | { kind: 'unknown-cursor' };
+
+/** How the statement writes an instant: as `Date.prototype.toISOString` does (`timestamp(3)` columns hold UTC). */
+const ISO_INSTANT = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
 
 /**
- * One page of a deployment's history, newest first (ties by id), and the cursor of the next page, in one statement
- * whatever the page size: that the deployment is the workspace's, that the cursor is one of its backups, the records
- * and the off-site copies of each. A page follows its cursor by (startedAt, id), the order it is sorted in. The page
- * comes as one JSON value: Prisma's mapping of a raw result value by value cost more than the statement itself.
+ * The history statement ($1 deployment, $2 workspace, $3 cursor or null, $4 page size). In one statement whatever
+ * the page size: that the deployment is the workspace's, that the cursor is one of its backups, the records and the
+ * off-site copies of each, newest first (ties by id; a page follows its cursor by (startedAt, id), the order it is
+ * sorted in). PostgreSQL writes the whole answer, `{"items":[…],"nextCursor":…}`, exactly as `JSON.stringify` would
+ * write a `BackupHistoryItem` (keys in its order, instants by `ISO_INSTANT`, sizes as decimal strings: a JSON number
+ * would lose digits past 2^53), so the server sends that text on as it is: parsing and writing it again in Node cost
+ * more than the statement. Objects come from `row_to_json` and arrays from `string_agg`, both without the spaces
+ * `json_build_object` and `json_agg` put in.
  */
-export async function listBackupHistory(
-  db: PrismaClient,
-  scope: { workspaceId: string; deploymentId: string },
-  query: HistoryQuery,
-): Promise<HistoryPage> {
-  const cursor = query.cursor ?? null;
-  const rows = await db.$queryRaw<Array<{ cursorFound: boolean; records: string }>>`
-    SELECT c.id IS NOT NULL AS "cursorFound",
-           (SELECT coalesce(json_agg(page ORDER BY page."startedAt" DESC, page.id DESC), '[]')::text
-              FROM (SELECT r.id, r."deploymentId", r.status, r.trigger, r."startedAt", r."finishedAt", r."durationMs",
-                           r."sizeBytes"::text AS "sizeBytes", r.sha256, r.format, r.extension, r.path, r."errorKind",
-                           r.error, r."verifiedAt", r."verifyMethod", r."verifyError", r.pinned, r.suspicious,
-                           r."suspiciousReason", r."liveTableCount", r."dumpTableCount",
-                           r."progressBytes"::text AS "progressBytes", r."progressAt", r."jobId",
-                           r."encryptedTo",
-                           (SELECT coalesce(json_agg(json_build_object(
-                                     'destination', u.destination, 'status', u.status, 'attempts', u.attempts,
-                                     'lastError', u."lastError", 'uploadedAt', u."uploadedAt",
-                                     'nextAttemptAt', u."nextAttemptAt") ORDER BY u.destination), '[]')
-                              FROM "BackupUpload" u
-                             WHERE u."backupRecordId" = r.id) AS uploads
-                      FROM "BackupRecord" r
-                     WHERE r."deploymentId" = d.id
-                       AND (${cursor}::text IS NULL OR (r."startedAt", r.id) < (c."startedAt", c.id))
-                     ORDER BY r."startedAt" DESC, r.id DESC
-                     LIMIT ${query.limit + 1}) page) AS records
+const HISTORY_PAGE_SQL = `
+  WITH scope AS (
+    SELECT d.id, c.id AS "cursorId", c."startedAt" AS "cursorStartedAt"
       FROM "Deployment" d
-      LEFT JOIN "BackupRecord" c ON c.id = ${cursor}::text AND c."deploymentId" = d.id
-     WHERE d.id = ${scope.deploymentId} AND d."workspaceId" = ${scope.workspaceId}`;
-  const [row] = rows;
+      LEFT JOIN "BackupRecord" c ON c.id = $3::text AND c."deploymentId" = d.id
+     WHERE d.id = $1::text AND d."workspaceId" = $2::text
+  ), page AS (
+    SELECT r.*, row_number() OVER (ORDER BY r."startedAt" DESC, r.id DESC) AS position
+      FROM scope s
+      JOIN LATERAL (SELECT * FROM "BackupRecord" r
+                     WHERE r."deploymentId" = s.id
+                       AND ($3::text IS NULL OR (r."startedAt", r.id) < (s."cursorStartedAt", s."cursorId"))
+                     ORDER BY r."startedAt" DESC, r.id DESC
+                     LIMIT $4::int + 1) r ON true
+  )
+  SELECT ($3::text IS NULL OR s."cursorId" IS NOT NULL) AS "cursorFound",
+         '{"items":[' || coalesce((
+           SELECT string_agg(row_to_json(item)::text, ',' ORDER BY p.position)
+             FROM page p
+            CROSS JOIN LATERAL (
+              SELECT p.id, p."deploymentId", p.status, p.trigger,
+                     to_char(p."startedAt", ${ISO_INSTANT}) AS "startedAt",
+                     to_char(p."finishedAt", ${ISO_INSTANT}) AS "finishedAt",
+                     p."durationMs", p."sizeBytes"::text AS "sizeBytes", p.sha256, p.format, p.extension,
+                     CASE WHEN p.path <> '' THEN substring(p.path FROM '[^/]*$') END AS "fileName",
+                     p."errorKind", p.error, to_char(p."verifiedAt", ${ISO_INSTANT}) AS "verifiedAt",
+                     p."verifyMethod", p."verifyError", p.pinned, p.suspicious, p."suspiciousReason",
+                     p."liveTableCount", p."dumpTableCount", p."progressBytes"::text AS "progressBytes",
+                     to_char(p."progressAt", ${ISO_INSTANT}) AS "progressAt", p."jobId",
+                     coalesce(string_to_array(nullif(p."encryptedTo", ''), ','), '{}') AS "encryptedTo",
+                     ('[' || coalesce((
+                       SELECT string_agg(row_to_json(upload)::text, ',' ORDER BY upload.destination)
+                         FROM (SELECT u.destination, u.status, u.attempts, u."lastError",
+                                      to_char(u."uploadedAt", ${ISO_INSTANT}) AS "uploadedAt",
+                                      CASE WHEN u.status = 'PENDING'
+                                           THEN to_char(u."nextAttemptAt", ${ISO_INSTANT}) END AS "nextAttemptAt"
+                                 FROM "BackupUpload" u
+                                WHERE u."backupRecordId" = p.id) upload), '') || ']')::json AS uploads
+            ) item
+            WHERE p.position <= $4::int), '') ||
+         '],"nextCursor":' ||
+         coalesce((SELECT to_json(p.id)::text FROM page p
+                    WHERE p.position = $4::int AND EXISTS (SELECT 1 FROM page more WHERE more.position > $4::int)),
+                  'null') ||
+         '}' AS json
+    FROM scope s`;
+
+/**
+ * One page of a deployment's history as the API sends it (see `HISTORY_PAGE_SQL`), run without Prisma as a prepared
+ * statement: Prisma's work per query and a new plan per call cost more than the statement itself.
+ */
+export async function readBackupHistoryJson(
+  query: SqlQuery,
+  scope: { workspaceId: string; deploymentId: string },
+  page: HistoryQuery,
+): Promise<HistoryPageJson> {
+  const cursor = page.cursor ?? null;
+  const [row] = await query<{ cursorFound: boolean; json: string }>({
+    name: 'backup-history-page',
+    text: HISTORY_PAGE_SQL,
+    values: [scope.deploymentId, scope.workspaceId, cursor, page.limit],
+  });
   if (!row) return { kind: 'no-deployment' };
-  if (cursor !== null && !row.cursorFound) return { kind: 'unknown-cursor' };
-  const records = JSON.parse(row.records) as RecordJsonRow[];
-  const page = records.slice(0, query.limit);
-  return {
-    kind: 'page',
-    items: page.map(toHistoryItem),
-    nextCursor: records.length > query.limit ? (page.at(-1)?.id ?? null) : null,
-  };
+  if (!row.cursorFound) return { kind: 'unknown-cursor' };
+  return { kind: 'page', json: row.json };
 }
 
-function toHistoryItem(row: RecordJsonRow): BackupHistoryItem {
-  const record = {
-    ...row,
-    startedAt: utcTimestamp(row.startedAt),
-    finishedAt: row.finishedAt === null ? null : utcTimestamp(row.finishedAt),
-    verifiedAt: row.verifiedAt === null ? null : utcTimestamp(row.verifiedAt),
-    progressAt: row.progressAt === null ? null : utcTimestamp(row.progressAt),
-    sizeBytes: row.sizeBytes === null ? null : BigInt(row.sizeBytes),
-    progressBytes: row.progressBytes === null ? null : BigInt(row.progressBytes),
-  };
-  const uploads = row.uploads.map((upload) =>
-    toBackupUploadJson({
-      ...upload,
-      uploadedAt: upload.uploadedAt === null ? null : utcTimestamp(upload.uploadedAt),
-      nextAttemptAt: utcTimestamp(upload.nextAttemptAt),
-    }),
-  );
-  return { ...toBackupRecordJson(record), uploads };
-}
-
-/** A `timestamp` column (UTC, the zone left out) as PostgreSQL writes it in JSON, e.g. `2026-03-01T02:59:00.5`. */
-function utcTimestamp(text: string): Date {
-  return new Date(`${text}Z`);
+/** One page of a deployment's history (for the dashboard's page): the API's answer, read as values. */
+export async function listBackupHistory(
+  query: SqlQuery,
+  scope: { workspaceId: string; deploymentId: string },
+  page: HistoryQuery,
+): Promise<HistoryPage> {
+  const history = await readBackupHistoryJson(query, scope, page);
+  if (history.kind !== 'page') return history;
+  const { items, nextCursor } = JSON.parse(history.json) as { items: BackupHistoryItem[]; nextCursor: string | null };
+  return { kind: 'page', items, nextCursor };
 }
 
 /** One backup as the history shows it (the record and its off-site copies); null when there is none with this id. */

@@ -49,8 +49,9 @@ export const serveDirectRoute: ServeDirectRoute = (req, res) => {
 };
 
 async function serveHistory(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
-  const { runtime } = await getWebContext();
-  await sendResponse(req, res, await answerHistoryRequest(runtime.database.prisma, requestHead(req), id, new Date()));
+  const { runtime, tokens } = await getWebContext();
+  const deps = { db: runtime.database.prisma, query: runtime.database.query, tokens };
+  await sendResponse(req, res, await answerHistoryRequest(deps, requestHead(req), id, new Date()));
 }
 
 async function serveDownload(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {

@@ -1,31 +1,45 @@
 import type { PrismaClient } from '../../generated/prisma/client.ts';
+import type { SqlQuery } from '../db/index.ts';
 import { isRecordId } from '../shared/index.ts';
 import { deploymentNotFound, findDeploymentForPrincipal, type RequestHead, requirePrincipal } from './api-auth.ts';
-import { historyQuerySchema, listBackupHistory } from './backup-history.ts';
-import { json, parseSearchParams, problem, quoteInput } from './http.ts';
+import { historyQuerySchema, readBackupHistoryJson } from './backup-history.ts';
+import { jsonText, parseSearchParams, problem, quoteInput } from './http.ts';
+import type { TokenCache } from './token-cache.ts';
+
+/** What the history endpoint reads with: Prisma, the statements run without it, the web context's token rows. */
+export interface HistoryEndpointDependencies {
+  db: PrismaClient;
+  query: SqlQuery;
+  tokens: TokenCache;
+}
 
 /**
  * `GET /api/deployments/{id}/backups`: a deployment's backup history, newest first
  * (`?limit=1-100&cursor=<nextCursor of the previous page>`). The one implementation of the endpoint: the Next.js route
  * calls it, and so does our production server, which answers this hot endpoint without Next.js's request pipeline
- * (src/lib/web/direct-routes.ts). Two statements: the credential, then the page with its checks.
+ * (src/lib/web/direct-routes.ts). At most two statements, the credential (a row read in the last
+ * `TOKEN_CACHE_MS` is reused) and the page with its checks, whose JSON text PostgreSQL writes and the answer carries.
  */
 export async function answerHistoryRequest(
-  db: PrismaClient,
+  deps: HistoryEndpointDependencies,
   request: RequestHead,
   id: string,
   now: Date,
 ): Promise<Response> {
-  const principal = await requirePrincipal(db, request, now, 'read');
+  const principal = await requirePrincipal(deps.db, request, now, 'read', deps.tokens);
   if (principal instanceof Response) return principal;
   if (!isRecordId(id)) return deploymentNotFound(id);
   const query = parseSearchParams(historyQuerySchema, new URL(request.url).searchParams);
   if (!query.ok) {
     // Someone else's deployment is a 404 whatever the query says, as before the query is read.
-    const deployment = await findDeploymentForPrincipal(db, principal, id);
+    const deployment = await findDeploymentForPrincipal(deps.db, principal, id);
     return deployment ? problem(400, query.message) : deploymentNotFound(id);
   }
-  const history = await listBackupHistory(db, { workspaceId: principal.workspaceId, deploymentId: id }, query.value);
+  const history = await readBackupHistoryJson(
+    deps.query,
+    { workspaceId: principal.workspaceId, deploymentId: id },
+    query.value,
+  );
   if (history.kind === 'no-deployment') return deploymentNotFound(id);
   if (history.kind === 'unknown-cursor') {
     // A cursor must be a backup of this deployment: an unknown one would silently give an empty page.
@@ -34,5 +48,5 @@ export async function answerHistoryRequest(
       `cursor must be the nextCursor of a previous page of this deployment's history (got ${quoteInput(query.value.cursor ?? '')})`,
     );
   }
-  return json({ items: history.items, nextCursor: history.nextCursor });
+  return jsonText(history.json);
 }

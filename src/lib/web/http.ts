@@ -22,7 +22,12 @@ export function stringifyJson(value: unknown): string {
 
 /** A JSON response (BigInt-safe), not cacheable. */
 export function json(body: unknown, init: { status?: number; headers?: Record<string, string> } = {}): Response {
-  return new Response(stringifyJson(body), {
+  return jsonText(stringifyJson(body), init);
+}
+
+/** A JSON response whose text is written already (e.g. by PostgreSQL), not cacheable. */
+export function jsonText(text: string, init: { status?: number; headers?: Record<string, string> } = {}): Response {
+  return new Response(text, {
     status: init.status ?? 200,
     headers: { 'content-type': 'application/json; charset=utf-8', ...NO_STORE, ...init.headers },
   });

@@ -28,11 +28,13 @@ export {
   historyQuerySchema,
   listBackupHistory,
   loadBackupHistoryItem,
+  readBackupHistoryJson,
   toBackupRecordJson,
 } from './backup-history.ts';
 export { type DeploymentBackupSummary, loadDeploymentBackupSummary } from './deployment-page.ts';
 export { describeSpan, formatDuration, formatInstant, formatRelative, shortSha256 } from './display.ts';
-export { json, parseSearchParams, problem, quoteInput } from './http.ts';
+export { json, jsonText, parseSearchParams, problem, quoteInput } from './http.ts';
+export { createTokenCache, TOKEN_CACHE_MS, type TokenCache } from './token-cache.ts';
 export { gatherMetricsSnapshot } from './metrics-snapshot.ts';
 export { buildMetricsRegistry } from './metrics.ts';
 export { describeOffsiteCopies } from './offsite-copy-state.ts';

@@ -1,7 +1,7 @@
-import { PrismaPg } from '@prisma/adapter-pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrismaClient, type Deployment } from '../../../src/generated/prisma/client.ts';
 import { DATA_SHRANK_ALERT } from '../../../src/lib/alerts/alerts.ts';
+import type { SqlQuery } from '../../../src/lib/db/index.ts';
 import { listBackupHistory, loadBackupHistoryItem } from '../../../src/lib/web/backup-history.ts';
 import { loadDeploymentBackupSummary } from '../../../src/lib/web/deployment-page.ts';
 import { loadOverview, OVERVIEW_SHARE_MS, type RankedOverview } from '../../../src/lib/web/overview.ts';
@@ -18,8 +18,8 @@ async function summaryOf(...args: Parameters<typeof loadDeploymentBackupSummary>
 }
 
 /** The first page of a deployment's history in the test's workspace (any other answer fails the test). */
-async function historyPage(db: PrismaClient, deploymentId: string, limit: number) {
-  const history = await listBackupHistory(db, { workspaceId, deploymentId }, { limit });
+async function historyPage(query: SqlQuery, deploymentId: string, limit: number) {
+  const history = await listBackupHistory(query, { workspaceId, deploymentId }, { limit });
   if (history.kind !== 'page') throw new Error(`no history page for deployment ${deploymentId}: ${history.kind}`);
   return history;
 }
@@ -75,7 +75,7 @@ describe('backup history JSON', () => {
       verifyError: 'pg_restore could not read the whole dump',
     });
     const unchecked = await backup(deployment, 1);
-    const { items } = await historyPage(database.prisma, deployment.id, 10);
+    const { items } = await historyPage(database.query, deployment.id, 10);
     expect(items.map((item) => item.id)).toEqual([verified.id, failed.id, unchecked.id]);
     expect(items[0]).toMatchObject({
       verifiedAt: '2026-11-22T03:04:00.000Z',
@@ -118,7 +118,7 @@ describe('backup history JSON: off-site copies', () => {
       nextAttemptAt: T0,
     });
 
-    const { items } = await historyPage(database.prisma, deployment.id, 10);
+    const { items } = await historyPage(database.query, deployment.id, 10);
     expect(items.map((item) => [item.id, item.pinned])).toEqual([
       [uploaded.id, true],
       [retrying.id, false],
@@ -180,40 +180,33 @@ describe('backup history JSON: off-site copies', () => {
 
   it('reads a page of 3 backups and a page of 20 in one statement', async () => {
     const deployment = await createDeployment(database.prisma, workspaceId);
-    const counted = new PrismaClient({
-      adapter: new PrismaPg({ connectionString: database.url }),
-      log: [{ emit: 'event', level: 'query' }],
-    });
     let queries = 0;
-    counted.$on('query', () => {
+    const counted: SqlQuery = (statement) => {
       queries += 1;
-    });
+      return database.query(statement);
+    };
     const countQueries = async () => {
       queries = 0;
       const { items } = await historyPage(counted, deployment.id, 20);
       return { queries, backups: items.length, uploads: items.flatMap((item) => item.uploads).length };
     };
-    try {
-      for (let minutes = 0; minutes < 20; minutes += 1) {
-        const record = await backup(deployment, minutes);
-        if (minutes < 3 || minutes >= 6) await upload(record.id, 's3', { status: 'UPLOADED', uploadedAt: T0 });
-      }
-      const twenty = await countQueries();
-      await database.prisma.backupUpload.deleteMany({
-        where: {
-          backupRecord: { deploymentId: deployment.id, startedAt: { gte: new Date(T0.getTime() + 3 * MINUTE) } },
-        },
-      });
-      await database.prisma.backupRecord.deleteMany({
-        where: { deploymentId: deployment.id, startedAt: { gte: new Date(T0.getTime() + 3 * MINUTE) } },
-      });
-      const three = await countQueries();
-      expect(twenty).toEqual({ queries: three.queries, backups: 20, uploads: 17 });
-      expect(three).toMatchObject({ backups: 3, uploads: 3 });
-      expect(three.queries).toBe(1);
-    } finally {
-      await counted.$disconnect();
+    for (let minutes = 0; minutes < 20; minutes += 1) {
+      const record = await backup(deployment, minutes);
+      if (minutes < 3 || minutes >= 6) await upload(record.id, 's3', { status: 'UPLOADED', uploadedAt: T0 });
     }
+    const twenty = await countQueries();
+    await database.prisma.backupUpload.deleteMany({
+      where: {
+        backupRecord: { deploymentId: deployment.id, startedAt: { gte: new Date(T0.getTime() + 3 * MINUTE) } },
+      },
+    });
+    await database.prisma.backupRecord.deleteMany({
+      where: { deploymentId: deployment.id, startedAt: { gte: new Date(T0.getTime() + 3 * MINUTE) } },
+    });
+    const three = await countQueries();
+    expect(twenty).toEqual({ queries: three.queries, backups: 20, uploads: 17 });
+    expect(three).toMatchObject({ backups: 3, uploads: 3 });
+    expect(three.queries).toBe(1);
   });
 });
 

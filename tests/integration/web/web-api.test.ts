@@ -385,6 +385,139 @@ describe('GET /api/deployments/{id}/backups: history pages', () => {
     expect(text).toContain('"sizeBytes":"1152921504606846976"');
   });
 
+  it('writes every field of a history item, exactly these keys in this order, for a record with every field set', async () => {
+    const full = await createDeployment(db, mine.id, { name: 'every-field-db' });
+    // Milliseconds that PostgreSQL writes shortened (.5) or not at all (.000), and text JSON must escape.
+    const startedAt = new Date('2026-03-01T02:59:00.500Z');
+    const finishedAt = new Date('2026-03-01T03:01:02.000Z');
+    const verifiedAt = new Date('2026-03-01T03:02:03.456Z');
+    const progressAt = new Date('2026-03-01T03:00:59.010Z');
+    const error = 'pg_dump: "quoted" back\\slash\nnew line\ttab \u0001 ünïcödé ✓ </script>';
+    const record = await storeRecord(full, {
+      status: 'SUCCEEDED',
+      trigger: 'MANUAL',
+      path: `${harness.root}/${mine.id}/every-field-db/20260301T025900.500Z.dump.gz.age`,
+      sizeBytes: 9_007_199_254_740_993n,
+      sha256: 'a'.repeat(64),
+      format: 'postgres-custom',
+      extension: 'dump.gz.age',
+      startedAt,
+      finishedAt,
+      durationMs: 122_500,
+      exitCode: 0,
+      errorKind: 'ExecFailed',
+      error,
+      stderrTail: 'not part of the item',
+      claimToken: 'not part of the item',
+      verifiedAt,
+      verifyMethod: 'pg_restore --list',
+      verifyError: 'an earlier check failed',
+      pinned: true,
+      progressBytes: 4_096n,
+      progressAt,
+      jobId: 'job-0001',
+      encryptedTo: 'x25519:0123456789abcdef,x25519:fedcba9876543210',
+      suspicious: true,
+      suspiciousReason: '12 of 13 tables',
+      liveTableCount: 13,
+      dumpTableCount: 12,
+    });
+    const nextAttemptAt = new Date('2026-03-01T04:00:00.250Z');
+    const uploadedAt = new Date('2026-03-01T03:10:00.000Z');
+    await db.backupUpload.createMany({
+      data: [
+        {
+          backupRecordId: record.id,
+          destination: 'b-s3',
+          objectKey: 'k1',
+          status: 'UPLOADED',
+          attempts: 1,
+          nextAttemptAt,
+          uploadedAt,
+        },
+        {
+          backupRecordId: record.id,
+          destination: 'a-minio',
+          objectKey: 'k2',
+          status: 'PENDING',
+          attempts: 2,
+          nextAttemptAt,
+          lastError: 'HTTP 503 "slow down"',
+        },
+        {
+          backupRecordId: record.id,
+          destination: 'c-b2',
+          objectKey: 'k3',
+          status: 'FAILED',
+          attempts: 5,
+          nextAttemptAt,
+          lastError: 'gave up',
+        },
+      ],
+    });
+    const expected = {
+      items: [
+        {
+          id: record.id,
+          deploymentId: full.id,
+          status: 'SUCCEEDED',
+          trigger: 'MANUAL',
+          startedAt: '2026-03-01T02:59:00.500Z',
+          finishedAt: '2026-03-01T03:01:02.000Z',
+          durationMs: 122_500,
+          sizeBytes: '9007199254740993',
+          sha256: 'a'.repeat(64),
+          format: 'postgres-custom',
+          extension: 'dump.gz.age',
+          fileName: '20260301T025900.500Z.dump.gz.age',
+          errorKind: 'ExecFailed',
+          error,
+          verifiedAt: '2026-03-01T03:02:03.456Z',
+          verifyMethod: 'pg_restore --list',
+          verifyError: 'an earlier check failed',
+          pinned: true,
+          suspicious: true,
+          suspiciousReason: '12 of 13 tables',
+          liveTableCount: 13,
+          dumpTableCount: 12,
+          progressBytes: '4096',
+          progressAt: '2026-03-01T03:00:59.010Z',
+          jobId: 'job-0001',
+          encryptedTo: ['x25519:0123456789abcdef', 'x25519:fedcba9876543210'],
+          uploads: [
+            {
+              destination: 'a-minio',
+              status: 'PENDING',
+              attempts: 2,
+              lastError: 'HTTP 503 "slow down"',
+              uploadedAt: null,
+              nextAttemptAt: '2026-03-01T04:00:00.250Z',
+            },
+            {
+              destination: 'b-s3',
+              status: 'UPLOADED',
+              attempts: 1,
+              lastError: null,
+              uploadedAt: '2026-03-01T03:10:00.000Z',
+              nextAttemptAt: null,
+            },
+            {
+              destination: 'c-b2',
+              status: 'FAILED',
+              attempts: 5,
+              lastError: 'gave up',
+              uploadedAt: null,
+              nextAttemptAt: null,
+            },
+          ],
+        },
+      ],
+      nextCursor: null,
+    };
+    // The exact text: every key, in this order, each value written as here (escapes included).
+    expect(await (await listBackups(full.id, { token: myToken })).text()).toBe(JSON.stringify(expected));
+  });
+
   it('flags a suspicious backup with the reason', async () => {
     const shrunk = await createDeployment(db, mine.id, { name: 'shrunk-db' });
     const reason = '1.0 KiB is 0.1% of the median size (1.0 MiB) of the last 5 successful backups';

@@ -45,7 +45,7 @@ export default async function DeploymentBackupsPage({ params, searchParams }: Pa
   const cursor = typeof cursorParam === 'string' && isRecordId(cursorParam) ? cursorParam : null;
   const [listed, restores] = await Promise.all([
     listBackupHistory(
-      prisma,
+      context.runtime.database.query,
       { workspaceId: principal.workspaceId, deploymentId: summary.id },
       { limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) },
     ),

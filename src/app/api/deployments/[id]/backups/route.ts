@@ -20,7 +20,9 @@ type Context = { params: Promise<{ id: string }> };
 /** A deployment's backup history, newest first: `?limit=1-100&cursor=<nextCursor of the previous page>`. */
 export async function GET(request: Request, { params }: Context): Promise<Response> {
   const { id } = await params;
-  return answerHistoryRequest((await getWebContext()).runtime.database.prisma, request, id, new Date());
+  const { runtime, tokens } = await getWebContext();
+  const deps = { db: runtime.database.prisma, query: runtime.database.query, tokens };
+  return answerHistoryRequest(deps, request, id, new Date());
 }
 
 /**
