@@ -23,7 +23,9 @@ export function loadClientNode(): typeof ClientNode {
  */
 export function loadWebSocketHandler(): typeof WebSocketHandler {
   return (
-    createRequire(import.meta.url)('@kubernetes/client-node/dist/web-socket-handler.js') as {
+    createRequire(import.meta.url)(
+      /* turbopackIgnore: true */ '@kubernetes/client-node/dist/web-socket-handler.js',
+    ) as {
       WebSocketHandler: typeof WebSocketHandler;
     }
   ).WebSocketHandler;

@@ -24,7 +24,8 @@ function zeroMask(mask: Buffer): void {
  *   plain `ws:` connection the key stays random: what a restore sends comes from tenants' databases.
  */
 export function openExecSocket(uri: string, protocols: string[], options: ClientOptions): WebSocket {
-  webSocketClass ??= (createRequire(import.meta.url)('ws') as { WebSocket: WebSocketClass }).WebSocket;
+  webSocketClass ??= (createRequire(import.meta.url)(/* turbopackIgnore: true */ 'ws') as { WebSocket: WebSocketClass })
+    .WebSocket;
   return new webSocketClass(uri, protocols, {
     ...options,
     perMessageDeflate: false,
