@@ -292,6 +292,9 @@ describe('gatherBackupState timestamps', () => {
     });
 
     const state = await gatherBackupState(db.prisma, { ...OPTIONS, workspaceId: workspace.id });
+    // Gone again: the query-count test below counts every deployment of the database.
+    await db.prisma.backupRecord.deleteMany({ where: { deploymentId: created.id } });
+    await db.prisma.deployment.delete({ where: { id: created.id } });
 
     expect(state.deployments).toHaveLength(1);
     expect(state.deployments[0]).toMatchObject({ lastBackupAt: exact.lastBackupAt });
