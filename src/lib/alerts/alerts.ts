@@ -1,4 +1,4 @@
-import type { AlertSeverity, PrismaClient } from '../../generated/prisma/client.ts';
+import type { AlertSeverity, Prisma, PrismaClient } from '../../generated/prisma/client.ts';
 import { newRecordId } from '../shared/index.ts';
 import { buildNotification } from './alert-notification.ts';
 import type { Notifier } from './notifier.ts';
@@ -75,7 +75,7 @@ export interface RaisedAlert {
  * its webhook delivery row in the same statement, so an alert is never open without its page queued.
  */
 export async function raiseAlert(
-  db: PrismaClient,
+  db: PrismaClient | Prisma.TransactionClient,
   alert: AlertInput,
   now: Date,
   delivery: { deploymentName: string } | null = null,

@@ -17,6 +17,7 @@ export {
   UPLOAD_FAILED_ALERT,
 } from './alerts.ts';
 export { type AlertNotification } from './alert-notification.ts';
+export { type AlertWithName, changeWithAlert } from './change-with-alert.ts';
 export { type AlertStateChanges, applyAlertStates, type WantedAlertState } from './alert-states.ts';
 export {
   type AlertDeliveryDependencies,

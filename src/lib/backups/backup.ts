@@ -18,6 +18,7 @@ import {
   BACKUP_OVERDUE_ALERT,
   BACKUP_STALLED_ALERT,
   BACKUP_SUSPICIOUS_ALERT,
+  changeWithAlert,
   type Notifier,
   queueDeadManPing,
   raiseAndNotify,
@@ -413,25 +414,28 @@ async function backUpAndRecord(
       { backupId: record.id, kind: failure.kind, exitCode: failure.exitCode },
       `backup failed: ${failure.message}`,
     );
-    const [failed] = await deps.db.$transaction([
-      deps.db.backupRecord.update({
-        where: { id: record.id },
-        data: {
-          status: 'FAILED',
-          finishedAt,
-          durationMs: finishedAt.getTime() - startedAt.getTime(),
-          errorKind: failure.kind,
-          error: failure.message,
-          exitCode: failure.exitCode,
-          stderrTail: failure.stderrTail,
-        },
-      }),
-      queueDeadManPing(deps.db, { deploymentId, backupRecordId: record.id, event: 'fail' }, finishedAt),
-    ]);
-    await raiseAndNotify(
+    // The FAILED record, its dead-man ping and its alert are written together: a failure never goes unalerted.
+    const { result: failed } = await changeWithAlert(
       deps.db,
       deps.notifier,
-      {
+      finishedAt,
+      async (tx) => {
+        const updated = await tx.backupRecord.update({
+          where: { id: record.id },
+          data: {
+            status: 'FAILED',
+            finishedAt,
+            durationMs: finishedAt.getTime() - startedAt.getTime(),
+            errorKind: failure.kind,
+            error: failure.message,
+            exitCode: failure.exitCode,
+            stderrTail: failure.stderrTail,
+          },
+        });
+        await queueDeadManPing(tx, { deploymentId, backupRecordId: record.id, event: 'fail' }, finishedAt);
+        return updated;
+      },
+      () => ({
         workspaceId: deployment.workspaceId,
         deploymentId,
         deploymentName: deployment.name,
@@ -441,9 +445,8 @@ async function backUpAndRecord(
         message:
           `Backup of ${deployment.workspace.slug}/${deployment.name} failed (${failure.kind}): ${failure.message}. ` +
           `Data-loss risk: the last successful backup is from ${deployment.lastBackupAt?.toISOString() ?? 'never'}.`,
-      },
-      finishedAt,
-    ).catch((alertError: unknown) => log.error({ err: alertError }, 'could not record the alert for a failed backup'));
+      }),
+    );
     return { status: 'FAILED', record: failed };
   } finally {
     clearInterval(heartbeat);
@@ -468,36 +471,37 @@ async function refuseMisconfiguredEncryption(
   const now = deps.clock();
   const log = deps.logger.child({ module: 'ops-agent/backup', deploymentId: deployment.id });
   log.error({ kind: error.kind, source: error.source }, `backup refused: ${error.message}`);
-  const failed = await deps.db.backupRecord.create({
-    data: {
-      deploymentId: deployment.id,
-      workspaceId: deployment.workspaceId,
-      trigger: options.trigger,
-      status: 'FAILED',
-      startedAt: now,
-      finishedAt: now,
-      durationMs: 0,
-      format,
-      errorKind: error.kind,
-      error: error.message,
-      jobId: options.jobId ?? null,
-    },
-  });
-  await raiseAndNotify(
+  const { result: failed } = await changeWithAlert(
     deps.db,
     deps.notifier,
-    {
+    now,
+    (tx) =>
+      tx.backupRecord.create({
+        data: {
+          deploymentId: deployment.id,
+          workspaceId: deployment.workspaceId,
+          trigger: options.trigger,
+          status: 'FAILED',
+          startedAt: now,
+          finishedAt: now,
+          durationMs: 0,
+          format,
+          errorKind: error.kind,
+          error: error.message,
+          jobId: options.jobId ?? null,
+        },
+      }),
+    (created) => ({
       workspaceId: deployment.workspaceId,
       deploymentId: deployment.id,
       deploymentName: deployment.name,
-      backupRecordId: failed.id,
+      backupRecordId: created.id,
       severity: 'CRITICAL',
       kind: BACKUP_FAILED_ALERT,
       message:
         `Backup of ${deployment.workspace.slug}/${deployment.name} not started (EncryptionMisconfigured): ${error.message}. ` +
         `Data-loss risk: the last successful backup is from ${deployment.lastBackupAt?.toISOString() ?? 'never'}.`,
-    },
-    now,
-  ).catch((alertError: unknown) => log.error({ err: alertError }, 'could not record the alert for a refused backup'));
+    }),
+  );
   return { status: 'FAILED', record: failed };
 }

@@ -8,7 +8,7 @@ import {
   readManifest,
   removeStaleTempFiles,
 } from '../storage/index.ts';
-import { BACKUP_FAILED_ALERT, type Notifier, queueDeadManPing, raiseAndNotify } from '../alerts/index.ts';
+import { BACKUP_FAILED_ALERT, changeWithAlert, type Notifier, queueDeadManPing } from '../alerts/index.ts';
 
 /** Largest value of a PostgreSQL `integer` column. */
 const MAX_INT32 = 2_147_483_647;
@@ -65,46 +65,54 @@ export async function recoverInterruptedBackups(deps: RecoveryDependencies): Pro
       deployment.backupClaimExpiresAt > now;
     if (claimAlive) continue;
     const message = 'interrupted: the worker running this backup stopped before it finished (no file was kept)';
-    const { count } = await deps.db.backupRecord.updateMany({
-      where: { id: record.id, status: 'RUNNING' },
-      data: {
-        status: 'FAILED',
-        errorKind: 'Interrupted',
-        error: message,
-        finishedAt: now,
-        // The column is a 32-bit integer: a record interrupted weeks ago must still be recoverable.
-        durationMs: Math.min(now.getTime() - record.startedAt.getTime(), MAX_INT32),
-      },
-    });
-    if (count === 0) continue;
-    // The dead-man service hears of it too (its /start was sent when the backup began).
-    await queueDeadManPing(
+    // FAILED, the dead-man ping (its /start was sent when the backup began) and the alert in one transaction: once
+    // the record is no longer RUNNING no later pass would find it, so none of the three may be left out.
+    const { result: count } = await changeWithAlert(
       deps.db,
-      { deploymentId: record.deploymentId, backupRecordId: record.id, event: 'fail' },
+      deps.notifier,
       now,
+      async (tx) => {
+        const updated = await tx.backupRecord.updateMany({
+          where: { id: record.id, status: 'RUNNING' },
+          data: {
+            status: 'FAILED',
+            errorKind: 'Interrupted',
+            error: message,
+            finishedAt: now,
+            // The column is a 32-bit integer: a record interrupted weeks ago must still be recoverable.
+            durationMs: Math.min(now.getTime() - record.startedAt.getTime(), MAX_INT32),
+          },
+        });
+        if (updated.count > 0)
+          await queueDeadManPing(
+            tx,
+            { deploymentId: record.deploymentId, backupRecordId: record.id, event: 'fail' },
+            now,
+          );
+        return updated.count;
+      },
+      (updated) =>
+        updated === 0
+          ? null
+          : {
+              workspaceId: record.workspaceId,
+              deploymentId: record.deploymentId,
+              deploymentName: deployment.name,
+              backupRecordId: record.id,
+              severity: 'CRITICAL',
+              kind: BACKUP_FAILED_ALERT,
+              message:
+                `Backup of ${deployment.workspace.slug}/${deployment.name} was ${message}. Data-loss risk: the last successful ` +
+                `backup is from ${deployment.lastBackupAt?.toISOString() ?? 'never'}.`,
+            },
     );
+    if (count === 0) continue;
     report.interrupted.push({
       id: record.id,
       deploymentId: record.deploymentId,
       startedAt: record.startedAt.toISOString(),
     });
     log.error({ backupId: record.id, deploymentId: record.deploymentId }, `backup ${message}`);
-    await raiseAndNotify(
-      deps.db,
-      deps.notifier,
-      {
-        workspaceId: record.workspaceId,
-        deploymentId: record.deploymentId,
-        deploymentName: deployment.name,
-        backupRecordId: record.id,
-        severity: 'CRITICAL',
-        kind: BACKUP_FAILED_ALERT,
-        message:
-          `Backup of ${deployment.workspace.slug}/${deployment.name} was ${message}. Data-loss risk: the last successful ` +
-          `backup is from ${deployment.lastBackupAt?.toISOString() ?? 'never'}.`,
-      },
-      now,
-    );
   }
   const stale = await removeStaleTempFiles(deps.store.root, new Date(now.getTime() - deps.settings.claimTtlMs));
   report.removedTempFiles = stale.removed.map((file) => file.path);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RestoreRecord } from '../../generated/prisma/client.ts';
-import { raiseAndNotify, RESTORE_FAILED_ALERT } from '../alerts/index.ts';
+import { changeWithAlert, RESTORE_FAILED_ALERT } from '../alerts/index.ts';
 import { claimDeployment } from '../backups/index.ts';
 import type { JobQueue } from '../jobs/index.ts';
 import { checkConfirmation, loadRestorable, runLiveRestore } from './restore-backup.ts';
@@ -139,23 +139,23 @@ export async function failInterruptedRestore(
       ? `pg_restore ran in one transaction, so the live database "${record.target}" should be unchanged; check it`
       : `the live data of "${record.target}" may be partly restored; check it and restore again`;
   const message = `interrupted: ${why} before the restore finished; ${state}`;
-  const { count } = await deps.db.restoreRecord.updateMany({
-    where: { id: record.id, status: 'RUNNING' },
-    data: {
-      status: 'FAILED',
+  const { result } = await failWithAlert(
+    deps,
+    record,
+    'RUNNING',
+    {
       finishedAt: now,
       durationMs: record.startedAt ? Math.min(now.getTime() - record.startedAt.getTime(), 2_147_483_647) : null,
       errorKind: 'Interrupted',
       error: message,
     },
-  });
-  const after = await deps.db.restoreRecord.findUniqueOrThrow({ where: { id: record.id } });
-  if (count === 0) return after;
-  deps.logger
-    .child({ module: 'restore', restoreId: record.id, deploymentId: record.deploymentId })
-    .error({ kind: record.kind, target: record.target }, `restore ${message}`);
-  if (live) await raiseRestoreFailed(deps, after, `Live restore into "${record.target}" was ${message}.`);
-  return after;
+    live ? `Live restore into "${record.target}" was ${message}.` : null,
+  );
+  if (result.changed)
+    deps.logger
+      .child({ module: 'restore', restoreId: record.id, deploymentId: record.deploymentId })
+      .error({ kind: record.kind, target: record.target }, `restore ${message}`);
+  return result.after;
 }
 
 /** Fails a QUEUED restore that will not run (refused or never free to run), with its alert. */
@@ -165,35 +165,56 @@ async function failQueued(
   kind: 'Refused' | 'Busy',
   reason: string,
 ): Promise<RestoreRecord> {
-  const now = deps.clock();
-  await deps.db.restoreRecord.updateMany({
-    where: { id: record.id, status: 'QUEUED' },
-    data: { status: 'FAILED', finishedAt: now, errorKind: kind, error: reason },
-  });
-  const after = await deps.db.restoreRecord.findUniqueOrThrow({ where: { id: record.id } });
-  await raiseRestoreFailed(
+  const { result } = await failWithAlert(
     deps,
-    after,
+    record,
+    'QUEUED',
+    { finishedAt: deps.clock(), errorKind: kind, error: reason },
     `The confirmed live restore into "${record.target}" did not run (${kind}): ${reason}. The live data was not touched.`,
   );
-  return after;
+  return result.after;
 }
 
-async function raiseRestoreFailed(deps: RestoreDependencies, record: RestoreRecord, message: string): Promise<void> {
-  const deployment = await deps.db.deployment.findUnique({ where: { id: record.deploymentId } });
-  await raiseAndNotify(
+/**
+ * Marks the restore FAILED with `fields` if it is still `from`, and raises its critical `restore_failed` alert
+ * (`message`; null: none) in the same transaction, so a stop between the two cannot leave a failure unalerted.
+ * Returns the record as it is afterwards, and whether this call changed it (no alert when it did not).
+ */
+function failWithAlert(
+  deps: RestoreDependencies,
+  record: RestoreRecord,
+  from: 'RUNNING' | 'QUEUED',
+  fields: { finishedAt: Date; durationMs?: number | null; errorKind: string; error: string },
+  message: string | null,
+) {
+  return changeWithAlert(
     deps.db,
     deps.notifier,
-    {
-      workspaceId: record.workspaceId,
-      deploymentId: record.deploymentId,
-      deploymentName: deployment?.name ?? record.deploymentId,
-      backupRecordId: record.backupRecordId,
-      severity: 'CRITICAL',
-      kind: RESTORE_FAILED_ALERT,
-      message,
+    fields.finishedAt,
+    async (tx) => {
+      const { count } = await tx.restoreRecord.updateMany({
+        where: { id: record.id, status: from },
+        data: { status: 'FAILED', ...fields },
+      });
+      const after = await tx.restoreRecord.findUniqueOrThrow({ where: { id: record.id } });
+      const deployment = await tx.deployment.findUnique({
+        where: { id: record.deploymentId },
+        select: { name: true },
+      });
+      return { changed: count > 0, after, deploymentName: deployment?.name ?? record.deploymentId };
     },
-    deps.clock(),
+    ({ changed, deploymentName }) =>
+      changed && message
+        ? {
+            workspaceId: record.workspaceId,
+            deploymentId: record.deploymentId,
+            deploymentName,
+            backupRecordId: record.backupRecordId,
+            severity: 'CRITICAL',
+            kind: RESTORE_FAILED_ALERT,
+            message,
+          }
+        : null,
   );
 }
 

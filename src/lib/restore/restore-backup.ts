@@ -21,6 +21,7 @@ import {
 import type { Logger, WorkObserver } from '../shared/index.ts';
 import {
   type Notifier,
+  changeWithAlert,
   raiseAndNotify,
   resolveAlerts,
   RESTORE_FAILED_ALERT,
@@ -775,18 +776,6 @@ async function finishFailed(
   const failure = summarizeRestoreFailure(error);
   const finishedAt = deps.clock();
   log.error({ kind: failure.kind, target: record.target }, `restore failed: ${failure.message}`);
-  const failed = await deps.db.restoreRecord.update({
-    where: { id: record.id },
-    data: {
-      status: 'FAILED',
-      finishedAt,
-      durationMs: finishedAt.getTime() - (record.startedAt ?? finishedAt).getTime(),
-      ...(bytesRestored === null ? {} : { bytesRestored: BigInt(bytesRestored) }),
-      errorKind: failure.kind,
-      error: failure.message,
-      stderrTail: failure.stderrTail,
-    },
-  });
   const { deployment, backup } = restorable;
   const what =
     record.kind === 'DESTRUCTIVE'
@@ -798,22 +787,37 @@ async function finishFailed(
       : backup.format === 'postgres-custom'
         ? 'pg_restore ran in one transaction: the live data should be unchanged; check it.'
         : 'The live data may be partly restored: check it and restore again.';
-  // A scheduled test-restore is alerted by its pass (`test_restore_failed`, which says what it means): one alert,
-  // not two, for one failure.
-  if (record.kind === 'TEST') return failed;
-  await raiseAndNotify(
+  // The FAILED record and its alert in one transaction. A scheduled test-restore is alerted by its pass
+  // (`test_restore_failed`, which says what it means): one alert, not two, for one failure.
+  const { result: failed } = await changeWithAlert(
     deps.db,
     deps.notifier,
-    {
-      workspaceId: deployment.workspaceId,
-      deploymentId: deployment.id,
-      deploymentName: deployment.name,
-      backupRecordId: backup.id,
-      severity: record.kind === 'SCRATCH' ? 'WARNING' : 'CRITICAL',
-      kind: failure.kind === 'Stalled' ? RESTORE_STALLED_ALERT : RESTORE_FAILED_ALERT,
-      message: `${what} of ${deployment.workspace.slug}/${deployment.name} from backup ${backup.id} failed (${failure.kind}): ${failure.message}. ${consequence}`,
-    },
     finishedAt,
-  ).catch((alertError: unknown) => log.error({ err: alertError }, 'could not record the alert for a failed restore'));
+    (tx) =>
+      tx.restoreRecord.update({
+        where: { id: record.id },
+        data: {
+          status: 'FAILED',
+          finishedAt,
+          durationMs: finishedAt.getTime() - (record.startedAt ?? finishedAt).getTime(),
+          ...(bytesRestored === null ? {} : { bytesRestored: BigInt(bytesRestored) }),
+          errorKind: failure.kind,
+          error: failure.message,
+          stderrTail: failure.stderrTail,
+        },
+      }),
+    () =>
+      record.kind === 'TEST'
+        ? null
+        : {
+            workspaceId: deployment.workspaceId,
+            deploymentId: deployment.id,
+            deploymentName: deployment.name,
+            backupRecordId: backup.id,
+            severity: record.kind === 'SCRATCH' ? 'WARNING' : 'CRITICAL',
+            kind: failure.kind === 'Stalled' ? RESTORE_STALLED_ALERT : RESTORE_FAILED_ALERT,
+            message: `${what} of ${deployment.workspace.slug}/${deployment.name} from backup ${backup.id} failed (${failure.kind}): ${failure.message}. ${consequence}`,
+          },
+  );
   return failed;
 }

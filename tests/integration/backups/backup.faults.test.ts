@@ -8,6 +8,7 @@ import type { BackupRecord, Deployment } from '../../../src/generated/prisma/cli
 import type { BackupFailureKind } from '../../../src/lib/shared/failures.ts';
 import { executeBackup, type BackupDependencies, type BackupOutcome } from '../../../src/lib/backups/backup.ts';
 import { BackupInterruptedError } from '../../../src/lib/backups/backup-outcome.ts';
+import { recoverInterruptedBackups } from '../../../src/lib/backups/recovery.ts';
 import { createFileBackupStore, type CreateFileSink } from '../../../src/lib/storage/backup-store.ts';
 import { hashFile } from '../../../src/lib/storage/verify-backup.ts';
 import { readManifest } from '../../../src/lib/storage/backup-manifest.ts';
@@ -226,6 +227,42 @@ describe('a failing export', () => {
     // pg_dump itself finished: only the missing status tells that the output cannot be trusted.
     await expect(execOf(deployment).exited).resolves.toMatchObject({ exitCode: 0 });
     expect(record.error).toContain('closed (code 1000) without an exit status');
+  });
+});
+
+describe('a failure whose alert cannot be written', () => {
+  it('is not recorded FAILED without its alert: the record stays RUNNING, and recovery fails it with the alert', async () => {
+    const db = harness.db.prisma;
+    const deployment = await deploymentWithPod({ env: { POSTGRES_DB: `missing_${randomBytes(4).toString('hex')}` } });
+    // The alert's insert fails (as a full or broken table would); the FAILED update must not stand without it.
+    await db.$executeRawUnsafe(`
+      CREATE FUNCTION refuse_alerts() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN RAISE EXCEPTION 'alerts refused by the test'; END $$`);
+    await db.$executeRawUnsafe(
+      'CREATE TRIGGER refuse_alerts BEFORE INSERT ON "Alert" FOR EACH ROW EXECUTE FUNCTION refuse_alerts()',
+    );
+    let failure: unknown;
+    try {
+      failure = await backUp(deployment).catch((error: unknown) => error);
+    } finally {
+      await db.$executeRawUnsafe('DROP TRIGGER refuse_alerts ON "Alert"');
+      await db.$executeRawUnsafe('DROP FUNCTION refuse_alerts()');
+    }
+
+    expect(String(failure)).toContain('alerts refused by the test');
+    const [left] = await db.backupRecord.findMany({ where: { deploymentId: deployment.id } });
+    expect(left).toMatchObject({ status: 'RUNNING' });
+    expect(await db.alert.findMany({ where: { deploymentId: deployment.id } })).toEqual([]);
+
+    const report = await recoverInterruptedBackups(harness.deps);
+
+    expect(report.interrupted.map((entry) => entry.id)).toContain(left!.id);
+    expect(await db.backupRecord.findUniqueOrThrow({ where: { id: left!.id } })).toMatchObject({
+      status: 'FAILED',
+      errorKind: 'Interrupted',
+    });
+    const alerts = await db.alert.findMany({ where: { deploymentId: deployment.id, resolvedAt: null } });
+    expect(alerts).toMatchObject([{ kind: 'backup_failed', severity: 'CRITICAL', backupRecordId: left!.id }]);
   });
 });
 
