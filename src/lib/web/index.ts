@@ -48,6 +48,7 @@ export {
   pageOf,
   type RankedOverview,
 } from './overview.ts';
+export { type OverviewRow, toOverviewRows } from './overview-rows.ts';
 export { createSharedResults, type SharedResults } from './shared-result.ts';
 export {
   emptyRestoresMessage,
