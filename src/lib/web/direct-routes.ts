@@ -49,8 +49,8 @@ export const serveDirectRoute: ServeDirectRoute = (req, res) => {
 };
 
 async function serveHistory(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
-  const { runtime, tokens } = await getWebContext();
-  const deps = { db: runtime.database.prisma, query: runtime.database.query, tokens };
+  const { runtime, credentials } = await getWebContext();
+  const deps = { db: runtime.database.prisma, query: runtime.database.query, credentials };
   await sendResponse(req, res, await answerHistoryRequest(deps, requestHead(req), id, new Date()));
 }
 

@@ -4,13 +4,13 @@ import { isRecordId } from '../shared/index.ts';
 import { deploymentNotFound, findDeploymentForPrincipal, type RequestHead, requirePrincipal } from './api-auth.ts';
 import { historyQuerySchema, readBackupHistoryJson } from './backup-history.ts';
 import { jsonText, parseSearchParams, problem, quoteInput } from './http.ts';
-import type { TokenCache } from './token-cache.ts';
+import type { CredentialCaches } from './credential-cache.ts';
 
-/** What the history endpoint reads with: Prisma, the statements run without it, the web context's token rows. */
+/** What the history endpoint reads with: Prisma, the statements run without it, the web context's credential rows. */
 export interface HistoryEndpointDependencies {
   db: PrismaClient;
   query: SqlQuery;
-  tokens: TokenCache;
+  credentials: CredentialCaches;
 }
 
 /**
@@ -18,7 +18,7 @@ export interface HistoryEndpointDependencies {
  * (`?limit=1-100&cursor=<nextCursor of the previous page>`). The one implementation of the endpoint: the Next.js route
  * calls it, and so does our production server, which answers this hot endpoint without Next.js's request pipeline
  * (src/lib/web/direct-routes.ts). At most two statements, the credential (a row read in the last
- * `TOKEN_CACHE_MS` is reused) and the page with its checks, whose JSON text PostgreSQL writes and the answer carries.
+ * `CREDENTIAL_CACHE_MS` is reused) and the page with its checks, whose JSON text PostgreSQL writes and the answer carries.
  */
 export async function answerHistoryRequest(
   deps: HistoryEndpointDependencies,
@@ -26,7 +26,7 @@ export async function answerHistoryRequest(
   id: string,
   now: Date,
 ): Promise<Response> {
-  const principal = await requirePrincipal(deps.db, request, now, 'read', deps.tokens);
+  const principal = await requirePrincipal(deps.db, request, now, 'read', deps.credentials);
   if (principal instanceof Response) return principal;
   if (!isRecordId(id)) return deploymentNotFound(id);
   const query = parseSearchParams(historyQuerySchema, new URL(request.url).searchParams);

@@ -34,7 +34,15 @@ export {
 export { type DeploymentBackupSummary, loadDeploymentBackupSummary } from './deployment-page.ts';
 export { describeSpan, formatDuration, formatInstant, formatRelative, shortSha256 } from './display.ts';
 export { json, jsonText, parseSearchParams, problem, quoteInput } from './http.ts';
-export { createTokenCache, TOKEN_CACHE_MS, type TokenCache } from './token-cache.ts';
+export {
+  type CachedSession,
+  type CachedToken,
+  createCredentialCache,
+  CREDENTIAL_CACHE_MS,
+  type CredentialCaches,
+  type SessionCache,
+  type TokenCache,
+} from './credential-cache.ts';
 export { gatherMetricsSnapshot } from './metrics-snapshot.ts';
 export { buildMetricsRegistry } from './metrics.ts';
 export { describeOffsiteCopies } from './offsite-copy-state.ts';

@@ -20,8 +20,8 @@ type Context = { params: Promise<{ id: string }> };
 /** A deployment's backup history, newest first: `?limit=1-100&cursor=<nextCursor of the previous page>`. */
 export async function GET(request: Request, { params }: Context): Promise<Response> {
   const { id } = await params;
-  const { runtime, tokens } = await getWebContext();
-  const deps = { db: runtime.database.prisma, query: runtime.database.query, tokens };
+  const { runtime, credentials } = await getWebContext();
+  const deps = { db: runtime.database.prisma, query: runtime.database.query, credentials };
   return answerHistoryRequest(deps, request, id, new Date());
 }
 
