@@ -16,7 +16,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHead } from './api-auth.ts';
 import { answerDownloadRequest } from './download-endpoint.ts';
 import { answerHistoryRequest } from './history-endpoint.ts';
-import { sendBackupFile, sendResponse } from './node-answers.ts';
+import { sendAnswer, sendBackupFile, sendResponse } from './node-answers.ts';
 import { getWebContext } from './web-context.ts';
 
 /**
@@ -51,7 +51,7 @@ export const serveDirectRoute: ServeDirectRoute = (req, res) => {
 async function serveHistory(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
   const { runtime, credentials } = await getWebContext();
   const deps = { db: runtime.database.prisma, query: runtime.database.query, credentials };
-  await sendResponse(req, res, await answerHistoryRequest(deps, requestHead(req), id, new Date()));
+  await sendAnswer(req, res, await answerHistoryRequest(deps, requestHead(req), id, new Date()));
 }
 
 async function serveDownload(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {

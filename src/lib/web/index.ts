@@ -33,7 +33,16 @@ export {
 } from './backup-history.ts';
 export { type DeploymentBackupSummary, loadDeploymentBackupSummary } from './deployment-page.ts';
 export { describeSpan, formatDuration, formatInstant, formatRelative, shortSha256 } from './display.ts';
-export { json, jsonText, parseSearchParams, problem, quoteInput } from './http.ts';
+export {
+  json,
+  jsonText,
+  type JsonTextAnswer,
+  jsonTextAnswer,
+  parseSearchParams,
+  problem,
+  quoteInput,
+  toResponse,
+} from './http.ts';
 export {
   type CachedSession,
   type CachedToken,

@@ -10,6 +10,7 @@ import {
   requirePrincipal,
   toBackupRecordJson,
   toJobJson,
+  toResponse,
 } from '../../../../../lib/web/index.ts';
 
 export const dynamic = 'force-dynamic';
@@ -22,7 +23,7 @@ export async function GET(request: Request, { params }: Context): Promise<Respon
   const { id } = await params;
   const { runtime, credentials } = await getWebContext();
   const deps = { db: runtime.database.prisma, query: runtime.database.query, credentials };
-  return answerHistoryRequest(deps, request, id, new Date());
+  return toResponse(await answerHistoryRequest(deps, request, id, new Date()));
 }
 
 /**
