@@ -21,7 +21,14 @@ export async function requirePagePrincipal(returnTo: string): Promise<{ principa
   const requestHeaders = new Headers(await headers());
   if (!bearerToken(requestHeaders) && !sessionToken(requestHeaders)) redirect(loginPath(returnTo));
   const context = await getWebContext();
-  const principal = await authenticate(context.runtime.database.prisma, requestHeaders, new Date());
+  // A page only reads (its actions are API requests, which check their credential themselves): it may take its
+  // credential's row from the web context's caches.
+  const principal = await authenticate(
+    context.runtime.database.prisma,
+    requestHeaders,
+    new Date(),
+    context.credentials,
+  );
   if (!principal) redirect(loginPath(returnTo, 'invalid'));
   if (!hasScope(principal, 'read')) redirect(loginPath(returnTo, 'scope'));
   return { principal, context };

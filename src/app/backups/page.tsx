@@ -1,19 +1,18 @@
 import { formatBytes } from '../../lib/shared/index.ts';
 import {
-  describeSpan,
   formatDuration,
   formatRelative,
   loadOverview,
   type Overview,
-  type OverviewDeployment,
   createSharedResults,
   OVERVIEW_PAGE_SIZE,
   OVERVIEW_SHARE_MS,
   overviewQuerySchema,
   type RankedOverview,
+  toOverviewRows,
 } from '../../lib/web/index.ts';
 import { requirePagePrincipal } from '../_server/page-auth.ts';
-import { StatusBadge } from '../_components/status-badge.tsx';
+import { OverviewTable } from '../_components/overview-table.tsx';
 
 export const dynamic = 'force-dynamic';
 
@@ -62,7 +61,7 @@ export default async function BackupsOverviewPage({
           </p>
         ) : (
           <>
-            <DeploymentTable deployments={overview.deployments} now={now} />
+            <OverviewTable rows={toOverviewRows(overview.deployments, now)} />
             <Pages paging={overview.paging} />
           </>
         )}
@@ -186,73 +185,5 @@ function Alerts({ overview, now }: { overview: Overview; now: Date }) {
         <p className="muted">and {overview.openAlerts - overview.alerts.length} more, less severe or older.</p>
       ) : null}
     </section>
-  );
-}
-
-function DeploymentTable({ deployments, now }: { deployments: OverviewDeployment[]; now: Date }) {
-  return (
-    <div className="table-scroll">
-      <table>
-        <thead>
-          <tr>
-            <th>Deployment</th>
-            <th>Last backup</th>
-            <th>Schedule</th>
-            <th className="number">Stored</th>
-            <th>Needs attention</th>
-          </tr>
-        </thead>
-        <tbody>
-          {deployments.map((deployment) => (
-            <tr key={deployment.id} data-deployment-id={deployment.id}>
-              <td>
-                <a href={`/deployments/${deployment.id}/backups`}>{deployment.name}</a>
-                <div className="muted">{deployment.recipeSlug}</div>
-              </td>
-              <td className="nowrap">
-                <StatusBadge status={deployment.lastBackup.status} />
-                {deployment.lastBackup.at ? (
-                  <div className="muted">{formatRelative(deployment.lastBackup.at, now)}</div>
-                ) : null}
-              </td>
-              <td>{deployment.scheduleDescription}</td>
-              <td className="number">
-                {formatBytes(deployment.storedBytes)}
-                <div className="muted">
-                  {deployment.storedBackups} backup{deployment.storedBackups === 1 ? '' : 's'}
-                </div>
-              </td>
-              <td>
-                <AttentionNotes deployment={deployment} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
-  );
-}
-
-function AttentionNotes({ deployment }: { deployment: OverviewDeployment }) {
-  const notes: string[] = [];
-  if (deployment.failuresSinceLastSuccess > 0) {
-    const count = deployment.failuresSinceLastSuccess;
-    notes.push(
-      `${count} failed attempt${count === 1 ? '' : 's'} since the last success${deployment.lastBackup.error ? `: ${deployment.lastBackup.error}` : ''}`,
-    );
-  }
-  if (deployment.overdue) notes.push(`overdue by ${describeSpan(deployment.overdue.lateByMs)}`);
-  if (deployment.deploymentStatus !== 'RUNNING')
-    notes.push(`deployment is ${deployment.deploymentStatus}: backups cannot run`);
-  if (!deployment.scheduleValid) notes.push('the schedule cannot run');
-  if (notes.length === 0) return <span className="muted">—</span>;
-  return (
-    <ul className="notes">
-      {notes.map((note) => (
-        <li key={note} className={deployment.failuresSinceLastSuccess > 0 ? 'error-text' : ''}>
-          {note}
-        </li>
-      ))}
-    </ul>
   );
 }

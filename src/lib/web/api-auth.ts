@@ -2,7 +2,7 @@ import type { BackupRecord, Deployment, PrismaClient } from '../../generated/pri
 import { authenticate, bearerToken } from './auth.ts';
 import { json, problem, quoteInput } from './http.ts';
 import { type ApiScope, hasScope, type Principal, SCOPE_MEANINGS } from './principal.ts';
-import type { TokenCache } from './token-cache.ts';
+import type { CredentialCaches } from './credential-cache.ts';
 import { isRecordId } from '../shared/index.ts';
 
 /**
@@ -14,17 +14,17 @@ export type RequestHead = Pick<Request, 'method' | 'url' | 'headers'>;
 /**
  * The workspace a request speaks for, or the answer to send: 401 for no token, a malformed, unknown, revoked or
  * expired token or session (all the same answer, which holds no data); 403 for a cross-site cookie write, or a
- * principal without `scope` (naming it). `tokens` (the web context's cache of token rows) serves only `read`
- * requests: a request that may change something always reads its token's row.
+ * principal without `scope` (naming it). `caches` (the web context's credential rows read shortly before) serve only
+ * `read` requests: a request that may change something always reads its token's or session's row.
  */
 export async function requirePrincipal(
   db: PrismaClient,
   request: RequestHead,
   now: Date,
   scope: ApiScope,
-  tokens?: TokenCache,
+  caches: CredentialCaches = {},
 ): Promise<Principal | Response> {
-  const principal = await authenticate(db, request.headers, now, scope === 'read' ? tokens : undefined);
+  const principal = await authenticate(db, request.headers, now, scope === 'read' ? caches : {});
   if (!principal) {
     return problem(401, 'authentication required: send "Authorization: Bearer <workspace API token>" or sign in', {
       'www-authenticate': 'Bearer realm="ops"',

@@ -2,7 +2,7 @@ import type { PrismaClient } from '../../generated/prisma/client.ts';
 import { hashToken, looksLikeApiToken, secretsEqual } from '../shared/index.ts';
 import { isTokenUsable, lastUseIsStale, type Principal } from './principal.ts';
 import { findSession } from './sessions.ts';
-import type { TokenCache } from './token-cache.ts';
+import type { CredentialCaches, TokenCache } from './credential-cache.ts';
 
 /** Name of the session cookie the dashboard's sign-in sets (it carries a session secret, never the API token). */
 export const SESSION_COOKIE = 'ops_session';
@@ -29,24 +29,25 @@ export function sessionToken(headers: Headers): string | null {
 
 /**
  * Authenticates a request by its bearer token, else its session cookie (see `findSession`). Returns null for anything
- * else: no credential, an unknown, revoked or expired token or session. `tokens`: see `authenticateToken`.
+ * else: no credential, an unknown, revoked or expired token or session. `caches`: rows read shortly before, for
+ * read-only requests only (see `authenticateToken`, `findSession`).
  */
 export async function authenticate(
   db: PrismaClient,
   headers: Headers,
   now: Date,
-  tokens?: TokenCache,
+  caches: CredentialCaches = {},
 ): Promise<Principal | null> {
   const token = bearerToken(headers);
-  if (token) return authenticateToken(db, token, now, tokens);
+  if (token) return authenticateToken(db, token, now, caches.tokens);
   const secret = sessionToken(headers);
-  return secret ? findSession(db, secret, now) : null;
+  return secret ? findSession(db, secret, now, caches.sessions) : null;
 }
 
 /**
  * The principal of an API token. Tokens are looked up by their sha256 (only hashes are stored) and compared in
  * constant time; revoked and expired tokens fail. With `tokens`, a usable token's row read shortly before is taken
- * from that cache instead (a revocation is seen once the row is read again; see `TOKEN_CACHE_MS`).
+ * from that cache instead (a revocation is seen once the row is read again; see `CREDENTIAL_CACHE_MS`).
  */
 export async function authenticateToken(
   db: PrismaClient,
@@ -60,7 +61,7 @@ export async function authenticateToken(
   const stored = cached ?? (await db.apiToken.findUnique({ where: { tokenHash } }));
   if (!stored || !isTokenUsable(stored, now) || !secretsEqual(tokenHash, stored.tokenHash)) return null;
   // Kept from when it was read, not from its last use: under steady use it is still read again every lifetime.
-  if (!cached) tokens?.set(stored, now);
+  if (!cached) tokens?.set(tokenHash, stored, now);
   // Best effort: last use is information, not a reason to fail the request.
   if (lastUseIsStale(stored.lastUsedAt, now)) {
     stored.lastUsedAt = now;

@@ -16,7 +16,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHead } from './api-auth.ts';
 import { answerDownloadRequest } from './download-endpoint.ts';
 import { answerHistoryRequest } from './history-endpoint.ts';
-import { sendBackupFile, sendResponse } from './node-answers.ts';
+import { sendAnswer, sendBackupFile, sendResponse } from './node-answers.ts';
 import { getWebContext } from './web-context.ts';
 
 /**
@@ -49,9 +49,9 @@ export const serveDirectRoute: ServeDirectRoute = (req, res) => {
 };
 
 async function serveHistory(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
-  const { runtime, tokens } = await getWebContext();
-  const deps = { db: runtime.database.prisma, query: runtime.database.query, tokens };
-  await sendResponse(req, res, await answerHistoryRequest(deps, requestHead(req), id, new Date()));
+  const { runtime, credentials } = await getWebContext();
+  const deps = { db: runtime.database.prisma, query: runtime.database.query, credentials };
+  await sendAnswer(req, res, await answerHistoryRequest(deps, requestHead(req), id, new Date()));
 }
 
 async function serveDownload(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {

@@ -25,12 +25,36 @@ export function json(body: unknown, init: { status?: number; headers?: Record<st
   return jsonText(stringifyJson(body), init);
 }
 
-/** A JSON response whose text is written already (e.g. by PostgreSQL), not cacheable. */
-export function jsonText(text: string, init: { status?: number; headers?: Record<string, string> } = {}): Response {
-  return new Response(text, {
+/**
+ * An answer whose JSON text is written already, as plain data: what our production server sends over node:http
+ * without building a `Response` (node-answers.ts), and what {@link jsonText} makes one of.
+ */
+export interface JsonTextAnswer {
+  status: number;
+  headers: Record<string, string>;
+  text: string;
+}
+
+/** The {@link JsonTextAnswer} of `text` (e.g. written by PostgreSQL), not cacheable. */
+export function jsonTextAnswer(
+  text: string,
+  init: { status?: number; headers?: Record<string, string> } = {},
+): JsonTextAnswer {
+  return {
     status: init.status ?? 200,
     headers: { 'content-type': 'application/json; charset=utf-8', ...NO_STORE, ...init.headers },
-  });
+    text,
+  };
+}
+
+/** A JSON response whose text is written already (e.g. by PostgreSQL), not cacheable. */
+export function jsonText(text: string, init: { status?: number; headers?: Record<string, string> } = {}): Response {
+  return toResponse(jsonTextAnswer(text, init));
+}
+
+/** `answer` as a `Response` (a route handler's answer). */
+export function toResponse(answer: Response | JsonTextAnswer): Response {
+  return answer instanceof Response ? answer : new Response(answer.text, answer);
 }
 
 /** An error response: `{ "error": message }` with the status; the message says what was wrong and what is allowed. */

@@ -33,8 +33,25 @@ export {
 } from './backup-history.ts';
 export { type DeploymentBackupSummary, loadDeploymentBackupSummary } from './deployment-page.ts';
 export { describeSpan, formatDuration, formatInstant, formatRelative, shortSha256 } from './display.ts';
-export { json, jsonText, parseSearchParams, problem, quoteInput } from './http.ts';
-export { createTokenCache, TOKEN_CACHE_MS, type TokenCache } from './token-cache.ts';
+export {
+  json,
+  jsonText,
+  type JsonTextAnswer,
+  jsonTextAnswer,
+  parseSearchParams,
+  problem,
+  quoteInput,
+  toResponse,
+} from './http.ts';
+export {
+  type CachedSession,
+  type CachedToken,
+  createCredentialCache,
+  CREDENTIAL_CACHE_MS,
+  type CredentialCaches,
+  type SessionCache,
+  type TokenCache,
+} from './credential-cache.ts';
 export { gatherMetricsSnapshot } from './metrics-snapshot.ts';
 export { buildMetricsRegistry } from './metrics.ts';
 export { describeOffsiteCopies } from './offsite-copy-state.ts';
@@ -48,6 +65,7 @@ export {
   pageOf,
   type RankedOverview,
 } from './overview.ts';
+export { type OverviewRow, toOverviewRows } from './overview-rows.ts';
 export { createSharedResults, type SharedResults } from './shared-result.ts';
 export {
   emptyRestoresMessage,

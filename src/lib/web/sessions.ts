@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { PrismaClient, Session } from '../../generated/prisma/client.ts';
 import { hashToken } from '../shared/index.ts';
+import type { SessionCache } from './credential-cache.ts';
 import { isTokenUsable, lastUseIsStale, type Principal } from './principal.ts';
 
 /** How long a session lasts at most, whatever the activity. */
@@ -61,15 +62,40 @@ export async function createSession(
   return { secret, expiresAt };
 }
 
-/** The principal of a session secret while the session works (see the module comment), else null. */
-export async function findSession(db: PrismaClient, secret: string, now: Date): Promise<Principal | null> {
+/**
+ * The principal of a session secret while the session works (see the module comment), else null. With `sessions`
+ * (read-only requests), a working session's row read shortly before, with its token's, is taken from that cache
+ * instead: a sign-out in another web process, or its token revoked, is seen once the row is read again (see
+ * `CREDENTIAL_CACHE_MS`); expiry and idleness are checked against `now` either way.
+ */
+export async function findSession(
+  db: PrismaClient,
+  secret: string,
+  now: Date,
+  sessions?: SessionCache,
+): Promise<Principal | null> {
   if (!SECRET_SHAPE.test(secret)) return null;
-  const session = await db.session.findUnique({
-    where: { secretHash: hashToken(secret) },
-    include: { apiToken: true },
-  });
+  const secretHash = hashToken(secret);
+  const cached = sessions?.get(secretHash, now) ?? null;
+  const session =
+    cached ??
+    (await db.session.findUnique({
+      where: { secretHash },
+      select: {
+        id: true,
+        workspaceId: true,
+        apiTokenId: true,
+        lastSeenAt: true,
+        expiresAt: true,
+        revokedAt: true,
+        apiToken: { select: { scopes: true, revokedAt: true, expiresAt: true } },
+      },
+    }));
   if (!session || sessionEnded(session, session.apiToken, now) !== null) return null;
+  // Kept from when it was read, not from its last use: under steady use it is still read again every lifetime.
+  if (!cached) sessions?.set(secretHash, session, now);
   if (lastUseIsStale(session.lastSeenAt, now)) {
+    session.lastSeenAt = now;
     // Best effort: a missed update shortens the idle window by a minute at most.
     await db.session.update({ where: { id: session.id }, data: { lastSeenAt: now } }).catch(() => undefined);
   }
@@ -81,11 +107,21 @@ export async function findSession(db: PrismaClient, secret: string, now: Date): 
   };
 }
 
-/** Signs a session out: it stops working at once. True when a working session was revoked. */
-export async function revokeSession(db: PrismaClient, secret: string, now: Date): Promise<boolean> {
+/**
+ * Signs a session out: it stops working at once in this process (its row leaves `sessions`), and in other web
+ * processes once their cached row is `CREDENTIAL_CACHE_MS` old. True when a working session was revoked.
+ */
+export async function revokeSession(
+  db: PrismaClient,
+  secret: string,
+  now: Date,
+  sessions?: SessionCache,
+): Promise<boolean> {
   if (!SECRET_SHAPE.test(secret)) return false;
+  const secretHash = hashToken(secret);
+  sessions?.forget(secretHash);
   const { count } = await db.session.updateMany({
-    where: { secretHash: hashToken(secret), revokedAt: null },
+    where: { secretHash, revokedAt: null },
     data: { revokedAt: now },
   });
   return count > 0;

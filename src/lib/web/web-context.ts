@@ -2,7 +2,12 @@ import type { BackupDependencies } from '../backups/index.ts';
 import type { JobQueue } from '../jobs/index.ts';
 import { openServices, readEnvironment, type Runtime } from '../runtime/index.ts';
 import { createRequestLimits, type RequestLimits } from './request-limits.ts';
-import { createTokenCache, type TokenCache } from './token-cache.ts';
+import {
+  type CachedSession,
+  type CachedToken,
+  createCredentialCache,
+  type CredentialCaches,
+} from './credential-cache.ts';
 import type { TransportSettings } from './transport-security.ts';
 
 /**
@@ -18,8 +23,8 @@ export interface WebContext {
   transport: TransportSettings;
   /** The process's rate limits (sign-ins, restore plans, backup requests). */
   limits: RequestLimits;
-  /** API token rows read shortly before, for read-only requests (see `TOKEN_CACHE_MS`). */
-  tokens: TokenCache;
+  /** API token and session rows read shortly before, for read-only requests (see `CREDENTIAL_CACHE_MS`). */
+  credentials: Required<CredentialCaches>;
   /** Stops the job queue and closes the database (a server's graceful stop, the end of a test). */
   close(): Promise<void>;
 }
@@ -42,7 +47,10 @@ export function getWebContext(): Promise<WebContext> {
         allowPlainHttp: services.runtime.config.WEB_ALLOW_PLAIN_HTTP,
       },
       limits: createRequestLimits(),
-      tokens: createTokenCache(),
+      credentials: {
+        tokens: createCredentialCache<CachedToken>(),
+        sessions: createCredentialCache<CachedSession>(),
+      },
       close: () => services.close(),
     }))
     .catch((error: unknown) => {

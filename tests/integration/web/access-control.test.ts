@@ -155,17 +155,23 @@ describe('dashboard sessions', () => {
     const secretOf = (cookie: string) => hashToken(cookie.slice('ops_session='.length));
     const [idle, old, revoked] = sessions.map((session) => session.cookie) as [string, string, string];
     for (const cookie of [idle, old, revoked]) expect((await listBackups({ cookie })).status).toBe(200);
+    // The rows change here without time passing; a read-only request reuses a row read in the last
+    // CREDENTIAL_CACHE_MS (credential-cache.test.ts), so the web process is made to read them again, as it would then.
+    const { sessions: cachedSessions } = (await getWebContext()).credentials;
+    const readAgain = (cookie: string) => cachedSessions.forget(secretOf(cookie));
 
     await db.session.update({
       where: { secretHash: secretOf(idle) },
       data: { lastSeenAt: new Date(Date.now() - HOUR - MINUTE) },
     });
     await db.session.update({ where: { secretHash: secretOf(old) }, data: { expiresAt: new Date(Date.now() - 1) } });
+    [idle, old].forEach(readAgain);
     expect((await listBackups({ cookie: idle })).status).toBe(401);
     expect((await listBackups({ cookie: old })).status).toBe(401);
 
     expect((await listBackups({ cookie: revoked })).status).toBe(200);
     await db.apiToken.update({ where: { tokenHash: hashToken(token) }, data: { revokedAt: new Date() } });
+    readAgain(revoked);
     expect((await listBackups({ cookie: revoked })).status).toBe(401);
   });
 

@@ -14,12 +14,20 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DOWNLOAD_CHUNK_BYTES } from '../../../src/lib/web/backup-download.ts';
-import { DOWNLOAD_BUFFERS, GZIP_MIN_BYTES, sendBackupFile, sendResponse } from '../../../src/lib/web/node-answers.ts';
+import { jsonTextAnswer } from '../../../src/lib/web/http.ts';
+import {
+  DOWNLOAD_BUFFERS,
+  GZIP_MIN_BYTES,
+  sendAnswer,
+  sendBackupFile,
+  sendResponse,
+} from '../../../src/lib/web/node-answers.ts';
 
 /**
  * How the production server sends the answers of the routes it serves itself, over real loopback HTTP: a download
  * from the file through the reused buffers (more bytes than the buffers hold, ranges across their edges, a client
- * that leaves, a file that shrinks), and a JSON `Response` as Next.js would have sent it (gzip when accepted).
+ * that leaves, a file that shrinks), and JSON, as a `Response` or as text with its head, as Next.js would have sent it
+ * (gzip when accepted).
  */
 const FILE_BYTES = DOWNLOAD_BUFFERS * DOWNLOAD_CHUNK_BYTES + 1_500_123;
 
@@ -200,5 +208,35 @@ describe('sendResponse', () => {
     ]);
     const head = await get({ method: 'HEAD' });
     expect([head.headers['content-length'], head.body.length]).toEqual(['5', 0]);
+  });
+});
+
+describe('sendAnswer of JSON text', () => {
+  const text = JSON.stringify({ items: Array.from({ length: 200 }, (_, index) => ({ id: `r${index}` })) });
+
+  it('sends the text with its status and head as its Response would have been sent, gzip and HEAD alike', async () => {
+    // The same answer as plain data and as the Response a route handler makes of it (a new one per request).
+    const answers = [() => jsonTextAnswer(text), () => new Response(text, jsonTextAnswer(text))];
+    const received = [];
+    for (const answer of answers) {
+      handle = (req, res) => sendAnswer(req, res, answer());
+      const plain = await get();
+      const zipped = await get({ headers: { 'accept-encoding': 'gzip' } });
+      const head = await get({ method: 'HEAD' });
+      expect(plain.body.toString('utf8')).toBe(text);
+      expect(gunzipSync(zipped.body).toString('utf8')).toBe(text);
+      expect(head.body.length).toBe(0);
+      const { date: _plainDate, ...plainHead } = plain.headers;
+      const { date: _zippedDate, ...zippedHead } = zipped.headers;
+      received.push({ status: plain.status, plainHead, zippedHead, headLength: head.headers['content-length'] });
+    }
+    expect(received[0]).toEqual(received[1]);
+    expect(received[0]?.plainHead).toMatchObject({
+      'content-type': 'application/json; charset=utf-8',
+      'cache-control': 'no-store',
+      vary: 'Accept-Encoding',
+      'content-length': String(Buffer.byteLength(text)),
+    });
+    expect(received[0]?.zippedHead['content-encoding']).toBe('gzip');
   });
 });

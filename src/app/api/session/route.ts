@@ -56,7 +56,8 @@ export async function POST(request: Request): Promise<Response> {
 }
 
 /**
- * Signs out: the session is revoked (its cookie no longer works anywhere) and the cookie cleared. Another site cannot
+ * Signs out: the session is revoked (its cookie no longer works: at once in this process, within
+ * `CREDENTIAL_CACHE_MS` in other web processes) and the cookie cleared. Another site cannot
  * sign a browser out (403), as it cannot sign one in.
  */
 export async function DELETE(request: Request): Promise<Response> {
@@ -64,7 +65,7 @@ export async function DELETE(request: Request): Promise<Response> {
   const context = await getWebContext();
   const secret = sessionToken(request.headers);
   const now = new Date();
-  if (secret) await revokeSession(context.runtime.database.prisma, secret, now);
+  if (secret) await revokeSession(context.runtime.database.prisma, secret, now, context.credentials.sessions);
   return new Response(null, {
     status: 204,
     headers: {

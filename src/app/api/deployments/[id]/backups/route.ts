@@ -10,6 +10,7 @@ import {
   requirePrincipal,
   toBackupRecordJson,
   toJobJson,
+  toResponse,
 } from '../../../../../lib/web/index.ts';
 
 export const dynamic = 'force-dynamic';
@@ -20,9 +21,9 @@ type Context = { params: Promise<{ id: string }> };
 /** A deployment's backup history, newest first: `?limit=1-100&cursor=<nextCursor of the previous page>`. */
 export async function GET(request: Request, { params }: Context): Promise<Response> {
   const { id } = await params;
-  const { runtime, tokens } = await getWebContext();
-  const deps = { db: runtime.database.prisma, query: runtime.database.query, tokens };
-  return answerHistoryRequest(deps, request, id, new Date());
+  const { runtime, credentials } = await getWebContext();
+  const deps = { db: runtime.database.prisma, query: runtime.database.query, credentials };
+  return toResponse(await answerHistoryRequest(deps, request, id, new Date()));
 }
 
 /**
