@@ -50,10 +50,18 @@ export function encodingOfExtension(extension: string): StoredEncoding {
   return { compression, encrypted };
 }
 
+/**
+ * The size of a compressor's output buffer (node:zlib's `chunkSize`, 16 KiB by default). A compressing job on the
+ * thread pool stops when its output buffer is full and goes back to the main thread for another: with 16 KiB, a
+ * 256 KiB batch of bytes that barely compress took some nine round trips, each waiting for the main thread to be free.
+ * 1 MiB holds the output of several batches, so a batch is one job. Outputs are slices of it (no copy).
+ */
+export const COMPRESSOR_OUTPUT_BYTES = 1024 * 1024;
+
 /** The compressing stage for `compression`, or null for none. */
 export function createCompressor(compression: Compression): Transform | null {
-  if (compression === 'gzip') return createGzip();
-  if (compression === 'zstd') return createZstdCompress({ params: ZSTD_PARAMS });
+  if (compression === 'gzip') return createGzip({ chunkSize: COMPRESSOR_OUTPUT_BYTES });
+  if (compression === 'zstd') return createZstdCompress({ chunkSize: COMPRESSOR_OUTPUT_BYTES, params: ZSTD_PARAMS });
   return null;
 }
 
