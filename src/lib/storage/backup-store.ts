@@ -28,7 +28,7 @@ import {
   storedExtension,
   tempPathFor,
 } from './backup-path.ts';
-import { ChunkBatcher } from './chunk-batcher.ts';
+import { BatchedCompressor } from './batched-compressor.ts';
 import { locateDeploymentFolder } from './deployment-folder.ts';
 import { type BackupManifest, formatManifest, manifestPathFor } from './backup-manifest.ts';
 import { BACKUP_FILE_MODE, ignoreCode, removeFileIfPresent, syncDirectory, writeFileDurably } from './file-system.ts';
@@ -370,9 +370,9 @@ class FileBackupWriter implements BackupWriter {
     const compressor = createCompressor(encoding.compression);
     const encryptor = encoding.recipients.length > 0 ? new AgeEncryptStream(encoding.recipients) : null;
     this.encryptedTo = encoding.recipients.map((recipient) => recipient.fingerprint);
-    // The compressor gets the export's small frames in batches (see COMPRESSOR_BATCH_BYTES).
-    const stages: Transform[] = [compressor ? new ChunkBatcher() : null, compressor, encryptor].filter(
-      (stage): stage is Transform => stage !== null,
+    // The compressor gets the export's small frames in batches (see BatchedCompressor).
+    const stages = [compressor ? new BatchedCompressor(compressor) : null, encryptor].filter(
+      (stage): stage is BatchedCompressor | AgeEncryptStream => stage !== null,
     );
     // The first stage keeps the raw head; when nothing transforms the bytes, that is the hashing stage itself.
     this.stored = new MeasuringStream(true, limits, stages.length === 0);
