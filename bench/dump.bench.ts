@@ -11,7 +11,9 @@
  *     parameters: `zstd --zstd=mml=N`).
  * Ours' throughput is the in-process figure (store open to commit, as a running worker makes a backup); its whole
  * process (tsx start-up included) is printed too. Sizes are of the stored files. Target: ours at least 1.0x the
- * matching kubectl pipeline (medians). Exits 0 whatever the targets say; 1 when a run fails.
+ * matching kubectl pipeline (medians), as the ratio of the times to back up the same dump (kubectl's / ours'); stored
+ * MiB/s, which scores a smaller file as slower when the compressors' ratios differ, is printed as information.
+ * Exits 0 whatever the targets say; 1 when a run fails.
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
@@ -266,15 +268,24 @@ async function main(): Promise<void> {
         const oursSpeed = median(ours.map((run) => mibPerSecond(run, true)));
         const wholeSpeed = median(ours.map((run) => mibPerSecond(run)));
         const kubectlSpeed = median(kubectl.map((run) => mibPerSecond(run)));
-        const ratio = oursSpeed / kubectlSpeed;
+        // Both dump the same database: the job's throughput ratio is the ratio of the times. Stored MiB/s would score
+        // a smaller file as a slower backup when the two compressors' ratios differ (printed too, as information).
+        const oursMs = median(ours.map((run) => run.inProcessMs ?? run.wallMs));
+        const kubectlMs = median(kubectl.map((run) => run.wallMs));
+        const ratio = kubectlMs / oursMs;
         const info = pair.info ? results.get(`${kind}|${pair.title}|${pair.info.label}`)! : null;
         console.log(
-          `  ${ratio >= TARGET_RATIO ? 'PASS' : 'MISS'}  ${kind}, ${pair.title}: ours ${oursSpeed.toFixed(1)} MiB/s in a running ` +
-            `worker vs ${pair.kubectl.label} ${kubectlSpeed.toFixed(1)} MiB/s = ${ratio.toFixed(2)}x (>= ${TARGET_RATIO}); ` +
-            `ours as a whole process ${wholeSpeed.toFixed(1)} MiB/s; stored ${(median(ours.map((run) => run.storedBytes)) / MIB).toFixed(1)} ` +
-            `vs ${(median(kubectl.map((run) => run.storedBytes)) / MIB).toFixed(1)} MiB` +
+          `  ${ratio >= TARGET_RATIO ? 'PASS' : 'MISS'}  ${kind}, ${pair.title}: the same dump in ${(oursMs / 1000).toFixed(2)} s ` +
+            `in a running worker vs ${(kubectlMs / 1000).toFixed(2)} s by ${pair.kubectl.label} = ${ratio.toFixed(2)}x ` +
+            `(>= ${TARGET_RATIO}); stored ${(median(ours.map((run) => run.storedBytes)) / MIB).toFixed(1)} ` +
+            `vs ${(median(kubectl.map((run) => run.storedBytes)) / MIB).toFixed(1)} MiB`,
+        );
+        console.log(
+          `        information: stored MiB/s ours ${oursSpeed.toFixed(1)} vs ${kubectlSpeed.toFixed(1)} = ` +
+            `${(oursSpeed / kubectlSpeed).toFixed(2)}x; ours as a whole process ${wholeSpeed.toFixed(1)} MiB/s` +
             (info
-              ? `; ${pair.info!.label}: ${(median(info.map((run) => run.storedBytes)) / MIB).toFixed(1)} MiB at ${median(info.map((run) => mibPerSecond(run))).toFixed(1)} MiB/s`
+              ? `; ${pair.info!.label}: ${(median(info.map((run) => run.storedBytes)) / MIB).toFixed(1)} MiB in ` +
+                `${(median(info.map((run) => run.wallMs)) / 1000).toFixed(2)} s`
               : ''),
         );
       }
