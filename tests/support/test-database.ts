@@ -1,6 +1,6 @@
 import { inject } from 'vitest';
 import { PrismaPg } from '@prisma/adapter-pg';
-import pg from 'pg';
+import { createPgPool } from '../../src/lib/db/pg-pool.ts';
 import { poolQuery, type SqlQuery } from '../../src/lib/db/index.ts';
 import { PrismaClient } from '../../src/generated/prisma/client.ts';
 import { createDatabase, databaseUrl, dropDatabase, uniqueDatabaseName } from './postgres.ts';
@@ -20,7 +20,8 @@ export interface TestDatabase {
 export async function createTestDatabase(): Promise<TestDatabase> {
   const name = await createDatabase(uniqueDatabaseName('ops_test'), inject('templateDatabase'));
   const url = databaseUrl(name);
-  const pool = new pg.Pool({ connectionString: url });
+  // Tests that restart or cut the database close the pool's idle connections: expected, not an unhandled error.
+  const pool = createPgPool(url, () => {});
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     name,

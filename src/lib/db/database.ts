@@ -3,6 +3,7 @@ import path from 'node:path';
 import pg from 'pg';
 import type { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
+import { createPgPool } from './pg-pool.ts';
 import { PrismaClient } from '../../generated/prisma/client.ts';
 import type { Logger } from '../shared/index.ts';
 import { applyMigrations, readMigrations, type MigrationConnection, type MigrationReport } from './migrations.ts';
@@ -46,7 +47,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       applyMigrations(connection, migrations, log),
     );
     // One pool for Prisma's adapter and for the statements run without Prisma.
-    const pool = new pg.Pool({ connectionString: options.databaseUrl });
+    const pool = createPgPool(options.databaseUrl, (error) =>
+      log.warn({ err: error }, 'an idle database connection was closed by the server; the next query opens another'),
+    );
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
     await prisma.$queryRaw`SELECT 1`;
     return {
