@@ -28,30 +28,11 @@ export {
   historyQuerySchema,
   listBackupHistory,
   loadBackupHistoryItem,
-  readBackupHistoryJson,
   toBackupRecordJson,
 } from './backup-history.ts';
 export { type DeploymentBackupSummary, loadDeploymentBackupSummary } from './deployment-page.ts';
 export { describeSpan, formatDuration, formatInstant, formatRelative, shortSha256 } from './display.ts';
-export {
-  json,
-  jsonText,
-  type JsonTextAnswer,
-  jsonTextAnswer,
-  parseSearchParams,
-  problem,
-  quoteInput,
-  toResponse,
-} from './http.ts';
-export {
-  type CachedSession,
-  type CachedToken,
-  createCredentialCache,
-  CREDENTIAL_CACHE_MS,
-  type CredentialCaches,
-  type SessionCache,
-  type TokenCache,
-} from './credential-cache.ts';
+export { json, parseSearchParams, problem, quoteInput, toResponse } from './http.ts';
 export { gatherMetricsSnapshot } from './metrics-snapshot.ts';
 export { buildMetricsRegistry } from './metrics.ts';
 export { describeOffsiteCopies } from './offsite-copy-state.ts';
