@@ -213,7 +213,10 @@ function createRunner(
       argv,
       path.join(workDirectory, `rusage-${sequence}`),
       {
-        nodeOptions,
+        // BENCH_PROFILE_DIR: each run of ours writes a V8 CPU profile there (`--cpu-prof`), to read in DevTools.
+        nodeOptions: process.env.BENCH_PROFILE_DIR
+          ? `${nodeOptions} --cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`
+          : nodeOptions,
       },
     );
     const report = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as ClientReport;

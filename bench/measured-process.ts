@@ -12,6 +12,7 @@ import { loadavg } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { bundleClientNode } from '../scripts/bundle-client-node.mjs';
 
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const WORKER_DOCKERFILE = path.join(REPO_ROOT, 'Dockerfile.worker');
@@ -170,6 +171,7 @@ export async function compileClient(bench: string, clientScript: string, directo
   // Before compiling: tsc finds the `node` types through it too.
   await symlink(path.join(REPO_ROOT, 'node_modules'), path.join(directory, 'node_modules'), 'dir');
   await runPlain(bench, [process.execPath, tsc, '-p', tsconfigPath]);
+  await bundleClientNode(path.join(directory, 'src'));
   return path.join(directory, path.relative(REPO_ROOT, clientScript).replace(/\.ts$/, '.js'));
 }
 

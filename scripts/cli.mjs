@@ -7,7 +7,8 @@
  * a second (`npm run bench:cli`).
  *
  * When any file under src/ (the generated Prisma client included) is newer than the last build, it first compiles
- * them with `npm run build`'s settings (tsc -p tsconfig.build.json, about 15 s, said on stderr), so a command never
+ * them as `npm run build` does (tsc -p tsconfig.build.json, then the bundle of client-node; about 15 s, said on
+ * stderr), so a command never
  * runs stale code. A failed build exits 1 with tsc's errors.
  */
 import { spawnSync } from 'node:child_process';
@@ -35,7 +36,7 @@ function newestSource(folder) {
   return newest;
 }
 
-function build() {
+async function build() {
   console.error('cli: compiling src/ into dist/ (npm run build), once after each change …');
   const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   const result = spawnSync(process.execPath, [tsc, '-p', path.join(ROOT, 'tsconfig.build.json')], {
@@ -46,6 +47,9 @@ function build() {
     console.error(`cli: the build failed (tsc exited with ${result.status ?? result.signal})`);
     process.exit(1);
   }
+  // Imported only here: esbuild is a build tool, which an image that runs the CLIs need not have.
+  const { bundleClientNode } = await import('./bundle-client-node.mjs');
+  await bundleClientNode(path.join(ROOT, 'dist'));
   writeFileSync(STAMP, `${new Date().toISOString()}\n`);
 }
 
@@ -56,7 +60,7 @@ if (!entry) {
   process.exit(2);
 }
 const built = existsSync(STAMP) ? statSync(STAMP).mtimeMs : 0;
-if (!existsSync(path.join(ROOT, entry)) || newestSource(path.join(ROOT, 'src')) > built) build();
+if (!existsSync(path.join(ROOT, entry)) || newestSource(path.join(ROOT, 'src')) > built) await build();
 module.enableCompileCache?.(path.join(ROOT, 'node_modules', '.cache', 'node-compile'));
 process.argv = [process.argv[0], path.join(ROOT, entry), ...args];
 await import(pathToFileURL(path.join(ROOT, entry)).href);

@@ -1,9 +1,5 @@
-import { createRequire } from 'node:module';
 import type { ClientOptions, WebSocket } from 'ws';
-
-type WebSocketClass = new (address: string, protocols: string[], options: ClientOptions) => WebSocket;
-
-let webSocketClass: WebSocketClass | undefined;
+import { loadClientNode } from './client-node.ts';
 
 /** Fills a frame's masking key with zeros, which makes ws send the payload as it is (XOR with zero). */
 function zeroMask(mask: Buffer): void {
@@ -24,9 +20,9 @@ function zeroMask(mask: Buffer): void {
  *   plain `ws:` connection the key stays random: what a restore sends comes from tenants' databases.
  */
 export function openExecSocket(uri: string, protocols: string[], options: ClientOptions): WebSocket {
-  webSocketClass ??= (createRequire(import.meta.url)(/* turbopackIgnore: true */ 'ws') as { WebSocket: WebSocketClass })
-    .WebSocket;
-  return new webSocketClass(uri, protocols, {
+  // The `ws` client-node itself runs on (bundled with it in the compiled worker).
+  const { WebSocket: WebSocketClass } = loadClientNode();
+  return new WebSocketClass(uri, protocols, {
     ...options,
     perMessageDeflate: false,
     ...(uri.startsWith('wss:') ? { generateMask: zeroMask } : {}),

@@ -1,5 +1,5 @@
 import type { CoreV1Api, Exec, KubeConfig } from '@kubernetes/client-node';
-import { loadClientNode, loadWebSocketHandler } from './client-node.ts';
+import { loadClientNode } from './client-node.ts';
 import { openExecSocket } from './exec-socket.ts';
 import { DEFAULT_WORKSPACE_LABEL } from './pod-resolver.ts';
 
@@ -33,8 +33,7 @@ export function noKubeClients(reason: string): KubeClients {
 
 /** Builds the clients from a loaded KubeConfig (see `loadKubeConfig`). */
 export function createKubeClients(kubeConfig: KubeConfig, options: { workspaceLabel?: string } = {}): KubeClients {
-  const { CoreV1Api, Exec } = loadClientNode();
-  const WebSocketHandler = loadWebSocketHandler();
+  const { CoreV1Api, Exec, WebSocketHandler } = loadClientNode();
   return {
     core: kubeConfig.makeApiClient(CoreV1Api),
     exec: new Exec(kubeConfig, new WebSocketHandler(kubeConfig, openExecSocket)),

@@ -10,6 +10,7 @@ import { createDeployment, createWorkspace } from '../../support/factories.ts';
 import { createDatabase, databaseUrl, dropDatabase, uniqueDatabaseName } from '../../support/postgres.ts';
 import { childEnvironment, PROJECT_ROOT, type RunningProcess, startNode } from '../../support/processes.ts';
 import { writeServiceAccountFiles } from '../../support/service-account-files.ts';
+import { bundleClientNode } from '../../../scripts/bundle-client-node.mjs';
 
 /**
  * The worker as its image runs it: `npm run build`'s JavaScript, laid out as in Dockerfile.worker (/app/dist,
@@ -57,7 +58,7 @@ afterAll(async () => {
   await dropDatabase(source);
 });
 
-/** `tsc -p tsconfig.build.json` (what `npm run build` runs) into `outDir`. */
+/** What `npm run build` runs, into `outDir`: `tsc -p tsconfig.build.json`, then the bundle of client-node. */
 async function compile(outDir: string): Promise<void> {
   const tsc = path.join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   const child = spawn(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', outDir], { cwd: PROJECT_ROOT });
@@ -66,6 +67,7 @@ async function compile(outDir: string): Promise<void> {
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   if (code !== 0) throw new Error(`npm run build failed (${code}):\n${output}`);
+  await bundleClientNode(outDir);
 }
 
 /** A due deployment with its pod, a database URL file and service-account files: what a worker pod would have. */
