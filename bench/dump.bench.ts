@@ -9,8 +9,9 @@
  *   - plain SQL: ours with the store's gzip against `kubectl exec … | gzip > file` + sync, and with the store's zstd
  *     against `| zstd > file` + sync (the CLI's defaults; beside it, not a target, the CLI with the store's
  *     parameters: `zstd --zstd=mml=N`).
- * Ours' throughput is the in-process figure (store open to commit, as a running worker makes a backup); its whole
- * process (tsx start-up included) is printed too. Sizes are of the stored files. Target: ours at least 1.0x the
+ * Ours runs as the worker does: bench/backup-client.ts compiled as `npm run build` compiles (client-node bundled),
+ * under plain node with the worker image's NODE_OPTIONS (Dockerfile.worker). Ours' throughput is the in-process figure
+ * (store open to commit, as a running worker makes a backup); its whole process (start-up included) is printed too. Sizes are of the stored files. Target: ours at least 1.0x the
  * matching kubectl pipeline (medians), as the ratio of the times to back up the same dump (kubectl's / ours'); stored
  * MiB/s, which scores a smaller file as slower when the compressors' ratios differ, is printed as information.
  * Exits 0 whatever the targets say; 1 when a run fails.
@@ -29,6 +30,7 @@ import { createDatabase, databaseUrl, dropDatabase, uniqueDatabaseName } from '.
 import { PROJECT_ROOT } from '../tests/support/processes.ts';
 import type { ClientReport } from './backup-client.ts';
 import { positiveSetting } from './bench-settings.ts';
+import { compileClient, readImageNodeOptions } from './measured-process.ts';
 
 const execFileAsync = promisify(execFile);
 const MIB = 1024 * 1024;
@@ -146,6 +148,14 @@ async function main(): Promise<void> {
       })),
     });
     const env = { ...process.env };
+    // Ours as the worker runs: compiled (as `npm run build` compiles it) and started with the image's NODE_OPTIONS.
+    const compiledClient = await compileClient(
+      'dump',
+      path.join(PROJECT_ROOT, 'bench', 'backup-client.ts'),
+      path.join(workDirectory, 'compiled'),
+    );
+    const imageNodeOptions = await readImageNodeOptions();
+    const oursEnv = { ...process.env, NODE_OPTIONS: imageNodeOptions };
     const kubectlExec = (pod: string, command: string[]) =>
       `${quote(settings.kubectl)} --kubeconfig ${quote(api!.kubeconfigPath)} exec -n ${NAMESPACE} ${pod} -c ${CONTAINER} -- ${command.map(quote).join(' ')}`;
 
@@ -199,9 +209,9 @@ async function main(): Promise<void> {
           ...(alreadyCompressed ? ['--already-compressed'] : []),
         ];
         const result = await timed(
-          `${quote(process.execPath)} --import tsx bench/backup-client.ts ${args.map(quote).join(' ')}`,
+          `${quote(process.execPath)} ${quote(compiledClient)} ${args.map(quote).join(' ')}`,
           workDirectory,
-          env,
+          oursEnv,
         );
         const report = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as ClientReport;
         await rm(root, { recursive: true, force: true });
