@@ -14,8 +14,9 @@
  * Throughput: kubectl's is bytes over the wall time around its process (start to exit: a Go binary starts in a few
  * ms). Ours, for the target, is bytes over the time a backup takes in a running worker: from opening the store to the
  * end of commit (pod lookup, exec, streaming, sha256, fsync, rename, sidecar), measured inside the child. The worker
- * is a long-running process that loads Node and @kubernetes/client-node once (0.7-0.9 s here: its KubeConfig imports
- * the whole generated API), not once per backup; the whole-process figure that includes that start-up is printed too.
+ * is a long-running process that loads Node and @kubernetes/client-node once (about 0.2 s here with client-node
+ * bundled as `npm run build` bundles it; 0.4-0.5 s from its package), not once per backup; the whole-process figure
+ * that includes that start-up is printed too. BENCH_PROFILE_DIR: each run of ours writes a V8 CPU profile there.
  *
  * Sizes are binary, like `head -c 1G`: BENCH_SMALL_BYTES (default 100 MiB = 104857600), BENCH_LARGE_BYTES (1 GiB =
  * 1073741824), BENCH_SLOW_BYTES (250 MiB) written at BENCH_SLOW_RATE_MIB_PER_SECOND (25 MiB/s). BENCH_RUNS (5) rounds,
