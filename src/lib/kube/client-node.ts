@@ -1,4 +1,6 @@
 import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type * as ClientNode from '@kubernetes/client-node';
 import type { WebSocketHandler } from '@kubernetes/client-node/dist/web-socket-handler.js';
 import type { WebSocket } from 'ws';
@@ -35,13 +37,14 @@ export function loadClientNode(): ClientNodeParts {
   return parts;
 }
 
+// The bundle's path is never written `new URL(…, import.meta.url)`: Turbopack takes that for an asset import.
 function requireBundle(): ClientNodeParts {
   try {
     return createRequire(import.meta.url)(/* turbopackIgnore: true */ BUNDLE) as ClientNodeParts;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
     throw new Error(
-      `kube: ${new URL(BUNDLE, import.meta.url).pathname} is missing: the build writes it (npm run build, or node scripts/bundle-client-node.mjs <compiled src folder>)`,
+      `kube: ${path.join(path.dirname(fileURLToPath(import.meta.url)), BUNDLE)} is missing: the build writes it (npm run build, or node scripts/bundle-client-node.mjs <compiled src folder>)`,
       { cause: error },
     );
   }
