@@ -30,7 +30,7 @@ import { createDatabase, databaseUrl, dropDatabase, uniqueDatabaseName } from '.
 import { PROJECT_ROOT } from '../tests/support/processes.ts';
 import type { ClientReport } from './backup-client.ts';
 import { positiveSetting } from './bench-settings.ts';
-import { compileClient, readImageNodeOptions } from './measured-process.ts';
+import { compileClient, readImageNodeFlags, readImageNodeOptions } from './measured-process.ts';
 
 const execFileAsync = promisify(execFile);
 const MIB = 1024 * 1024;
@@ -156,6 +156,7 @@ async function main(): Promise<void> {
     );
     const imageNodeOptions = await readImageNodeOptions();
     const oursEnv = { ...process.env, NODE_OPTIONS: imageNodeOptions };
+    const oursNode = [process.execPath, ...(await readImageNodeFlags())].map(quote).join(' ');
     const kubectlExec = (pod: string, command: string[]) =>
       `${quote(settings.kubectl)} --kubeconfig ${quote(api!.kubeconfigPath)} exec -n ${NAMESPACE} ${pod} -c ${CONTAINER} -- ${command.map(quote).join(' ')}`;
 
@@ -209,7 +210,7 @@ async function main(): Promise<void> {
           ...(alreadyCompressed ? ['--already-compressed'] : []),
         ];
         const result = await timed(
-          `${quote(process.execPath)} ${quote(compiledClient)} ${args.map(quote).join(' ')}`,
+          `${oursNode} ${quote(compiledClient)} ${args.map(quote).join(' ')}`,
           workDirectory,
           oursEnv,
         );

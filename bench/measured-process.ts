@@ -175,6 +175,16 @@ export async function compileClient(bench: string, clientScript: string, directo
   return path.join(directory, path.relative(REPO_ROOT, clientScript).replace(/\.ts$/, '.js'));
 }
 
+/**
+ * The V8 flags the worker image puts on node's own command line (`CMD ["node", …flags, "dist/worker.js"]` in
+ * Dockerfile.worker): the ones NODE_OPTIONS refuses, such as `--initial-old-space-size`. Ours runs with them first.
+ */
+export async function readImageNodeFlags(): Promise<string[]> {
+  const match = /^CMD\s+(\[.*\])\s*$/m.exec(await readFile(WORKER_DOCKERFILE, 'utf8'));
+  const argv = match ? (JSON.parse(match[1]!) as string[]) : [];
+  return argv.slice(1, -1);
+}
+
 /** The NODE_OPTIONS the worker image sets (`ENV … NODE_OPTIONS=…` in Dockerfile.worker); '' when it sets none. */
 export async function readImageNodeOptions(): Promise<string> {
   const match = /\bNODE_OPTIONS=(?:"([^"]*)"|(\S+))/.exec(await readFile(WORKER_DOCKERFILE, 'utf8'));

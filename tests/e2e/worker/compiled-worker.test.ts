@@ -99,7 +99,8 @@ async function podLikeSetup(): Promise<{ env: NodeJS.ProcessEnv; deploymentId: s
 
 /** Starts the compiled worker and follows its peak RSS until it exits. */
 function startCompiledWorker(args: string[], env: NodeJS.ProcessEnv): RunningProcess & { peakRss(): number } {
-  const worker = startNode(['dist/worker.js', ...args], env, app);
+  // As the image's CMD starts it.
+  const worker = startNode(['--initial-old-space-size=64', 'dist/worker.js', ...args], env, app);
   workers.push(worker);
   let peak = 0;
   const sample = async () => {
