@@ -48,6 +48,7 @@ import {
   kibToMib,
   median,
   mibPerSecond,
+  readImageNodeFlags,
   readImageNodeOptions,
   runMeasured,
   stopRunningChildren,
@@ -183,6 +184,7 @@ function createRunner(
   workDirectory: string,
   compiledClient: string,
   imageNodeOptions: string,
+  imageNodeFlags: string[],
   checksums: Map<string, string>,
 ): RunCase {
   let sequence = 0;
@@ -199,7 +201,8 @@ function createRunner(
   }
 
   async function runOurs(file: BenchFile, command: string[], expected: string): Promise<Run> {
-    const argv = [process.execPath, compiledClient, '--kubeconfig', api.kubeconfigPath, '--namespace', NAMESPACE];
+    const argv = [process.execPath, ...imageNodeFlags, compiledClient, '--kubeconfig', api.kubeconfigPath];
+    argv.push('--namespace', NAMESPACE);
     argv.push('--deployment', DEPLOYMENT, '--container', CONTAINER, '--file', file.path, '--sha256', file.sha256);
     argv.push('--command-json', JSON.stringify(command));
     const { stdout, ...measured } = await runMeasured('restore', wrap, argv, reportPath(), {
@@ -419,6 +422,7 @@ async function main(): Promise<void> {
     });
     const compiledClient = await compileClient('restore', CLIENT_SCRIPT, path.join(workDirectory, 'compiled'));
     const imageNodeOptions = await readImageNodeOptions();
+    const imageNodeFlags = await readImageNodeFlags();
     const runCase = createRunner(
       api,
       settings,
@@ -426,6 +430,7 @@ async function main(): Promise<void> {
       workDirectory,
       compiledClient,
       imageNodeOptions,
+      imageNodeFlags,
       checksums,
     );
     const size = formatSize(settings.bytes);
@@ -446,7 +451,9 @@ async function main(): Promise<void> {
     console.log(
       `both paths run \`${STREAM_COMMAND.join(' ')}\` in the pod; its output must equal the file's: ${JSON.stringify(checksums.get(files.stream.path))}`,
     );
-    console.log(`ours: compiled JS, NODE_OPTIONS=${JSON.stringify(imageNodeOptions)} as in Dockerfile.worker`);
+    console.log(
+      `ours: compiled JS, node ${imageNodeFlags.join(' ')} with NODE_OPTIONS=${JSON.stringify(imageNodeOptions)} as in Dockerfile.worker`,
+    );
     console.log(
       'cases run in the order of round 1 in odd rounds, in reverse in even rounds; "load" = 1-minute load average at the start of a run',
     );

@@ -55,7 +55,7 @@ describe('Dockerfile.worker', () => {
     expect(final).toContain('npm ci --omit=dev');
     expect(final).toMatch(/^USER node$/m);
     expect(final).toMatch(/^VOLUME \["\/backups"\]$/m);
-    expect(final).toContain('CMD ["node", "dist/worker.js"]');
+    expect(final).toContain('CMD ["node", "--initial-old-space-size=64", "dist/worker.js"]');
   });
 });
 

@@ -160,7 +160,7 @@ describe.each(KUSTOMIZATIONS)('kubectl kustomize %s', (folder) => {
     expect(container.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'health' });
     expect(container.startupProbe?.httpGet).toEqual({ path: '/healthz', port: 'health' });
     expect(container.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'health' });
-    expect(container.command).toBeUndefined(); // the image's CMD: node dist/worker.js
+    expect(container.command).toBeUndefined(); // the image's CMD: node --initial-old-space-size=64 dist/worker.js
     const backups = container.volumeMounts?.find((mount) => mount.mountPath === config.BACKUP_ROOT);
     const volume = worker.spec.template.spec.volumes?.find((candidate) => candidate.name === backups?.name);
     expect(volume?.persistentVolumeClaim?.claimName).toBe('ops-agent-backups');
