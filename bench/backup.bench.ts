@@ -52,12 +52,13 @@ import {
   kibToMib,
   median,
   mibPerSecond,
-  readImageNodeFlags,
-  readImageNodeOptions,
+  describeImageNode,
+  readImageNode,
   runMeasured,
   runPlain,
   stopRunningChildren,
   type MeasuredRun,
+  type ImageNode,
   type MeasuringWrapper,
 } from './measured-process.ts';
 
@@ -145,8 +146,7 @@ function createRunner(
   wrap: MeasuringWrapper,
   workDirectory: string,
   compiledClient: string,
-  imageNodeOptions: string,
-  imageNodeFlags: string[],
+  image: ImageNode,
 ): RunCase {
   const storeRoot = path.join(workDirectory, 'store');
   // Only the public half is used: the bench encrypts and never decrypts.
@@ -236,9 +236,9 @@ function createRunner(
     // Earlier runs' dirty pages are written back now, not during this measurement.
     await runPlain('backup', ['sync', '-f', workDirectory]);
     if (kind === 'kubectl') return runKubectl(bytes);
-    if (kind === 'ours') return runOurs([...imageNodeFlags, compiledClient], imageNodeOptions, bytes, rateMiBPerSecond);
+    if (kind === 'ours') return runOurs([...image.flags, compiledClient], image.options, bytes, rateMiBPerSecond);
     if (kind === 'ours-age')
-      return runOurs([...imageNodeFlags, compiledClient], imageNodeOptions, bytes, rateMiBPerSecond, ageRecipient.text);
+      return runOurs([...image.flags, compiledClient], image.options, bytes, rateMiBPerSecond, ageRecipient.text);
     if (kind === 'ours-v8-defaults') return runOurs([compiledClient], '', bytes, rateMiBPerSecond);
     return runOurs(['--import', 'tsx', CLIENT_SCRIPT], '', bytes, rateMiBPerSecond);
   };
@@ -501,17 +501,8 @@ async function main(): Promise<void> {
       ],
     });
     const compiledClient = await compileClient('backup', CLIENT_SCRIPT, path.join(workDirectory, 'compiled'));
-    const imageNodeOptions = await readImageNodeOptions();
-    const imageNodeFlags = await readImageNodeFlags();
-    const runCase = createRunner(
-      api,
-      settings,
-      measuring.wrap,
-      workDirectory,
-      compiledClient,
-      imageNodeOptions,
-      imageNodeFlags,
-    );
+    const image = await readImageNode();
+    const runCase = createRunner(api, settings, measuring.wrap, workDirectory, compiledClient, image);
     const small = formatSize(settings.smallBytes);
     const large = formatSize(settings.largeBytes);
     const cases: Case[] = [
@@ -539,9 +530,7 @@ async function main(): Promise<void> {
     console.log(
       'cases run in the order of round 1 in odd rounds, in reverse in even rounds; "load" = 1-minute load average at the start of a run',
     );
-    console.log(
-      `ours: compiled JS, node ${imageNodeFlags.join(' ')} with NODE_OPTIONS=${JSON.stringify(imageNodeOptions)} as in Dockerfile.worker`,
-    );
+    console.log(describeImageNode(image));
     const kinds = [...new Set(cases.map((benchCase) => benchCase.kind))];
     console.log(`warm-up (${formatSize(WARM_UP_BYTES)} each, not counted): ${kinds.join(', ')}`);
     for (const kind of kinds) await runCase({ kind, bytes: WARM_UP_BYTES });

@@ -10,8 +10,9 @@
  *     against `| zstd > file` + sync (the CLI's defaults; beside it, not a target, the CLI with the store's
  *     parameters: `zstd --zstd=mml=N`).
  * Ours runs as the worker does: bench/backup-client.ts compiled as `npm run build` compiles (client-node bundled),
- * under plain node with the worker image's NODE_OPTIONS (Dockerfile.worker). Ours' throughput is the in-process figure
- * (store open to commit, as a running worker makes a backup); its whole process (start-up included) is printed too. Sizes are of the stored files. Target: ours at least 1.0x the
+ * under plain node with the worker image's NODE_OPTIONS and node flags (Dockerfile.worker). Ours' throughput is the
+ * in-process figure (store open to commit, as a running worker makes a backup); its whole process (start-up included)
+ * is printed too. Sizes are of the stored files. Target: ours at least 1.0x the
  * matching kubectl pipeline (medians), as the ratio of the times to back up the same dump (kubectl's / ours'); stored
  * MiB/s, which scores a smaller file as slower when the compressors' ratios differ, is printed as information.
  * Exits 0 whatever the targets say; 1 when a run fails.
@@ -30,7 +31,7 @@ import { createDatabase, databaseUrl, dropDatabase, uniqueDatabaseName } from '.
 import { PROJECT_ROOT } from '../tests/support/processes.ts';
 import type { ClientReport } from './backup-client.ts';
 import { positiveSetting } from './bench-settings.ts';
-import { compileClient, readImageNodeFlags, readImageNodeOptions } from './measured-process.ts';
+import { compileClient, readImageNode } from './measured-process.ts';
 
 const execFileAsync = promisify(execFile);
 const MIB = 1024 * 1024;
@@ -148,15 +149,15 @@ async function main(): Promise<void> {
       })),
     });
     const env = { ...process.env };
-    // Ours as the worker runs: compiled (as `npm run build` compiles it) and started with the image's NODE_OPTIONS.
+    // Ours as the worker runs: compiled (as `npm run build` compiles it) and started as the image starts node.
     const compiledClient = await compileClient(
       'dump',
       path.join(PROJECT_ROOT, 'bench', 'backup-client.ts'),
       path.join(workDirectory, 'compiled'),
     );
-    const imageNodeOptions = await readImageNodeOptions();
-    const oursEnv = { ...process.env, NODE_OPTIONS: imageNodeOptions };
-    const oursNode = [process.execPath, ...(await readImageNodeFlags())].map(quote).join(' ');
+    const image = await readImageNode();
+    const oursEnv = { ...process.env, NODE_OPTIONS: image.options };
+    const oursNode = [process.execPath, ...image.flags].map(quote).join(' ');
     const kubectlExec = (pod: string, command: string[]) =>
       `${quote(settings.kubectl)} --kubeconfig ${quote(api!.kubeconfigPath)} exec -n ${NAMESPACE} ${pod} -c ${CONTAINER} -- ${command.map(quote).join(' ')}`;
 

@@ -175,21 +175,29 @@ export async function compileClient(bench: string, clientScript: string, directo
   return path.join(directory, path.relative(REPO_ROOT, clientScript).replace(/\.ts$/, '.js'));
 }
 
-/**
- * The V8 flags the worker image puts on node's own command line (`CMD ["node", …flags, "dist/worker.js"]` in
- * Dockerfile.worker): the ones NODE_OPTIONS refuses, such as `--initial-old-space-size`. Ours runs with them first.
- */
-export async function readImageNodeFlags(): Promise<string[]> {
-  const match = /^CMD\s+(\[.*\])\s*$/m.exec(await readFile(WORKER_DOCKERFILE, 'utf8'));
-  const argv = match ? (JSON.parse(match[1]!) as string[]) : [];
-  return argv.slice(1, -1);
+/** How the worker image starts node (Dockerfile.worker), which ours copies in the benchmarks. */
+export interface ImageNode {
+  /** `ENV … NODE_OPTIONS=…`; '' when it sets none. */
+  options: string;
+  /**
+   * The flags on node's own command line (`CMD ["node", …flags, "dist/worker.js"]`): the ones NODE_OPTIONS refuses,
+   * such as `--initial-old-space-size`. Ours runs with them first.
+   */
+  flags: string[];
 }
 
-/** The NODE_OPTIONS the worker image sets (`ENV … NODE_OPTIONS=…` in Dockerfile.worker); '' when it sets none. */
-export async function readImageNodeOptions(): Promise<string> {
-  const match = /\bNODE_OPTIONS=(?:"([^"]*)"|(\S+))/.exec(await readFile(WORKER_DOCKERFILE, 'utf8'));
-  return match?.[1] ?? match?.[2] ?? '';
+/** Reads {@link ImageNode} from Dockerfile.worker. */
+export async function readImageNode(): Promise<ImageNode> {
+  const dockerfile = await readFile(WORKER_DOCKERFILE, 'utf8');
+  const options = /\bNODE_OPTIONS=(?:"([^"]*)"|(\S+))/.exec(dockerfile);
+  const command = /^CMD\s+(\[.*\])\s*$/m.exec(dockerfile);
+  const argv = command ? (JSON.parse(command[1]!) as string[]) : [];
+  return { options: options?.[1] ?? options?.[2] ?? '', flags: argv.slice(1, -1) };
 }
+
+/** The line a benchmark prints about how it starts ours. */
+export const describeImageNode = (image: ImageNode): string =>
+  `ours: compiled JS, node ${image.flags.join(' ')} with NODE_OPTIONS=${JSON.stringify(image.options)} as in Dockerfile.worker`;
 
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);

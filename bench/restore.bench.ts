@@ -48,11 +48,12 @@ import {
   kibToMib,
   median,
   mibPerSecond,
-  readImageNodeFlags,
-  readImageNodeOptions,
+  describeImageNode,
+  readImageNode,
   runMeasured,
   stopRunningChildren,
   type MeasuredRun,
+  type ImageNode,
   type MeasuringWrapper,
 } from './measured-process.ts';
 import type { RestoreClientReport } from './restore-client.ts';
@@ -183,8 +184,7 @@ function createRunner(
   wrap: MeasuringWrapper,
   workDirectory: string,
   compiledClient: string,
-  imageNodeOptions: string,
-  imageNodeFlags: string[],
+  image: ImageNode,
   checksums: Map<string, string>,
 ): RunCase {
   let sequence = 0;
@@ -201,14 +201,12 @@ function createRunner(
   }
 
   async function runOurs(file: BenchFile, command: string[], expected: string): Promise<Run> {
-    const argv = [process.execPath, ...imageNodeFlags, compiledClient, '--kubeconfig', api.kubeconfigPath];
+    const argv = [process.execPath, ...image.flags, compiledClient, '--kubeconfig', api.kubeconfigPath];
     argv.push('--namespace', NAMESPACE);
     argv.push('--deployment', DEPLOYMENT, '--container', CONTAINER, '--file', file.path, '--sha256', file.sha256);
     argv.push('--command-json', JSON.stringify(command));
     const { stdout, ...measured } = await runMeasured('restore', wrap, argv, reportPath(), {
-      nodeOptions: profileDirectory
-        ? `${imageNodeOptions} --cpu-prof --cpu-prof-dir=${profileDirectory}`
-        : imageNodeOptions,
+      nodeOptions: profileDirectory ? `${image.options} --cpu-prof --cpu-prof-dir=${profileDirectory}` : image.options,
     });
     const report = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as RestoreClientReport;
     expectOutput('ours', report.stdout, expected);
@@ -421,18 +419,8 @@ async function main(): Promise<void> {
       ],
     });
     const compiledClient = await compileClient('restore', CLIENT_SCRIPT, path.join(workDirectory, 'compiled'));
-    const imageNodeOptions = await readImageNodeOptions();
-    const imageNodeFlags = await readImageNodeFlags();
-    const runCase = createRunner(
-      api,
-      settings,
-      measuring.wrap,
-      workDirectory,
-      compiledClient,
-      imageNodeOptions,
-      imageNodeFlags,
-      checksums,
-    );
+    const image = await readImageNode();
+    const runCase = createRunner(api, settings, measuring.wrap, workDirectory, compiledClient, image, checksums);
     const size = formatSize(settings.bytes);
     const kubectl: Case = { label: `kubectl ${size}`, kind: 'kubectl', bytes: settings.bytes, runs: [] };
     const ours: Case = { label: `ours ${size}`, kind: 'ours', bytes: settings.bytes, runs: [] };
@@ -451,9 +439,7 @@ async function main(): Promise<void> {
     console.log(
       `both paths run \`${STREAM_COMMAND.join(' ')}\` in the pod; its output must equal the file's: ${JSON.stringify(checksums.get(files.stream.path))}`,
     );
-    console.log(
-      `ours: compiled JS, node ${imageNodeFlags.join(' ')} with NODE_OPTIONS=${JSON.stringify(imageNodeOptions)} as in Dockerfile.worker`,
-    );
+    console.log(describeImageNode(image));
     console.log(
       'cases run in the order of round 1 in odd rounds, in reverse in even rounds; "load" = 1-minute load average at the start of a run',
     );

@@ -8,8 +8,7 @@
  *
  * When any file under src/ (the generated Prisma client included) is newer than the last build, it first compiles
  * them as `npm run build` does (tsc -p tsconfig.build.json, then the bundle of client-node; about 15 s, said on
- * stderr), so a command never
- * runs stale code. A failed build exits 1 with tsc's errors.
+ * stderr), so a command never runs stale code. A failed build exits 1 with tsc's errors.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
