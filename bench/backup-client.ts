@@ -114,6 +114,8 @@ function startSamplingMemory(): { stop(): ClientReport['sampledPeakKiB'] } {
   };
   sample();
   const timer = setInterval(sample, SAMPLE_INTERVAL_MS);
+  // A failed backup ends the process (main's catch) instead of sampling forever.
+  timer.unref();
   return {
     stop() {
       clearInterval(timer);
