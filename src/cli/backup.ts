@@ -187,6 +187,8 @@ async function runCommand(
         const outcome = await executeBackup(deps, id, {
           trigger: 'MANUAL',
           signal: interrupt.signal,
+          // At once, before the first byte: the operator sees what runs (and its id) while the export starts.
+          onStarted: (record) => process.stderr.write(`started backup ${record.id}; progress every second\n`),
           onProgress: (bytes) => {
             if (Date.now() - lastReport < 1_000) return;
             lastReport = Date.now();
