@@ -188,7 +188,7 @@ async function runCommand(
           trigger: 'MANUAL',
           signal: interrupt.signal,
           // At once, before the first byte: the operator sees what runs (and its id) while the export starts.
-          onStarted: (record) => process.stderr.write(`started backup ${record.id}; progress every second\n`),
+          onStarted: (record) => process.stderr.write(`started backup ${record.id}\n`),
           onProgress: (bytes) => {
             if (Date.now() - lastReport < 1_000) return;
             lastReport = Date.now();

@@ -94,7 +94,7 @@ describe('backup CLI', () => {
     expect(run.stdout).toContain(`file    ${record.path}`);
     expect(run.stdout).toContain(`sha256  ${record.sha256}`);
     // Said on stderr (with the progress lines) as soon as the record exists, not only at the end.
-    expect(run.output).toContain(`started backup ${record.id}; progress every second`);
+    expect(run.output).toContain(`started backup ${record.id}\n`);
     expect(run.stdout).not.toContain('started backup');
 
     const [list, verified] = await Promise.all([runCli(['list', deployment.id]), runCli(['verify', record.id])]);
