@@ -1,6 +1,6 @@
 import { backupFileReferenceOf, locateBackupFile } from '../storage/index.ts';
 import type { PrismaClient } from '../../generated/prisma/client.ts';
-import { type Notifier, raiseAndNotify, resolveAlerts, UPLOAD_FAILED_ALERT } from '../alerts/index.ts';
+import { changeWithAlert, type Notifier, resolveAlerts, UPLOAD_FAILED_ALERT } from '../alerts/index.ts';
 import { formatBytes, type Logger, redactSecrets, runWithConcurrency } from '../shared/index.ts';
 import type { OffsiteDestination } from './destination.ts';
 import {
@@ -245,7 +245,6 @@ async function recordFailure(
 ): Promise<AttemptResult> {
   const backup = upload.backupRecord;
   const lastError = reason.length > MAX_ERROR_LENGTH ? `${reason.slice(0, MAX_ERROR_LENGTH)}…` : reason;
-  await recordFailedAttempt(deps.db, upload.id, decision, lastError);
   const what = `Off-site copy of backup ${backup.id} of ${backup.deployment.workspace.slug}/${backup.deployment.name} (${backup.startedAt.toISOString()}) to ${destination.name}`;
   const outcome =
     decision.status === 'PENDING'
@@ -254,10 +253,15 @@ async function recordFailure(
   const message = `${what} ${outcome}: ${lastError}. The local backup is not affected.`;
   // The message says it all; the SDK error behind it would log whole HTTP responses.
   log.warn({ attempts: decision.attempts, status: decision.status }, message);
-  await raiseAndNotify(
+  // The attempt and its alert together or neither: recorded alone, a last attempt (FAILED for good) whose alert was
+  // lost to a stopped process would never be tried, nor alerted, again. Neither written, the upload stays leased and
+  // is tried again once the lease runs out (the pass logs the crash).
+  await changeWithAlert(
     deps.db,
     deps.notifier,
-    {
+    deps.clock(),
+    (tx) => recordFailedAttempt(tx, upload.id, decision, lastError),
+    () => ({
       workspaceId: backup.workspaceId,
       deploymentId: backup.deploymentId,
       deploymentName: backup.deployment.name,
@@ -265,8 +269,7 @@ async function recordFailure(
       severity: 'WARNING',
       kind: UPLOAD_FAILED_ALERT,
       message,
-    },
-    deps.clock(),
+    }),
   );
   return decision.status;
 }

@@ -137,7 +137,7 @@ export async function markUploaded(db: PrismaClient, uploadId: string, at: Date)
 
 /** Records a failed attempt: PENDING with its next attempt time, or FAILED; `lastError` must already be redacted. */
 export async function recordFailedAttempt(
-  db: PrismaClient,
+  db: PrismaClient | Prisma.TransactionClient,
   uploadId: string,
   decision: UploadRetryDecision,
   lastError: string,

@@ -16,7 +16,14 @@ import type { BackupRecord, PrismaClient } from '../../generated/prisma/client.t
 import type { AgeIdentity } from '../encryption/index.ts';
 import { keepStart, type Logger, redactSecrets } from '../shared/index.ts';
 import { encodingOfExtension, flagManifestSuspicious } from '../storage/index.ts';
-import { BACKUP_SUSPICIOUS_ALERT, BACKUP_UNVERIFIED_ALERT, type Notifier, raiseAndNotify } from '../alerts/index.ts';
+import {
+  type AlertWithName,
+  BACKUP_SUSPICIOUS_ALERT,
+  BACKUP_UNVERIFIED_ALERT,
+  changeWithAlert,
+  type Notifier,
+  raiseAndNotify,
+} from '../alerts/index.ts';
 import { type BackupFileLocation, backupFileReferenceOf, locateBackupFile } from '../storage/index.ts';
 import {
   checkBackupFormat,
@@ -165,14 +172,22 @@ export async function recordFormatCheck(
       return { record: verified, outcome: 'verified', detail };
     }
     const verifyError = keepStart(redactSecrets(result.error), MAX_ERROR_CHARS);
-    const failed = await deps.db.backupRecord.update({
-      where: { id: record.id },
-      data: { verifiedAt: null, verifyMethod: result.method, verifyError },
-    });
-    log.error({ method: result.method, ms }, `format check failed: ${verifyError}`);
-    await raiseUnverified(deps, failed, verifyError).catch((error: unknown) =>
-      log.error({ err: error }, 'could not record the alert for an unverified backup'),
+    const alert = await unverifiedAlert(deps, record, result.method, verifyError);
+    // The finding and its alert together or neither: recorded alone, a failed check whose alert was lost to a stopped
+    // process would never page (a checked backup is not checked again); neither written, the backup stays unchecked
+    // and the catch-up pass (unchecked-backups.ts) checks it again.
+    const { result: failed } = await changeWithAlert(
+      deps.db,
+      deps.notifier,
+      deps.clock(),
+      (tx) =>
+        tx.backupRecord.update({
+          where: { id: record.id },
+          data: { verifiedAt: null, verifyMethod: result.method, verifyError },
+        }),
+      () => alert,
     );
+    log.error({ method: result.method, ms }, `format check failed: ${verifyError}`);
     return { record: failed, outcome: 'failed', detail: verifyError };
   } catch (error) {
     log.error({ err: error }, 'could not record the format check');
@@ -205,7 +220,7 @@ function appendReason(existing: string | null, reason: string): string {
 }
 
 async function raiseSuspicious(deps: FormatCheckDependencies, record: BackupRecord, reason: string): Promise<void> {
-  await raiseBackupAlert(
+  const alert = await backupAlert(
     deps,
     record,
     { severity: 'WARNING', kind: BACKUP_SUSPICIOUS_ALERT },
@@ -213,57 +228,60 @@ async function raiseSuspicious(deps: FormatCheckDependencies, record: BackupReco
       `${backup} succeeded but is suspicious: ${reason}. Check that the data is all there; retention keeps the ` +
       'earlier backups.',
   );
+  await raiseAndNotify(deps.db, deps.notifier, alert, deps.clock());
 }
 
-async function raiseUnverified(
+/** The alert of a failed check, read before the finding is written (so this backup, passed before, is not named). */
+async function unverifiedAlert(
   deps: FormatCheckDependencies,
   record: BackupRecord,
+  method: string,
   verifyError: string,
-): Promise<void> {
+): Promise<AlertWithName> {
   const lastVerified = await deps.db.backupRecord.findFirst({
-    where: { deploymentId: record.deploymentId, status: 'SUCCEEDED', verifiedAt: { not: null } },
+    where: {
+      deploymentId: record.deploymentId,
+      id: { not: record.id },
+      status: 'SUCCEEDED',
+      verifiedAt: { not: null },
+    },
     orderBy: { startedAt: 'desc' },
     select: { startedAt: true },
   });
-  await raiseBackupAlert(
+  return backupAlert(
     deps,
     record,
     { severity: 'CRITICAL', kind: BACKUP_UNVERIFIED_ALERT },
     (backup) =>
-      `${backup} failed its format check (${record.verifyMethod}): ${verifyError}. It is probably not restorable. ` +
+      `${backup} failed its format check (${method}): ${verifyError}. It is probably not restorable. ` +
       `Newest backup that passed the check: ${lastVerified?.startedAt.toISOString() ?? 'none'}.`,
   );
 }
 
 /**
- * Raises an alert about this backup, its message written by `describe` from how a person names the backup
+ * An alert about this backup, its message written by `describe` from how a person names the backup
  * ("Backup of {workspace}/{deployment} from {start}"), the deployment's name read for it.
  */
-async function raiseBackupAlert(
+async function backupAlert(
   deps: FormatCheckDependencies,
   record: BackupRecord,
   alert: { severity: 'WARNING' | 'CRITICAL'; kind: string },
   describe: (backup: string) => string,
-): Promise<void> {
+): Promise<AlertWithName> {
   const deployment = await deps.db.deployment.findUniqueOrThrow({
     where: { id: record.deploymentId },
     select: { name: true, workspace: { select: { slug: true } } },
   });
-  await raiseAndNotify(
-    deps.db,
-    deps.notifier,
-    {
-      workspaceId: record.workspaceId,
-      deploymentId: record.deploymentId,
-      deploymentName: deployment.name,
-      backupRecordId: record.id,
-      ...alert,
-      message: describe(
-        `Backup of ${deployment.workspace.slug}/${deployment.name} from ${record.startedAt.toISOString()}`,
-      ),
-    },
-    deps.clock(),
-  );
+  return {
+    workspaceId: record.workspaceId,
+    deploymentId: record.deploymentId,
+    deploymentName: deployment.name,
+    backupRecordId: record.id,
+    ...alert,
+    message: describe(
+      `Backup of ${deployment.workspace.slug}/${deployment.name} from ${record.startedAt.toISOString()}`,
+    ),
+  };
 }
 
 /** Resolves the deployment's open `backup_unverified` alert when it is about this backup or an older one. */

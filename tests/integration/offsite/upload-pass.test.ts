@@ -217,6 +217,37 @@ describe('runUploadPass', () => {
     });
   });
 
+  it('records a failed attempt only with its alert: neither written, the copy is tried again after its lease', async () => {
+    const backup = await makePostgresBackup(harness, workspaceId, 'pg-no-alert', { randomMiB: 0 });
+    await rm(backup.path!);
+    const db = harness.db.prisma;
+    await db.$executeRawUnsafe(`
+      CREATE FUNCTION refuse_upload_alerts() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN RAISE EXCEPTION 'alerts refused by the test'; END $$`);
+    await db.$executeRawUnsafe(
+      'CREATE TRIGGER refuse_upload_alerts BEFORE INSERT ON "Alert" FOR EACH ROW EXECUTE FUNCTION refuse_upload_alerts()',
+    );
+    try {
+      // Its only attempt fails for good (the file is gone), and the alert of that cannot be written.
+      expect(await runUploadPass(deps, clock())).toMatchObject({ attempted: 0, failed: 0 });
+    } finally {
+      await db.$executeRawUnsafe('DROP TRIGGER refuse_upload_alerts ON "Alert"');
+      await db.$executeRawUnsafe('DROP FUNCTION refuse_upload_alerts()');
+    }
+    // Not FAILED without an alert (nothing would ever try or alert it again): untouched but for its lease.
+    expect(await uploadOf(backup)).toMatchObject({ status: 'PENDING', attempts: 0, lastError: null });
+    expect(await openUploadAlert(backup.deploymentId)).toBeNull();
+
+    expect(await runUploadPass(deps, clock())).toMatchObject({ attempted: 0 });
+    skewMs += 6 * MINUTE;
+    expect(await runUploadPass(deps, clock())).toMatchObject({ attempted: 1, failed: 1 });
+    expect(await uploadOf(backup)).toMatchObject({ status: 'FAILED', attempts: 1 });
+    expect(await openUploadAlert(backup.deploymentId)).toMatchObject({
+      severity: 'WARNING',
+      backupRecordId: backup.id,
+    });
+  });
+
   it('two passes at once upload each copy once', async () => {
     const backup = await makePostgresBackup(harness, workspaceId, 'pg-race', { randomMiB: 0 });
     const now = clock();

@@ -382,6 +382,71 @@ describe('a check that cannot run is recorded, never crashes the backup', () => 
     expect(again.map((result) => result.backupId)).not.toContain(record.id);
   });
 
+  it('a failed check whose alert cannot be written is not recorded either; the catch-up pass records both', async () => {
+    const record = await backUp(await deploymentOf('postgresql'));
+    const unchecked = await harness.db.prisma.backupRecord.update({
+      where: { id: record.id },
+      data: { verifiedAt: null, verifyMethod: null },
+    });
+    const failing = {
+      ...harness.deps,
+      checkFormat: async () => {
+        throw new Error('disk exploded');
+      },
+    };
+    const db = harness.db.prisma;
+    await db.$executeRawUnsafe(`
+      CREATE FUNCTION refuse_check_alerts() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN RAISE EXCEPTION 'alerts refused by the test'; END $$`);
+    await db.$executeRawUnsafe(
+      'CREATE TRIGGER refuse_check_alerts BEFORE INSERT ON "Alert" FOR EACH ROW EXECUTE FUNCTION refuse_check_alerts()',
+    );
+    try {
+      expect((await recordFormatCheck(failing, unchecked)).outcome).toBe('failed');
+    } finally {
+      await db.$executeRawUnsafe('DROP TRIGGER refuse_check_alerts ON "Alert"');
+      await db.$executeRawUnsafe('DROP FUNCTION refuse_check_alerts()');
+    }
+    // Recorded as failed without its alert, it would never page: a checked backup is not checked again.
+    expect(await db.backupRecord.findUniqueOrThrow({ where: { id: record.id } })).toMatchObject({
+      verifiedAt: null,
+      verifyMethod: null,
+      verifyError: null,
+    });
+    expect(await openAlerts(record.deploymentId)).toEqual([]);
+
+    const later = await checkUncheckedBackups(failing, {
+      now: new Date(record.finishedAt!.getTime() + DEFAULT_UNCHECKED_GRACE_MS + 60_000),
+      limit: 100,
+    });
+    expect(later).toContainEqual({ backupId: record.id, outcome: 'failed' });
+    await expectUnverified(
+      await db.backupRecord.findUniqueOrThrow({ where: { id: record.id } }),
+      'format-check',
+      /^the format check could not run: disk exploded$/,
+    );
+  });
+
+  it('a backup that passed before and now fails is not named as the newest that passed', async () => {
+    const record = await backUp(await deploymentOf('postgresql'));
+    expectVerified(record, 'pg_restore');
+
+    const checked = await recordFormatCheck(
+      {
+        ...harness.deps,
+        checkFormat: async () => {
+          throw new Error('disk exploded');
+        },
+      },
+      record,
+    );
+
+    expect(checked.outcome).toBe('failed');
+    const [alert] = await openAlerts(record.deploymentId);
+    expect(alert!.message).toContain('failed its format check (format-check)');
+    expect(alert!.message).toContain('Newest backup that passed the check: none.');
+  });
+
   it('the worker cycle runs that catch-up', async () => {
     const record = await backUp(await deploymentOf('postgresql'));
     const anHourAgo = new Date(Date.now() - 3_600_000);
