@@ -23,6 +23,7 @@ import {
 import type { ExecRecord, FakePod } from '../../support/fake-kube-api.ts';
 import { createDeployment, createWorkspace } from '../../support/factories.ts';
 import { adminQuery, dropDatabase } from '../../support/postgres.ts';
+import { ALERTS_REFUSED, withAlertInsertsRefused } from '../../support/refuse-alerts.ts';
 
 // Every way a backup can go wrong, each provoked for real: pg_dump against the local PostgreSQL, run "in the pod"
 // through the fake Kubernetes API (faults injected into the exec protocol), streamed into files under a temp root.
@@ -235,21 +236,9 @@ describe('a failure whose alert cannot be written', () => {
     const db = harness.db.prisma;
     const deployment = await deploymentWithPod({ env: { POSTGRES_DB: `missing_${randomBytes(4).toString('hex')}` } });
     // The alert's insert fails (as a full or broken table would); the FAILED update must not stand without it.
-    await db.$executeRawUnsafe(`
-      CREATE FUNCTION refuse_alerts() RETURNS trigger LANGUAGE plpgsql AS
-        $$ BEGIN RAISE EXCEPTION 'alerts refused by the test'; END $$`);
-    await db.$executeRawUnsafe(
-      'CREATE TRIGGER refuse_alerts BEFORE INSERT ON "Alert" FOR EACH ROW EXECUTE FUNCTION refuse_alerts()',
-    );
-    let failure: unknown;
-    try {
-      failure = await backUp(deployment).catch((error: unknown) => error);
-    } finally {
-      await db.$executeRawUnsafe('DROP TRIGGER refuse_alerts ON "Alert"');
-      await db.$executeRawUnsafe('DROP FUNCTION refuse_alerts()');
-    }
+    const failure = await withAlertInsertsRefused(db, () => backUp(deployment).catch((error: unknown) => error));
 
-    expect(String(failure)).toContain('alerts refused by the test');
+    expect(String(failure)).toContain(ALERTS_REFUSED);
     const [left] = await db.backupRecord.findMany({ where: { deploymentId: deployment.id } });
     expect(left).toMatchObject({ status: 'RUNNING' });
     expect(await db.alert.findMany({ where: { deploymentId: deployment.id } })).toEqual([]);

@@ -14,6 +14,7 @@ import { podFor, startBackupHarness, type BackupHarness } from '../../support/ba
 import { createDeployment, createWorkspace } from '../../support/factories.ts';
 import { makePostgresBackup } from '../../support/offsite-backups.ts';
 import { createDatabase, dropDatabase, uniqueDatabaseName } from '../../support/postgres.ts';
+import { withAlertInsertsRefused } from '../../support/refuse-alerts.ts';
 import { startFaultyProxy, startS3Server, type FaultyProxy, type S3Server } from '../../support/s3-server.ts';
 
 /**
@@ -221,19 +222,11 @@ describe('runUploadPass', () => {
     const backup = await makePostgresBackup(harness, workspaceId, 'pg-no-alert', { randomMiB: 0 });
     await rm(backup.path!);
     const db = harness.db.prisma;
-    await db.$executeRawUnsafe(`
-      CREATE FUNCTION refuse_upload_alerts() RETURNS trigger LANGUAGE plpgsql AS
-        $$ BEGIN RAISE EXCEPTION 'alerts refused by the test'; END $$`);
-    await db.$executeRawUnsafe(
-      'CREATE TRIGGER refuse_upload_alerts BEFORE INSERT ON "Alert" FOR EACH ROW EXECUTE FUNCTION refuse_upload_alerts()',
-    );
-    try {
-      // Its only attempt fails for good (the file is gone), and the alert of that cannot be written.
-      expect(await runUploadPass(deps, clock())).toMatchObject({ attempted: 0, failed: 0 });
-    } finally {
-      await db.$executeRawUnsafe('DROP TRIGGER refuse_upload_alerts ON "Alert"');
-      await db.$executeRawUnsafe('DROP FUNCTION refuse_upload_alerts()');
-    }
+    // Its only attempt fails for good (the file is gone), and the alert of that cannot be written.
+    expect(await withAlertInsertsRefused(db, () => runUploadPass(deps, clock()))).toMatchObject({
+      attempted: 0,
+      failed: 0,
+    });
     // Not FAILED without an alert (nothing would ever try or alert it again): untouched but for its lease.
     expect(await uploadOf(backup)).toMatchObject({ status: 'PENDING', attempts: 0, lastError: null });
     expect(await openUploadAlert(backup.deploymentId)).toBeNull();

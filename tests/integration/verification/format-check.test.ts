@@ -20,6 +20,7 @@ import { mariadb, redis } from '../../support/engines.ts';
 import { createDeployment, createWorkspace } from '../../support/factories.ts';
 import { dropDatabase } from '../../support/postgres.ts';
 import { childEnvironment, startEntryPoint } from '../../support/processes.ts';
+import { withAlertInsertsRefused } from '../../support/refuse-alerts.ts';
 
 // The format check after each backup, through the real backup path: the real pg_dump, mariadb-dump and redis-cli
 // "in the pod" (fake Kubernetes API, real exec protocol), stored by the real store, checked and recorded. Broken
@@ -395,18 +396,7 @@ describe('a check that cannot run is recorded, never crashes the backup', () => 
       },
     };
     const db = harness.db.prisma;
-    await db.$executeRawUnsafe(`
-      CREATE FUNCTION refuse_check_alerts() RETURNS trigger LANGUAGE plpgsql AS
-        $$ BEGIN RAISE EXCEPTION 'alerts refused by the test'; END $$`);
-    await db.$executeRawUnsafe(
-      'CREATE TRIGGER refuse_check_alerts BEFORE INSERT ON "Alert" FOR EACH ROW EXECUTE FUNCTION refuse_check_alerts()',
-    );
-    try {
-      expect((await recordFormatCheck(failing, unchecked)).outcome).toBe('failed');
-    } finally {
-      await db.$executeRawUnsafe('DROP TRIGGER refuse_check_alerts ON "Alert"');
-      await db.$executeRawUnsafe('DROP FUNCTION refuse_check_alerts()');
-    }
+    expect((await withAlertInsertsRefused(db, () => recordFormatCheck(failing, unchecked))).outcome).toBe('failed');
     // Recorded as failed without its alert, it would never page: a checked backup is not checked again.
     expect(await db.backupRecord.findUniqueOrThrow({ where: { id: record.id } })).toMatchObject({
       verifiedAt: null,
