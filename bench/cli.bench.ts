@@ -23,7 +23,7 @@ import { withPgConnection } from '../src/lib/db/database.ts';
 import { applyMigrations, readMigrations } from '../src/lib/db/migrations.ts';
 import { createDatabase, databaseUrl, dropDatabase, uniqueDatabaseName } from '../tests/support/postgres.ts';
 import { PROJECT_ROOT } from '../tests/support/processes.ts';
-import { startFakeKubeApi } from '../tests/support/fake-kube-api.ts';
+import { podFor, startFakeKubeApi } from '../tests/support/fake-kube-api.ts';
 import { DEFAULT_WORKSPACE_LABEL } from '../src/lib/kube/index.ts';
 
 const TARGET_FIRST_LINE_MS = 1_000;
@@ -64,20 +64,17 @@ async function measure(
   let firstLineMs = Number.NaN;
   let stdout = '';
   let stderr = '';
-  const seen = (text: string) =>
-    firstLine.stream === 'stdout'
-      ? text.includes('\n')
-      : text.split('\n').some((line) => line.startsWith(firstLine.prefix));
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString('utf8');
-    if (Number.isNaN(firstLineMs) && firstLine.stream === 'stdout' && seen(stdout))
-      firstLineMs = performance.now() - started;
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString('utf8');
-    if (Number.isNaN(firstLineMs) && firstLine.stream === 'stderr' && seen(stderr))
-      firstLineMs = performance.now() - started;
-  });
+  /** Notes the time once the awaited line is in what `stream` has said so far. */
+  const look = (stream: FirstLine['stream'], text: string) => {
+    if (!Number.isNaN(firstLineMs) || stream !== firstLine.stream) return;
+    const found =
+      firstLine.stream === 'stdout'
+        ? text.includes('\n')
+        : text.split('\n').some((line) => line.startsWith(firstLine.prefix));
+    if (found) firstLineMs = performance.now() - started;
+  };
+  child.stdout.on('data', (chunk: Buffer) => look('stdout', (stdout += chunk.toString('utf8'))));
+  child.stderr.on('data', (chunk: Buffer) => look('stderr', (stderr += chunk.toString('utf8'))));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   const exitMs = performance.now() - started;
   if (code !== 0 || Number.isNaN(firstLineMs))
@@ -112,19 +109,12 @@ async function main(): Promise<void> {
     // The pod of deployment `db`: its exec runs the recipe's pg_dump here, against this same database.
     const kube = await startFakeKubeApi({
       pods: [
-        {
-          namespace: 'apps',
-          name: 'db-0',
-          labels: { 'app.kubernetes.io/instance': 'db', [DEFAULT_WORKSPACE_LABEL]: 'wcli' },
-          phase: 'Running',
-          containers: [
-            {
-              name: 'postgres',
-              ready: true,
-              env: { PGHOST: new URL(url).hostname, POSTGRES_USER: 'postgres', POSTGRES_DB: name },
-            },
-          ],
-        },
+        podFor(
+          'db',
+          'postgres',
+          { PGHOST: new URL(url).hostname, POSTGRES_USER: 'postgres', POSTGRES_DB: name },
+          { labels: { 'app.kubernetes.io/instance': 'db', [DEFAULT_WORKSPACE_LABEL]: 'wcli' } },
+        ),
       ],
     });
     try {

@@ -36,7 +36,7 @@ import { createLogger } from '../src/lib/shared/logger.ts';
 import { openDecodedStream } from '../src/lib/storage/backup-encoding.ts';
 import { ByteTail } from '../src/lib/verification/byte-tail.ts';
 import { SqlTableCounter } from '../src/lib/verification/dump-tables.ts';
-import { startFakeKubeApi } from '../tests/support/fake-kube-api.ts';
+import { podFor, startFakeKubeApi } from '../tests/support/fake-kube-api.ts';
 import { createDatabase, databaseUrl, dropDatabase, uniqueDatabaseName } from '../tests/support/postgres.ts';
 import { positiveSetting } from './bench-settings.ts';
 
@@ -106,13 +106,12 @@ async function benchLiveCount(): Promise<boolean> {
   await client.end();
   const kube = await startFakeKubeApi({
     pods: [
-      {
-        namespace: 'bench',
-        name: 'db-0',
-        labels: { 'app.kubernetes.io/instance': 'db', [DEFAULT_WORKSPACE_LABEL]: 'bench' },
-        phase: 'Running',
-        containers: [{ name: 'postgres', ready: true, env: { POSTGRES_USER: 'postgres', POSTGRES_DB: database } }],
-      },
+      podFor(
+        'db',
+        'postgres',
+        { POSTGRES_USER: 'postgres', POSTGRES_DB: database },
+        { namespace: 'bench', labels: { 'app.kubernetes.io/instance': 'db', [DEFAULT_WORKSPACE_LABEL]: 'bench' } },
+      ),
     ],
   });
   const clients = createKubeClients(kube.kubeConfig());

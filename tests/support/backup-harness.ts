@@ -10,6 +10,9 @@ import { openJobQueue, type JobQueue } from '../../src/lib/jobs/index.ts';
 import { startJobRunners, type LoopDependencies } from '../../src/lib/worker/index.ts';
 import { findRecipe } from '../../src/lib/recipes/registry.ts';
 import { startFakeKubeApi, type ExecRecord, type FakeKubeApi, type FakePod, type FakeRbac } from './fake-kube-api.ts';
+
+// Where the stories that use the harness have always taken it from.
+export { podFor } from './fake-kube-api.ts';
 import { renderedWorkerRbac } from './kubernetes-manifests.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
 
@@ -110,23 +113,6 @@ export async function startBackupHarness(options: BackupHarnessOptions = {}): Pr
       await db.drop();
       await rm(root, { recursive: true, force: true });
     },
-  };
-}
-
-/** A Running pod with one ready container, labelled the way the default pod selector finds `deploymentName`. */
-export function podFor(
-  deploymentName: string,
-  container: string,
-  env: Record<string, string>,
-  overrides: Partial<FakePod> = {},
-): FakePod {
-  return {
-    namespace: 'apps',
-    name: `${deploymentName}-0`,
-    labels: { 'app.kubernetes.io/instance': deploymentName },
-    phase: 'Running',
-    containers: [{ name: container, ready: true, env }],
-    ...overrides,
   };
 }
 

@@ -46,3 +46,20 @@ export function workspaceLabelsOf(pod: FakePod): Record<string, string> {
 export function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promise<FakeKubeApi> {
   return startFakeKubeApiServer({ podLabels: workspaceLabelsOf, ...options });
 }
+
+/** A Running pod with one ready container, labelled the way the default pod selector finds `deploymentName`. */
+export function podFor(
+  deploymentName: string,
+  container: string,
+  env: Record<string, string>,
+  overrides: Partial<FakePod> = {},
+): FakePod {
+  return {
+    namespace: 'apps',
+    name: `${deploymentName}-0`,
+    labels: { 'app.kubernetes.io/instance': deploymentName },
+    phase: 'Running',
+    containers: [{ name: container, ready: true, env }],
+    ...overrides,
+  };
+}
