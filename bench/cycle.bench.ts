@@ -31,6 +31,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient } from '../src/generated/prisma/client.ts';
 import { withPgConnection } from '../src/lib/db/database.ts';
+import { createPgPool } from '../src/lib/db/pg-pool.ts';
 import { applyMigrations, readMigrations } from '../src/lib/db/migrations.ts';
 import { createKubeClients } from '../src/lib/kube/kube-clients.ts';
 import { loadKubeConfig } from '../src/lib/kube/kube-clients.ts';
@@ -86,11 +87,11 @@ function countingClient(url: string): CountingClient {
   const statements: string[] = [];
   let firstSent = Infinity;
   let lastAnswered = -Infinity;
-  const pool = new pg.Pool({ connectionString: url });
-  // The bench drops its databases WITH (FORCE): a connection still open then is ended by the server, and an 'error'
-  // on a pool that nobody listens to would crash the bench after all its figures were measured.
+  // The bench drops its databases WITH (FORCE): a connection still open then is ended by the server (see createPgPool).
   const database = new URL(url).pathname.slice(1);
-  pool.on('error', (error) => console.warn(`  (an idle connection to ${database} was closed: ${error.message})`));
+  const pool = createPgPool(url, (error) =>
+    console.warn(`  (an idle connection to ${database} was closed: ${error.message})`),
+  );
   pool.on('connect', (client) => {
     const send = client.query.bind(client) as (...args: unknown[]) => unknown;
     const answered = () => {
