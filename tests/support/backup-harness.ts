@@ -10,11 +10,11 @@ import { openJobQueue, type JobQueue } from '../../src/lib/jobs/index.ts';
 import { startJobRunners, type LoopDependencies } from '../../src/lib/worker/index.ts';
 import { findRecipe } from '../../src/lib/recipes/registry.ts';
 import { startFakeKubeApi, type ExecRecord, type FakeKubeApi, type FakePod, type FakeRbac } from './fake-kube-api.ts';
+import { renderedWorkerRbac } from './kubernetes-manifests.ts';
+import { createTestDatabase, type TestDatabase } from './test-database.ts';
 
 // Where the stories that use the harness have always taken it from.
 export { podFor } from './fake-kube-api.ts';
-import { renderedWorkerRbac } from './kubernetes-manifests.ts';
-import { createTestDatabase, type TestDatabase } from './test-database.ts';
 
 /**
  * Everything a backup needs, made of real parts: a cloned PostgreSQL database for the records, the fake Kubernetes
