@@ -4,8 +4,10 @@
  * statuses, cron forms and time zones, 200,000 backup records: skewed per deployment, 20 on average, mostly SUCCEEDED,
  * some FAILED, ten RUNNING), VACUUMs and ANALYZEs it and runs a CHECKPOINT (a database a worker has used for months has
  * been vacuumed and its pages written: the bench's own bulk load is not left for autovacuum, the first reads and the
- * checkpointer to finish during the timed passes), and times `gatherBackupState` (2 warm-up passes, 5 timed) while
- * counting the SQL statements sent to the server (every `query` on every pooled pg connection, BEGIN/COMMIT included).
+ * checkpointer to finish during the timed passes), and times `gatherBackupState` (2 warm-up passes, 5 timed) as the
+ * worker calls it (its deployments statement through the database's `query`, prepared and without Prisma, on the same
+ * pool) while counting the SQL statements sent to the server (every `query` on every pooled pg connection, BEGIN/COMMIT
+ * included).
  * The same with 1,000 deployments and 20,000 records shows whether the count depends on the deployment count. Then it
  * times the decision part of `runCycle` twice (recovery, state, overdue/blocked alerts; no backup is started because
  * the cycle is told to take no work) and counts its statements, grouped by kind. Pass 1 is the mass event: thousands of
@@ -32,6 +34,7 @@ import pg from 'pg';
 import { PrismaClient } from '../src/generated/prisma/client.ts';
 import { withPgConnection } from '../src/lib/db/database.ts';
 import { createPgPool } from '../src/lib/db/pg-pool.ts';
+import { poolQuery, type SqlQuery } from '../src/lib/db/sql-query.ts';
 import { applyMigrations, readMigrations } from '../src/lib/db/migrations.ts';
 import { createKubeClients } from '../src/lib/kube/kube-clients.ts';
 import { loadKubeConfig } from '../src/lib/kube/kube-clients.ts';
@@ -72,10 +75,14 @@ const SEED = 0.42;
 /** Characters of a statement that name its kind in the per-kind counts. */
 const STATEMENT_KEY_LENGTH = 60;
 
-/** A Prisma client on a pg pool whose every connection counts (and times) the statements it sends. */
+/**
+ * A Prisma client, and the statements run without Prisma (as `Database.query` in the worker), on a pg pool whose
+ * every connection counts (and times) the statements it sends.
+ */
 interface CountingClient {
   url: string;
   prisma: PrismaClient;
+  query: SqlQuery;
   statements: string[];
   /** Milliseconds from the first statement sent to the last answer received since the last reset. */
   sqlWallMs(): number;
@@ -118,6 +125,7 @@ function countingClient(url: string): CountingClient {
   return {
     url,
     prisma,
+    query: poolQuery(pool),
     statements,
     sqlWallMs: () => lastAnswered - firstSent,
     reset() {
@@ -248,6 +256,7 @@ async function benchGather(client: CountingClient, scale: Scale): Promise<Gather
       now: new Date(),
       overdueGraceMs: OVERDUE_GRACE_MS,
       retryDelayMs: RETRY_DELAY_MS,
+      query: client.query,
     });
     const ms = performance.now() - started;
     if (pass >= WARM_UP_PASSES)
@@ -301,6 +310,7 @@ async function benchCycleDecisions(client: CountingClient, scale: Scale): Promis
     jobs,
     backup: {
       db: client.prisma,
+      query: client.query,
       kube: createKubeClients(loadKubeConfig()),
       store: createFileBackupStore({ root, logger }),
       clock,

@@ -40,6 +40,7 @@ export default async function BackupsOverviewPage({
     overdueGraceMs: config.BACKUP_OVERDUE_GRACE_MINUTES * 60_000,
     retryDelayMs: config.BACKUP_RETRY_MINUTES * 60_000,
     backupRoot: config.BACKUP_ROOT,
+    query: database.query,
     jobs: await context.jobs(),
     page,
     shared: (globalForOverview.opsOverviews ??= sharedOverviews()),

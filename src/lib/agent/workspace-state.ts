@@ -1,5 +1,6 @@
 import type { AlertSeverity, PrismaClient } from '../../generated/prisma/client.ts';
 import { type BackupState, gatherBackupState } from '../backups/index.ts';
+import type { SqlQuery } from '../db/index.ts';
 
 /** An open alert of the workspace, as the agent is shown it (its message is untrusted: it quotes names and stderr). */
 export interface OpenAlert {
@@ -29,13 +30,13 @@ export const OPEN_ALERTS_SHOWN = 20;
  * `test_restore_failed`) and unverified backups that the backup state does not carry.
  */
 export async function gatherWorkspaceState(
-  deps: { db: PrismaClient; store: { root: string } },
+  deps: { db: PrismaClient; query?: SqlQuery; store: { root: string } },
   workspaceId: string,
   options: { now: Date; overdueGraceMs: number; retryDelayMs: number },
 ): Promise<WorkspaceState> {
   const [workspace, backups, openAlerts] = await Promise.all([
     deps.db.workspace.findUniqueOrThrow({ where: { id: workspaceId }, select: { id: true, slug: true } }),
-    gatherBackupState(deps.db, { ...options, workspaceId, backupRoot: deps.store.root }),
+    gatherBackupState(deps.db, { ...options, workspaceId, backupRoot: deps.store.root, query: deps.query }),
     deps.db.alert.findMany({
       where: { workspaceId, resolvedAt: null },
       orderBy: [{ lastSeenAt: 'desc' }, { id: 'asc' }],

@@ -1,8 +1,9 @@
 import { statfs } from 'node:fs/promises';
-import { Prisma, type PrismaClient } from '../../generated/prisma/client.ts';
+import type { PrismaClient } from '../../generated/prisma/client.ts';
 import { findRecipe } from '../recipes/index.ts';
 import { findOverdue, shouldRunBackup, type BackupDecision, type Overdue } from './backup-due.ts';
 import { describeCron, nextFireTime, tryParseCron } from '../cron/index.ts';
+import { prismaQuery, type SqlQuery, type SqlStatement } from '../db/index.ts';
 
 /** More stored backups than this and the agent is told to suggest pruning. */
 export const PRUNE_SUGGESTION_THRESHOLD = 20;
@@ -72,6 +73,12 @@ export interface StateOptions {
   workspaceId?: string | null;
   /** Root of the backup volume, for its used/free bytes. */
   backupRoot?: string;
+  /**
+   * Runs the deployments statement without Prisma (the database's `query`: prepared once per pooled connection, rows
+   * as the driver makes them); absent: through Prisma's raw query. Prisma's mapping of the 10,000 rows of a large
+   * platform, and the garbage it leaves, cost about a sixth of a gathering's time outside the database.
+   */
+  query?: SqlQuery;
 }
 
 export interface DeploymentRow {
@@ -111,8 +118,35 @@ export interface RecordRow {
  * adapter's ISO rewrite to a Date parsed from that string, three times per deployment: about a third of the time a
  * gathering spent outside the database at 10,000 deployments. Column names are ours, never input.
  */
-function epochMs(column: string): Prisma.Sql {
-  return Prisma.raw(`(extract(epoch FROM ${column}) * 1000)::float8`);
+function epochMs(column: string): string {
+  return `(extract(epoch FROM ${column}) * 1000)::float8`;
+}
+
+const DEPLOYMENT_COLUMNS = `d.id, d."workspaceId", w.slug AS "workspaceSlug", d.name, d.status::text AS status, d."recipeSlug",
+       d."backupEnabled", d."backupSchedule", d."backupTimezone", d."backupRetention",
+       ${epochMs('d."lastBackupAt"')} AS "lastBackupAtMs", ${epochMs('d."createdAt"')} AS "createdAtMs",
+       coalesce(s."storedBackups", 0) AS "storedBackups", coalesce(s."storedBytes", 0)::text AS "storedBytes",
+       ${epochMs('s."lastFailedAt"')} AS "lastFailedAtMs"
+  FROM "Deployment" d
+  JOIN "Workspace" w ON w.id = d."workspaceId"
+  LEFT JOIN "BackupSummary" s ON s."deploymentId" = d.id`;
+
+/**
+ * The deployments statement, one text (and prepared-statement name) with the workspace filter and one without, so
+ * that neither plan is made for the other's case.
+ */
+function deploymentsStatement(workspaceId: string | null): SqlStatement {
+  return workspaceId === null
+    ? {
+        name: 'backup-state-deployments',
+        text: `SELECT ${DEPLOYMENT_COLUMNS} WHERE d."backupEnabled" ORDER BY w.slug, d.name`,
+        values: [],
+      }
+    : {
+        name: 'backup-state-deployments-of-workspace',
+        text: `SELECT ${DEPLOYMENT_COLUMNS} WHERE d."backupEnabled" AND d."workspaceId" = $1 ORDER BY w.slug, d.name`,
+        values: [workspaceId],
+      };
 }
 
 /** A deployment row as the statement returns it: timestamps in milliseconds. */
@@ -156,17 +190,7 @@ function toDeploymentRow(row: DeploymentSqlRow): DeploymentRow {
 export async function gatherBackupState(db: PrismaClient, options: StateOptions): Promise<BackupState> {
   const scope = options.workspaceId ?? null;
   const [deployments, records] = await Promise.all([
-    db.$queryRaw<DeploymentSqlRow[]>`
-      SELECT d.id, d."workspaceId", w.slug AS "workspaceSlug", d.name, d.status::text AS status, d."recipeSlug",
-             d."backupEnabled", d."backupSchedule", d."backupTimezone", d."backupRetention",
-             ${epochMs('d."lastBackupAt"')} AS "lastBackupAtMs", ${epochMs('d."createdAt"')} AS "createdAtMs",
-             coalesce(s."storedBackups", 0) AS "storedBackups", coalesce(s."storedBytes", 0)::text AS "storedBytes",
-             ${epochMs('s."lastFailedAt"')} AS "lastFailedAtMs"
-        FROM "Deployment" d
-        JOIN "Workspace" w ON w.id = d."workspaceId"
-        LEFT JOIN "BackupSummary" s ON s."deploymentId" = d.id
-       WHERE d."backupEnabled" AND (${scope}::text IS NULL OR d."workspaceId" = ${scope})
-       ORDER BY w.slug, d.name`,
+    (options.query ?? prismaQuery(db))<DeploymentSqlRow>(deploymentsStatement(scope)),
     // Only deployments whose newest failure is after their last success are looked into, each through the
     // (deploymentId, startedAt) index from the last success on.
     db.$queryRaw<RecordRow[]>`

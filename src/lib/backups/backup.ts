@@ -3,6 +3,7 @@ import { utimes } from 'node:fs/promises';
 import type { BackupRecord, BackupTrigger, PrismaClient } from '../../generated/prisma/client.ts';
 import { type BackupEnding, type Logger, TypedFailure, type WorkObserver } from '../shared/index.ts';
 import type { KubeClients } from '../kube/index.ts';
+import type { SqlQuery } from '../db/index.ts';
 import { runDataExport } from './data-export.ts';
 import type { OffsiteDestination } from '../offsite/index.ts';
 import { findRecipe } from '../recipes/index.ts';
@@ -42,6 +43,8 @@ import { EncryptionMisconfiguredError, resolveBackupRecipients } from './backup-
 /** Everything `executeBackup` needs from the outside world; built by the entry points, replaced in tests. */
 export interface BackupDependencies {
   db: PrismaClient;
+  /** Hot statements run without Prisma on the same database (`Database.query`); absent: through Prisma. */
+  query?: SqlQuery;
   kube: KubeClients;
   store: BackupStore;
   clock: () => Date;

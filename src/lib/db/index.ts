@@ -1,6 +1,6 @@
 export { type Database, type DatabaseConnection, openDatabase, withPgConnection } from './database.ts';
 export { applyMigrations, readMigrations } from './migrations.ts';
-export { poolQuery, type SqlQuery, type SqlStatement } from './sql-query.ts';
+export { poolQuery, prismaQuery, type SqlQuery, type SqlStatement } from './sql-query.ts';
 export {
   diffCatalogs,
   PARTIAL_INDEXES_PATH,

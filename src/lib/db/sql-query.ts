@@ -1,5 +1,6 @@
 import type { PGlite } from '@electric-sql/pglite';
 import type pg from 'pg';
+import type { PrismaClient } from '../../generated/prisma/client.ts';
 
 /** One SQL statement with its parameters; `name` makes it a prepared statement, parsed and planned once per connection. */
 export interface SqlStatement {
@@ -23,4 +24,12 @@ export function poolQuery(pool: pg.Pool): SqlQuery {
 /** Over the embedded PGlite instance (one connection). */
 export function pgliteQuery(pglite: PGlite): SqlQuery {
   return async <Row>(statement: SqlStatement) => (await pglite.query<Row>(statement.text, statement.values)).rows;
+}
+
+/**
+ * Through Prisma's raw queries (unprepared, rows mapped by Prisma): for a caller that holds only the Prisma client.
+ * The same rows as {@link poolQuery} gives for the column types the statements here use (text, bool, int4, float8).
+ */
+export function prismaQuery(db: PrismaClient): SqlQuery {
+  return async <Row>(statement: SqlStatement) => db.$queryRawUnsafe<Row[]>(statement.text, ...statement.values);
 }

@@ -143,6 +143,7 @@ export function createServices(
       : null;
   const backup = {
     db: database.prisma,
+    query: database.query,
     kube,
     store: createFileBackupStore({
       root: config.BACKUP_ROOT,

@@ -17,7 +17,8 @@ interface BackupSummaryRow {
  */
 export async function gatherMetricsSnapshot(
   db: PrismaClient,
-  options: Required<Pick<StateOptions, 'now' | 'overdueGraceMs' | 'retryDelayMs' | 'backupRoot'>>,
+  options: Required<Pick<StateOptions, 'now' | 'overdueGraceMs' | 'retryDelayMs' | 'backupRoot'>> &
+    Pick<StateOptions, 'query'>,
 ): Promise<BackupMetricsSnapshot> {
   const [state, summaries] = await Promise.all([
     gatherBackupState(db, options),

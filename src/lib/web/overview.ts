@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { AlertSeverity, PrismaClient } from '../../generated/prisma/client.ts';
 import { type BackupState, type DeploymentBackupState, gatherBackupState, type Overdue } from '../backups/index.ts';
 import type { JobQueue } from '../jobs/index.ts';
+import type { SqlQuery } from '../db/index.ts';
 import type { Principal } from './principal.ts';
 import { countOpenUploads, type UploadCounts } from './upload-counts.ts';
 import type { SharedResults } from './shared-result.ts';
@@ -97,6 +98,8 @@ export async function loadOverview(
     retryDelayMs: number;
     backupRoot: string;
     jobs?: JobQueue;
+    /** The database's statements without Prisma (`Database.query`), for the deployments' state; absent: Prisma. */
+    query?: SqlQuery;
     /** 1-based; default 1. */
     page?: number;
     pageSize?: number;
@@ -121,7 +124,14 @@ export type RankedOverview = Omit<Overview, 'paging'>;
 async function rankOverview(
   db: PrismaClient,
   workspaceId: string,
-  options: { now: Date; overdueGraceMs: number; retryDelayMs: number; backupRoot: string; jobs?: JobQueue },
+  options: {
+    now: Date;
+    overdueGraceMs: number;
+    retryDelayMs: number;
+    backupRoot: string;
+    jobs?: JobQueue;
+    query?: SqlQuery;
+  },
 ): Promise<RankedOverview> {
   const where = { workspaceId, resolvedAt: null };
   const [state, alerts, openAlerts, uploads, queue] = await Promise.all([
@@ -131,6 +141,7 @@ async function rankOverview(
       retryDelayMs: options.retryDelayMs,
       backupRoot: options.backupRoot,
       workspaceId,
+      query: options.query,
     }),
     db.alert.findMany({
       where,

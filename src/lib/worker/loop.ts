@@ -131,6 +131,7 @@ export async function runCycle(deps: LoopDependencies, options: CycleOptions = {
     now: started,
     ...stateOptions,
     backupRoot: deps.backup.store.root,
+    query: deps.backup.query,
   });
   summary.overdue = state.totals.overdue;
   summary.pruneSuggestions = state.pruneSuggestions.length;

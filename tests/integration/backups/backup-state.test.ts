@@ -8,6 +8,8 @@ import {
   type BackupState,
   type DeploymentBackupState,
 } from '../../../src/lib/backups/backup-state.ts';
+import { createPgPool } from '../../../src/lib/db/pg-pool.ts';
+import { poolQuery, type SqlQuery } from '../../../src/lib/db/sql-query.ts';
 import { createDeployment, createWorkspace } from '../../support/factories.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts';
 
@@ -301,6 +303,37 @@ describe('gatherBackupState timestamps', () => {
     // The newest failure's time comes from BackupSummary (kept by triggers): the retry waits from it.
     expect(state.deployments[0]!.decision).toMatchObject({ due: false, code: 'RETRY_LATER' });
     expect((state.deployments[0]!.decision as { reason: string }).reason).toContain('2026-03-01T05:20:00.001Z');
+  });
+});
+
+describe('gatherBackupState through the database query (prepared statements, no Prisma)', () => {
+  it('gathers the same state as through Prisma, for all workspaces and for each, on reused connections', async () => {
+    const pool = createPgPool(db.url, () => undefined);
+    const sent: string[] = [];
+    const direct = poolQuery(pool);
+    const query: SqlQuery = async (statement) => {
+      sent.push(statement.name);
+      return direct(statement);
+    };
+    try {
+      for (const workspaceId of [null, workspaceA.id, workspaceB.id, 'no-such-workspace', null, workspaceA.id]) {
+        const viaPrisma = await gatherBackupState(db.prisma, { ...OPTIONS, workspaceId });
+        const viaQuery = await gatherBackupState(db.prisma, { ...OPTIONS, workspaceId, query });
+        expect(viaQuery).toEqual(viaPrisma);
+        if (workspaceId === workspaceA.id) expect(viaQuery.deployments.length).toBeGreaterThan(5);
+      }
+      // The deployments statement went through the query, one prepared statement with the filter and one without.
+      expect(sent).toEqual([
+        'backup-state-deployments',
+        'backup-state-deployments-of-workspace',
+        'backup-state-deployments-of-workspace',
+        'backup-state-deployments-of-workspace',
+        'backup-state-deployments',
+        'backup-state-deployments-of-workspace',
+      ]);
+    } finally {
+      await pool.end();
+    }
   });
 });
 

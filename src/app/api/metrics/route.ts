@@ -27,6 +27,7 @@ export async function GET(request: Request): Promise<Response> {
     overdueGraceMs: config.BACKUP_OVERDUE_GRACE_MINUTES * 60_000,
     retryDelayMs: config.BACKUP_RETRY_MINUTES * 60_000,
     backupRoot: config.BACKUP_ROOT,
+    query: database.query,
   });
   // The queues' depth too; a queue that cannot be read leaves its series out rather than failing the scrape.
   const queues = await context
