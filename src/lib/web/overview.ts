@@ -92,14 +92,7 @@ export interface Overview {
 export async function loadOverview(
   db: PrismaClient,
   principal: Pick<Principal, 'workspaceId'>,
-  options: {
-    now: Date;
-    overdueGraceMs: number;
-    retryDelayMs: number;
-    backupRoot: string;
-    jobs?: JobQueue;
-    /** The database's statements without Prisma (`Database.query`), for the deployments' state; absent: Prisma. */
-    query?: SqlQuery;
+  options: RankOptions & {
     /** 1-based; default 1. */
     page?: number;
     pageSize?: number;
@@ -121,18 +114,18 @@ export async function loadOverview(
 /** The whole workspace's overview, every deployment ranked (attention first), before paging. */
 export type RankedOverview = Omit<Overview, 'paging'>;
 
-async function rankOverview(
-  db: PrismaClient,
-  workspaceId: string,
-  options: {
-    now: Date;
-    overdueGraceMs: number;
-    retryDelayMs: number;
-    backupRoot: string;
-    jobs?: JobQueue;
-    query?: SqlQuery;
-  },
-): Promise<RankedOverview> {
+/** What ranking a workspace's overview needs besides the database. */
+interface RankOptions {
+  now: Date;
+  overdueGraceMs: number;
+  retryDelayMs: number;
+  backupRoot: string;
+  jobs?: JobQueue;
+  /** The database's statements without Prisma (`Database.query`), for the deployments' state; absent: Prisma. */
+  query?: SqlQuery;
+}
+
+async function rankOverview(db: PrismaClient, workspaceId: string, options: RankOptions): Promise<RankedOverview> {
   const where = { workspaceId, resolvedAt: null };
   const [state, alerts, openAlerts, uploads, queue] = await Promise.all([
     gatherBackupState(db, {
