@@ -15,6 +15,12 @@ export interface ExecFaults {
   omitStatus?: boolean;
   /** Wait this long after the process exits before sending the status. */
   delayStatusMs?: number;
+  /**
+   * From this many stdout bytes on, send each stdout frame as a fragmented message (RFC 6455, 5.4): the channel byte and
+   * the first half of the payload without FIN, the rest in a continuation frame. The protocol allows it; the API server
+   * does not do it.
+   */
+  fragmentStdoutFromBytes?: number;
 }
 
 /** How an exec'd process ended. `spawnError` is set when it never started (no exit code then). */
@@ -46,7 +52,8 @@ export interface ExecWebSocket {
   readonly protocol: string;
   readonly bufferedAmount: number;
   readonly readyState: number;
-  send(data: Buffer, options: { binary: boolean }, callback?: (error?: Error) => void): void;
+  /** `fin: false` starts (or continues) a fragmented message; the next send with `fin` true ends it. */
+  send(data: Buffer, options: { binary: boolean; fin?: boolean }, callback?: (error?: Error) => void): void;
   close(code?: number): void;
   pause(): void;
   resume(): void;
@@ -148,6 +155,7 @@ export function runExecSession(ws: ExecWebSocket, socket: Duplex, spec: ExecSess
   const pendingStdout: Buffer[] = [];
   let pendingStdoutBytes = 0;
   let stdoutFramesInFlight = 0;
+  let stdoutBytesFramed = 0;
 
   const applyBackpressure = () => {
     if (!pausedForBackpressure && ws.bufferedAmount > HIGH_WATER_BYTES) {
@@ -183,7 +191,12 @@ export function runExecSession(ws: ExecWebSocket, socket: Duplex, spec: ExecSess
       pendingStdoutBytes -= frameBytes;
       stdoutFramesInFlight += 1;
       const last = pendingStdoutBytes === 0;
-      ws.send(frame, { binary: true }, (error) => {
+      const fragment =
+        faults.fragmentStdoutFromBytes !== undefined && stdoutBytesFramed >= faults.fragmentStdoutFromBytes;
+      stdoutBytesFramed += frameBytes;
+      const split = 1 + Math.floor(frameBytes / 2);
+      if (fragment) ws.send(frame.subarray(0, split), { binary: true, fin: false });
+      ws.send(fragment ? frame.subarray(split) : frame, { binary: true }, (error) => {
         stdoutFramesInFlight -= 1;
         afterSend();
         if (last && callback) callback(error);

@@ -13,6 +13,7 @@ import {
 } from './exec-errors.ts';
 import { CLEAN_CLOSE_CODES, createExecOutputs, toExecFailedError } from './exec-channels.ts';
 import { createStderrTail } from '../shared/index.ts';
+import { stdoutTapOf } from './exec-socket.ts';
 import { toUpgradeFailure } from './exec-upgrade-failure.ts';
 import { DEFAULT_STALL_MS, startStallWatchdog } from './stall-watchdog.ts';
 
@@ -67,6 +68,8 @@ export function execToStream(exec: Exec, options: ExecToStreamOptions): Promise<
   return new Promise((resolve, reject) => {
     const stderrTail = createStderrTail();
     let socket: WebSocket | undefined;
+    /** What stops and restarts reading stdout: the tap on the connection, or the WebSocket when there is none. */
+    let reader: { pause(): void; resume(): void } | undefined;
     let socketError = '';
     let status: V1Status | undefined;
     let settled = false;
@@ -77,7 +80,7 @@ export function execToStream(exec: Exec, options: ExecToStreamOptions): Promise<
     const onDrain = () => {
       waitingForDrain = false;
       watchdog.release();
-      if (!settled) socket?.resume();
+      if (!settled) reader?.resume();
     };
     const onDestinationError = (error: Error) => fail(error);
     const onDestinationClose = () =>
@@ -105,7 +108,10 @@ export function execToStream(exec: Exec, options: ExecToStreamOptions): Promise<
       reject(error);
     }
 
-    /** Called synchronously for each stdout frame, possibly before `exec()` has resolved (then `socket` is unset). */
+    /**
+     * Called synchronously for each piece of stdout, in order: from the tap on the connection (views of its reads), or,
+     * without one, from client-node for each frame, possibly before `exec()` has resolved (then `socket` is unset).
+     */
     function forward(chunk: Buffer): void {
       if (settled) return;
       try {
@@ -114,7 +120,7 @@ export function execToStream(exec: Exec, options: ExecToStreamOptions): Promise<
         if (!destination.write(chunk) && !waitingForDrain) {
           waitingForDrain = true;
           watchdog.hold();
-          socket?.pause();
+          reader?.pause();
           destination.once('drain', onDrain);
         }
         if (onProgress && bytes >= nextProgressAt) {
@@ -162,7 +168,11 @@ export function execToStream(exec: Exec, options: ExecToStreamOptions): Promise<
         socket = opened;
         // 'close' cannot have fired yet: it needs further socket I/O, and we run in the microtasks after 'open'.
         opened.on('close', onSocketClose);
-        if (waitingForDrain) opened.pause();
+        const tap = stdoutTapOf(opened);
+        reader = tap ? { pause: () => tap.hold(), resume: () => tap.release() } : opened;
+        // Hands over the stdout that came with the upgrade's answer, if any, then each piece as it arrives.
+        tap?.attach(forward);
+        if (waitingForDrain) reader.pause();
       },
       (error: unknown) => fail(toUpgradeFailure(location, error, redact)),
     );

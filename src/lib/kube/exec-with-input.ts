@@ -13,6 +13,7 @@ import {
 } from './exec-errors.ts';
 import { createStderrTail } from '../shared/index.ts';
 import { toUpgradeFailure } from './exec-upgrade-failure.ts';
+import { stdoutTapOf } from './exec-socket.ts';
 import { createFramePool } from './frame-pool.ts';
 import { DEFAULT_STALL_MS, startStallWatchdog } from './stall-watchdog.ts';
 
@@ -191,11 +192,12 @@ export function execWithInput(exec: Exec, options: ExecWithInputOptions): Promis
     signal?.addEventListener('abort', onAbort, { once: true });
     if (signal?.aborted) return onAbort();
 
-    const { stdout, stderr } = createExecOutputs((chunk) => {
+    const keepStdout = (chunk: Buffer) => {
       if (stdoutBytes + chunk.length <= maxStdoutBytes) stdoutChunks.push(chunk);
       else stdoutTruncated = true;
       stdoutBytes += chunk.length;
-    }, stderrTail);
+    };
+    const { stdout, stderr } = createExecOutputs(keepStdout, stderrTail);
     const keepStatus = (value: V1Status) => {
       status = value;
     };
@@ -208,6 +210,8 @@ export function execWithInput(exec: Exec, options: ExecWithInputOptions): Promis
         if (settled) return opened.terminate();
         socket = opened;
         opened.on('close', onSocketClose);
+        // With a tap on the connection, stdout comes from it rather than through client-node.
+        stdoutTapOf(opened)?.attach(keepStdout);
         if (!chunks || !stdin) return;
         if (opened.protocol !== STDIN_CLOSE_PROTOCOL) return fail(new StdinUnsupportedError(location, opened.protocol));
         pump(opened, chunks, stdin).catch((error: unknown) => fail(error));
