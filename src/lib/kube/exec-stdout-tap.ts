@@ -20,6 +20,9 @@ type Frame =
   | { kind: 'stdout'; remaining: number }
   | { kind: 'forward'; remaining: number };
 
+/** Between frames (it carries nothing, so one object serves every frame). */
+const AT_HEADER: Frame = { kind: 'header' };
+
 /**
  * The connection of an exec, between its TLS (or TCP) socket and ws: it takes each stdout frame's payload off the
  * byte stream as it arrives and hands it to the export as views of the socket's own reads, and passes every other
@@ -42,8 +45,7 @@ type Frame =
 export class ExecStdoutTap extends Duplex {
   private phase: Phase = 'head';
   private head: Buffer[] = [];
-  private headBytes = 0;
-  private frame: Frame = { kind: 'header' };
+  private frame: Frame = AT_HEADER;
   /** The bytes of a frame header that arrived split between reads (at most {@link MAX_HEADER_BYTES}). */
   private partialHeader: Buffer = EMPTY;
   private onStdout: ((chunk: Buffer) => void) | undefined;
@@ -152,12 +154,11 @@ export class ExecStdoutTap extends Duplex {
   /** Passes the upgrade answer on; returns where the first frame starts in `chunk`, once the answer is complete. */
   private takeHead(chunk: Buffer): number {
     this.head.push(chunk);
-    this.headBytes += chunk.length;
     const head = Buffer.concat(this.head);
     const end = head.indexOf(END_OF_HEAD);
     if (end === -1) {
       this.push(chunk);
-      if (this.headBytes > MAX_HEAD_BYTES) this.standAside();
+      if (head.length > MAX_HEAD_BYTES) this.standAside();
       return chunk.length;
     }
     const headEnd = end + END_OF_HEAD.length;
@@ -177,7 +178,7 @@ export class ExecStdoutTap extends Duplex {
       frame.remaining -= end - offset;
       if (frame.kind === 'stdout') this.deliver(chunk.subarray(offset, end));
       else this.push(chunk.subarray(offset, end));
-      if (frame.remaining === 0) this.frame = { kind: 'header' };
+      if (frame.remaining === 0) this.frame = AT_HEADER;
       return end;
     }
     if (frame.kind === 'channel') return this.startBinary(chunk, offset, frame.header, frame.payloadBytes);
@@ -219,7 +220,7 @@ export class ExecStdoutTap extends Duplex {
       return payloadAt;
     }
     this.push(headerBytes);
-    this.frame = header.payloadBytes > 0 ? { kind: 'forward', remaining: header.payloadBytes } : { kind: 'header' };
+    this.frame = header.payloadBytes > 0 ? { kind: 'forward', remaining: header.payloadBytes } : AT_HEADER;
     return payloadAt;
   }
 
@@ -230,7 +231,7 @@ export class ExecStdoutTap extends Duplex {
       this.frame = { kind: 'forward', remaining: payloadBytes };
       return offset;
     }
-    this.frame = payloadBytes > 1 ? { kind: 'stdout', remaining: payloadBytes - 1 } : { kind: 'header' };
+    this.frame = payloadBytes > 1 ? { kind: 'stdout', remaining: payloadBytes - 1 } : AT_HEADER;
     return offset + 1;
   }
 
