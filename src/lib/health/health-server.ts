@@ -1,7 +1,7 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { type Logger, redactSecrets } from '../shared/index.ts';
+import { type Logger, nodeHttp, redactSecrets } from '../shared/index.ts';
 import { judgeLiveness } from './loop-liveness.ts';
 import type { ReadinessCheck } from './readiness-checks.ts';
 
@@ -90,7 +90,7 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
     response.writeHead(200, { 'Content-Type': options.registry.contentType }).end(body);
   };
 
-  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+  const server = nodeHttp.createServer((request: IncomingMessage, response: ServerResponse) => {
     const pathname = new URL(request.url ?? '/', 'http://health').pathname;
     if (request.method !== 'GET' && request.method !== 'HEAD')
       return sendJson(response, 405, { status: 'method not allowed' });

@@ -1,9 +1,8 @@
-import http from 'node:http';
-import https from 'node:https';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import type { ClientOptions, WebSocket } from 'ws';
+import { nodeHttp as http, nodeHttps as https } from '../shared/index.ts';
 import { loadClientNode } from './client-node.ts';
 import { ExecStdoutTap } from './exec-stdout-tap.ts';
 

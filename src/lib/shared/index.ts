@@ -2,6 +2,7 @@ export { type BackupFailureKind, isBackupFailureKind, TypedFailure } from './fai
 export { formatBytes, formatLateness, formatProgress } from './format.ts';
 export { DNS_LABEL_PATTERN, dnsLabelSchema, isRecordId, newRecordId, recordIdSchema } from './identifiers.ts';
 export { createLogger, type Logger } from './logger.ts';
+export { nodeHttp, nodeHttps } from './node-http.ts';
 export { isSecretKey, redactFields, redactSecrets } from './redact.ts';
 export { runWithConcurrency } from './run-with-concurrency.ts';
 export { createStderrTail, type StderrTail } from './stderr-tail.ts';
