@@ -24,7 +24,9 @@
  * rounds and in reverse in even ones (so that a load that rises or falls during a round favours neither client; with
  * three rounds kubectl always ran first, and medians of three were at the mercy of one disturbed run on a shared
  * machine). Each run records the 1-minute load average at its start, printed with the run. BENCH_TSX=0 skips the
- * information case under tsx. KUBECTL overrides the kubectl binary.
+ * information case under tsx. KUBECTL overrides the kubectl binary. After the targets, BENCH_PINNED_RUNS (3) rounds
+ * run the large case for information with each client on a CPU of its own and the server on another (runPinned;
+ * 0 skips them).
  * The CPU target counts ours whole, sha256 included; kubectl computes no checksum. So that a reader can tell the
  * checksum from the transport, each round first measures, in this process while no client runs, what node:crypto's
  * sha256 of the large size costs in 32 KiB updates, and the CPU rows show, for information, ours less that, and ours
@@ -50,6 +52,7 @@ import { generateIdentity } from '../src/lib/encryption/index.ts';
 import { expectedStoredBytes } from './age-size.ts';
 import type { ClientReport } from './backup-client.ts';
 import { benchSqlCompression } from './sql-compression.ts';
+import { cpuPinning, type CpuPinning } from './cpu-pinning.ts';
 import { positiveSetting } from './bench-settings.ts';
 import {
   chooseMeasuringWrapper,
@@ -95,6 +98,8 @@ interface Settings {
   slowBytes: number;
   slowRateMiBPerSecond: number;
   runs: number;
+  /** Rounds of the information runs with the client on a CPU of its own (BENCH_PINNED_RUNS=0: none). */
+  pinnedRuns: number;
   tsx: boolean;
   kubectl: string;
 }
@@ -118,6 +123,8 @@ interface Case {
   kind: ClientKind;
   bytes: number;
   rateMiBPerSecond?: number;
+  /** Information runs only: the client on a CPU of its own, this process (the server) on another. */
+  pinned?: boolean;
   runs: Run[];
 }
 
@@ -129,6 +136,7 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
     slowBytes: positive('BENCH_SLOW_BYTES', 250 * MIB),
     slowRateMiBPerSecond: positive('BENCH_SLOW_RATE_MIB_PER_SECOND', 25),
     runs: positive('BENCH_RUNS', 5),
+    pinnedRuns: env.BENCH_PINNED_RUNS === '0' ? 0 : positive('BENCH_PINNED_RUNS', 3),
     tsx: env.BENCH_TSX !== '0',
     kubectl: env.KUBECTL || 'kubectl',
   };
@@ -145,7 +153,7 @@ async function expectFileSize(filePath: string, bytes: number, who: string): Pro
   if (size !== bytes) throw new Error(`backup bench: ${who} wrote ${size} bytes to ${filePath}, expected ${bytes}`);
 }
 
-type RunCase = (benchCase: Pick<Case, 'kind' | 'bytes' | 'rateMiBPerSecond'>) => Promise<Run>;
+type RunCase = (benchCase: Pick<Case, 'kind' | 'bytes' | 'rateMiBPerSecond' | 'pinned'>) => Promise<Run>;
 
 function createRunner(
   api: FakeKubeApi,
@@ -154,6 +162,7 @@ function createRunner(
   workDirectory: string,
   compiledClient: string,
   image: ImageNode,
+  pinning: CpuPinning | null,
 ): RunCase {
   const storeRoot = path.join(workDirectory, 'store');
   // Only the public half is used: the bench encrypts and never decrypts.
@@ -161,9 +170,10 @@ function createRunner(
   const kubectlDirectory = path.join(workDirectory, 'kubectl');
   let sequence = 0;
 
-  async function runKubectl(bytes: number): Promise<Run> {
+  async function runKubectl(bytes: number, prefix: string[]): Promise<Run> {
     const outputPath = path.join(kubectlDirectory, `dump-${sequence}.bin`);
     const argv = [
+      ...prefix,
       settings.kubectl,
       '--kubeconfig',
       api.kubeconfigPath,
@@ -197,9 +207,11 @@ function createRunner(
     nodeOptions: string,
     bytes: number,
     rateMiBPerSecond: number | undefined,
+    prefix: string[],
     ageRecipient?: string,
   ): Promise<Run> {
     const argv = [
+      ...prefix,
       process.execPath,
       ...entryPoint,
       '--kubeconfig',
@@ -236,18 +248,27 @@ function createRunner(
     return { ...measured, report };
   }
 
-  return async ({ kind, bytes, rateMiBPerSecond }) => {
+  return async ({ kind, bytes, rateMiBPerSecond, pinned }) => {
+    const prefix = pinned && pinning ? pinning.clientPrefix : [];
     sequence += 1;
     await mkdir(storeRoot, { recursive: true });
     await mkdir(kubectlDirectory, { recursive: true });
     // Earlier runs' dirty pages are written back now, not during this measurement.
     await runPlain('backup', ['sync', '-f', workDirectory]);
-    if (kind === 'kubectl') return runKubectl(bytes);
-    if (kind === 'ours') return runOurs([...image.flags, compiledClient], image.options, bytes, rateMiBPerSecond);
+    if (kind === 'kubectl') return runKubectl(bytes, prefix);
+    if (kind === 'ours')
+      return runOurs([...image.flags, compiledClient], image.options, bytes, rateMiBPerSecond, prefix);
     if (kind === 'ours-age')
-      return runOurs([...image.flags, compiledClient], image.options, bytes, rateMiBPerSecond, ageRecipient.text);
-    if (kind === 'ours-v8-defaults') return runOurs([compiledClient], '', bytes, rateMiBPerSecond);
-    return runOurs(['--import', 'tsx', CLIENT_SCRIPT], '', bytes, rateMiBPerSecond);
+      return runOurs(
+        [...image.flags, compiledClient],
+        image.options,
+        bytes,
+        rateMiBPerSecond,
+        prefix,
+        ageRecipient.text,
+      );
+    if (kind === 'ours-v8-defaults') return runOurs([compiledClient], '', bytes, rateMiBPerSecond, prefix);
+    return runOurs(['--import', 'tsx', CLIENT_SCRIPT], '', bytes, rateMiBPerSecond, prefix);
   };
 }
 
@@ -527,6 +548,71 @@ function printTargets(cases: Case[], settings: Settings, sha256CpuMs: number[]):
   console.log(formatTable(['target', 'measured', 'limit', 'result'], rows));
 }
 
+/**
+ * Information, not a target: the large case again for both clients, each on a CPU of its own while this process (the
+ * fake API server, and the pod's `head`, which inherits its affinity) runs on another. In the target runs every
+ * second of client CPU is taken from the server and its pod, which on two CPUs are the bottleneck; here it is not, as
+ * in a cluster, where the API server and the kubelet are other machines. The targets above stay as they are measured.
+ */
+async function runPinned(
+  runCase: RunCase,
+  settings: Settings,
+  pinning: CpuPinning | string,
+  targetCases: Case[],
+): Promise<void> {
+  console.log('');
+  if (typeof pinning === 'string') {
+    console.log(`information runs with the client on a CPU of its own: skipped (${pinning})`);
+    return;
+  }
+  const large = formatSize(settings.largeBytes);
+  const cases: Case[] = [
+    { label: `kubectl ${large}, pinned`, kind: 'kubectl', bytes: settings.largeBytes, pinned: true, runs: [] },
+    { label: `ours ${large}, pinned`, kind: 'ours', bytes: settings.largeBytes, pinned: true, runs: [] },
+  ];
+  console.log(
+    `information runs: this process (fake API server, pod commands) on CPU ${pinning.serverCpu}, the client on CPU ${pinning.clientCpu}, ${settings.pinnedRuns} round(s)`,
+  );
+  pinning.pinServer();
+  try {
+    for (let round = 1; round <= settings.pinnedRuns; round += 1) {
+      for (const benchCase of round % 2 === 1 ? cases : [...cases].reverse()) {
+        const run = await runCase(benchCase);
+        benchCase.runs.push(run);
+        console.log(`  pinned round ${round}  ${describeRun(benchCase, run)}`);
+      }
+    }
+  } finally {
+    pinning.restore();
+  }
+  const [kubectlPinned, oursPinned] = cases as [Case, Case];
+  const kubectlFree = targetCases.find(
+    (benchCase) => benchCase.kind === 'kubectl' && benchCase.bytes === settings.largeBytes,
+  )!;
+  const cpuPerGiB = (benchCase: Case) =>
+    median(benchCase.runs.map((run) => run.clientCpuMs)) / 1000 / (settings.largeBytes / GIB);
+  const rows = [
+    [
+      `throughput ours (backup in a running worker) / kubectl ${large}, both pinned, medians`,
+      fixed(medianInProcessThroughput(oursPinned) / medianThroughput(kubectlPinned), 2),
+    ],
+    [
+      'throughput ours as a whole new process / kubectl, both pinned',
+      fixed(medianThroughput(oursPinned) / medianThroughput(kubectlPinned), 2),
+    ],
+    [
+      `client CPU per GiB, ours whole process / kubectl, both pinned (${fixed(cpuPerGiB(oursPinned), 2)} s vs ${fixed(cpuPerGiB(kubectlPinned), 2)} s)`,
+      fixed(cpuPerGiB(oursPinned) / cpuPerGiB(kubectlPinned), 2),
+    ],
+    [
+      'kubectl pinned / kubectl unpinned, throughput (what the server gets done on one CPU instead of sharing two)',
+      fixed(medianThroughput(kubectlPinned) / medianThroughput(kubectlFree), 2),
+    ],
+  ];
+  console.log('');
+  console.log(formatTable(['information (not a target): client on a CPU of its own', 'ratio'], rows));
+}
+
 async function main(): Promise<void> {
   const settings = readSettings(process.env);
   const measuring = await chooseMeasuringWrapper();
@@ -553,7 +639,16 @@ async function main(): Promise<void> {
     });
     const compiledClient = await compileClient('backup', CLIENT_SCRIPT, path.join(workDirectory, 'compiled'));
     const image = await readImageNode();
-    const runCase = createRunner(api, settings, measuring.wrap, workDirectory, compiledClient, image);
+    const pinning = settings.pinnedRuns > 0 ? cpuPinning() : 'BENCH_PINNED_RUNS=0';
+    const runCase = createRunner(
+      api,
+      settings,
+      measuring.wrap,
+      workDirectory,
+      compiledClient,
+      image,
+      typeof pinning === 'string' ? null : pinning,
+    );
     const small = formatSize(settings.smallBytes);
     const large = formatSize(settings.largeBytes);
     const cases: Case[] = [
@@ -602,6 +697,7 @@ async function main(): Promise<void> {
     );
     console.log(await describeCpu());
     printTargets(cases, settings, sha256CpuMs);
+    await runPinned(runCase, settings, pinning, cases);
     await benchSqlCompression(process.env, workDirectory);
   } finally {
     process.off('SIGINT', interrupt);
