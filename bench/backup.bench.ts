@@ -272,6 +272,9 @@ function createRunner(
   };
 }
 
+/** The median over `runs` of a CPU figure (the client's, unless `cpuMs` picks another), in seconds per GiB of `bytes`. */
+const medianCpuPerGiB = (runs: Run[], bytes: number, cpuMs = (run: Run) => run.clientCpuMs): number =>
+  median(runs.map((run) => cpuMs(run) / 1000 / (bytes / GIB)));
 const maxPeakRssMib = (benchCase: Case): number => kibToMib(Math.max(...benchCase.runs.map((run) => run.peakRssKiB)));
 const medianPeakRssMib = (benchCase: Case): number => kibToMib(median(benchCase.runs.map((run) => run.peakRssKiB)));
 const medianThroughput = (benchCase: Case): number =>
@@ -439,8 +442,7 @@ function printTargets(cases: Case[], settings: Settings, sha256CpuMs: number[]):
     `>= ${target}`,
     verdict(ratio >= target),
   ];
-  const cpuPerGiB = (runs: Run[], cpuMs: (run: Run) => number) =>
-    median(runs.map((run) => cpuMs(run) / 1000 / (settings.largeBytes / GIB)));
+  const cpuPerGiB = (runs: Run[], cpuMs: (run: Run) => number) => medianCpuPerGiB(runs, settings.largeBytes, cpuMs);
   const kubectlCpu = cpuPerGiB(kubectlLarge.runs, (run) => run.clientCpuMs);
   const oursCpu = cpuPerGiB(oursLarge.runs, (run) => run.clientCpuMs);
   const oursExportCpu = cpuPerGiB(oursLarge.runs, (run) => run.report?.exportCpuMs ?? Number.NaN);
@@ -589,8 +591,7 @@ async function runPinned(
   const kubectlFree = targetCases.find(
     (benchCase) => benchCase.kind === 'kubectl' && benchCase.bytes === settings.largeBytes,
   )!;
-  const cpuPerGiB = (benchCase: Case) =>
-    median(benchCase.runs.map((run) => run.clientCpuMs)) / 1000 / (settings.largeBytes / GIB);
+  const cpuPerGiB = (benchCase: Case) => medianCpuPerGiB(benchCase.runs, settings.largeBytes);
   const rows = [
     [
       `throughput ours (backup in a running worker) / kubectl ${large}, both pinned, medians`,

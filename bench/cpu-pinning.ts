@@ -1,8 +1,8 @@
 /**
  * Pinning for information runs: this process (the fake API server hosted in it, every thread, and the pod's commands
  * it spawns later, which inherit its affinity) on one CPU, and a client on another, so that the client's CPU does not
- * come out of the server's. With `taskset` (util-linux); null (with the reason) where it is missing or there are fewer
- * than two CPUs to use.
+ * come out of the server's. With `taskset` (util-linux); where it is missing or there are fewer than two CPUs to use,
+ * `cpuPinning` returns the reason instead.
  */
 import { execFileSync } from 'node:child_process';
 
