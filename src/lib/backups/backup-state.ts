@@ -116,10 +116,14 @@ export interface RecordRow {
  * A timestamp column as milliseconds since the epoch (a float8, exact for millisecond timestamps): the driver reads a
  * number, and the Date is made from it here. Read as a timestamp, each value went from PostgreSQL's text through the
  * adapter's ISO rewrite to a Date parsed from that string, three times per deployment: about a third of the time a
- * gathering spent outside the database at 10,000 deployments. Column names are ours, never input.
+ * gathering spent outside the database at 10,000 deployments. `date_part` computes in float8, where `extract` computes
+ * in numeric: at 9,000 deployments the three columns cost the server about 4 ms less. The float8 product is not always
+ * a whole number (2039-09-06 17:46:11.002 gives 2198943971001.9998, which a Date would truncate to the millisecond
+ * before), so it is rounded: the stored timestamps have whole milliseconds (timestamp(3)). Column names are ours,
+ * never input.
  */
 function epochMs(column: string): string {
-  return `(extract(epoch FROM ${column}) * 1000)::float8`;
+  return `round(date_part('epoch', ${column}) * 1000)`;
 }
 
 const DEPLOYMENT_COLUMNS = `d.id, d."workspaceId", w.slug AS "workspaceSlug", d.name, d.status::text AS status, d."recipeSlug",
@@ -192,18 +196,16 @@ export async function gatherBackupState(db: PrismaClient, options: StateOptions)
   const [deployments, records] = await Promise.all([
     (options.query ?? prismaQuery(db))<DeploymentSqlRow>(deploymentsStatement(scope)),
     // Only deployments whose newest failure is after their last success are looked into, each through the
-    // (deploymentId, startedAt) index from the last success on.
+    // (deploymentId, status) index from the last success on, once: the window count runs before the LIMIT, so it
+    // counts every failure since the last success while only the newest three are listed.
     db.$queryRaw<RecordRow[]>`
       SELECT f.id, d.id AS "deploymentId", 'FAILED' AS status, f.trigger::text AS trigger, f."startedAt", f."errorKind",
-             f.error, c.failures AS "sameStatusCount"
+             f.error, f.failures AS "sameStatusCount"
         FROM "Deployment" d
         JOIN "BackupSummary" s ON s."deploymentId" = d.id
        CROSS JOIN LATERAL (
-             SELECT count(*)::int AS failures FROM "BackupRecord" r
-              WHERE r."deploymentId" = d.id AND r."startedAt" > coalesce(d."lastBackupAt", '-infinity')
-                AND r.status = 'FAILED') c
-       CROSS JOIN LATERAL (
-             SELECT r.id, r.trigger, r."startedAt", r."errorKind", r.error FROM "BackupRecord" r
+             SELECT r.id, r.trigger, r."startedAt", r."errorKind", r.error, (count(*) OVER ())::int AS failures
+               FROM "BackupRecord" r
               WHERE r."deploymentId" = d.id AND r."startedAt" > coalesce(d."lastBackupAt", '-infinity')
                 AND r.status = 'FAILED'
               ORDER BY r."startedAt" DESC

@@ -304,6 +304,43 @@ describe('gatherBackupState timestamps', () => {
     expect(state.deployments[0]!.decision).toMatchObject({ due: false, code: 'RETRY_LATER' });
     expect((state.deployments[0]!.decision as { reason: string }).reason).toContain('2026-03-01T05:20:00.001Z');
   });
+
+  it('reads timestamps whose milliseconds since the epoch are not a whole number in float8 arithmetic', async () => {
+    // In float8, seconds since the epoch times 1000 gives 2198943971001.9998, 133761446.99999999 and 2198928667627.9998
+    // for these: truncated by a Date, each would read a millisecond early.
+    const workspace = await createWorkspace(db.prisma, { slug: 'float-millis' });
+    const lastBackups = [new Date('2039-09-06T17:46:11.002Z'), new Date('1970-01-02T13:09:21.447Z')];
+    const failedAt = new Date('2039-09-06T13:31:07.628Z');
+    const created = await Promise.all(
+      lastBackups.map((lastBackupAt, index) =>
+        deployment(workspace.id, `float-${index}`, { lastBackupAt, createdAt: lastBackupAt }),
+      ),
+    );
+    // After the 1970 backup: the summary's newest failure, which the retry waits from.
+    await db.prisma.backupRecord.create({
+      data: {
+        deploymentId: created[1]!.id,
+        workspaceId: workspace.id,
+        status: 'FAILED',
+        trigger: 'SCHEDULE',
+        startedAt: failedAt,
+      },
+    });
+
+    const state = await gatherBackupState(db.prisma, {
+      ...OPTIONS,
+      now: new Date('2039-09-06T13:40:00Z'),
+      workspaceId: workspace.id,
+    });
+    await db.prisma.backupRecord.deleteMany({ where: { workspaceId: workspace.id } });
+    await db.prisma.deployment.deleteMany({ where: { workspaceId: workspace.id } });
+
+    expect(state.deployments.map((each) => each.lastBackupAt?.toISOString())).toEqual(
+      lastBackups.map((each) => each.toISOString()),
+    );
+    expect(state.deployments[1]!.decision).toMatchObject({ due: false, code: 'RETRY_LATER' });
+    expect((state.deployments[1]!.decision as { reason: string }).reason).toContain(failedAt.toISOString());
+  });
 });
 
 describe('gatherBackupState through the database query (prepared statements, no Prisma)', () => {
