@@ -13,10 +13,11 @@
  *
  * The load generator is this process (node:http, one request at a time per connection); it uses CPU on the same
  * machine as the server, which the load average printed with each case shows. The server's RSS is read from
- * /proc/{pid}/status every 200 ms: after warm-up, peak and at the end of each case. The CPU time each request cost,
- * the steadier figure on a busy machine: the server's from /proc/{pid}/stat (user + system) around each case, divided
- * by its requests; PostgreSQL's, of the server processes connected to the benchmark's database (each one's
- * /proc/{pid}/stat); the load generator's (this process) beside them.
+ * /proc/{pid}/status every 200 ms: after warm-up, peak and at the end of each case, and the peaks of each case's two
+ * halves (for information: a heap still growing to its working size, or a leak, grows in the second half). The CPU
+ * time each request cost, the steadier figure on a busy machine: the server's from /proc/{pid}/stat (user + system)
+ * around each case, divided by its requests; PostgreSQL's, of the server processes connected to the benchmark's
+ * database (each one's /proc/{pid}/stat); the load generator's (this process) beside them.
  *
  * Targets: history at least 1,000 req/s with p99 under 100 ms; overview at least 50 req/s with no errors and p99 under
  * 1 s; the server's RSS flat (peak during a case at most 64 MiB above its start); the download at least 0.9x the plain
@@ -154,6 +155,9 @@ interface RssFigures {
   startMiB: number;
   peakMiB: number;
   endMiB: number;
+  /** Peaks of the samples in the first and in the second half of the case (by time). */
+  firstHalfPeakMiB: number;
+  secondHalfPeakMiB: number;
 }
 
 async function readRssMiB(pid: number): Promise<number> {
@@ -209,21 +213,29 @@ function ownCpuMs(): number {
 }
 
 function sampleRss(pid: number): { stop(): Promise<RssFigures> } {
-  let peak = 0;
-  let start = Number.NaN;
+  const samples: Array<{ at: number; rss: number }> = [];
   const sample = async () => {
+    const at = performance.now();
     const rss = await readRssMiB(pid).catch(() => Number.NaN);
-    if (Number.isNaN(start)) start = rss;
-    peak = Math.max(peak, rss);
+    if (!Number.isNaN(rss)) samples.push({ at, rss });
     return rss;
   };
+  const started = performance.now();
   void sample();
   const timer = setInterval(() => void sample(), RSS_SAMPLE_MS);
   return {
     async stop() {
       clearInterval(timer);
       const end = await sample();
-      return { startMiB: start, peakMiB: peak, endMiB: end };
+      const middle = (started + performance.now()) / 2;
+      const peakOf = (list: typeof samples) => Math.max(...list.map((each) => each.rss));
+      return {
+        startMiB: samples[0]?.rss ?? Number.NaN,
+        peakMiB: peakOf(samples),
+        endMiB: end,
+        firstHalfPeakMiB: peakOf(samples.filter((each) => each.at < middle)),
+        secondHalfPeakMiB: peakOf(samples.filter((each) => each.at >= middle)),
+      };
     },
   };
 }
@@ -351,6 +363,7 @@ async function signIn(server: WebServer, token: string): Promise<string> {
 const fixed = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const verdict = (pass: boolean) => (pass ? 'PASS' : 'MISS');
+const signed = (value: number) => `${value >= 0 ? '+' : ''}${fixed(value)}`;
 
 function describeLoad(label: string, result: LoadResult): string {
   const kinds = [...result.errorKinds].map(([kind, count]) => `${kind}: ${count}`).join(', ');
@@ -476,6 +489,13 @@ async function main(): Promise<void> {
       ],
     ];
     for (const [pass, text] of lines) console.log(`  ${verdict(pass)}  ${text}`);
+    // The target's start is right after a short warm-up, where the server's heap may still be growing to its working
+    // size under this load: this shows whether it still grew in the second half of the case, as a leak would.
+    const growth = (result: LoadResult) => result.rss.secondHalfPeakMiB - result.rss.firstHalfPeakMiB;
+    console.log(
+      `  information: server RSS, peak in the second half of a case - peak in the first: history ` +
+        `${signed(growth(history))}, overview ${signed(growth(overview))} MiB (${settings.seconds} s per case)`,
+    );
   } finally {
     plain?.stop();
     await server?.stop();
