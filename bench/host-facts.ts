@@ -5,14 +5,15 @@
  * per GiB on one host and 2.03 s on another, and its ratio to kubectl's went from 1.43 to 1.05. Printed before and
  * after a run, the steal tells how much of the run the host took. Pure: `host.ts` reads /proc and prints.
  */
-/** Linux reports /proc/stat times in USER_HZ, which is 100 on every architecture it supports. */
+/** Linux reports /proc/stat times in USER_HZ: 100 on x86 and ARM. */
 const TICKS_PER_SECOND = 100;
 const GIB = 1024 ** 3;
 
 export interface CpuFacts {
   model: string | null;
   mhz: number | null;
-  shaExtensions: boolean;
+  /** x86's `sha_ni`; null where the processor lists no `flags` (e.g. ARM, which names its features otherwise). */
+  shaExtensions: boolean | null;
 }
 
 export interface CpuTimes {
@@ -25,11 +26,11 @@ export interface CpuTimes {
 export function parseCpuInfo(text: string): CpuFacts {
   const field = (name: string) => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(text)?.[1]?.trim() ?? null;
   const mhz = Number(field('cpu MHz'));
-  const flags = field('flags')?.split(/\s+/) ?? [];
+  const flags = field('flags')?.split(/\s+/);
   return {
     model: field('model name'),
     mhz: Number.isFinite(mhz) && mhz > 0 ? mhz : null,
-    shaExtensions: flags.includes('sha_ni'),
+    shaExtensions: flags ? flags.includes('sha_ni') : null,
   };
 }
 
@@ -50,8 +51,10 @@ export function describeHost(
   machine: { cpus: number; memoryBytes: number; load: number[] },
 ): string {
   const processor = cpu
-    ? `${cpu.model ?? 'CPU model unknown'}, ${machine.cpus} CPUs at ${cpu.mhz === null ? '? ' : cpu.mhz.toFixed(0)} MHz, ` +
-      `${cpu.shaExtensions ? 'with' : 'without'} SHA extensions`
+    ? `${cpu.model ?? 'CPU model unknown'}, ${machine.cpus} CPUs at ${cpu.mhz === null ? '?' : cpu.mhz.toFixed(0)} MHz, ` +
+      (cpu.shaExtensions === null
+        ? 'SHA extensions unknown'
+        : `${cpu.shaExtensions ? 'with' : 'without'} SHA extensions`)
     : `${machine.cpus} CPUs (no /proc/cpuinfo)`;
   const steal = times
     ? `CPU steal since boot ${times.stealSeconds.toFixed(1)} s of ${times.totalSeconds.toFixed(0)} s ` +

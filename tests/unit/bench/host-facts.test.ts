@@ -20,6 +20,11 @@ describe('host facts for the benchmarks', () => {
       mhz: null,
       shaExtensions: false,
     });
+    expect(parseCpuInfo('processor\t: 0\nFeatures\t: fp asimd sha2\n')).toEqual({
+      model: null,
+      mhz: null,
+      shaExtensions: null,
+    });
   });
 
   it('reads steal and the total CPU time from /proc/stat in seconds, without counting guest time twice', () => {
@@ -34,6 +39,10 @@ describe('host facts for the benchmarks', () => {
     expect(describeHost(parseCpuInfo(CPUINFO), { totalSeconds: 1000, stealSeconds: 70 }, machine)).toBe(
       'host: AMD EPYC 7B13, 2 CPUs at 2450 MHz, with SHA extensions; 24.0 GiB; CPU steal since boot 70.0 s of 1000 s ' +
         '(7.00%); load average 0.50 1.00 1.25',
+    );
+    expect(describeHost({ model: null, mhz: null, shaExtensions: null }, null, machine)).toBe(
+      'host: CPU model unknown, 2 CPUs at ? MHz, SHA extensions unknown; 24.0 GiB; CPU steal unknown (no /proc/stat); ' +
+        'load average 0.50 1.00 1.25',
     );
     expect(describeHost(null, null, machine)).toBe(
       'host: 2 CPUs (no /proc/cpuinfo); 24.0 GiB; CPU steal unknown (no /proc/stat); load average 0.50 1.00 1.25',
