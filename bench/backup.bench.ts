@@ -54,6 +54,7 @@ import type { ClientReport } from './backup-client.ts';
 import { benchSqlCompression } from './sql-compression.ts';
 import { cpuPinning, type CpuPinning } from './cpu-pinning.ts';
 import { positiveSetting } from './bench-settings.ts';
+import { parseCpuInfo } from './host-facts.ts';
 import {
   chooseMeasuringWrapper,
   compileClient,
@@ -412,11 +413,9 @@ function measureSha256CpuMs(bytes: number): number {
 
 /** The CPU's model and whether it has the SHA and vector-AES instructions that make sha256 and TLS cheap. */
 async function describeCpu(): Promise<string> {
-  const cpuinfo = await readFile('/proc/cpuinfo', 'utf8').catch(() => '');
-  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? 'unknown model';
-  const flags = new Set((/^flags\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? '').split(/\s+/));
-  const has = (flag: string) => `${flag} ${flags.has(flag) ? 'yes' : 'no'}`;
-  return `cpu: ${model} (${has('sha_ni')}, ${has('vaes')}, ${has('aes')})`;
+  const cpu = parseCpuInfo(await readFile('/proc/cpuinfo', 'utf8').catch(() => ''));
+  const has = (flag: string) => `${flag} ${cpu.flags?.has(flag) ? 'yes' : 'no'}`;
+  return `cpu: ${cpu.model ?? 'unknown model'} (${has('sha_ni')}, ${has('vaes')}, ${has('aes')})`;
 }
 
 function printTargets(cases: Case[], settings: Settings, sha256CpuMs: number[]): void {

@@ -12,8 +12,8 @@ const GIB = 1024 ** 3;
 export interface CpuFacts {
   model: string | null;
   mhz: number | null;
-  /** x86's `sha_ni`; null where the processor lists no `flags` (e.g. ARM, which names its features otherwise). */
-  shaExtensions: boolean | null;
+  /** Its x86 `flags` (`sha_ni`, `vaes`, …); null where it lists none (e.g. ARM, which names its features otherwise). */
+  flags: ReadonlySet<string> | null;
 }
 
 export interface CpuTimes {
@@ -22,15 +22,15 @@ export interface CpuTimes {
   stealSeconds: number;
 }
 
-/** The first processor's model, clock and SHA extensions, from /proc/cpuinfo. */
+/** The first processor's model, clock and flags, from /proc/cpuinfo (each null when absent or empty). */
 export function parseCpuInfo(text: string): CpuFacts {
-  const field = (name: string) => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(text)?.[1]?.trim() ?? null;
+  const field = (name: string) => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(text)?.[1]?.trim() || null;
   const mhz = Number(field('cpu MHz'));
-  const flags = field('flags')?.split(/\s+/);
+  const flags = field('flags');
   return {
     model: field('model name'),
     mhz: Number.isFinite(mhz) && mhz > 0 ? mhz : null,
-    shaExtensions: flags ? flags.includes('sha_ni') : null,
+    flags: flags === null ? null : new Set(flags.split(/\s+/)),
   };
 }
 
@@ -52,9 +52,7 @@ export function describeHost(
 ): string {
   const processor = cpu
     ? `${cpu.model ?? 'CPU model unknown'}, ${machine.cpus} CPUs at ${cpu.mhz === null ? '?' : cpu.mhz.toFixed(0)} MHz, ` +
-      (cpu.shaExtensions === null
-        ? 'SHA extensions unknown'
-        : `${cpu.shaExtensions ? 'with' : 'without'} SHA extensions`)
+      (cpu.flags === null ? 'SHA extensions unknown' : `${cpu.flags.has('sha_ni') ? 'with' : 'without'} SHA extensions`)
     : `${machine.cpus} CPUs (no /proc/cpuinfo)`;
   const steal = times
     ? `CPU steal since boot ${times.stealSeconds.toFixed(1)} s of ${times.totalSeconds.toFixed(0)} s ` +

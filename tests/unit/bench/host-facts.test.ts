@@ -14,16 +14,20 @@ cpu MHz\t\t: 2450.000
 
 describe('host facts for the benchmarks', () => {
   it('reads the first processor’s model, clock and SHA extensions', () => {
-    expect(parseCpuInfo(CPUINFO)).toEqual({ model: 'AMD EPYC 7B13', mhz: 2450, shaExtensions: true });
+    expect(parseCpuInfo(CPUINFO)).toEqual({
+      model: 'AMD EPYC 7B13',
+      mhz: 2450,
+      flags: new Set(['fpu', 'vme', 'sse2', 'avx2', 'sha_ni', 'vaes']),
+    });
     expect(parseCpuInfo('model name\t: Other\nflags\t\t: fpu sse2\n')).toEqual({
       model: 'Other',
       mhz: null,
-      shaExtensions: false,
+      flags: new Set(['fpu', 'sse2']),
     });
     expect(parseCpuInfo('processor\t: 0\nFeatures\t: fp asimd sha2\n')).toEqual({
       model: null,
       mhz: null,
-      shaExtensions: null,
+      flags: null,
     });
   });
 
@@ -40,7 +44,7 @@ describe('host facts for the benchmarks', () => {
       'host: AMD EPYC 7B13, 2 CPUs at 2450 MHz, with SHA extensions; 24.0 GiB; CPU steal since boot 70.0 s of 1000 s ' +
         '(7.00%); load average 0.50 1.00 1.25',
     );
-    expect(describeHost({ model: null, mhz: null, shaExtensions: null }, null, machine)).toBe(
+    expect(describeHost({ model: null, mhz: null, flags: null }, null, machine)).toBe(
       'host: CPU model unknown, 2 CPUs at ? MHz, SHA extensions unknown; 24.0 GiB; CPU steal unknown (no /proc/stat); ' +
         'load average 0.50 1.00 1.25',
     );
