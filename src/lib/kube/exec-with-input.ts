@@ -193,7 +193,8 @@ export function execWithInput(exec: Exec, options: ExecWithInputOptions): Promis
     if (signal?.aborted) return onAbort();
 
     const keepStdout = (chunk: Buffer) => {
-      if (stdoutBytes + chunk.length <= maxStdoutBytes) stdoutChunks.push(chunk);
+      // A copy: from the tap, the chunk is a view of a read buffer that the connection reuses.
+      if (stdoutBytes + chunk.length <= maxStdoutBytes) stdoutChunks.push(Buffer.from(chunk));
       else stdoutTruncated = true;
       stdoutBytes += chunk.length;
     };
