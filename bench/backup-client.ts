@@ -83,9 +83,8 @@ function required(name: keyof typeof values): string {
  * The store's default file sink behind a leaky bucket: each chunk reaches the file only once the bucket has room for
  * it at `bytesPerSecond`, and the chunk's callback waits for the file write.
  */
-function createThrottledSink(file: FileHandle, bytesPerSecond: number, written?: (chunk: Buffer) => void): Writable {
-  // The store's own sink underneath, which gives staging buffers back once written, as in production.
-  const fileSink = createFileSink(file, written);
+function createThrottledSink(file: FileHandle, bytesPerSecond: number): Writable {
+  const fileSink = createFileSink(file);
   let nextFreeAt = performance.now();
   return new Writable({
     highWaterMark: THROTTLE_HIGH_WATER_BYTES,
@@ -164,9 +163,7 @@ async function main(): Promise<void> {
   const store = createFileBackupStore({
     root: required('root'),
     logger,
-    ...(rate !== null && {
-      createSink: (file: FileHandle, written?: (chunk: Buffer) => void) => createThrottledSink(file, rate, written),
-    }),
+    ...(rate !== null && { createSink: (file: FileHandle) => createThrottledSink(file, rate) }),
   });
 
   const gc = { minor: 0, minorMs: 0, major: 0, majorMs: 0 };

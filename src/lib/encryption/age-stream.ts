@@ -67,14 +67,7 @@ export class AgeEncryptStream extends Transform {
   private filled = 0;
   private counter = 0;
 
-  /**
-   * `consumed`, when given, is called with each chunk written once its bytes are copied (into the plaintext chunk
-   * being filled): the stream no longer needs its memory.
-   */
-  constructor(
-    recipients: readonly AgeRecipient[],
-    private readonly consumed?: (chunk: Buffer) => void,
-  ) {
+  constructor(recipients: readonly AgeRecipient[]) {
     super();
     const { header, fileKey } = createHeader(recipients);
     const nonce = randomBytes(PAYLOAD_NONCE_BYTES);
@@ -91,7 +84,6 @@ export class AgeEncryptStream extends Transform {
       this.filled += copied;
       offset += copied;
     }
-    this.consumed?.(chunk);
     callback();
   }
 

@@ -13,9 +13,8 @@
  * {@link FILE_WRITE_BATCH_BYTES}), and the caller respects `stream.write()`'s return value and 'drain'.
  *
  * `stream.write()` copies each chunk before it returns (into staging buffers: see {@link StagedInput}), so the
- * export reads every piece of stdout into the same memory. The first stage that is done with a staging buffer gives it
- * back (the compressor once it has copied it into a batch, else the encryptor once it has copied it into the chunk it
- * seals, else the file sink once it has written it), and a backup of any size runs on a handful of them.
+ * export reads every piece of stdout into the same memory. When nothing transforms the bytes, the file sink gives each
+ * staging buffer back once it has written it, and a backup of any size runs on a handful of them.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { lstat, open, rename, type FileHandle } from 'node:fs/promises';
@@ -306,24 +305,34 @@ interface WriterLimits {
 }
 
 /**
- * Passes the stored bytes through, counting and hashing them. It fails (which fails the whole chain) as soon as the
- * bytes pass the cap, and every {@link RESERVE_CHECK_INTERVAL_BYTES} looks whether the volume's free space is still
- * above the reserve.
+ * Passes bytes through, counting them and, when asked, hashing them. With `limits`, it fails (which fails the whole
+ * chain) as soon as the bytes pass the cap, and every {@link RESERVE_CHECK_INTERVAL_BYTES} looks whether the
+ * volume's free space is still above the reserve.
  */
 class MeasuringStream extends Transform {
   bytes = 0;
-  private readonly hash: Hash = createHash('sha256');
+  /** The first bytes that passed, when asked to keep them (`keepHead`). */
+  head: Buffer = Buffer.alloc(0);
+  private readonly hash: Hash | undefined;
   private nextReserveCheck = RESERVE_CHECK_INTERVAL_BYTES;
-  constructor(private readonly limits: WriterLimits) {
+  constructor(
+    hashing: boolean,
+    private readonly limits?: WriterLimits,
+    private readonly keepHead = false,
+  ) {
     super();
+    this.hash = hashing ? createHash('sha256') : undefined;
   }
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    // A copy: the chunk's memory may be reused by its producer once it has passed.
+    if (this.keepHead && this.head.length < RAW_HEAD_BYTES)
+      this.head = Buffer.concat([this.head, chunk.subarray(0, RAW_HEAD_BYTES - this.head.length)]);
     this.bytes += chunk.length;
     const limits = this.limits;
-    if (limits.maxBytes !== null && BigInt(this.bytes) > limits.maxBytes)
+    if (limits?.maxBytes !== null && limits?.maxBytes !== undefined && BigInt(this.bytes) > limits.maxBytes)
       return callback(new QuotaExceededError(limits.maxBytes));
-    this.hash.update(chunk);
-    if (this.bytes < this.nextReserveCheck) return callback(null, chunk);
+    this.hash?.update(chunk);
+    if (!limits || this.bytes < this.nextReserveCheck) return callback(null, chunk);
     this.nextReserveCheck = this.bytes + RESERVE_CHECK_INTERVAL_BYTES;
     findReserveShortfall(limits.root, limits.reserve).then(
       (shortfall) =>
@@ -334,6 +343,7 @@ class MeasuringStream extends Transform {
     );
   }
   digest(): string {
+    if (!this.hash) throw new Error('this stream does not hash');
     return this.hash.digest('hex');
   }
 }
@@ -345,7 +355,9 @@ class FileBackupWriter implements BackupWriter {
   private readonly sidecarTempPath: string;
   private readonly manifestTempPath: string;
   private readonly stored: MeasuringStream;
-  /** The caller's end: copies each chunk into staging buffers (see {@link StagedInput}), counts the raw bytes. */
+  /** Counts the raw bytes; the same stage as `stored` when nothing is compressed or encrypted. */
+  private readonly raw: MeasuringStream;
+  /** The caller's end: copies each chunk into staging buffers (see {@link StagedInput}). */
   private readonly input: StagedInput;
   private readonly encryptedTo: string[];
   /** Settles when the chain has flushed or failed; never rejects (holds the failure instead). */
@@ -367,28 +379,28 @@ class FileBackupWriter implements BackupWriter {
     this.tempPath = reserved.tempPath;
     this.sidecarTempPath = tempPathFor(sidecarPathFor(reserved.finalPath));
     this.manifestTempPath = tempPathFor(manifestPathFor(reserved.finalPath));
-    // Each staging buffer goes back to `staging` from the first stage that is done with it: the compressor once it
-    // has copied it into a batch (see BatchedCompressor), else the encryptor once it has copied it into the chunk it
-    // seals, else the file sink once it has written it. No later stage ever sees a staging buffer.
-    const staging = createStagingBuffers();
-    const giveBack = (chunk: Buffer) => staging.give(chunk);
     const compressor = createCompressor(encoding.compression);
-    // The compressor gets the export's small frames in batches.
-    const batched = compressor ? new BatchedCompressor(compressor, undefined, undefined, giveBack) : null;
-    const encryptor =
-      encoding.recipients.length > 0 ? new AgeEncryptStream(encoding.recipients, batched ? undefined : giveBack) : null;
+    const encryptor = encoding.recipients.length > 0 ? new AgeEncryptStream(encoding.recipients) : null;
     this.encryptedTo = encoding.recipients.map((recipient) => recipient.fingerprint);
-    const stages = [batched, encryptor].filter(
+    // The compressor gets the export's small frames in batches (see BatchedCompressor).
+    const stages = [compressor ? new BatchedCompressor(compressor) : null, encryptor].filter(
       (stage): stage is BatchedCompressor | AgeEncryptStream => stage !== null,
     );
-    this.input = new StagedInput(staging, RAW_HEAD_BYTES);
+    // The first stage keeps the raw head; when nothing transforms the bytes, that is the hashing stage itself.
+    this.stored = new MeasuringStream(true, limits, stages.length === 0);
+    this.raw = stages.length > 0 ? new MeasuringStream(false, undefined, true) : this.stored;
+    const staging = createStagingBuffers();
+    this.input = new StagedInput(staging);
     this.stream = this.input;
-    this.stored = new MeasuringStream(limits);
-    const sink = stages.length > 0 ? createSink(reserved.file) : createSink(reserved.file, giveBack);
+    // The sink is the last to hold a staging buffer only when no stage stands between: then it gives each back once
+    // written. A compressor or an encryptor may keep views of one after passing on what it made of it, so with
+    // them, every staging buffer is new (still one per 256 KiB, not one per read).
+    const sink =
+      stages.length > 0 ? createSink(reserved.file) : createSink(reserved.file, (chunk) => staging.give(chunk));
     // An error in any stage destroys the whole chain, so it also reaches `stream`, the caller's end.
     const chain = (pipeline as (...streams: NodeJS.ReadWriteStream[]) => Promise<void>)(
       this.input,
-      ...stages,
+      ...(stages.length > 0 ? [this.raw, ...stages] : []),
       this.stored,
       sink as unknown as NodeJS.ReadWriteStream,
     );
@@ -405,7 +417,7 @@ class FileBackupWriter implements BackupWriter {
   }
 
   head(): Buffer {
-    return this.input.head;
+    return this.raw.head;
   }
 
   commit(describe?: (stored: StoredBackup) => Promise<BackupManifest>): Promise<StoredBackup> {

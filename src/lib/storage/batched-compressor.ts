@@ -33,15 +33,10 @@ export class BatchedCompressor extends Duplex {
   /** A write that found no free buffer: what is left of its chunk, and its callback, held until a buffer returns. */
   private waiting: { chunk: Buffer; callback: WriteCallback } | undefined;
 
-  /**
-   * `consumed`, when given, is called with each chunk written once every byte of it is copied into a batch: the stage
-   * no longer needs its memory (the backup writer then reuses it, see `StagedInput`).
-   */
   constructor(
     private readonly compressor: Transform,
     batchBytes = COMPRESSOR_BATCH_BYTES,
     buffers = COMPRESSOR_BATCH_BUFFERS,
-    private readonly consumed?: (chunk: Buffer) => void,
   ) {
     super();
     for (let index = 0; index < buffers; index += 1) this.free.push(Buffer.allocUnsafeSlow(batchBytes));
@@ -53,8 +48,7 @@ export class BatchedCompressor extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: WriteCallback): void {
-    const consumed = this.consumed;
-    this.fill(chunk, consumed ? () => (consumed(chunk), callback()) : callback);
+    this.fill(chunk, callback);
   }
 
   override _final(callback: WriteCallback): void {

@@ -19,9 +19,7 @@ export interface StagingBuffers {
 
 export function createStagingBuffers(maxSpare = 8): StagingBuffers {
   const spare: Buffer[] = [];
-  // Weak: a buffer that is never given back (a stage after the sink's keeps it, or the stream failed) is garbage like
-  // any other, not held here for the life of the writer.
-  const lent = new WeakSet<ArrayBufferLike>();
+  const lent = new Set<ArrayBufferLike>();
   let allocations = 0;
   return {
     take() {
@@ -44,27 +42,20 @@ export function createStagingBuffers(maxSpare = 8): StagingBuffers {
  * The entry of a backup writer's chain. `write()` copies each chunk into a staging buffer before it returns, so the
  * caller may reuse the chunk's memory at once (the exec's connection reads every TLS record into the same buffer);
  * each staging buffer goes down the chain when full (and the last, partly filled, at the end), as one chunk of
- * {@link STAGING_BUFFER_BYTES}. The stage that holds the last reference to one gives it back to `buffers` once it is
- * done with it (in a backup writer: the compressor, the encryptor or the file sink, whichever comes first); one never
- * given back is garbage like any buffer.
+ * {@link STAGING_BUFFER_BYTES}. Who holds the last reference to one gives it back to `buffers` (the file sink, once it
+ * has written it); one never given back is garbage like any buffer.
  *
- * It counts the bytes it accepted, and keeps a copy of the first `headBytes`. `write()` returns false while the chain
- * holds as many bytes as it should (the caller waits for 'drain'), also when the chunk only went into the staging
- * buffer: bytes written anyway (a connection's reads that were decrypted before it was paused) are taken all the
- * same.
+ * It counts the bytes it accepted. `write()` returns false while the chain holds as many bytes as it should (the
+ * caller waits for 'drain'), also when the chunk only went into the staging buffer: bytes written anyway (a
+ * connection's reads that were decrypted before it was paused) are taken all the same.
  */
 export class StagedInput extends Transform {
   /** Bytes accepted by `write()`. */
   bytes = 0;
-  /** A copy of the first `headBytes` bytes accepted (fewer while fewer came). */
-  head: Buffer = Buffer.alloc(0);
   private staging: Buffer | undefined;
   private filled = 0;
 
-  constructor(
-    private readonly buffers: StagingBuffers,
-    private readonly headBytes = 0,
-  ) {
+  constructor(private readonly buffers: StagingBuffers) {
     // Room for one staging buffer on its way and one more: the next fills while the chain takes the first.
     super({ writableHighWaterMark: 2 * STAGING_BUFFER_BYTES, readableHighWaterMark: STAGING_BUFFER_BYTES });
   }
@@ -76,8 +67,6 @@ export class StagedInput extends Transform {
     if (!bytes || bytes.length === 0 || this.destroyed || this.writableEnded || this.writableFinished)
       return super.write(chunk, encoding as BufferEncoding, done);
     this.bytes += bytes.length;
-    if (this.head.length < this.headBytes)
-      this.head = Buffer.concat([this.head, bytes.subarray(0, this.headBytes - this.head.length)]);
     let offset = 0;
     let handedOver = false;
     while (offset < bytes.length) {

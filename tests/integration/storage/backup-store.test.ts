@@ -7,9 +7,7 @@ import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { generateIdentity } from '../../../src/lib/encryption/index.ts';
 import { createLogger } from '../../../src/lib/shared/logger.ts';
-import { encodingOfExtension, openDecodedStream } from '../../../src/lib/storage/backup-encoding.ts';
 import {
   findOrphanTempFiles,
   listBackupFiles,
@@ -208,27 +206,30 @@ describe('storing a backup', () => {
   });
 
   it.each([
-    { label: 'as is', extension: 'dump', compressed: true, encrypted: false },
-    { label: 'gzipped', extension: 'sql', compressed: false, encrypted: false },
-    { label: 'age-encrypted', extension: 'dump', compressed: true, encrypted: true },
-    { label: 'gzipped and age-encrypted', extension: 'sql', compressed: false, encrypted: true },
+    { label: 'as is', extension: 'dump', compressed: true },
+    { label: 'gzipped', extension: 'sql', compressed: false },
   ])(
     'copies what it is given ($label): a caller that reads every chunk into the same buffer stores the right bytes',
-    async ({ extension, compressed, encrypted }) => {
+    async ({ extension, compressed }) => {
       const data = randomBytes(ROUND_TRIP_BYTES);
-      const { identity } = generateIdentity();
-      let sinkGaveBack = 0;
       const stagingSeen = new Set<ArrayBufferLike>();
-      // The sink's `written` callback gives staging buffers back when no stage stands before it; counted here.
+      let givenBack = 0;
+      // The sink's `written` callback gives staging buffers back; counted here on their way.
       const countingStore = createFileBackupStore({
         root,
         logger,
         createSink: (file, written) =>
-          createFileSink(file, written && ((chunk) => (sinkGaveBack++, stagingSeen.add(chunk.buffer), written(chunk)))),
+          createFileSink(
+            file,
+            written &&
+              ((chunk) => {
+                stagingSeen.add(chunk.buffer);
+                givenBack += 1;
+                written(chunk);
+              }),
+          ),
       });
-      const writer = await countingStore.open(
-        target({ extension, compressed, ...(encrypted ? { recipients: [identity.recipient] } : {}) }),
-      );
+      const writer = await countingStore.open(target({ extension, compressed }));
       // As the exec's connection reads: one buffer, overwritten by the next read as soon as write() returns.
       const reused = Buffer.alloc(16 * 1024);
       await writeChunks(
@@ -243,17 +244,17 @@ describe('storing a backup', () => {
       );
       const stored = await writer.commit();
 
-      expect(stored.sha256).toBe(sha256(await readFile(stored.path)));
-      expect(writer.head().equals(data.subarray(0, 4 * 1024))).toBe(true);
-      const decoded: Buffer[] = [];
-      const encoding = encodingOfExtension(stored.extension)!;
-      for await (const chunk of openDecodedStream(stored.path, encoding, { identities: [identity] }))
-        decoded.push(chunk as Buffer);
-      expect(sha256(Buffer.concat(decoded))).toBe(sha256(data));
-      // Only with nothing between gives the sink them back (80 of 256 KiB); else the compressor or the encryptor does.
-      expect(sinkGaveBack).toBe(!compressed || encrypted ? 0 : ROUND_TRIP_BYTES / (256 * 1024));
-      // And a handful of buffers served them all.
-      expect(stagingSeen.size).toBeLessThanOrEqual(8);
+      const onDisk = await readFile(stored.path);
+      expect(stored.sha256).toBe(sha256(onDisk));
+      expect(sha256(compressed ? onDisk : gunzipSync(onDisk))).toBe(sha256(data));
+      if (compressed) {
+        // Every staging buffer went back once written, and a handful served all 80 of them.
+        expect(givenBack).toBe(ROUND_TRIP_BYTES / (256 * 1024));
+        expect(stagingSeen.size).toBeLessThanOrEqual(8);
+      } else {
+        // The compressor stands between: nothing is given back (it may still hold views), each buffer is new.
+        expect(givenBack).toBe(0);
+      }
     },
   );
 
