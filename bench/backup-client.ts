@@ -200,8 +200,6 @@ async function main(): Promise<void> {
       deploymentName,
       dataExport,
       destination: writer.stream,
-      // As the worker's backups pass it (executeBackup): a writer's stream copies what it is given.
-      destinationCopies: true,
       timeoutMs: EXPORT_TIMEOUT_MS,
     },
     logger,

@@ -306,8 +306,6 @@ async function backUpAndRecord(
         deploymentName: deployment.name,
         dataExport,
         destination: writer.stream,
-        // A writer's stream copies what it is given (BackupWriter.stream).
-        destinationCopies: true,
         timeoutMs: deps.settings.timeoutMs,
         ...(deps.settings.stallMs ? { stallMs: deps.settings.stallMs } : {}),
         signal,

@@ -23,8 +23,6 @@ export interface DataExportRequest {
   dataExport: DataExport;
   /** Receives the raw export in order, with backpressure. Not ended here: the caller ends and commits it. */
   destination: Writable;
-  /** `destination.write()` copies each chunk before it returns (a `BackupWriter`'s stream does): see `execToStream`. */
-  destinationCopies?: boolean;
   /** Bounds the pod lookup and, separately, the exec (connect to exit status). */
   timeoutMs: number;
   /** The exec is stopped as `Stalled` when no byte arrives for this long (default 10 min). */
@@ -102,7 +100,6 @@ export async function runDataExport(
       container,
       command: buildExportCommand(dataExport),
       destination: request.destination,
-      ...(request.destinationCopies ? { destinationCopies: true } : {}),
       timeoutMs,
       ...(request.stallMs ? { stallMs: request.stallMs } : {}),
       signal,

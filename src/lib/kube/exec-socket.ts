@@ -31,8 +31,7 @@ export function stdoutTapOf(socket: WebSocket): ExecStdoutTap | undefined {
  *   the garbage collections it caused). The frames still carry the mask bit, so any server reads them as before. Over a
  *   plain `ws:` connection the key stays random: what a restore sends comes from tenants' databases.
  * - the connection is made here, as ws would make it (`tls.connect` or `net.connect` with the same options), with an
- *   {@link ExecStdoutTap} between it and ws, which hands stdout to the exec's reader without copying it (the
- *   connection reads into one buffer that every read reuses: see the tap). client-node
+ *   {@link ExecStdoutTap} between it and ws, which hands stdout to the exec's reader without copying it. client-node
  *   passes its own `https.Agent` (made from those same options) only to cache TLS connections, and an upgraded
  *   connection is never reused, so it is left out. A proxy's agent (a kubeconfig's `proxy-url`) is kept, and then there
  *   is no tap: stdout comes through ws and client-node.
@@ -52,9 +51,7 @@ export function openExecSocket(uri: string, protocols: string[], options: Client
           agent: undefined,
           // ws types it as net's; it only needs a Duplex, which is what the HTTP client takes too.
           createConnection: ((connectOptions: tls.ConnectionOptions & net.NetConnectOpts) =>
-            (tap = ExecStdoutTap.over((onread) =>
-              connect(secure, { ...connectOptions, onread }),
-            ))) as unknown as typeof net.createConnection,
+            (tap = new ExecStdoutTap(connect(secure, connectOptions)))) as unknown as typeof net.createConnection,
         }
       : {}),
   });

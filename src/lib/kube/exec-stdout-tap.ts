@@ -1,4 +1,3 @@
-import type { OnReadOpts } from 'node:net';
 import { Duplex } from 'node:stream';
 
 /** The exec protocol's stdout channel: the first payload byte of each stdout message. */
@@ -11,11 +10,6 @@ const END_OF_HEAD = Buffer.from('\r\n\r\n');
 /** An upgrade answer longer than this is not an API server's: the tap stands aside (ws judges it). */
 const MAX_HEAD_BYTES = 64 * 1024;
 const EMPTY = Buffer.alloc(0);
-/**
- * The one buffer a connection opened by {@link ExecStdoutTap.over} reads into: a TLS read is one record's plain text
- * (at most 16 KiB), a plain TCP read whatever the kernel has, up to this.
- */
-export const READ_BUFFER_BYTES = 64 * 1024;
 
 type Phase = 'head' | 'frames' | 'aside';
 
@@ -31,31 +25,22 @@ const AT_HEADER: Frame = { kind: 'header' };
 
 /**
  * The connection of an exec, between its TLS (or TCP) socket and ws: it takes each stdout frame's payload off the
- * byte stream as it arrives and hands it to the export as views of the socket's reads, and passes every other
- * byte on to ws (the upgrade answer, stderr, the exit status, ping, close).
+ * byte stream as it arrives and hands it to the export as views of the socket's own reads, and passes every other
+ * byte on to ws unchanged (the upgrade answer, stderr, the exit status, ping, close).
  *
  * Through ws, a 32 KiB stdout frame that arrived in two or three TLS records (16 KiB each) was first copied into a
  * new buffer of its own (ws joins a frame's pieces before it emits it), then wrapped for client-node, sliced past its
  * channel byte and written through a stream of client-node's: about 0.15 s of CPU and a buffer per frame per GiB here.
- * Here the bytes are never copied on their way: the views go straight to the export's destination.
- *
- * **Made with {@link ExecStdoutTap.over}, the connection reads into one buffer that every read reuses** (the
- * socket's `onread`), and a stdout chunk is valid only during the call that hands it over: whoever keeps one copies
- * it. A new buffer per TLS record (what a socket's 'data' events hand over) is fresh memory that V8 gives back only
- * after a collection: 65,536 of them per GiB, with the page faults of memory that malloc hands back and takes again.
- * What the tap keeps or passes to ws (the answer, other frames, a header split between reads, stdout before
- * `attach`) it copies: those are a few bytes per frame at most, except once it stands aside.
+ * Here the bytes are never copied: the views go straight to the export's destination.
  *
  * It stands aside (every later byte goes to ws, which then delivers stdout through client-node as before) as soon as
  * the connection is not what it expects: an answer other than 101, a masked frame or one with extension bits (ws
  * rejects those and closes the connection), a fragmented message (a binary frame without FIN, or a continuation), or
  * a length past 2^53. Nothing is lost when it does: what it took before was whole stdout frames, in order.
  *
- * Stdout that arrives before `attach` (in the same reads as the upgrade answer) is kept, copied, and handed over at
+ * Stdout that arrives before `attach` (in the same reads as the upgrade answer) is kept, as views, and handed over at
  * `attach`. `hold` stops reading the socket until `release` (the export's destination is full); ws's own `pause`
- * and `resume` do too, independently. A socket that reads into its own buffer may still hand over the rest of what
- * it already decrypted after `hold` (TLS reads every record of a network read in one go): that stdout is delivered,
- * in order, like any other; a destination that is full takes it into its buffer.
+ * and `resume` do too, independently.
  */
 export class ExecStdoutTap extends Duplex {
   private phase: Phase = 'head';
@@ -70,29 +55,8 @@ export class ExecStdoutTap extends Duplex {
   /** Stdout bytes taken off the connection (for tests and benchmarks). */
   stdoutBytes = 0;
 
-  /**
-   * A tap over the connection `open` makes with the `onread` it is given (`net.connect` and `tls.connect` take it):
-   * the connection then reads into one buffer of {@link READ_BUFFER_BYTES} that every read reuses.
-   */
-  static over(open: (onread: OnReadOpts) => Duplex): ExecStdoutTap {
-    const reader: { tap?: ExecStdoutTap } = {};
-    const socket = open({
-      buffer: Buffer.allocUnsafeSlow(READ_BUFFER_BYTES),
-      callback: (bytes, buffer) => {
-        // `open` cannot read before it returns: connecting takes at least a turn of the event loop.
-        reader.tap!.takeRead((buffer as Buffer).subarray(0, bytes));
-        // Stopping is up to hold() and pause(), which pause the socket (for such a socket, that stops reading).
-        return true;
-      },
-    });
-    reader.tap = new ExecStdoutTap(socket);
-    return reader.tap;
-  }
-
-  /** A tap over `socket`, which hands its reads over as 'data' events (or reads into a buffer, see {@link over}). */
   constructor(private readonly socket: Duplex) {
     super({ allowHalfOpen: false });
-    // A socket with `onread` emits no 'data'; listening still puts it in flowing mode, which it needs to emit 'end'.
     socket.on('data', (chunk: Buffer) => this.takeRead(chunk));
     socket.on('end', () => this.push(null));
     socket.on('error', (error) => this.destroy(error));
@@ -100,10 +64,7 @@ export class ExecStdoutTap extends Duplex {
     socket.on('timeout', () => this.emit('timeout'));
   }
 
-  /**
-   * From now on, stdout payloads go to `onStdout` (first whatever arrived before), synchronously, in order. A chunk is
-   * valid only during the call: the connection may read into the same memory afterwards.
-   */
+  /** From now on, stdout payloads go to `onStdout` (first whatever arrived before), synchronously, in order. */
   attach(onStdout: (chunk: Buffer) => void): void {
     this.onStdout = onStdout;
     const early = this.early;
@@ -179,36 +140,31 @@ export class ExecStdoutTap extends Duplex {
     callback(error);
   }
 
-  /** Passes bytes on to ws: a copy, as the read they are part of may be overwritten by the next. */
-  private forward(bytes: Buffer): void {
-    this.push(Buffer.from(bytes));
-  }
-
   private takeRead(chunk: Buffer): void {
-    if (this.phase === 'aside') return this.forward(chunk);
+    if (this.phase === 'aside') return void this.push(chunk);
     let offset = 0;
     if (this.phase === 'head') {
       offset = this.takeHead(chunk);
       if (this.phase === 'head') return;
     }
     while (offset < chunk.length && (this.phase as Phase) === 'frames') offset = this.takeFrames(chunk, offset);
-    if (offset < chunk.length) this.forward(chunk.subarray(offset));
+    if (offset < chunk.length) this.push(chunk.subarray(offset));
   }
 
   /** Passes the upgrade answer on; returns where the first frame starts in `chunk`, once the answer is complete. */
   private takeHead(chunk: Buffer): number {
-    this.head.push(Buffer.from(chunk));
+    this.head.push(chunk);
     const head = Buffer.concat(this.head);
     const end = head.indexOf(END_OF_HEAD);
     if (end === -1) {
-      this.forward(chunk);
+      this.push(chunk);
       if (head.length > MAX_HEAD_BYTES) this.standAside();
       return chunk.length;
     }
     const headEnd = end + END_OF_HEAD.length;
     const inThisChunk = chunk.length - (head.length - headEnd);
     this.head = [];
-    this.forward(chunk.subarray(0, inThisChunk));
+    this.push(chunk.subarray(0, inThisChunk));
     if (/^HTTP\/1\.[01] 101 /.test(head.subarray(0, head.indexOf('\r\n')).toString('latin1'))) this.phase = 'frames';
     else this.standAside();
     return inThisChunk;
@@ -221,7 +177,7 @@ export class ExecStdoutTap extends Duplex {
       const end = Math.min(chunk.length, offset + frame.remaining);
       frame.remaining -= end - offset;
       if (frame.kind === 'stdout') this.deliver(chunk.subarray(offset, end));
-      else this.forward(chunk.subarray(offset, end));
+      else this.push(chunk.subarray(offset, end));
       if (frame.remaining === 0) this.frame = AT_HEADER;
       return end;
     }
@@ -229,7 +185,10 @@ export class ExecStdoutTap extends Duplex {
     return this.takeHeader(chunk, offset);
   }
 
-  /** A frame's header, at `offset` (or partly in the reads before: those bytes were copied). */
+  /**
+   * A frame's header, at `offset` (or partly in the reads before). Views are kept and forwarded as they are: a socket
+   * hands every read over in a buffer of its own, which it never reuses.
+   */
   private takeHeader(chunk: Buffer, offset: number): number {
     const partial = this.partialHeader;
     const bytes =
@@ -238,7 +197,7 @@ export class ExecStdoutTap extends Duplex {
         : chunk.subarray(offset, offset + MAX_HEADER_BYTES);
     const header = parseFrameHeader(bytes);
     if (header === 'incomplete') {
-      this.partialHeader = Buffer.from(bytes);
+      this.partialHeader = bytes;
       return chunk.length;
     }
     this.partialHeader = EMPTY;
@@ -252,15 +211,15 @@ export class ExecStdoutTap extends Duplex {
       (header.opcode === OPCODE_BINARY && !header.fin)
     ) {
       this.standAside();
-      this.forward(headerBytes);
+      this.push(headerBytes);
       return payloadAt;
     }
     if (header.opcode === OPCODE_BINARY && header.payloadBytes > 0) {
       if (payloadAt < chunk.length) return this.startBinary(chunk, payloadAt, headerBytes, header.payloadBytes);
-      this.frame = { kind: 'channel', header: Buffer.from(headerBytes), payloadBytes: header.payloadBytes };
+      this.frame = { kind: 'channel', header: headerBytes, payloadBytes: header.payloadBytes };
       return payloadAt;
     }
-    this.forward(headerBytes);
+    this.push(headerBytes);
     this.frame = header.payloadBytes > 0 ? { kind: 'forward', remaining: header.payloadBytes } : AT_HEADER;
     return payloadAt;
   }
@@ -268,7 +227,7 @@ export class ExecStdoutTap extends Duplex {
   /** A binary message's payload starts at `offset`: its first byte says the channel. */
   private startBinary(chunk: Buffer, offset: number, header: Buffer, payloadBytes: number): number {
     if (chunk[offset] !== STDOUT_CHANNEL) {
-      this.forward(header);
+      this.push(header);
       this.frame = { kind: 'forward', remaining: payloadBytes };
       return offset;
     }
@@ -280,7 +239,7 @@ export class ExecStdoutTap extends Duplex {
     if (chunk.length === 0) return;
     this.stdoutBytes += chunk.length;
     if (this.onStdout) this.onStdout(chunk);
-    else this.early.push(Buffer.from(chunk));
+    else this.early.push(chunk);
   }
 
   private standAside(): void {

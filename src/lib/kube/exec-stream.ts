@@ -25,12 +25,6 @@ export interface ExecToStreamOptions {
   command: string[];
   /** Receives stdout in order. Never ended here: the storage layer ends and commits it. */
   destination: Writable;
-  /**
-   * `destination.write()` copies each chunk before it returns (the backup store's writer does), so stdout is handed
-   * to it as it was read, in memory that the connection reuses for its next read. Otherwise each chunk is copied
-   * into a buffer of its own first, which the destination may keep as long as it likes.
-   */
-  destinationCopies?: boolean;
   /** From the start of the call to the exit status; the exec is terminated when it runs out. */
   timeoutMs: number;
   /**
@@ -67,8 +61,7 @@ export const PROGRESS_STEP_BYTES = 8 * 1024 * 1024;
  * error, unchanged (the storage failed; the exec is terminated at once).
  */
 export function execToStream(exec: Exec, options: ExecToStreamOptions): Promise<ExecToStreamResult> {
-  const { namespace, pod, container, command, destination, destinationCopies, timeoutMs, signal, onProgress, redact } =
-    options;
+  const { namespace, pod, container, command, destination, timeoutMs, signal, onProgress, redact } = options;
   const stallMs = options.stallMs ?? DEFAULT_STALL_MS;
   const location: ExecLocation = { namespace, pod, container };
 
@@ -116,9 +109,8 @@ export function execToStream(exec: Exec, options: ExecToStreamOptions): Promise<
     }
 
     /**
-     * Called synchronously for each piece of stdout, in order: from the tap on the connection (through
-     * `forwardBorrowed`), or, without one, from client-node for each frame (a buffer of its own), possibly before
-     * `exec()` has resolved (then `socket` is unset).
+     * Called synchronously for each piece of stdout, in order: from the tap on the connection (views of its reads), or,
+     * without one, from client-node for each frame, possibly before `exec()` has resolved (then `socket` is unset).
      */
     function forward(chunk: Buffer): void {
       if (settled) return;
@@ -139,9 +131,6 @@ export function execToStream(exec: Exec, options: ExecToStreamOptions): Promise<
         fail(error);
       }
     }
-
-    /** Stdout from the tap: views of a read buffer that the connection reuses once this returns. */
-    const forwardBorrowed = destinationCopies ? forward : (chunk: Buffer) => forward(Buffer.from(chunk));
 
     function onSocketClose(code: number): void {
       if (settled) return;
@@ -182,7 +171,7 @@ export function execToStream(exec: Exec, options: ExecToStreamOptions): Promise<
         const tap = stdoutTapOf(opened);
         reader = tap ? { pause: () => tap.hold(), resume: () => tap.release() } : opened;
         // Hands over the stdout that came with the upgrade's answer, if any, then each piece as it arrives.
-        tap?.attach(forwardBorrowed);
+        tap?.attach(forward);
         if (waitingForDrain) reader.pause();
       },
       (error: unknown) => fail(toUpgradeFailure(location, error, redact)),

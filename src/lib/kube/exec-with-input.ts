@@ -193,8 +193,7 @@ export function execWithInput(exec: Exec, options: ExecWithInputOptions): Promis
     if (signal?.aborted) return onAbort();
 
     const keepStdout = (chunk: Buffer) => {
-      // A copy: from the tap, the chunk is a view of a read buffer that the connection reuses.
-      if (stdoutBytes + chunk.length <= maxStdoutBytes) stdoutChunks.push(Buffer.from(chunk));
+      if (stdoutBytes + chunk.length <= maxStdoutBytes) stdoutChunks.push(chunk);
       else stdoutTruncated = true;
       stdoutBytes += chunk.length;
     };

@@ -11,10 +11,6 @@
  *
  * Memory stays flat whatever the size: every stage is a stream with a small buffer (the file sink's is a batch of
  * {@link FILE_WRITE_BATCH_BYTES}), and the caller respects `stream.write()`'s return value and 'drain'.
- *
- * `stream.write()` copies each chunk before it returns (into staging buffers: see {@link StagedInput}), so the
- * export reads every piece of stdout into the same memory. When nothing transforms the bytes, the file sink gives each
- * staging buffer back once it has written it, and a backup of any size runs on a handful of them.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { lstat, open, rename, type FileHandle } from 'node:fs/promises';
@@ -33,7 +29,6 @@ import {
   tempPathFor,
 } from './backup-path.ts';
 import { BatchedCompressor } from './batched-compressor.ts';
-import { createStagingBuffers, StagedInput } from './staged-input.ts';
 import { locateDeploymentFolder } from './deployment-folder.ts';
 import { type BackupManifest, formatManifest, manifestPathFor } from './backup-manifest.ts';
 import { BACKUP_FILE_MODE, ignoreCode, removeFileIfPresent, syncDirectory, writeFileDurably } from './file-system.ts';
@@ -79,9 +74,9 @@ export interface StoredBackup {
 /** One backup being written. Exactly one of `commit()` or `abort()` decides its fate. */
 export interface BackupWriter {
   /**
-   * Where the caller writes the raw export bytes, respecting `write()`'s return value and 'drain'. `write()` copies
-   * the chunk before it returns: the caller may reuse its memory at once. It emits 'error' when any stage fails
-   * (gzip, disk full, …); the caller then calls `abort()` (the temporary file is already being removed).
+   * Where the caller writes the raw export bytes, respecting `write()`'s return value and 'drain'. It emits 'error'
+   * when any stage fails (gzip, disk full, …); the caller then calls `abort()` (the temporary file is already being
+   * removed).
    */
   readonly stream: Writable;
   /** The path the file will have once committed. */
@@ -120,11 +115,8 @@ export interface BackupStore {
   open(target: BackupTarget): Promise<BackupWriter>;
 }
 
-/**
- * Makes the lowest stage of the chain, which writes to the open temporary file. Replaceable to simulate a full disk.
- * `written`, when given, is called with each chunk once its bytes are in the file (see {@link createFileSink}).
- */
-export type CreateFileSink = (file: FileHandle, written?: (chunk: Buffer) => void) => Writable;
+/** Makes the lowest stage of the chain, which writes to the open temporary file. Replaceable to simulate a full disk. */
+export type CreateFileSink = (file: FileHandle) => Writable;
 
 export interface FileBackupStoreOptions {
   /** Absolute root of the backup volume (`BACKUP_ROOT`). It must exist: a missing root is never created. */
@@ -198,10 +190,9 @@ export const FILE_FLUSH_INTERVAL_BYTES = 32 * 1024 * 1024;
  * handle (which stays open for fsync) in one `writev`, the last one when the stream ends. While a batch is being
  * written, up to as many bytes again wait in the stream's buffer; beyond that it refuses more (backpressure). Every
  * {@link FILE_FLUSH_INTERVAL_BYTES} it starts an `fdatasync` without waiting for it (one at a time); a failed one fails
- * the stream, and the stream ends only once the last one is done. `written`, when given, is called with each chunk
- * it was written once the batch holding it is in the file (not after a failed write): the sink no longer needs it.
+ * the stream, and the stream ends only once the last one is done.
  */
-export function createFileSink(file: FileHandle, written?: (chunk: Buffer) => void): Writable {
+export function createFileSink(file: FileHandle): Writable {
   let batch: Buffer[] = [];
   let batchBytes = 0;
   let unflushedBytes = 0;
@@ -226,7 +217,6 @@ export function createFileSink(file: FileHandle, written?: (chunk: Buffer) => vo
     batch = [];
     batchBytes = 0;
     await writeFully(file, buffers);
-    if (written) for (const buffer of buffers) written(buffer);
     unflushedBytes += bytes;
     flushInBackground();
   };
@@ -357,8 +347,6 @@ class FileBackupWriter implements BackupWriter {
   private readonly stored: MeasuringStream;
   /** Counts the raw bytes; the same stage as `stored` when nothing is compressed or encrypted. */
   private readonly raw: MeasuringStream;
-  /** The caller's end: copies each chunk into staging buffers (see {@link StagedInput}). */
-  private readonly input: StagedInput;
   private readonly encryptedTo: string[];
   /** Settles when the chain has flushed or failed; never rejects (holds the failure instead). */
   private readonly flushed: Promise<Error | undefined>;
@@ -389,21 +377,18 @@ class FileBackupWriter implements BackupWriter {
     // The first stage keeps the raw head; when nothing transforms the bytes, that is the hashing stage itself.
     this.stored = new MeasuringStream(true, limits, stages.length === 0);
     this.raw = stages.length > 0 ? new MeasuringStream(false, undefined, true) : this.stored;
-    const staging = createStagingBuffers();
-    this.input = new StagedInput(staging);
-    this.stream = this.input;
-    // The sink is the last to hold a staging buffer only when no stage stands between: then it gives each back once
-    // written. A compressor or an encryptor may keep views of one after passing on what it made of it, so with
-    // them, every staging buffer is new (still one per 256 KiB, not one per read).
-    const sink =
-      stages.length > 0 ? createSink(reserved.file) : createSink(reserved.file, (chunk) => staging.give(chunk));
+    this.stream = this.raw;
+    const sink = createSink(reserved.file);
     // An error in any stage destroys the whole chain, so it also reaches `stream`, the caller's end.
-    const chain = (pipeline as (...streams: NodeJS.ReadWriteStream[]) => Promise<void>)(
-      this.input,
-      ...(stages.length > 0 ? [this.raw, ...stages] : []),
-      this.stored,
-      sink as unknown as NodeJS.ReadWriteStream,
-    );
+    const chain =
+      stages.length > 0
+        ? (pipeline as (...streams: NodeJS.ReadWriteStream[]) => Promise<void>)(
+            this.raw,
+            ...stages,
+            this.stored,
+            sink as unknown as NodeJS.ReadWriteStream,
+          )
+        : pipeline(this.stored, sink);
     this.flushed = chain.then(
       () => undefined,
       (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
@@ -413,7 +398,7 @@ class FileBackupWriter implements BackupWriter {
   }
 
   bytesWritten(): number {
-    return this.input.bytes;
+    return this.raw.bytes;
   }
 
   head(): Buffer {

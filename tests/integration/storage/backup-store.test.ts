@@ -205,59 +205,6 @@ describe('storing a backup', () => {
     expect(contents).toEqual(['first', 'second', 'third']);
   });
 
-  it.each([
-    { label: 'as is', extension: 'dump', compressed: true },
-    { label: 'gzipped', extension: 'sql', compressed: false },
-  ])(
-    'copies what it is given ($label): a caller that reads every chunk into the same buffer stores the right bytes',
-    async ({ extension, compressed }) => {
-      const data = randomBytes(ROUND_TRIP_BYTES);
-      const stagingSeen = new Set<ArrayBufferLike>();
-      let givenBack = 0;
-      // The sink's `written` callback gives staging buffers back; counted here on their way.
-      const countingStore = createFileBackupStore({
-        root,
-        logger,
-        createSink: (file, written) =>
-          createFileSink(
-            file,
-            written &&
-              ((chunk) => {
-                stagingSeen.add(chunk.buffer);
-                givenBack += 1;
-                written(chunk);
-              }),
-          ),
-      });
-      const writer = await countingStore.open(target({ extension, compressed }));
-      // As the exec's connection reads: one buffer, overwritten by the next read as soon as write() returns.
-      const reused = Buffer.alloc(16 * 1024);
-      await writeChunks(
-        writer.stream,
-        (function* () {
-          for (let offset = 0; offset < data.length; offset += reused.length) {
-            data.copy(reused, 0, offset, offset + reused.length);
-            yield reused;
-          }
-        })(),
-        () => reused.fill(0xee),
-      );
-      const stored = await writer.commit();
-
-      const onDisk = await readFile(stored.path);
-      expect(stored.sha256).toBe(sha256(onDisk));
-      expect(sha256(compressed ? onDisk : gunzipSync(onDisk))).toBe(sha256(data));
-      if (compressed) {
-        // Every staging buffer went back once written, and a handful served all 80 of them.
-        expect(givenBack).toBe(ROUND_TRIP_BYTES / (256 * 1024));
-        expect(stagingSeen.size).toBeLessThanOrEqual(8);
-      } else {
-        // The compressor stands between: nothing is given back (it may still hold views), each buffer is new.
-        expect(givenBack).toBe(0);
-      }
-    },
-  );
-
   it('keeps the bytes between the caller and the disk bounded when the disk is slow', async () => {
     let sunk = 0;
     const slowSink: CreateFileSink = (file) => {

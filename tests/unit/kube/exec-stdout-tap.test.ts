@@ -1,7 +1,6 @@
-import type { OnReadOpts } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { ExecStdoutTap, parseFrameHeader, READ_BUFFER_BYTES } from '../../../src/lib/kube/exec-stdout-tap.ts';
+import { ExecStdoutTap, parseFrameHeader } from '../../../src/lib/kube/exec-stdout-tap.ts';
 
 /**
  * The tap between an exec's socket and ws, fed by hand: a PassThrough stands for the TLS socket, so each test decides
@@ -243,108 +242,6 @@ describe('the stdout tap on an exec connection', () => {
     expect((await failed).message).toBe('ECONNRESET');
     await closed;
     expect(tap.destroyed).toBe(true);
-  });
-});
-
-/**
- * A tap made with `over`, whose connection reads into one buffer, as a socket with `onread` does: each read is put in
- * that buffer, handed over, and then the buffer is scribbled over (0xee), as the next read would. What the test keeps
- * (stdout and what went on to ws) it keeps by reference, as ws does with a frame that is not complete yet: any of it
- * that the tap did not copy shows the scribbles.
- */
-function observeReusing(attachAtOnce = true): Observed & { read(bytes: Buffer): void; readBuffer: Buffer } {
-  let onread: OnReadOpts | undefined;
-  const source = new PassThrough();
-  const tap = ExecStdoutTap.over((given) => {
-    onread = given;
-    return source;
-  });
-  const readBuffer = onread!.buffer as Buffer;
-  const stdout: Buffer[] = [];
-  const forwarded: Buffer[] = [];
-  tap.on('data', (chunk: Buffer) => forwarded.push(chunk));
-  // A chunk is valid during the call: a consumer that keeps it copies it (as the export's destination does).
-  if (attachAtOnce) tap.attach((chunk) => stdout.push(Buffer.from(chunk)));
-  const read = (bytes: Buffer) => {
-    bytes.copy(readBuffer);
-    (onread!.callback as (bytes: number, buffer: Uint8Array) => boolean)(bytes.length, readBuffer);
-    readBuffer.fill(0xee);
-  };
-  return { tap, source, stdout, forwarded, read, readBuffer };
-}
-
-/** Reads `stream` in pieces cut at `cuts` (and at most a read buffer each), then lets the tap's pushes reach 'data'. */
-async function feedReusing(read: (bytes: Buffer) => void, stream: Buffer, cuts: number[]): Promise<void> {
-  let start = 0;
-  for (const cut of [...cuts, stream.length]) {
-    for (let at = start; at < cut; at += READ_BUFFER_BYTES)
-      read(stream.subarray(at, Math.min(cut, at + READ_BUFFER_BYTES)));
-    start = Math.max(start, cut);
-  }
-  await new Promise((resolve) => setImmediate(resolve));
-}
-
-describe('the stdout tap on a connection that reads into one reused buffer (over)', () => {
-  it('hands stdout over as views of that buffer', async () => {
-    const { read, readBuffer, tap } = observeReusing(false);
-    const seen: Array<{ buffer: ArrayBufferLike; text: string }> = [];
-    tap.attach((chunk) => seen.push({ buffer: chunk.buffer, text: chunk.toString() }));
-    await feedReusing(read, Buffer.concat([UPGRADE, channel(1, 'first'), channel(2, 'warn'), channel(1, 'second')]), [
-      UPGRADE.length + 8,
-    ]);
-    expect(seen.map((each) => each.text)).toEqual(['first', 'second']);
-    expect(seen.every((each) => each.buffer === readBuffer.buffer)).toBe(true);
-  });
-
-  it('copies whatever it keeps or passes on, wherever the reads split the stream', async () => {
-    const boundaries: number[] = [];
-    let offset = UPGRADE.length;
-    for (const each of frames) {
-      boundaries.push(offset);
-      offset += each.length;
-    }
-    const cutPoints = new Set<number>();
-    for (let cut = 1; cut < 400; cut += 1) cutPoints.add(cut);
-    for (const boundary of boundaries) for (let delta = -3; delta <= 12; delta += 1) cutPoints.add(boundary + delta);
-    for (const cut of cutPoints) {
-      if (cut <= 0 || cut >= connection.length) continue;
-      const { read, stdout, forwarded, tap } = observeReusing();
-      await feedReusing(read, connection, [cut, cut + 1, cut + 5]);
-      expect(Buffer.concat(stdout).equals(expectedStdout), `cut at ${cut}`).toBe(true);
-      expect(Buffer.concat(forwarded).equals(expectedForwarded), `cut at ${cut}`).toBe(true);
-      expect(tap.stdoutBytes).toBe(expectedStdout.length);
-    }
-  });
-
-  it('keeps a copy of the stdout that arrives before attach', async () => {
-    const { read, stdout, tap } = observeReusing(false);
-    await feedReusing(read, Buffer.concat([UPGRADE, channel(1, 'early '), channel(1, 'bytes')]), []);
-    tap.attach((chunk) => stdout.push(Buffer.from(chunk)));
-    await feedReusing(read, channel(1, ' later'), []);
-    expect(Buffer.concat(stdout).toString()).toBe('early bytes later');
-  });
-
-  it('copies every byte it passes to ws once it stands aside', async () => {
-    const { read, stdout, forwarded, tap } = observeReusing();
-    const odd = frame(0x2, Buffer.of(1, 1, 2), { fin: false });
-    const after = channel(1, 'not taken');
-    await feedReusing(read, Buffer.concat([UPGRADE, channel(1, 'taken'), odd, after]), [UPGRADE.length + 3]);
-    expect(tap.standingAside).toBe(true);
-    expect(Buffer.concat(stdout).toString()).toBe('taken');
-    expect(Buffer.concat(forwarded).equals(Buffer.concat([UPGRADE, odd, after]))).toBe(true);
-  });
-
-  it('delivers, in order, what the connection still reads after hold (TLS hands over every record it decrypted)', async () => {
-    const { read, tap } = observeReusing(false);
-    const stdout: string[] = [];
-    tap.attach((chunk) => {
-      stdout.push(chunk.toString());
-      // The destination is full after the first piece: the export holds the tap, as execToStream does.
-      tap.hold();
-    });
-    await feedReusing(read, Buffer.concat([UPGRADE, channel(1, 'one'), channel(1, 'two')]), [UPGRADE.length + 6]);
-    await feedReusing(read, channel(1, 'three'), []);
-    expect(stdout).toEqual(['one', 'two', 'three']);
   });
 });
 
