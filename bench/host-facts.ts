@@ -63,3 +63,15 @@ export function describeHost(
     `load average ${machine.load.map((value) => value.toFixed(2)).join(' ')}`
   );
 }
+
+/** The line `bench:host` prints after the host's description (see host-calibration.ts). */
+export function describeCalibration(
+  calibration: { sha256: number; memoryCopy: number; pageCacheWrite: number },
+  passes: number,
+): string {
+  const seconds = (value: number) => `${value.toFixed(2)} s`;
+  return (
+    `calibration, CPU per GiB in this process (lowest of ${passes} passes): sha256 ${seconds(calibration.sha256)}, ` +
+    `memory copy ${seconds(calibration.memoryCopy)}, page-cache write ${seconds(calibration.pageCacheWrite)}`
+  );
+}
