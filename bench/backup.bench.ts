@@ -41,7 +41,6 @@
  * until the next collection), which does not grow with the size of the backup. Afterwards `sql-compression.ts` compares zstd, gzip and none on a real plain-SQL pg_dump.
  * Exits 0 when every run produced the right bytes, whatever the targets say (a missed target prints MISS); 1 otherwise.
  */
-import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -54,6 +53,7 @@ import type { ClientReport } from './backup-client.ts';
 import { benchSqlCompression } from './sql-compression.ts';
 import { cpuPinning, type CpuPinning } from './cpu-pinning.ts';
 import { positiveSetting } from './bench-settings.ts';
+import { sha256CpuSeconds } from './host-calibration.ts';
 import { parseCpuInfo } from './host-facts.ts';
 import {
   chooseMeasuringWrapper,
@@ -396,21 +396,6 @@ function printTables(cases: Case[]): void {
 /** The chunk size sha256 is fed in: the fake's frames, like the kubelet's, carry up to 32 KiB of stdout. */
 const HASH_CHUNK_BYTES = 32 * 1024;
 
-/**
- * CPU (user + system, ms) that node:crypto's sha256 takes for `bytes` in {@link HASH_CHUNK_BYTES} updates, in this
- * process while no client runs: what our client pays for the checksum, which kubectl does not compute.
- */
-function measureSha256CpuMs(bytes: number): number {
-  const chunk = Buffer.alloc(HASH_CHUNK_BYTES, 0xa5);
-  const hash = createHash('sha256');
-  const before = process.cpuUsage();
-  for (let done = 0; done < bytes; done += HASH_CHUNK_BYTES)
-    hash.update(bytes - done >= HASH_CHUNK_BYTES ? chunk : chunk.subarray(0, bytes - done));
-  hash.digest();
-  const spent = process.cpuUsage(before);
-  return (spent.user + spent.system) / 1000;
-}
-
 /** The CPU's model and whether it has the SHA and vector-AES instructions that make sha256 and TLS cheap. */
 async function describeCpu(): Promise<string> {
   const cpu = parseCpuInfo(await readFile('/proc/cpuinfo', 'utf8').catch(() => ''));
@@ -683,7 +668,7 @@ async function main(): Promise<void> {
     const sha256CpuMs: number[] = [];
     for (let round = 1; round <= settings.runs; round += 1) {
       // Between runs, while no client runs: sha256 of the large size, as our client hashes it.
-      sha256CpuMs.push(measureSha256CpuMs(settings.largeBytes));
+      sha256CpuMs.push(1000 * sha256CpuSeconds(settings.largeBytes, HASH_CHUNK_BYTES));
       for (const benchCase of round % 2 === 1 ? cases : [...cases].reverse()) {
         const run = await runCase(benchCase);
         benchCase.runs.push(run);

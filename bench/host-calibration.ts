@@ -21,6 +21,26 @@ export interface HostCalibration {
   pageCacheWrite: number;
 }
 
+/** CPU seconds (user and system, all of this process's threads) since `started`. */
+function cpuSecondsSince(started: NodeJS.CpuUsage): number {
+  const spent = process.cpuUsage(started);
+  return (spent.user + spent.system) / 1e6;
+}
+
+/**
+ * CPU seconds that node:crypto's sha256 takes for `bytes` fed in updates of `chunkBytes` (the last one shorter when
+ * `bytes` is not a multiple), in this process. `bench:backup` uses it too, for what its client pays for the checksum.
+ */
+export function sha256CpuSeconds(bytes: number, chunkBytes: number): number {
+  const chunk = Buffer.alloc(chunkBytes, 0xa5);
+  const hash = createHash('sha256');
+  const started = process.cpuUsage();
+  for (let done = 0; done < bytes; done += chunkBytes)
+    hash.update(bytes - done >= chunkBytes ? chunk : chunk.subarray(0, bytes - done));
+  hash.digest();
+  return cpuSecondsSince(started);
+}
+
 /**
  * Each measured `passes` times over `bytes` (a multiple of 256 KiB), and the lowest kept: the page-cache write swings
  * several times over with the writeback of other files' dirty pages (0.23–2.04 s per GiB in one minute here while CI
@@ -37,28 +57,23 @@ export function calibrateHost(directory: string, bytes = 128 * 1024 * 1024, pass
  * file is removed, also when a write fails.
  */
 function measureOnce(directory: string, bytes: number): HostCalibration {
+  const perGiB = GIB / bytes;
+  const sha256 = sha256CpuSeconds(bytes, PIECE_BYTES) * perGiB;
+
   const piece = randomFillSync(Buffer.allocUnsafe(PIECE_BYTES));
-  const perGiB = (cpu: NodeJS.CpuUsage) => ((cpu.user + cpu.system) / 1e6) * (GIB / bytes);
-
-  let started = process.cpuUsage();
-  const hash = createHash('sha256');
-  for (let done = 0; done < bytes; done += PIECE_BYTES) hash.update(piece);
-  hash.digest();
-  const sha256 = perGiB(process.cpuUsage(started));
-
   const copyBytes = Math.min(bytes, COPY_BUFFER_BYTES);
   const source = randomFillSync(Buffer.allocUnsafe(copyBytes));
   const target = Buffer.alloc(copyBytes);
-  started = process.cpuUsage();
+  let started = process.cpuUsage();
   for (let done = 0; done < bytes; done += copyBytes) source.copy(target);
-  const memoryCopy = perGiB(process.cpuUsage(started));
+  const memoryCopy = cpuSecondsSince(started) * perGiB;
 
   const file = path.join(directory, `.host-calibration-${process.pid}`);
   const descriptor = openSync(file, 'wx', 0o600);
   try {
     started = process.cpuUsage();
     for (let done = 0; done < bytes; done += PIECE_BYTES) writeSync(descriptor, piece);
-    const pageCacheWrite = perGiB(process.cpuUsage(started));
+    const pageCacheWrite = cpuSecondsSince(started) * perGiB;
     return { sha256, memoryCopy, pageCacheWrite };
   } finally {
     closeSync(descriptor);

@@ -5,6 +5,8 @@
  * per GiB on one host and 2.03 s on another, and its ratio to kubectl's went from 1.43 to 1.05. Printed before and
  * after a run, the steal tells how much of the run the host took. Pure: `host.ts` reads /proc and prints.
  */
+import type { HostCalibration } from './host-calibration.ts';
+
 /** Linux reports /proc/stat times in USER_HZ: 100 on x86 and ARM. */
 const TICKS_PER_SECOND = 100;
 const GIB = 1024 ** 3;
@@ -65,10 +67,7 @@ export function describeHost(
 }
 
 /** The line `bench:host` prints after the host's description (see host-calibration.ts). */
-export function describeCalibration(
-  calibration: { sha256: number; memoryCopy: number; pageCacheWrite: number },
-  passes: number,
-): string {
+export function describeCalibration(calibration: HostCalibration, passes: number): string {
   const seconds = (value: number) => `${value.toFixed(2)} s`;
   return (
     `calibration, CPU per GiB in this process (lowest of ${passes} passes): sha256 ${seconds(calibration.sha256)}, ` +
