@@ -41,14 +41,20 @@
  * until the next collection), which does not grow with the size of the backup. Afterwards `sql-compression.ts` compares zstd, gzip and none on a real plain-SQL pg_dump.
  * Exits 0 when every run produced the right bytes, whatever the targets say (a missed target prints MISS); 1 otherwise.
  */
-import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startFakeKubeApi, type FakeKubeApi } from '../tests/support/fake-kube-api.ts';
-import { DEFAULT_WORKSPACE_LABEL } from '../src/lib/kube/index.ts';
 import { generateIdentity } from '../src/lib/encryption/index.ts';
-import { expectedStoredBytes } from './age-size.ts';
+import {
+  BENCH_CONTAINER,
+  BENCH_NAMESPACE,
+  BENCH_POD,
+  benchPod,
+  expectFileSize,
+  runOurBackupClient,
+} from './backup-client-run.ts';
 import type { ClientReport } from './backup-client.ts';
 import { benchSqlCompression } from './sql-compression.ts';
 import { cpuPinning, type CpuPinning } from './cpu-pinning.ts';
@@ -75,10 +81,6 @@ import {
 
 const MIB = 1024 * 1024;
 const GIB = 1024 * MIB;
-const NAMESPACE = 'bench';
-const DEPLOYMENT = 'bench-db';
-const POD = 'bench-db-0';
-const CONTAINER = 'dump';
 const WARM_UP_BYTES = 16 * MIB;
 
 /** Ours in a running worker against kubectl, and ours as a whole new process (start-up included). */
@@ -149,11 +151,6 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
   return settings;
 }
 
-async function expectFileSize(filePath: string, bytes: number, who: string): Promise<void> {
-  const { size } = await stat(filePath);
-  if (size !== bytes) throw new Error(`backup bench: ${who} wrote ${size} bytes to ${filePath}, expected ${bytes}`);
-}
-
 type RunCase = (benchCase: Pick<Case, 'kind' | 'bytes' | 'rateMiBPerSecond' | 'pinned'>) => Promise<Run>;
 
 function createRunner(
@@ -180,10 +177,10 @@ function createRunner(
       api.kubeconfigPath,
       'exec',
       '-n',
-      NAMESPACE,
-      POD,
+      BENCH_NAMESPACE,
+      BENCH_POD,
       '-c',
-      CONTAINER,
+      BENCH_CONTAINER,
       '--',
       'head',
       '-c',
@@ -211,42 +208,22 @@ function createRunner(
     prefix: string[],
     ageRecipient?: string,
   ): Promise<Run> {
-    const argv = [
-      ...prefix,
-      process.execPath,
-      ...entryPoint,
-      '--kubeconfig',
-      api.kubeconfigPath,
-      '--namespace',
-      NAMESPACE,
-      '--deployment',
-      DEPLOYMENT,
-      '--container',
-      CONTAINER,
-      '--bytes',
-      String(bytes),
-      '--root',
-      storeRoot,
-      ...(rateMiBPerSecond === undefined ? [] : ['--rate-mib-per-second', String(rateMiBPerSecond)]),
-      ...(ageRecipient === undefined ? [] : ['--age-recipient', ageRecipient]),
-    ];
-    const { stdout, ...measured } = await runMeasured(
-      'backup',
+    return runOurBackupClient({
+      api,
       wrap,
-      argv,
-      path.join(workDirectory, `rusage-${sequence}`),
-      {
-        // BENCH_PROFILE_DIR: each run of ours writes a V8 CPU profile there (`--cpu-prof`), to read in DevTools.
-        nodeOptions: process.env.BENCH_PROFILE_DIR
-          ? `${nodeOptions} --cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`
-          : nodeOptions,
-      },
-    );
-    const report = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as ClientReport;
-    await expectFileSize(report.path, expectedStoredBytes(bytes, ageRecipient !== undefined), 'our client');
-    await rm(report.path);
-    await rm(`${report.path}.sha256`);
-    return { ...measured, report };
+      entryPoint,
+      nodeOptions,
+      bytes,
+      storeRoot,
+      reportPath: path.join(workDirectory, `rusage-${sequence}`),
+      prefix,
+      ...(rateMiBPerSecond === undefined ? {} : { rateMiBPerSecond }),
+      ...(ageRecipient === undefined ? {} : { ageRecipient }),
+      // BENCH_PROFILE_DIR: each run of ours writes a V8 CPU profile there (`--cpu-prof`), to read in DevTools.
+      ...(process.env.BENCH_PROFILE_DIR
+        ? { extraNodeOptions: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}` }
+        : {}),
+    });
   }
 
   return async ({ kind, bytes, rateMiBPerSecond, pinned }) => {
@@ -611,16 +588,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', interrupt);
   try {
     api = await startFakeKubeApi({
-      pods: [
-        {
-          namespace: NAMESPACE,
-          name: POD,
-          // bench/backup-client.ts backs up for the workspace `bench`.
-          labels: { 'app.kubernetes.io/instance': DEPLOYMENT, [DEFAULT_WORKSPACE_LABEL]: 'bench' },
-          phase: 'Running',
-          containers: [{ name: CONTAINER, ready: true }],
-        },
-      ],
+      pods: [benchPod()],
     });
     const compiledClient = await compileClient('backup', CLIENT_SCRIPT, path.join(workDirectory, 'compiled'));
     const image = await readImageNode();

@@ -39,6 +39,9 @@ export interface MeasuredRun {
   peakRssKiB: number;
   /** User + system CPU of the child's process tree. */
   clientCpuMs: number;
+  /** The same split: user, and system (the kernel on the client's behalf: reads, writes, page faults, fsync). */
+  clientUserMs: number;
+  clientSystemMs: number;
   /** CPU of this process meanwhile: the fake API server and its WebSockets (TLS included). */
   serverCpuMs: number;
 }
@@ -130,6 +133,8 @@ export async function runMeasured(
     loadAverage,
     peakRssKiB: maxRssKiB!,
     clientCpuMs: (userSeconds! + systemSeconds!) * 1000,
+    clientUserMs: userSeconds! * 1000,
+    clientSystemMs: systemSeconds! * 1000,
     serverCpuMs: (cpu.user + cpu.system) / 1000,
     stdout,
   };
@@ -153,16 +158,23 @@ export async function runPlain(bench: string, argv: string[]): Promise<number> {
 /**
  * Compiles `clientScript` and the modules it imports to JS with the project's tsc and production build settings
  * (tsconfig.build.json, pointed at the client instead of src/) into `directory`, which gets a `package.json` of type
- * module and a link to the project's node_modules. Returns the client's entry point.
+ * module and a link to the project's node_modules. Returns the client's entry point. `root`: the tree the client and
+ * its tsconfig.build.json are in, this checkout unless another is given (`npm run bench:ab` compiles an earlier
+ * commit's tree with this checkout's dependencies).
  */
-export async function compileClient(bench: string, clientScript: string, directory: string): Promise<string> {
+export async function compileClient(
+  bench: string,
+  clientScript: string,
+  directory: string,
+  root = REPO_ROOT,
+): Promise<string> {
   // TypeScript 7 exports no `bin/tsc` subpath: its bin is found next to its package.json.
   const tsc = path.join(path.dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin', 'tsc');
   const tsconfigPath = path.join(directory, 'tsconfig.json');
   await mkdir(directory, { recursive: true });
   const tsconfig = {
-    extends: path.join(REPO_ROOT, 'tsconfig.build.json'),
-    compilerOptions: { rootDir: REPO_ROOT, outDir: directory },
+    extends: path.join(root, 'tsconfig.build.json'),
+    compilerOptions: { rootDir: root, outDir: directory },
     files: [clientScript],
     include: [],
   };
@@ -172,7 +184,7 @@ export async function compileClient(bench: string, clientScript: string, directo
   await symlink(path.join(REPO_ROOT, 'node_modules'), path.join(directory, 'node_modules'), 'dir');
   await runPlain(bench, [process.execPath, tsc, '-p', tsconfigPath]);
   await bundleClientNode(path.join(directory, 'src'));
-  return path.join(directory, path.relative(REPO_ROOT, clientScript).replace(/\.ts$/, '.js'));
+  return path.join(directory, path.relative(root, clientScript).replace(/\.ts$/, '.js'));
 }
 
 /** How the worker image starts node (Dockerfile.worker), which ours copies in the benchmarks. */
