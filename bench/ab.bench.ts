@@ -14,14 +14,14 @@
  * Exits 1 when a run fails or the arguments are wrong; the figures themselves set no exit code.
  */
 import { execFile } from 'node:child_process';
-import { access, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { access, mkdir, rm, symlink } from 'node:fs/promises';
+import { availableParallelism, loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { startFakeKubeApi, type FakeKubeApi } from '../tests/support/fake-kube-api.ts';
 import { generateIdentity } from '../src/lib/encryption/index.ts';
 import { abOrder, formatAbSummary, parseAbArguments, summarizeSide, type AbRun, type AbSide } from './ab-comparison.ts';
 import { benchPod, runOurBackupClient } from './backup-client-run.ts';
+import { runBenchMain, withBenchSession } from './bench-session.ts';
 import {
   REPO_ROOT,
   chooseMeasuringWrapper,
@@ -30,7 +30,6 @@ import {
   fixed,
   readImageNode,
   runPlain,
-  stopRunningChildren,
 } from './measured-process.ts';
 
 const runFile = promisify(execFile);
@@ -92,15 +91,7 @@ async function main(): Promise<void> {
   };
   const measuring = await chooseMeasuringWrapper();
   const image = await readImageNode();
-  const workDirectory = await mkdtemp(path.join(tmpdir(), 'ab-bench-'));
-  let api: FakeKubeApi | undefined;
-  const interrupt = () => {
-    console.error('bench:ab: interrupted, cleaning up');
-    process.exitCode = 130;
-    stopRunningChildren();
-  };
-  process.once('SIGINT', interrupt);
-  try {
+  await withBenchSession('ab', [benchPod()], async ({ workDirectory, api }) => {
     const refRoot = path.join(workDirectory, 'ref-tree');
     await extractTree(commit, refRoot);
     console.log(`bench:ab: compiling both clients in ${workDirectory}`);
@@ -108,7 +99,6 @@ async function main(): Promise<void> {
       ref: await compileClient('ab', path.join(refRoot, CLIENT), path.join(workDirectory, 'ref'), refRoot),
       tree: await compileClient('ab', path.join(REPO_ROOT, CLIENT), path.join(workDirectory, 'tree')),
     };
-    api = await startFakeKubeApi({ pods: [benchPod()] });
     const ageRecipient = settings.age ? generateIdentity().identity.recipient.text : undefined;
     const storeRoot = path.join(workDirectory, 'store');
     await mkdir(storeRoot, { recursive: true });
@@ -118,7 +108,7 @@ async function main(): Promise<void> {
       // Earlier runs' dirty pages are written back now, not during this measurement.
       await runPlain('ab', ['sync', '-f', workDirectory]);
       return runOurBackupClient({
-        api: api!,
+        api,
         wrap: measuring.wrap,
         entryPoint: [...image.flags, clients[side]],
         nodeOptions: image.options,
@@ -168,15 +158,7 @@ async function main(): Promise<void> {
     console.log(
       `load average at the start of the runs: ${fixed(Math.min(...loads), 2)}-${fixed(Math.max(...loads), 2)}; now ${fixed(loadavg()[0]!, 2)}`,
     );
-  } finally {
-    process.off('SIGINT', interrupt);
-    stopRunningChildren();
-    await api?.close();
-    await rm(workDirectory, { recursive: true, force: true });
-  }
+  });
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exitCode ||= 1;
-});
+runBenchMain(main);

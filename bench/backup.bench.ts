@@ -41,11 +41,12 @@
  * until the next collection), which does not grow with the size of the backup. Afterwards `sql-compression.ts` compares zstd, gzip and none on a real plain-SQL pg_dump.
  * Exits 0 when every run produced the right bytes, whatever the targets say (a missed target prints MISS); 1 otherwise.
  */
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startFakeKubeApi, type FakeKubeApi } from '../tests/support/fake-kube-api.ts';
+import type { FakeKubeApi } from '../tests/support/fake-kube-api.ts';
+import { runBenchMain, withBenchSession } from './bench-session.ts';
 import { generateIdentity } from '../src/lib/encryption/index.ts';
 import {
   BENCH_CONTAINER,
@@ -73,7 +74,6 @@ import {
   readImageNode,
   runMeasured,
   runPlain,
-  stopRunningChildren,
   type MeasuredRun,
   type ImageNode,
   type MeasuringWrapper,
@@ -578,18 +578,7 @@ async function runPinned(
 async function main(): Promise<void> {
   const settings = readSettings(process.env);
   const measuring = await chooseMeasuringWrapper();
-  const workDirectory = await mkdtemp(path.join(tmpdir(), 'backup-bench-'));
-  let api: FakeKubeApi | undefined;
-  const interrupt = () => {
-    console.error('backup bench: interrupted, cleaning up');
-    process.exitCode = 130;
-    stopRunningChildren();
-  };
-  process.once('SIGINT', interrupt);
-  try {
-    api = await startFakeKubeApi({
-      pods: [benchPod()],
-    });
+  await withBenchSession('backup', [benchPod()], async ({ workDirectory, api }) => {
     const compiledClient = await compileClient('backup', CLIENT_SCRIPT, path.join(workDirectory, 'compiled'));
     const image = await readImageNode();
     const pinning = settings.pinnedRuns > 0 ? cpuPinning() : 'BENCH_PINNED_RUNS=0';
@@ -652,15 +641,7 @@ async function main(): Promise<void> {
     printTargets(cases, settings, sha256CpuMs);
     await runPinned(runCase, settings, pinning, cases);
     await benchSqlCompression(process.env, workDirectory);
-  } finally {
-    process.off('SIGINT', interrupt);
-    stopRunningChildren();
-    await api?.close();
-    await rm(workDirectory, { recursive: true, force: true });
-  }
+  });
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exitCode ||= 1;
-});
+runBenchMain(main);

@@ -32,13 +32,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
-import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
+import { open, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_WORKSPACE_LABEL } from '../src/lib/kube/index.ts';
 import { formatSidecar } from '../src/lib/storage/backup-path.ts';
-import { startFakeKubeApi, type FakeKubeApi } from '../tests/support/fake-kube-api.ts';
+import type { FakeKubeApi, FakePod } from '../tests/support/fake-kube-api.ts';
+import { runBenchMain, withBenchSession } from './bench-session.ts';
 import { positiveSetting } from './bench-settings.ts';
 import {
   chooseMeasuringWrapper,
@@ -51,7 +52,6 @@ import {
   describeImageNode,
   readImageNode,
   runMeasured,
-  stopRunningChildren,
   type MeasuredRun,
   type ImageNode,
   type MeasuringWrapper,
@@ -390,15 +390,15 @@ function printTargets(kubectl: Case, ours: Case, slow: Case, settings: Settings)
 async function main(): Promise<void> {
   const settings = readSettings(process.env);
   const measuring = await chooseMeasuringWrapper();
-  const workDirectory = await mkdtemp(path.join(tmpdir(), 'restore-bench-'));
-  let api: FakeKubeApi | undefined;
-  const interrupt = () => {
-    console.error('restore bench: interrupted, cleaning up');
-    process.exitCode = 130;
-    stopRunningChildren();
+  const pod: FakePod = {
+    namespace: NAMESPACE,
+    name: POD,
+    // bench/restore-client.ts restores for the workspace `bench`.
+    labels: { 'app.kubernetes.io/instance': DEPLOYMENT, [DEFAULT_WORKSPACE_LABEL]: 'bench' },
+    phase: 'Running',
+    containers: [{ name: CONTAINER, ready: true }],
   };
-  process.once('SIGINT', interrupt);
-  try {
+  await withBenchSession('restore', [pod], async ({ workDirectory, api }) => {
     const files = {
       stream: await writeBenchFile(path.join(workDirectory, 'restore.bin'), settings.bytes),
       slow: await writeBenchFile(path.join(workDirectory, 'slow.bin'), settings.slowBytes),
@@ -406,18 +406,6 @@ async function main(): Promise<void> {
     };
     const checksums = new Map<string, string>();
     for (const file of [files.stream, files.warmUp]) checksums.set(file.path, await localChecksum(file.path));
-    api = await startFakeKubeApi({
-      pods: [
-        {
-          namespace: NAMESPACE,
-          name: POD,
-          // bench/restore-client.ts restores for the workspace `bench`.
-          labels: { 'app.kubernetes.io/instance': DEPLOYMENT, [DEFAULT_WORKSPACE_LABEL]: 'bench' },
-          phase: 'Running',
-          containers: [{ name: CONTAINER, ready: true }],
-        },
-      ],
-    });
     const compiledClient = await compileClient('restore', CLIENT_SCRIPT, path.join(workDirectory, 'compiled'));
     const image = await readImageNode();
     const runCase = createRunner(api, settings, measuring.wrap, workDirectory, compiledClient, image, checksums);
@@ -462,15 +450,7 @@ async function main(): Promise<void> {
       `load average at the start of the runs: lowest ${fixed(Math.min(...loads), 2)}, median ${fixed(median(loads), 2)}, highest ${fixed(Math.max(...loads), 2)} (${availableParallelism()} CPUs)`,
     );
     printTargets(kubectl, ours, slow, settings);
-  } finally {
-    process.off('SIGINT', interrupt);
-    stopRunningChildren();
-    await api?.close();
-    await rm(workDirectory, { recursive: true, force: true });
-  }
+  });
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exitCode ||= 1;
-});
+runBenchMain(main);
