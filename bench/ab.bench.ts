@@ -19,7 +19,15 @@ import { availableParallelism, loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { generateIdentity } from '../src/lib/encryption/index.ts';
-import { abOrder, formatAbSummary, parseAbArguments, summarizeSide, type AbRun, type AbSide } from './ab-comparison.ts';
+import {
+  AB_USAGE,
+  abOrder,
+  formatAbSummary,
+  parseAbArguments,
+  summarizeSide,
+  type AbRun,
+  type AbSide,
+} from './ab-comparison.ts';
 import { benchPod, runOurBackupClient } from './backup-client-run.ts';
 import { runBenchMain, withBenchSession } from './bench-session.ts';
 import {
@@ -53,7 +61,8 @@ async function resolveCommit(ref: string): Promise<string> {
 /** How this checkout is described: its HEAD and whether it has uncommitted changes. */
 async function describeCheckout(): Promise<string> {
   const head = await git(['rev-parse', '--short', 'HEAD']);
-  const changes = await git(['status', '--porcelain', '--untracked-files=no']);
+  // Untracked files count too: a new module the client imports is compiled although it is not committed.
+  const changes = await git(['status', '--porcelain']);
   return `this checkout (HEAD ${head}${changes === '' ? '' : ', with uncommitted changes'})`;
 }
 
@@ -78,11 +87,20 @@ async function extractTree(commit: string, directory: string): Promise<void> {
     await symlink(path.join(REPO_ROOT, generated), path.join(directory, generated), 'dir');
 }
 
+/** The command line as parseArgs splits it; an unknown option is refused with the usage. */
+function readCommandLine(): { values: Record<string, unknown>; positionals: string[] } {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: { runs: { type: 'string' }, bytes: { type: 'string' }, age: { type: 'boolean' } },
+    });
+  } catch (error) {
+    throw new Error(`bench:ab: ${error instanceof Error ? error.message : String(error)}\n${AB_USAGE}`);
+  }
+}
+
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: { runs: { type: 'string' }, bytes: { type: 'string' }, age: { type: 'boolean' } },
-  });
+  const { values, positionals } = readCommandLine();
   const settings = parseAbArguments(values, positionals);
   const commit = await resolveCommit(settings.ref);
   const labels: Record<AbSide, string> = {

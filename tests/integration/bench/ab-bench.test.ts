@@ -61,5 +61,8 @@ describe('npm run bench:ab', () => {
     expect(output).toContain('bench:ab: --runs "0": must be at least 1');
     expect(output).toContain('usage: npm run bench:ab -- <ref>');
     expect(code).toBe(1);
+    const unknown = await runBench(['HEAD', '--round', '3']);
+    expect(unknown.output).toMatch(/^bench:ab: Unknown option '--round'.*\nusage: npm run bench:ab -- <ref>/m);
+    expect(unknown.code).toBe(1);
   }, 60_000);
 });
