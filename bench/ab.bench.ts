@@ -28,8 +28,8 @@ import {
   type AbRun,
   type AbSide,
 } from './ab-comparison.ts';
-import { benchPod, runOurBackupClient } from './backup-client-run.ts';
-import { runBenchMain, withBenchSession } from './bench-session.ts';
+import { BENCH_CONTAINER, runOurBackupClient } from './backup-client-run.ts';
+import { benchPod, runBenchMain, withBenchSession } from './bench-session.ts';
 import {
   REPO_ROOT,
   chooseMeasuringWrapper,
@@ -109,7 +109,7 @@ async function main(): Promise<void> {
   };
   const measuring = await chooseMeasuringWrapper();
   const image = await readImageNode();
-  await withBenchSession('ab', [benchPod()], async ({ workDirectory, api }) => {
+  await withBenchSession('ab', [benchPod(BENCH_CONTAINER)], async ({ workDirectory, api }) => {
     const refRoot = path.join(workDirectory, 'ref-tree');
     await extractTree(commit, refRoot);
     console.log(`bench:ab: compiling both clients in ${workDirectory}`);

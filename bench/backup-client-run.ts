@@ -5,24 +5,13 @@
  */
 import { rm, stat } from 'node:fs/promises';
 import type { FakeKubeApi } from '../tests/support/fake-kube-api.ts';
-import { DEFAULT_WORKSPACE_LABEL } from '../src/lib/kube/index.ts';
 import { expectedStoredBytes } from './age-size.ts';
 import type { ClientReport } from './backup-client.ts';
+import { BENCH_DEPLOYMENT, BENCH_NAMESPACE } from './bench-session.ts';
 import { runMeasured, type MeasuredRun, type MeasuringWrapper } from './measured-process.ts';
 
-export const BENCH_NAMESPACE = 'bench';
-export const BENCH_DEPLOYMENT = 'bench-db';
-export const BENCH_POD = 'bench-db-0';
+/** The bench pod's container (bench-session.ts's `benchPod`) that the backups exec in. */
 export const BENCH_CONTAINER = 'dump';
-
-/** The pod the fake API server hosts for the backup benchmarks (bench/backup-client.ts backs up workspace `bench`). */
-export const benchPod = () => ({
-  namespace: BENCH_NAMESPACE,
-  name: BENCH_POD,
-  labels: { 'app.kubernetes.io/instance': BENCH_DEPLOYMENT, [DEFAULT_WORKSPACE_LABEL]: 'bench' },
-  phase: 'Running' as const,
-  containers: [{ name: BENCH_CONTAINER, ready: true }],
-});
 
 export async function expectFileSize(filePath: string, bytes: number, who: string): Promise<void> {
   const { size } = await stat(filePath);

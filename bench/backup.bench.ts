@@ -46,16 +46,9 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FakeKubeApi } from '../tests/support/fake-kube-api.ts';
-import { runBenchMain, withBenchSession } from './bench-session.ts';
+import { BENCH_NAMESPACE, BENCH_POD, benchPod, runBenchMain, withBenchSession } from './bench-session.ts';
 import { generateIdentity } from '../src/lib/encryption/index.ts';
-import {
-  BENCH_CONTAINER,
-  BENCH_NAMESPACE,
-  BENCH_POD,
-  benchPod,
-  expectFileSize,
-  runOurBackupClient,
-} from './backup-client-run.ts';
+import { BENCH_CONTAINER, expectFileSize, runOurBackupClient } from './backup-client-run.ts';
 import type { ClientReport } from './backup-client.ts';
 import { benchSqlCompression } from './sql-compression.ts';
 import { cpuPinning, type CpuPinning } from './cpu-pinning.ts';
@@ -578,7 +571,7 @@ async function runPinned(
 async function main(): Promise<void> {
   const settings = readSettings(process.env);
   const measuring = await chooseMeasuringWrapper();
-  await withBenchSession('backup', [benchPod()], async ({ workDirectory, api }) => {
+  await withBenchSession('backup', [benchPod(BENCH_CONTAINER)], async ({ workDirectory, api }) => {
     const compiledClient = await compileClient('backup', CLIENT_SCRIPT, path.join(workDirectory, 'compiled'));
     const image = await readImageNode();
     const pinning = settings.pinnedRuns > 0 ? cpuPinning() : 'BENCH_PINNED_RUNS=0';

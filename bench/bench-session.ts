@@ -7,8 +7,27 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { DEFAULT_WORKSPACE_LABEL } from '../src/lib/kube/index.ts';
 import { startFakeKubeApi, type FakeKubeApi, type FakePod } from '../tests/support/fake-kube-api.ts';
 import { stopRunningChildren } from './measured-process.ts';
+
+export const BENCH_NAMESPACE = 'bench';
+export const BENCH_DEPLOYMENT = 'bench-db';
+export const BENCH_POD = 'bench-db-0';
+
+/**
+ * The pod the fake API server hosts for these benchmarks, with one ready container, labelled for workspace `bench`
+ * (the one bench/backup-client.ts backs up for and bench/restore-client.ts restores for).
+ */
+export function benchPod(container: string): FakePod {
+  return {
+    namespace: BENCH_NAMESPACE,
+    name: BENCH_POD,
+    labels: { 'app.kubernetes.io/instance': BENCH_DEPLOYMENT, [DEFAULT_WORKSPACE_LABEL]: 'bench' },
+    phase: 'Running',
+    containers: [{ name: container, ready: true }],
+  };
+}
 
 export interface BenchSession {
   /** Under the system's temporary directory, named after the benchmark (`backup-bench-…`). */

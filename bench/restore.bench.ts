@@ -36,10 +36,16 @@ import { open, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_WORKSPACE_LABEL } from '../src/lib/kube/index.ts';
 import { formatSidecar } from '../src/lib/storage/backup-path.ts';
-import type { FakeKubeApi, FakePod } from '../tests/support/fake-kube-api.ts';
-import { runBenchMain, withBenchSession } from './bench-session.ts';
+import type { FakeKubeApi } from '../tests/support/fake-kube-api.ts';
+import {
+  BENCH_DEPLOYMENT,
+  BENCH_NAMESPACE,
+  BENCH_POD,
+  benchPod,
+  runBenchMain,
+  withBenchSession,
+} from './bench-session.ts';
 import { positiveSetting } from './bench-settings.ts';
 import {
   chooseMeasuringWrapper,
@@ -60,9 +66,7 @@ import type { RestoreClientReport } from './restore-client.ts';
 
 const MIB = 1024 * 1024;
 const GIB = 1024 * MIB;
-const NAMESPACE = 'bench';
-const DEPLOYMENT = 'bench-db';
-const POD = 'bench-db-0';
+/** The bench pod's container (bench-session.ts's `benchPod`) that the restores exec in. */
 const CONTAINER = 'db';
 const WARM_UP_BYTES = 16 * MIB;
 const WRITE_BLOCK_BYTES = 4 * MIB;
@@ -193,7 +197,7 @@ function createRunner(
   const slowReader = ['python3', '-c', SLOW_READER, String(settings.slowRateMiBPerSecond * MIB)];
 
   async function runKubectl(file: BenchFile): Promise<Run> {
-    const argv = [settings.kubectl, '--kubeconfig', api.kubeconfigPath, 'exec', '-i', '-n', NAMESPACE, POD];
+    const argv = [settings.kubectl, '--kubeconfig', api.kubeconfigPath, 'exec', '-i', '-n', BENCH_NAMESPACE, BENCH_POD];
     argv.push('-c', CONTAINER, '--', ...STREAM_COMMAND);
     const { stdout, ...measured } = await runMeasured('restore', wrap, argv, reportPath(), { stdinPath: file.path });
     expectOutput('kubectl', stdout, checksums.get(file.path)!);
@@ -202,8 +206,8 @@ function createRunner(
 
   async function runOurs(file: BenchFile, command: string[], expected: string): Promise<Run> {
     const argv = [process.execPath, ...image.flags, compiledClient, '--kubeconfig', api.kubeconfigPath];
-    argv.push('--namespace', NAMESPACE);
-    argv.push('--deployment', DEPLOYMENT, '--container', CONTAINER, '--file', file.path, '--sha256', file.sha256);
+    argv.push('--namespace', BENCH_NAMESPACE);
+    argv.push('--deployment', BENCH_DEPLOYMENT, '--container', CONTAINER, '--file', file.path, '--sha256', file.sha256);
     argv.push('--command-json', JSON.stringify(command));
     const { stdout, ...measured } = await runMeasured('restore', wrap, argv, reportPath(), {
       nodeOptions: profileDirectory ? `${image.options} --cpu-prof --cpu-prof-dir=${profileDirectory}` : image.options,
@@ -390,15 +394,7 @@ function printTargets(kubectl: Case, ours: Case, slow: Case, settings: Settings)
 async function main(): Promise<void> {
   const settings = readSettings(process.env);
   const measuring = await chooseMeasuringWrapper();
-  const pod: FakePod = {
-    namespace: NAMESPACE,
-    name: POD,
-    // bench/restore-client.ts restores for the workspace `bench`.
-    labels: { 'app.kubernetes.io/instance': DEPLOYMENT, [DEFAULT_WORKSPACE_LABEL]: 'bench' },
-    phase: 'Running',
-    containers: [{ name: CONTAINER, ready: true }],
-  };
-  await withBenchSession('restore', [pod], async ({ workDirectory, api }) => {
+  await withBenchSession('restore', [benchPod(CONTAINER)], async ({ workDirectory, api }) => {
     const files = {
       stream: await writeBenchFile(path.join(workDirectory, 'restore.bin'), settings.bytes),
       slow: await writeBenchFile(path.join(workDirectory, 'slow.bin'), settings.slowBytes),
