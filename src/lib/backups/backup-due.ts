@@ -1,5 +1,5 @@
 import { findRecipe } from '../recipes/index.ts';
-import { describeCron, previousFireTime, shouldRunNow, tryParseCron } from '../cron/index.ts';
+import { describeCron, nextFireTime, previousFireTime, tryParseCron, type CronParseResult } from '../cron/index.ts';
 
 /** Why a deployment is not backed up now. Stable codes for the agent and the dashboard, with a sentence each. */
 export type SkipCode =
@@ -29,17 +29,65 @@ export interface ScheduledDeployment {
 export type BackupDecision =
   { due: true; reason: string; scheduledAt: Date | null } | { due: false; code: SkipCode; reason: string };
 
+/** What a schedule says at one `now`: its parse, the fire time it last had at or before `now`, and its next. */
+export interface ScheduleReading {
+  readonly parsed: CronParseResult;
+  /** The last fire time at or before `now`, in milliseconds since the epoch; null when there is none. */
+  readonly firedAt: number | null;
+  /** `firedAt` as ISO text (null with it), for the reasons that name it. */
+  readonly firedAtText: string | null;
+  /** The first fire time after `now`, in milliseconds since the epoch; null when there is none. */
+  readonly nextAt: number | null;
+}
+
+/** A deployment's schedule expression and zone, read at the `now` the reader was made for. */
+export type ScheduleReader = (expression: string, timezone: string) => ScheduleReading;
+
+/** Reads `expression` in `timezone` at `now` (a schedule that does not parse has no fire times). */
+export function readSchedule(expression: string, timezone: string, now: Date): ScheduleReading {
+  const parsed = tryParseCron(expression, { timezone });
+  const fired = parsed.ok ? previousFireTime(parsed.value, now) : null;
+  const next = parsed.ok ? nextFireTime(parsed.value, now) : null;
+  return {
+    parsed,
+    firedAt: fired?.getTime() ?? null,
+    firedAtText: fired?.toISOString() ?? null,
+    nextAt: next?.getTime() ?? null,
+  };
+}
+
+/**
+ * A reader that reads each distinct expression and zone once at `now`. A pass over thousands of deployments shares a
+ * few schedules: reading them again per deployment (parse cache lookups, fire-time searches, a Date and ISO text for
+ * the reason) was most of the state gathering's time in memory.
+ */
+export function scheduleReaderAt(now: Date): ScheduleReader {
+  const byZone = new Map<string, Map<string, ScheduleReading>>();
+  return (expression, timezone) => {
+    let byExpression = byZone.get(timezone);
+    if (!byExpression) byZone.set(timezone, (byExpression = new Map()));
+    let reading = byExpression.get(expression);
+    if (!reading) byExpression.set(expression, (reading = readSchedule(expression, timezone, now)));
+    return reading;
+  };
+}
+
 /**
  * Whether a backup is due for `deployment` at `now`. A backup is never taken of a deployment that is not RUNNING
  * (a FAILED one may produce corrupt data) or whose recipe has no `dataExport`; the reasons are returned so that
  * the agent and the dashboard can explain every skip. Reasons that hold for manual backups too are checked first.
  * After a failed attempt (`retry.lastFailedAt`, newer than the last success) the next one waits `retryDelayMs`, so a
- * broken deployment is retried steadily instead of every cycle.
+ * broken deployment is retried steadily instead of every cycle. `read` reads the schedule at `now` (a pass over many
+ * deployments shares one, see {@link scheduleReaderAt}).
+ *
+ * The schedule is due when it fired at some time t with `lastBackupAt < t <= now` (always, when there is no backup
+ * yet): a worker that was down over several fire times backs up once when it comes back, not once per missed time.
  */
 export function shouldRunBackup(
   deployment: ScheduledDeployment,
   now: Date,
   retry: { lastFailedAt?: Date | null; retryDelayMs?: number } = {},
+  read: ScheduleReader = (expression, timezone) => readSchedule(expression, timezone, now),
 ): BackupDecision {
   const eligibility = checkBackupEligibility(deployment);
   if (eligibility) return eligibility;
@@ -47,7 +95,8 @@ export function shouldRunBackup(
     return { due: false, code: 'BACKUPS_DISABLED', reason: 'scheduled backups are turned off' };
   if (!deployment.backupSchedule)
     return { due: false, code: 'NO_SCHEDULE', reason: 'backups are on but no schedule is set' };
-  const parsed = tryParseCron(deployment.backupSchedule, { timezone: deployment.backupTimezone });
+  const schedule = read(deployment.backupSchedule, deployment.backupTimezone);
+  const { parsed } = schedule;
   if (!parsed.ok) return { due: false, code: 'INVALID_SCHEDULE', reason: parsed.error.message };
   if (!parsed.value.canEverFire) {
     // It parses, but would fire never (e.g. February 30): a schedule that silently never runs is the worst failure.
@@ -57,14 +106,15 @@ export function shouldRunBackup(
       reason: `schedule "${deployment.backupSchedule}" can never fire: ${describeCron(parsed.value)}`,
     };
   }
-  if (!shouldRunNow(parsed.value, deployment.lastBackupAt, now)) {
+  const { lastBackupAt } = deployment;
+  if (lastBackupAt && (schedule.firedAt === null || schedule.firedAt <= lastBackupAt.getTime())) {
     return { due: false, code: 'NOT_DUE', reason: 'the schedule has not fired since the last successful backup' };
   }
   const { lastFailedAt, retryDelayMs = 0 } = retry;
   if (
     lastFailedAt &&
     lastFailedAt.getTime() + retryDelayMs > now.getTime() &&
-    (!deployment.lastBackupAt || lastFailedAt > deployment.lastBackupAt)
+    (!lastBackupAt || lastFailedAt > lastBackupAt)
   ) {
     const retryAt = new Date(lastFailedAt.getTime() + retryDelayMs);
     return {
@@ -73,12 +123,11 @@ export function shouldRunBackup(
       reason: `the last attempt failed at ${lastFailedAt.toISOString()}; retrying at ${retryAt.toISOString()}`,
     };
   }
-  const scheduledAt = previousFireTime(parsed.value, now);
   return {
     due: true,
-    scheduledAt,
-    reason: deployment.lastBackupAt
-      ? `the schedule fired at ${scheduledAt?.toISOString() ?? 'an earlier time'}, after the last successful backup`
+    scheduledAt: schedule.firedAt === null ? null : new Date(schedule.firedAt),
+    reason: lastBackupAt
+      ? `the schedule fired at ${schedule.firedAtText ?? 'an earlier time'}, after the last successful backup`
       : 'no successful backup exists yet',
   };
 }
@@ -129,15 +178,18 @@ export interface Overdue {
  * backups off, whose recipe has nothing to back up, created after that fire time, or up to date. (A FAILED
  * deployment can be overdue: it is not being backed up, which is exactly the risk.)
  */
-export function findOverdue(deployment: ScheduledDeployment, now: Date, graceMs: number): Overdue | null {
+export function findOverdue(
+  deployment: ScheduledDeployment,
+  now: Date,
+  graceMs: number,
+  read: ScheduleReader = (expression, timezone) => readSchedule(expression, timezone, now),
+): Overdue | null {
   if (!deployment.backupEnabled || !deployment.backupSchedule) return null;
   if (!findRecipe(deployment.recipeSlug)?.dataExport) return null;
-  const parsed = tryParseCron(deployment.backupSchedule, { timezone: deployment.backupTimezone });
-  if (!parsed.ok) return null;
-  const firedAt = previousFireTime(parsed.value, now);
-  if (!firedAt) return null;
-  if (deployment.lastBackupAt && deployment.lastBackupAt >= firedAt) return null;
-  if (deployment.createdAt && deployment.createdAt > firedAt) return null;
-  const lateByMs = now.getTime() - firedAt.getTime();
-  return lateByMs > graceMs ? { since: firedAt, lateByMs } : null;
+  const { firedAt } = read(deployment.backupSchedule, deployment.backupTimezone);
+  if (firedAt === null) return null;
+  if (deployment.lastBackupAt && deployment.lastBackupAt.getTime() >= firedAt) return null;
+  if (deployment.createdAt && deployment.createdAt.getTime() > firedAt) return null;
+  const lateByMs = now.getTime() - firedAt;
+  return lateByMs > graceMs ? { since: new Date(firedAt), lateByMs } : null;
 }

@@ -1,8 +1,8 @@
 import { statfs } from 'node:fs/promises';
 import type { PrismaClient } from '../../generated/prisma/client.ts';
 import { findRecipe } from '../recipes/index.ts';
-import { findOverdue, shouldRunBackup, type BackupDecision, type Overdue } from './backup-due.ts';
-import { describeCron, nextFireTime, tryParseCron } from '../cron/index.ts';
+import { findOverdue, scheduleReaderAt, shouldRunBackup, type BackupDecision, type Overdue } from './backup-due.ts';
+import { describeCron } from '../cron/index.ts';
 import { prismaQuery, type SqlQuery, type SqlStatement } from '../db/index.ts';
 
 /** More stored backups than this and the agent is told to suggest pruning. */
@@ -235,10 +235,13 @@ export function assembleBackupState(
     if (listed) listed.push(row);
     else recordsById.set(row.deploymentId, [row]);
   }
+  // Each distinct schedule is read once for the pass; the decisions below share the readings.
+  const read = scheduleReaderAt(options.now);
   const states = deployments.map((row): DeploymentBackupState => {
     const listed = recordsById.get(row.id) ?? NO_RECORDS;
     const running = listed.find((record) => record.status === 'RUNNING');
-    const parsed = row.backupSchedule ? tryParseCron(row.backupSchedule, { timezone: row.backupTimezone }) : null;
+    const schedule = row.backupSchedule ? read(row.backupSchedule, row.backupTimezone) : null;
+    const parsed = schedule?.parsed ?? null;
     return {
       id: row.id,
       workspaceId: row.workspaceId,
@@ -258,12 +261,14 @@ export function assembleBackupState(
       scheduleValid: parsed?.ok === true && parsed.value.canEverFire,
       retention: row.backupRetention,
       lastBackupAt: row.lastBackupAt,
-      nextRunAt: parsed?.ok ? nextFireTime(parsed.value, options.now) : null,
-      decision: shouldRunBackup(row, options.now, {
-        lastFailedAt: row.lastFailedAt,
-        retryDelayMs: options.retryDelayMs,
-      }),
-      overdue: findOverdue(row, options.now, options.overdueGraceMs),
+      nextRunAt: schedule?.nextAt == null ? null : new Date(schedule.nextAt),
+      decision: shouldRunBackup(
+        row,
+        options.now,
+        { lastFailedAt: row.lastFailedAt, retryDelayMs: options.retryDelayMs },
+        read,
+      ),
+      overdue: findOverdue(row, options.now, options.overdueGraceMs, read),
       storedBackups: row.storedBackups,
       storedBytes: BigInt(row.storedBytes),
       recentFailures: listFailures(listed),

@@ -2,9 +2,13 @@ import { describe, expect, it } from 'vitest';
 import {
   checkBackupEligibility,
   findOverdue,
+  readSchedule,
+  scheduleReaderAt,
   shouldRunBackup,
   type ScheduledDeployment,
+  type ScheduleReader,
 } from '../../../src/lib/backups/backup-due.ts';
+import { shouldRunNow } from '../../../src/lib/cron/index.ts';
 
 // Whether a deployment's backup is due, and whether it is overdue: pure functions of the row and fixed instants.
 
@@ -304,5 +308,84 @@ describe('findOverdue', () => {
     },
   ])('is null when $case', ({ deployment }) => {
     expect(findOverdue(deployment, at(5 * HOUR), GRACE_MS)).toBeNull();
+  });
+});
+
+describe('schedules read once per pass (scheduleReaderAt)', () => {
+  it('reads a schedule at `now`: its parse, last fire time (with its ISO text) and next', () => {
+    const reading = readSchedule('0 3 * * *', 'Europe/Berlin', at(10 * MINUTE));
+    expect(reading.parsed.ok).toBe(true);
+    expect(reading.firedAt).toBe(new Date('2026-03-01T02:00:00Z').getTime());
+    expect(reading.firedAtText).toBe('2026-03-01T02:00:00.000Z');
+    expect(reading.nextAt).toBe(new Date('2026-03-02T02:00:00Z').getTime());
+    expect(readSchedule('0 3 * * fooday', 'UTC', T0)).toMatchObject({
+      parsed: { ok: false },
+      firedAt: null,
+      firedAtText: null,
+      nextAt: null,
+    });
+    expect(readSchedule('0 3 30 2 *', 'UTC', T0)).toMatchObject({ parsed: { ok: true }, firedAt: null, nextAt: null });
+  });
+
+  it('reads each expression and zone once, and tells zones and expressions apart', () => {
+    const read = scheduleReaderAt(T0);
+    const daily = read('0 3 * * *', 'UTC');
+    expect(read('0 3 * * *', 'UTC')).toBe(daily);
+    expect(read('0 3 * * *', 'Europe/Berlin')).not.toBe(daily);
+    expect(read('0 3 * * *', 'Europe/Berlin').firedAt).toBe(new Date('2026-03-01T02:00:00Z').getTime());
+    expect(read('0 4 * * *', 'UTC')).not.toBe(daily);
+    expect(read('0 4 * * *', 'UTC').firedAt).toBe(at(-23 * HOUR).getTime());
+  });
+
+  it('passes the reader to the decisions, which ask it for the deployment’s expression and zone', () => {
+    const asked: string[] = [];
+    const shared = scheduleReaderAt(T0);
+    const read: ScheduleReader = (expression, timezone) => {
+      asked.push(`${expression} @ ${timezone}`);
+      return shared(expression, timezone);
+    };
+    const deployment = { ...DAILY, backupTimezone: 'Asia/Kolkata' };
+    shouldRunBackup(deployment, T0, {}, read);
+    findOverdue(deployment, T0, GRACE_MS, read);
+    expect(asked).toEqual(['0 3 * * * @ Asia/Kolkata', '0 3 * * * @ Asia/Kolkata']);
+  });
+
+  it('makes the same decisions as reading each deployment alone, over schedules, zones, histories and failures', () => {
+    const schedules = ['0 3 * * *', '*/15 * * * *', '30 2 * * 1-5', '@weekly', '0 3 30 2 *', 'not a schedule', null];
+    // Berlin and New York change their clocks on 29 March and 8 March 2026: the instants cross both.
+    const zones = ['UTC', 'Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe'];
+    const nows = [T0, at(7 * DAY + 2 * HOUR + 7 * MINUTE), new Date('2026-03-29T01:30:00Z')];
+    const lastBackups = [null, -10 * MINUTE, -DAY - 5 * MINUTE, -9 * DAY];
+    const failures = [null, -5 * MINUTE, -2 * HOUR];
+    let compared = 0;
+    for (const now of nows) {
+      const read = scheduleReaderAt(now);
+      for (const backupSchedule of schedules)
+        for (const backupTimezone of zones)
+          for (const last of lastBackups)
+            for (const failed of failures) {
+              const deployment: ScheduledDeployment = {
+                ...DAILY,
+                backupSchedule,
+                backupTimezone,
+                lastBackupAt: last === null ? null : new Date(now.getTime() + last),
+                createdAt: new Date(now.getTime() - 30 * DAY),
+              };
+              const retry = {
+                lastFailedAt: failed === null ? null : new Date(now.getTime() + failed),
+                retryDelayMs: RETRY_DELAY_MS,
+              };
+              const decision = shouldRunBackup(deployment, now, retry, read);
+              expect(decision).toEqual(shouldRunBackup(deployment, now, retry));
+              // Whether the schedule owes a backup is the cron module's rule (fired after the last success).
+              if (decision.due || decision.code === 'NOT_DUE' || decision.code === 'RETRY_LATER')
+                expect(decision.due || decision.code === 'RETRY_LATER').toBe(
+                  shouldRunNow(backupSchedule!, deployment.lastBackupAt, now, { timezone: backupTimezone }),
+                );
+              expect(findOverdue(deployment, now, GRACE_MS, read)).toEqual(findOverdue(deployment, now, GRACE_MS));
+              compared += 1;
+            }
+    }
+    expect(compared).toBe(nows.length * schedules.length * zones.length * lastBackups.length * failures.length);
   });
 });
