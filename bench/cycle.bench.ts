@@ -28,7 +28,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient } from '../src/generated/prisma/client.ts';
@@ -247,41 +247,78 @@ interface GatherResult {
   enabled: number;
 }
 
-async function benchGather(client: CountingClient, scale: Scale): Promise<GatherResult> {
-  const passes: Array<{ ms: number; sqlMs: number; statements: number; enabled: number }> = [];
-  for (let pass = 0; pass < WARM_UP_PASSES + TIMED_PASSES; pass += 1) {
-    client.reset();
-    const started = performance.now();
-    const state = await gatherBackupState(client.prisma, {
-      now: new Date(),
-      overdueGraceMs: OVERDUE_GRACE_MS,
-      retryDelayMs: RETRY_DELAY_MS,
-      query: client.query,
-    });
-    const ms = performance.now() - started;
-    if (pass >= WARM_UP_PASSES)
-      passes.push({
-        ms,
-        sqlMs: client.sqlWallMs(),
-        statements: client.statements.length,
-        enabled: state.totals.enabled,
-      });
-  }
-  const counts = new Set(passes.map((pass) => pass.statements));
-  if (counts.size !== 1) throw new Error(`the statement count varied between passes: ${[...counts].join(', ')}`);
-  const result: GatherResult = {
-    medianMs: median(passes.map((pass) => pass.ms)),
-    bestMs: Math.min(...passes.map((pass) => pass.ms)),
-    sqlMs: median(passes.map((pass) => pass.sqlMs)),
-    statements: passes[0]!.statements,
-    enabled: passes[0]!.enabled,
+/** Garbage-collection pauses of this process (start and duration, on the performance clock), as V8 reports them. */
+function watchGcPauses(): { pausedMs(from: number, to: number): number; stop(): void } {
+  const pauses: Array<{ start: number; duration: number }> = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) pauses.push({ start: entry.startTime, duration: entry.duration });
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    pausedMs(from, to) {
+      for (const entry of observer.takeRecords()) pauses.push({ start: entry.startTime, duration: entry.duration });
+      return pauses
+        .filter((pause) => pause.start >= from && pause.start < to)
+        .reduce((sum, pause) => sum + pause.duration, 0);
+    },
+    stop: () => observer.disconnect(),
   };
-  console.log(
-    `  gatherBackupState, ${scale.deployments} deployments (${result.enabled} backup-enabled), ${scale.records} records: ` +
-      `median ${result.medianMs.toFixed(1)} ms, best ${result.bestMs.toFixed(1)} ms ` +
-      `(SQL ${result.sqlMs.toFixed(1)} ms, in memory ${(result.medianMs - result.sqlMs).toFixed(1)} ms), ${result.statements} SQL statements`,
-  );
-  return result;
+}
+
+async function benchGather(client: CountingClient, scale: Scale): Promise<GatherResult> {
+  const passes: Array<{ started: number; ms: number; sqlMs: number; statements: number; enabled: number }> = [];
+  const gc = watchGcPauses();
+  try {
+    for (let pass = 0; pass < WARM_UP_PASSES + TIMED_PASSES; pass += 1) {
+      client.reset();
+      const started = performance.now();
+      const state = await gatherBackupState(client.prisma, {
+        now: new Date(),
+        overdueGraceMs: OVERDUE_GRACE_MS,
+        retryDelayMs: RETRY_DELAY_MS,
+        query: client.query,
+      });
+      const ms = performance.now() - started;
+      if (pass >= WARM_UP_PASSES)
+        passes.push({
+          started,
+          ms,
+          sqlMs: client.sqlWallMs(),
+          statements: client.statements.length,
+          enabled: state.totals.enabled,
+        });
+    }
+    // Observer entries arrive after the pause that made them: let them in before reading them.
+    await new Promise((resolve) => setImmediate(resolve));
+    const counts = new Set(passes.map((pass) => pass.statements));
+    if (counts.size !== 1) throw new Error(`the statement count varied between passes: ${[...counts].join(', ')}`);
+    const result: GatherResult = {
+      medianMs: median(passes.map((pass) => pass.ms)),
+      bestMs: Math.min(...passes.map((pass) => pass.ms)),
+      sqlMs: median(passes.map((pass) => pass.sqlMs)),
+      statements: passes[0]!.statements,
+      enabled: passes[0]!.enabled,
+    };
+    console.log(
+      `  gatherBackupState, ${scale.deployments} deployments (${result.enabled} backup-enabled), ${scale.records} records: ` +
+        `median ${result.medianMs.toFixed(1)} ms, best ${result.bestMs.toFixed(1)} ms ` +
+        `(SQL ${result.sqlMs.toFixed(1)} ms, in memory ${(result.medianMs - result.sqlMs).toFixed(1)} ms), ${result.statements} SQL statements`,
+    );
+    // Each timed pass, for the spread: a garbage-collection pause (a scavenge copies every row still alive) lands in
+    // whichever part of the pass is running, and explains most of the difference between passes.
+    console.log(
+      `    timed passes, whole / SQL / GC pauses (ms): ` +
+        passes
+          .map(
+            (pass) =>
+              `${pass.ms.toFixed(0)}/${pass.sqlMs.toFixed(0)}/${gc.pausedMs(pass.started, pass.started + pass.ms).toFixed(0)}`,
+          )
+          .join(', '),
+    );
+    return result;
+  } finally {
+    gc.stop();
+  }
 }
 
 interface CyclePass {
