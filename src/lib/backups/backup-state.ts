@@ -186,12 +186,30 @@ function toDeploymentRow(row: DeploymentSqlRow): DeploymentRow {
 }
 
 /**
- * Gathers the backup state of every backup-enabled deployment in two queries, whatever their number: the deployments
- * with their workspace and record totals (BackupSummary, kept by triggers, so no record is aggregated here), and the
- * records worth listing (the newest failures since the last success of the deployments whose summary says they have
- * any, and running backups). Decisions (due, overdue) are then computed in memory from the schedules.
+ * Gathers the backup state of every backup-enabled deployment in two queries, whatever their number (see
+ * {@link readBackupStateRows}); decisions (due, overdue) are then computed in memory from the schedules.
  */
 export async function gatherBackupState(db: PrismaClient, options: StateOptions): Promise<BackupState> {
+  const { deployments, records, volume } = await readBackupStateRows(db, options);
+  return assembleBackupState(deployments, records, volume, options);
+}
+
+/** What a gathering reads: the rows {@link assembleBackupState} makes the state of, and the volume's figures. */
+export interface BackupStateRows {
+  deployments: DeploymentRow[];
+  records: RecordRow[];
+  volume: BackupState['volume'];
+}
+
+/**
+ * The rows of a gathering, in two queries: the deployments with their workspace and record totals (BackupSummary,
+ * kept by triggers, so no record is aggregated here), and the records worth listing (the newest failures since the
+ * last success of the deployments whose summary says they have any, and running backups).
+ */
+export async function readBackupStateRows(
+  db: PrismaClient,
+  options: Pick<StateOptions, 'workspaceId' | 'backupRoot' | 'query'>,
+): Promise<BackupStateRows> {
   const scope = options.workspaceId ?? null;
   const [deployments, records] = await Promise.all([
     (options.query ?? prismaQuery(db))<DeploymentSqlRow>(deploymentsStatement(scope)),
@@ -219,7 +237,7 @@ export async function gatherBackupState(db: PrismaClient, options: StateOptions)
        WHERE r.status = 'RUNNING' AND d."backupEnabled" AND (${scope}::text IS NULL OR d."workspaceId" = ${scope})`,
   ]);
   const volume = options.backupRoot ? await readVolume(options.backupRoot) : null;
-  return assembleBackupState(deployments.map(toDeploymentRow), records, volume, options);
+  return { deployments: deployments.map(toDeploymentRow), records, volume };
 }
 
 /** Pure assembly of the gathered rows into the state (exported for tests). */
