@@ -20,6 +20,9 @@
  * database long seeded); the target is the first measurement. Each timed pass is printed with its SQL time and the
  * garbage-collection pauses in it, and at each scale the assembly (`assembleBackupState`, the decisions) is timed
  * alone on the rows of one read, for information: a steadier figure than the in-memory difference of two medians.
+ * Last, for information, the 10,000 are gathered in a new process started with the worker image's V8 settings
+ * (`gather-client.ts`; Dockerfile.worker's 2 MiB semi-spaces against this process's defaults), where the garbage
+ * collector treats the pass's rows and states differently. Timing and counting are in `gather-timing.ts`.
  *
  * Targets: one gathering pass under 150 ms at 10,000 deployments (median), of which under 50 ms in memory, in at most
  * three statements whatever the scale; pass 1 of the cycle under 2 s at 10,000 deployments, with the same number of
@@ -30,23 +33,31 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { PerformanceObserver, performance } from 'node:perf_hooks';
-import { PrismaPg } from '@prisma/adapter-pg';
+import { spawn } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { PrismaClient } from '../src/generated/prisma/client.ts';
 import { withPgConnection } from '../src/lib/db/database.ts';
-import { createPgPool } from '../src/lib/db/pg-pool.ts';
-import { poolQuery, type SqlQuery } from '../src/lib/db/sql-query.ts';
 import { applyMigrations, readMigrations } from '../src/lib/db/migrations.ts';
 import { createKubeClients } from '../src/lib/kube/kube-clients.ts';
 import { loadKubeConfig } from '../src/lib/kube/kube-clients.ts';
 import { createLogger } from '../src/lib/shared/logger.ts';
-import { assembleBackupState, gatherBackupState, readBackupStateRows } from '../src/lib/backups/backup-state.ts';
 import { openJobQueue } from '../src/lib/jobs/index.ts';
 import { runCycle, type LoopDependencies, type SkipMemory } from '../src/lib/worker/loop.ts';
 import { createWebhookNotifier } from '../src/lib/alerts/notifier.ts';
 import { createFileBackupStore } from '../src/lib/storage/backup-store.ts';
 import { createDatabase, databaseUrl, dropDatabase, uniqueDatabaseName } from '../tests/support/postgres.ts';
+import {
+  benchGather,
+  countingClient,
+  type CountingClient,
+  type GatherResult,
+  MINUTE_MS,
+  OVERDUE_GRACE_MS,
+  RESULT_PREFIX,
+  RETRY_DELAY_MS,
+} from './gather-timing.ts';
+import { readImageNode, REPO_ROOT } from './measured-process.ts';
 
 interface Scale {
   deployments: number;
@@ -60,8 +71,6 @@ const HUGE: Scale = { deployments: 50_000, records: 1_000_000 };
 const WORKSPACES = 100;
 /** RUNNING records of a crashed worker, at either scale (one in 20,000 records at 10,000 deployments). */
 const INTERRUPTED_BACKUPS = 10;
-const WARM_UP_PASSES = 2;
-const TIMED_PASSES = 5;
 const CYCLE_PASSES = 2;
 const TARGET_MS = 150;
 const TARGET_IN_MEMORY_MS = 50;
@@ -69,78 +78,10 @@ const MAX_STATEMENTS = 3;
 const CYCLE_TARGET_MS = 2_000;
 /** Deliveries are written, never sent: nothing listens here. */
 const UNUSED_WEBHOOK_URL = 'http://127.0.0.1:9/bench';
-const MINUTE_MS = 60_000;
-const OVERDUE_GRACE_MS = 60 * MINUTE_MS;
-const RETRY_DELAY_MS = 15 * MINUTE_MS;
 /** A fixed seed, so every run measures the same data. */
 const SEED = 0.42;
 /** Characters of a statement that name its kind in the per-kind counts. */
 const STATEMENT_KEY_LENGTH = 60;
-
-/**
- * A Prisma client, and the statements run without Prisma (as `Database.query` in the worker), on a pg pool whose
- * every connection counts (and times) the statements it sends.
- */
-interface CountingClient {
-  url: string;
-  prisma: PrismaClient;
-  query: SqlQuery;
-  statements: string[];
-  /** Milliseconds from the first statement sent to the last answer received since the last reset. */
-  sqlWallMs(): number;
-  reset(): void;
-  close(): Promise<void>;
-}
-
-function countingClient(url: string): CountingClient {
-  const statements: string[] = [];
-  let firstSent = Infinity;
-  let lastAnswered = -Infinity;
-  // The bench drops its databases WITH (FORCE): a connection still open then is ended by the server (see createPgPool).
-  const database = new URL(url).pathname.slice(1);
-  const pool = createPgPool(url, (error) =>
-    console.warn(`  (an idle connection to ${database} was closed: ${error.message})`),
-  );
-  pool.on('connect', (client) => {
-    const send = client.query.bind(client) as (...args: unknown[]) => unknown;
-    const answered = () => {
-      lastAnswered = Math.max(lastAnswered, performance.now());
-    };
-    // pg.Pool#query calls client.query with a callback; Prisma's transactions call it for a promise.
-    const counted = (...args: unknown[]): unknown => {
-      const [config] = args;
-      statements.push(typeof config === 'string' ? config : String((config as { text?: unknown }).text ?? '?'));
-      firstSent = Math.min(firstSent, performance.now());
-      const callback = args.at(-1);
-      if (typeof callback === 'function') {
-        return send(...args.slice(0, -1), (...results: unknown[]) => {
-          answered();
-          return callback(...results);
-        });
-      }
-      const result = send(...args);
-      return result instanceof Promise ? result.finally(answered) : result;
-    };
-    client.query = counted as typeof client.query;
-  });
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
-  return {
-    url,
-    prisma,
-    query: poolQuery(pool),
-    statements,
-    sqlWallMs: () => lastAnswered - firstSent,
-    reset() {
-      statements.length = 0;
-      firstSent = Infinity;
-      lastAnswered = -Infinity;
-    },
-    async close() {
-      await prisma.$disconnect();
-      await pool.end().catch(() => undefined);
-    },
-  };
-}
 
 /**
  * Seeds workspaces, deployments and records with set-based SQL, then VACUUMs (hint bits and visibility map set, as
@@ -223,12 +164,6 @@ async function createBenchDatabase(scale: Scale): Promise<{ name: string; url: s
   return { name, url, seedMs: performance.now() - started };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
 function statementKinds(statements: readonly string[]): string {
   const counts = new Map<string, number>();
   for (const statement of statements) {
@@ -239,125 +174,6 @@ function statementKinds(statements: readonly string[]): string {
     .sort((a, b) => b[1] - a[1])
     .map(([key, count]) => `      ${String(count).padStart(7)}  ${key}`)
     .join('\n');
-}
-
-interface GatherResult {
-  medianMs: number;
-  bestMs: number;
-  sqlMs: number;
-  statements: number;
-  enabled: number;
-  /** The assembly alone (pure, no SQL), on the rows of one read, once the passes above have run it: median ms. */
-  assemblyMs: number;
-  assemblyCpuMs: number;
-}
-
-const ASSEMBLY_PASSES = 21;
-
-/**
- * Times `assembleBackupState` alone, on the rows of one read: the part of "in memory" that is the decisions, without
- * the SQL side, the row conversion and whatever the database's answers leave for the collector. Steadier than the
- * difference of two medians, so it shows what a change to the assembly buys.
- */
-async function benchAssembly(client: CountingClient): Promise<{ ms: number; cpuMs: number }> {
-  const rows = await readBackupStateRows(client.prisma, { query: client.query });
-  const now = new Date();
-  const walls: number[] = [];
-  const cpus: number[] = [];
-  for (let pass = 0; pass < ASSEMBLY_PASSES; pass += 1) {
-    const cpuStarted = process.cpuUsage();
-    const started = performance.now();
-    assembleBackupState(rows.deployments, rows.records, rows.volume, {
-      now,
-      overdueGraceMs: OVERDUE_GRACE_MS,
-      retryDelayMs: RETRY_DELAY_MS,
-    });
-    walls.push(performance.now() - started);
-    const cpu = process.cpuUsage(cpuStarted);
-    cpus.push((cpu.user + cpu.system) / 1000);
-  }
-  return { ms: median(walls), cpuMs: median(cpus) };
-}
-
-/** Garbage-collection pauses of this process (start and duration, on the performance clock), as V8 reports them. */
-function watchGcPauses(): { pausedMs(from: number, to: number): number; stop(): void } {
-  const pauses: Array<{ start: number; duration: number }> = [];
-  const observer = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) pauses.push({ start: entry.startTime, duration: entry.duration });
-  });
-  observer.observe({ entryTypes: ['gc'] });
-  return {
-    pausedMs(from, to) {
-      for (const entry of observer.takeRecords()) pauses.push({ start: entry.startTime, duration: entry.duration });
-      return pauses
-        .filter((pause) => pause.start >= from && pause.start < to)
-        .reduce((sum, pause) => sum + pause.duration, 0);
-    },
-    stop: () => observer.disconnect(),
-  };
-}
-
-async function benchGather(client: CountingClient, scale: Scale): Promise<GatherResult> {
-  const passes: Array<{ started: number; ms: number; sqlMs: number; statements: number; enabled: number }> = [];
-  const gc = watchGcPauses();
-  try {
-    for (let pass = 0; pass < WARM_UP_PASSES + TIMED_PASSES; pass += 1) {
-      client.reset();
-      const started = performance.now();
-      const state = await gatherBackupState(client.prisma, {
-        now: new Date(),
-        overdueGraceMs: OVERDUE_GRACE_MS,
-        retryDelayMs: RETRY_DELAY_MS,
-        query: client.query,
-      });
-      const ms = performance.now() - started;
-      if (pass >= WARM_UP_PASSES)
-        passes.push({
-          started,
-          ms,
-          sqlMs: client.sqlWallMs(),
-          statements: client.statements.length,
-          enabled: state.totals.enabled,
-        });
-    }
-    // Observer entries arrive after the pause that made them: let them in before reading them.
-    await new Promise((resolve) => setImmediate(resolve));
-    const counts = new Set(passes.map((pass) => pass.statements));
-    if (counts.size !== 1) throw new Error(`the statement count varied between passes: ${[...counts].join(', ')}`);
-    const assembly = await benchAssembly(client);
-    const result: GatherResult = {
-      medianMs: median(passes.map((pass) => pass.ms)),
-      bestMs: Math.min(...passes.map((pass) => pass.ms)),
-      sqlMs: median(passes.map((pass) => pass.sqlMs)),
-      statements: passes[0]!.statements,
-      enabled: passes[0]!.enabled,
-      assemblyMs: assembly.ms,
-      assemblyCpuMs: assembly.cpuMs,
-    };
-    console.log(
-      `  gatherBackupState, ${scale.deployments} deployments (${result.enabled} backup-enabled), ${scale.records} records: ` +
-        `median ${result.medianMs.toFixed(1)} ms, best ${result.bestMs.toFixed(1)} ms ` +
-        `(SQL ${result.sqlMs.toFixed(1)} ms, in memory ${(result.medianMs - result.sqlMs).toFixed(1)} ms), ${result.statements} SQL statements`,
-    );
-    // Each timed pass, for the spread: a garbage-collection pause (a scavenge copies every row still alive) lands in
-    // whichever part of the pass is running, and explains most of the difference between passes.
-    console.log(
-      `    timed passes, whole / SQL / GC pauses (ms): ` +
-        passes
-          .map(
-            (pass) =>
-              `${pass.ms.toFixed(0)}/${pass.sqlMs.toFixed(0)}/${gc.pausedMs(pass.started, pass.started + pass.ms).toFixed(0)}`,
-          )
-          .join(', '),
-    );
-    console.log(
-      `    assembly alone (decisions in memory, no SQL), median of ${ASSEMBLY_PASSES} passes on one read's rows: ` +
-        `${result.assemblyMs.toFixed(1)} ms, ${result.assemblyCpuMs.toFixed(1)} ms of CPU`,
-    );
-    return result;
-  } finally {
-    gc.stop();
-  }
 }
 
 interface CyclePass {
@@ -426,6 +242,36 @@ async function benchCycleDecisions(client: CountingClient, scale: Scale): Promis
   return passes[0]!;
 }
 
+const GATHER_CLIENT = fileURLToPath(new URL('./gather-client.ts', import.meta.url));
+
+/**
+ * Runs `gather-client.ts` on `url` in a new node process started as the worker image starts node (its NODE_OPTIONS
+ * and flags; TypeScript through tsx, as this bench runs); prints its passes and returns its result.
+ */
+async function gatherAsWorker(url: string, label: string): Promise<GatherResult> {
+  const image = await readImageNode();
+  console.log(
+    `${label} in a new process with the worker's V8 settings (node ${image.flags.join(' ')}, ` +
+      `NODE_OPTIONS=${JSON.stringify(image.options)} as in Dockerfile.worker):`,
+  );
+  const child = spawn(process.execPath, [...image.flags, '--import', 'tsx', GATHER_CLIENT, url, label], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, NODE_OPTIONS: image.options },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => (output += text));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', resolve);
+  });
+  const lines = output.split('\n').filter((line) => line !== '');
+  const resultLine = lines.find((line) => line.startsWith(RESULT_PREFIX));
+  for (const line of lines) if (line !== resultLine) console.log(line);
+  if (code !== 0 || !resultLine) throw new Error(`cycle bench: gather-client.ts exited with ${code} and no result`);
+  return JSON.parse(resultLine.slice(RESULT_PREFIX.length)) as GatherResult;
+}
+
 async function main(): Promise<void> {
   console.log(
     `${cpus().length} CPUs, load average ${loadavg()
@@ -435,6 +281,7 @@ async function main(): Promise<void> {
   const databases: string[] = [];
   const results = new Map<number, GatherResult>();
   let largeAgain: GatherResult | undefined;
+  let largeAsWorker: GatherResult | undefined;
   let largeUrl = '';
   const firstCycles = new Map<number, CyclePass>();
   try {
@@ -447,7 +294,10 @@ async function main(): Promise<void> {
       );
       const client = countingClient(database.url);
       try {
-        results.set(scale.deployments, await benchGather(client, scale));
+        results.set(
+          scale.deployments,
+          await benchGather(client, `${scale.deployments} deployments, ${scale.records} records`),
+        );
         if (scale !== HUGE) firstCycles.set(scale.deployments, await benchCycleDecisions(client, scale));
       } finally {
         await client.close();
@@ -460,10 +310,14 @@ async function main(): Promise<void> {
     const again = countingClient(largeUrl);
     try {
       console.log(`${LARGE.deployments} deployments again, after the other scales:`);
-      largeAgain = await benchGather(again, LARGE);
+      largeAgain = await benchGather(again, `${LARGE.deployments} deployments, ${LARGE.records} records`);
     } finally {
       await again.close();
     }
+    // Information: the same in a new process with the worker's V8 settings. The worker runs with 2 MiB semi-spaces
+    // (Dockerfile.worker, for the backup stream's memory); this process has V8's defaults (16 MiB), and a gathering's
+    // tens of MiB of rows and states, alive for the whole pass, are collected differently in each.
+    largeAsWorker = await gatherAsWorker(largeUrl, `${LARGE.deployments} deployments, ${LARGE.records} records`);
   } finally {
     for (const name of databases) await dropDatabase(name);
   }
@@ -506,6 +360,16 @@ async function main(): Promise<void> {
       `  information: the same ${LARGE.deployments} gathered again after the other scales: median ` +
         `${largeAgain.medianMs.toFixed(1)} ms (${largeAgain.medianMs < TARGET_MS ? 'under' : 'over'} ${TARGET_MS}), in memory ` +
         `${againInMemoryMs.toFixed(1)} ms (${againInMemoryMs < TARGET_IN_MEMORY_MS ? 'under' : 'over'} ${TARGET_IN_MEMORY_MS}), SQL ${largeAgain.sqlMs.toFixed(1)} ms`,
+    );
+  }
+  if (largeAsWorker) {
+    const asWorkerInMemoryMs = largeAsWorker.medianMs - largeAsWorker.sqlMs;
+    console.log(
+      `  information: the same ${LARGE.deployments} in a new process with the worker's V8 settings: median ` +
+        `${largeAsWorker.medianMs.toFixed(1)} ms (${largeAsWorker.medianMs < TARGET_MS ? 'under' : 'over'} ${TARGET_MS}), in memory ` +
+        `${asWorkerInMemoryMs.toFixed(1)} ms (${asWorkerInMemoryMs < TARGET_IN_MEMORY_MS ? 'under' : 'over'} ${TARGET_IN_MEMORY_MS}), ` +
+        `SQL ${largeAsWorker.sqlMs.toFixed(1)} ms; garbage-collection pauses ${largeAsWorker.gcPausedMs.toFixed(1)} ms a pass ` +
+        `(${large.gcPausedMs.toFixed(1)} ms in this process's first measurement)`,
     );
   }
   console.log(
