@@ -350,6 +350,11 @@ async function main(): Promise<void> {
       `(${inMemoryMs.toFixed(1)} ms; SQL ${large.sqlMs.toFixed(1)} ms)`,
   );
   console.log(
+    `  information: the median of each pass's own in-memory time (its whole less its SQL) is ` +
+      `${large.inMemoryPerPassMs.toFixed(1)} ms; the target's figure is the median whole less the median SQL, which ` +
+      `can pair one pass's collector pause with another pass's quick SQL`,
+  );
+  console.log(
     `  information: of the in-memory part, the assembly alone takes ${large.assemblyMs.toFixed(1)} ms ` +
       `(${large.assemblyCpuMs.toFixed(1)} ms of CPU) once warm; the rest is converting rows, the collector and the ` +
       `first passes' unoptimized code`,

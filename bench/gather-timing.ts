@@ -95,6 +95,11 @@ export interface GatherResult {
   assemblyCpuMs: number;
   /** Garbage-collection pauses within a timed pass: median ms. */
   gcPausedMs: number;
+  /**
+   * The median of each timed pass's own in-memory time (whole less SQL). The target takes the median whole less the
+   * median SQL, which can pair one pass's whole with another's SQL.
+   */
+  inMemoryPerPassMs: number;
 }
 
 const ASSEMBLY_PASSES = 21;
@@ -183,6 +188,7 @@ export async function benchGather(client: CountingClient, label: string): Promis
       assemblyMs: assembly.ms,
       assemblyCpuMs: assembly.cpuMs,
       gcPausedMs: median(passes.map((pass) => gc.pausedMs(pass.started, pass.started + pass.ms))),
+      inMemoryPerPassMs: median(passes.map((pass) => pass.ms - pass.sqlMs)),
     };
     console.log(
       `  gatherBackupState, ${label} (${result.enabled} backup-enabled): ` +
