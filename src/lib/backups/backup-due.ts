@@ -87,7 +87,7 @@ export function shouldRunBackup(
   deployment: ScheduledDeployment,
   now: Date,
   retry: { lastFailedAt?: Date | null; retryDelayMs?: number } = {},
-  read: ScheduleReader = (expression, timezone) => readSchedule(expression, timezone, now),
+  read: ScheduleReader = scheduleReaderAt(now),
 ): BackupDecision {
   const eligibility = checkBackupEligibility(deployment);
   if (eligibility) return eligibility;
@@ -182,7 +182,7 @@ export function findOverdue(
   deployment: ScheduledDeployment,
   now: Date,
   graceMs: number,
-  read: ScheduleReader = (expression, timezone) => readSchedule(expression, timezone, now),
+  read: ScheduleReader = scheduleReaderAt(now),
 ): Overdue | null {
   if (!deployment.backupEnabled || !deployment.backupSchedule) return null;
   if (!findRecipe(deployment.recipeSlug)?.dataExport) return null;
