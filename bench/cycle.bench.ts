@@ -20,7 +20,7 @@
  * database long seeded); the target is the first measurement. Each timed pass is printed with its SQL time and the
  * garbage-collection pauses in it, and at each scale the assembly (`assembleBackupState`, the decisions) is timed
  * alone on the rows of one read, for information: a steadier figure than the in-memory difference of two medians.
- * Last, for information, the 10,000 are gathered in a new process started with the worker image's V8 settings
+ * After that, for information, the 10,000 are gathered in a new process started with the worker image's V8 settings
  * (`gather-client.ts`; Dockerfile.worker's 2 MiB semi-spaces against this process's defaults), where the garbage
  * collector treats the pass's rows and states differently. Timing and counting are in `gather-timing.ts`.
  *
@@ -242,6 +242,16 @@ async function benchCycleDecisions(client: CountingClient, scale: Scale): Promis
   return passes[0]!;
 }
 
+/** A measurement of the 10,000 other than the target's, set beside the targets' limits (for information). */
+function againstTargets(how: string, result: GatherResult): string {
+  const inMemoryMs = result.medianMs - result.sqlMs;
+  return (
+    `the same ${LARGE.deployments} ${how}: median ${result.medianMs.toFixed(1)} ms ` +
+    `(${result.medianMs < TARGET_MS ? 'under' : 'over'} ${TARGET_MS}), in memory ${inMemoryMs.toFixed(1)} ms ` +
+    `(${inMemoryMs < TARGET_IN_MEMORY_MS ? 'under' : 'over'} ${TARGET_IN_MEMORY_MS}), SQL ${result.sqlMs.toFixed(1)} ms`
+  );
+}
+
 const GATHER_CLIENT = fileURLToPath(new URL('./gather-client.ts', import.meta.url));
 
 /**
@@ -359,21 +369,11 @@ async function main(): Promise<void> {
       `(${large.assemblyCpuMs.toFixed(1)} ms of CPU) once warm; the rest is converting rows, the collector and the ` +
       `first passes' unoptimized code`,
   );
-  if (largeAgain) {
-    const againInMemoryMs = largeAgain.medianMs - largeAgain.sqlMs;
-    console.log(
-      `  information: the same ${LARGE.deployments} gathered again after the other scales: median ` +
-        `${largeAgain.medianMs.toFixed(1)} ms (${largeAgain.medianMs < TARGET_MS ? 'under' : 'over'} ${TARGET_MS}), in memory ` +
-        `${againInMemoryMs.toFixed(1)} ms (${againInMemoryMs < TARGET_IN_MEMORY_MS ? 'under' : 'over'} ${TARGET_IN_MEMORY_MS}), SQL ${largeAgain.sqlMs.toFixed(1)} ms`,
-    );
-  }
+  if (largeAgain) console.log(`  information: ${againstTargets('gathered again after the other scales', largeAgain)}`);
   if (largeAsWorker) {
-    const asWorkerInMemoryMs = largeAsWorker.medianMs - largeAsWorker.sqlMs;
     console.log(
-      `  information: the same ${LARGE.deployments} in a new process with the worker's V8 settings: median ` +
-        `${largeAsWorker.medianMs.toFixed(1)} ms (${largeAsWorker.medianMs < TARGET_MS ? 'under' : 'over'} ${TARGET_MS}), in memory ` +
-        `${asWorkerInMemoryMs.toFixed(1)} ms (${asWorkerInMemoryMs < TARGET_IN_MEMORY_MS ? 'under' : 'over'} ${TARGET_IN_MEMORY_MS}), ` +
-        `SQL ${largeAsWorker.sqlMs.toFixed(1)} ms; garbage-collection pauses ${largeAsWorker.gcPausedMs.toFixed(1)} ms a pass ` +
+      `  information: ${againstTargets("in a new process with the worker's V8 settings", largeAsWorker)}; ` +
+        `garbage-collection pauses ${largeAsWorker.gcPausedMs.toFixed(1)} ms a pass ` +
         `(${large.gcPausedMs.toFixed(1)} ms in this process's first measurement)`,
     );
   }

@@ -153,6 +153,7 @@ function watchGcPauses(): { pausedMs(from: number, to: number): number; stop(): 
 /** Times `gatherBackupState` as the worker calls it: 2 warm-up passes, 5 timed; prints them under `label`. */
 export async function benchGather(client: CountingClient, label: string): Promise<GatherResult> {
   const passes: Array<{ started: number; ms: number; sqlMs: number; statements: number; enabled: number }> = [];
+  const gcPauses: number[] = [];
   const gc = watchGcPauses();
   try {
     for (let pass = 0; pass < WARM_UP_PASSES + TIMED_PASSES; pass += 1) {
@@ -178,6 +179,7 @@ export async function benchGather(client: CountingClient, label: string): Promis
     await new Promise((resolve) => setImmediate(resolve));
     const counts = new Set(passes.map((pass) => pass.statements));
     if (counts.size !== 1) throw new Error(`the statement count varied between passes: ${[...counts].join(', ')}`);
+    for (const pass of passes) gcPauses.push(gc.pausedMs(pass.started, pass.started + pass.ms));
     const assembly = await benchAssembly(client);
     const result: GatherResult = {
       medianMs: median(passes.map((pass) => pass.ms)),
@@ -187,7 +189,7 @@ export async function benchGather(client: CountingClient, label: string): Promis
       enabled: passes[0]!.enabled,
       assemblyMs: assembly.ms,
       assemblyCpuMs: assembly.cpuMs,
-      gcPausedMs: median(passes.map((pass) => gc.pausedMs(pass.started, pass.started + pass.ms))),
+      gcPausedMs: median(gcPauses),
       inMemoryPerPassMs: median(passes.map((pass) => pass.ms - pass.sqlMs)),
     };
     console.log(
@@ -200,10 +202,7 @@ export async function benchGather(client: CountingClient, label: string): Promis
     console.log(
       `    timed passes, whole / SQL / GC pauses (ms): ` +
         passes
-          .map(
-            (pass) =>
-              `${pass.ms.toFixed(0)}/${pass.sqlMs.toFixed(0)}/${gc.pausedMs(pass.started, pass.started + pass.ms).toFixed(0)}`,
-          )
+          .map((pass, index) => `${pass.ms.toFixed(0)}/${pass.sqlMs.toFixed(0)}/${gcPauses[index]!.toFixed(0)}`)
           .join(', '),
     );
     console.log(
