@@ -29,15 +29,38 @@ export interface ScheduledDeployment {
 export type BackupDecision =
   { due: true; reason: string; scheduledAt: Date | null } | { due: false; code: SkipCode; reason: string };
 
-/** What a schedule says at one `now`: its parse, the fire time it last had at or before `now`, and its next. */
+type Skip = Extract<BackupDecision, { due: false }>;
+
+/**
+ * The skips whose reason names nothing of the deployment: one frozen object each, shared by every decision that
+ * returns it (a pass over thousands of deployments made one per deployment, most of them NOT_DUE).
+ */
+const skip = (code: SkipCode, reason: string): Skip => Object.freeze({ due: false, code, reason });
+const BACKUPS_DISABLED = skip('BACKUPS_DISABLED', 'scheduled backups are turned off');
+const NO_SCHEDULE = skip('NO_SCHEDULE', 'backups are on but no schedule is set');
+const NOT_DUE = skip('NOT_DUE', 'the schedule has not fired since the last successful backup');
+const DEPLOYMENT_FAILED = skip(
+  'DEPLOYMENT_NOT_RUNNING',
+  'the deployment is FAILED: backups never run on FAILED deployments because they may produce corrupt data',
+);
+
+/**
+ * What a schedule says at one `now`: its parse, the fire time it last had at or before `now`, and its next. A reader
+ * gives one reading to every deployment on the schedule, and their decisions and states hold its Dates
+ * (`firedAtDate`, `nextAtDate`) instead of a copy each: nothing may mutate them (no code here calls a Date setter).
+ */
 export interface ScheduleReading {
   readonly parsed: CronParseResult;
   /** The last fire time at or before `now`, in milliseconds since the epoch; null when there is none. */
   readonly firedAt: number | null;
+  /** `firedAt` as a Date (null with it), shared by the decisions that hold it. */
+  readonly firedAtDate: Date | null;
   /** `firedAt` as ISO text (null with it), for the reasons that name it. */
   readonly firedAtText: string | null;
   /** The first fire time after `now`, in milliseconds since the epoch; null when there is none. */
   readonly nextAt: number | null;
+  /** `nextAt` as a Date (null with it), shared by the states that hold it. */
+  readonly nextAtDate: Date | null;
 }
 
 /** A deployment's schedule expression and zone, read at the `now` the reader was made for. */
@@ -51,8 +74,10 @@ export function readSchedule(expression: string, timezone: string, now: Date): S
   return {
     parsed,
     firedAt: fired?.getTime() ?? null,
+    firedAtDate: fired,
     firedAtText: fired?.toISOString() ?? null,
     nextAt: next?.getTime() ?? null,
+    nextAtDate: next,
   };
 }
 
@@ -91,10 +116,8 @@ export function shouldRunBackup(
 ): BackupDecision {
   const eligibility = checkBackupEligibility(deployment);
   if (eligibility) return eligibility;
-  if (!deployment.backupEnabled)
-    return { due: false, code: 'BACKUPS_DISABLED', reason: 'scheduled backups are turned off' };
-  if (!deployment.backupSchedule)
-    return { due: false, code: 'NO_SCHEDULE', reason: 'backups are on but no schedule is set' };
+  if (!deployment.backupEnabled) return BACKUPS_DISABLED;
+  if (!deployment.backupSchedule) return NO_SCHEDULE;
   const schedule = read(deployment.backupSchedule, deployment.backupTimezone);
   const { parsed } = schedule;
   if (!parsed.ok) return { due: false, code: 'INVALID_SCHEDULE', reason: parsed.error.message };
@@ -107,9 +130,7 @@ export function shouldRunBackup(
     };
   }
   const { lastBackupAt } = deployment;
-  if (lastBackupAt && (schedule.firedAt === null || schedule.firedAt <= lastBackupAt.getTime())) {
-    return { due: false, code: 'NOT_DUE', reason: 'the schedule has not fired since the last successful backup' };
-  }
+  if (lastBackupAt && (schedule.firedAt === null || schedule.firedAt <= lastBackupAt.getTime())) return NOT_DUE;
   const { lastFailedAt, retryDelayMs = 0 } = retry;
   if (
     lastFailedAt &&
@@ -125,7 +146,7 @@ export function shouldRunBackup(
   }
   return {
     due: true,
-    scheduledAt: schedule.firedAt === null ? null : new Date(schedule.firedAt),
+    scheduledAt: schedule.firedAtDate,
     reason: lastBackupAt
       ? `the schedule fired at ${schedule.firedAtText ?? 'an earlier time'}, after the last successful backup`
       : 'no successful backup exists yet',
@@ -136,18 +157,11 @@ export function shouldRunBackup(
  * The checks every backup passes, scheduled or not: the deployment is RUNNING and its recipe can export data.
  * Returns the skip, or null when a backup may run.
  */
-export function checkBackupEligibility(
-  deployment: Pick<ScheduledDeployment, 'status' | 'recipeSlug'>,
-): Extract<BackupDecision, { due: false }> | null {
+export function checkBackupEligibility(deployment: Pick<ScheduledDeployment, 'status' | 'recipeSlug'>): Skip | null {
   if (deployment.status !== 'RUNNING') {
-    return {
-      due: false,
-      code: 'DEPLOYMENT_NOT_RUNNING',
-      reason:
-        deployment.status === 'FAILED'
-          ? 'the deployment is FAILED: backups never run on FAILED deployments because they may produce corrupt data'
-          : `the deployment is ${deployment.status}, not RUNNING`,
-    };
+    return deployment.status === 'FAILED'
+      ? DEPLOYMENT_FAILED
+      : { due: false, code: 'DEPLOYMENT_NOT_RUNNING', reason: `the deployment is ${deployment.status}, not RUNNING` };
   }
   const recipe = findRecipe(deployment.recipeSlug);
   if (!recipe)
@@ -186,10 +200,10 @@ export function findOverdue(
 ): Overdue | null {
   if (!deployment.backupEnabled || !deployment.backupSchedule) return null;
   if (!findRecipe(deployment.recipeSlug)?.dataExport) return null;
-  const { firedAt } = read(deployment.backupSchedule, deployment.backupTimezone);
-  if (firedAt === null) return null;
+  const { firedAt, firedAtDate } = read(deployment.backupSchedule, deployment.backupTimezone);
+  if (firedAt === null || firedAtDate === null) return null;
   if (deployment.lastBackupAt && deployment.lastBackupAt.getTime() >= firedAt) return null;
   if (deployment.createdAt && deployment.createdAt.getTime() > firedAt) return null;
   const lateByMs = now.getTime() - firedAt;
-  return lateByMs > graceMs ? { since: new Date(firedAt), lateByMs } : null;
+  return lateByMs > graceMs ? { since: firedAtDate, lateByMs } : null;
 }

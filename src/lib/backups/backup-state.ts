@@ -42,7 +42,7 @@ export interface DeploymentBackupState {
   storedBackups: number;
   storedBytes: bigint;
   /** Failed attempts since the last success (newest first, at most 3 listed) and how many there are. */
-  recentFailures: FailedAttempt[];
+  recentFailures: readonly FailedAttempt[];
   failuresSinceLastSuccess: number;
   running: { id: string; startedAt: Date; trigger: string } | null;
 }
@@ -248,7 +248,8 @@ export function assembleBackupState(
   options: Pick<StateOptions, 'now' | 'overdueGraceMs' | 'retryDelayMs'>,
 ): BackupState {
   const recordsById = new Map<string, RecordRow[]>();
-  for (const row of records) {
+  for (let index = 0; index < records.length; index += 1) {
+    const row = records[index]!;
     const listed = recordsById.get(row.deploymentId);
     if (listed) listed.push(row);
     else recordsById.set(row.deploymentId, [row]);
@@ -257,7 +258,7 @@ export function assembleBackupState(
   const read = scheduleReaderAt(options.now);
   const states = deployments.map((row): DeploymentBackupState => {
     const listed = recordsById.get(row.id) ?? NO_RECORDS;
-    const running = listed.find((record) => record.status === 'RUNNING');
+    const running = firstWithStatus(listed, 'RUNNING');
     const schedule = row.backupSchedule ? read(row.backupSchedule, row.backupTimezone) : null;
     const parsed = schedule?.parsed ?? null;
     return {
@@ -279,7 +280,7 @@ export function assembleBackupState(
       scheduleValid: parsed?.ok === true && parsed.value.canEverFire,
       retention: row.backupRetention,
       lastBackupAt: row.lastBackupAt,
-      nextRunAt: schedule?.nextAt == null ? null : new Date(schedule.nextAt),
+      nextRunAt: schedule?.nextAtDate ?? null,
       decision: shouldRunBackup(
         row,
         options.now,
@@ -290,22 +291,14 @@ export function assembleBackupState(
       storedBackups: row.storedBackups,
       storedBytes: BigInt(row.storedBytes),
       recentFailures: listFailures(listed),
-      failuresSinceLastSuccess: listed.find((record) => record.status === 'FAILED')?.sameStatusCount ?? 0,
+      failuresSinceLastSuccess: firstWithStatus(listed, 'FAILED')?.sameStatusCount ?? 0,
       running: running ? { id: running.id, startedAt: running.startedAt, trigger: running.trigger } : null,
     };
   });
   return {
     gatheredAt: options.now,
     deployments: states,
-    totals: {
-      enabled: states.length,
-      due: states.filter((s) => s.decision.due).length,
-      overdue: states.filter((s) => s.overdue).length,
-      failing: states.filter((s) => s.failuresSinceLastSuccess > 0).length,
-      running: states.filter((s) => s.running).length,
-      storedBackups: states.reduce((sum, s) => sum + s.storedBackups, 0),
-      storedBytes: sumDecimals(deployments.map((row) => row.storedBytes)),
-    },
+    totals: { ...countStates(states), storedBytes: sumDecimals(deployments.map((row) => row.storedBytes)) },
     pruneSuggestions: states
       .filter((s) => s.storedBackups > PRUNE_SUGGESTION_THRESHOLD)
       .map((s) => ({ deploymentId: s.id, name: s.name, storedBackups: s.storedBackups, retention: s.retention })),
@@ -316,9 +309,38 @@ export function assembleBackupState(
 /** The rows of a deployment without listed records (most of them): no array made per deployment. */
 const NO_RECORDS: readonly RecordRow[] = Object.freeze([]);
 
+/** The first listed record of `status` (a loop: `find` with an arrow made a function object per deployment). */
+function firstWithStatus(listed: readonly RecordRow[], status: string): RecordRow | undefined {
+  for (let index = 0; index < listed.length; index += 1) if (listed[index]!.status === status) return listed[index];
+  return undefined;
+}
+
+/** The totals' counts, in one pass over the states (one `filter` per count made an array of each). */
+function countStates(states: readonly DeploymentBackupState[]): Omit<BackupState['totals'], 'storedBytes'> {
+  let due = 0;
+  let overdue = 0;
+  let failing = 0;
+  let running = 0;
+  let storedBackups = 0;
+  // Indexed loops here and below: a function run once per pass is often not optimized yet, and an unoptimized
+  // for-of allocates an iterator result per element (0.3 MiB a loop at 9,000 deployments).
+  for (let index = 0; index < states.length; index += 1) {
+    const state = states[index]!;
+    if (state.decision.due) due += 1;
+    if (state.overdue) overdue += 1;
+    if (state.failuresSinceLastSuccess > 0) failing += 1;
+    if (state.running) running += 1;
+    storedBackups += state.storedBackups;
+  }
+  return { enabled: states.length, due, overdue, failing, running, storedBackups };
+}
+
+/** The failures of a deployment without any listed: one frozen list for all of them. */
+const NO_FAILURES: readonly FailedAttempt[] = Object.freeze([]);
+
 /** A deployment's listed failures, newest first. */
-function listFailures(listed: readonly RecordRow[]): FailedAttempt[] {
-  if (listed.length === 0) return [];
+function listFailures(listed: readonly RecordRow[]): readonly FailedAttempt[] {
+  if (listed.length === 0) return NO_FAILURES;
   return listed
     .filter((record) => record.status === 'FAILED')
     .sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime())
@@ -331,8 +353,8 @@ function listFailures(listed: readonly RecordRow[]): FailedAttempt[] {
  */
 export function sumDecimals(values: readonly string[]): bigint {
   let sum = 0;
-  for (const value of values) {
-    sum += Number(value);
+  for (let index = 0; index < values.length; index += 1) {
+    sum += Number(values[index]);
     if (!Number.isSafeInteger(sum)) return values.reduce((total, each) => total + BigInt(each), 0n);
   }
   return BigInt(sum);

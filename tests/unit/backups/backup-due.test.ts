@@ -337,6 +337,57 @@ describe('schedules read once per pass (scheduleReaderAt)', () => {
     expect(read('0 4 * * *', 'UTC').firedAt).toBe(at(-23 * HOUR).getTime());
   });
 
+  it('gives the deployments on one schedule the reading’s Dates, one of each per schedule', () => {
+    const read = scheduleReaderAt(at(2 * HOUR));
+    const reading = read('0 3 * * *', 'UTC');
+    expect(reading.firedAtDate).toEqual(T0);
+    expect(reading.nextAtDate).toEqual(at(DAY));
+    const never = { ...DAILY, lastBackupAt: null };
+    const stale = { ...DAILY, lastBackupAt: at(-3 * DAY) };
+    const due = [shouldRunBackup(never, at(2 * HOUR), {}, read), shouldRunBackup(stale, at(2 * HOUR), {}, read)];
+    expect(due.map((decision) => decision.due && decision.scheduledAt)).toEqual([T0, T0]);
+    for (const decision of due) expect(decision.due && decision.scheduledAt).toBe(reading.firedAtDate);
+    expect(findOverdue(never, at(2 * HOUR), GRACE_MS, read)?.since).toBe(reading.firedAtDate);
+    expect(findOverdue(stale, at(2 * HOUR), GRACE_MS, read)).toEqual({ since: T0, lateByMs: 2 * HOUR });
+    // Read alone, each decision has a Date of its own.
+    const alone = shouldRunBackup(never, at(2 * HOUR));
+    expect(alone.due && alone.scheduledAt).toEqual(T0);
+    expect(alone.due && alone.scheduledAt).not.toBe(reading.firedAtDate);
+  });
+
+  it('returns the skips that name nothing of the deployment as one frozen object each, so none can change another’s', () => {
+    const read = scheduleReaderAt(T0);
+    const skips = [
+      { ...DAILY, status: 'FAILED' },
+      { ...DAILY, backupEnabled: false },
+      { ...DAILY, backupSchedule: null },
+      { ...DAILY, lastBackupAt: at(MINUTE) },
+    ].map((deployment) => [
+      shouldRunBackup(deployment, T0, {}, read),
+      // Another deployment, another moment, no shared reader.
+      shouldRunBackup({ ...deployment }, at(10 * MINUTE)),
+    ]);
+    expect(skips.map(([first]) => first!.due === false && first!.code)).toEqual([
+      'DEPLOYMENT_NOT_RUNNING',
+      'BACKUPS_DISABLED',
+      'NO_SCHEDULE',
+      'NOT_DUE',
+    ]);
+    for (const [first, second] of skips) {
+      expect(second).toBe(first);
+      expect(Object.isFrozen(first)).toBe(true);
+      expect(() => Object.assign(first!, { reason: 'changed' })).toThrow(TypeError);
+    }
+    // A skip that names the deployment's status is its own.
+    const stopped = shouldRunBackup({ ...DAILY, status: 'STOPPED' }, T0);
+    expect(stopped).toEqual({
+      due: false,
+      code: 'DEPLOYMENT_NOT_RUNNING',
+      reason: 'the deployment is STOPPED, not RUNNING',
+    });
+    expect(Object.isFrozen(stopped)).toBe(false);
+  });
+
   it('passes the reader to the decisions, which ask it for the deployment’s expression and zone', () => {
     const asked: string[] = [];
     const shared = scheduleReaderAt(T0);
