@@ -46,21 +46,17 @@ const DEPLOYMENT_FAILED = skip(
 
 /**
  * What a schedule says at one `now`: its parse, the fire time it last had at or before `now`, and its next. A reader
- * gives one reading to every deployment on the schedule, and their decisions and states hold its Dates
- * (`firedAtDate`, `nextAtDate`) instead of a copy each: nothing may mutate them (no code here calls a Date setter).
+ * gives one reading to every deployment on the schedule, and their decisions and states hold its Dates (`firedAt`,
+ * `nextAt`) instead of a copy each: nothing may mutate them (no code here calls a Date setter).
  */
 export interface ScheduleReading {
   readonly parsed: CronParseResult;
-  /** The last fire time at or before `now`, in milliseconds since the epoch; null when there is none. */
-  readonly firedAt: number | null;
-  /** `firedAt` as a Date (null with it), shared by the decisions that hold it. */
-  readonly firedAtDate: Date | null;
+  /** The last fire time at or before `now`; null when there is none. */
+  readonly firedAt: Date | null;
   /** `firedAt` as ISO text (null with it), for the reasons that name it. */
   readonly firedAtText: string | null;
-  /** The first fire time after `now`, in milliseconds since the epoch; null when there is none. */
-  readonly nextAt: number | null;
-  /** `nextAt` as a Date (null with it), shared by the states that hold it. */
-  readonly nextAtDate: Date | null;
+  /** The first fire time after `now`; null when there is none. */
+  readonly nextAt: Date | null;
 }
 
 /** A deployment's schedule expression and zone, read at the `now` the reader was made for. */
@@ -71,14 +67,7 @@ export function readSchedule(expression: string, timezone: string, now: Date): S
   const parsed = tryParseCron(expression, { timezone });
   const fired = parsed.ok ? previousFireTime(parsed.value, now) : null;
   const next = parsed.ok ? nextFireTime(parsed.value, now) : null;
-  return {
-    parsed,
-    firedAt: fired?.getTime() ?? null,
-    firedAtDate: fired,
-    firedAtText: fired?.toISOString() ?? null,
-    nextAt: next?.getTime() ?? null,
-    nextAtDate: next,
-  };
+  return { parsed, firedAt: fired, firedAtText: fired?.toISOString() ?? null, nextAt: next };
 }
 
 /**
@@ -130,7 +119,8 @@ export function shouldRunBackup(
     };
   }
   const { lastBackupAt } = deployment;
-  if (lastBackupAt && (schedule.firedAt === null || schedule.firedAt <= lastBackupAt.getTime())) return NOT_DUE;
+  if (lastBackupAt && (schedule.firedAt === null || schedule.firedAt.getTime() <= lastBackupAt.getTime()))
+    return NOT_DUE;
   const { lastFailedAt, retryDelayMs = 0 } = retry;
   if (
     lastFailedAt &&
@@ -146,7 +136,7 @@ export function shouldRunBackup(
   }
   return {
     due: true,
-    scheduledAt: schedule.firedAtDate,
+    scheduledAt: schedule.firedAt,
     reason: lastBackupAt
       ? `the schedule fired at ${schedule.firedAtText ?? 'an earlier time'}, after the last successful backup`
       : 'no successful backup exists yet',
@@ -200,10 +190,11 @@ export function findOverdue(
 ): Overdue | null {
   if (!deployment.backupEnabled || !deployment.backupSchedule) return null;
   if (!findRecipe(deployment.recipeSlug)?.dataExport) return null;
-  const { firedAt, firedAtDate } = read(deployment.backupSchedule, deployment.backupTimezone);
-  if (firedAt === null || firedAtDate === null) return null;
-  if (deployment.lastBackupAt && deployment.lastBackupAt.getTime() >= firedAt) return null;
-  if (deployment.createdAt && deployment.createdAt.getTime() > firedAt) return null;
-  const lateByMs = now.getTime() - firedAt;
-  return lateByMs > graceMs ? { since: firedAtDate, lateByMs } : null;
+  const { firedAt } = read(deployment.backupSchedule, deployment.backupTimezone);
+  if (firedAt === null) return null;
+  const firedAtMs = firedAt.getTime();
+  if (deployment.lastBackupAt && deployment.lastBackupAt.getTime() >= firedAtMs) return null;
+  if (deployment.createdAt && deployment.createdAt.getTime() > firedAtMs) return null;
+  const lateByMs = now.getTime() - firedAtMs;
+  return lateByMs > graceMs ? { since: firedAt, lateByMs } : null;
 }

@@ -280,7 +280,7 @@ export function assembleBackupState(
       scheduleValid: parsed?.ok === true && parsed.value.canEverFire,
       retention: row.backupRetention,
       lastBackupAt: row.lastBackupAt,
-      nextRunAt: schedule?.nextAtDate ?? null,
+      nextRunAt: schedule?.nextAt ?? null,
       decision: shouldRunBackup(
         row,
         options.now,

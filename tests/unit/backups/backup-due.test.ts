@@ -315,9 +315,9 @@ describe('schedules read once per pass (scheduleReaderAt)', () => {
   it('reads a schedule at `now`: its parse, last fire time (with its ISO text) and next', () => {
     const reading = readSchedule('0 3 * * *', 'Europe/Berlin', at(10 * MINUTE));
     expect(reading.parsed.ok).toBe(true);
-    expect(reading.firedAt).toBe(new Date('2026-03-01T02:00:00Z').getTime());
+    expect(reading.firedAt).toEqual(new Date('2026-03-01T02:00:00Z'));
     expect(reading.firedAtText).toBe('2026-03-01T02:00:00.000Z');
-    expect(reading.nextAt).toBe(new Date('2026-03-02T02:00:00Z').getTime());
+    expect(reading.nextAt).toEqual(new Date('2026-03-02T02:00:00Z'));
     expect(readSchedule('0 3 * * fooday', 'UTC', T0)).toMatchObject({
       parsed: { ok: false },
       firedAt: null,
@@ -332,27 +332,27 @@ describe('schedules read once per pass (scheduleReaderAt)', () => {
     const daily = read('0 3 * * *', 'UTC');
     expect(read('0 3 * * *', 'UTC')).toBe(daily);
     expect(read('0 3 * * *', 'Europe/Berlin')).not.toBe(daily);
-    expect(read('0 3 * * *', 'Europe/Berlin').firedAt).toBe(new Date('2026-03-01T02:00:00Z').getTime());
+    expect(read('0 3 * * *', 'Europe/Berlin').firedAt).toEqual(new Date('2026-03-01T02:00:00Z'));
     expect(read('0 4 * * *', 'UTC')).not.toBe(daily);
-    expect(read('0 4 * * *', 'UTC').firedAt).toBe(at(-23 * HOUR).getTime());
+    expect(read('0 4 * * *', 'UTC').firedAt).toEqual(at(-23 * HOUR));
   });
 
   it('gives the deployments on one schedule the reading’s Dates, one of each per schedule', () => {
     const read = scheduleReaderAt(at(2 * HOUR));
     const reading = read('0 3 * * *', 'UTC');
-    expect(reading.firedAtDate).toEqual(T0);
-    expect(reading.nextAtDate).toEqual(at(DAY));
+    expect(reading.firedAt).toEqual(T0);
+    expect(reading.nextAt).toEqual(at(DAY));
     const never = { ...DAILY, lastBackupAt: null };
     const stale = { ...DAILY, lastBackupAt: at(-3 * DAY) };
     const due = [shouldRunBackup(never, at(2 * HOUR), {}, read), shouldRunBackup(stale, at(2 * HOUR), {}, read)];
     expect(due.map((decision) => decision.due && decision.scheduledAt)).toEqual([T0, T0]);
-    for (const decision of due) expect(decision.due && decision.scheduledAt).toBe(reading.firedAtDate);
-    expect(findOverdue(never, at(2 * HOUR), GRACE_MS, read)?.since).toBe(reading.firedAtDate);
+    for (const decision of due) expect(decision.due && decision.scheduledAt).toBe(reading.firedAt);
+    expect(findOverdue(never, at(2 * HOUR), GRACE_MS, read)?.since).toBe(reading.firedAt);
     expect(findOverdue(stale, at(2 * HOUR), GRACE_MS, read)).toEqual({ since: T0, lateByMs: 2 * HOUR });
     // Read alone, each decision has a Date of its own.
     const alone = shouldRunBackup(never, at(2 * HOUR));
     expect(alone.due && alone.scheduledAt).toEqual(T0);
-    expect(alone.due && alone.scheduledAt).not.toBe(reading.firedAtDate);
+    expect(alone.due && alone.scheduledAt).not.toBe(reading.firedAt);
   });
 
   it('returns the skips that name nothing of the deployment as one frozen object each, so none can change another’s', () => {
